@@ -1,0 +1,251 @@
+/*
+ * nib.h — the one public header of libnib.
+ *
+ * Purpose: load GGUF files (strictly validated), describe their tensor types,
+ * and (in later layers) run transformer inference on them. Tools and users
+ * include only this header.
+ *
+ * Conventions:
+ *  - Every fallible function returns an int status: NIB_OK (0) on success,
+ *    a negative NIB_E_* on error, a positive value for recoverable conditions.
+ *    When the caller passes a non-NULL `struct nib_error *`, it receives a
+ *    one-line message naming the object and the offending values.
+ *  - Handles are opaque; `*_free(NULL)` is a no-op.
+ *  - The library never prints, exits or aborts on bad input.
+ *  - Thread-safety: a `struct nib_gguf` is immutable after open and may be
+ *    read from any number of threads; a writer belongs to one thread.
+ */
+#ifndef NIB_H
+#define NIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+enum nib_status {
+    NIB_OK            = 0,
+    NIB_E_IO          = -1, /* open/read/write/mmap failed */
+    NIB_E_FORMAT      = -2, /* the bytes violate the file format */
+    NIB_E_UNSUPPORTED = -3, /* valid but not supported by this build */
+    NIB_E_NOMEM       = -4, /* allocation failed */
+    NIB_E_ARG         = -5, /* caller passed an invalid argument */
+    NIB_E_NOT_FOUND   = -6, /* a named key or tensor does not exist */
+    NIB_E_TYPE        = -7, /* value exists but has another type */
+    NIB_E_STATE       = -8, /* call out of order (e.g. writer) */
+};
+
+#define NIB_ERROR_MSG_SIZE 512
+
+struct nib_error {
+    int  status;                   /* the same value the function returned */
+    char msg[NIB_ERROR_MSG_SIZE];  /* one line, no trailing newline */
+};
+
+/* Short name of a status ("format error", ...). Never NULL. */
+const char *nib_status_name(int status);
+
+/* ---------------------------------------------------------- tensor types */
+
+/* Numeric ids are ggml's, as stored in GGUF files. */
+enum nib_type {
+    NIB_TYPE_F32     = 0,
+    NIB_TYPE_F16     = 1,
+    NIB_TYPE_Q4_0    = 2,
+    NIB_TYPE_Q4_1    = 3,
+    NIB_TYPE_Q5_0    = 6,
+    NIB_TYPE_Q5_1    = 7,
+    NIB_TYPE_Q8_0    = 8,
+    NIB_TYPE_Q8_1    = 9,
+    NIB_TYPE_Q2_K    = 10,
+    NIB_TYPE_Q3_K    = 11,
+    NIB_TYPE_Q4_K    = 12,
+    NIB_TYPE_Q5_K    = 13,
+    NIB_TYPE_Q6_K    = 14,
+    NIB_TYPE_Q8_K    = 15,
+    NIB_TYPE_IQ2_XXS = 16,
+    NIB_TYPE_IQ2_XS  = 17,
+    NIB_TYPE_IQ3_XXS = 18,
+    NIB_TYPE_IQ1_S   = 19,
+    NIB_TYPE_IQ4_NL  = 20,
+    NIB_TYPE_IQ3_S   = 21,
+    NIB_TYPE_IQ2_S   = 22,
+    NIB_TYPE_IQ4_XS  = 23,
+    NIB_TYPE_I8      = 24,
+    NIB_TYPE_I16     = 25,
+    NIB_TYPE_I32     = 26,
+    NIB_TYPE_I64     = 27,
+    NIB_TYPE_F64     = 28,
+    NIB_TYPE_IQ1_M   = 29,
+    NIB_TYPE_BF16    = 30,
+    NIB_TYPE_TQ1_0   = 34,
+    NIB_TYPE_TQ2_0   = 35,
+    NIB_TYPE_MXFP4   = 39,
+    NIB_TYPE_NVFP4   = 40,
+    NIB_TYPE_Q1_0    = 41,
+    NIB_TYPE_Q2_0    = 42,
+    NIB_TYPE_COUNT   = 43,
+};
+
+/* True for ids a GGUF file may carry (known layout). Removed ids (4, 5, 31..33,
+ * 36..38) and ids >= NIB_TYPE_COUNT are not valid. */
+bool        nib_type_is_valid(int type);
+/* Upper-case name as ggml spells it ("Q4_K", "BF16"); "?" for invalid ids. */
+const char *nib_type_name(int type);
+/* Case-insensitive reverse of nib_type_name. */
+int         nib_type_from_name(const char *name, enum nib_type *out);
+/* Elements per block and bytes per block; 0 for invalid ids. */
+int64_t     nib_type_block_size(int type);
+size_t      nib_type_block_bytes(int type);
+/* True when nib can dequantize (and compute with) this type. */
+bool        nib_type_is_supported(int type);
+/* Bytes of a row of n elements; 0 when n is not a multiple of the block size
+ * or the type is invalid. */
+size_t      nib_type_row_bytes(int type, int64_t n);
+
+/* Dequantize n elements (a multiple of the block size) of `type` to float.
+ * Bit-exact with ggml's reference `to_float`. */
+int nib_dequantize(int type, const void *src, float *dst, int64_t n,
+                   struct nib_error *err);
+
+/* --------------------------------------------------------------- GGUF */
+
+/* Metadata value types, numbered as in the file. */
+enum nib_gguf_type {
+    NIB_GGUF_UINT8   = 0,
+    NIB_GGUF_INT8    = 1,
+    NIB_GGUF_UINT16  = 2,
+    NIB_GGUF_INT16   = 3,
+    NIB_GGUF_UINT32  = 4,
+    NIB_GGUF_INT32   = 5,
+    NIB_GGUF_FLOAT32 = 6,
+    NIB_GGUF_BOOL    = 7,
+    NIB_GGUF_STRING  = 8,
+    NIB_GGUF_ARRAY   = 9,
+    NIB_GGUF_UINT64  = 10,
+    NIB_GGUF_INT64   = 11,
+    NIB_GGUF_FLOAT64 = 12,
+    NIB_GGUF_TYPE_COUNT
+};
+
+const char *nib_gguf_type_name(int type); /* "u32", "str", "arr", ... */
+
+/*
+ * A metadata value. Scalars are decoded; strings are NUL-terminated copies
+ * (GGUF strings may contain NUL bytes: use `len`). Arrays:
+ *  - numeric/bool element types: `data` points at the raw little-endian
+ *    elements (possibly unaligned): read them with nib_gguf_array_*.
+ *  - string and array element types: `data` points at `n` struct nib_gguf_value.
+ * All pointers live as long as the owning nib_gguf (or writer).
+ */
+struct nib_gguf_value {
+    enum nib_gguf_type type;
+    union {
+        uint64_t u64;   /* UINT8/16/32/64 */
+        int64_t  i64;   /* INT8/16/32/64 */
+        double   f64;   /* FLOAT32/64 */
+        bool     b;     /* BOOL */
+        struct { const char *ptr; uint64_t len; } str;
+        struct { enum nib_gguf_type type; uint64_t n; const void *data; } arr;
+    } v;
+};
+
+/* Element i of an array value, converted. Returns NIB_E_TYPE when the
+ * element type does not convert (string, array), NIB_E_ARG when i >= n. */
+int nib_gguf_array_get_i64(const struct nib_gguf_value *arr, uint64_t i, int64_t *out);
+int nib_gguf_array_get_f64(const struct nib_gguf_value *arr, uint64_t i, double *out);
+/* Element i of an array of strings or arrays. NULL when out of range/wrong type. */
+const struct nib_gguf_value *nib_gguf_array_get_value(const struct nib_gguf_value *arr, uint64_t i);
+
+struct nib_gguf_tensor {
+    const char   *name;
+    enum nib_type type;
+    uint32_t      n_dims;     /* 1..4 */
+    int64_t       ne[4];      /* ne[0] is the row length; unused dims are 1 */
+    int64_t       n_elements;
+    uint64_t      offset;     /* from the start of the data section */
+    uint64_t      n_bytes;
+    const void   *data;       /* points into the mapped file; never copied */
+};
+
+struct nib_gguf;  /* an opened, validated file (immutable) */
+
+struct nib_gguf_params {
+    uint64_t max_tensors;     /* cap before allocating; default 1<<20 */
+    uint64_t max_kv;          /* default 1<<20 */
+    uint64_t max_array_depth; /* nested arrays; default 8 */
+};
+struct nib_gguf_params nib_gguf_default_params(void);
+
+/* Open and validate a file (mmapped, read-only). params may be NULL. */
+int  nib_gguf_open(const char *path, const struct nib_gguf_params *params,
+                   struct nib_gguf **out, struct nib_error *err);
+/* Validate a buffer in memory; the buffer must outlive the handle (no copy). */
+int  nib_gguf_open_memory(const void *data, size_t size,
+                          const struct nib_gguf_params *params,
+                          struct nib_gguf **out, struct nib_error *err);
+void nib_gguf_free(struct nib_gguf *g);
+
+uint32_t nib_gguf_version(const struct nib_gguf *g);
+uint64_t nib_gguf_alignment(const struct nib_gguf *g);
+uint64_t nib_gguf_data_offset(const struct nib_gguf *g);  /* start of tensor data */
+uint64_t nib_gguf_file_size(const struct nib_gguf *g);
+const void *nib_gguf_file_data(const struct nib_gguf *g); /* the whole mapping */
+
+int64_t nib_gguf_n_kv(const struct nib_gguf *g);
+const char *nib_gguf_kv_key(const struct nib_gguf *g, int64_t i);
+const struct nib_gguf_value *nib_gguf_kv_value(const struct nib_gguf *g, int64_t i);
+int64_t nib_gguf_find_kv(const struct nib_gguf *g, const char *key); /* -1: absent */
+const struct nib_gguf_value *nib_gguf_get(const struct nib_gguf *g, const char *key);
+
+/* Typed lookups: NIB_E_NOT_FOUND when absent, NIB_E_TYPE when the stored type
+ * does not convert losslessly (any integer type converts to i64/u64 when in
+ * range; FLOAT32/64 to f64). */
+int nib_gguf_get_u64(const struct nib_gguf *g, const char *key, uint64_t *out, struct nib_error *err);
+int nib_gguf_get_i64(const struct nib_gguf *g, const char *key, int64_t *out, struct nib_error *err);
+int nib_gguf_get_f64(const struct nib_gguf *g, const char *key, double *out, struct nib_error *err);
+int nib_gguf_get_bool(const struct nib_gguf *g, const char *key, bool *out, struct nib_error *err);
+int nib_gguf_get_str(const struct nib_gguf *g, const char *key, const char **out, struct nib_error *err);
+
+int64_t nib_gguf_n_tensors(const struct nib_gguf *g);
+const struct nib_gguf_tensor *nib_gguf_get_tensor(const struct nib_gguf *g, int64_t i);
+int64_t nib_gguf_find_tensor(const struct nib_gguf *g, const char *name); /* -1: absent */
+
+/* ----------------------------------------------------------- GGUF writer */
+
+/*
+ * Streaming writer. Order of calls:
+ *   open -> set_kv* -> add_tensor* -> write_header -> write_data* -> close
+ * write_data appends bytes to the tensors in the order they were added (any
+ * chunking); padding is inserted automatically. Output goes to a temporary
+ * file next to `path`, renamed onto `path` only by a successful close;
+ * nib_gguf_writer_free without close removes the temporary file.
+ */
+struct nib_gguf_writer;
+
+int  nib_gguf_writer_open(const char *path, uint32_t alignment,
+                          struct nib_gguf_writer **out, struct nib_error *err);
+/* Deep-copies the value. A key set twice is an error. `general.alignment`
+ * must agree with the writer's alignment. */
+int  nib_gguf_writer_set_kv(struct nib_gguf_writer *w, const char *key,
+                            const struct nib_gguf_value *v, struct nib_error *err);
+int  nib_gguf_writer_set_u32(struct nib_gguf_writer *w, const char *key, uint32_t v, struct nib_error *err);
+int  nib_gguf_writer_set_f32(struct nib_gguf_writer *w, const char *key, float v, struct nib_error *err);
+int  nib_gguf_writer_set_str(struct nib_gguf_writer *w, const char *key, const char *v, struct nib_error *err);
+int  nib_gguf_writer_add_tensor(struct nib_gguf_writer *w, const char *name, enum nib_type type,
+                                uint32_t n_dims, const int64_t *ne, struct nib_error *err);
+int  nib_gguf_writer_write_header(struct nib_gguf_writer *w, struct nib_error *err);
+int  nib_gguf_writer_write_data(struct nib_gguf_writer *w, const void *data, size_t n,
+                                struct nib_error *err);
+int  nib_gguf_writer_close(struct nib_gguf_writer *w, struct nib_error *err);
+void nib_gguf_writer_free(struct nib_gguf_writer *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NIB_H */

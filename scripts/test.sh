@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds nib and runs every test: the release build,
+# the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, and a
+# short libFuzzer run of the GGUF reader over its seed corpus.
+# Expects the shared fixtures in ../shared (or $NIB_SHARED_DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=$(nproc 2>/dev/null || echo 2)
+scripts/install-deps.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+step "tests (release)"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+step "sanitizer build (ASan + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIB_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+step "tests (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+step "fuzz smoke (libFuzzer, clang)"
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIB_FUZZ=ON -DNIB_TESTS=OFF \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_gguf
+mkdir -p build-fuzz/corpus
+build-fuzz/fuzz_gguf -runs=20000 -max_len=65536 -seed=1 build-fuzz/corpus tests/fuzz/corpus
+
+step "all tests passed"

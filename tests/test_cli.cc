@@ -1,0 +1,84 @@
+// The `nib` binary end to end: `nib inspect` on the shipped default model
+// (text and --json), and bad input giving one clear error line and exit 1.
+#include <gtest/gtest.h>
+
+#include "gguf_builder.h"
+#include "test_util.h"
+
+#include <cjson/cJSON.h>
+#include <cstdio>
+#include <fstream>
+#include <sys/wait.h>
+
+namespace {
+
+struct CliRun {
+    int status;
+    std::string out, err;
+};
+
+CliRun run_nib(const std::string &args) {
+    std::string errfile = ::testing::TempDir() + "nib_cli_err.txt";
+    std::string cmd = std::string("'") + NIB_CLI_PATH + "' " + args + " 2>'" + errfile + "'";
+    CliRun r;
+    FILE *p = popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    std::vector<uint8_t> e = nib_test_read_file(errfile);
+    r.err.assign(e.begin(), e.end());
+    return r;
+}
+
+const std::string default_model = std::string(NIB_SOURCE_DIR) + "/models/stories260K-q8_0.gguf";
+
+} // namespace
+
+TEST(Cli, InspectDefaultModelText) {
+    CliRun r = run_nib("inspect '" + default_model + "'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("GGUF v3"), std::string::npos);
+    EXPECT_NE(r.out.find("architecture: llama"), std::string::npos);
+    EXPECT_NE(r.out.find("[512 × str] \"<unk>\", \"<s>\""), std::string::npos);
+    EXPECT_NE(r.out.find("blk.4.ffn_up.weight"), std::string::npos);
+    EXPECT_NE(r.out.find("total: 292800 parameters"), std::string::npos) << r.out;
+}
+
+TEST(Cli, InspectDefaultModelJson) {
+    CliRun r = run_nib("inspect --json '" + default_model + "'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    cJSON *j = cJSON_Parse(r.out.c_str());
+    ASSERT_NE(j, nullptr);
+    EXPECT_STREQ(cJSON_GetObjectItem(j, "architecture")->valuestring, "llama");
+    EXPECT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tensors")), 48);
+    const cJSON *toks = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "tokenizer.ggml.tokens"), "value");
+    EXPECT_EQ(cJSON_GetObjectItem(toks, "length")->valuedouble, 512);
+    EXPECT_EQ(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "totals"), "parameters")->valuedouble, 292800);
+    cJSON_Delete(j);
+}
+
+TEST(Cli, BadInputGivesOneLineAndExitOne) {
+    GgufBuilder gb = gguf_good_file();
+    gb.put<uint64_t>("tensor1_offset", 68);
+    std::string bad = ::testing::TempDir() + "nib_cli_bad.gguf";
+    std::ofstream(bad, std::ios::binary).write((const char *)gb.b.data(), (std::streamsize)gb.b.size());
+    CliRun r = run_nib("inspect '" + bad + "'");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_EQ(r.err, "nib: error: " + bad + ": tensor 'q.weight': data offset 68 is not the expected 64 "
+                     "(previous tensors' sizes aligned to 32)\n");
+    EXPECT_TRUE(r.out.empty());
+    r = run_nib("inspect /nonexistent.gguf");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("cannot open"), std::string::npos);
+    r = run_nib("inspect");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("no model file given"), std::string::npos);
+    r = run_nib("inspect --bogus x.gguf");
+    EXPECT_EQ(r.status, 1);
+    r = run_nib("frobnicate");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos);
+    std::remove(bad.c_str());
+}

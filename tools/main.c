@@ -1,0 +1,43 @@
+/*
+ * main.c — the `nib` binary: dispatches to subcommands.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct subcommand commands[] = {
+    { "inspect", nib_cmd_inspect, "show a GGUF file's metadata, architecture, tensors and totals" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f) {
+    fputs("usage: nib <command> [options]\n\ncommands:\n", f);
+    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+    fputs("\n`nib <command> --help` describes a command's options.\n", f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        puts("nib 0.1.0");
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    usage(stderr);
+    return cli_fail("unknown command '%s'", argv[1]);
+}
