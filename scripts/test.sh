@@ -29,6 +29,6 @@ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIB_FUZZ=ON -DNIB_T
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_gguf
 mkdir -p build-fuzz/corpus
-build-fuzz/fuzz_gguf -runs=20000 -max_len=65536 -seed=1 build-fuzz/corpus tests/fuzz/corpus
+build-fuzz/fuzz_gguf -runs=200000 -max_len=65536 -seed=1 build-fuzz/corpus tests/fuzz/corpus
 
 step "all tests passed"
