@@ -34,11 +34,16 @@
  * The functions below are always compiled scalar references; faster kernels
  * are tested against them. All are pure (thread-safe); n must be a multiple
  * of the block size (callers check; nib_dequantize reports it as an error).
+ * They live in quant_legacy.c (floats, 32-element quants), quant_kquants.c
+ * (K-quant dequantization, Q8_K), quant_kquants_ref.c (K-quant reference
+ * quantization), vec_dot_ref_legacy.c and vec_dot_ref_kquants.c; callers
+ * normally reach them through the type table (type_traits.h).
  */
 #ifndef NIB_QUANT_BLOCKS_H
 #define NIB_QUANT_BLOCKS_H
 
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -138,6 +143,15 @@ NIB_STATIC_ASSERT(sizeof(struct nib_block_q6_K) == 210, "q6_K block layout");
 NIB_STATIC_ASSERT(sizeof(struct nib_block_q8_K) == 292, "q8_K block layout");
 #undef NIB_STATIC_ASSERT
 
+/* ggml's nearest_int: round half to even through the 1.5 * 2^23 magic number
+ * (exact for |f| <= 2^22; larger values give the same garbage as ggml). */
+static inline int nib_nearest_int(float f) {
+    const float v = f + 12582912.f;
+    int32_t i;
+    memcpy(&i, &v, sizeof(i));
+    return (i & 0x007fffff) - 0x00400000;
+}
+
 /* Q4_K/Q5_K: 6-bit scale and min of sub-block j (0..7) from the 12 packed
  * bytes: j < 4 in the low 6 bits of bytes j and j+4; j >= 4 from a nibble of
  * byte j+4 plus the top 2 bits of bytes j-4 (scale) and j (min). */
@@ -190,6 +204,11 @@ void nib_quant_from_float_q5_1(const float *src, void *dst, int64_t n);
 void nib_quant_from_float_q8_0(const float *src, void *dst, int64_t n);
 void nib_quant_from_float_q8_1(const float *src, void *dst, int64_t n);
 void nib_quant_from_float_q8_K(const float *src, void *dst, int64_t n);
+void nib_quant_from_float_q2_K(const float *src, void *dst, int64_t n);
+void nib_quant_from_float_q3_K(const float *src, void *dst, int64_t n);
+void nib_quant_from_float_q4_K(const float *src, void *dst, int64_t n);
+void nib_quant_from_float_q5_K(const float *src, void *dst, int64_t n);
+void nib_quant_from_float_q6_K(const float *src, void *dst, int64_t n);
 
 /* ---- vec_dot: *out = dot(weight row x, activation row y in the partner
  * type), n elements; arithmetic identical to ggml's *_generic kernels ---- */

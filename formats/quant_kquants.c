@@ -170,15 +170,6 @@ void nib_quant_to_float_q8_K(const void *src, float *dst, int64_t n) {
     }
 }
 
-/* ggml's nearest_int: round half to even via the 1.5 * 2^23 magic number,
- * valid for |f| <= 2^22. */
-static int nearest_int(float f) {
-    const float v = f + 12582912.f;
-    int32_t i;
-    memcpy(&i, &v, sizeof(i));
-    return (i & 0x007fffff) - 0x00400000;
-}
-
 void nib_quant_from_float_q8_K(const float *src, void *dst, int64_t n) {
     struct nib_block_q8_K *y = dst; /* [n/256] */
     const int64_t nb = n / NIB_QK_K;
@@ -202,7 +193,7 @@ void nib_quant_from_float_q8_K(const float *src, void *dst, int64_t n) {
         const float iscale = -127.f / max;
         for (int j = 0; j < NIB_QK_K; j++) {
             const float s = iscale * x[j];
-            const int v = nearest_int(s);
+            const int v = nib_nearest_int(s);
             y[i].qs[j] = (int8_t)(v < 127 ? v : 127);
         }
         for (int j = 0; j < NIB_QK_K / 16; j++) {

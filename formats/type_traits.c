@@ -34,16 +34,15 @@ static const struct nib_type_traits type_table[NIB_TYPE_COUNT] = {
                        NULL, NIB_TYPE_Q8_1},
     [NIB_TYPE_Q8_K] = {"Q8_K", 256, 292, true, nib_quant_to_float_q8_K, nib_quant_from_float_q8_K,
                        NULL, NIB_TYPE_Q8_K},
-    /* K-quants: reference quantization to them is not implemented yet. */
-    [NIB_TYPE_Q2_K] = {"Q2_K", 256, 84, true, nib_quant_to_float_q2_K, NULL,
+    [NIB_TYPE_Q2_K] = {"Q2_K", 256, 84, true, nib_quant_to_float_q2_K, nib_quant_from_float_q2_K,
                        nib_vec_dot_q2_K_q8_K, NIB_TYPE_Q8_K},
-    [NIB_TYPE_Q3_K] = {"Q3_K", 256, 110, true, nib_quant_to_float_q3_K, NULL,
+    [NIB_TYPE_Q3_K] = {"Q3_K", 256, 110, true, nib_quant_to_float_q3_K, nib_quant_from_float_q3_K,
                        nib_vec_dot_q3_K_q8_K, NIB_TYPE_Q8_K},
-    [NIB_TYPE_Q4_K] = {"Q4_K", 256, 144, true, nib_quant_to_float_q4_K, NULL,
+    [NIB_TYPE_Q4_K] = {"Q4_K", 256, 144, true, nib_quant_to_float_q4_K, nib_quant_from_float_q4_K,
                        nib_vec_dot_q4_K_q8_K, NIB_TYPE_Q8_K},
-    [NIB_TYPE_Q5_K] = {"Q5_K", 256, 176, true, nib_quant_to_float_q5_K, NULL,
+    [NIB_TYPE_Q5_K] = {"Q5_K", 256, 176, true, nib_quant_to_float_q5_K, nib_quant_from_float_q5_K,
                        nib_vec_dot_q5_K_q8_K, NIB_TYPE_Q8_K},
-    [NIB_TYPE_Q6_K] = {"Q6_K", 256, 210, true, nib_quant_to_float_q6_K, NULL,
+    [NIB_TYPE_Q6_K] = {"Q6_K", 256, 210, true, nib_quant_to_float_q6_K, nib_quant_from_float_q6_K,
                        nib_vec_dot_q6_K_q8_K, NIB_TYPE_Q8_K},
     /* Known layouts nib cannot compute with (yet). */
     [NIB_TYPE_IQ2_XXS] = {.name = "IQ2_XXS", .block_size = 256, .block_bytes = 66, .is_quantized = true},
@@ -69,7 +68,8 @@ static const struct nib_type_traits type_table[NIB_TYPE_COUNT] = {
     /* Removed ids 4, 5, 31..33, 36..38 stay zero: block_size 0 = invalid. */
 };
 
-static const struct nib_type_traits invalid_traits = {.name = "?", .block_size = 0, .block_bytes = 0, .is_quantized = false};
+/* Returned for every invalid id, so callers never see NULL. */
+static const struct nib_type_traits invalid_traits = {.name = "?", .block_size = 0};
 
 const struct nib_type_traits *nib_type_traits(int type) {
     if (type < 0 || type >= NIB_TYPE_COUNT || type_table[type].block_size == 0) return &invalid_traits;

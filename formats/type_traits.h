@@ -18,6 +18,10 @@
 
 #include "nib.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef void (*nib_to_float_fn)(const void *src, float *dst, int64_t n);
 typedef void (*nib_from_float_fn)(const float *src, void *dst, int64_t n);
 typedef void (*nib_vec_dot_fn)(int64_t n, float *out, const void *x /* weights */,
@@ -36,5 +40,9 @@ struct nib_type_traits {
 
 /* Never NULL: invalid ids get an entry with block_size 0 and no functions. */
 const struct nib_type_traits *nib_type_traits(int type);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
