@@ -245,6 +245,107 @@ int  nib_gguf_writer_write_data(struct nib_gguf_writer *w, const void *data, siz
 int  nib_gguf_writer_close(struct nib_gguf_writer *w, struct nib_error *err);
 void nib_gguf_writer_free(struct nib_gguf_writer *w);
 
+
+/* ------------------------------------------------------------ tokenizer */
+
+/*
+ * A vocabulary read from GGUF metadata (`tokenizer.ggml.*`): SentencePiece
+ * (`llama`) or byte-level BPE (`gpt2`) with the pre-tokenizer named by
+ * `tokenizer.ggml.pre`, tokenizing exactly as llama.cpp does. Immutable after
+ * load: any number of threads may tokenize with one vocab at once. It copies
+ * what it needs, so the nib_gguf may be freed after nib_vocab_load.
+ */
+struct nib_vocab;
+
+enum nib_vocab_kind {
+    NIB_VOCAB_SPM = 1, /* SentencePiece: score-ordered merges, byte fallback */
+    NIB_VOCAB_BPE = 2, /* byte-level BPE: regex pre-split, rank-ordered merges */
+};
+
+/* Token attributes, as llama.cpp derives them from tokenizer.ggml.token_type. */
+enum nib_token_attr {
+    NIB_TOKEN_ATTR_UNKNOWN      = 1 << 0,
+    NIB_TOKEN_ATTR_UNUSED       = 1 << 1,
+    NIB_TOKEN_ATTR_NORMAL       = 1 << 2,
+    NIB_TOKEN_ATTR_CONTROL      = 1 << 3,
+    NIB_TOKEN_ATTR_USER_DEFINED = 1 << 4,
+    NIB_TOKEN_ATTR_BYTE         = 1 << 5,
+    NIB_TOKEN_ATTR_LSTRIP       = 1 << 7,
+    NIB_TOKEN_ATTR_RSTRIP       = 1 << 8,
+};
+
+/* Special-token roles; nib_vocab_special returns -1 where the vocab has none. */
+enum nib_special {
+    NIB_SPECIAL_BOS, NIB_SPECIAL_EOS, NIB_SPECIAL_EOT, NIB_SPECIAL_EOM, NIB_SPECIAL_UNK,
+    NIB_SPECIAL_SEP, NIB_SPECIAL_PAD, NIB_SPECIAL_MASK, NIB_SPECIAL_NL,
+    NIB_SPECIAL_FIM_PRE, NIB_SPECIAL_FIM_SUF, NIB_SPECIAL_FIM_MID, NIB_SPECIAL_FIM_PAD,
+    NIB_SPECIAL_FIM_REP, NIB_SPECIAL_FIM_SEP,
+    NIB_SPECIAL_COUNT
+};
+
+int  nib_vocab_load(const struct nib_gguf *g, struct nib_vocab **out, struct nib_error *err);
+void nib_vocab_free(struct nib_vocab *v);
+
+enum nib_vocab_kind nib_vocab_kind(const struct nib_vocab *v);
+int32_t     nib_vocab_n_tokens(const struct nib_vocab *v);
+const char *nib_vocab_pre_name(const struct nib_vocab *v); /* "default", "llama-bpe", ... */
+int32_t     nib_vocab_special(const struct nib_vocab *v, enum nib_special which);
+bool        nib_vocab_add_bos(const struct nib_vocab *v);
+bool        nib_vocab_add_eos(const struct nib_vocab *v);
+/* End of generation: every token llama.cpp stops at (EOS, EOT, EOM, <|im_end|>, ...). */
+bool        nib_vocab_is_eog(const struct nib_vocab *v, int32_t id);
+int32_t     nib_vocab_n_eog(const struct nib_vocab *v);
+int32_t     nib_vocab_eog(const struct nib_vocab *v, int32_t i); /* ascending ids */
+/* Token text as stored (NUL-terminated; *len may be NULL); NULL for bad ids. */
+const char *nib_vocab_token_text(const struct nib_vocab *v, int32_t id, size_t *len);
+uint32_t    nib_vocab_token_attr(const struct nib_vocab *v, int32_t id);
+float       nib_vocab_token_score(const struct nib_vocab *v, int32_t id);
+
+enum nib_tokenize_flags {
+    NIB_TOKENIZE_ADD_SPECIAL   = 1 << 0, /* BOS/EOS as the vocab says (add_bos_token, ...) */
+    NIB_TOKENIZE_PARSE_SPECIAL = 1 << 1, /* special-token text in the input becomes that token */
+};
+
+/*
+ * Tokenizes text[0..len) (any bytes; invalid UTF-8 is handled as llama.cpp
+ * does). Writes up to `cap` ids and returns the total number of ids (which
+ * may exceed cap: call again with a larger buffer), or a negative status.
+ * len + 3 ids always suffice.
+ */
+int64_t nib_tokenize(const struct nib_vocab *v, const char *text, size_t len, uint32_t flags,
+                     int32_t *ids, int64_t cap, struct nib_error *err);
+
+enum nib_detokenize_flags {
+    NIB_DETOKENIZE_REMOVE_SPECIAL = 1 << 0, /* drop a leading BOS / trailing EOS the vocab adds */
+    NIB_DETOKENIZE_RENDER_SPECIAL = 1 << 1, /* print control tokens' text (else hidden) */
+};
+
+/* The bytes of one token (llama.cpp's token_to_piece). Returns the length
+ * (writing at most cap bytes, no NUL) or a negative status for a bad id. */
+int64_t nib_token_to_piece(const struct nib_vocab *v, int32_t id, uint32_t flags, char *buf, int64_t cap);
+
+/* Text of a token sequence, as llama.cpp's detokenize (leading-space and
+ * clean-up rules included). Returns the full length; writes at most cap bytes
+ * and NUL-terminates when cap > length. Negative status for a bad id. */
+int64_t nib_detokenize(const struct nib_vocab *v, const int32_t *ids, int64_t n, uint32_t flags,
+                       char *buf, int64_t cap, struct nib_error *err);
+
+/*
+ * Streaming UTF-8 assembly for printing tokens as they are generated: bytes
+ * go in in any chunks; only complete, valid UTF-8 comes out. Each ill-formed
+ * sequence (maximal subpart, as the Unicode standard recommends) becomes one
+ * U+FFFD, as a terminal expects. Output is identical however the input is
+ * split. Zero-initialize before use.
+ */
+struct nib_utf8_stream {
+    unsigned char pending[4];
+    int           n_pending;
+};
+/* Appends to out (which needs 3 * (n + 4) bytes of room); returns bytes written. */
+size_t nib_utf8_stream_push(struct nib_utf8_stream *s, const char *bytes, size_t n, char *out);
+/* Ends the stream: any incomplete sequence becomes U+FFFD. out needs 12 bytes. */
+size_t nib_utf8_stream_finish(struct nib_utf8_stream *s, char *out);
+
 #ifdef __cplusplus
 }
 #endif

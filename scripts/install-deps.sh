@@ -8,6 +8,7 @@ packages=(
   libcjson-dev                       # JSON (inspect --json, golden files in tests)
   libgtest-dev                       # tests
   libssl-dev                         # sha256 in tests (OpenSSL libcrypto)
+  libpcre2-dev                       # BPE pre-tokenizer regexes
   clang libclang-rt-14-dev           # libFuzzer target (NIB_FUZZ=ON)
 )
 

@@ -13,6 +13,8 @@
 
 /* Subcommands: argc/argv start at the subcommand name. Return the exit code. */
 int nib_cmd_inspect(int argc, char **argv);
+int nib_cmd_tokenize(int argc, char **argv);
+int nib_cmd_detokenize(int argc, char **argv);
 
 /* "nib: error: <msg>" on stderr; returns 1 (the exit code for errors). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

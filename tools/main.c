@@ -13,6 +13,8 @@ struct subcommand {
 
 static const struct subcommand commands[] = {
     { "inspect", nib_cmd_inspect, "show a GGUF file's metadata, architecture, tensors and totals" },
+    { "tokenize", nib_cmd_tokenize, "text -> token ids with a model's vocabulary" },
+    { "detokenize", nib_cmd_detokenize, "token ids -> text" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,59 @@
+#include "tok_scratch.h"
+
+#include "vocab_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool nib_scratch_reserve(void **buf, size_t *cap, size_t n, size_t elem) {
+    if (n <= *cap) return true;
+    size_t c = *cap ? *cap : 64;
+    while (c < n) c *= 2;
+    void *q = realloc(*buf, c * elem);
+    if (!q) return false;
+    *buf = q;
+    *cap = c;
+    return true;
+}
+
+struct nib_tok_scratch *nib_tok_scratch_new(void) { return calloc(1, sizeof(struct nib_tok_scratch)); }
+
+void nib_tok_scratch_free(struct nib_tok_scratch *s) {
+    if (!s) return;
+    nib_pre_scratch_free(&s->pre);
+    free(s->syms);
+    free(s->heap);
+    free(s->text);
+    free(s->frags);
+    free(s->frags2);
+    free(s);
+}
+
+bool nib_heap_push(struct nib_tok_scratch *s, const struct nib_bigram *b, nib_bigram_before before) {
+    if (!NIB_SCRATCH_RESERVE(s, heap, s->n_heap + 1)) return false;
+    size_t i = s->n_heap++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!before(b, &s->heap[parent])) break;
+        s->heap[i] = s->heap[parent];
+        i = parent;
+    }
+    s->heap[i] = *b;
+    return true;
+}
+
+struct nib_bigram nib_heap_pop(struct nib_tok_scratch *s, nib_bigram_before before) {
+    struct nib_bigram top = s->heap[0];
+    struct nib_bigram last = s->heap[--s->n_heap];
+    size_t n = s->n_heap, i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && before(&s->heap[c + 1], &s->heap[c])) c++;
+        if (!before(&s->heap[c], &last)) break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (n) s->heap[i] = last;
+    return top;
+}
