@@ -84,11 +84,10 @@ int nib_byte_to_unicode(uint8_t b, char out[2]) {
 
 int nib_unicode_to_byte(uint32_t cp) {
     if (cp < 256) return byte_is_printable(cp) ? (int)cp : -1;
-    if (cp >= 256 + 68) return -1;
-    uint32_t n = 0;
-    for (unsigned c = 0; c < 256; c++)
-        if (!byte_is_printable(c) && n++ == cp - 256) return (int)c;
-    return -1;
+    /* the 68 others, in byte order: 0x00-0x20, 0x7f-0xa0, 0xad */
+    if (cp < 256 + 33) return (int)(cp - 256);
+    if (cp < 256 + 67) return (int)(cp - 256 - 33 + 0x7f);
+    return cp == 256 + 67 ? 0xad : -1;
 }
 
 /* White space as llama.cpp's tables define it (Unicode White_Space). */

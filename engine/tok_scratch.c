@@ -2,6 +2,8 @@
 
 #include "vocab_internal.h"
 
+#include "token_map.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +28,8 @@ void nib_tok_scratch_free(struct nib_tok_scratch *s) {
     free(s->text);
     free(s->frags);
     free(s->frags2);
+    free(s->wids);
+    nib_word_cache_free(&s->cache);
     free(s);
 }
 
@@ -56,4 +60,21 @@ struct nib_bigram nib_heap_pop(struct nib_tok_scratch *s, nib_bigram_before befo
     }
     if (n) s->heap[i] = last;
     return top;
+}
+
+int nib_tokenize_word_cached(const struct nib_vocab *v, const char *w, int32_t len, struct nib_tok_scratch *s,
+                             struct nib_id_out *out, nib_word_fn fn) {
+    uint32_t hash = nib_hash_bytes(w, (size_t)len), n_ids;
+    const int32_t *hit = nib_word_cache_get(&s->cache, w, (size_t)len, hash, &n_ids);
+    if (hit) {
+        for (uint32_t i = 0; i < n_ids; i++) nib_id_push(out, hit[i]);
+        return NIB_OK;
+    }
+    if (!NIB_SCRATCH_RESERVE(s, wids, (size_t)len + 1)) return NIB_E_NOMEM;
+    struct nib_id_out tmp = { s->wids, (int64_t)len + 1, 0 };
+    int rc = fn(v, w, len, s, &tmp);
+    if (rc) return rc;
+    if (!nib_word_cache_put(&s->cache, w, (size_t)len, hash, s->wids, (uint32_t)tmp.n)) return NIB_E_NOMEM;
+    for (int64_t i = 0; i < tmp.n; i++) nib_id_push(out, s->wids[i]);
+    return NIB_OK;
 }

@@ -6,6 +6,7 @@
 #define NIB_TOK_SCRATCH_H
 
 #include "pretokenizer.h"
+#include "word_cache.h"
 
 #include <stdint.h>
 
@@ -38,9 +39,19 @@ struct nib_tok_scratch {
     char               *text;  size_t cap_text;
     struct nib_fragment *frags, *frags2; size_t cap_frags, cap_frags2;
     uint64_t            pairs[1024]; /* bitmap of byte pairs present in the input */
+    struct nib_word_cache cache;
+    int32_t            *wids;  size_t cap_wids; /* ids of the word being tokenized */
 };
 
 bool nib_scratch_reserve(void **buf, size_t *cap, size_t n, size_t elem);
+
+struct nib_vocab;
+struct nib_id_out;
+typedef int (*nib_word_fn)(const struct nib_vocab *v, const char *w, int32_t len, struct nib_tok_scratch *s,
+                           struct nib_id_out *out);
+/* Tokenizes word w with fn, through the word cache; appends the ids to out. */
+int nib_tokenize_word_cached(const struct nib_vocab *v, const char *w, int32_t len, struct nib_tok_scratch *s,
+                             struct nib_id_out *out, nib_word_fn fn);
 
 #define NIB_SCRATCH_RESERVE(s, field, n) \
     nib_scratch_reserve((void **)&(s)->field, &(s)->cap_##field, (n), sizeof(*(s)->field))

@@ -30,6 +30,7 @@ static bool add_bigram(const struct nib_vocab *v, struct nib_tok_scratch *s, int
 
 static int merge_word(const struct nib_vocab *v, const char *w, int32_t len, struct nib_tok_scratch *s,
                       struct nib_id_out *out) {
+    if (len == 0) return NIB_OK;
     if (v->ignore_merges) {
         int32_t id = nib_vocab_find(v, w, (size_t)len);
         if (id >= 0) {
@@ -80,7 +81,7 @@ int nib_tokenize_bpe(const struct nib_vocab *v, const char *text, size_t len, st
     for (size_t i = 0; i < s->pre.n_words; i++) {
         uint32_t start = i ? s->pre.word_end[i - 1] : 0, end = s->pre.word_end[i];
         if (end - start > INT32_MAX) return nib_error_set(err, NIB_E_ARG, "word too long");
-        if (merge_word(v, s->pre.words + start, (int32_t)(end - start), s, out))
+        if (nib_tokenize_word_cached(v, s->pre.words + start, (int32_t)(end - start), s, out, merge_word))
             return nib_error_set(err, NIB_E_NOMEM, "out of memory");
     }
     return NIB_OK;

@@ -8,6 +8,8 @@
 #include "tok_scratch.h"
 #include "vocab_internal.h"
 
+#include <string.h>
+
 static bool spm_before(const struct nib_bigram *a, const struct nib_bigram *b) {
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
@@ -27,34 +29,31 @@ static bool try_add(const struct nib_vocab *v, struct nib_tok_scratch *s, const 
     return nib_heap_push(s, &bg, spm_before);
 }
 
-static int emit_bytes(const struct nib_vocab *v, const char *p, int32_t n, struct nib_id_out *out, struct nib_error *err) {
+static int emit_bytes(const struct nib_vocab *v, const char *p, int32_t n, struct nib_id_out *out) {
     for (int32_t i = 0; i < n; i++) {
         int32_t id = v->byte_token[(unsigned char)p[i]];
         if (id < 0) id = v->special[NIB_SPECIAL_UNK];
-        if (id < 0)
-            return nib_error_set(err, NIB_E_UNSUPPORTED,
-                                 "cannot encode byte 0x%02x: the vocabulary has no byte token and no unknown token",
-                                 (unsigned char)p[i]);
+        if (id < 0) return NIB_E_UNSUPPORTED;
         nib_id_push(out, id);
     }
     return NIB_OK;
 }
 
-int nib_tokenize_spm(const struct nib_vocab *v, const char *text, size_t len, struct nib_tok_scratch *s,
-                     struct nib_id_out *out, struct nib_error *err) {
+/* The merge loop on one span; NIB_E_UNSUPPORTED when a byte has no token. */
+static int spm_segment(const struct nib_vocab *v, const char *text, int32_t len, struct nib_tok_scratch *s,
+                       struct nib_id_out *out) {
     if (len == 0) return NIB_OK;
-    if (len > INT32_MAX) return nib_error_set(err, NIB_E_ARG, "text fragment of %zu bytes is too long", len);
-    if (!NIB_SCRATCH_RESERVE(s, syms, len)) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
+    if (!NIB_SCRATCH_RESERVE(s, syms, (size_t)len)) return NIB_E_NOMEM;
     int32_t n = 0;
-    for (size_t off = 0; off < len; n++) {
+    for (int32_t off = 0; off < len; n++) {
         int32_t cl = utf8_len((unsigned char)text[off]);
-        if ((size_t)cl > len - off) cl = (int32_t)(len - off);
-        s->syms[n] = (struct nib_sym){ (int32_t)off, cl, n - 1, off + (size_t)cl == len ? -1 : n + 1, -1 };
-        off += (size_t)cl;
+        if (cl > len - off) cl = len - off;
+        s->syms[n] = (struct nib_sym){ off, cl, n - 1, off + cl == len ? -1 : n + 1, -1 };
+        off += cl;
     }
     s->n_heap = 0;
     for (int32_t i = 1; i < n; i++)
-        if (!try_add(v, s, text, i - 1, i)) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
+        if (!try_add(v, s, text, i - 1, i)) return NIB_E_NOMEM;
     while (s->n_heap) {
         struct nib_bigram bg = nib_heap_pop(s, spm_before);
         struct nib_sym *l = &s->syms[bg.left], *r = &s->syms[bg.right];
@@ -63,18 +62,37 @@ int nib_tokenize_spm(const struct nib_vocab *v, const char *text, size_t len, st
         r->n = 0;
         l->next = r->next;
         if (r->next >= 0) s->syms[r->next].prev = bg.left;
-        if (!try_add(v, s, text, l->prev, bg.left) || !try_add(v, s, text, bg.left, l->next))
-            return nib_error_set(err, NIB_E_NOMEM, "out of memory");
+        if (!try_add(v, s, text, l->prev, bg.left) || !try_add(v, s, text, bg.left, l->next)) return NIB_E_NOMEM;
     }
     for (int32_t i = 0; i != -1; i = s->syms[i].next) {
         const struct nib_sym *sym = &s->syms[i];
         int32_t id = nib_vocab_find(v, text + sym->start, (size_t)sym->n);
-        if (id >= 0) {
-            nib_id_push(out, id);
-            continue;
-        }
-        int rc = emit_bytes(v, text + sym->start, sym->n, out, err);
+        int rc = id >= 0 ? (nib_id_push(out, id), NIB_OK) : emit_bytes(v, text + sym->start, sym->n, out);
         if (rc) return rc;
     }
+    return NIB_OK;
+}
+
+static bool is_space_mark(const char *p) { return !memcmp(p, "\xe2\x96\x81", 3); }
+
+int nib_tokenize_spm(const struct nib_vocab *v, const char *text, size_t len, struct nib_tok_scratch *s,
+                     struct nib_id_out *out, struct nib_error *err) {
+    if (len > INT32_MAX) return nib_error_set(err, NIB_E_ARG, "text fragment of %zu bytes is too long", len);
+    int rc = NIB_OK;
+    if (!v->spm_split_safe) {
+        rc = spm_segment(v, text, (int32_t)len, s, out);
+    } else {
+        /* No token spans a word boundary (a U+2581 after another character),
+         * so words merge independently, and repeated words come from the cache. */
+        size_t start = 0;
+        for (size_t p = 3; p + 3 <= len && !rc; p++) {
+            if (!is_space_mark(text + p) || is_space_mark(text + p - 3)) continue;
+            rc = nib_tokenize_word_cached(v, text + start, (int32_t)(p - start), s, out, spm_segment);
+            start = p;
+        }
+        if (!rc) rc = nib_tokenize_word_cached(v, text + start, (int32_t)(len - start), s, out, spm_segment);
+    }
+    if (rc == NIB_E_NOMEM) return nib_error_set(err, rc, "out of memory");
+    if (rc) return nib_error_set(err, rc, "cannot encode a byte: the vocabulary has no byte token and no unknown token");
     return NIB_OK;
 }

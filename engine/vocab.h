@@ -38,6 +38,8 @@ struct nib_vocab {
     bool add_space_prefix;  /* SPM: prepend ' ' to text following a special token or the start */
     bool clean_spaces;      /* detokenize: " ," -> "," etc. */
     bool ignore_merges;     /* BPE: a pre-split word that is a token is taken whole */
+    bool spm_split_safe;    /* SPM: no token has U+2581 after another character, so text
+                               can be merged word by word (see tokenize_spm.c) */
 
     int32_t special[NIB_SPECIAL_COUNT];   /* -1: none */
     int32_t *eog;                         /* ascending ids */

@@ -170,6 +170,38 @@ static int load_tokens(struct nib_vocab *v, const struct nib_gguf *g, struct nib
     return NIB_OK;
 }
 
+/* True when no token contains U+2581 right after a character other than U+2581. */
+static bool spm_words_independent(const struct nib_vocab *v) {
+    for (int32_t i = 0; i < v->n_tokens; i++) {
+        const char *t = v->tokens[i].text;
+        for (uint32_t k = 3; k + 3 <= v->tokens[i].len; k++)
+            if (!memcmp(t + k, "\xe2\x96\x81", 3) && memcmp(t + k - 3, "\xe2\x96\x81", 3)) return false;
+    }
+    return true;
+}
+
+/* One merge rule split into its two parts. */
+struct merge_parts {
+    const char *s, *r;
+    size_t      nl, nr;
+    uint32_t    hl, hr;
+    int32_t     l, rid;
+};
+
+static int merge_error(int64_t i, const char *s, const struct merge_parts *p, struct nib_error *err) {
+    if (!p->r)
+        return nib_error_set(err, NIB_E_FORMAT, "vocabulary: merge %" PRId64 " '%.60s' is not two tokens separated by a space", i, s);
+    bool left_bad = p->l < 0;
+    size_t n = left_bad ? p->nl : p->nr;
+    return nib_error_set(err, NIB_E_FORMAT, "vocabulary: merge %" PRId64 " '%.60s' names '%.*s', which is not a token", i, s,
+                         (int)(n > 60 ? 60 : n), left_bad ? p->s : p->r);
+}
+
+/* Merges are resolved in batches: hash and prefetch every lookup of a batch
+ * before doing any, so the table misses overlap (loading a 280k-merge
+ * vocabulary is bound by them). */
+#define MERGE_BATCH 16
+
 static int load_merges(struct nib_vocab *v, const struct nib_gguf *g, struct nib_error *err) {
     int rc;
     const struct nib_gguf_value *m = get_array(g, KEY_MERGES, NIB_GGUF_STRING, true, &rc, err);
@@ -177,19 +209,33 @@ static int load_merges(struct nib_vocab *v, const struct nib_gguf *g, struct nib
     if (m->v.arr.n > INT32_MAX) return nib_error_set(err, NIB_E_FORMAT, "vocabulary: too many merges");
     v->n_merges = (int64_t)m->v.arr.n;
     if (!nib_merge_map_init(&v->merges, v->n_merges)) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
-    for (int64_t i = 0; i < v->n_merges; i++) {
-        const struct nib_gguf_value *e = nib_gguf_array_get_value(m, (uint64_t)i);
-        const char *s = e->v.str.ptr;
-        size_t n = (size_t)e->v.str.len;
-        const char *sp = n > 1 ? memchr(s + 1, ' ', n - 1) : NULL; /* the first space after position 0 */
-        if (!sp)
-            return nib_error_set(err, NIB_E_FORMAT, "vocabulary: merge %" PRId64 " '%.60s' is not two tokens separated by a space", i, s);
-        size_t nl = (size_t)(sp - s);
-        int32_t l = nib_vocab_find(v, s, nl), r = nib_vocab_find(v, sp + 1, n - nl - 1);
-        if (l < 0 || r < 0)
-            return nib_error_set(err, NIB_E_FORMAT, "vocabulary: merge %" PRId64 " '%.60s' names '%.*s', which is not a token", i, s,
-                                 (int)(l < 0 ? (nl > 60 ? 60 : nl) : (n - nl - 1 > 60 ? 60 : n - nl - 1)), l < 0 ? s : sp + 1);
-        nib_merge_map_insert(&v->merges, l, r, (int32_t)i);
+    struct merge_parts b[MERGE_BATCH];
+    for (int64_t i0 = 0; i0 < v->n_merges; i0 += MERGE_BATCH) {
+        int k, nb = (int)(v->n_merges - i0 < MERGE_BATCH ? v->n_merges - i0 : MERGE_BATCH);
+        for (k = 0; k < nb; k++) {
+            const struct nib_gguf_value *e = nib_gguf_array_get_value(m, (uint64_t)(i0 + k));
+            struct merge_parts *p = &b[k];
+            size_t n = (size_t)e->v.str.len;
+            p->s = e->v.str.ptr;
+            const char *sp = n > 1 ? memchr(p->s + 1, ' ', n - 1) : NULL; /* the first space after position 0 */
+            p->r = sp ? sp + 1 : NULL;
+            p->l = p->rid = -1;
+            if (!sp) return merge_error(i0 + k, p->s, p, err);
+            p->nl = (size_t)(sp - p->s);
+            p->nr = n - p->nl - 1;
+            p->hl = nib_hash_bytes(p->s, p->nl);
+            p->hr = nib_hash_bytes(p->r, p->nr);
+            nib_token_map_prefetch(&v->by_text, p->hl);
+            nib_token_map_prefetch(&v->by_text, p->hr);
+        }
+        for (k = 0; k < nb; k++) {
+            struct merge_parts *p = &b[k];
+            p->l = nib_token_map_find_hashed(&v->by_text, v->tokens, p->s, p->nl, p->hl);
+            p->rid = nib_token_map_find_hashed(&v->by_text, v->tokens, p->r, p->nr, p->hr);
+            if (p->l < 0 || p->rid < 0) return merge_error(i0 + k, p->s, p, err);
+            nib_merge_map_prefetch(&v->merges, p->l, p->rid);
+        }
+        for (k = 0; k < nb; k++) nib_merge_map_insert(&v->merges, b[k].l, b[k].rid, (int32_t)(i0 + k));
     }
     return NIB_OK;
 }
@@ -230,6 +276,7 @@ int nib_vocab_load(const struct nib_gguf *g, struct nib_vocab **out, struct nib_
     if (!rc) rc = load_tokens(v, g, err);
     if (!rc && v->kind == NIB_VOCAB_BPE) rc = load_merges(v, g, err);
     if (!rc) rc = load_flags(v, g, spec, err);
+    if (!rc && v->kind == NIB_VOCAB_SPM) v->spm_split_safe = spm_words_independent(v);
     if (!rc) rc = nib_vocab_load_specials(v, g, spec, err);
     if (rc) {
         nib_vocab_free(v);
