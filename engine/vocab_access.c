@@ -7,6 +7,7 @@ static bool valid(const struct nib_vocab *v, int32_t id) { return v && id >= 0 &
 
 enum nib_vocab_kind nib_vocab_kind(const struct nib_vocab *v) { return v->kind; }
 int32_t nib_vocab_n_tokens(const struct nib_vocab *v) { return v->n_tokens; }
+int64_t nib_vocab_n_merges(const struct nib_vocab *v) { return v->n_merges; }
 const char *nib_vocab_pre_name(const struct nib_vocab *v) { return v->pre_name; }
 bool nib_vocab_add_bos(const struct nib_vocab *v) { return v->add_bos; }
 bool nib_vocab_add_eos(const struct nib_vocab *v) { return v->add_eos; }

@@ -50,7 +50,7 @@ bool nib_word_cache_put(struct nib_word_cache *c, const char *w, size_t len, uin
     while (c->slots[i].len) i = (i + 1) & c->mask;
     c->slots[i] = (struct nib_word_entry){ hash, (uint32_t)len, (uint32_t)c->text_len, (uint32_t)c->ids_len, n_ids };
     memcpy(c->text + c->text_len, w, len);
-    memcpy(c->ids + c->ids_len, ids, n_ids * sizeof(*ids));
+    if (n_ids) memcpy(c->ids + c->ids_len, ids, n_ids * sizeof(*ids));
     c->text_len += len;
     c->ids_len += n_ids;
     c->used++;

@@ -288,6 +288,7 @@ void nib_vocab_free(struct nib_vocab *v);
 
 enum nib_vocab_kind nib_vocab_kind(const struct nib_vocab *v);
 int32_t     nib_vocab_n_tokens(const struct nib_vocab *v);
+int64_t     nib_vocab_n_merges(const struct nib_vocab *v); /* BPE merge rules; 0 for SPM */
 const char *nib_vocab_pre_name(const struct nib_vocab *v); /* "default", "llama-bpe", ... */
 int32_t     nib_vocab_special(const struct nib_vocab *v, enum nib_special which);
 bool        nib_vocab_add_bos(const struct nib_vocab *v);

@@ -104,6 +104,7 @@ static int inspect_text(const char *path, const struct nib_gguf *g, int items) {
            nib_gguf_version(g), cli_fmt_bytes(b1, (double)nib_gguf_file_size(g)), nib_gguf_file_size(g),
            nib_gguf_alignment(g), nib_gguf_data_offset(g));
     print_metadata(g, arch_of(g), items);
+    inspect_tokenizer_text(g);
     struct type_total totals[MAX_TYPES];
     memset(totals, 0, sizeof(totals));
     print_tensors(g, totals);

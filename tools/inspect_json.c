@@ -91,6 +91,8 @@ int inspect_json(const char *path, const struct nib_gguf *g, int items) {
     const char *arch = NULL;
     if (nib_gguf_get_str(g, "general.architecture", &arch, NULL) == NIB_OK) cJSON_AddStringToObject(root, "architecture", arch);
     cJSON_AddItemToObject(root, "metadata", metadata_json(g, items));
+    cJSON *tok = inspect_tokenizer_json(g);
+    if (tok) cJSON_AddItemToObject(root, "tokenizer", tok);
     cJSON *totals = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "tensors", tensors_json(g, totals));
     cJSON_AddItemToObject(root, "totals", totals);

@@ -10,4 +10,9 @@
 
 int inspect_json(const char *path, const struct nib_gguf *g, int items);
 
+/* inspect_tokenizer.c: the tokenizer section (nothing when the file has no
+ * tokenizer metadata; the load error when it cannot be used). */
+void inspect_tokenizer_text(const struct nib_gguf *g);
+struct cJSON *inspect_tokenizer_json(const struct nib_gguf *g);
+
 #endif

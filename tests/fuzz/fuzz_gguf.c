@@ -3,7 +3,9 @@
  * and clang). Each input is parsed from memory; whatever opens is walked
  * completely (every metadata value, the first row of every tensor
  * dequantized) so that any out-of-bounds view is caught by ASan.
- * Seed corpus: tests/fuzz/corpus (small valid files, v2 and v3).
+ * When the metadata holds a vocabulary it is loaded and used for a tokenize /
+ * detokenize round. Seed corpus: tests/fuzz/corpus (small valid files, v2
+ * and v3, and the vocabularies of two shipped-size models).
  */
 #include "nib.h"
 
@@ -36,6 +38,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         float *row = malloc((size_t)t->ne[0] * sizeof(float));
         if (row && nib_dequantize(t->type, t->data, row, t->ne[0], NULL) == NIB_OK) sink += row[0] != 0;
         free(row);
+    }
+    struct nib_vocab *v = NULL;
+    if (nib_vocab_load(g, &v, NULL) == NIB_OK) { /* a vocabulary in the metadata: use it */
+        static const char text[] = "Hello <s> world <|im_end|> \xe4\xbd\xa0\xff";
+        int32_t ids[64];
+        int64_t n = nib_tokenize(v, text, sizeof(text) - 1, NIB_TOKENIZE_ADD_SPECIAL | NIB_TOKENIZE_PARSE_SPECIAL, ids, 64, NULL);
+        char out[512];
+        if (n > 0 && n <= 64) sink += (uint64_t)nib_detokenize(v, ids, n, NIB_DETOKENIZE_RENDER_SPECIAL, out, sizeof(out), NULL);
+        nib_vocab_free(v);
     }
     nib_gguf_free(g);
     (void)sink;
