@@ -82,3 +82,42 @@ TEST(Cli, BadInputGivesOneLineAndExitOne) {
     EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos);
     std::remove(bad.c_str());
 }
+
+TEST(Cli, TokenizeAndDetokenize) {
+    CliRun r = run_nib("tokenize -m '" + default_model + "' -p 'Once upon a time'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "[1,403,407,261,378]\n");
+    r = run_nib("tokenize -m '" + default_model + "' -p 'Once upon a time' --no-bos --pieces");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "[{\"id\":403,\"piece\":\" Once\"},{\"id\":407,\"piece\":\" upon\"},{\"id\":261,\"piece\":\" a\"},"
+                     "{\"id\":378,\"piece\":\" time\"}]\n");
+    std::string batch = ::testing::TempDir() + "nib_batch.jsonl";
+    std::ofstream(batch) << "\"Once upon a time\"\n\"<s>\"\n";
+    r = run_nib("tokenize -m '" + default_model + "' --batch '" + batch + "' --no-special");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "[1,403,407,261,378]\n[1,410,504,419,505]\n"); /* llama.cpp gives the same */
+    r = run_nib("detokenize -m '" + default_model + "' --tokens 1,403,407,261,378 --remove-special");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, " Once upon a time\n");
+    r = run_nib("detokenize -m '" + default_model + "' --tokens 403,407,261,378");
+    EXPECT_EQ(r.out, "Once upon a time\n");
+    std::remove(batch.c_str());
+}
+
+TEST(Cli, TokenizeErrors) {
+    CliRun r = run_nib("tokenize -p hi");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("no model given"), std::string::npos);
+    r = run_nib("detokenize -m '" + default_model + "' --tokens 1,99999");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("token 99999 at position 1 is out of range (vocabulary has 512 tokens)"), std::string::npos) << r.err;
+    r = run_nib("detokenize -m '" + default_model + "' --tokens 1,x");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("is not a list of token ids"), std::string::npos) << r.err;
+    std::string batch = ::testing::TempDir() + "nib_batch_bad.jsonl";
+    std::ofstream(batch) << "\"ok\"\nnot json\n";
+    r = run_nib("tokenize -m '" + default_model + "' --batch '" + batch + "'");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find(":2: not a JSON string"), std::string::npos) << r.err;
+    std::remove(batch.c_str());
+}
