@@ -42,6 +42,7 @@ const char *nib_status_name(int status) {
     case NIB_E_NOT_FOUND:   return "not found";
     case NIB_E_TYPE:        return "type mismatch";
     case NIB_E_STATE:       return "invalid state";
+    case NIB_KV_FULL:       return "KV cache full";
     default:                return status > 0 ? "recoverable condition" : "error";
     }
 }

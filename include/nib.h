@@ -38,6 +38,7 @@ enum nib_status {
     NIB_E_NOT_FOUND   = -6, /* a named key or tensor does not exist */
     NIB_E_TYPE        = -7, /* value exists but has another type */
     NIB_E_STATE       = -8, /* call out of order (e.g. writer) */
+    NIB_KV_FULL       = 1,  /* recoverable: the KV cache has no room for the batch */
 };
 
 #define NIB_ERROR_MSG_SIZE 512
@@ -346,6 +347,85 @@ struct nib_utf8_stream {
 size_t nib_utf8_stream_push(struct nib_utf8_stream *s, const char *bytes, size_t n, char *out);
 /* Ends the stream: any incomplete sequence becomes U+FFFD. out needs 12 bytes. */
 size_t nib_utf8_stream_finish(struct nib_utf8_stream *s, char *out);
+
+/* ---------------------------------------------------------------- model */
+
+/*
+ * A model: hyperparameters, weight views into the mmapped GGUF file (never
+ * copied), and its vocabulary. Immutable after load: any number of contexts
+ * and threads may share one model. Architectures: llama, qwen2, qwen3.
+ */
+struct nib_model;
+
+struct nib_model_params {
+    bool reserved; /* placeholder for backend / offload choices (later) */
+};
+struct nib_model_params nib_model_default_params(void);
+
+int  nib_model_load(const char *path, const struct nib_model_params *params, struct nib_model **out,
+                    struct nib_error *err);
+void nib_model_free(struct nib_model *m);
+
+const struct nib_vocab *nib_model_vocab(const struct nib_model *m);
+const struct nib_gguf  *nib_model_gguf(const struct nib_model *m);
+const char *nib_model_arch(const struct nib_model *m);
+int32_t     nib_model_n_vocab(const struct nib_model *m);
+int32_t     nib_model_n_ctx_train(const struct nib_model *m);
+int32_t     nib_model_n_embd(const struct nib_model *m);
+int32_t     nib_model_n_layer(const struct nib_model *m);
+uint64_t    nib_model_n_params(const struct nib_model *m);
+uint64_t    nib_model_weight_bytes(const struct nib_model *m);
+
+/* -------------------------------------------------------------- context */
+
+/*
+ * A context: everything mutable for running a model — the KV cache, the
+ * activation buffers, the logits of the last batch. One context belongs to
+ * one thread at a time (it may use several worker threads internally).
+ */
+struct nib_context;
+
+struct nib_context_params {
+    int32_t n_ctx;     /* KV cache size in tokens; 0: the model's training context */
+    int32_t n_batch;   /* most tokens per nib_decode call; 0: min(n_ctx, 512) */
+    int32_t n_threads; /* 0: the number of physical cores */
+};
+struct nib_context_params nib_context_default_params(void);
+
+int  nib_context_new(const struct nib_model *m, const struct nib_context_params *params, struct nib_context **out,
+                     struct nib_error *err);
+void nib_context_free(struct nib_context *c);
+
+int32_t nib_context_n_ctx(const struct nib_context *c);
+int32_t nib_context_n_batch(const struct nib_context *c);
+uint64_t nib_context_kv_bytes(const struct nib_context *c);
+uint64_t nib_context_compute_bytes(const struct nib_context *c);
+
+/*
+ * A batch: n tokens, each with its position, its sequence and whether its
+ * logits are wanted. Prefill, decode and (later) multi-sequence serving and
+ * speculative verification are all one call. pos and seq may be NULL
+ * (positions continue the sequence, sequence 0); logits NULL = last token only.
+ */
+struct nib_batch {
+    int32_t        n;
+    const int32_t *tokens;
+    const int32_t *pos;
+    const int32_t *seq;
+    const int8_t  *logits;
+};
+
+/* Runs the batch. NIB_OK; NIB_KV_FULL when the cache cannot hold it (nothing
+ * is changed); or an error (bad token id, positions not continuing the
+ * sequence, batch larger than n_batch). */
+int nib_decode(struct nib_context *c, const struct nib_batch *batch, struct nib_error *err);
+/* Logits of the i-th token of the last batch that asked for them (in batch
+ * order), n_vocab floats; NULL when that token did not ask. */
+const float *nib_context_logits(const struct nib_context *c, int32_t i);
+/* Number of tokens in a sequence's KV cache. */
+int32_t nib_context_seq_len(const struct nib_context *c, int32_t seq);
+/* Drops tokens at positions >= n of a sequence (n = 0 clears it). */
+int nib_context_seq_truncate(struct nib_context *c, int32_t seq, int32_t n, struct nib_error *err);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
  * with a model's vocabulary (vocabulary-only GGUF files work too).
  */
 #include "cli.h"
+#include "model_args.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -172,38 +173,6 @@ int nib_cmd_tokenize(int argc, char **argv) {
     return rc;
 }
 
-/* Parses "1,2, 3" into ids; returns the count or -1 with a message. */
-static int64_t parse_ids(const char *s, int32_t **out) {
-    size_t cap = 16, n = 0;
-    int32_t *ids = malloc(cap * sizeof(*ids));
-    for (const char *p = s; ids && *p;) {
-        while (*p == ' ' || *p == ',' || *p == '[' || *p == ']') p++;
-        if (!*p) break;
-        char *end;
-        errno = 0;
-        long long x = strtoll(p, &end, 10);
-        if (end == p || errno || x < 0 || x > INT32_MAX) {
-            free(ids);
-            cli_fail("detokenize: '%s' is not a list of token ids (at '%.20s')", s, p);
-            return -1;
-        }
-        if (n == cap) {
-            int32_t *q = realloc(ids, (cap *= 2) * sizeof(*ids));
-            if (!q) free(ids);
-            ids = q;
-            if (!ids) break;
-        }
-        ids[n++] = (int32_t)x;
-        p = end;
-    }
-    if (!ids) {
-        cli_fail("out of memory");
-        return -1;
-    }
-    *out = ids;
-    return (int64_t)n;
-}
-
 int nib_cmd_detokenize(int argc, char **argv) {
     const char *model = NULL, *tokens = NULL;
     uint32_t flags = NIB_DETOKENIZE_RENDER_SPECIAL;
@@ -221,7 +190,7 @@ int nib_cmd_detokenize(int argc, char **argv) {
     }
     if (!model || !tokens) return cli_fail("detokenize: needs -m MODEL and --tokens IDS");
     int32_t *ids = NULL;
-    int64_t n = parse_ids(tokens, &ids);
+    int64_t n = parse_token_list(tokens, &ids);
     if (n < 0) return 1;
     struct vocab_handle h = { 0 };
     int rc = open_vocab(model, &h);

@@ -12,6 +12,7 @@ struct subcommand {
 };
 
 static const struct subcommand commands[] = {
+    { "logits", nib_cmd_logits, "top-k logits of a prompt evaluated in one batch, as JSON" },
     { "inspect", nib_cmd_inspect, "show a GGUF file's metadata, architecture, tensors and totals" },
     { "tokenize", nib_cmd_tokenize, "text -> token ids with a model's vocabulary" },
     { "detokenize", nib_cmd_detokenize, "token ids -> text" },

@@ -1,0 +1,172 @@
+/*
+ * context.c — creating contexts, validating batches, reading results.
+ */
+#include "context.h"
+
+#include "error.h"
+#include "type_traits.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Physical cores from /proc/cpuinfo (distinct physical id / core id pairs). */
+static int physical_cores(void) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    long n_log = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!f) return n_log > 0 ? (int)n_log : 1;
+    char line[256];
+    int phys = 0, ids[1024], n = 0;
+    while (fgets(line, sizeof line, f)) {
+        int v;
+        if (sscanf(line, "physical id : %d", &v) == 1) phys = v;
+        else if (sscanf(line, "core id : %d", &v) == 1) {
+            int key = phys * 4096 + v, seen = 0;
+            for (int i = 0; i < n; i++) seen |= ids[i] == key;
+            if (!seen && n < 1024) ids[n++] = key;
+        }
+    }
+    fclose(f);
+    return n > 0 ? n : n_log > 0 ? (int)n_log : 1;
+}
+
+struct nib_context_params nib_context_default_params(void) {
+    struct nib_context_params p = { 0, 0, 0 };
+    return p;
+}
+
+static int alloc_buffers(struct nib_context *c, struct nib_error *err) {
+    const struct nib_hparams *hp = &c->m->hp;
+    size_t nb = (size_t)c->n_batch, qw = (size_t)hp->n_head * (size_t)hp->head_dim_k;
+    size_t kvw = (size_t)hp->n_head_kv * (size_t)hp->head_dim_k;
+    size_t widest = (size_t)hp->n_ff > qw ? (size_t)hp->n_ff : qw;
+    if ((size_t)hp->n_embd > widest) widest = (size_t)hp->n_embd;
+    size_t floats = nb * (2 * (size_t)hp->n_embd + 2 * qw + 2 * kvw + 2 * (size_t)hp->n_ff);
+    c->x = malloc(sizeof(float) * floats);
+    if (c->x) {
+        c->xn = c->x + nb * hp->n_embd;
+        c->q = c->xn + nb * hp->n_embd;
+        c->att = c->q + nb * qw;
+        c->k = c->att + nb * qw;
+        c->v = c->k + nb * kvw;
+        c->gate = c->v + nb * kvw;
+        c->up = c->gate + nb * hp->n_ff;
+    }
+    size_t xq_bytes = nb * (widest * 4 + 64); /* enough for any partner type, F32 included */
+    c->xq = malloc(xq_bytes);
+    c->scores = malloc(sizeof(float) * (size_t)c->n_threads * (size_t)c->n_ctx);
+    c->tok_seq = malloc(sizeof(int32_t) * nb * 3);
+    if (!c->x || !c->xq || !c->scores || !c->tok_seq)
+        return nib_error_set(err, NIB_E_NOMEM, "out of memory for compute buffers");
+    c->tok_pos = c->tok_seq + nb;
+    c->out_of = c->tok_pos + nb;
+    c->xq_type = -1;
+    c->compute_bytes = sizeof(float) * floats + xq_bytes + sizeof(float) * (size_t)c->n_threads * (size_t)c->n_ctx;
+    return NIB_OK;
+}
+
+int nib_context_new(const struct nib_model *m, const struct nib_context_params *params, struct nib_context **out,
+                    struct nib_error *err) {
+    if (!m || !out) return nib_error_set(err, NIB_E_ARG, "nib_context_new: NULL argument");
+    *out = NULL;
+    struct nib_context_params p = params ? *params : nib_context_default_params();
+    if (p.n_ctx < 0 || p.n_batch < 0 || p.n_threads < 0)
+        return nib_error_set(err, NIB_E_ARG, "context: negative size (n_ctx %d, n_batch %d, threads %d)", p.n_ctx, p.n_batch,
+                             p.n_threads);
+    struct nib_context *c = calloc(1, sizeof(*c));
+    if (!c) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
+    c->m = m;
+    c->n_ctx = p.n_ctx ? p.n_ctx : m->hp.n_ctx_train;
+    c->n_batch = p.n_batch ? p.n_batch : (c->n_ctx < 512 ? c->n_ctx : 512);
+    if (c->n_batch > c->n_ctx) c->n_batch = c->n_ctx;
+    c->n_threads = p.n_threads ? p.n_threads : physical_cores();
+    int rc = nib_kv_init(&c->kv, c->n_ctx, m->hp.n_layer, m->hp.n_head_kv * m->hp.head_dim_k, err);
+    if (!rc) rc = alloc_buffers(c, err);
+    if (rc) {
+        nib_context_free(c);
+        return rc;
+    }
+    *out = c;
+    return NIB_OK;
+}
+
+void nib_context_free(struct nib_context *c) {
+    if (!c) return;
+    nib_kv_free(&c->kv);
+    free(c->x);
+    free(c->xq);
+    free(c->scores);
+    free(c->tok_seq);
+    free(c->logits);
+    free(c);
+}
+
+int32_t nib_context_n_ctx(const struct nib_context *c) { return c->n_ctx; }
+int32_t nib_context_n_batch(const struct nib_context *c) { return c->n_batch; }
+uint64_t nib_context_kv_bytes(const struct nib_context *c) {
+    return 2ull * (uint64_t)c->kv.n_slots * (uint64_t)c->kv.n_layer * (uint64_t)c->kv.row * sizeof(uint16_t);
+}
+uint64_t nib_context_compute_bytes(const struct nib_context *c) { return c->compute_bytes; }
+
+int32_t nib_context_seq_len(const struct nib_context *c, int32_t seq) {
+    return seq >= 0 && seq < NIB_MAX_SEQ ? c->kv.seqs[seq].len : 0;
+}
+
+int nib_context_seq_truncate(struct nib_context *c, int32_t seq, int32_t n, struct nib_error *err) {
+    if (seq < 0 || seq >= NIB_MAX_SEQ || n < 0)
+        return nib_error_set(err, NIB_E_ARG, "seq_truncate: sequence %d / length %d out of range", seq, n);
+    nib_kv_truncate(&c->kv, seq, n);
+    return NIB_OK;
+}
+
+const float *nib_context_logits(const struct nib_context *c, int32_t i) {
+    if (i < 0 || i >= c->last_n || c->out_of[i] < 0) return NULL;
+    return c->logits + (size_t)c->out_of[i] * (size_t)c->m->hp.n_vocab;
+}
+
+/* Checks ids, sequences and positions; fills tok_seq/tok_pos/out_of. */
+static int check_batch(struct nib_context *c, const struct nib_batch *b, struct nib_error *err) {
+    int32_t next[NIB_MAX_SEQ];
+    for (int s = 0; s < NIB_MAX_SEQ; s++) next[s] = c->kv.seqs[s].len;
+    c->n_out = 0;
+    for (int32_t i = 0; i < b->n; i++) {
+        int32_t t = b->tokens[i], s = b->seq ? b->seq[i] : 0;
+        if (t < 0 || t >= c->m->hp.n_vocab)
+            return nib_error_set(err, NIB_E_ARG, "batch: token %d at index %d is out of range (vocabulary has %d tokens)", t, i,
+                                 c->m->hp.n_vocab);
+        if (s < 0 || s >= NIB_MAX_SEQ) return nib_error_set(err, NIB_E_ARG, "batch: sequence id %d out of range 0..%d", s, NIB_MAX_SEQ - 1);
+        int32_t p = b->pos ? b->pos[i] : next[s];
+        if (p != next[s])
+            return nib_error_set(err, NIB_E_ARG, "batch: token %d of sequence %d has position %d, expected %d", i, s, p, next[s]);
+        next[s]++;
+        c->tok_seq[i] = s;
+        c->tok_pos[i] = p;
+        bool want = b->logits ? b->logits[i] != 0 : i == b->n - 1;
+        c->out_of[i] = want ? c->n_out++ : -1;
+    }
+    return NIB_OK;
+}
+
+int nib_decode(struct nib_context *c, const struct nib_batch *b, struct nib_error *err) {
+    if (!c || !b || b->n <= 0 || !b->tokens) return nib_error_set(err, NIB_E_ARG, "nib_decode: empty batch");
+    if (b->n > c->n_batch)
+        return nib_error_set(err, NIB_E_ARG, "batch of %d tokens is larger than the context's n_batch %d", b->n, c->n_batch);
+    c->last_n = 0;
+    int rc = check_batch(c, b, err);
+    if (rc) return rc;
+    if (b->n > c->kv.n_free)
+        return nib_error_set(err, NIB_KV_FULL, "KV cache full: %d tokens do not fit in the %d free of %d", b->n, c->kv.n_free,
+                             c->n_ctx);
+    if (c->n_out > c->cap_out) {
+        float *l = realloc(c->logits, sizeof(float) * (size_t)c->n_out * (size_t)c->m->hp.n_vocab);
+        if (!l) return nib_error_set(err, NIB_E_NOMEM, "out of memory for %d rows of logits", c->n_out);
+        c->logits = l;
+        c->cap_out = c->n_out;
+    }
+    for (int32_t i = 0; i < b->n; i++) nib_kv_append(&c->kv, c->tok_seq[i], 1);
+    rc = nib_forward(c, b->tokens, b->n, NULL, err);
+    c->last_n = rc ? 0 : b->n;
+    return rc;
+}

@@ -1,0 +1,142 @@
+/*
+ * forward.c — the transformer forward pass over one batch (reference path):
+ *
+ *   x = embed(tokens)
+ *   per layer:  h = rmsnorm(x) -> q, k, v (+bias) -> [qwen3: per-head q/k norm]
+ *               -> rope(q, k) -> K/V into the cache -> attention over the
+ *               cache (causal, GQA) -> wo (+bias);  x += h
+ *               h = rmsnorm(x) -> silu(gate) * up -> down (+bias);  x += h
+ *   logits = output(rmsnorm(x)) for the tokens that want them
+ *
+ * Matmuls quantize their input rows once to the weight's partner type and
+ * use the type table's vec_dot, as ggml does; weights stay in the mapping.
+ */
+#include "context.h"
+
+#include "fp16.h"
+#include "ops_ref.h"
+#include "type_traits.h"
+
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* y[n][w.ne1] = x[n][w.ne0] . w (+ bias) */
+static void matmul(struct nib_context *c, const struct nib_weight *w, const float *x, int32_t n, const float *bias,
+                   float *y) {
+    const struct nib_type_traits *tt = nib_type_traits(w->type);
+    int pt = tt->vec_dot_type;
+    size_t xq_row = nib_type_row_bytes(pt, w->ne0);
+    if (c->xq_src != x || c->xq_type != pt || c->xq_row != xq_row) {
+        nib_op_quantize_rows(pt, x, w->ne0, n, c->xq, xq_row);
+        c->xq_src = x;
+        c->xq_type = pt;
+        c->xq_row = xq_row;
+    }
+    nib_op_matmul(w->type, w->data, w->row_bytes, w->ne0, w->ne1, c->xq, xq_row, n, y, c->n_threads);
+    if (bias)
+        for (int32_t t = 0; t < n; t++)
+            for (int64_t o = 0; o < w->ne1; o++) y[t * w->ne1 + o] += bias[o];
+}
+
+static void rmsnorm_rows(const float *x, const float *w, int64_t width, int32_t n, float eps, float *y) {
+    for (int32_t t = 0; t < n; t++) nib_op_rmsnorm(x + t * width, w, width, eps, y + t * width);
+}
+
+static void attention(struct nib_context *c, int32_t layer, int32_t n) {
+    const struct nib_hparams *hp = &c->m->hp;
+    const int hd = hp->head_dim_k, group = hp->n_head / hp->n_head_kv;
+    const int64_t qw = (int64_t)hp->n_head * hd;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(c->n_threads)
+    for (int32_t t = 0; t < n; t++) {
+        for (int h = 0; h < hp->n_head; h++) {
+#ifdef _OPENMP
+            float *scores = c->scores + (size_t)omp_get_thread_num() * (size_t)c->n_ctx;
+#else
+            float *scores = c->scores;
+#endif
+            const struct nib_kv_seq *s = &c->kv.seqs[c->tok_seq[t]];
+            nib_op_attention_head(c->q + t * qw + (int64_t)h * hd, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0),
+                                  (size_t)c->kv.row, (size_t)(h / group) * (size_t)hd, s->slots, c->tok_pos[t] + 1,
+                                  hp->attn_scale, scores, c->att + t * qw + (int64_t)h * hd);
+        }
+    }
+}
+
+static void store_kv(struct nib_context *c, int32_t layer, int32_t n) {
+    const int32_t row = c->kv.row;
+    for (int32_t t = 0; t < n; t++) {
+        int32_t slot = c->kv.seqs[c->tok_seq[t]].slots[c->tok_pos[t]];
+        uint16_t *k = nib_kv_k(&c->kv, layer, slot), *v = nib_kv_v(&c->kv, layer, slot);
+        for (int32_t i = 0; i < row; i++) {
+            k[i] = nib_fp32_to_fp16(c->k[t * row + i]);
+            v[i] = nib_fp32_to_fp16(c->v[t * row + i]);
+        }
+    }
+}
+
+static void attention_block(struct nib_context *c, const struct nib_layer *L, int32_t layer, int32_t n) {
+    const struct nib_model *m = c->m;
+    const struct nib_hparams *hp = &m->hp;
+    const int hd = hp->head_dim_k;
+    rmsnorm_rows(c->x, L->attn_norm, hp->n_embd, n, hp->rms_eps, c->xn);
+    matmul(c, &L->wq, c->xn, n, L->bq, c->q);
+    matmul(c, &L->wk, c->xn, n, L->bk, c->k);
+    matmul(c, &L->wv, c->xn, n, L->bv, c->v);
+    struct nib_rope_params rp = {
+        hp->n_rot, hp->rope_kind == NIB_ROPE_NEOX, hp->rope_freq_base, hp->rope_freq_scale, m->rope_freqs,
+        hp->yarn_ext_factor, hp->yarn_attn_factor, hp->yarn_beta_fast, hp->yarn_beta_slow, hp->n_ctx_orig,
+    };
+    for (int32_t t = 0; t < n; t++) {
+        float *q = c->q + (size_t)t * hp->n_head * hd, *k = c->k + (size_t)t * hp->n_head_kv * hd;
+        if (L->q_norm) {
+            for (int h = 0; h < hp->n_head; h++) nib_op_rmsnorm(q + h * hd, L->q_norm, hd, hp->rms_eps, q + h * hd);
+            for (int h = 0; h < hp->n_head_kv; h++) nib_op_rmsnorm(k + h * hd, L->k_norm, hd, hp->rms_eps, k + h * hd);
+        }
+        nib_op_rope(q, hp->n_head, hd, c->tok_pos[t], &rp);
+        nib_op_rope(k, hp->n_head_kv, hd, c->tok_pos[t], &rp);
+    }
+    store_kv(c, layer, n);
+    attention(c, layer, n);
+    matmul(c, &L->wo, c->att, n, L->bo, c->xn);
+    for (int64_t i = 0; i < (int64_t)n * hp->n_embd; i++) c->x[i] += c->xn[i];
+}
+
+static void ffn_block(struct nib_context *c, const struct nib_layer *L, int32_t n) {
+    const struct nib_hparams *hp = &c->m->hp;
+    rmsnorm_rows(c->x, L->ffn_norm, hp->n_embd, n, hp->rms_eps, c->xn);
+    matmul(c, &L->ffn_gate, c->xn, n, L->b_gate, c->gate);
+    matmul(c, &L->ffn_up, c->xn, n, L->b_up, c->up);
+    for (int32_t t = 0; t < n; t++) nib_op_swiglu(c->gate + (size_t)t * hp->n_ff, c->up + (size_t)t * hp->n_ff, hp->n_ff,
+                                                  c->gate + (size_t)t * hp->n_ff);
+    matmul(c, &L->ffn_down, c->gate, n, L->b_down, c->xn);
+    for (int64_t i = 0; i < (int64_t)n * hp->n_embd; i++) c->x[i] += c->xn[i];
+}
+
+int nib_forward(struct nib_context *c, const int32_t *tokens, int32_t n, const int8_t *want, struct nib_error *err) {
+    (void)want;
+    (void)err;
+    const struct nib_model *m = c->m;
+    const struct nib_hparams *hp = &m->hp;
+    nib_to_float_fn embed = nib_type_traits(m->tok_embd.type)->to_float;
+    for (int32_t t = 0; t < n; t++)
+        embed((const char *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes, c->x + (size_t)t * hp->n_embd, hp->n_embd);
+    c->xq_src = NULL;
+    for (int32_t l = 0; l < hp->n_layer; l++) {
+        attention_block(c, &m->layers[l], l, n);
+        c->xq_src = NULL;
+        ffn_block(c, &m->layers[l], n);
+        c->xq_src = NULL;
+    }
+    /* the rows that want logits, packed, through the final norm and the output matrix */
+    int32_t k = 0;
+    for (int32_t t = 0; t < n; t++) {
+        if (c->out_of[t] < 0) continue;
+        nib_op_rmsnorm(c->x + (size_t)t * hp->n_embd, m->output_norm, hp->n_embd, hp->rms_eps, c->xn + (size_t)k * hp->n_embd);
+        k++;
+    }
+    if (k) matmul(c, &m->output, c->xn, k, NULL, c->logits);
+    c->xq_src = NULL;
+    return NIB_OK;
+}

@@ -1,0 +1,62 @@
+/*
+ * ops_ref.h — scalar reference ops of the CPU backend. Stateless: pointers,
+ * sizes and strides in, outputs out; they never see model or context
+ * structs. Rounding follows ggml where it matters for agreement with
+ * llama.cpp (rms norm sums in double, rope angles by repeated float
+ * multiplication, softmax sums in double, attention operands in fp16).
+ * Threading: functions taking n_threads split independent rows with OpenMP;
+ * results do not depend on the thread count.
+ */
+#ifndef NIB_OPS_REF_H
+#define NIB_OPS_REF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y[t][o] = dot(w row o, x row t) for t < n_tok, o < n_out.
+ * w: n_out rows of w_row_bytes (type w_type, n_in elements each);
+ * xq: n_tok rows of xq_row_bytes, already quantized to w_type's partner type. */
+void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out,
+                   const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y /* [n_tok][n_out] */, int n_threads);
+
+/* Quantizes n_tok rows of n floats to `type` (the partner of a weight type),
+ * rounding as ggml's CPU backend does (quantize_act.c). */
+void nib_op_quantize_rows(int type, const float *x /* [n_tok][n] */, int64_t n, int64_t n_tok, void *out,
+                          size_t out_row_bytes);
+
+/* y = x / sqrt(mean(x^2) + eps) * w, one row of n. y may equal x. */
+void nib_op_rmsnorm(const float *x, const float *w, int64_t n, float eps, float *y);
+
+struct nib_rope_params {
+    int   n_rot;          /* rotated dims (even, <= head_dim) */
+    int   neox;           /* 0: pairs (2i, 2i+1); 1: pairs (i, i + n_rot/2) */
+    float freq_base, freq_scale;
+    const float *freq_factors; /* [n_rot/2] or NULL */
+    float ext_factor, attn_factor, beta_fast, beta_slow;
+    int   n_ctx_orig;
+};
+
+/* Rotates n_head heads of head_dim values at position pos, in place. */
+void nib_op_rope(float *x /* [n_head][head_dim] */, int n_head, int head_dim, int32_t pos, const struct nib_rope_params *p);
+
+/* y[i] = silu(g[i]) * u[i]. */
+void nib_op_swiglu(const float *g, const float *u, int64_t n, float *y);
+
+/*
+ * Attention of one query head over n_kv cached positions:
+ *   out = softmax(scale * q . k_j) . v_j,  j < n_kv
+ * k_rows/v_rows: base of fp16 K/V storage, row j of this head at
+ * base + slot[j] * row_stride + head_off (elements). scores: scratch [n_kv].
+ */
+void nib_op_attention_head(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                           size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
+                           float *scores, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

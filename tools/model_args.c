@@ -1,0 +1,151 @@
+#include "model_args.h"
+
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_MODEL "stories260K-q8_0.gguf"
+
+bool parse_i32(const char *s, int32_t lo, int32_t hi, int32_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi) return false;
+    *out = (int32_t)v;
+    return true;
+}
+
+bool parse_f32(const char *s, float lo, float hi, float *out) {
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (!*s || *end || errno || !isfinite(v) || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+int64_t parse_token_list(const char *s, int32_t **out) {
+    size_t cap = 16, n = 0;
+    int32_t *ids = malloc(cap * sizeof(*ids));
+    for (const char *p = s; ids && *p;) {
+        while (*p == ' ' || *p == ',' || *p == '[' || *p == ']') p++;
+        if (!*p) break;
+        char *end;
+        errno = 0;
+        long long x = strtoll(p, &end, 10);
+        if (end == p || errno || x < 0 || x > INT32_MAX) {
+            free(ids);
+            cli_fail("'%s' is not a list of token ids (at '%.20s')", s, p);
+            return -1;
+        }
+        if (n == cap) {
+            int32_t *q = realloc(ids, (cap *= 2) * sizeof(*ids));
+            if (!q) free(ids);
+            ids = q;
+            if (!ids) break;
+        }
+        ids[n++] = (int32_t)x;
+        p = end;
+    }
+    if (!ids) {
+        cli_fail("out of memory");
+        return -1;
+    }
+    *out = ids;
+    return (int64_t)n;
+}
+
+int model_args_parse(struct model_args *a, int argc, char **argv, int *i) {
+    const char *o = argv[*i];
+    bool has = *i + 1 < argc;
+    const char *v = has ? argv[*i + 1] : NULL;
+    if (!strcmp(o, "--no-special")) {
+        a->no_special = true;
+        return 1;
+    }
+    bool known = !strcmp(o, "-m") || !strcmp(o, "--model") || !strcmp(o, "-p") || !strcmp(o, "--prompt") ||
+                 !strcmp(o, "--tokens") || !strcmp(o, "-c") || !strcmp(o, "--ctx-size") || !strcmp(o, "-t") ||
+                 !strcmp(o, "--threads");
+    if (!known) return 0;
+    if (!has) {
+        cli_fail("option %s needs a value", o);
+        return -1;
+    }
+    (*i)++;
+    if (o[1] == 'm' || !strcmp(o, "--model")) a->model = v;
+    else if (o[1] == 'p' || !strcmp(o, "--prompt")) a->prompt = v;
+    else if (!strcmp(o, "--tokens")) a->tokens = v;
+    else if (o[1] == 'c' || !strcmp(o, "--ctx-size")) {
+        if (!parse_i32(v, 1, 1 << 24, &a->n_ctx)) return cli_fail("%s: '%s' is not a context size (1..16777216)", o, v), -1;
+    } else if (!parse_i32(v, 1, 1024, &a->n_threads)) {
+        return cli_fail("%s: '%s' is not a thread count (1..1024)", o, v), -1;
+    }
+    return 1;
+}
+
+/* models/<default> from the working directory, else next to the binary (build/../models). */
+static const char *default_model(char *buf, size_t cap) {
+    if (access("models/" DEFAULT_MODEL, R_OK) == 0) return "models/" DEFAULT_MODEL;
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 64);
+    if (n > 0) {
+        buf[n] = '\0';
+        char *slash = strrchr(buf, '/');
+        if (slash) {
+            strcpy(slash, "/../models/" DEFAULT_MODEL);
+            if (access(buf, R_OK) == 0) return buf;
+        }
+    }
+    return "models/" DEFAULT_MODEL;
+}
+
+static int tokenize_prompt(const struct model_args *a, struct loaded *l) {
+    if (a->tokens) {
+        int64_t n = parse_token_list(a->tokens, &l->prompt);
+        if (n < 0) return 1;
+        l->n_prompt = (int32_t)n;
+        return 0;
+    }
+    const char *text = a->prompt ? a->prompt : "";
+    size_t len = strlen(text);
+    l->prompt = malloc(sizeof(int32_t) * (len + 3));
+    if (!l->prompt) return cli_fail("out of memory");
+    struct nib_error err = { 0 };
+    uint32_t flags = NIB_TOKENIZE_ADD_SPECIAL | (a->no_special ? 0 : NIB_TOKENIZE_PARSE_SPECIAL);
+    int64_t n = nib_tokenize(nib_model_vocab(l->model), text, len, flags, l->prompt, (int64_t)len + 3, &err);
+    if (n < 0) return cli_fail_err(&err);
+    l->n_prompt = (int32_t)n;
+    return 0;
+}
+
+int model_args_load(const struct model_args *a, int32_t n_extra, struct loaded *out) {
+    memset(out, 0, sizeof(*out));
+    if (a->prompt && a->tokens) return cli_fail("give the prompt as -p TEXT or --tokens IDS, not both");
+    char buf[4096];
+    const char *path = a->model ? a->model : default_model(buf, sizeof buf);
+    struct nib_error err = { 0 };
+    if (nib_model_load(path, NULL, &out->model, &err) != NIB_OK) return cli_fail_err(&err);
+    if (tokenize_prompt(a, out)) return 1;
+    if (out->n_prompt == 0) return cli_fail("the prompt is empty (and the model adds no BOS token)");
+    int32_t n_ctx = a->n_ctx ? a->n_ctx : nib_model_n_ctx_train(out->model);
+    if ((int64_t)out->n_prompt + n_extra > n_ctx)
+        return cli_fail("the prompt (%d tokens) plus %d to generate does not fit in the context of %d tokens (-c)", out->n_prompt,
+                        n_extra, n_ctx);
+    struct nib_context_params cp = nib_context_default_params();
+    cp.n_ctx = n_ctx;
+    cp.n_threads = a->n_threads;
+    cp.n_batch = out->n_prompt > 512 ? out->n_prompt : 512;
+    if (cp.n_batch > n_ctx) cp.n_batch = n_ctx;
+    if (nib_context_new(out->model, &cp, &out->ctx, &err) != NIB_OK) return cli_fail_err(&err);
+    return 0;
+}
+
+void loaded_free(struct loaded *l) {
+    nib_context_free(l->ctx);
+    nib_model_free(l->model);
+    free(l->prompt);
+}
