@@ -427,6 +427,70 @@ int32_t nib_context_seq_len(const struct nib_context *c, int32_t seq);
 /* Drops tokens at positions >= n of a sequence (n = 0 clears it). */
 int nib_context_seq_truncate(struct nib_context *c, int32_t seq, int32_t n, struct nib_error *err);
 
+/* -------------------------------------------------------------- sampler */
+
+/*
+ * Picking the next token from logits: llama.cpp's default chain (logit bias
+ * -> penalties -> top-k -> typical-p -> top-p -> min-p -> temperature ->
+ * draw), seeded mt19937 (same seed, same draws on any machine and thread
+ * count). A sampler is mutable: one sequence, one thread at a time.
+ * Semantics and the few deliberate differences from llama.cpp are listed in
+ * engine/sampler.h.
+ */
+#define NIB_SAMPLER_DEFAULT_SEED       42u
+#define NIB_SAMPLER_MAX_PENALTY_LAST_N 131072 /* cap for penalty_last_n, used by -1 */
+
+struct nib_sampler;
+
+struct nib_logit_bias {
+    int32_t token;
+    float   bias; /* added to the logit; -INFINITY bans the token */
+};
+
+struct nib_sampler_params {
+    float    temperature;       /* <= 0: greedy. default 0.8 */
+    int32_t  top_k;             /* <= 0: off. default 40 */
+    float    top_p;             /* (0, 1]; 1: off. default 0.95 */
+    float    min_p;             /* [0, 1]; 0: off. default 0.05 */
+    float    typical_p;         /* (0, 1]; 1: off. default 1.0 */
+    float    repeat_penalty;    /* > 0; 1: off. default 1.0 */
+    float    frequency_penalty; /* 0: off. default 0 */
+    float    presence_penalty;  /* 0: off. default 0 */
+    int32_t  penalty_last_n;    /* window of accepted tokens; 0: off; -1: all (capped). default 64 */
+    uint64_t seed;              /* default NIB_SAMPLER_DEFAULT_SEED */
+    const struct nib_logit_bias *logit_bias; /* n_logit_bias entries, copied at init */
+    int32_t  n_logit_bias;
+};
+
+struct nib_sampler_params nib_sampler_default_params(void);
+
+/* Validates params (NULL: defaults) against n_vocab and creates a sampler. */
+int  nib_sampler_init(const struct nib_sampler_params *params, int32_t n_vocab,
+                      struct nib_sampler **out, struct nib_error *err);
+void nib_sampler_free(struct nib_sampler *s);
+
+/* Picks the next token from logits[n_vocab] (not modified). Returns the id,
+ * or a negative status (NIB_E_ARG: NULL logits, a +INFINITY logit, or every
+ * logit -INFINITY/NaN after bias and penalties). Does not accept the token. */
+int32_t nib_sampler_sample(struct nib_sampler *s, const float *logits, struct nib_error *err);
+
+/* Records a token as generated, for the penalties; call it for prompt tokens
+ * too if they should count. Ids outside [0, n_vocab) are ignored. */
+void nib_sampler_accept(struct nib_sampler *s, int32_t token);
+
+/* Clears the history and reseeds: the next draws repeat those after init. */
+void nib_sampler_reset(struct nib_sampler *s);
+
+/* The distribution the last sample was drawn from, after every filter and the
+ * temperature: *ids and *probs point at n entries (the return value) owned by
+ * the sampler, valid until the next sample/reset/free; probabilities sum to 1.
+ * Order: the draw's walk order, i.e. descending logit when top-k or top-p is
+ * on, typical-p's order when only it sorts, otherwise ascending id. After a
+ * greedy sample: the chosen token alone, probability 1. 0 before any sample
+ * and after a failed one. */
+int32_t nib_sampler_last_candidates(const struct nib_sampler *s, const int32_t **ids,
+                                    const float **probs);
+
 #ifdef __cplusplus
 }
 #endif

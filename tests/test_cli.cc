@@ -6,7 +6,9 @@
 #include "test_util.h"
 
 #include <cjson/cJSON.h>
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sys/wait.h>
 
@@ -120,4 +122,84 @@ TEST(Cli, TokenizeErrors) {
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.err.find(":2: not a JSON string"), std::string::npos) << r.err;
     std::remove(batch.c_str());
+}
+
+TEST(Cli, GenerateGreedyMatchesGolden) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
+    std::vector<uint8_t> raw = nib_test_read_file(nib_test_shared_dir() + "/golden/stories260K/stories260K-q8_0.gguf.json");
+    raw.push_back(0);
+    cJSON *g = cJSON_Parse((const char *)raw.data());
+    ASSERT_NE(g, nullptr);
+    const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(g, "cases"), 0);
+    std::string prompt = cJSON_GetObjectItem(c, "prompt")->valuestring;
+    const cJSON *greedy = cJSON_GetObjectItem(c, "greedy");
+    CliRun r = run_nib("generate -m '" + default_model + "' -p '" + prompt + "' -n 64 --temp 0 --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    cJSON *j = cJSON_Parse(r.out.c_str());
+    ASSERT_NE(j, nullptr) << r.out;
+    char *want = cJSON_PrintUnformatted(cJSON_GetObjectItem(greedy, "tokens"));
+    char *got = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "tokens"));
+    EXPECT_STREQ(got, want);
+    EXPECT_STREQ(cJSON_GetObjectItem(j, "text")->valuestring, cJSON_GetObjectItem(greedy, "text")->valuestring);
+    EXPECT_STREQ(cJSON_GetObjectItem(j, "stop")->valuestring, cJSON_GetObjectItem(greedy, "stop")->valuestring);
+    free(want);
+    free(got);
+    cJSON_Delete(j);
+    cJSON_Delete(g);
+}
+
+TEST(Cli, GenerateStreamsAndStops) {
+    /* default model, fixed seed: same text twice; a stop string ends it early */
+    CliRun a = run_nib("generate -p 'Once upon a time' -n 40 --seed 7");
+    CliRun b = run_nib("generate -p 'Once upon a time' -n 40 --seed 7 -t 1");
+    ASSERT_EQ(a.status, 0) << a.err;
+    EXPECT_EQ(a.out, b.out);
+    EXPECT_NE(a.err.find("KV cache"), std::string::npos) << a.err;
+    EXPECT_NE(a.err.find("t/s"), std::string::npos) << a.err;
+    CliRun s = run_nib("generate -p 'Once upon a time' -n 40 --seed 7 --stop ' the'");
+    ASSERT_EQ(s.status, 0) << s.err;
+    EXPECT_EQ(s.out.find(" the"), std::string::npos) << s.out;
+    EXPECT_EQ(a.out.compare(0, s.out.size() - 1, s.out, 0, s.out.size() - 1), 0) << a.out << "\n---\n" << s.out;
+    EXPECT_NE(s.err.find("stop: stop"), std::string::npos) << s.err;
+}
+
+TEST(Cli, GenerateAndLogitsErrors) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
+    const std::string vocab = nib_test_shared_dir() + "/models/vocab/";
+    struct Case {
+        std::string args, needle;
+    } cases[] = {
+        { "generate -m '" + vocab + "ggml-vocab-gpt-2.gguf' -p hi", "architecture 'gpt2' is not supported" },
+        { "generate -m '" + vocab + "ggml-vocab-llama-spm.gguf' -p hi", "tensor 'token_embd.weight' is missing" },
+        { "generate -p 'Once upon a time there was' -c 4", "does not fit in the context of 4 tokens" },
+        { "generate -p 'Once' -n 100 -c 20", "does not fit in the context of 20 tokens" },
+        { "generate -m /nonexistent.gguf -p hi", "cannot open" },
+        { "generate -p hi --temp abc", "--temp: bad value 'abc'" },
+        { "generate -p hi -t 0", "is not a thread count" },
+        { "generate -p hi --top-p 0", "--top-p: bad value '0'" },
+        { "generate -p hi --bogus", "unknown option" },
+        { "logits --tokens 1,99999", "token 99999 at index 1 is out of range" },
+        { "logits -p hi -k 0", "is not a count" },
+        { "logits", "give a prompt" },
+    };
+    for (const auto &c : cases) {
+        CliRun r = run_nib(c.args);
+        EXPECT_EQ(r.status, 1) << c.args;
+        EXPECT_NE(r.err.find(c.needle), std::string::npos) << c.args << " -> " << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.args << " -> " << r.err;
+    }
+}
+
+TEST(Cli, LogitsMatchesGoldenShape) {
+    CliRun r = run_nib("logits -p 'Once upon a time' -k 3 --all --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    cJSON *j = cJSON_Parse(r.out.c_str());
+    ASSERT_NE(j, nullptr);
+    EXPECT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(j, "prompt_tokens")), 5);
+    const cJSON *pos = cJSON_GetObjectItem(j, "positions");
+    ASSERT_EQ(cJSON_GetArraySize(pos), 5);
+    const cJSON *last = cJSON_GetArrayItem(pos, 4);
+    EXPECT_EQ(cJSON_GetObjectItem(last, "pos")->valuedouble, 4);
+    EXPECT_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(last, "top"), 0), "id")->valuedouble, 432);
+    cJSON_Delete(j);
 }

@@ -127,8 +127,7 @@ int nib_cmd_inspect(int argc, char **argv) {
             if (!end || *end || n < 0 || n > 1000000) return cli_fail("--items needs a number from 0 to 1000000");
             items = (int)n;
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            usage(stderr);
-            return cli_fail("inspect: unknown option '%s'", argv[i]);
+            return cli_fail("inspect: unknown option '%s' (see nib inspect --help)", argv[i]);
         } else if (path) {
             return cli_fail("inspect: more than one model given ('%s' and '%s')", path, argv[i]);
         } else {
@@ -136,8 +135,7 @@ int nib_cmd_inspect(int argc, char **argv) {
         }
     }
     if (!path) {
-        usage(stderr);
-        return cli_fail("inspect: no model file given");
+        return cli_fail("inspect: no model file given (usage: nib inspect MODEL.gguf [--json])");
     }
     struct nib_gguf *g = NULL;
     struct nib_error err = { 0 };

@@ -95,8 +95,7 @@ int nib_cmd_logits(int argc, char **argv) {
             if (!parse_i32(argv[++i], 1, 256, &k)) return cli_fail("-k: '%s' is not a count (1..256)", argv[i]);
         } else if (!strcmp(argv[i], "--dump-logits") && i + 1 < argc) dump = argv[++i];
         else {
-            usage(stderr);
-            return cli_fail("logits: unknown option or missing value: '%s'", argv[i]);
+            return cli_fail("logits: unknown option or missing value: '%s' (see nib logits --help)", argv[i]);
         }
     }
     if (!a.prompt && !a.tokens) return cli_fail("logits: give a prompt (-p TEXT or --tokens IDS)");

@@ -148,8 +148,7 @@ int nib_cmd_tokenize(int argc, char **argv) {
         else if (!strcmp(a, "--no-special")) flags &= ~(uint32_t)NIB_TOKENIZE_PARSE_SPECIAL;
         else if (!strcmp(a, "--pieces")) pieces = true;
         else {
-            tokenize_usage(stderr);
-            return cli_fail("tokenize: unknown option or missing value: '%s'", a);
+            return cli_fail("tokenize: unknown option or missing value: '%s' (see nib tokenize --help)", a);
         }
     }
     if (!model) return cli_fail("tokenize: no model given (-m MODEL)");

@@ -12,6 +12,7 @@ struct subcommand {
 };
 
 static const struct subcommand commands[] = {
+    { "generate", nib_cmd_generate, "generate text from a prompt (default: the model in models/)" },
     { "logits", nib_cmd_logits, "top-k logits of a prompt evaluated in one batch, as JSON" },
     { "inspect", nib_cmd_inspect, "show a GGUF file's metadata, architecture, tensors and totals" },
     { "tokenize", nib_cmd_tokenize, "text -> token ids with a model's vocabulary" },
@@ -41,6 +42,5 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    usage(stderr);
-    return cli_fail("unknown command '%s'", argv[1]);
+    return cli_fail("unknown command '%s' (see nib --help)", argv[1]);
 }

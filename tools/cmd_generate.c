@@ -1,0 +1,224 @@
+/*
+ * cmd_generate.c — `nib generate`: prompt in, text streamed out, stopping at
+ * an end-of-generation token, a stop string, -n tokens or a full context;
+ * timings on stderr. --json prints the llamaref-shaped result instead.
+ */
+#include "cli.h"
+#include "model_args.h"
+#include "stop_strings.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct gen_args {
+    struct model_args         m;
+    struct nib_sampler_params sp;
+    int32_t                   n_predict;
+    bool                      ignore_eos, json;
+    const char               *stops[16];
+    int                       n_stops;
+};
+
+static void usage(FILE *f) {
+    fputs("usage: nib generate [-m MODEL] (-p TEXT | --tokens IDS) [-n N] [options]\n"
+          "  -m MODEL            GGUF model (default: models/stories260K-q8_0.gguf)\n"
+          "  -p TEXT | --tokens  the prompt, as text or token ids\n"
+          "  -n N                tokens to generate (default 128; -1: until the context is full)\n"
+          "  -c N                context size in tokens (default: the model's)\n"
+          "  -t N                threads (default: physical cores)\n"
+          "  --temp T            temperature (default 0.8; 0 = greedy)\n"
+          "  --top-k K --top-p P --min-p P --typical-p P\n"
+          "  --repeat-penalty R --repeat-last-n N --frequency-penalty F --presence-penalty F\n"
+          "  --seed S            sampling seed (default: fixed; same seed, same text)\n"
+          "  --stop STR          stop when STR is generated (repeatable, up to 16)\n"
+          "  --ignore-eos        do not stop at end-of-generation tokens\n"
+          "  --no-special        treat special-token text in the prompt as plain text\n"
+          "  --json              print {prompt_tokens, tokens, text, stop} instead of streaming\n",
+          f);
+}
+
+static int parse_sampling(struct gen_args *g, const char *o, const char *v, bool *used) {
+    struct nib_sampler_params *p = &g->sp;
+    *used = true;
+    bool ok = true;
+    if (!strcmp(o, "--temp")) ok = parse_f32(v, 0, 100, &p->temperature);
+    else if (!strcmp(o, "--top-k")) ok = parse_i32(v, 0, 1 << 30, &p->top_k);
+    else if (!strcmp(o, "--top-p")) ok = parse_f32(v, 0, 1, &p->top_p) && p->top_p > 0;
+    else if (!strcmp(o, "--min-p")) ok = parse_f32(v, 0, 1, &p->min_p);
+    else if (!strcmp(o, "--typical-p")) ok = parse_f32(v, 0, 1, &p->typical_p) && p->typical_p > 0;
+    else if (!strcmp(o, "--repeat-penalty")) ok = parse_f32(v, 0, 100, &p->repeat_penalty) && p->repeat_penalty > 0;
+    else if (!strcmp(o, "--repeat-last-n")) ok = parse_i32(v, -1, 1 << 24, &p->penalty_last_n);
+    else if (!strcmp(o, "--frequency-penalty")) ok = parse_f32(v, -100, 100, &p->frequency_penalty);
+    else if (!strcmp(o, "--presence-penalty")) ok = parse_f32(v, -100, 100, &p->presence_penalty);
+    else if (!strcmp(o, "--seed")) {
+        char *end;
+        unsigned long long s = strtoull(v, &end, 10);
+        ok = *v && !*end;
+        p->seed = s;
+    } else if (!strcmp(o, "-n") || !strcmp(o, "--n-predict")) ok = parse_i32(v, -1, 1 << 24, &g->n_predict);
+    else *used = false;
+    if (*used && !ok) return cli_fail("%s: bad value '%s'", o, v);
+    return 0;
+}
+
+static int parse_args(struct gen_args *g, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        int r = model_args_parse(&g->m, argc, argv, &i);
+        if (r < 0) return 1;
+        if (r) continue;
+        const char *o = argv[i];
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            usage(stdout);
+            return -1;
+        }
+        if (!strcmp(o, "--ignore-eos")) g->ignore_eos = true;
+        else if (!strcmp(o, "--json")) g->json = true;
+        else if (i + 1 < argc && !strcmp(o, "--stop")) {
+            if (g->n_stops == 16) return cli_fail("at most 16 --stop strings");
+            if (!argv[i + 1][0]) return cli_fail("--stop: empty string");
+            g->stops[g->n_stops++] = argv[++i];
+        } else {
+            bool used = false;
+            if (i + 1 < argc && parse_sampling(g, o, argv[i + 1], &used)) return 1;
+            if (!used) {
+                return cli_fail("generate: unknown option or missing value: '%s' (see nib generate --help)", o);
+            }
+            i++;
+        }
+    }
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void print_setup(const struct loaded *l) {
+    char b1[32], b2[32], b3[32];
+    fprintf(stderr, "nib: %s model, %.2f M params, %s weights; context %d tokens: KV cache %s, compute buffers %s\n",
+            nib_model_arch(l->model), (double)nib_model_n_params(l->model) / 1e6,
+            cli_fmt_bytes(b1, (double)nib_model_weight_bytes(l->model)), nib_context_n_ctx(l->ctx),
+            cli_fmt_bytes(b2, (double)nib_context_kv_bytes(l->ctx)), cli_fmt_bytes(b3, (double)nib_context_compute_bytes(l->ctx)));
+}
+
+/* Prompt in batches of n_batch; the logits of its last token are wanted.
+ * *last gets that token's index in the last batch. */
+static int eval_prompt(struct loaded *l, int32_t *last) {
+    struct nib_error err = { 0 };
+    int32_t nb = nib_context_n_batch(l->ctx);
+    for (int32_t off = 0; off < l->n_prompt; off += nb) {
+        int32_t n = l->n_prompt - off < nb ? l->n_prompt - off : nb;
+        struct nib_batch b = { n, l->prompt + off, NULL, NULL, NULL };
+        if (nib_decode(l->ctx, &b, &err)) return cli_fail_err(&err);
+        *last = n - 1;
+    }
+    return 0;
+}
+
+struct gen_result {
+    int32_t    *tokens;
+    int32_t     n;
+    const char *stop; /* "length", "eog", "stop" */
+    double      t_prompt, t_gen;
+};
+
+static int generate(struct gen_args *g, struct loaded *l, struct nib_sampler *s, struct gen_result *r) {
+    const struct nib_vocab *v = nib_model_vocab(l->model);
+    struct stop_filter sf;
+    stop_filter_init(&sf, g->stops, g->n_stops, !g->json);
+    struct nib_error err = { 0 };
+    double t0 = now_s();
+    int32_t last = 0;
+    int rc = eval_prompt(l, &last);
+    r->t_prompt = now_s() - t0;
+    int32_t limit = nib_context_n_ctx(l->ctx) - l->n_prompt;
+    if (g->n_predict >= 0 && g->n_predict < limit) limit = g->n_predict;
+    r->tokens = malloc(sizeof(int32_t) * (size_t)(limit > 0 ? limit : 1));
+    r->stop = "length";
+    t0 = now_s();
+    for (int32_t i = 0; !rc && r->tokens && i < limit; i++) {
+        int32_t tok = nib_sampler_sample(s, nib_context_logits(l->ctx, last), &err);
+        if (tok < 0) {
+            rc = cli_fail_err(&err);
+            break;
+        }
+        nib_sampler_accept(s, tok);
+        r->tokens[r->n++] = tok;
+        if (!g->ignore_eos && nib_vocab_is_eog(v, tok)) {
+            r->stop = "eog";
+            break;
+        }
+        char piece[512];
+        int64_t np = nib_token_to_piece(v, tok, 0, piece, sizeof piece);
+        if (stop_filter_push(&sf, piece, (size_t)(np < (int64_t)sizeof piece ? np : (int64_t)sizeof piece))) {
+            r->stop = "stop";
+            break;
+        }
+        if (i + 1 == limit) break;
+        struct nib_batch b = { 1, &tok, NULL, NULL, NULL };
+        if (nib_decode(l->ctx, &b, &err)) rc = cli_fail_err(&err);
+        last = 0;
+    }
+    stop_filter_finish(&sf);
+    r->t_gen = now_s() - t0;
+    if (!r->tokens && !rc) rc = cli_fail("out of memory");
+    stop_filter_free(&sf);
+    return rc;
+}
+
+static int print_json(const struct loaded *l, const struct gen_result *r) {
+    const struct nib_vocab *v = nib_model_vocab(l->model);
+    cJSON *root = cJSON_CreateObject(), *pt = cJSON_CreateArray(), *tk = cJSON_CreateArray();
+    for (int32_t i = 0; i < l->n_prompt; i++) cJSON_AddItemToArray(pt, cJSON_CreateNumber(l->prompt[i]));
+    for (int32_t i = 0; i < r->n; i++) cJSON_AddItemToArray(tk, cJSON_CreateNumber(r->tokens[i]));
+    cJSON_AddItemToObject(root, "prompt_tokens", pt);
+    cJSON_AddItemToObject(root, "tokens", tk);
+    int64_t n = nib_detokenize(v, r->tokens, r->n, 0, NULL, 0, NULL);
+    char *text = malloc((size_t)(n > 0 ? n : 0) + 1), *clean = malloc(3 * ((size_t)(n > 0 ? n : 0) + 4) + 16);
+    if (text && clean) {
+        nib_detokenize(v, r->tokens, r->n, 0, text, n + 1, NULL);
+        struct nib_utf8_stream st = { { 0 }, 0 };
+        size_t o = nib_utf8_stream_push(&st, text, (size_t)n, clean);
+        o += nib_utf8_stream_finish(&st, clean + o);
+        clean[o] = '\0';
+        cJSON_AddStringToObject(root, "text", clean);
+    }
+    free(text);
+    free(clean);
+    cJSON_AddStringToObject(root, "stop", r->stop);
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (s) puts(s);
+    free(s);
+    return s ? 0 : cli_fail("out of memory");
+}
+
+int nib_cmd_generate(int argc, char **argv) {
+    struct gen_args g = { .sp = nib_sampler_default_params(), .n_predict = 128 };
+    int rc = parse_args(&g, argc, argv);
+    if (rc) return rc < 0 ? 0 : rc;
+    struct loaded l;
+    int32_t extra = g.n_predict < 0 ? 0 : g.n_predict;
+    rc = model_args_load(&g.m, extra, &l);
+    struct nib_sampler *s = NULL;
+    struct nib_error err = { 0 };
+    if (!rc && nib_sampler_init(&g.sp, nib_model_n_vocab(l.model), &s, &err)) rc = cli_fail_err(&err);
+    struct gen_result r = { 0 };
+    if (!rc) {
+        if (!g.json) print_setup(&l);
+        rc = generate(&g, &l, s, &r);
+    }
+    if (!rc && g.json) rc = print_json(&l, &r);
+    if (!rc && !g.json)
+        fprintf(stderr, "\nnib: prompt %d tokens in %.3f s (%.1f t/s), generated %d tokens in %.3f s (%.1f t/s), stop: %s\n",
+                l.n_prompt, r.t_prompt, l.n_prompt / (r.t_prompt > 0 ? r.t_prompt : 1e-9), r.n, r.t_gen,
+                r.n / (r.t_gen > 0 ? r.t_gen : 1e-9), r.stop);
+    free(r.tokens);
+    nib_sampler_free(s);
+    loaded_free(&l);
+    return rc;
+}
