@@ -9,7 +9,7 @@ packages=(
   libgtest-dev                       # tests
   libssl-dev                         # sha256 in tests (OpenSSL libcrypto)
   libpcre2-dev                       # BPE pre-tokenizer regexes
-  clang libclang-rt-14-dev           # libFuzzer target (NIB_FUZZ=ON)
+  clang libclang-rt-14-dev libomp-dev # libFuzzer targets (NIB_FUZZ=ON; OpenMP for clang)
 )
 
 missing=()
