@@ -5,6 +5,7 @@
 #include "pretokenizer.h"
 
 #include "error.h"
+#include "unicode_class.h"
 
 #include <pcre2.h>
 #include <stdlib.h>
@@ -101,6 +102,27 @@ static bool is_unicode_space(uint32_t cp) {
     }
 }
 
+/* What a collapsed regex sees for each class: code points above U+00FF (so
+ * \s, \d, \w, ASCII-only without PCRE2_UCP, never match them) that are in
+ * that class in every Unicode version PCRE2 may know. */
+static const uint32_t class_stand_in[] = {
+    [NIB_CC_OTHER] = 0xe000,  /* private use */
+    [NIB_CC_LETTER] = 0x0100, /* LATIN CAPITAL LETTER A WITH MACRON */
+    [NIB_CC_NUMBER] = 0x0660, /* ARABIC-INDIC DIGIT ZERO */
+    [NIB_CC_PUNCT] = 0x2010,  /* HYPHEN */
+    [NIB_CC_MARK] = 0x0300,   /* COMBINING GRAVE ACCENT */
+    [NIB_CC_SYMBOL] = 0x2190, /* LEFTWARDS ARROW */
+};
+
+/* llama.cpp's test for running a regex on the collapsed text. */
+static bool regex_uses_classes(const char *re) {
+    static const char *const names[] = { "\\p{N}", "\\p{L}", "\\p{P}", "\\p{M}", "\\p{S}",
+                                         "\\p{Lu}", "\\p{Ll}", "\\p{Lt}", "\\p{Lm}", "\\p{Lo}" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strstr(re, names[i])) return true;
+    return false;
+}
+
 /* ---------------------------------------------------------- compile */
 
 /* llama.cpp matches \p{Lu}, \p{Ll}, \p{Lt}, \p{Lm}, \p{Lo} as any letter. */
@@ -180,27 +202,35 @@ static bool reserve(void **buf, size_t *cap, size_t n, size_t elem) {
 
 #define RESERVE(s, field, n) reserve((void **)&(s)->field, &(s)->cap_##field, (n), sizeof(*(s)->field))
 
-/* Decodes text into code points and the UTF-8 shown to the regexes. */
-static bool prepare(struct nib_pre_scratch *s, const char *text, size_t len, size_t *n_cps) {
-    if (!RESERVE(s, cps, len + 1) || !RESERVE(s, match, 4 * len + 4) || !RESERVE(s, b_of, len + 1) ||
-        !RESERVE(s, cp_at, 4 * len + 4))
-        return false;
-    size_t n = 0, m = 0;
-    for (size_t i = 0; i < len;) {
-        uint32_t cp = nib_utf8_decode_lenient(text, len, &i);
-        s->cps[n] = cp;
-        uint32_t shown = cp;
-        if (cp >= 0x80 && is_unicode_space(cp)) shown = 0x0b;        /* as llama.cpp does */
-        else if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) shown = 0xfffd; /* not valid UTF-8 */
-        s->b_of[n] = (uint32_t)m;
-        s->cp_at[m] = (uint32_t)n;
+/* Decodes text into s->cps as llama.cpp does. */
+static bool decode(struct nib_pre_scratch *s, const char *text, size_t len, size_t *n_cps) {
+    if (!RESERVE(s, cps, len + 1)) return false;
+    size_t n = 0;
+    for (size_t i = 0; i < len;) s->cps[n++] = nib_utf8_decode_lenient(text, len, &i);
+    *n_cps = n;
+    return true;
+}
+
+/* Writes the UTF-8 the regexes see for s->cps[0..n) into s->match, with the
+ * offset maps. ASCII is shown as is and other white space as U+000B, as
+ * llama.cpp does; with `collapse`, every other code point as its class's
+ * stand-in; without, as itself (surrogates and values past U+10FFFF, which
+ * PCRE2 cannot take, as U+FFFD). */
+static bool present(struct nib_pre_scratch *s, size_t n, bool collapse) {
+    if (!RESERVE(s, match, 4 * n + 4) || !RESERVE(s, b_of, n + 1) || !RESERVE(s, cp_at, 4 * n + 4)) return false;
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t cp = s->cps[k], shown = cp;
+        if (cp >= 0x80 && is_unicode_space(cp)) shown = 0x0b;
+        else if (cp >= 0x80 && collapse) shown = class_stand_in[nib_char_class(cp)];
+        else if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) shown = 0xfffd;
+        s->b_of[k] = (uint32_t)m;
+        s->cp_at[m] = (uint32_t)k;
         m += (size_t)nib_utf8_encode(shown, s->match + m);
-        n++;
     }
     s->b_of[n] = (uint32_t)m;
     s->cp_at[m] = (uint32_t)n;
     s->match[m] = '\0';
-    *n_cps = n;
     return true;
 }
 
@@ -275,10 +305,14 @@ int nib_pretokenize(const struct nib_pretokenizer *p, const char *text, size_t l
     if (len > UINT32_MAX / 8) return nib_error_set(err, NIB_E_ARG, "text of %zu bytes is too long to tokenize at once", len);
     if (!s->md && !(s->md = pcre2_match_data_create(4, NULL))) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
     size_t n_cps = 0, n = 0;
-    if (!prepare(s, text, len, &n_cps)) return nib_error_set(err, NIB_E_NOMEM, "out of memory splitting text");
-    if (!push_piece(&s->pieces, &s->cap_pieces, &n, 0, (uint32_t)n_cps))
+    if (!decode(s, text, len, &n_cps) || !push_piece(&s->pieces, &s->cap_pieces, &n, 0, (uint32_t)n_cps))
         return nib_error_set(err, NIB_E_NOMEM, "out of memory splitting text");
+    int shown = -1; /* whether s->match holds the collapsed text; -1: nothing yet */
     for (int r = 0; r < p->n_regex; r++) {
+        int collapse = regex_uses_classes(p->spec->regexes[r]);
+        if (collapse != shown && !present(s, n_cps, collapse))
+            return nib_error_set(err, NIB_E_NOMEM, "out of memory splitting text");
+        shown = collapse;
         size_t n2 = 0;
         for (size_t i = 0; i < n; i++) {
             int rc = split_piece(s, p->code[r], s->pieces[2 * i], s->pieces[2 * i + 1], &n2, err);

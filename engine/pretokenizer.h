@@ -8,7 +8,10 @@
  * turn splits every current piece, keeping the unmatched gaps as pieces too;
  * a regex never looks past the end of the piece it runs on. Non-ASCII white
  * space is presented to the regexes as U+000B, exactly as llama.cpp does, so
- * `\s` (ASCII-only, no UCP) and literal classes behave identically.
+ * `\s` (ASCII-only, no UCP) and literal classes behave identically. A regex
+ * that names a Unicode category sees every other non-ASCII code point as one
+ * stand-in per category taken from llama.cpp's tables (unicode_class.h), so
+ * words follow llama.cpp's Unicode version, not the installed PCRE2's.
  *
  * The compiled regexes are immutable after init; each split call brings its
  * own scratch (struct nib_pre_scratch), so many threads may split at once.
