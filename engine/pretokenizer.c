@@ -5,6 +5,7 @@
 #include "pretokenizer.h"
 
 #include "error.h"
+#include "grow.h"
 #include "unicode_class.h"
 
 #include <pcre2.h>
@@ -188,19 +189,8 @@ void nib_pre_scratch_free(struct nib_pre_scratch *s) {
     memset(s, 0, sizeof(*s));
 }
 
-/* Grows *buf to hold n elements of size elem. */
-static bool reserve(void **buf, size_t *cap, size_t n, size_t elem) {
-    if (n <= *cap) return true;
-    size_t c = *cap ? *cap : 64;
-    while (c < n) c *= 2;
-    void *q = realloc(*buf, c * elem);
-    if (!q) return false;
-    *buf = q;
-    *cap = c;
-    return true;
-}
 
-#define RESERVE(s, field, n) reserve((void **)&(s)->field, &(s)->cap_##field, (n), sizeof(*(s)->field))
+#define RESERVE(s, field, n) nib_grow((void **)&(s)->field, &(s)->cap_##field, (n), sizeof(*(s)->field))
 
 /* Decodes text into s->cps as llama.cpp does. */
 static bool decode(struct nib_pre_scratch *s, const char *text, size_t len, size_t *n_cps) {
@@ -235,7 +225,7 @@ static bool present(struct nib_pre_scratch *s, size_t n, bool collapse) {
 }
 
 static bool push_piece(uint32_t **buf, size_t *cap, size_t *n, uint32_t start, uint32_t len) {
-    if (!reserve((void **)buf, cap, 2 * (*n + 1), sizeof(uint32_t))) return false;
+    if (!nib_grow((void **)buf, cap, 2 * (*n + 1), sizeof(uint32_t))) return false;
     (*buf)[2 * *n] = start;
     (*buf)[2 * *n + 1] = len;
     (*n)++;

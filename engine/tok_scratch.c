@@ -7,16 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool nib_scratch_reserve(void **buf, size_t *cap, size_t n, size_t elem) {
-    if (n <= *cap) return true;
-    size_t c = *cap ? *cap : 64;
-    while (c < n) c *= 2;
-    void *q = realloc(*buf, c * elem);
-    if (!q) return false;
-    *buf = q;
-    *cap = c;
-    return true;
-}
 
 struct nib_tok_scratch *nib_tok_scratch_new(void) { return calloc(1, sizeof(struct nib_tok_scratch)); }
 

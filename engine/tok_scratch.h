@@ -5,6 +5,7 @@
 #ifndef NIB_TOK_SCRATCH_H
 #define NIB_TOK_SCRATCH_H
 
+#include "grow.h"
 #include "pretokenizer.h"
 #include "word_cache.h"
 
@@ -43,7 +44,6 @@ struct nib_tok_scratch {
     int32_t            *wids;  size_t cap_wids; /* ids of the word being tokenized */
 };
 
-bool nib_scratch_reserve(void **buf, size_t *cap, size_t n, size_t elem);
 
 struct nib_vocab;
 struct nib_id_out;
@@ -54,7 +54,7 @@ int nib_tokenize_word_cached(const struct nib_vocab *v, const char *w, int32_t l
                              struct nib_id_out *out, nib_word_fn fn);
 
 #define NIB_SCRATCH_RESERVE(s, field, n) \
-    nib_scratch_reserve((void **)&(s)->field, &(s)->cap_##field, (n), sizeof(*(s)->field))
+    nib_grow((void **)&(s)->field, &(s)->cap_##field, (n), sizeof(*(s)->field))
 
 /* Binary heap of bigrams under the given order. */
 typedef bool (*nib_bigram_before)(const struct nib_bigram *a, const struct nib_bigram *b);

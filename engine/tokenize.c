@@ -35,7 +35,7 @@ static bool may_occur(const struct nib_tok_scratch *s, const struct nib_token_da
 }
 
 static bool push_frag(struct nib_fragment **f, size_t *cap, size_t *n, struct nib_fragment x) {
-    if (!nib_scratch_reserve((void **)f, cap, *n + 1, sizeof(**f))) return false;
+    if (!nib_grow((void **)f, cap, *n + 1, sizeof(**f))) return false;
     (*f)[(*n)++] = x;
     return true;
 }

@@ -1,5 +1,7 @@
 #include "word_cache.h"
 
+#include "grow.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,16 +26,6 @@ static void clear(struct nib_word_cache *c) {
     c->ids_len = 0;
 }
 
-static bool grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return true;
-    size_t n = *cap ? *cap : 4096;
-    while (n < need) n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q) return false;
-    *p = q;
-    *cap = n;
-    return true;
-}
 
 bool nib_word_cache_put(struct nib_word_cache *c, const char *w, size_t len, uint32_t hash, const int32_t *ids, uint32_t n_ids) {
     if (len == 0 || len > NIB_WORD_CACHE_MAX_LEN) return true;
@@ -43,8 +35,8 @@ bool nib_word_cache_put(struct nib_word_cache *c, const char *w, size_t len, uin
         c->mask = SLOTS - 1;
     }
     if (c->used >= SLOTS / 2) clear(c);
-    if (!grow((void **)&c->text, &c->text_cap, c->text_len + len, 1) ||
-        !grow((void **)&c->ids, &c->ids_cap, c->ids_len + n_ids, sizeof(*c->ids)))
+    if (!nib_grow((void **)&c->text, &c->text_cap, c->text_len + len, 1) ||
+        !nib_grow((void **)&c->ids, &c->ids_cap, c->ids_len + n_ids, sizeof(*c->ids)))
         return false;
     uint32_t i = hash & c->mask;
     while (c->slots[i].len) i = (i + 1) & c->mask;
