@@ -20,7 +20,8 @@ struct CliRun {
 };
 
 CliRun run_nib(const std::string &args) {
-    std::string errfile = ::testing::TempDir() + "nib_cli_err.txt";
+    static int calls = 0;
+    std::string errfile = nib_test_temp_path("nib_cli_err." + std::to_string(calls++));
     std::string cmd = std::string("'") + NIB_CLI_PATH + "' " + args + " 2>'" + errfile + "'";
     CliRun r;
     FILE *p = popen(cmd.c_str(), "r");
@@ -31,6 +32,7 @@ CliRun run_nib(const std::string &args) {
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     std::vector<uint8_t> e = nib_test_read_file(errfile);
     r.err.assign(e.begin(), e.end());
+    std::remove(errfile.c_str());
     return r;
 }
 
@@ -64,7 +66,7 @@ TEST(Cli, InspectDefaultModelJson) {
 TEST(Cli, BadInputGivesOneLineAndExitOne) {
     GgufBuilder gb = gguf_good_file();
     gb.put<uint64_t>("tensor1_offset", 68);
-    std::string bad = ::testing::TempDir() + "nib_cli_bad.gguf";
+    std::string bad = nib_test_temp_path("nib_cli_bad.gguf");
     std::ofstream(bad, std::ios::binary).write((const char *)gb.b.data(), (std::streamsize)gb.b.size());
     CliRun r = run_nib("inspect '" + bad + "'");
     EXPECT_EQ(r.status, 1);
@@ -93,7 +95,7 @@ TEST(Cli, TokenizeAndDetokenize) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "[{\"id\":403,\"piece\":\" Once\"},{\"id\":407,\"piece\":\" upon\"},{\"id\":261,\"piece\":\" a\"},"
                      "{\"id\":378,\"piece\":\" time\"}]\n");
-    std::string batch = ::testing::TempDir() + "nib_batch.jsonl";
+    std::string batch = nib_test_temp_path("nib_batch.jsonl");
     std::ofstream(batch) << "\"Once upon a time\"\n\"<s>\"\n";
     r = run_nib("tokenize -m '" + default_model + "' --batch '" + batch + "' --no-special");
     ASSERT_EQ(r.status, 0) << r.err;
@@ -116,7 +118,7 @@ TEST(Cli, TokenizeErrors) {
     r = run_nib("detokenize -m '" + default_model + "' --tokens 1,x");
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.err.find("is not a list of token ids"), std::string::npos) << r.err;
-    std::string batch = ::testing::TempDir() + "nib_batch_bad.jsonl";
+    std::string batch = nib_test_temp_path("nib_batch_bad.jsonl");
     std::ofstream(batch) << "\"ok\"\nnot json\n";
     r = run_nib("tokenize -m '" + default_model + "' --batch '" + batch + "'");
     EXPECT_EQ(r.status, 1);

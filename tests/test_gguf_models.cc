@@ -150,7 +150,7 @@ TEST(GgufModels, Stories260KFacts) {
 
 TEST(GgufModels, WriterRoundTripEveryModel) {
     if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared/models";
-    std::string out = ::testing::TempDir() + "nib_roundtrip.gguf";
+    std::string out = nib_test_temp_path("nib_roundtrip.gguf");
     for (const auto &path : all_models()) {
         SCOPED_TRACE(path);
         nib_gguf *a = nullptr, *b = nullptr;

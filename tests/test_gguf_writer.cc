@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "nib.h"
+#include "test_util.h"
 
 #include <cstdio>
 #include <cstring>
@@ -10,7 +11,7 @@
 #include <string>
 
 namespace {
-std::string tmp_path(const char *name) { return ::testing::TempDir() + name; }
+std::string tmp_path(const char *name) { return nib_test_temp_path(name); }
 bool exists(const std::string &p) { return std::filesystem::exists(p); }
 size_t count_tmp_siblings(const std::string &p) {
     size_t n = 0;

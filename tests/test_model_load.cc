@@ -15,7 +15,7 @@ namespace {
 const std::string base_model = std::string(NIB_SOURCE_DIR) + "/models/stories260K-q8_0.gguf";
 
 std::string load_error(const std::vector<GgufEdit> &kv, const std::vector<TensorEdit> &t = {}) {
-    std::string path = ::testing::TempDir() + "nib_model_variant.gguf";
+    std::string path = nib_test_temp_path("nib_model_variant.gguf");
     std::string w = write_gguf_variant(base_model, path, kv, t);
     if (!w.empty()) return "writer: " + w;
     nib_model *m = nullptr;

@@ -64,7 +64,7 @@ TEST(RopeVariants, MatchLlamaCpp) {
     if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
     const std::string src = nib_test_shared_dir() + "/models/stories260K/stories260K-f32.gguf";
     const std::string data = std::string(NIB_SOURCE_DIR) + "/tests/data/rope/";
-    const std::string tmp = ::testing::TempDir() + "nib_rope_variant.gguf";
+    const std::string tmp = nib_test_temp_path("nib_rope_variant.gguf");
     TensorEdit freqs;
     freqs.name = "rope_freqs.weight";
     freqs.add_f32 = { 1, 2, 4, 8 };

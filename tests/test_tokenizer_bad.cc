@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "nib.h"
+#include "test_util.h"
 
 #include <cstdio>
 #include <cstring>
@@ -60,7 +61,7 @@ struct VocabSpec {
 };
 
 std::string load_error(VocabSpec &spec) {
-    std::string path = ::testing::TempDir() + "nib_badvocab.gguf";
+    std::string path = nib_test_temp_path("nib_badvocab.gguf");
     nib_gguf_writer *w = nullptr;
     nib_error err = {};
     EXPECT_EQ(nib_gguf_writer_open(path.c_str(), 32, &w, &err), NIB_OK);

@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
 
 #ifndef NIB_SHARED_DIR_DEFAULT
 #define NIB_SHARED_DIR_DEFAULT "../shared"
@@ -51,4 +54,8 @@ std::vector<std::string> nib_test_list_files(const std::string &dir, const std::
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+std::string nib_test_temp_path(const std::string &name) {
+    return ::testing::TempDir() + std::to_string(getpid()) + "." + name;
 }

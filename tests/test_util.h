@@ -14,6 +14,8 @@
 std::string nib_test_shared_dir();
 bool        nib_test_have_shared();
 std::string nib_test_sha256_hex(const void *data, size_t n);
+/* A temporary file path unique to this process (ctest runs tests in parallel processes). */
+std::string nib_test_temp_path(const std::string &name);
 std::vector<uint8_t> nib_test_read_file(const std::string &path);
 /* All regular files under dir (recursive) whose name ends with suffix, sorted. */
 std::vector<std::string> nib_test_list_files(const std::string &dir, const std::string &suffix);
