@@ -105,6 +105,7 @@ void nib_context_free(struct nib_context *c) {
 
 int32_t nib_context_n_ctx(const struct nib_context *c) { return c->n_ctx; }
 int32_t nib_context_n_batch(const struct nib_context *c) { return c->n_batch; }
+int32_t nib_context_n_threads(const struct nib_context *c) { return c->n_threads; }
 uint64_t nib_context_kv_bytes(const struct nib_context *c) {
     return 2ull * (uint64_t)c->kv.n_slots * (uint64_t)c->kv.n_layer * (uint64_t)c->kv.row * sizeof(uint16_t);
 }

@@ -58,6 +58,7 @@ struct nib_model {
 
     struct nib_arena owned_arena;  /* dequantized small tensors, the layer table */
     uint64_t n_params, weight_bytes;
+    uint64_t decode_bytes;        /* weight bytes one decode step reads (all matmul weights) */
 };
 
 #endif

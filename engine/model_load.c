@@ -141,6 +141,7 @@ static int bind_matrix(struct loader *L, const char *name, int64_t ne0, int64_t 
         return nib_error_set(L->err, NIB_E_UNSUPPORTED, "model: tensor '%s' has type %s, which nib cannot compute with yet", name,
                              tt->name);
     *w = (struct nib_weight){ t->type, ne0, ne1, nib_type_row_bytes(t->type, ne0), t->data };
+    if (strcmp(name, "token_embd.weight") != 0) L->m->decode_bytes += t->n_bytes; /* embeddings: one row per token */
     L->m->n_params += (uint64_t)t->n_elements;
     L->m->weight_bytes += t->n_bytes;
     return NIB_OK;
@@ -212,7 +213,10 @@ static int bind_tensors(struct loader *L) {
         (rc = bind_vector(L, "output_norm.weight", hp->n_embd, true, &m->output_norm)) ||
         (rc = bind_matrix(L, "output.weight", hp->n_embd, hp->n_vocab, false, &m->output)))
         return rc;
-    if (!m->output.data) m->output = m->tok_embd; /* tied embeddings */
+    if (!m->output.data) { /* tied embeddings: the output matmul reads them all */
+        m->output = m->tok_embd;
+        m->decode_bytes += (uint64_t)m->tok_embd.row_bytes * (uint64_t)m->tok_embd.ne1;
+    }
     if (m->arch->rope_freqs && (rc = bind_vector(L, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freqs))) return rc;
     m->layers = nib_arena_alloc(&L->arena, sizeof(*m->layers) * (size_t)hp->n_layer);
     if (!m->layers) return nib_error_set(L->err, NIB_E_NOMEM, "out of memory");
@@ -276,3 +280,4 @@ int32_t nib_model_n_embd(const struct nib_model *m) { return m->hp.n_embd; }
 int32_t nib_model_n_layer(const struct nib_model *m) { return m->hp.n_layer; }
 uint64_t nib_model_n_params(const struct nib_model *m) { return m->n_params; }
 uint64_t nib_model_weight_bytes(const struct nib_model *m) { return m->weight_bytes; }
+uint64_t nib_model_decode_bytes(const struct nib_model *m) { return m->decode_bytes; }

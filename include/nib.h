@@ -375,6 +375,8 @@ int32_t     nib_model_n_embd(const struct nib_model *m);
 int32_t     nib_model_n_layer(const struct nib_model *m);
 uint64_t    nib_model_n_params(const struct nib_model *m);
 uint64_t    nib_model_weight_bytes(const struct nib_model *m);
+/* Weight bytes one decode step reads: every matmul weight (embeddings: one row). */
+uint64_t    nib_model_decode_bytes(const struct nib_model *m);
 
 /* -------------------------------------------------------------- context */
 
@@ -398,6 +400,7 @@ void nib_context_free(struct nib_context *c);
 
 int32_t nib_context_n_ctx(const struct nib_context *c);
 int32_t nib_context_n_batch(const struct nib_context *c);
+int32_t nib_context_n_threads(const struct nib_context *c);
 uint64_t nib_context_kv_bytes(const struct nib_context *c);
 uint64_t nib_context_compute_bytes(const struct nib_context *c);
 

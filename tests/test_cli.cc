@@ -205,3 +205,24 @@ TEST(Cli, LogitsMatchesGoldenShape) {
     EXPECT_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(last, "top"), 0), "id")->valuedouble, 432);
     cJSON_Delete(j);
 }
+
+TEST(Cli, BenchJsonHasLlamaBenchFields) {
+    CliRun r = run_nib("bench -p 8 -n 4 -r 2 -t 1 -o json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    cJSON *j = cJSON_Parse(r.out.c_str());
+    ASSERT_NE(j, nullptr) << r.out;
+    ASSERT_EQ(cJSON_GetArraySize(j), 2);
+    const cJSON *pp = cJSON_GetArrayItem(j, 0), *tg = cJSON_GetArrayItem(j, 1);
+    EXPECT_STREQ(cJSON_GetObjectItem(pp, "test")->valuestring, "pp8");
+    EXPECT_STREQ(cJSON_GetObjectItem(tg, "test")->valuestring, "tg4");
+    for (const char *f : { "build_commit", "compiler", "model_filename", "model_size", "model_n_params", "n_threads", "n_prompt",
+                           "n_gen", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "samples_ts" })
+        EXPECT_NE(cJSON_GetObjectItem(pp, f), nullptr) << f;
+    EXPECT_GT(cJSON_GetObjectItem(tg, "avg_ts")->valuedouble, 0);
+    EXPECT_GT(cJSON_GetObjectItem(tg, "decode_gbps")->valuedouble, 0);
+    EXPECT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(tg, "samples_ts")), 2);
+    cJSON_Delete(j);
+    r = run_nib("bench -t 0");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("bad value for -t"), std::string::npos) << r.err;
+}

@@ -1,0 +1,267 @@
+/*
+ * cmd_bench.c — `nib bench`, in the manner of llama-bench: for every model x
+ * thread count x test (ppP: one batch of P random tokens; tgN: N one-token
+ * decodes), one warm-up run then -r timed runs; mean ± sd tokens/s, and for
+ * decode the weight bandwidth it implies (GB/s of weights read per token).
+ * Output: a markdown table (default), JSON with llama-bench's field names, or
+ * CSV. A progress line goes to stderr.
+ */
+#include "cli.h"
+#include "model_args.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef NIB_GIT_COMMIT
+#define NIB_GIT_COMMIT "unknown"
+#endif
+
+#define MAX_LIST 16
+
+#if defined(__clang__)
+#define NIB_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define NIB_COMPILER "gcc " __VERSION__
+#else
+#define NIB_COMPILER "unknown"
+#endif
+
+struct int_list {
+    int32_t v[MAX_LIST];
+    int     n;
+};
+
+struct bench_args {
+    const char     *models[MAX_LIST];
+    int             n_models;
+    struct int_list threads, prompt, gen;
+    int32_t         reps;
+    const char     *output; /* md, json, csv */
+    char           *models_copy;
+};
+
+struct result {
+    const char *model;
+    const struct nib_model *m;
+    int32_t n_threads, n_prompt, n_gen;
+    double  samples_ns[64];
+    int     n_samples;
+    double  avg_ts, sd_ts, avg_ns, sd_ns;
+};
+
+static bool parse_list(const char *s, int32_t lo, int32_t hi, struct int_list *l) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    l->n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (l->n == MAX_LIST || !parse_i32(tok, lo, hi, &l->v[l->n])) return false;
+        l->n++;
+    }
+    return l->n > 0;
+}
+
+static double now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+/* One timed run of a test on a fresh (cleared) context; returns ns or < 0. */
+static double run_once(struct nib_context *c, const int32_t *toks, int32_t n_prompt, int32_t n_gen) {
+    struct nib_error err = { 0 };
+    nib_context_seq_truncate(c, 0, 0, &err);
+    double t0 = now_ns();
+    if (n_prompt) {
+        struct nib_batch b = { n_prompt, toks, NULL, NULL, NULL };
+        if (nib_decode(c, &b, &err)) return cli_fail_err(&err), -1;
+    }
+    for (int32_t i = 0; i < n_gen; i++) {
+        struct nib_batch b = { 1, &toks[i], NULL, NULL, NULL };
+        if (nib_decode(c, &b, &err)) return cli_fail_err(&err), -1;
+    }
+    return now_ns() - t0;
+}
+
+static void stats(struct result *r) {
+    int32_t n_tok = r->n_prompt + r->n_gen;
+    double s_ts = 0, s2_ts = 0, s_ns = 0, s2_ns = 0;
+    for (int i = 0; i < r->n_samples; i++) {
+        double ts = 1e9 * n_tok / r->samples_ns[i];
+        s_ts += ts;
+        s2_ts += ts * ts;
+        s_ns += r->samples_ns[i];
+        s2_ns += r->samples_ns[i] * r->samples_ns[i];
+    }
+    int n = r->n_samples;
+    r->avg_ts = s_ts / n;
+    r->avg_ns = s_ns / n;
+    r->sd_ts = n > 1 ? sqrt(fmax(0, (s2_ts - n * r->avg_ts * r->avg_ts) / (n - 1))) : 0;
+    r->sd_ns = n > 1 ? sqrt(fmax(0, (s2_ns - n * r->avg_ns * r->avg_ns) / (n - 1))) : 0;
+}
+
+static int run_test(const struct bench_args *a, struct result *r) {
+    int32_t n_ctx = r->n_prompt + r->n_gen + 1;
+    struct nib_context_params cp = { n_ctx, r->n_prompt > 0 ? r->n_prompt : 1, r->n_threads };
+    struct nib_context *c = NULL;
+    struct nib_error err = { 0 };
+    if (nib_context_new(r->m, &cp, &c, &err)) return cli_fail_err(&err);
+    r->n_threads = nib_context_n_threads(c);
+    int32_t n = r->n_prompt > r->n_gen ? r->n_prompt : r->n_gen, n_vocab = nib_model_n_vocab(r->m);
+    int32_t *toks = malloc(sizeof(int32_t) * (size_t)n);
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    for (int32_t i = 0; toks && i < n; i++) toks[i] = (int32_t)((s = s * 6364136223846793005ull + 1442695040888963407ull) >> 33) % n_vocab;
+    int rc = toks ? 0 : cli_fail("out of memory");
+    for (int i = -1; !rc && i < a->reps; i++) { /* i = -1: warm-up */
+        fprintf(stderr, "\rnib bench: %s t=%d %s%d run %d/%d   ", r->model, r->n_threads, r->n_prompt ? "pp" : "tg",
+                r->n_prompt ? r->n_prompt : r->n_gen, i + 1, a->reps);
+        double ns = run_once(c, toks, r->n_prompt, r->n_gen);
+        if (ns < 0) rc = 1;
+        else if (i >= 0) r->samples_ns[r->n_samples++] = ns;
+    }
+    free(toks);
+    nib_context_free(c);
+    if (!rc) stats(r);
+    return rc;
+}
+
+static const char *test_name(const struct result *r, char buf[32]) {
+    snprintf(buf, 32, r->n_prompt ? "pp%d" : "tg%d", r->n_prompt ? r->n_prompt : r->n_gen);
+    return buf;
+}
+
+static void print_md(const struct result *rs, int n) {
+    printf("| model | size | params | backend | threads | test | t/s | GB/s |\n");
+    printf("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n");
+    for (int i = 0; i < n; i++) {
+        const struct result *r = &rs[i];
+        char sz[32], tn[32], gbs[48] = "";
+        if (r->n_gen)
+            snprintf(gbs, sizeof gbs, "%.2f", r->avg_ts * (double)nib_model_decode_bytes(r->m) / 1e9);
+        printf("| %s | %s | %.2f M | cpu | %d | %s | %.2f ± %.2f | %s |\n", r->model,
+               cli_fmt_bytes(sz, (double)nib_model_weight_bytes(r->m)), (double)nib_model_n_params(r->m) / 1e6, r->n_threads,
+               test_name(r, tn), r->avg_ts, r->sd_ts, gbs);
+    }
+}
+
+static cJSON *result_json(const struct result *r) {
+    cJSON *o = cJSON_CreateObject(), *sn = cJSON_CreateArray(), *st = cJSON_CreateArray();
+    char tn[32];
+    cJSON_AddStringToObject(o, "build_commit", NIB_GIT_COMMIT);
+    cJSON_AddStringToObject(o, "compiler", NIB_COMPILER);
+    cJSON_AddStringToObject(o, "backend", "cpu");
+    cJSON_AddStringToObject(o, "model_filename", r->model);
+    cJSON_AddStringToObject(o, "model_type", nib_model_arch(r->m));
+    cJSON_AddNumberToObject(o, "model_size", (double)nib_model_weight_bytes(r->m));
+    cJSON_AddNumberToObject(o, "model_n_params", (double)nib_model_n_params(r->m));
+    cJSON_AddNumberToObject(o, "n_threads", r->n_threads);
+    cJSON_AddNumberToObject(o, "n_prompt", r->n_prompt);
+    cJSON_AddNumberToObject(o, "n_gen", r->n_gen);
+    cJSON_AddStringToObject(o, "test", test_name(r, tn));
+    cJSON_AddNumberToObject(o, "avg_ns", r->avg_ns);
+    cJSON_AddNumberToObject(o, "stddev_ns", r->sd_ns);
+    cJSON_AddNumberToObject(o, "avg_ts", r->avg_ts);
+    cJSON_AddNumberToObject(o, "stddev_ts", r->sd_ts);
+    if (r->n_gen) cJSON_AddNumberToObject(o, "decode_gbps", r->avg_ts * (double)nib_model_decode_bytes(r->m) / 1e9);
+    for (int i = 0; i < r->n_samples; i++) {
+        cJSON_AddItemToArray(sn, cJSON_CreateNumber(r->samples_ns[i]));
+        cJSON_AddItemToArray(st, cJSON_CreateNumber(1e9 * (r->n_prompt + r->n_gen) / r->samples_ns[i]));
+    }
+    cJSON_AddItemToObject(o, "samples_ns", sn);
+    cJSON_AddItemToObject(o, "samples_ts", st);
+    return o;
+}
+
+static void print_json(const struct result *rs, int n) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, result_json(&rs[i]));
+    char *s = cJSON_Print(arr);
+    if (s) puts(s);
+    free(s);
+    cJSON_Delete(arr);
+}
+
+static void print_csv(const struct result *rs, int n) {
+    printf("build_commit,model_filename,model_type,model_size,model_n_params,n_threads,test,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,stddev_ts\n");
+    for (int i = 0; i < n; i++) {
+        const struct result *r = &rs[i];
+        char tn[32];
+        printf("%s,\"%s\",%s,%llu,%llu,%d,%s,%d,%d,%.0f,%.0f,%.4f,%.4f\n", NIB_GIT_COMMIT, r->model, nib_model_arch(r->m),
+               (unsigned long long)nib_model_weight_bytes(r->m), (unsigned long long)nib_model_n_params(r->m), r->n_threads,
+               test_name(r, tn), r->n_prompt, r->n_gen, r->avg_ns, r->sd_ns, r->avg_ts, r->sd_ts);
+    }
+}
+
+static int parse_args(struct bench_args *a, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            puts("usage: nib bench [-m MODEL[,MODEL...]] [-t 1,2] [-p 512] [-n 128] [-r 5] [-o md|json|csv]\n"
+                 "  ppP: one batch of P random tokens; tgN: N one-token decodes; 0 disables a test.\n"
+                 "  Prints mean ± sd tokens/s, and for decode the GB/s of weights it reads.");
+            return -1;
+        }
+        if (!v) return cli_fail("bench: option %s needs a value", o);
+        i++;
+        bool ok = true;
+        if (!strcmp(o, "-m")) {
+            free(a->models_copy);
+            a->models_copy = strdup(v);
+            a->n_models = 0;
+            for (char *tok = strtok(a->models_copy, ","); tok && a->n_models < MAX_LIST; tok = strtok(NULL, ","))
+                a->models[a->n_models++] = tok;
+        } else if (!strcmp(o, "-t")) ok = parse_list(v, 1, 1024, &a->threads);
+        else if (!strcmp(o, "-p")) ok = parse_list(v, 0, 1 << 16, &a->prompt);
+        else if (!strcmp(o, "-n")) ok = parse_list(v, 0, 1 << 16, &a->gen);
+        else if (!strcmp(o, "-r")) ok = parse_i32(v, 1, 64, &a->reps);
+        else if (!strcmp(o, "-o")) {
+            a->output = v;
+            ok = !strcmp(v, "md") || !strcmp(v, "json") || !strcmp(v, "csv");
+        } else return cli_fail("bench: unknown option '%s' (see nib bench --help)", o);
+        if (!ok) return cli_fail("bench: bad value for %s: '%s'", o, v);
+    }
+    return 0;
+}
+
+int nib_cmd_bench(int argc, char **argv) {
+    struct bench_args a = { .threads = { { 0 }, 0 }, .prompt = { { 512 }, 1 }, .gen = { { 128 }, 1 }, .reps = 5, .output = "md" };
+    int rc = parse_args(&a, argc, argv);
+    if (rc) {
+        free(a.models_copy);
+        return rc < 0 ? 0 : rc;
+    }
+    if (!a.n_models) a.models[a.n_models++] = "models/stories260K-q8_0.gguf";
+    if (!a.threads.n) a.threads = (struct int_list){ { 0 }, 1 };
+    struct result *rs = calloc((size_t)(a.n_models * a.threads.n * (a.prompt.n + a.gen.n)), sizeof(*rs));
+    int n = 0;
+    struct nib_model *models[MAX_LIST] = { 0 };
+    for (int mi = 0; !rc && mi < a.n_models; mi++) {
+        struct nib_error err = { 0 };
+        if (nib_model_load(a.models[mi], NULL, &models[mi], &err)) {
+            rc = cli_fail_err(&err);
+            break;
+        }
+        for (int ti = 0; !rc && ti < a.threads.n; ti++)
+            for (int k = 0; !rc && k < a.prompt.n + a.gen.n; k++) {
+                bool pp = k < a.prompt.n;
+                int32_t len = pp ? a.prompt.v[k] : a.gen.v[k - a.prompt.n];
+                if (len == 0) continue;
+                rs[n] = (struct result){ .model = a.models[mi], .m = models[mi], .n_threads = a.threads.v[ti],
+                                         .n_prompt = pp ? len : 0, .n_gen = pp ? 0 : len };
+                rc = run_test(&a, &rs[n]);
+                if (!rc) n++;
+            }
+    }
+    fprintf(stderr, "\r%60s\r", "");
+    if (!rc) {
+        if (!strcmp(a.output, "json")) print_json(rs, n);
+        else if (!strcmp(a.output, "csv")) print_csv(rs, n);
+        else print_md(rs, n);
+    }
+    for (int mi = 0; mi < a.n_models; mi++) nib_model_free(models[mi]);
+    free(rs);
+    free(a.models_copy);
+    return rc;
+}
