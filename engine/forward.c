@@ -9,7 +9,8 @@
  *   logits = output(rmsnorm(x)) for the tokens that want them
  *
  * Matmuls quantize their input rows once to the weight's partner type and
- * use the type table's vec_dot, as ggml does; weights stay in the mapping.
+ * use that type's integer vec_dot (the CPU variant chosen at run time,
+ * kernels/cpu/dispatch.h), as ggml does; weights stay in the mapping.
  */
 #include "context.h"
 

@@ -134,3 +134,25 @@ int nib_dequantize(int type, const void *src, float *dst, int64_t n, struct nib_
     if (n > 0) tt->to_float(src, dst, n);
     return NIB_OK;
 }
+
+int nib_quantize(int type, const float *src, void *dst, int64_t n, struct nib_error *err) {
+    const struct nib_type_traits *tt = nib_type_traits(type);
+    if (tt->block_size == 0) {
+        return nib_error_set(err, NIB_E_ARG, "quantize: invalid tensor type id %d", type);
+    }
+    if (!tt->from_float) {
+        return nib_error_set(err, NIB_E_UNSUPPORTED, "quantize: type %s (id %d) is not supported",
+                             tt->name, type);
+    }
+    if (n < 0 || n % tt->block_size != 0) {
+        return nib_error_set(err, NIB_E_ARG,
+                             "quantize: %lld elements of type %s is not a multiple of the block size %lld",
+                             (long long)n, tt->name, (long long)tt->block_size);
+    }
+    if (n > 0 && (!src || !dst)) {
+        return nib_error_set(err, NIB_E_ARG, "quantize: NULL %s for %lld elements of type %s",
+                             src ? "destination" : "source", (long long)n, tt->name);
+    }
+    if (n > 0) tt->from_float(src, dst, n);
+    return NIB_OK;
+}

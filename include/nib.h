@@ -113,6 +113,11 @@ size_t      nib_type_row_bytes(int type, int64_t n);
  * Bit-exact with ggml's reference `to_float`. */
 int nib_dequantize(int type, const void *src, float *dst, int64_t n,
                    struct nib_error *err);
+/* Quantize n floats (a multiple of the block size) to `type` with ggml's
+ * reference rounding (bit-exact with quantize_row_*_ref). NIB_E_UNSUPPORTED
+ * when nib cannot quantize to the type. dst needs nib_type_row_bytes(type, n). */
+int nib_quantize(int type, const float *src, void *dst, int64_t n,
+                 struct nib_error *err);
 
 /* --------------------------------------------------------------- GGUF */
 
@@ -347,6 +352,14 @@ struct nib_utf8_stream {
 size_t nib_utf8_stream_push(struct nib_utf8_stream *s, const char *bytes, size_t n, char *out);
 /* Ends the stream: any incomplete sequence becomes U+FFFD. out needs 12 bytes. */
 size_t nib_utf8_stream_finish(struct nib_utf8_stream *s, char *out);
+
+/* ----------------------------------------------------------------- cpu */
+
+/* The CPU kernel variant in use ("ref", "avx2", "neon"), chosen once from the
+ * CPU's features; NIB_CPU=ref|avx2|neon forces one. */
+const char *nib_cpu_backend(void);
+/* Why a forced NIB_CPU value was not used, or NULL. */
+const char *nib_cpu_backend_note(void);
 
 /* ---------------------------------------------------------------- model */
 

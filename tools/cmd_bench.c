@@ -140,8 +140,9 @@ static void print_md(const struct result *rs, int n) {
         char sz[32], tn[32], gbs[48] = "";
         if (r->n_gen)
             snprintf(gbs, sizeof gbs, "%.2f", r->avg_ts * (double)nib_model_decode_bytes(r->m) / 1e9);
-        printf("| %s | %s | %.2f M | cpu | %d | %s | %.2f ± %.2f | %s |\n", r->model,
-               cli_fmt_bytes(sz, (double)nib_model_weight_bytes(r->m)), (double)nib_model_n_params(r->m) / 1e6, r->n_threads,
+        printf("| %s | %s | %.2f M | cpu-%s | %d | %s | %.2f ± %.2f | %s |\n", r->model,
+               cli_fmt_bytes(sz, (double)nib_model_weight_bytes(r->m)), (double)nib_model_n_params(r->m) / 1e6, nib_cpu_backend(),
+               r->n_threads,
                test_name(r, tn), r->avg_ts, r->sd_ts, gbs);
     }
 }
@@ -152,6 +153,7 @@ static cJSON *result_json(const struct result *r) {
     cJSON_AddStringToObject(o, "build_commit", NIB_GIT_COMMIT);
     cJSON_AddStringToObject(o, "compiler", NIB_COMPILER);
     cJSON_AddStringToObject(o, "backend", "cpu");
+    cJSON_AddStringToObject(o, "kernels", nib_cpu_backend());
     cJSON_AddStringToObject(o, "model_filename", r->model);
     cJSON_AddStringToObject(o, "model_type", nib_model_arch(r->m));
     cJSON_AddNumberToObject(o, "model_size", (double)nib_model_weight_bytes(r->m));
@@ -232,7 +234,8 @@ int nib_cmd_bench(int argc, char **argv) {
         free(a.models_copy);
         return rc < 0 ? 0 : rc;
     }
-    if (!a.n_models) a.models[a.n_models++] = "models/stories260K-q8_0.gguf";
+    char defbuf[4096];
+    if (!a.n_models) a.models[a.n_models++] = model_args_default_model(defbuf, sizeof defbuf);
     if (!a.threads.n) a.threads = (struct int_list){ { 0 }, 1 };
     struct result *rs = calloc((size_t)(a.n_models * a.threads.n * (a.prompt.n + a.gen.n)), sizeof(*rs));
     int n = 0;

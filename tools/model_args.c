@@ -89,7 +89,7 @@ int model_args_parse(struct model_args *a, int argc, char **argv, int *i) {
 }
 
 /* models/<default> from the working directory, else next to the binary (build/../models). */
-static const char *default_model(char *buf, size_t cap) {
+const char *model_args_default_model(char *buf, size_t cap) {
     if (access("models/" DEFAULT_MODEL, R_OK) == 0) return "models/" DEFAULT_MODEL;
     ssize_t n = readlink("/proc/self/exe", buf, cap - 64);
     if (n > 0) {
@@ -126,7 +126,7 @@ int model_args_load(const struct model_args *a, int32_t n_extra, struct loaded *
     memset(out, 0, sizeof(*out));
     if (a->prompt && a->tokens) return cli_fail("give the prompt as -p TEXT or --tokens IDS, not both");
     char buf[4096];
-    const char *path = a->model ? a->model : default_model(buf, sizeof buf);
+    const char *path = a->model ? a->model : model_args_default_model(buf, sizeof buf);
     struct nib_error err = { 0 };
     if (nib_model_load(path, NULL, &out->model, &err) != NIB_OK) return cli_fail_err(&err);
     if (tokenize_prompt(a, out)) return 1;

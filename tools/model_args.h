@@ -36,6 +36,10 @@ struct loaded {
 int model_args_load(const struct model_args *a, int32_t n_extra, struct loaded *out);
 void loaded_free(struct loaded *l);
 
+/* models/stories260K-q8_0.gguf from the working directory, else next to the
+ * binary (build/../models); buf holds the latter. */
+const char *model_args_default_model(char *buf, size_t cap);
+
 /* Parses "1,2,3" into ids (prints an error and returns -1 on bad input). */
 int64_t parse_token_list(const char *s, int32_t **out);
 /* Strict integer / float option values. */

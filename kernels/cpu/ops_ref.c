@@ -3,15 +3,15 @@
  */
 #include "ops_ref.h"
 
+#include "dispatch.h"
 #include "fp16.h"
-#include "type_traits.h"
 
 #include <math.h>
 #include <string.h>
 
 void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out, const void *xq,
                    size_t xq_row_bytes, int64_t n_tok, float *y, int n_threads) {
-    nib_vec_dot_fn dot = nib_type_traits(w_type)->vec_dot;
+    nib_vec_dot_fn dot = nib_cpu_kernels()->vec_dot[w_type]; /* the variant chosen at run time */
     (void)n_threads;
 #pragma omp parallel for schedule(static) num_threads(n_threads > 0 ? n_threads : 1)
     for (int64_t o = 0; o < n_out; o++) {

@@ -17,7 +17,8 @@
 extern "C" {
 #endif
 
-/* y[t][o] = dot(w row o, x row t) for t < n_tok, o < n_out.
+/* y[t][o] = dot(w row o, x row t) for t < n_tok, o < n_out, with the vec_dot
+ * of the CPU variant chosen at run time (dispatch.h).
  * w: n_out rows of w_row_bytes (type w_type, n_in elements each);
  * xq: n_tok rows of xq_row_bytes, already quantized to w_type's partner type. */
 void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out,

@@ -8,12 +8,14 @@
  * in rare ties, and one flipped activation quant moves a logit by ~1e-2,
  * enough to flip a greedy choice. Other partner types use the type table's
  * reference from_float (Q8_K: ggml uses the reference there too).
+ * nib_op_quantize_rows goes through the CPU kernel table (dispatch.h); the
+ * scalar functions here are what its reference entries point at.
  */
 #include "ops_ref.h"
 
+#include "dispatch.h"
 #include "fp16.h"
 #include "quant_blocks.h"
-#include "type_traits.h"
 
 #include <math.h>
 
@@ -23,7 +25,8 @@ static float block_amax(const float *x, int n) {
     return m;
 }
 
-static void q8_0_row(const float *x, struct nib_block_q8_0 *y, int64_t n) {
+void nib_quantize_act_q8_0_ref(const float *x, void *vy, int64_t n) {
+    struct nib_block_q8_0 *y = vy; /* [n/32] */
     for (int64_t b = 0; b < n / NIB_QK8_0; b++, x += NIB_QK8_0) {
         const float amax = block_amax(x, NIB_QK8_0);
         const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
@@ -32,7 +35,8 @@ static void q8_0_row(const float *x, struct nib_block_q8_0 *y, int64_t n) {
     }
 }
 
-static void q8_1_row(const float *x, struct nib_block_q8_1 *y, int64_t n) {
+void nib_quantize_act_q8_1_ref(const float *x, void *vy, int64_t n) {
+    struct nib_block_q8_1 *y = vy; /* [n/32] */
     for (int64_t b = 0; b < n / NIB_QK8_1; b++, x += NIB_QK8_1) {
         const float amax = block_amax(x, NIB_QK8_1);
         const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
@@ -47,11 +51,6 @@ static void q8_1_row(const float *x, struct nib_block_q8_1 *y, int64_t n) {
 }
 
 void nib_op_quantize_rows(int type, const float *x, int64_t n, int64_t n_tok, void *out, size_t out_row_bytes) {
-    nib_from_float_fn ref = nib_type_traits(type)->from_float;
-    for (int64_t t = 0; t < n_tok; t++) {
-        void *row = (char *)out + (size_t)t * out_row_bytes;
-        if (type == NIB_TYPE_Q8_0) q8_0_row(x + t * n, row, n);
-        else if (type == NIB_TYPE_Q8_1) q8_1_row(x + t * n, row, n);
-        else ref(x + t * n, row, n);
-    }
+    nib_quantize_act_fn q = nib_cpu_kernels()->quantize_act[type];
+    for (int64_t t = 0; t < n_tok; t++) q(x + t * n, (char *)out + (size_t)t * out_row_bytes, n);
 }

@@ -1,0 +1,58 @@
+/*
+ * cpu_features.h — which SIMD kernel variant this process uses.
+ *
+ * Detection: x86-64 AVX2 + FMA + F16C, and the OS saving YMM state (cpuid,
+ * xgetbv); aarch64 NEON (ASIMD) and dot-product via getauxval on Linux.
+ * On other targets every SIMD flag is false.
+ *
+ * Choice: the best variant the CPU supports, unless the environment variable
+ * NIB_CPU=ref|avx2|neon forces one ("auto" or empty: no forcing). A forced
+ * variant the CPU (or this build) cannot run falls back to ref, and an
+ * unknown value is ignored; either way nib_cpu_variant_note() then returns a
+ * one-line explanation for the caller to show (the library never prints).
+ *
+ * Everything here is a pure function of the machine and the environment at
+ * the first call, computed once (pthread_once) and immutable afterwards:
+ * safe from any thread. Changing NIB_CPU after the first call has no effect.
+ */
+#ifndef NIB_CPU_FEATURES_H
+#define NIB_CPU_FEATURES_H
+
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum nib_cpu_variant {
+    NIB_CPU_VARIANT_REF  = 0, /* scalar reference, always available */
+    NIB_CPU_VARIANT_AVX2 = 1, /* x86-64: AVX2 + FMA + F16C */
+    NIB_CPU_VARIANT_NEON = 2, /* aarch64: ASIMD */
+    NIB_CPU_VARIANT_COUNT
+};
+
+struct nib_cpu_features {
+    bool avx2, fma, f16c, os_ymm; /* x86-64 */
+    bool neon, dotprod;           /* aarch64 */
+};
+
+/* What the CPU and OS support (detected once). Never NULL. */
+const struct nib_cpu_features *nib_cpu_features(void);
+
+/* Whether this CPU and this build can run the variant's kernels. */
+bool nib_cpu_variant_available(enum nib_cpu_variant v);
+
+/* The variant in use: NIB_CPU if set and available, else the best available. */
+enum nib_cpu_variant nib_cpu_variant(void);
+
+/* "ref", "avx2", "neon"; "?" for an out-of-range value. */
+const char *nib_cpu_variant_name(enum nib_cpu_variant v);
+
+/* NULL, or why NIB_CPU was not honoured (e.g. "NIB_CPU=avx2: this CPU lacks
+ * AVX2/FMA/F16C; using ref"). Static storage; same string on every call. */
+const char *nib_cpu_variant_note(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,69 @@
+/*
+ * dispatch.c — builds the per-variant kernel tables (see dispatch.h).
+ *
+ * Only function addresses are taken here: no code of an ISA variant runs
+ * until a caller that checked availability calls through its table.
+ */
+#include "dispatch.h"
+
+#include <pthread.h>
+
+static struct nib_cpu_kernels tables[NIB_CPU_VARIANT_COUNT];
+static pthread_once_t         once = PTHREAD_ONCE_INIT;
+
+static void fill_ref(struct nib_cpu_kernels *k) {
+    for (int t = 0; t < NIB_TYPE_COUNT; t++) {
+        const struct nib_type_traits *tt = nib_type_traits(t);
+        k->vec_dot[t] = tt->vec_dot;
+        k->quantize_act[t] = tt->from_float;
+    }
+    k->quantize_act[NIB_TYPE_Q8_0] = nib_quantize_act_q8_0_ref;
+    k->quantize_act[NIB_TYPE_Q8_1] = nib_quantize_act_q8_1_ref;
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+static void override_avx2(struct nib_cpu_kernels *k) {
+    k->vec_dot[NIB_TYPE_F32]  = nib_vec_dot_f32_f32_avx2;
+    k->vec_dot[NIB_TYPE_F16]  = nib_vec_dot_f16_f16_avx2;
+    k->vec_dot[NIB_TYPE_Q4_0] = nib_vec_dot_q4_0_q8_0_avx2;
+    k->vec_dot[NIB_TYPE_Q4_1] = nib_vec_dot_q4_1_q8_1_avx2;
+    k->vec_dot[NIB_TYPE_Q5_0] = nib_vec_dot_q5_0_q8_0_avx2;
+    k->vec_dot[NIB_TYPE_Q5_1] = nib_vec_dot_q5_1_q8_1_avx2;
+    k->vec_dot[NIB_TYPE_Q8_0] = nib_vec_dot_q8_0_q8_0_avx2;
+    k->vec_dot[NIB_TYPE_Q2_K] = nib_vec_dot_q2_K_q8_K_avx2;
+    k->vec_dot[NIB_TYPE_Q3_K] = nib_vec_dot_q3_K_q8_K_avx2;
+    k->vec_dot[NIB_TYPE_Q4_K] = nib_vec_dot_q4_K_q8_K_avx2;
+    k->vec_dot[NIB_TYPE_Q5_K] = nib_vec_dot_q5_K_q8_K_avx2;
+    k->vec_dot[NIB_TYPE_Q6_K] = nib_vec_dot_q6_K_q8_K_avx2;
+    k->quantize_act[NIB_TYPE_Q8_0] = nib_quantize_act_q8_0_avx2;
+    k->quantize_act[NIB_TYPE_Q8_1] = nib_quantize_act_q8_1_avx2;
+    k->quantize_act[NIB_TYPE_Q8_K] = nib_quantize_act_q8_K_avx2;
+}
+#endif
+
+static void init(void) {
+    for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
+        fill_ref(&tables[v]);
+        tables[v].name = nib_cpu_variant_name((enum nib_cpu_variant)v);
+    }
+#if defined(__x86_64__) || defined(_M_X64)
+    override_avx2(&tables[NIB_CPU_VARIANT_AVX2]);
+#endif
+    /* NEON: no kernels yet; its table is the reference. */
+}
+
+const struct nib_cpu_kernels *nib_cpu_kernels_for(enum nib_cpu_variant v) {
+    if (!nib_cpu_variant_available(v)) return NULL;
+    pthread_once(&once, init);
+    return &tables[v];
+}
+
+const struct nib_cpu_kernels *nib_cpu_kernels(void) {
+    return nib_cpu_kernels_for(nib_cpu_variant()); /* the chosen variant is always available */
+}
+
+const char *nib_cpu_backend(void) { return nib_cpu_kernels()->name; }
+const char *nib_cpu_backend_note(void) {
+    (void)nib_cpu_kernels(); /* the note is set when the variant is chosen */
+    return nib_cpu_variant_note();
+}

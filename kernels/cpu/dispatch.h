@@ -1,0 +1,70 @@
+/*
+ * dispatch.h — the CPU kernel table: one per variant, chosen once.
+ *
+ * A table starts as a copy of the scalar reference (the type table's vec_dot;
+ * for activations quantize_act.c's ggml-x86 rounding of Q8_0/Q8_1 and the type
+ * table's from_float elsewhere) and the variant overrides the entries it has a
+ * faster kernel for. Entries are NULL exactly where the reference has no
+ * function. Tables are built once (pthread_once) and immutable afterwards:
+ * safe from any thread.
+ *
+ * Contracts every variant keeps (tests/test_kernels.cc checks them):
+ *  - quantize_act[t] writes bytes identical to the reference for finite input;
+ *  - vec_dot[t] equals the reference up to float summation order (integer
+ *    block sums are exact); activation quants must lie in [-127, 127], which
+ *    every quantizer above guarantees (the AVX2 sign trick cannot negate -128).
+ */
+#ifndef NIB_CPU_DISPATCH_H
+#define NIB_CPU_DISPATCH_H
+
+#include "cpu_features.h"
+#include "nib.h"
+#include "type_traits.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void (*nib_quantize_act_fn)(const float *x /* [n] */, void *y /* n / block_size blocks */, int64_t n);
+
+struct nib_cpu_kernels {
+    nib_vec_dot_fn      vec_dot[NIB_TYPE_COUNT];      /* by weight type */
+    nib_quantize_act_fn quantize_act[NIB_TYPE_COUNT]; /* by activation (partner) type */
+    const char         *name;                         /* the variant's name */
+};
+
+/* The table of the variant in use (nib_cpu_variant()). Never NULL. */
+const struct nib_cpu_kernels *nib_cpu_kernels(void);
+
+/* The table of a given variant, for tests and A/B comparisons within one
+ * process; NULL if this CPU or build cannot run it. */
+const struct nib_cpu_kernels *nib_cpu_kernels_for(enum nib_cpu_variant v);
+
+/* ---- Internal to kernels/cpu: the functions the tables point at. ---- */
+
+/* quantize_act.c: Q8_0/Q8_1 activations rounded as ggml-cpu on x86. */
+void nib_quantize_act_q8_0_ref(const float *x, void *y, int64_t n);
+void nib_quantize_act_q8_1_ref(const float *x, void *y, int64_t n);
+
+/* vec_dot_avx2.c, vec_dot_avx2_kquants.c (built with -mavx2 -mfma -mf16c on
+ * x86-64 only): call only where nib_cpu_variant_available(AVX2). */
+void nib_vec_dot_f32_f32_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_f16_f16_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q4_0_q8_0_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q4_1_q8_1_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q5_0_q8_0_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q5_1_q8_1_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q8_0_q8_0_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q2_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q3_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q4_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q5_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q6_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_quantize_act_q8_0_avx2(const float *x, void *y, int64_t n);
+void nib_quantize_act_q8_1_avx2(const float *x, void *y, int64_t n);
+void nib_quantize_act_q8_K_avx2(const float *x, void *y, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,318 @@
+/*
+ * vec_dot_avx2.c — AVX2 + FMA + F16C kernels for the float types and the
+ * 32-element legacy quants, and the activation quantizers (Q8_0, Q8_1, Q8_K).
+ * This file alone is built with -mavx2 -mfma -mf16c; dispatch.c reaches it
+ * only after cpu_features.c has confirmed the CPU and OS support it.
+ *
+ * Dot products. Per 32-element block the integer dot product is exact: the
+ * weight quants are widened to bytes, multiplied with the int8 activations by
+ * maddubs (unsigned x signed bytes -> int16 pair sums; a signed weight gives
+ * its sign to the activation first) and madd (-> int32). Each block then
+ * costs one fma of its combined scale into eight float lanes. The result
+ * equals the scalar reference up to the order of float additions (see
+ * dispatch.h and tests/test_kernels.cc for the bound).
+ *
+ * Quantizers. Byte-identical to the reference for finite input: the same
+ * scalar formulas for scales (and the same fp16 conversion), the same
+ * products, and round-to-nearest-even by _mm256_round_ps, which is what
+ * nearbyintf (default rounding mode) and ggml's 1.5*2^23 trick compute.
+ */
+#include "dispatch.h"
+#include "fp16.h"
+#include "quant_blocks.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+static inline float hsum_f32x8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float hmax_f32x8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline int hsum_i32x8(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 1, 1, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* Exact: F16C converts every fp16 value, subnormals included. */
+static inline float fp16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+
+/* 16 bytes of packed nibbles -> 32 bytes in [0, 15]: the low nibbles
+ * (elements 0..15), then the high nibbles (elements 16..31). */
+static inline __m256i unpack_nibbles(const uint8_t *qs /* [16] */) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0F));
+}
+
+/* A little-endian 32-bit mask -> 32 bytes, 0xFF where the bit is set. */
+static inline __m256i bits_to_bytes(const uint8_t *p /* [4] */) {
+    uint32_t w;
+    memcpy(&w, p, sizeof(w));
+    /* Byte j takes source byte j / 8 (each 128-bit half holds all four). */
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)w),
+                                               _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                                2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+/* Eight int32 sums of four products: unsigned bytes u times signed bytes s.
+ * maddubs cannot saturate: |u| <= 128 and |s| <= 127 keep pair sums < 2^15. */
+static inline __m256i dot_u8_s8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+/* The same for signed x signed: |x| goes unsigned, x's sign moves to y.
+ * Needs y != -128 (activation quants are in [-127, 127]). */
+static inline __m256i dot_s8_s8(__m256i x, __m256i y) {
+    return dot_u8_s8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+static inline __m256i load32(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* ---- float types: 32 products per step into four 8-lane accumulators ---- */
+
+void nib_vec_dot_f32_f32_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const float *x = vx, *y = vy; /* [n], [n] */
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+    double sum = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) sum += (double)(x[i] * y[i]);
+    *out = (float)sum;
+}
+
+static inline __m256 load_f16x8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+void nib_vec_dot_f16_f16_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const uint16_t *x = vx, *y = vy; /* [n], [n] fp16 bits */
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
+        a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
+    double sum = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) sum += (double)(fp16_to_f32(x[i]) * fp16_to_f32(y[i]));
+    *out = (float)sum;
+}
+
+/* ---- legacy quants: one block -> acc += d * (8 lanes of int32 sums).
+ * Two accumulators per kernel halve the fma dependency chain. ---- */
+
+static inline __m256 block_q4_0(const struct nib_block_q4_0 *x, const struct nib_block_q8_0 *y, __m256 acc) {
+    const __m256i qx = _mm256_sub_epi8(unpack_nibbles(x->qs), _mm256_set1_epi8(8)); /* [-8, 7] */
+    const __m256 d = _mm256_set1_ps(fp16_to_f32(x->d) * fp16_to_f32(y->d));
+    return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8_s8(qx, load32(y->qs))), acc);
+}
+
+static inline __m256 block_q5_0(const struct nib_block_q5_0 *x, const struct nib_block_q8_0 *y, __m256 acc) {
+    /* q - 16 in one OR: where the 5th bit is clear, 0xF0 | nibble is nibble - 16. */
+    const __m256i hi = _mm256_andnot_si256(bits_to_bytes(x->qh), _mm256_set1_epi8((char)0xF0));
+    const __m256i qx = _mm256_or_si256(unpack_nibbles(x->qs), hi); /* [-16, 15] */
+    const __m256 d = _mm256_set1_ps(fp16_to_f32(x->d) * fp16_to_f32(y->d));
+    return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8_s8(qx, load32(y->qs))), acc);
+}
+
+static inline __m256 block_q8_0(const struct nib_block_q8_0 *x, const struct nib_block_q8_0 *y, __m256 acc) {
+    const __m256 d = _mm256_set1_ps(fp16_to_f32(x->d) * fp16_to_f32(y->d));
+    return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8_s8(load32(x->qs), load32(y->qs))), acc);
+}
+
+/* Q4_1/Q5_1 also add m * s per block, s = d_y * sum(q_y) carried by Q8_1. */
+static inline __m256 block_q4_1(const struct nib_block_q4_1 *x, const struct nib_block_q8_1 *y, __m256 acc,
+                                float *summs) {
+    const __m256 d = _mm256_set1_ps(fp16_to_f32(x->d) * fp16_to_f32(y->d));
+    *summs += fp16_to_f32(x->m) * fp16_to_f32(y->s);
+    return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_s8(unpack_nibbles(x->qs), load32(y->qs))), acc);
+}
+
+static inline __m256 block_q5_1(const struct nib_block_q5_1 *x, const struct nib_block_q8_1 *y, __m256 acc,
+                                float *summs) {
+    const __m256i hi = _mm256_and_si256(bits_to_bytes(x->qh), _mm256_set1_epi8(0x10));
+    const __m256i qx = _mm256_or_si256(unpack_nibbles(x->qs), hi); /* [0, 31] */
+    const __m256 d = _mm256_set1_ps(fp16_to_f32(x->d) * fp16_to_f32(y->d));
+    *summs += fp16_to_f32(x->m) * fp16_to_f32(y->s);
+    return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_s8(qx, load32(y->qs))), acc);
+}
+
+void nib_vec_dot_q4_0_q8_0_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const struct nib_block_q4_0 *x = vx; /* [n/32] */
+    const struct nib_block_q8_0 *y = vy; /* [n/32] */
+    const int64_t nb = n / NIB_QK8_0;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        a0 = block_q4_0(x + i, y + i, a0);
+        a1 = block_q4_0(x + i + 1, y + i + 1, a1);
+    }
+    if (i < nb) a0 = block_q4_0(x + i, y + i, a0);
+    *out = hsum_f32x8(_mm256_add_ps(a0, a1));
+}
+
+void nib_vec_dot_q5_0_q8_0_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const struct nib_block_q5_0 *x = vx; /* [n/32] */
+    const struct nib_block_q8_0 *y = vy; /* [n/32] */
+    const int64_t nb = n / NIB_QK8_0;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        a0 = block_q5_0(x + i, y + i, a0);
+        a1 = block_q5_0(x + i + 1, y + i + 1, a1);
+    }
+    if (i < nb) a0 = block_q5_0(x + i, y + i, a0);
+    *out = hsum_f32x8(_mm256_add_ps(a0, a1));
+}
+
+void nib_vec_dot_q8_0_q8_0_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const struct nib_block_q8_0 *x = vx; /* [n/32] */
+    const struct nib_block_q8_0 *y = vy; /* [n/32] */
+    const int64_t nb = n / NIB_QK8_0;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        a0 = block_q8_0(x + i, y + i, a0);
+        a1 = block_q8_0(x + i + 1, y + i + 1, a1);
+    }
+    if (i < nb) a0 = block_q8_0(x + i, y + i, a0);
+    *out = hsum_f32x8(_mm256_add_ps(a0, a1));
+}
+
+void nib_vec_dot_q4_1_q8_1_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const struct nib_block_q4_1 *x = vx; /* [n/32] */
+    const struct nib_block_q8_1 *y = vy; /* [n/32] */
+    const int64_t nb = n / NIB_QK8_1;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    float m0 = 0.0f, m1 = 0.0f;
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        a0 = block_q4_1(x + i, y + i, a0, &m0);
+        a1 = block_q4_1(x + i + 1, y + i + 1, a1, &m1);
+    }
+    if (i < nb) a0 = block_q4_1(x + i, y + i, a0, &m0);
+    *out = hsum_f32x8(_mm256_add_ps(a0, a1)) + (m0 + m1);
+}
+
+void nib_vec_dot_q5_1_q8_1_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const struct nib_block_q5_1 *x = vx; /* [n/32] */
+    const struct nib_block_q8_1 *y = vy; /* [n/32] */
+    const int64_t nb = n / NIB_QK8_1;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    float m0 = 0.0f, m1 = 0.0f;
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        a0 = block_q5_1(x + i, y + i, a0, &m0);
+        a1 = block_q5_1(x + i + 1, y + i + 1, a1, &m1);
+    }
+    if (i < nb) a0 = block_q5_1(x + i, y + i, a0, &m0);
+    *out = hsum_f32x8(_mm256_add_ps(a0, a1)) + (m0 + m1);
+}
+
+/* ---- activation quantizers ---- */
+
+static inline __m256 abs_ps(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+/* round-to-nearest-even(v * mul) as int32 */
+static inline __m256i round_mul(__m256 v, __m256 mul) {
+    return _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v, mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+/* 4 x 8 int32 (in [-128, 127]) -> 32 int8 in element order. The packs work
+ * per 128-bit half, leaving 4-byte groups in the order 0 2 4 6 1 3 5 7. */
+static inline __m256i pack_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
+    const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* Quantizes one 32-element block as quantize_act.c's q8_0_row: d = amax/127,
+ * multiplier 127/amax. Returns d; the int32 quants go to q[4]. */
+static inline float q8_block(const float *x /* [32] */, int8_t *qs /* [32] */, __m256i q[4]) {
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    const __m256 m = _mm256_max_ps(_mm256_max_ps(abs_ps(v0), abs_ps(v1)), _mm256_max_ps(abs_ps(v2), abs_ps(v3)));
+    const float amax = hmax_f32x8(m);
+    const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
+    const __m256 mul = _mm256_set1_ps(id);
+    q[0] = round_mul(v0, mul);
+    q[1] = round_mul(v1, mul);
+    q[2] = round_mul(v2, mul);
+    q[3] = round_mul(v3, mul);
+    _mm256_storeu_si256((__m256i *)qs, pack_i8(q[0], q[1], q[2], q[3]));
+    return d;
+}
+
+void nib_quantize_act_q8_0_avx2(const float *x, void *vy, int64_t n) {
+    struct nib_block_q8_0 *y = vy; /* [n/32] */
+    for (int64_t b = 0; b < n / NIB_QK8_0; b++) {
+        __m256i q[4];
+        y[b].d = nib_fp32_to_fp16(q8_block(x + b * NIB_QK8_0, y[b].qs, q));
+    }
+}
+
+void nib_quantize_act_q8_1_avx2(const float *x, void *vy, int64_t n) {
+    struct nib_block_q8_1 *y = vy; /* [n/32] */
+    for (int64_t b = 0; b < n / NIB_QK8_1; b++) {
+        __m256i q[4];
+        const float d = q8_block(x + b * NIB_QK8_1, y[b].qs, q);
+        const int sum = hsum_i32x8(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+        y[b].d = nib_fp32_to_fp16(d);
+        y[b].s = nib_fp32_to_fp16(d * (float)sum);
+    }
+}
+
+/* As nib_quant_from_float_q8_K: the scale comes from the first element of
+ * largest magnitude (its sign included), quants are clamped to <= 127. */
+void nib_quantize_act_q8_K_avx2(const float *x, void *vy, int64_t n) {
+    struct nib_block_q8_K *y = vy; /* [n/256] */
+    for (int64_t b = 0; b < n / NIB_QK_K; b++, x += NIB_QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int k = 0; k < NIB_QK_K; k += 8) m = _mm256_max_ps(m, abs_ps(_mm256_loadu_ps(x + k)));
+        const float amax = hmax_f32x8(m);
+        if (amax == 0.0f) {
+            memset(&y[b], 0, sizeof(y[b]));
+            continue;
+        }
+        int first = 0;
+        for (int k = 0; k < NIB_QK_K; k += 8) {
+            const __m256 eq = _mm256_cmp_ps(abs_ps(_mm256_loadu_ps(x + k)), _mm256_set1_ps(amax), _CMP_EQ_OQ);
+            const int mask = _mm256_movemask_ps(eq);
+            if (mask) {
+                first = k + __builtin_ctz((unsigned)mask);
+                break;
+            }
+        }
+        const float iscale = -127.f / x[first];
+        const __m256 mul = _mm256_set1_ps(iscale);
+        const __m256i top = _mm256_set1_epi32(127);
+        for (int g = 0; g < NIB_QK_K; g += 32) {
+            const __m256i q0 = _mm256_min_epi32(round_mul(_mm256_loadu_ps(x + g), mul), top);
+            const __m256i q1 = _mm256_min_epi32(round_mul(_mm256_loadu_ps(x + g + 8), mul), top);
+            const __m256i q2 = _mm256_min_epi32(round_mul(_mm256_loadu_ps(x + g + 16), mul), top);
+            const __m256i q3 = _mm256_min_epi32(round_mul(_mm256_loadu_ps(x + g + 24), mul), top);
+            _mm256_storeu_si256((__m256i *)(y[b].qs + g), pack_i8(q0, q1, q2, q3));
+            y[b].bsums[g / 16] = (int16_t)hsum_i32x8(_mm256_add_epi32(q0, q1));
+            y[b].bsums[g / 16 + 1] = (int16_t)hsum_i32x8(_mm256_add_epi32(q2, q3));
+        }
+        y[b].d = 1 / iscale;
+    }
+}

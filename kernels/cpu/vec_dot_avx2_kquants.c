@@ -1,0 +1,258 @@
+/*
+ * vec_dot_avx2_kquants.c — AVX2 dot products of the K-quants (Q2_K..Q6_K)
+ * with Q8_K activations. Built with -mavx2 -mfma -mf16c; reached only
+ * through dispatch.c's table after the CPU check.
+ *
+ * Per 256-element block everything integer is exact: the weight quants are
+ * widened to unsigned bytes, maddubs multiplies them with the int8
+ * activations into int16 pair sums, madd applies the sub-block scales into
+ * eight int32 lanes, and offsets (Q3_K's -4, Q6_K's -32) and mins are taken
+ * out in integers. Each block then costs one fma of d into eight float lanes
+ * (plus one scalar multiply-add for the mins), so the result equals the
+ * scalar reference up to the order of float additions. Every int32 lane
+ * converted to float stays below 2^24, hence converts exactly (bounds next
+ * to each kernel).
+ */
+#include "dispatch.h"
+#include "quant_blocks.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+static inline float hsum_f32x8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int hsum_i32x4(__m128i s) {
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 1, 1, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline float fp16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+
+static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* sc holds eight int16 scales in each 128-bit half: word a of the low half
+ * goes to every word of the low half, word b of the high half to every word
+ * of the high half (constant controls once the callers' loops unroll). */
+static inline __m256i pick_scales(__m256i sc, int a, int b) {
+    return _mm256_shuffle_epi8(sc, _mm256_set_m128i(_mm_set1_epi16((short)(0x0100 * (2 * b + 1) + 2 * b)),
+                                                    _mm_set1_epi16((short)(0x0100 * (2 * a + 1) + 2 * a))));
+}
+
+/* 128-bit half h of v in both halves. */
+static inline __m256i dup_half(__m256i v, int h) {
+    return h ? _mm256_permute2x128_si256(v, v, 0x11) : _mm256_permute2x128_si256(v, v, 0x00);
+}
+
+/* One 32-element chunk: unsigned quants q times int8 activations y, the two
+ * 16-element halves scaled by the int16 scales in sc (one word per half,
+ * broadcast by pick_scales) -> eight int32 lanes of 4 elements each. */
+static inline __m256i chunk_dot(__m256i q, __m256i y, __m256i sc) {
+    return _mm256_madd_epi16(sc, _mm256_maddubs_epi16(q, y));
+}
+
+/* Sum over the 16 sub-blocks of sc[j] * bsums[j] as eight int32 lanes. */
+static inline __m256i scaled_bsums(__m256i sc16, const int16_t *bsums) {
+    return _mm256_madd_epi16(sc16, load32(bsums));
+}
+
+/* Q2_K: x = d*sc*q - dmin*m, q in [0, 3], sc and m in [0, 15]. A lane sums
+ * 32 products of at most 15*3*127: < 2^21. */
+void nib_vec_dot_q2_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const struct nib_block_q2_K *x = vx; /* [n/256] */
+    const struct nib_block_q8_K *y = vy; /* [n/256] */
+    const int64_t nb = n / NIB_QK_K;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128i packed = _mm_loadu_si128((const __m128i *)x[i].scales);
+        const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0x0F)));
+        const __m256i m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
+        const __m256i mins = scaled_bsums(m16, y[i].bsums);
+        const int summs = hsum_i32x4(_mm_add_epi32(_mm256_castsi256_si128(mins), _mm256_extracti128_si256(mins, 1)));
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) { /* 128 elements: 32 bytes, four 2-bit fields each */
+            const __m256i bits = load32(x[i].qs + 32 * h);
+            const __m256i sc = dup_half(sc16, h);
+            const int8_t *q8 = y[i].qs + 128 * h;
+            for (int s = 0; s < 4; s++) {
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
+                sumi = _mm256_add_epi32(sumi, chunk_dot(q, load32(q8 + 32 * s), pick_scales(sc, 2 * s, 2 * s + 1)));
+            }
+        }
+        const float d = y[i].d * fp16_to_f32(x[i].d), dmin = y[i].d * fp16_to_f32(x[i].dmin);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        summ += dmin * (float)summs;
+    }
+    *out = hsum_f32x8(acc) - summ;
+}
+
+/* The sixteen 6-bit Q3_K scales, bias 32 removed, as int16: low nibbles of
+ * bytes 0..7 then their high nibbles, top bit pairs from bytes 8..11. */
+static inline __m256i q3_K_scales(const uint8_t *p /* [12] */) {
+    uint32_t a[3];
+    memcpy(a, p, sizeof(a));
+    const uint32_t lo4 = 0x0f0f0f0f, hi2 = 0x03030303;
+    const __m128i s = _mm_setr_epi32((int)((a[0] & lo4) | ((a[2] & hi2) << 4)),
+                                     (int)((a[1] & lo4) | (((a[2] >> 2) & hi2) << 4)),
+                                     (int)(((a[0] >> 4) & lo4) | (((a[2] >> 4) & hi2) << 4)),
+                                     (int)(((a[1] >> 4) & lo4) | (((a[2] >> 6) & hi2) << 4)));
+    return _mm256_cvtepi8_epi16(_mm_sub_epi8(s, _mm_set1_epi8(32)));
+}
+
+/* Q3_K: x = d*sc*(q - 4) with q = low 2 bits | high bit << 2 in [0, 7], sc in
+ * [-32, 31]. sum sc*(q-4)*y = sum sc*q*y - 4 * sum_j sc_j*bsums_j, lanes
+ * matched: a lane is at most 32*32*7*127 + 4*2*32*2032 < 2^21. */
+void nib_vec_dot_q3_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const struct nib_block_q3_K *x = vx; /* [n/256] */
+    const struct nib_block_q8_K *y = vy; /* [n/256] */
+    const int64_t nb = n / NIB_QK_K;
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i sc16 = q3_K_scales(x[i].scales);
+        const __m256i hbits = load32(x[i].hmask);
+        __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(scaled_bsums(sc16, y[i].bsums), 2));
+        for (int h = 0; h < 2; h++) {
+            const __m256i bits = load32(x[i].qs + 32 * h);
+            const __m256i sc = dup_half(sc16, h);
+            const int8_t *q8 = y[i].qs + 128 * h;
+            for (int s = 0; s < 4; s++) {
+                const int g = 4 * h + s; /* 32-element group = bit of hmask */
+                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
+                const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, g), one), 2);
+                const __m256i q = _mm256_or_si256(lo, hi);
+                sumi = _mm256_add_epi32(sumi, chunk_dot(q, load32(q8 + 32 * s), pick_scales(sc, 2 * s, 2 * s + 1)));
+            }
+        }
+        const float d = y[i].d * fp16_to_f32(x[i].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *out = hsum_f32x8(acc);
+}
+
+/* Q4_K/Q5_K: eight 6-bit scales and mins from the 12 packed bytes (layout in
+ * quant_blocks.h): scales 0..3 / mins 0..3 are the low 6 bits of bytes 0..3 /
+ * 4..7; scales 4..7 / mins 4..7 take a nibble of bytes 8..11 plus the top 2
+ * bits of bytes 0..3 / 4..7. Both as int16 in both 128-bit halves. */
+static inline void q4_K_scales_mins(const uint8_t *p /* [12] */, __m256i *sc, __m128i *mins) {
+    uint32_t a[3];
+    memcpy(a, p, sizeof(a));
+    const uint32_t lo6 = 0x3f3f3f3f, lo4 = 0x0f0f0f0f, hi2 = 0x03030303;
+    const uint32_t sc_lo = a[0] & lo6, sc_hi = (a[2] & lo4) | (((a[0] >> 6) & hi2) << 4);
+    const uint32_t m_lo = a[1] & lo6, m_hi = ((a[2] >> 4) & lo4) | (((a[1] >> 6) & hi2) << 4);
+    const __m128i s16 = _mm_cvtepu8_epi16(_mm_setr_epi32((int)sc_lo, (int)sc_hi, 0, 0));
+    *sc = _mm256_set_m128i(s16, s16);
+    *mins = _mm_cvtepu8_epi16(_mm_setr_epi32((int)m_lo, (int)m_hi, 0, 0));
+}
+
+/* sum_j mins_j * (bsums_{2j} + bsums_{2j+1}): 8 * 63 * 4064 < 2^21. */
+static inline int q4_K_min_sum(__m128i mins, const int16_t *bsums) {
+    const __m128i b0 = _mm_loadu_si128((const __m128i *)bsums), b1 = _mm_loadu_si128((const __m128i *)(bsums + 8));
+    return hsum_i32x4(_mm_madd_epi16(mins, _mm_hadd_epi16(b0, b1)));
+}
+
+/* Q4_K: x = d*sc*q - dmin*m, q in [0, 15], one scale per 32 elements. A lane
+ * is at most 32*63*15*127 < 2^22. */
+void nib_vec_dot_q4_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const struct nib_block_q4_K *x = vx; /* [n/256] */
+    const struct nib_block_q8_K *y = vy; /* [n/256] */
+    const int64_t nb = n / NIB_QK_K;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i sc;
+        __m128i mins;
+        q4_K_scales_mins(x[i].scales, &sc, &mins);
+        const int summs = q4_K_min_sum(mins, y[i].bsums);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) { /* 64 elements: low nibbles, then high */
+            const __m256i bits = load32(x[i].qs + 32 * j);
+            const __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            const int8_t *q8 = y[i].qs + 64 * j;
+            sumi = _mm256_add_epi32(sumi, chunk_dot(lo, load32(q8), pick_scales(sc, 2 * j, 2 * j)));
+            sumi = _mm256_add_epi32(sumi, chunk_dot(hi, load32(q8 + 32), pick_scales(sc, 2 * j + 1, 2 * j + 1)));
+        }
+        const float d = y[i].d * fp16_to_f32(x[i].d), dmin = y[i].d * fp16_to_f32(x[i].dmin);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        summ += dmin * (float)summs;
+    }
+    *out = hsum_f32x8(acc) - summ;
+}
+
+/* Q5_K: Q4_K plus a 5th bit (bit k of qh[l] belongs to element 32k + l),
+ * q in [0, 31]. A lane is at most 32*63*31*127 < 2^23. */
+void nib_vec_dot_q5_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const struct nib_block_q5_K *x = vx; /* [n/256] */
+    const struct nib_block_q8_K *y = vy; /* [n/256] */
+    const int64_t nb = n / NIB_QK_K;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i sc;
+        __m128i mins;
+        q4_K_scales_mins(x[i].scales, &sc, &mins);
+        const int summs = q4_K_min_sum(mins, y[i].bsums);
+        const __m256i hbits = load32(x[i].qh);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            const __m256i bits = load32(x[i].qs + 32 * j);
+            const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4);
+            const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4);
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), h0);
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), h1);
+            const int8_t *q8 = y[i].qs + 64 * j;
+            sumi = _mm256_add_epi32(sumi, chunk_dot(lo, load32(q8), pick_scales(sc, 2 * j, 2 * j)));
+            sumi = _mm256_add_epi32(sumi, chunk_dot(hi, load32(q8 + 32), pick_scales(sc, 2 * j + 1, 2 * j + 1)));
+        }
+        const float d = y[i].d * fp16_to_f32(x[i].d), dmin = y[i].d * fp16_to_f32(x[i].dmin);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        summ += dmin * (float)summs;
+    }
+    *out = hsum_f32x8(acc) - summ;
+}
+
+/* Q6_K: x = d*sc*(q - 32), q in [0, 63], sc int8. The -32 is taken out per
+ * int16 pair sum (maddubs(32, y)), so each lane holds exactly its own 32
+ * elements: at most 32*128*32*127 < 2^24, hence exact in float. */
+void nib_vec_dot_q6_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const struct nib_block_q6_K *x = vx; /* [n/256] */
+    const struct nib_block_q8_K *y = vy; /* [n/256] */
+    const int64_t nb = n / NIB_QK_K;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3), c32 = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) { /* 128 elements: ql[64] and qh[32] */
+            const __m256i l0 = load32(x[i].ql + 64 * h), l1 = load32(x[i].ql + 64 * h + 32);
+            const __m256i hb = load32(x[i].qh + 32 * h);
+            const __m256i sc = dup_half(sc16, h);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            const int8_t *q8 = y[i].qs + 128 * h;
+            for (int s = 0; s < 4; s++) {
+                const __m256i a = load32(q8 + 32 * s);
+                const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[s], a), _mm256_maddubs_epi16(c32, a));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pick_scales(sc, 2 * s, 2 * s + 1), p16));
+            }
+        }
+        const float d = y[i].d * fp16_to_f32(x[i].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *out = hsum_f32x8(acc);
+}
