@@ -18,6 +18,7 @@ static const struct subcommand commands[] = {
     { "inspect", nib_cmd_inspect, "show a GGUF file's metadata, architecture, tensors and totals" },
     { "tokenize", nib_cmd_tokenize, "text -> token ids with a model's vocabulary" },
     { "detokenize", nib_cmd_detokenize, "token ids -> text" },
+    { "synth", nib_cmd_synth, "write a GGUF of a real model shape with random weights (benchmarks)" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -41,6 +42,7 @@ int main(int argc, char **argv) {
         puts("nib 0.1.0");
         return 0;
     }
+    if (nib_cpu_backend_note()) fprintf(stderr, "nib: note: %s\n", nib_cpu_backend_note());
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     return cli_fail("unknown command '%s' (see nib --help)", argv[1]);
