@@ -148,6 +148,7 @@ static char *rewrite_regex(const char *re) {
 int nib_pretokenizer_init(struct nib_pretokenizer *p, const struct nib_pre_spec *spec, struct nib_error *err) {
     memset(p, 0, sizeof(*p));
     p->spec = spec;
+    for (int b = 0; b < 256; b++) p->byte_len[b] = (uint8_t)nib_byte_to_unicode((uint8_t)b, p->byte_utf8[b]);
     for (int i = 0; spec->regexes[i]; i++) {
         if (i >= NIB_PRE_MAX_REGEX) return nib_error_set(err, NIB_E_UNSUPPORTED, "pre-tokenizer '%s': too many regexes", spec->name);
         char *re = rewrite_regex(spec->regexes[i]);
@@ -196,7 +197,15 @@ void nib_pre_scratch_free(struct nib_pre_scratch *s) {
 static bool decode(struct nib_pre_scratch *s, const char *text, size_t len, size_t *n_cps) {
     if (!RESERVE(s, cps, len + 1)) return false;
     size_t n = 0;
-    for (size_t i = 0; i < len;) s->cps[n++] = nib_utf8_decode_lenient(text, len, &i);
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x80) { /* ASCII, the common case */
+            s->cps[n++] = c;
+            i++;
+        } else {
+            s->cps[n++] = nib_utf8_decode_lenient(text, len, &i);
+        }
+    }
     *n_cps = n;
     return true;
 }
@@ -211,11 +220,15 @@ static bool present(struct nib_pre_scratch *s, size_t n, bool collapse) {
     size_t m = 0;
     for (size_t k = 0; k < n; k++) {
         uint32_t cp = s->cps[k], shown = cp;
-        if (cp >= 0x80 && is_unicode_space(cp)) shown = 0x0b;
-        else if (cp >= 0x80 && collapse) shown = class_stand_in[nib_char_class(cp)];
-        else if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) shown = 0xfffd;
         s->b_of[k] = (uint32_t)m;
         s->cp_at[m] = (uint32_t)k;
+        if (cp < 0x80) {
+            s->match[m++] = (char)cp;
+            continue;
+        }
+        if (is_unicode_space(cp)) shown = 0x0b;
+        else if (collapse) shown = class_stand_in[nib_char_class(cp)];
+        else if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) shown = 0xfffd;
         m += (size_t)nib_utf8_encode(shown, s->match + m);
     }
     s->b_of[n] = (uint32_t)m;
@@ -269,7 +282,7 @@ nomem:
 }
 
 /* Byte-encodes each piece's original code points into s->words. */
-static bool encode_words(struct nib_pre_scratch *s, size_t n_pieces) {
+static bool encode_words(const struct nib_pretokenizer *p, struct nib_pre_scratch *s, size_t n_pieces) {
     size_t total = 0;
     for (size_t i = 0; i < n_pieces; i++) total += s->pieces[2 * i + 1];
     if (!RESERVE(s, words, 8 * total + 1) || !RESERVE(s, word_end, n_pieces + 1)) return false;
@@ -278,9 +291,18 @@ static bool encode_words(struct nib_pre_scratch *s, size_t n_pieces) {
         uint32_t st = s->pieces[2 * i], ln = s->pieces[2 * i + 1];
         for (uint32_t k = st; k < st + ln; k++) {
             char u[4];
-            int nb = nib_utf8_encode(s->cps[k], u);
-            if (nb == 0) nb = nib_utf8_encode(0xfffd, u);
-            for (int b = 0; b < nb; b++) o += (size_t)nib_byte_to_unicode((uint8_t)u[b], s->words + o);
+            int nb;
+            if (s->cps[k] < 0x80) {
+                u[0] = (char)s->cps[k];
+                nb = 1;
+            } else if (!(nb = nib_utf8_encode(s->cps[k], u))) {
+                nb = nib_utf8_encode(0xfffd, u);
+            }
+            for (int b = 0; b < nb; b++) {
+                uint8_t c = (uint8_t)u[b];
+                memcpy(s->words + o, p->byte_utf8[c], 2);
+                o += p->byte_len[c];
+            }
         }
         s->word_end[i] = (uint32_t)o;
     }
@@ -316,6 +338,6 @@ int nib_pretokenize(const struct nib_pretokenizer *p, const char *text, size_t l
         s->cap_pieces2 = tc;
         n = n2;
     }
-    if (!encode_words(s, n)) return nib_error_set(err, NIB_E_NOMEM, "out of memory splitting text");
+    if (!encode_words(p, s, n)) return nib_error_set(err, NIB_E_NOMEM, "out of memory splitting text");
     return NIB_OK;
 }

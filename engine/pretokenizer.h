@@ -42,6 +42,8 @@ struct nib_pretokenizer {
     const struct nib_pre_spec *spec;
     int   n_regex;
     void *code[NIB_PRE_MAX_REGEX];   /* pcre2_code_8 * */
+    char  byte_utf8[256][2];         /* GPT-2 alphabet: byte -> UTF-8 (1-2 bytes) */
+    uint8_t byte_len[256];
 };
 
 int  nib_pretokenizer_init(struct nib_pretokenizer *p, const struct nib_pre_spec *spec, struct nib_error *err);
