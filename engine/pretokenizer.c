@@ -165,7 +165,7 @@ int nib_pretokenizer_init(struct nib_pretokenizer *p, const struct nib_pre_spec 
             return nib_error_set(err, NIB_E_UNSUPPORTED, "pre-tokenizer '%s': regex %d does not compile at offset %zu: %s",
                                  spec->name, i, (size_t)off, (const char *)msg);
         }
-        pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if JIT is unavailable */
+        p->jit[i] = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0; /* else the interpreter */
         p->code[i] = code;
         p->n_regex = i + 1;
     }
@@ -247,14 +247,17 @@ static bool push_piece(uint32_t **buf, size_t *cap, size_t *n, uint32_t start, u
 
 /* Splits one piece [start, start+len) code points with one regex; appends the
  * matches and the gaps between them to the output list. */
-static int split_piece(struct nib_pre_scratch *s, const pcre2_code *code, uint32_t start, uint32_t len,
+static int split_piece(struct nib_pre_scratch *s, const pcre2_code *code, bool jit, uint32_t start, uint32_t len,
                        size_t *n_out, struct nib_error *err) {
     const char *subject = s->match + s->b_of[start];
     size_t blen = s->b_of[start + len] - s->b_of[start];
     size_t pos = 0, last = 0;
     uint32_t opts = 0;
     while (pos <= blen) {
-        int rc = pcre2_match(code, (PCRE2_SPTR)subject, blen, pos, opts | PCRE2_NO_UTF_CHECK, s->md, NULL);
+        /* the subject is valid UTF-8 by construction: the JIT entry skips the checks
+         * (not after an empty match: JIT code cannot be anchored at match time) */
+        int rc = jit && !opts ? pcre2_jit_match(code, (PCRE2_SPTR)subject, blen, pos, opts, s->md, NULL)
+                     : pcre2_match(code, (PCRE2_SPTR)subject, blen, pos, opts | PCRE2_NO_UTF_CHECK, s->md, NULL);
         if (rc == PCRE2_ERROR_NOMATCH) {
             if (!opts) break;
             /* an empty match was not repeatable here: step one character */
@@ -327,7 +330,7 @@ int nib_pretokenize(const struct nib_pretokenizer *p, const char *text, size_t l
         shown = collapse;
         size_t n2 = 0;
         for (size_t i = 0; i < n; i++) {
-            int rc = split_piece(s, p->code[r], s->pieces[2 * i], s->pieces[2 * i + 1], &n2, err);
+            int rc = split_piece(s, p->code[r], p->jit[r], s->pieces[2 * i], s->pieces[2 * i + 1], &n2, err);
             if (rc) return rc;
         }
         uint32_t *t = s->pieces;

@@ -42,6 +42,7 @@ struct nib_pretokenizer {
     const struct nib_pre_spec *spec;
     int   n_regex;
     void *code[NIB_PRE_MAX_REGEX];   /* pcre2_code_8 * */
+    bool  jit[NIB_PRE_MAX_REGEX];    /* JIT-compiled: matched with pcre2_jit_match */
     char  byte_utf8[256][2];         /* GPT-2 alphabet: byte -> UTF-8 (1-2 bytes) */
     uint8_t byte_len[256];
 };
