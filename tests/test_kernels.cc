@@ -474,7 +474,11 @@ TEST(KernelForward, RefAndAvx2LogitsAgree) {
         float S = 0, worst = 0;
         for (float v : ref) S = std::max(S, std::fabs(v));
         for (size_t i = 0; i < ref.size(); i++) worst = std::max(worst, std::fabs(ref[i] - avx2[i]));
-        const float tol = std::max(5e-2f, 1e-2f * S);
+        /* The variants sum floats in different orders; ~1e-7 relative differences
+         * occasionally flip the 8-bit rounding of an activation, which moves a logit
+         * by up to ~1e-2*S (see test_forward_golden.cc), and decode steps compound
+         * it: twice the golden tolerance. A kernel bug shows as O(S). */
+        const float tol = std::max(5e-2f, 2e-2f * S);
         EXPECT_LE(worst, tol) << model;
         printf("[          ] %s: max |logit(ref) - logit(avx2)| = %.3g (max |logit| %.3g, bound %.3g)\n",
                model.substr(model.rfind('/') + 1).c_str(), worst, S, tol);

@@ -118,7 +118,10 @@ void nib_vec_dot_f16_f16_avx2(int64_t n, float *out, const void *vx, const void 
 }
 
 /* ---- legacy quants: one block -> acc += d * (8 lanes of int32 sums).
- * Two accumulators per kernel halve the fma dependency chain. ---- */
+ * One accumulator in block order, then the 8-lane sum (plus, for Q4_1/Q5_1,
+ * the running sum of m*s): the float order of ggml's x86 kernels, so the
+ * results match llama.cpp's bit for bit rather than to an ulp (an ulp here
+ * can flip a later rounding of an activation and then a greedy choice). ---- */
 
 static inline __m256 block_q4_0(const struct nib_block_q4_0 *x, const struct nib_block_q8_0 *y, __m256 acc) {
     const __m256i qx = _mm256_sub_epi8(unpack_nibbles(x->qs), _mm256_set1_epi8(8)); /* [-8, 7] */
@@ -160,72 +163,47 @@ void nib_vec_dot_q4_0_q8_0_avx2(int64_t n, float *out, const void *vx, const voi
     const struct nib_block_q4_0 *x = vx; /* [n/32] */
     const struct nib_block_q8_0 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_0;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        a0 = block_q4_0(x + i, y + i, a0);
-        a1 = block_q4_0(x + i + 1, y + i + 1, a1);
-    }
-    if (i < nb) a0 = block_q4_0(x + i, y + i, a0);
-    *out = hsum_f32x8(_mm256_add_ps(a0, a1));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) acc = block_q4_0(x + i, y + i, acc);
+    *out = hsum_f32x8(acc);
 }
 
 void nib_vec_dot_q5_0_q8_0_avx2(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q5_0 *x = vx; /* [n/32] */
     const struct nib_block_q8_0 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_0;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        a0 = block_q5_0(x + i, y + i, a0);
-        a1 = block_q5_0(x + i + 1, y + i + 1, a1);
-    }
-    if (i < nb) a0 = block_q5_0(x + i, y + i, a0);
-    *out = hsum_f32x8(_mm256_add_ps(a0, a1));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) acc = block_q5_0(x + i, y + i, acc);
+    *out = hsum_f32x8(acc);
 }
 
 void nib_vec_dot_q8_0_q8_0_avx2(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q8_0 *x = vx; /* [n/32] */
     const struct nib_block_q8_0 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_0;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        a0 = block_q8_0(x + i, y + i, a0);
-        a1 = block_q8_0(x + i + 1, y + i + 1, a1);
-    }
-    if (i < nb) a0 = block_q8_0(x + i, y + i, a0);
-    *out = hsum_f32x8(_mm256_add_ps(a0, a1));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) acc = block_q8_0(x + i, y + i, acc);
+    *out = hsum_f32x8(acc);
 }
 
 void nib_vec_dot_q4_1_q8_1_avx2(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q4_1 *x = vx; /* [n/32] */
     const struct nib_block_q8_1 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_1;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    float m0 = 0.0f, m1 = 0.0f;
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        a0 = block_q4_1(x + i, y + i, a0, &m0);
-        a1 = block_q4_1(x + i + 1, y + i + 1, a1, &m1);
-    }
-    if (i < nb) a0 = block_q4_1(x + i, y + i, a0, &m0);
-    *out = hsum_f32x8(_mm256_add_ps(a0, a1)) + (m0 + m1);
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int64_t i = 0; i < nb; i++) acc = block_q4_1(x + i, y + i, acc, &summs);
+    *out = hsum_f32x8(acc) + summs;
 }
 
 void nib_vec_dot_q5_1_q8_1_avx2(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q5_1 *x = vx; /* [n/32] */
     const struct nib_block_q8_1 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_1;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    float m0 = 0.0f, m1 = 0.0f;
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        a0 = block_q5_1(x + i, y + i, a0, &m0);
-        a1 = block_q5_1(x + i + 1, y + i + 1, a1, &m1);
-    }
-    if (i < nb) a0 = block_q5_1(x + i, y + i, a0, &m0);
-    *out = hsum_f32x8(_mm256_add_ps(a0, a1)) + (m0 + m1);
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int64_t i = 0; i < nb; i++) acc = block_q5_1(x + i, y + i, acc, &summs);
+    *out = hsum_f32x8(acc) + summs;
 }
 
 /* ---- activation quantizers ---- */
