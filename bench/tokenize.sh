@@ -129,8 +129,8 @@ elif [ ! -f "$LLAMAREF" ]; then
 elif [ ! -d "$REF_DIR/node_modules/node-llama-cpp" ]; then
     warn "llamaref is not installed ($REF_DIR/node_modules missing): nib only. Install it once (~85 MB;
     a writable copy if $REF_DIR is read-only), then run again:
-        cp -r $REF_DIR /tmp/ref && (cd /tmp/ref && npm install)
-        LLAMAREF=/tmp/ref/llamaref.mjs $0"
+        cp -r $REF_DIR \$TMPDIR/ref && (cd \$TMPDIR/ref && npm install)
+        LLAMAREF=\$TMPDIR/ref/llamaref.mjs $0"
     HAVE_REF=0
 fi
 if [ "$HAVE_REF" = 1 ]; then

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "nib.h"
+#include "cli_runner.h"
 #include "test_util.h"
 
 #include <algorithm>
@@ -20,27 +21,6 @@
 
 namespace {
 
-struct CliRun {
-    int status;
-    std::string out, err;
-};
-
-CliRun run_nib(const std::string &args) {
-    static int calls = 0;
-    std::string errfile = nib_test_temp_path("synth_err." + std::to_string(calls++));
-    std::string cmd = std::string("'") + NIB_CLI_PATH + "' " + args + " 2>'" + errfile + "'";
-    CliRun r;
-    FILE *p = popen(cmd.c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    std::vector<uint8_t> e = nib_test_read_file(errfile);
-    r.err.assign(e.begin(), e.end());
-    std::remove(errfile.c_str());
-    return r;
-}
 
 /* Small enough to write in milliseconds, rows of 256 so every K type applies. */
 const std::string kSmall = "--n-embd 256 --n-layer 1 --n-head 4 --n-head-kv 2 --n-ff 256 --n-vocab 300 --n-ctx 128";

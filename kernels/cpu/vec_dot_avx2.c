@@ -17,6 +17,7 @@
  * products, and round-to-nearest-even by _mm256_round_ps, which is what
  * nearbyintf (default rounding mode) and ggml's 1.5*2^23 trick compute.
  */
+#include "avx2_util.h"
 #include "dispatch.h"
 #include "fp16.h"
 #include "quant_blocks.h"
@@ -24,12 +25,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-static inline float hsum_f32x8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 static inline float hmax_f32x8(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -46,7 +41,6 @@ static inline int hsum_i32x8(__m256i v) {
 }
 
 /* Exact: F16C converts every fp16 value, subnormals included. */
-static inline float fp16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
 
 /* 16 bytes of packed nibbles -> 32 bytes in [0, 15]: the low nibbles
  * (elements 0..15), then the high nibbles (elements 16..31). */

@@ -13,18 +13,13 @@
  * converted to float stays below 2^24, hence converts exactly (bounds next
  * to each kernel).
  */
+#include "avx2_util.h"
 #include "dispatch.h"
 #include "quant_blocks.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-static inline float hsum_f32x8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 static inline int hsum_i32x4(__m128i s) {
     s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
@@ -32,7 +27,6 @@ static inline int hsum_i32x4(__m128i s) {
     return _mm_cvtsi128_si32(s);
 }
 
-static inline float fp16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
 
 static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
