@@ -17,6 +17,7 @@
 # Needs bash, coreutils, iconv, awk, cmake; node only for the llama.cpp side.
 set -euo pipefail
 shopt -s inherit_errexit
+{ # bash reads this whole block before running it: editing or checking out the file mid-run is safe
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${NIB_BUILD_DIR:-$ROOT/build}
@@ -129,8 +130,8 @@ elif [ ! -f "$LLAMAREF" ]; then
 elif [ ! -d "$REF_DIR/node_modules/node-llama-cpp" ]; then
     warn "llamaref is not installed ($REF_DIR/node_modules missing): nib only. Install it once (~85 MB;
     a writable copy if $REF_DIR is read-only), then run again:
-        cp -r $REF_DIR \$TMPDIR/ref && (cd \$TMPDIR/ref && npm install)
-        LLAMAREF=\$TMPDIR/ref/llamaref.mjs $0"
+        cp -r $REF_DIR \${TMPDIR:-/tmp}/ref && (cd \${TMPDIR:-/tmp}/ref && npm install)
+        LLAMAREF=\${TMPDIR:-/tmp}/ref/llamaref.mjs $0"
     HAVE_REF=0
 fi
 if [ "$HAVE_REF" = 1 ]; then
@@ -373,3 +374,5 @@ $JSON_ROWS
 }
 EOF
 echo "results: $OUT" >&2
+exit
+}
