@@ -113,46 +113,31 @@ size_t nib_type_row_bytes(int type, int64_t n) {
     return (size_t)bytes;
 }
 
+/* The argument checks nib_dequantize and nib_quantize share. */
+static int check_conversion(const char *what, int type, bool has_fn, int64_t n, const void *src, const void *dst,
+                            struct nib_error *err) {
+    const struct nib_type_traits *tt = nib_type_traits(type);
+    if (tt->block_size == 0) return nib_error_set(err, NIB_E_ARG, "%s: invalid tensor type id %d", what, type);
+    if (!has_fn) return nib_error_set(err, NIB_E_UNSUPPORTED, "%s: type %s (id %d) is not supported", what, tt->name, type);
+    if (n < 0 || n % tt->block_size != 0)
+        return nib_error_set(err, NIB_E_ARG, "%s: %lld elements of type %s is not a multiple of the block size %lld", what,
+                             (long long)n, tt->name, (long long)tt->block_size);
+    if (n > 0 && (!src || !dst))
+        return nib_error_set(err, NIB_E_ARG, "%s: NULL %s for %lld elements of type %s", what,
+                             src ? "destination" : "source", (long long)n, tt->name);
+    return NIB_OK;
+}
+
 int nib_dequantize(int type, const void *src, float *dst, int64_t n, struct nib_error *err) {
     const struct nib_type_traits *tt = nib_type_traits(type);
-    if (tt->block_size == 0) {
-        return nib_error_set(err, NIB_E_ARG, "dequantize: invalid tensor type id %d", type);
-    }
-    if (!tt->to_float) {
-        return nib_error_set(err, NIB_E_UNSUPPORTED, "dequantize: type %s (id %d) is not supported",
-                             tt->name, type);
-    }
-    if (n < 0 || n % tt->block_size != 0) {
-        return nib_error_set(err, NIB_E_ARG,
-                             "dequantize: %lld elements of type %s is not a multiple of the block size %lld",
-                             (long long)n, tt->name, (long long)tt->block_size);
-    }
-    if (n > 0 && (!src || !dst)) {
-        return nib_error_set(err, NIB_E_ARG, "dequantize: NULL %s for %lld elements of type %s",
-                             src ? "destination" : "source", (long long)n, tt->name);
-    }
-    if (n > 0) tt->to_float(src, dst, n);
-    return NIB_OK;
+    int rc = check_conversion("dequantize", type, tt->to_float != NULL, n, src, dst, err);
+    if (rc == NIB_OK && n > 0) tt->to_float(src, dst, n);
+    return rc;
 }
 
 int nib_quantize(int type, const float *src, void *dst, int64_t n, struct nib_error *err) {
     const struct nib_type_traits *tt = nib_type_traits(type);
-    if (tt->block_size == 0) {
-        return nib_error_set(err, NIB_E_ARG, "quantize: invalid tensor type id %d", type);
-    }
-    if (!tt->from_float) {
-        return nib_error_set(err, NIB_E_UNSUPPORTED, "quantize: type %s (id %d) is not supported",
-                             tt->name, type);
-    }
-    if (n < 0 || n % tt->block_size != 0) {
-        return nib_error_set(err, NIB_E_ARG,
-                             "quantize: %lld elements of type %s is not a multiple of the block size %lld",
-                             (long long)n, tt->name, (long long)tt->block_size);
-    }
-    if (n > 0 && (!src || !dst)) {
-        return nib_error_set(err, NIB_E_ARG, "quantize: NULL %s for %lld elements of type %s",
-                             src ? "destination" : "source", (long long)n, tt->name);
-    }
-    if (n > 0) tt->from_float(src, dst, n);
-    return NIB_OK;
+    int rc = check_conversion("quantize", type, tt->from_float != NULL, n, src, dst, err);
+    if (rc == NIB_OK && n > 0) tt->from_float(src, dst, n);
+    return rc;
 }
