@@ -14,6 +14,7 @@
  */
 #include "context.h"
 
+#include "attention_ref.h"
 #include "fp16.h"
 #include "ops_ref.h"
 #include "type_traits.h"
@@ -35,7 +36,8 @@ static void matmul(struct nib_context *c, const struct nib_weight *w, const floa
         c->xq_type = pt;
         c->xq_row = xq_row;
     }
-    nib_op_matmul(w->type, w->data, w->row_bytes, w->ne0, w->ne1, c->xq, xq_row, n, y, c->n_threads);
+    nib_op_matmul(w->type, w->data, w->row_bytes, w->ne0, w->ne1, c->xq, xq_row, n, y,
+                  w->is_embedding ? NIB_MATMUL_NO_REPACK : 0, c->n_threads); /* llama.cpp repacks no get_rows tensor */
     if (bias)
         for (int32_t t = 0; t < n; t++)
             for (int64_t o = 0; o < w->ne1; o++) y[t * w->ne1 + o] += bias[o];
@@ -60,7 +62,7 @@ static void attention(struct nib_context *c, int32_t layer, int32_t n) {
             const struct nib_kv_seq *s = &c->kv.seqs[c->tok_seq[t]];
             nib_op_attention_head(c->q + t * qw + (int64_t)h * hd, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0),
                                   (size_t)c->kv.row, (size_t)(h / group) * (size_t)hd, s->slots, c->tok_pos[t] + 1,
-                                  hp->attn_scale, scores, c->att + t * qw + (int64_t)h * hd);
+                                  hp->attn_scale, n > 1 ? NIB_ATTN_BATCH : NIB_ATTN_DECODE, scores, c->att + t * qw + (int64_t)h * hd);
         }
     }
 }
@@ -115,6 +117,20 @@ static void ffn_block(struct nib_context *c, const struct nib_layer *L, int32_t 
     for (int64_t i = 0; i < (int64_t)n * hp->n_embd; i++) c->x[i] += c->xn[i];
 }
 
+/* Moves the residual rows that want logits to the front, in batch order, and
+ * returns their count. Only the last layer's FFN and the head need them, and
+ * their matmul paths then take the row count llama.cpp's take. */
+static int32_t keep_output_rows(struct nib_context *c, int32_t n) {
+    const int64_t w = c->m->hp.n_embd;
+    int32_t k = 0;
+    for (int32_t t = 0; t < n; t++) {
+        if (c->out_of[t] < 0) continue;
+        if (k != t) memmove(c->x + (size_t)k * (size_t)w, c->x + (size_t)t * (size_t)w, (size_t)w * sizeof(float));
+        k++;
+    }
+    return k;
+}
+
 int nib_forward(struct nib_context *c, const int32_t *tokens, int32_t n, const int8_t *want, struct nib_error *err) {
     (void)want;
     (void)err;
@@ -127,16 +143,15 @@ int nib_forward(struct nib_context *c, const int32_t *tokens, int32_t n, const i
     for (int32_t l = 0; l < hp->n_layer; l++) {
         attention_block(c, &m->layers[l], l, n);
         c->xq_src = NULL;
-        ffn_block(c, &m->layers[l], n);
+        int32_t rows = n;
+        if (l == hp->n_layer - 1) rows = keep_output_rows(c, n); /* as llama.cpp: the rest is unused */
+        ffn_block(c, &m->layers[l], rows);
         c->xq_src = NULL;
     }
-    /* the rows that want logits, packed, through the final norm and the output matrix */
-    int32_t k = 0;
-    for (int32_t t = 0; t < n; t++) {
-        if (c->out_of[t] < 0) continue;
-        nib_op_rmsnorm(c->x + (size_t)t * hp->n_embd, m->output_norm, hp->n_embd, hp->rms_eps, c->xn + (size_t)k * hp->n_embd);
-        k++;
-    }
+    /* the rows that want logits, now packed, through the final norm and the output matrix */
+    const int32_t k = c->n_out;
+    for (int32_t t = 0; t < k; t++)
+        nib_op_rmsnorm(c->x + (size_t)t * hp->n_embd, m->output_norm, hp->n_embd, hp->rms_eps, c->xn + (size_t)t * hp->n_embd);
     if (k) matmul(c, &m->output, c->xn, k, NULL, c->logits);
     c->xq_src = NULL;
     return NIB_OK;

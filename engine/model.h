@@ -20,6 +20,7 @@ struct nib_weight {
     int64_t       ne0, ne1;
     size_t        row_bytes;
     const void   *data;   /* NULL when the tensor is absent (optional ones) */
+    bool          is_embedding; /* the output matrix tied to token_embd (read by get_rows too) */
 };
 
 struct nib_layer {

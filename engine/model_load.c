@@ -140,7 +140,7 @@ static int bind_matrix(struct loader *L, const char *name, int64_t ne0, int64_t 
     if (!tt->to_float || !tt->vec_dot || !pt->from_float)
         return nib_error_set(L->err, NIB_E_UNSUPPORTED, "model: tensor '%s' has type %s, which nib cannot compute with yet", name,
                              tt->name);
-    *w = (struct nib_weight){ t->type, ne0, ne1, nib_type_row_bytes(t->type, ne0), t->data };
+    *w = (struct nib_weight){ .type = t->type, .ne0 = ne0, .ne1 = ne1, .row_bytes = nib_type_row_bytes(t->type, ne0), .data = t->data };
     if (strcmp(name, "token_embd.weight") != 0) L->m->decode_bytes += t->n_bytes; /* embeddings: one row per token */
     L->m->n_params += (uint64_t)t->n_elements;
     L->m->weight_bytes += t->n_bytes;
@@ -215,6 +215,7 @@ static int bind_tensors(struct loader *L) {
         return rc;
     if (!m->output.data) { /* tied embeddings: the output matmul reads them all */
         m->output = m->tok_embd;
+        m->output.is_embedding = true;
         m->decode_bytes += (uint64_t)m->tok_embd.row_bytes * (uint64_t)m->tok_embd.ne1;
     }
     if (m->arch->rope_freqs && (rc = bind_vector(L, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freqs))) return rc;

@@ -15,14 +15,14 @@
  * absolute value, so S bounds the sum of |term| whatever the grouping), each
  * implementation is within (L + 12) u S of the exact value, L being the
  * longest chain of float additions: at most one per block and lane (nb, the
- * number of blocks, for quantized types; n/32 + 3 for F32/F16 with 4 x 8
- * lanes), plus 12 for products, the horizontal reductions (<= 8 adds) and the
+ * number of blocks, for quantized types; n/8 + 3 for F32/F16/BF16, whose
+ * prompt-path dot keeps one 8-lane accumulator), plus 12 for products, the horizontal reductions (<= 8 adds) and the
  * final combinations. Hence |variant - ref| <= 2 (L + 12) u S. The test prints
  * the worst observed |diff| / (u S) per type.
  *
- * Matmul: the same bound for every (row, token); nib_op_matmul with the
- * process's chosen variant must equal a plain loop over that table's vec_dot
- * bit for bit (any thread count); guard floats after y untouched.
+ * Matmul: the same bound for every (row, token) of nib_op_matmul with the
+ * process's chosen variant (which picks rows8 / gemm_dot / vec_dot by shape),
+ * the same bits for any thread count; guard floats after y untouched.
  *
  * Forward pass: ref and avx2 logits agree on real models. The variant is
  * chosen once per process (NIB_CPU), so the test re-runs this binary as a
@@ -162,7 +162,7 @@ double abs_term_sum(const WeightType &wt, const uint8_t *w, int64_t n, const flo
 
 int64_t chain_length(int type, int64_t n) {
     const int64_t bs = nib_type_block_size(type);
-    return bs == 1 ? (n + 31) / 32 + 3 : n / bs;
+    return bs == 1 ? (n + 7) / 8 + 3 : n / bs; /* floats: tinyBLAS's order, one 8-lane accumulator */
 }
 
 double dot_bound(int type, int64_t n, double S) { return 2.0 * (double)(chain_length(type, n) + 12) * kU * S * 1.001; }
@@ -316,6 +316,7 @@ TEST_P(KernelVariant, MatmulMatchesReference) {
             shapes.push_back({ n, 1, 1 });
             shapes.push_back({ n, 7, 3 });
             shapes.push_back({ n, 129, 1 });
+            shapes.push_back({ n, 16, 3 }); /* rows8 and, n % 8 == 0, the tinyBLAS-order dot */
         }
         shapes.push_back({ 2 * bs, 4097, 2 });
         shapes.push_back({ 4096 + bs, 4097, 1 });
@@ -328,7 +329,10 @@ TEST_P(KernelVariant, MatmulMatchesReference) {
             std::vector<float> want(ny), got(ny + 16);
             memset(got.data(), kGuard, got.size() * sizeof(float));
             loop_matmul(ref_table(), wt.type, w.data(), wrow, s.n, s.n_out, xq.data(), xrow, s.n_tok, want.data());
-            loop_matmul(k, wt.type, w.data(), wrow, s.n, s.n_out, xq.data(), xrow, s.n_tok, got.data());
+            if (chosen) /* the path choice by shape (rows8, gemm_dot, vec_dot) included */
+                nib_op_matmul(wt.type, w.data(), wrow, s.n, s.n_out, xq.data(), xrow, s.n_tok, got.data(), 0, 1);
+            else
+                loop_matmul(k, wt.type, w.data(), wrow, s.n, s.n_out, xq.data(), xrow, s.n_tok, got.data());
             EXPECT_TRUE(guards_intact((const uint8_t *)(got.data() + ny), 16 * sizeof(float)));
             int bad = 0;
             for (int64_t o = 0; o < s.n_out && bad < 3; o++) {
@@ -346,11 +350,11 @@ TEST_P(KernelVariant, MatmulMatchesReference) {
                 if (s.n_out > 200) o += 37; /* the bound is costly; sample big matrices */
             }
             if (!chosen) continue;
-            /* nib_op_matmul runs this table: bitwise equal for any thread count. */
-            for (int threads : { 1, 3 }) {
+            /* bitwise equal for any thread count */
+            for (int threads : { 2, 3 }) {
                 std::vector<float> y(ny + 16);
                 memset(y.data(), kGuard, y.size() * sizeof(float));
-                nib_op_matmul(wt.type, w.data(), wrow, s.n, s.n_out, xq.data(), xrow, s.n_tok, y.data(), threads);
+                nib_op_matmul(wt.type, w.data(), wrow, s.n, s.n_out, xq.data(), xrow, s.n_tok, y.data(), 0, threads);
                 EXPECT_EQ(memcmp(y.data(), got.data(), ny * sizeof(float)), 0)
                     << nib_type_name(wt.type) << " n=" << s.n << " out=" << s.n_out << " threads " << threads;
                 EXPECT_TRUE(guards_intact((const uint8_t *)(y.data() + ny), 16 * sizeof(float)));

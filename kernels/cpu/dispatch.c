@@ -25,6 +25,12 @@ static void fill_ref(struct nib_cpu_kernels *k) {
 static void override_avx2(struct nib_cpu_kernels *k) {
     k->vec_dot[NIB_TYPE_F32]  = nib_vec_dot_f32_f32_avx2;
     k->vec_dot[NIB_TYPE_F16]  = nib_vec_dot_f16_f16_avx2;
+    k->vec_dot[NIB_TYPE_BF16] = nib_vec_dot_bf16_bf16_avx2;
+    k->rows8[NIB_TYPE_Q4_0] = nib_rows8_q4_0_q8_0_avx2;
+    k->rows8[NIB_TYPE_Q4_K] = nib_rows8_q4_K_q8_K_avx2;
+    k->gemm_dot[NIB_TYPE_F32]  = nib_gemm_dot_f32_f32_avx2;
+    k->gemm_dot[NIB_TYPE_F16]  = nib_gemm_dot_f16_f16_avx2;
+    k->gemm_dot[NIB_TYPE_BF16] = nib_gemm_dot_bf16_bf16_avx2;
     k->vec_dot[NIB_TYPE_Q4_0] = nib_vec_dot_q4_0_q8_0_avx2;
     k->vec_dot[NIB_TYPE_Q4_1] = nib_vec_dot_q4_1_q8_1_avx2;
     k->vec_dot[NIB_TYPE_Q5_0] = nib_vec_dot_q5_0_q8_0_avx2;

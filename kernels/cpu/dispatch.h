@@ -25,11 +25,24 @@
 extern "C" {
 #endif
 
+/* Eight consecutive weight rows (row r at w + r * row_bytes) dotted with one
+ * activation row: out[r] for r < 8. */
+typedef void (*nib_rows8_fn)(int64_t n, float *out /* [8] */, const void *w, size_t row_bytes, const void *y);
+
 typedef void (*nib_quantize_act_fn)(const float *x /* [n] */, void *y /* n / block_size blocks */, int64_t n);
 
 struct nib_cpu_kernels {
     nib_vec_dot_fn      vec_dot[NIB_TYPE_COUNT];      /* by weight type */
     nib_quantize_act_fn quantize_act[NIB_TYPE_COUNT]; /* by activation (partner) type */
+    /* By weight type, NULL for most: the dot a matmul of >= 2 token rows uses
+     * instead of vec_dot when n_in % 8 == 0 and n_out % 4 == 0 — llama.cpp
+     * sends those shapes through llamafile's tinyBLAS, whose float order
+     * differs from its vec_dot's, and nib follows it. */
+    nib_vec_dot_fn      gemm_dot[NIB_TYPE_COUNT];
+    /* By weight type, NULL for most: used for every matmul whose row count is
+     * a multiple of 8 — the shapes llama.cpp repacks on this CPU, whose
+     * kernels add one exact integer sum per block (rows8_avx2.c). */
+    nib_rows8_fn        rows8[NIB_TYPE_COUNT];
     const char         *name;                         /* the variant's name */
 };
 
@@ -50,6 +63,12 @@ void nib_quantize_act_q8_1_ref(const float *x, void *y, int64_t n);
  * x86-64 only): call only where nib_cpu_variant_available(AVX2). */
 void nib_vec_dot_f32_f32_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_vec_dot_f16_f16_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_bf16_bf16_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_rows8_q4_0_q8_0_avx2(int64_t n, float *out, const void *w, size_t row_bytes, const void *y);
+void nib_rows8_q4_K_q8_K_avx2(int64_t n, float *out, const void *w, size_t row_bytes, const void *y);
+void nib_gemm_dot_f32_f32_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_gemm_dot_f16_f16_avx2(int64_t n, float *out, const void *x, const void *y);
+void nib_gemm_dot_bf16_bf16_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_vec_dot_q4_0_q8_0_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_vec_dot_q4_1_q8_1_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_vec_dot_q5_0_q8_0_avx2(int64_t n, float *out, const void *x, const void *y);

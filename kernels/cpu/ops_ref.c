@@ -5,15 +5,31 @@
 
 #include "dispatch.h"
 #include "fp16.h"
+#include "ggml_order.h"
 
 #include <math.h>
 #include <string.h>
 
 void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out, const void *xq,
-                   size_t xq_row_bytes, int64_t n_tok, float *y, int n_threads) {
-    nib_vec_dot_fn dot = nib_cpu_kernels()->vec_dot[w_type]; /* the variant chosen at run time */
-    (void)n_threads;
-#pragma omp parallel for schedule(static) num_threads(n_threads > 0 ? n_threads : 1)
+                   size_t xq_row_bytes, int64_t n_tok, float *y, int flags, int n_threads) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels(); /* the variant chosen at run time */
+    const int nt = n_threads > 0 ? n_threads : 1;
+    nib_rows8_fn rows8 = (flags & NIB_MATMUL_NO_REPACK) || n_out % 8 ? NULL : k->rows8[w_type];
+    if (rows8) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t o = 0; o < n_out; o += 8) {
+            const char *wr = (const char *)w + (size_t)o * w_row_bytes;
+            for (int64_t t = 0; t < n_tok; t++) {
+                float r8[8];
+                rows8(n_in, r8, wr, w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes);
+                memcpy(&y[t * n_out + o], r8, sizeof r8);
+            }
+        }
+        return;
+    }
+    nib_vec_dot_fn dot = k->vec_dot[w_type];
+    if (n_tok >= 2 && k->gemm_dot[w_type] && n_in % 8 == 0 && n_out % 4 == 0) dot = k->gemm_dot[w_type];
+#pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t o = 0; o < n_out; o++) {
         const char *wr = (const char *)w + (size_t)o * w_row_bytes;
         for (int64_t t = 0; t < n_tok; t++) dot(n_in, &y[t * n_out + o], wr, (const char *)xq + (size_t)t * xq_row_bytes);
@@ -65,40 +81,14 @@ void nib_op_rope(float *x, int n_head, int head_dim, int32_t pos, const struct n
         for (int i = 0; i < n_pairs; i++) {
             const int a = p->neox ? i : 2 * i, b = p->neox ? i + n_pairs : 2 * i + 1;
             const float x0 = v[a], x1 = v[b], c = cs[2 * i], s = cs[2 * i + 1];
-            v[a] = x0 * c - x1 * s;
-            v[b] = x0 * s + x1 * c;
+            v[a] = fmaf(x0, c, -(x1 * s));
+            v[b] = fmaf(x0, s, x1 * c);
         }
     }
 }
 
 void nib_op_swiglu(const float *g, const float *u, int64_t n, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
-}
-
-void nib_op_attention_head(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
-                           size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
-                           float *scores, float *out) {
-    uint16_t qh[1024];
-    for (int d = 0; d < head_dim; d++) qh[d] = nib_fp32_to_fp16(q[d]); /* as ggml: Q meets an fp16 K in fp16 */
-    float max = -INFINITY;
-    for (int32_t j = 0; j < n_kv; j++) {
-        const uint16_t *k = k_base + (size_t)slot[j] * row_stride + head_off;
-        double dot = 0.0;
-        for (int d = 0; d < head_dim; d++) dot += (double)(nib_fp16_to_fp32(qh[d]) * nib_fp16_to_fp32(k[d]));
-        scores[j] = (float)dot * scale;
-        if (scores[j] > max) max = scores[j];
-    }
-    double sum = 0.0;
-    for (int32_t j = 0; j < n_kv; j++) {
-        scores[j] = expf(scores[j] - max);
-        sum += (double)scores[j];
-    }
-    const float inv = (float)(1.0 / sum);
-    for (int32_t j = 0; j < n_kv; j++) scores[j] = nib_fp16_to_fp32(nib_fp32_to_fp16(scores[j] * inv)); /* P meets fp16 V in fp16 */
-    for (int d = 0; d < head_dim; d++) {
-        double acc = 0.0;
-        for (int32_t j = 0; j < n_kv; j++)
-            acc += (double)(scores[j] * nib_fp16_to_fp32(v_base[(size_t)slot[j] * row_stride + head_off + (size_t)d]));
-        out[d] = (float)acc;
-    }
+    const int64_t nv = n & ~(int64_t)(NIB_GGML_EPR - 1); /* ggml_vec_swiglu_f32: v_silu 8 at a time */
+    for (int64_t i = 0; i < nv; i++) y[i] = nib_ggml_silu(g[i]) * u[i];
+    for (int64_t i = nv; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }

@@ -3,7 +3,9 @@
  * sizes and strides in, outputs out; they never see model or context
  * structs. Rounding follows ggml where it matters for agreement with
  * llama.cpp (rms norm sums in double, rope angles by repeated float
- * multiplication, softmax sums in double, attention operands in fp16).
+ * multiplication, the rotation's products fused as the compiler fuses
+ * ggml's, SiLU through ggml_v_expf: ggml_order.h). Attention lives in
+ * attention_ref.h.
  * Threading: functions taking n_threads split independent rows with OpenMP;
  * results do not depend on the thread count.
  */
@@ -17,12 +19,20 @@
 extern "C" {
 #endif
 
-/* y[t][o] = dot(w row o, x row t) for t < n_tok, o < n_out, with the vec_dot
- * of the CPU variant chosen at run time (dispatch.h).
+/* y[t][o] = dot(w row o, x row t) for t < n_tok, o < n_out, with the kernels
+ * of the CPU variant chosen at run time (dispatch.h), picked per shape the way
+ * llama.cpp picks its matmul path (so that results agree bit for bit):
+ * rows8 where the variant has it and n_out % 8 == 0 (llama.cpp's repacked
+ * matrices; never for a matrix llama.cpp cannot repack: pass
+ * NIB_MATMUL_NO_REPACK, e.g. for an output matrix tied to the embeddings),
+ * gemm_dot for n_tok >= 2 when n_in % 8 == 0 and n_out % 4 == 0 (tinyBLAS),
+ * vec_dot otherwise. Results do not depend on n_threads.
  * w: n_out rows of w_row_bytes (type w_type, n_in elements each);
  * xq: n_tok rows of xq_row_bytes, already quantized to w_type's partner type. */
+enum nib_matmul_flags { NIB_MATMUL_NO_REPACK = 1 };
 void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out,
-                   const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y /* [n_tok][n_out] */, int n_threads);
+                   const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y /* [n_tok][n_out] */, int flags,
+                   int n_threads);
 
 /* Quantizes n_tok rows of n floats to `type` (the partner of a weight type),
  * rounding as ggml's CPU backend does (quantize_act.c). */
@@ -44,18 +54,8 @@ struct nib_rope_params {
 /* Rotates n_head heads of head_dim values at position pos, in place. */
 void nib_op_rope(float *x /* [n_head][head_dim] */, int n_head, int head_dim, int32_t pos, const struct nib_rope_params *p);
 
-/* y[i] = silu(g[i]) * u[i]. */
+/* y[i] = silu(g[i]) * u[i], with ggml's vectorized exp where ggml uses it. */
 void nib_op_swiglu(const float *g, const float *u, int64_t n, float *y);
-
-/*
- * Attention of one query head over n_kv cached positions:
- *   out = softmax(scale * q . k_j) . v_j,  j < n_kv
- * k_rows/v_rows: base of fp16 K/V storage, row j of this head at
- * base + slot[j] * row_stride + head_off (elements). scores: scratch [n_kv].
- */
-void nib_op_attention_head(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
-                           size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
-                           float *scores, float *out);
 
 #ifdef __cplusplus
 }

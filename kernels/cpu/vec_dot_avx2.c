@@ -23,6 +23,7 @@
 #include "quant_blocks.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 
@@ -75,7 +76,17 @@ static inline __m256i dot_s8_s8(__m256i x, __m256i y) {
 
 static inline __m256i load32(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* ---- float types: 32 products per step into four 8-lane accumulators ---- */
+/* ---- float types, in ggml_vec_dot_f32/f16/bf16's AVX2 order: 32 products
+ * per step into four 8-lane accumulators, then GGML_F32x8_REDUCE (a0+a2,
+ * a1+a3, a0+a1, halves, two hadds) or, for BF16, (a0+a2)+(a1+a3) and tree8;
+ * leftovers as ggml adds them. ---- */
+
+static inline float reduce4_f32x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    a0 = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
+    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+    const __m128 t1 = _mm_hadd_ps(t0, t0);
+    return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+}
 
 void nib_vec_dot_f32_f32_avx2(int64_t n, float *out, const void *vx, const void *vy) {
     const float *x = vx, *y = vy; /* [n], [n] */
@@ -87,10 +98,9 @@ void nib_vec_dot_f32_f32_avx2(int64_t n, float *out, const void *vx, const void 
         a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
         a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
     }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
-    double sum = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; i < n; i++) sum += (double)(x[i] * y[i]);
-    *out = (float)sum;
+    float sum = reduce4_f32x8(a0, a1, a2, a3);
+    for (; i < n; i++) sum += x[i] * y[i];
+    *out = sum;
 }
 
 static inline __m256 load_f16x8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
@@ -105,10 +115,58 @@ void nib_vec_dot_f16_f16_avx2(int64_t n, float *out, const void *vx, const void 
         a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
         a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), a3);
     }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
-    double sum = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    double sum = reduce4_f32x8(a0, a1, a2, a3);
     for (; i < n; i++) sum += (double)(fp16_to_f32(x[i]) * fp16_to_f32(y[i]));
     *out = (float)sum;
+}
+
+static inline __m256 load_bf16x8(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+void nib_vec_dot_bf16_bf16_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const uint16_t *x = vx, *y = vy; /* [n], [n] bf16 bits */
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) { /* bf16 products are exact: fma or not, the same sums */
+        a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
+        a1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load_bf16x8(x + i + 16), load_bf16x8(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load_bf16x8(x + i + 24), load_bf16x8(y + i + 24), a3);
+    }
+    double sum = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)));
+    for (; i < n; i++) {
+        uint32_t bx = (uint32_t)x[i] << 16, by = (uint32_t)y[i] << 16;
+        float fx, fy;
+        memcpy(&fx, &bx, 4);
+        memcpy(&fy, &by, 4);
+        sum += (double)(fx * fy);
+    }
+    *out = (float)sum;
+}
+
+/* ---- the same three in tinyBLAS's order (llama.cpp's prompt path): one
+ * 8-lane fma accumulator over 8-element steps, then tree8. n % 8 == 0. ---- */
+
+void nib_gemm_dot_f32_f32_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const float *x = vx, *y = vy; /* [n], [n] */
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc);
+    *out = hsum_f32x8(acc);
+}
+
+void nib_gemm_dot_f16_f16_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const uint16_t *x = vx, *y = vy; /* [n], [n] */
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), acc);
+    *out = hsum_f32x8(acc);
+}
+
+void nib_gemm_dot_bf16_bf16_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    const uint16_t *x = vx, *y = vy; /* [n], [n] */
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), acc);
+    *out = hsum_f32x8(acc);
 }
 
 /* ---- legacy quants: one block -> acc += d * (8 lanes of int32 sums).

@@ -1,0 +1,91 @@
+/*
+ * attention_ref.c — reference attention in llama.cpp's float order (see
+ * attention_ref.h for the rules reproduced).
+ */
+#include "attention_ref.h"
+
+#include "fp16.h"
+#include "ggml_order.h"
+
+#include <math.h>
+
+#define EPR NIB_GGML_EPR   /* floats per register */
+#define STEP NIB_GGML_STEP /* ggml_vec_dot_f16: four registers per step */
+
+/* fp16 x fp16 products are exact in float, so acc + p rounds like ggml's fma. */
+static inline float prod16(uint16_t a, uint16_t b) {
+    return nib_fp16_to_fp32(a) * nib_fp16_to_fp32(b);
+}
+
+/* GGML_F32x8_REDUCE of four registers acc[r * 8 + lane], strided by `stride`. */
+static float reduce4x8(float *acc, size_t stride) {
+    for (int l = 0; l < EPR; l++) {
+        acc[(size_t)l * stride] += acc[(size_t)(2 * EPR + l) * stride];
+        acc[(size_t)(EPR + l) * stride] += acc[(size_t)(3 * EPR + l) * stride];
+        acc[(size_t)l * stride] += acc[(size_t)(EPR + l) * stride];
+    }
+    return nib_hadd8(acc, stride);
+}
+
+float nib_dot_f16_vec(const uint16_t *x, const uint16_t *y, int64_t n) {
+    float acc[STEP] = {0};
+    const int64_t np = n & ~(int64_t)(STEP - 1);
+    for (int64_t i = 0; i < np; i++) acc[i % STEP] += prod16(x[i], y[i]);
+    double sum = (double)reduce4x8(acc, 1);
+    for (int64_t i = np; i < n; i++) sum += (double)prod16(x[i], y[i]);
+    return (float)sum;
+}
+
+float nib_dot_f16_tinyblas(const uint16_t *x, const uint16_t *y, int64_t n) {
+    float acc[EPR] = {0};
+    for (int64_t i = 0; i < n; i++) acc[i % EPR] += prod16(x[i], y[i]);
+    return nib_tree8(acc, 1);
+}
+
+/* exp(s - max) in place; returns the float that ggml scales the row by. */
+static float softmax_exp(float *s, int32_t n, float max) {
+    double sum = 0.0;
+    for (int32_t c = 0; c < n; c += EPR) {
+        float e[EPR] = {0}; /* padded keys contribute exp(-inf) = 0 */
+        for (int32_t l = 0; l < EPR && c + l < n; l++) s[c + l] = e[l] = nib_ggml_expf(s[c + l] - max);
+        sum += (double)nib_tree8(e, 1);
+    }
+    return (float)(1.0 / sum);
+}
+
+void nib_op_attention_head(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                           size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
+                           enum nib_attn_order order, float *scores, float *out) {
+    uint16_t qh[1024];
+    for (int d = 0; d < head_dim; d++) qh[d] = nib_fp32_to_fp16(q[d]);
+    /* tinyBLAS takes KQ when the head dim is a multiple of 8 (its row count,
+     * the padded KV length, always is of 4), and KQV when the head dim is a
+     * multiple of 4 (its dot length, the padded KV length, always is of 8). */
+    const int tiny_kq = order == NIB_ATTN_BATCH && head_dim % EPR == 0;
+    const int tiny_kqv = order == NIB_ATTN_BATCH && head_dim % 4 == 0;
+    float max = -INFINITY;
+    for (int32_t j = 0; j < n_kv; j++) {
+        const uint16_t *k = k_base + (size_t)slot[j] * row_stride + head_off;
+        const float dot = tiny_kq ? nib_dot_f16_tinyblas(qh, k, head_dim) : nib_dot_f16_vec(qh, k, head_dim);
+        scores[j] = dot * scale;
+        if (scores[j] > max) max = scores[j];
+    }
+    const float inv = softmax_exp(scores, n_kv, max);
+
+    /* P . V: key j feeds lane j % 8 (tinyBLAS) or register/lane j % 32
+     * (vec_dot_f16); the padded KV length keeps every key in the vector part. */
+    const int n_acc = tiny_kqv ? EPR : STEP;
+    float acc[STEP][64];
+    for (int d0 = 0; d0 < head_dim; d0 += 64) {
+        const int nd = head_dim - d0 < 64 ? head_dim - d0 : 64;
+        for (int a = 0; a < n_acc; a++)
+            for (int d = 0; d < nd; d++) acc[a][d] = 0.0f;
+        for (int32_t j = 0; j < n_kv; j++) {
+            const float p = nib_fp16_to_fp32(nib_fp32_to_fp16(scores[j] * inv));
+            const uint16_t *v = v_base + (size_t)slot[j] * row_stride + head_off + (size_t)d0;
+            float *a = acc[j % n_acc];
+            for (int d = 0; d < nd; d++) a[d] += p * nib_fp16_to_fp32(v[d]);
+        }
+        for (int d = 0; d < nd; d++) out[d0 + d] = tiny_kqv ? nib_tree8(&acc[0][d], 64) : reduce4x8(&acc[0][d], 64);
+    }
+}

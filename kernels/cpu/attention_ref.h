@@ -1,0 +1,55 @@
+/*
+ * attention_ref.h — reference attention of one query head over cached fp16
+ * K/V, in llama.cpp's float order.
+ *
+ *   out = softmax(scale * q . k_j) . v_j,   j < n_kv
+ *
+ * llama.cpp (flash attention off, the golden outputs' setting) computes this
+ * as two matmuls and a softmax over a KV length padded to a multiple of 256;
+ * the padding adds exact zeros, so only the order of the real terms matters.
+ * It is reproduced here (ggml_order.h) so results agree bit for bit:
+ *   - q is rounded to fp16 to meet fp16 K, probabilities are rounded to fp16
+ *     to meet fp16 V (ggml converts src1 to the F16 vec_dot type);
+ *   - a forward call of >= 2 tokens runs both matmuls through tinyBLAS when
+ *     the dot length is a multiple of 8 and the row count of 4 (one 8-lane
+ *     fma accumulator per output, tree8); otherwise, and for single-token
+ *     calls, ggml_vec_dot_f16 (four 8-lane accumulators over 32-element
+ *     steps, hadd8, leftovers added in double);
+ *   - exp is ggml_v_expf, summed 8 at a time by tree8 into a double.
+ * The code is plain C: results are the same on every CPU.
+ */
+#ifndef NIB_ATTENTION_REF_H
+#define NIB_ATTENTION_REF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Which of llama.cpp's two matmul paths to reproduce. */
+enum nib_attn_order {
+    NIB_ATTN_DECODE = 0, /* one token per forward call: ggml_vec_dot_f16 */
+    NIB_ATTN_BATCH = 1,  /* >= 2 tokens per call: tinyBLAS where it applies */
+};
+
+/*
+ * k_base/v_base: fp16 K/V storage; row j of this head at
+ * base + slot[j] * row_stride + head_off (elements). head_dim <= 1024.
+ * scores: scratch [n_kv].
+ */
+void nib_op_attention_head(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                           size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
+                           enum nib_attn_order order, float *scores, float *out);
+
+/* Dot of two fp16 vectors in ggml_vec_dot_f16's order (AVX2 build). */
+float nib_dot_f16_vec(const uint16_t *x, const uint16_t *y, int64_t n);
+
+/* Dot of two fp16 vectors in tinyBLAS's order (n % 8 == 0). */
+float nib_dot_f16_tinyblas(const uint16_t *x, const uint16_t *y, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
