@@ -316,7 +316,7 @@ TEST_P(KernelVariant, MatmulMatchesReference) {
             shapes.push_back({ n, 1, 1 });
             shapes.push_back({ n, 7, 3 });
             shapes.push_back({ n, 129, 1 });
-            shapes.push_back({ n, 16, 3 }); /* rows8 and, n % 8 == 0, the tinyBLAS-order dot */
+            shapes.push_back({ n, 16, 5 }); /* rows8 (GEMM order for 4 rows, GEMV for 1) and the tinyBLAS-order dot */
         }
         shapes.push_back({ 2 * bs, 4097, 2 });
         shapes.push_back({ 4096 + bs, 4097, 1 });

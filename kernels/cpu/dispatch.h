@@ -26,8 +26,9 @@ extern "C" {
 #endif
 
 /* Eight consecutive weight rows (row r at w + r * row_bytes) dotted with one
- * activation row: out[r] for r < 8. */
-typedef void (*nib_rows8_fn)(int64_t n, float *out /* [8] */, const void *w, size_t row_bytes, const void *y);
+ * activation row: out[r] for r < 8; gemm != 0: in the order of llama.cpp's
+ * repacked GEMM (batch rows in groups of 4), else its GEMV's. */
+typedef void (*nib_rows8_fn)(int64_t n, float *out /* [8] */, const void *w, size_t row_bytes, const void *y, int gemm);
 
 typedef void (*nib_quantize_act_fn)(const float *x /* [n] */, void *y /* n / block_size blocks */, int64_t n);
 
@@ -64,8 +65,8 @@ void nib_quantize_act_q8_1_ref(const float *x, void *y, int64_t n);
 void nib_vec_dot_f32_f32_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_vec_dot_f16_f16_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_vec_dot_bf16_bf16_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_rows8_q4_0_q8_0_avx2(int64_t n, float *out, const void *w, size_t row_bytes, const void *y);
-void nib_rows8_q4_K_q8_K_avx2(int64_t n, float *out, const void *w, size_t row_bytes, const void *y);
+void nib_rows8_q4_0_q8_0_avx2(int64_t n, float *out, const void *w, size_t row_bytes, const void *y, int gemm);
+void nib_rows8_q4_K_q8_K_avx2(int64_t n, float *out, const void *w, size_t row_bytes, const void *y, int gemm);
 void nib_gemm_dot_f32_f32_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_gemm_dot_f16_f16_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_gemm_dot_bf16_bf16_avx2(int64_t n, float *out, const void *x, const void *y);

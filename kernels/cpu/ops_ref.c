@@ -16,12 +16,13 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, int64_t n_in, 
     const int nt = n_threads > 0 ? n_threads : 1;
     nib_rows8_fn rows8 = (flags & NIB_MATMUL_NO_REPACK) || n_out % 8 ? NULL : k->rows8[w_type];
     if (rows8) {
+        const int64_t n_gemm = n_tok > 3 ? n_tok - n_tok % 4 : 0; /* llama.cpp: GEMM for 4 rows at a time */
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t o = 0; o < n_out; o += 8) {
             const char *wr = (const char *)w + (size_t)o * w_row_bytes;
             for (int64_t t = 0; t < n_tok; t++) {
                 float r8[8];
-                rows8(n_in, r8, wr, w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes);
+                rows8(n_in, r8, wr, w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes, t < n_gemm);
                 memcpy(&y[t * n_out + o], r8, sizeof r8);
             }
         }

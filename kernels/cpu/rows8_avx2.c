@@ -9,9 +9,12 @@
  * exact integer sum times one float scale:
  *
  *   Q4_0:  acc = fma((float)sum_i q_i*y_i,  d_w * d_y,  acc)           per block
- *   Q4_K:  acc = fma((float)sum_s sc_s*dot_s,  d_w * d_y,  acc)          per super-block
+ *   Q4_K:  acc = fma((float)sum_s sc_s*dot_s,  d_w * d_y,  acc)
  *          acc_min = fma((float)sum_s m_s*bsum_s,  dmin_w * d_y,  acc_min)
  *          out = acc - acc_min
+ *          per super-block in the GEMV, per 64-weight pair of sub-blocks in
+ *          the GEMM (which takes a batch's rows 4 at a time: the first
+ *          n - n % 4 of n >= 4 rows; the rest go through the GEMV)
  *
  * That order differs from the row-wise vec_dot (eight lanes of partial sums
  * and a final horizontal add), so the results differ in the last bit; nib
@@ -47,7 +50,8 @@ static inline __m256i dot_s8(__m256i x, __m256i y) {
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-void nib_rows8_q4_0_q8_0_avx2(int64_t n, float *out, const void *vw, size_t row_bytes, const void *vy) {
+void nib_rows8_q4_0_q8_0_avx2(int64_t n, float *out, const void *vw, size_t row_bytes, const void *vy, int gemm) {
+    (void)gemm; /* GEMV and GEMM add the same per-block terms */
     const struct nib_block_q8_0 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_0;
     __m256 acc = _mm256_setzero_ps();
@@ -77,15 +81,22 @@ static inline void scale_min_k4(int j, const uint8_t *q, int *sc, int *m) {
     }
 }
 
-void nib_rows8_q4_K_q8_K_avx2(int64_t n, float *out, const void *vw, size_t row_bytes, const void *vy) {
+static inline int hsum_i32x8(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+    return _mm_cvtsi128_si32(s);
+}
+
+void nib_rows8_q4_K_q8_K_avx2(int64_t n, float *out, const void *vw, size_t row_bytes, const void *vy, int gemm) {
     const struct nib_block_q8_K *y = vy; /* [n/256] */
     const int64_t nb = n / NIB_QK_K;
     for (int r = 0; r < 8; r++) {
         const struct nib_block_q4_K *x = (const struct nib_block_q4_K *)((const char *)vw + (size_t)r * row_bytes);
         float acc = 0.0f, acc_min = 0.0f;
         for (int64_t b = 0; b < nb; b++) {
-            __m256i sum = _mm256_setzero_si256();
-            int mins = 0;
+            const float d = fp16_to_f32(x[b].d) * y[b].d, dmin = fp16_to_f32(x[b].dmin) * y[b].d;
+            int isum = 0, mins = 0;
             for (int j = 0; j < NIB_QK_K / 64; j++) { /* 32 bytes: sub-blocks 2j (low) and 2j+1 (high) */
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * j));
                 const __m256i lo = _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
@@ -95,16 +106,21 @@ void nib_rows8_q4_K_q8_K_avx2(int64_t n, float *out, const void *vw, size_t row_
                 scale_min_k4(2 * j + 1, x[b].scales, &sc1, &m1);
                 const __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * j)));
                 const __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * j + 32)));
-                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc0)));
-                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc1)));
-                mins += m0 * (y[b].bsums[4 * j] + y[b].bsums[4 * j + 1]) + m1 * (y[b].bsums[4 * j + 2] + y[b].bsums[4 * j + 3]);
+                const int s = hsum_i32x8(_mm256_add_epi32(_mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc0)),
+                                                          _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc1))));
+                const int mn = m0 * (y[b].bsums[4 * j] + y[b].bsums[4 * j + 1]) + m1 * (y[b].bsums[4 * j + 2] + y[b].bsums[4 * j + 3]);
+                if (gemm) { /* the GEMM adds each 64-weight pair of sub-blocks */
+                    acc = fmaf((float)s, d, acc);
+                    acc_min = fmaf((float)mn, dmin, acc_min);
+                } else {
+                    isum += s;
+                    mins += mn;
+                }
             }
-            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-            s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
-            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
-            const int isum = _mm_cvtsi128_si32(s4);
-            acc = fmaf((float)isum, fp16_to_f32(x[b].d) * y[b].d, acc);
-            acc_min = fmaf((float)mins, fp16_to_f32(x[b].dmin) * y[b].d, acc_min);
+            if (!gemm) { /* the GEMV adds each super-block */
+                acc = fmaf((float)isum, d, acc);
+                acc_min = fmaf((float)mins, dmin, acc_min);
+            }
         }
         out[r] = acc - acc_min;
     }

@@ -7,11 +7,26 @@
  * widened to unsigned bytes, maddubs multiplies them with the int8
  * activations into int16 pair sums, madd applies the sub-block scales into
  * eight int32 lanes, and offsets (Q3_K's -4, Q6_K's -32) and mins are taken
- * out in integers. Each block then costs one fma of d into eight float lanes
- * (plus one scalar multiply-add for the mins), so the result equals the
- * scalar reference up to the order of float additions. Every int32 lane
- * converted to float stays below 2^24, hence converts exactly (bounds next
- * to each kernel).
+ * out in integers (bounds on the int32 lanes next to each kernel; where a
+ * lane can pass 2^24 its conversion still rounds exactly as ggml's, since it
+ * is the same int32 through the same cvtdq2ps).
+ *
+ * The float side reproduces llama.cpp's x86 AVX2 kernels (ggml-cpu
+ * arch/x86/quants.c, ggml_vec_dot_qN_K_q8_K, as built for the "haswell"
+ * variant) bit for bit, so the integer lanes are laid out exactly as there:
+ * lane k of a block's int32 sum holds bytes 4k..4k+3 of every 32-element
+ * chunk (what maddubs + madd give), with the same terms (offsets, mins) in
+ * the same lanes. Then, per type:
+ *   - d = y.d * x.d and dmin = -y.d * x.dmin, each one rounded multiply;
+ *   - acc (8 lanes) += d * lanes as one fma per block (vfmadd231ps);
+ *   - mins: Q2_K fmas dmin * (8 lanes) into acc first, Q4_K fmas dmin *
+ *     (4 lanes) into a separate 4-lane accumulator, Q5_K does a scalar
+ *     summs = fma(dmin, (float)int_sum, summs) (ggml's C is contracted);
+ *   - the result is hsum_f32x8(acc) (ggml's hsum_float_8: hi128 + lo128,
+ *     + movehl, + movehdup), plus the mins accumulator last for Q4_K/Q5_K.
+ * kqcmp (see the report / /work/dbg/kq) checks this against the prebuilt
+ * libggml-cpu-haswell.so. The project builds with -ffp-contract=off, so
+ * every fma here is an explicit intrinsic.
  */
 #include "avx2_util.h"
 #include "dispatch.h"
@@ -29,6 +44,11 @@ static inline int hsum_i32x4(__m128i s) {
 
 
 static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* Scalar fma(a, b, c) with one rounding (vfmadd231ss, as contracted ggml C). */
+static inline float fmadd_f32(float a, float b, float c) {
+    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
 
 /* sc holds eight int16 scales in each 128-bit half: word a of the low half
  * goes to every word of the low half, word b of the high half to every word
@@ -56,20 +76,22 @@ static inline __m256i scaled_bsums(__m256i sc16, const int16_t *bsums) {
 }
 
 /* Q2_K: x = d*sc*q - dmin*m, q in [0, 3], sc and m in [0, 15]. A lane sums
- * 32 products of at most 15*3*127: < 2^21. */
+ * 32 products of at most 15*3*127: < 2^21.
+ * ggml order per block: acc = fma(dmin, mins lanes, acc) with dmin = -y.d *
+ * x.dmin and mins lane k = m[2k]*bsums[2k] + m[2k+1]*bsums[2k+1]; then
+ * acc = fma(d, sumi, acc). Result hsum_float_8(acc). */
 void nib_vec_dot_q2_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q2_K *x = vx; /* [n/256] */
     const struct nib_block_q8_K *y = vy; /* [n/256] */
     const int64_t nb = n / NIB_QK_K;
     const __m256i m3 = _mm256_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps();
-    float summ = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
+        const float d = y[i].d * fp16_to_f32(x[i].d), dmin = -y[i].d * fp16_to_f32(x[i].dmin);
         const __m128i packed = _mm_loadu_si128((const __m128i *)x[i].scales);
         const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0x0F)));
         const __m256i m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
-        const __m256i mins = scaled_bsums(m16, y[i].bsums);
-        const int summs = hsum_i32x4(_mm_add_epi32(_mm256_castsi256_si128(mins), _mm256_extracti128_si256(mins, 1)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(scaled_bsums(m16, y[i].bsums)), acc);
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) { /* 128 elements: 32 bytes, four 2-bit fields each */
             const __m256i bits = load32(x[i].qs + 32 * h);
@@ -80,11 +102,9 @@ void nib_vec_dot_q2_K_q8_K_avx2(int64_t n, float *out, const void *vx, const voi
                 sumi = _mm256_add_epi32(sumi, chunk_dot(q, load32(q8 + 32 * s), pick_scales(sc, 2 * s, 2 * s + 1)));
             }
         }
-        const float d = y[i].d * fp16_to_f32(x[i].d), dmin = y[i].d * fp16_to_f32(x[i].dmin);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        summ += dmin * (float)summs;
     }
-    *out = hsum_f32x8(acc) - summ;
+    *out = hsum_f32x8(acc);
 }
 
 /* The sixteen 6-bit Q3_K scales, bias 32 removed, as int16: low nibbles of
@@ -101,8 +121,10 @@ static inline __m256i q3_K_scales(const uint8_t *p /* [12] */) {
 }
 
 /* Q3_K: x = d*sc*(q - 4) with q = low 2 bits | high bit << 2 in [0, 7], sc in
- * [-32, 31]. sum sc*(q-4)*y = sum sc*q*y - 4 * sum_j sc_j*bsums_j, lanes
- * matched: a lane is at most 32*32*7*127 + 4*2*32*2032 < 2^21. */
+ * [-32, 31]. As in ggml the -4 is applied per int16 pair sum: maddubs(low 2
+ * bits, y) - maddubs(4 where the high bit is clear, y), so every lane holds
+ * exactly its own elements, at most 32*32*4*128 < 2^18. ggml order: acc =
+ * fma(d, sumi, acc) per block, result hsum_float_8(acc). */
 void nib_vec_dot_q3_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q3_K *x = vx; /* [n/256] */
     const struct nib_block_q8_K *y = vy; /* [n/256] */
@@ -111,8 +133,8 @@ void nib_vec_dot_q3_K_q8_K_avx2(int64_t n, float *out, const void *vx, const voi
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const __m256i sc16 = q3_K_scales(x[i].scales);
-        const __m256i hbits = load32(x[i].hmask);
-        __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(scaled_bsums(sc16, y[i].bsums), 2));
+        const __m256i nhbits = _mm256_xor_si256(load32(x[i].hmask), _mm256_set1_epi8(-1)); /* high bit clear */
+        __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i bits = load32(x[i].qs + 32 * h);
             const __m256i sc = dup_half(sc16, h);
@@ -120,9 +142,10 @@ void nib_vec_dot_q3_K_q8_K_avx2(int64_t n, float *out, const void *vx, const voi
             for (int s = 0; s < 4; s++) {
                 const int g = 4 * h + s; /* 32-element group = bit of hmask */
                 const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
-                const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, g), one), 2);
-                const __m256i q = _mm256_or_si256(lo, hi);
-                sumi = _mm256_add_epi32(sumi, chunk_dot(q, load32(q8 + 32 * s), pick_scales(sc, 2 * s, 2 * s + 1)));
+                const __m256i off = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(nhbits, g), one), 2);
+                const __m256i a = load32(q8 + 32 * s);
+                const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, a), _mm256_maddubs_epi16(off, a));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pick_scales(sc, 2 * s, 2 * s + 1), p16));
             }
         }
         const float d = y[i].d * fp16_to_f32(x[i].d);
@@ -146,26 +169,31 @@ static inline void q4_K_scales_mins(const uint8_t *p /* [12] */, __m256i *sc, __
     *mins = _mm_cvtepu8_epi16(_mm_setr_epi32((int)m_lo, (int)m_hi, 0, 0));
 }
 
-/* sum_j mins_j * (bsums_{2j} + bsums_{2j+1}): 8 * 63 * 4064 < 2^21. */
-static inline int q4_K_min_sum(__m128i mins, const int16_t *bsums) {
+/* mins_j * (bsums_{2j} + bsums_{2j+1}) summed in pairs of j into four int32
+ * lanes (ggml's layout: lane k = j in {2k, 2k+1}): 8 * 63 * 4064 < 2^21. */
+static inline __m128i q4_K_min_lanes(__m128i mins, const int16_t *bsums) {
     const __m128i b0 = _mm_loadu_si128((const __m128i *)bsums), b1 = _mm_loadu_si128((const __m128i *)(bsums + 8));
-    return hsum_i32x4(_mm_madd_epi16(mins, _mm_hadd_epi16(b0, b1)));
+    return _mm_madd_epi16(mins, _mm_hadd_epi16(b0, b1));
 }
 
 /* Q4_K: x = d*sc*q - dmin*m, q in [0, 15], one scale per 32 elements. A lane
- * is at most 32*63*15*127 < 2^22. */
+ * is at most 32*63*15*127 < 2^22.
+ * ggml order: acc_m (4 lanes) = fma(dmin, min lanes, acc_m) with dmin =
+ * -y.d * x.dmin; acc = fma(d, sumi, acc). Result hsum_float_8(acc) +
+ * ((m0 + m2) + (m1 + m3)) of acc_m (movehl, then movehdup). */
 void nib_vec_dot_q4_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q4_K *x = vx; /* [n/256] */
     const struct nib_block_q8_K *y = vy; /* [n/256] */
     const int64_t nb = n / NIB_QK_K;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 acc = _mm256_setzero_ps();
-    float summ = 0.0f;
+    __m128 acc_m = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        const float d = y[i].d * fp16_to_f32(x[i].d), dmin = -y[i].d * fp16_to_f32(x[i].dmin);
         __m256i sc;
         __m128i mins;
         q4_K_scales_mins(x[i].scales, &sc, &mins);
-        const int summs = q4_K_min_sum(mins, y[i].bsums);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(q4_K_min_lanes(mins, y[i].bsums)), acc_m);
         __m256i sumi = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) { /* 64 elements: low nibbles, then high */
             const __m256i bits = load32(x[i].qs + 32 * j);
@@ -174,27 +202,31 @@ void nib_vec_dot_q4_K_q8_K_avx2(int64_t n, float *out, const void *vx, const voi
             sumi = _mm256_add_epi32(sumi, chunk_dot(lo, load32(q8), pick_scales(sc, 2 * j, 2 * j)));
             sumi = _mm256_add_epi32(sumi, chunk_dot(hi, load32(q8 + 32), pick_scales(sc, 2 * j + 1, 2 * j + 1)));
         }
-        const float d = y[i].d * fp16_to_f32(x[i].d), dmin = y[i].d * fp16_to_f32(x[i].dmin);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        summ += dmin * (float)summs;
     }
-    *out = hsum_f32x8(acc) - summ;
+    acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+    acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
+    *out = hsum_f32x8(acc) + _mm_cvtss_f32(acc_m);
 }
 
 /* Q5_K: Q4_K plus a 5th bit (bit k of qh[l] belongs to element 32k + l),
- * q in [0, 31]. A lane is at most 32*63*31*127 < 2^23. */
+ * q in [0, 31]. A lane is at most 32*63*31*127 < 2^23.
+ * ggml order (unlike Q4_K): the mins are one exact int32 per block, summs =
+ * fma(dmin, (float)that, summs) in scalar with dmin = -y.d * x.dmin; acc =
+ * fma(d, sumi, acc). Result hsum_float_8(acc) + summs. */
 void nib_vec_dot_q5_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q5_K *x = vx; /* [n/256] */
     const struct nib_block_q8_K *y = vy; /* [n/256] */
     const int64_t nb = n / NIB_QK_K;
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps();
-    float summ = 0.0f;
+    float summs = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
+        const float d = y[i].d * fp16_to_f32(x[i].d), dmin = -y[i].d * fp16_to_f32(x[i].dmin);
         __m256i sc;
         __m128i mins;
         q4_K_scales_mins(x[i].scales, &sc, &mins);
-        const int summs = q4_K_min_sum(mins, y[i].bsums);
+        summs = fmadd_f32(dmin, (float)hsum_i32x4(q4_K_min_lanes(mins, y[i].bsums)), summs);
         const __m256i hbits = load32(x[i].qh);
         __m256i sumi = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
@@ -207,21 +239,22 @@ void nib_vec_dot_q5_K_q8_K_avx2(int64_t n, float *out, const void *vx, const voi
             sumi = _mm256_add_epi32(sumi, chunk_dot(lo, load32(q8), pick_scales(sc, 2 * j, 2 * j)));
             sumi = _mm256_add_epi32(sumi, chunk_dot(hi, load32(q8 + 32), pick_scales(sc, 2 * j + 1, 2 * j + 1)));
         }
-        const float d = y[i].d * fp16_to_f32(x[i].d), dmin = y[i].d * fp16_to_f32(x[i].dmin);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        summ += dmin * (float)summs;
     }
-    *out = hsum_f32x8(acc) - summ;
+    *out = hsum_f32x8(acc) + summs;
 }
 
-/* Q6_K: x = d*sc*(q - 32), q in [0, 63], sc int8. The -32 is taken out per
- * int16 pair sum (maddubs(32, y)), so each lane holds exactly its own 32
- * elements: at most 32*128*32*127 < 2^24, hence exact in float. */
+/* Q6_K: x = d*sc*(q - 32), q in [0, 63], sc int8. As in ggml the -32 is
+ * taken out per block in int32 lanes: sumi (unsigned q) minus 32 * (lane k:
+ * sc[2k]*bsums[2k] + sc[2k+1]*bsums[2k+1]). A lane stays within
+ * 32*63*128*128 + 32*2*128*4064 < 2^26, no int32 overflow; past 2^24 its
+ * conversion rounds, identically to ggml's. ggml order: acc = fma(d, lanes,
+ * acc) per block, result hsum_float_8(acc). */
 void nib_vec_dot_q6_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q6_K *x = vx; /* [n/256] */
     const struct nib_block_q8_K *y = vy; /* [n/256] */
     const int64_t nb = n / NIB_QK_K;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3), c32 = _mm256_set1_epi8(32);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
@@ -240,11 +273,10 @@ void nib_vec_dot_q6_K_q8_K_avx2(int64_t n, float *out, const void *vx, const voi
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
             const int8_t *q8 = y[i].qs + 128 * h;
             for (int s = 0; s < 4; s++) {
-                const __m256i a = load32(q8 + 32 * s);
-                const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[s], a), _mm256_maddubs_epi16(c32, a));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pick_scales(sc, 2 * s, 2 * s + 1), p16));
+                sumi = _mm256_add_epi32(sumi, chunk_dot(q[s], load32(q8 + 32 * s), pick_scales(sc, 2 * s, 2 * s + 1)));
             }
         }
+        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(scaled_bsums(sc16, y[i].bsums), 5));
         const float d = y[i].d * fp16_to_f32(x[i].d);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
