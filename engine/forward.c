@@ -36,7 +36,7 @@ static void matmul(struct nib_context *c, const struct nib_weight *w, const floa
         c->xq_type = pt;
         c->xq_row = xq_row;
     }
-    nib_op_matmul(w->type, w->data, w->row_bytes, w->ne0, w->ne1, c->xq, xq_row, n, y,
+    nib_op_matmul(w->type, w->data, w->row_bytes, w->packed, w->ne0, w->ne1, c->xq, xq_row, n, y,
                   w->is_embedding ? NIB_MATMUL_NO_REPACK : 0, c->n_threads); /* llama.cpp repacks no get_rows tensor */
     if (bias)
         for (int32_t t = 0; t < n; t++)

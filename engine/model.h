@@ -21,6 +21,7 @@ struct nib_weight {
     size_t        row_bytes;
     const void   *data;   /* NULL when the tensor is absent (optional ones) */
     bool          is_embedding; /* the output matrix tied to token_embd (read by get_rows too) */
+    const void   *packed;       /* the CPU kernels' packed copy (model_pack.c), or NULL */
 };
 
 struct nib_layer {
@@ -58,8 +59,16 @@ struct nib_model {
     struct nib_layer *layers;     /* [n_layer] */
 
     struct nib_arena owned_arena;  /* dequantized small tensors, the layer table */
+    void            *packed;       /* one buffer for every packed copy, or NULL */
+    size_t           packed_bytes;
     uint64_t n_params, weight_bytes;
     uint64_t decode_bytes;        /* weight bytes one decode step reads (all matmul weights) */
 };
+
+/* model_pack.c: copies the matrices the CPU variant has packed kernels for
+ * into its interleaved layout (kernels/cpu/repack.h) and sets their
+ * `packed`; the mapped pages of the originals are released. Out of memory is
+ * not an error: those matrices keep the row-wise path. */
+void nib_model_pack(struct nib_model *m);
 
 #endif

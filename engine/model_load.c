@@ -237,8 +237,9 @@ static int load(struct loader *L, const char *path) {
     if (!m->arch)
         return nib_error_set(L->err, NIB_E_UNSUPPORTED, "model: architecture '%s' is not supported (nib supports %s)", arch,
                              nib_arch_list());
-    if ((rc = load_hparams(L)) || (rc = nib_vocab_load(m->gguf, &m->vocab, L->err))) return rc;
-    return bind_tensors(L);
+    if ((rc = load_hparams(L)) || (rc = nib_vocab_load(m->gguf, &m->vocab, L->err)) || (rc = bind_tensors(L))) return rc;
+    nib_model_pack(m);
+    return NIB_OK;
 }
 
 int nib_model_load(const char *path, const struct nib_model_params *params, struct nib_model **out, struct nib_error *err) {
@@ -264,6 +265,7 @@ void nib_model_free(struct nib_model *m) {
     nib_vocab_free(m->vocab);
     nib_gguf_free(m->gguf);
     nib_arena_free(&m->owned_arena);
+    free(m->packed);
     free(m);
 }
 

@@ -36,6 +36,7 @@
 #include "fp16.h"
 #include "ops_ref.h"
 #include "quant_blocks.h"
+#include "repack.h"
 #include "test_util.h"
 #include "type_traits.h"
 
@@ -73,6 +74,7 @@ const std::vector<WeightType> &weight_types() {
     static const std::vector<WeightType> t = {
         { NIB_TYPE_F32, {}, -1 },
         { NIB_TYPE_F16, {}, -1 },
+        { NIB_TYPE_BF16, {}, -1 },
         { NIB_TYPE_Q4_0, { offsetof(nib_block_q4_0, d) }, -1 },
         { NIB_TYPE_Q4_1, { offsetof(nib_block_q4_1, d), offsetof(nib_block_q4_1, m) }, (long)offsetof(nib_block_q4_1, m) },
         { NIB_TYPE_Q5_0, { offsetof(nib_block_q5_0, d) }, -1 },
@@ -105,7 +107,7 @@ void put_fp16(uint8_t *p, float f) {
 std::vector<uint8_t> random_weights(const WeightType &wt, int64_t n, int64_t n_rows, NibRng &rng) {
     const size_t row = nib_type_row_bytes(wt.type, n);
     std::vector<uint8_t> w(row * (size_t)n_rows);
-    if (wt.type == NIB_TYPE_F32 || wt.type == NIB_TYPE_F16) {
+    if (wt.type == NIB_TYPE_F32 || wt.type == NIB_TYPE_F16 || wt.type == NIB_TYPE_BF16) {
         std::vector<float> f((size_t)(n * n_rows));
         for (auto &v : f) v = rng.uniform();
         nib_type_traits(wt.type)->from_float(f.data(), w.data(), n * n_rows);
@@ -330,7 +332,7 @@ TEST_P(KernelVariant, MatmulMatchesReference) {
             memset(got.data(), kGuard, got.size() * sizeof(float));
             loop_matmul(ref_table(), wt.type, w.data(), wrow, s.n, s.n_out, xq.data(), xrow, s.n_tok, want.data());
             if (chosen) /* the path choice by shape (rows8, gemm_dot, vec_dot) included */
-                nib_op_matmul(wt.type, w.data(), wrow, s.n, s.n_out, xq.data(), xrow, s.n_tok, got.data(), 0, 1);
+                nib_op_matmul(wt.type, w.data(), wrow, nullptr, s.n, s.n_out, xq.data(), xrow, s.n_tok, got.data(), 0, 1);
             else
                 loop_matmul(k, wt.type, w.data(), wrow, s.n, s.n_out, xq.data(), xrow, s.n_tok, got.data());
             EXPECT_TRUE(guards_intact((const uint8_t *)(got.data() + ny), 16 * sizeof(float)));
@@ -354,13 +356,59 @@ TEST_P(KernelVariant, MatmulMatchesReference) {
             for (int threads : { 2, 3 }) {
                 std::vector<float> y(ny + 16);
                 memset(y.data(), kGuard, y.size() * sizeof(float));
-                nib_op_matmul(wt.type, w.data(), wrow, s.n, s.n_out, xq.data(), xrow, s.n_tok, y.data(), 0, threads);
+                nib_op_matmul(wt.type, w.data(), wrow, nullptr, s.n, s.n_out, xq.data(), xrow, s.n_tok, y.data(), 0, threads);
                 EXPECT_EQ(memcmp(y.data(), got.data(), ny * sizeof(float)), 0)
                     << nib_type_name(wt.type) << " n=" << s.n << " out=" << s.n_out << " threads " << threads;
                 EXPECT_TRUE(guards_intact((const uint8_t *)(y.data() + ny), 16 * sizeof(float)));
             }
         }
     }
+}
+
+/* Packed matrices (repack.h): the packed kernels give the same bits as the
+ * row-wise rows8 kernels (both follow llama.cpp's repacked float order), for
+ * any number of token rows (GEMM tiles of 4 and GEMV tails), and stay within
+ * the bound of the reference; the repack keeps every value. */
+TEST(KernelPacked, SameBitsAsRows8) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels();
+    NibRng rng(0x5ac);
+    int checked = 0;
+    for (const WeightType &wt : weight_types()) {
+        if (!k->packed8[wt.type]) continue;
+        const int pt = nib_type_traits(wt.type)->vec_dot_type;
+        const int64_t bs = nib_type_block_size(wt.type);
+        for (int64_t n : { bs, 3 * bs, 4096 + bs })
+            for (int64_t n_out : { 8, 24 })
+                for (int64_t n_tok : { 1, 3, 4, 7, 70 }) {
+                    ASSERT_NE(nib_repack_size(wt.type, n, n_out), 0u);
+                    const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
+                    const std::vector<float> x = random_acts(n, n_tok, rng);
+                    size_t xrow = 0;
+                    const std::vector<uint8_t> xq = quantize_with(ref_table(), pt, x.data(), n, n_tok, &xrow);
+                    const size_t wrow = nib_type_row_bytes(wt.type, n), ny = (size_t)(n_out * n_tok);
+                    std::vector<uint8_t> packed(nib_repack_size(wt.type, n, n_out) + 64, kGuard);
+                    nib_repack_groups(wt.type, w.data(), wrow, n, 0, n_out / 8, packed.data());
+                    EXPECT_TRUE(guards_intact(packed.data() + packed.size() - 64, 64));
+                    std::vector<float> rows(ny), pk(ny + 16), want(ny);
+                    memset(pk.data(), kGuard, pk.size() * sizeof(float));
+                    nib_op_matmul(wt.type, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, n_tok, rows.data(), 0, 2);
+                    nib_op_matmul(wt.type, w.data(), wrow, packed.data(), n, n_out, xq.data(), xrow, n_tok, pk.data(), 0, 2);
+                    EXPECT_EQ(memcmp(rows.data(), pk.data(), ny * sizeof(float)), 0)
+                        << nib_type_name(wt.type) << " n=" << n << " out=" << n_out << " tok=" << n_tok;
+                    EXPECT_TRUE(guards_intact((const uint8_t *)(pk.data() + ny), 16 * sizeof(float)));
+                    loop_matmul(ref_table(), wt.type, w.data(), wrow, n, n_out, xq.data(), xrow, n_tok, want.data());
+                    for (int64_t t = 0; t < n_tok; t++)
+                        for (int64_t o = 0; o < n_out; o++) {
+                            const size_t i = (size_t)(t * n_out + o);
+                            const std::vector<float> a = to_float(pt, xq.data() + (size_t)t * xrow, n);
+                            const double S = abs_term_sum(wt, w.data() + (size_t)o * wrow, n, a.data());
+                            ASSERT_LE(std::fabs((double)pk[i] - (double)want[i]), dot_bound(wt.type, n, S))
+                                << nib_type_name(wt.type) << " n=" << n << " row " << o << " tok " << t;
+                        }
+                    checked++;
+                }
+    }
+    if (!checked) GTEST_SKIP() << "variant " << k->name << " has no packed kernels";
 }
 
 /* nib_op_quantize_rows runs the chosen table's quantizers; row gaps stay untouched. */

@@ -37,11 +37,16 @@ enum nib_attn_order {
 /*
  * k_base/v_base: fp16 K/V storage; row j of this head at
  * base + slot[j] * row_stride + head_off (elements). head_dim <= 1024.
- * scores: scratch [n_kv].
+ * scores: scratch [n_kv]. Runs the chosen CPU variant's kernel (dispatch.h);
+ * nib_attention_head_ref is the scalar reference.
  */
 void nib_op_attention_head(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
                            size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
                            enum nib_attn_order order, float *scores, float *out);
+
+void nib_attention_head_ref(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                            size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
+                            enum nib_attn_order order, float *scores, float *out);
 
 /* Dot of two fp16 vectors in ggml_vec_dot_f16's order (AVX2 build). */
 float nib_dot_f16_vec(const uint16_t *x, const uint16_t *y, int64_t n);

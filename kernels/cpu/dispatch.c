@@ -19,6 +19,7 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     }
     k->quantize_act[NIB_TYPE_Q8_0] = nib_quantize_act_q8_0_ref;
     k->quantize_act[NIB_TYPE_Q8_1] = nib_quantize_act_q8_1_ref;
+    k->attention_head = nib_attention_head_ref;
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -28,6 +29,10 @@ static void override_avx2(struct nib_cpu_kernels *k) {
     k->vec_dot[NIB_TYPE_BF16] = nib_vec_dot_bf16_bf16_avx2;
     k->rows8[NIB_TYPE_Q4_0] = nib_rows8_q4_0_q8_0_avx2;
     k->rows8[NIB_TYPE_Q4_K] = nib_rows8_q4_K_q8_K_avx2;
+    k->attention_head = nib_attention_head_avx2;
+    k->packed8[NIB_TYPE_Q4_0] = nib_packed8_q4_0_q8_0_avx2;
+    k->block_sums_q8_0 = nib_block_sums_q8_0_avx2;
+    k->packed8[NIB_TYPE_Q4_K] = nib_packed8_q4_K_q8_K_avx2;
     k->gemm_dot[NIB_TYPE_F32]  = nib_gemm_dot_f32_f32_avx2;
     k->gemm_dot[NIB_TYPE_F16]  = nib_gemm_dot_f16_f16_avx2;
     k->gemm_dot[NIB_TYPE_BF16] = nib_gemm_dot_bf16_bf16_avx2;
@@ -47,6 +52,30 @@ static void override_avx2(struct nib_cpu_kernels *k) {
 }
 #endif
 
+#if defined(__aarch64__)
+/* Every type the AVX2 table covers; gemm_dot and rows8 stay NULL (they exist
+ * to reproduce llama.cpp's x86 float order). The integer dots use SDOT where
+ * the CPU has it, widening multiplies otherwise. */
+static void override_neon(struct nib_cpu_kernels *k, bool dotprod) {
+    k->vec_dot[NIB_TYPE_F32]  = nib_vec_dot_f32_f32_neon;
+    k->vec_dot[NIB_TYPE_F16]  = nib_vec_dot_f16_f16_neon;
+    k->vec_dot[NIB_TYPE_BF16] = nib_vec_dot_bf16_bf16_neon;
+    k->vec_dot[NIB_TYPE_Q4_0] = dotprod ? nib_vec_dot_q4_0_q8_0_neon_dotprod : nib_vec_dot_q4_0_q8_0_neon;
+    k->vec_dot[NIB_TYPE_Q4_1] = dotprod ? nib_vec_dot_q4_1_q8_1_neon_dotprod : nib_vec_dot_q4_1_q8_1_neon;
+    k->vec_dot[NIB_TYPE_Q5_0] = dotprod ? nib_vec_dot_q5_0_q8_0_neon_dotprod : nib_vec_dot_q5_0_q8_0_neon;
+    k->vec_dot[NIB_TYPE_Q5_1] = dotprod ? nib_vec_dot_q5_1_q8_1_neon_dotprod : nib_vec_dot_q5_1_q8_1_neon;
+    k->vec_dot[NIB_TYPE_Q8_0] = dotprod ? nib_vec_dot_q8_0_q8_0_neon_dotprod : nib_vec_dot_q8_0_q8_0_neon;
+    k->vec_dot[NIB_TYPE_Q2_K] = dotprod ? nib_vec_dot_q2_K_q8_K_neon_dotprod : nib_vec_dot_q2_K_q8_K_neon;
+    k->vec_dot[NIB_TYPE_Q3_K] = dotprod ? nib_vec_dot_q3_K_q8_K_neon_dotprod : nib_vec_dot_q3_K_q8_K_neon;
+    k->vec_dot[NIB_TYPE_Q4_K] = dotprod ? nib_vec_dot_q4_K_q8_K_neon_dotprod : nib_vec_dot_q4_K_q8_K_neon;
+    k->vec_dot[NIB_TYPE_Q5_K] = dotprod ? nib_vec_dot_q5_K_q8_K_neon_dotprod : nib_vec_dot_q5_K_q8_K_neon;
+    k->vec_dot[NIB_TYPE_Q6_K] = dotprod ? nib_vec_dot_q6_K_q8_K_neon_dotprod : nib_vec_dot_q6_K_q8_K_neon;
+    k->quantize_act[NIB_TYPE_Q8_0] = nib_quantize_act_q8_0_neon;
+    k->quantize_act[NIB_TYPE_Q8_1] = nib_quantize_act_q8_1_neon;
+    k->quantize_act[NIB_TYPE_Q8_K] = nib_quantize_act_q8_K_neon;
+}
+#endif
+
 static void init(void) {
     for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
         fill_ref(&tables[v]);
@@ -55,7 +84,9 @@ static void init(void) {
 #if defined(__x86_64__) || defined(_M_X64)
     override_avx2(&tables[NIB_CPU_VARIANT_AVX2]);
 #endif
-    /* NEON: no kernels yet; its table is the reference. */
+#if defined(__aarch64__)
+    override_neon(&tables[NIB_CPU_VARIANT_NEON], nib_cpu_features()->dotprod);
+#endif
 }
 
 const struct nib_cpu_kernels *nib_cpu_kernels_for(enum nib_cpu_variant v) {

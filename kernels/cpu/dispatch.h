@@ -17,6 +17,7 @@
 #ifndef NIB_CPU_DISPATCH_H
 #define NIB_CPU_DISPATCH_H
 
+#include "attention_ref.h"
 #include "cpu_features.h"
 #include "nib.h"
 #include "type_traits.h"
@@ -29,6 +30,22 @@ extern "C" {
  * activation row: out[r] for r < 8; gemm != 0: in the order of llama.cpp's
  * repacked GEMM (batch rows in groups of 4), else its GEMV's. */
 typedef void (*nib_rows8_fn)(int64_t n, float *out /* [8] */, const void *w, size_t row_bytes, const void *y, int gemm);
+
+/* One group of 8 packed weight rows (repack.h) against n_tok <= 4
+ * activation rows (xq_row_bytes apart): y[t * y_stride + r]; gemm as for
+ * nib_rows8_fn; ysum: the activation rows' block sums [n_tok][n/32] for
+ * Q4_0 (nib_block_sums_fn), unused otherwise. */
+typedef void (*nib_packed8_fn)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+                               size_t y_stride, int gemm, const int16_t *ysum);
+
+/* Sums of the 32 int8 of each Q8_0 block of n_tok activation rows. */
+typedef void (*nib_block_sums_fn)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);
+
+/* One query head's attention (attention_ref.h): every variant gives the
+ * reference's bits. */
+typedef void (*nib_attention_fn)(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                                 size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
+                                 enum nib_attn_order order, float *scores, float *out);
 
 typedef void (*nib_quantize_act_fn)(const float *x /* [n] */, void *y /* n / block_size blocks */, int64_t n);
 
@@ -44,6 +61,11 @@ struct nib_cpu_kernels {
      * a multiple of 8 — the shapes llama.cpp repacks on this CPU, whose
      * kernels add one exact integer sum per block (rows8_avx2.c). */
     nib_rows8_fn        rows8[NIB_TYPE_COUNT];
+    /* By weight type, NULL for most: the kernel over the packed copy of a
+     * matrix (repack.h), which the model makes at load time where this is set. */
+    nib_packed8_fn      packed8[NIB_TYPE_COUNT];
+    nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */
+    nib_attention_fn    attention_head;               /* attention_ref.h's contract */
     const char         *name;                         /* the variant's name */
 };
 
@@ -67,6 +89,14 @@ void nib_vec_dot_f16_f16_avx2(int64_t n, float *out, const void *x, const void *
 void nib_vec_dot_bf16_bf16_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_rows8_q4_0_q8_0_avx2(int64_t n, float *out, const void *w, size_t row_bytes, const void *y, int gemm);
 void nib_rows8_q4_K_q8_K_avx2(int64_t n, float *out, const void *w, size_t row_bytes, const void *y, int gemm);
+void nib_packed8_q4_0_q8_0_avx2(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+                                size_t y_stride, int gemm, const int16_t *ysum);
+void nib_block_sums_q8_0_avx2(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);
+void nib_packed8_q4_K_q8_K_avx2(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+                                size_t y_stride, int gemm, const int16_t *ysum);
+void nib_attention_head_avx2(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base, size_t row_stride,
+                             size_t head_off, const int32_t *slot, int32_t n_kv, float scale, enum nib_attn_order order,
+                             float *scores, float *out);
 void nib_gemm_dot_f32_f32_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_gemm_dot_f16_f16_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_gemm_dot_bf16_bf16_avx2(int64_t n, float *out, const void *x, const void *y);
@@ -83,6 +113,38 @@ void nib_vec_dot_q6_K_q8_K_avx2(int64_t n, float *out, const void *x, const void
 void nib_quantize_act_q8_0_avx2(const float *x, void *y, int64_t n);
 void nib_quantize_act_q8_1_avx2(const float *x, void *y, int64_t n);
 void nib_quantize_act_q8_K_avx2(const float *x, void *y, int64_t n);
+
+/* vec_dot_neon.c (plain ARMv8-A, aarch64 only): float dots and activation
+ * quantizers; call only where nib_cpu_variant_available(NEON). */
+void nib_vec_dot_f32_f32_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_f16_f16_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_bf16_bf16_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_quantize_act_q8_0_neon(const float *x, void *y, int64_t n);
+void nib_quantize_act_q8_1_neon(const float *x, void *y, int64_t n);
+void nib_quantize_act_q8_K_neon(const float *x, void *y, int64_t n);
+
+/* vec_dot_neon_i8.c (plain NEON) and vec_dot_neon_dotprod.c (built with
+ * +dotprod; call only where nib_cpu_features()->dotprod): the quantized dots. */
+void nib_vec_dot_q4_0_q8_0_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q4_1_q8_1_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q5_0_q8_0_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q5_1_q8_1_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q8_0_q8_0_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q2_K_q8_K_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q3_K_q8_K_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q4_K_q8_K_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q5_K_q8_K_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q6_K_q8_K_neon(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q4_0_q8_0_neon_dotprod(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q4_1_q8_1_neon_dotprod(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q5_0_q8_0_neon_dotprod(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q5_1_q8_1_neon_dotprod(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q8_0_q8_0_neon_dotprod(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q2_K_q8_K_neon_dotprod(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q3_K_q8_K_neon_dotprod(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q4_K_q8_K_neon_dotprod(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q5_K_q8_K_neon_dotprod(int64_t n, float *out, const void *x, const void *y);
+void nib_vec_dot_q6_K_q8_K_neon_dotprod(int64_t n, float *out, const void *x, const void *y);
 
 #ifdef __cplusplus
 }

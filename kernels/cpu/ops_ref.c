@@ -6,14 +6,54 @@
 #include "dispatch.h"
 #include "fp16.h"
 #include "ggml_order.h"
+#include "repack.h"
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
-void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out, const void *xq,
-                   size_t xq_row_bytes, int64_t n_tok, float *y, int flags, int n_threads) {
+/* Token rows per pass over a packed matrix: their activations stay in L2
+ * while every weight group (8 rows, a few KiB) streams through once. */
+#define PACKED_TOKEN_CHUNK 64
+
+/* Returns false (nothing done) only when the Q4_0 scratch cannot be had. */
+static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
+                          const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
+    nib_packed8_fn kern = k->packed8[w_type];
+    const size_t group_bytes = nib_repack_size(w_type, n_in, 8);
+    const int64_t n_gemm = n_tok > 3 ? n_tok - n_tok % 4 : 0; /* llama.cpp: GEMM for 4 rows at a time */
+    const int64_t nb = n_in / 32;
+    int16_t ysum_small[2048], *ysum = NULL; /* Q4_0: the activations' block sums */
+    if (w_type == NIB_TYPE_Q4_0) {
+        const int64_t need = nb * (n_tok < PACKED_TOKEN_CHUNK ? n_tok : PACKED_TOKEN_CHUNK);
+        ysum = need <= 2048 ? ysum_small : malloc(sizeof(int16_t) * (size_t)need);
+        if (!ysum) return false;
+    }
+    for (int64_t t0 = 0; t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
+        const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
+        if (ysum) k->block_sums_q8_0((const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, nb, t1 - t0, ysum);
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t g = 0; g < n_out / 8; g++) {
+            const char *grp = (const char *)packed + (size_t)g * group_bytes;
+            for (int64_t t = t0; t < t1; t += 4) {
+                const int nt4 = t1 - t < 4 ? (int)(t1 - t) : 4;
+                kern(n_in, grp, (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes, nt4, y + t * n_out + 8 * g,
+                     (size_t)n_out, t < n_gemm, ysum ? ysum + (t - t0) * nb : NULL);
+            }
+        }
+    }
+    if (ysum != ysum_small) free(ysum);
+    return true;
+}
+
+void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *packed, int64_t n_in, int64_t n_out,
+                   const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int flags, int n_threads) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels(); /* the variant chosen at run time */
     const int nt = n_threads > 0 ? n_threads : 1;
+    if (packed && k->packed8[w_type] && n_out % 8 == 0 &&
+        matmul_packed(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt))
+        return; /* else (no scratch) the row-wise kernels, which need none */
     nib_rows8_fn rows8 = (flags & NIB_MATMUL_NO_REPACK) || n_out % 8 ? NULL : k->rows8[w_type];
     if (rows8) {
         const int64_t n_gemm = n_tok > 3 ? n_tok - n_tok % 4 : 0; /* llama.cpp: GEMM for 4 rows at a time */

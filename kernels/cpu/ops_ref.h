@@ -26,11 +26,13 @@ extern "C" {
  * matrices; never for a matrix llama.cpp cannot repack: pass
  * NIB_MATMUL_NO_REPACK, e.g. for an output matrix tied to the embeddings),
  * gemm_dot for n_tok >= 2 when n_in % 8 == 0 and n_out % 4 == 0 (tinyBLAS),
- * vec_dot otherwise. Results do not depend on n_threads.
+ * vec_dot otherwise. packed: the matrix's packed copy (repack.h) or NULL;
+ * when given (and the variant has packed8 for w_type) it is read instead of w.
+ * Results do not depend on n_threads.
  * w: n_out rows of w_row_bytes (type w_type, n_in elements each);
  * xq: n_tok rows of xq_row_bytes, already quantized to w_type's partner type. */
 enum nib_matmul_flags { NIB_MATMUL_NO_REPACK = 1 };
-void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out,
+void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *packed, int64_t n_in, int64_t n_out,
                    const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y /* [n_tok][n_out] */, int flags,
                    int n_threads);
 

@@ -1,0 +1,153 @@
+/*
+ * attention_avx2.c — attention_ref.c's attention, vectorized (AVX2 + F16C +
+ * FMA; this file alone gets those flags). Every rounding step is the one the
+ * reference takes (attention_ref.h), so the two give identical bits:
+ *   - fp16 products are exact in float, so the reference's "acc + p" and an
+ *     fma agree;
+ *   - the reference's lanes are this code's lanes: key j of P.V feeds
+ *     accumulator row j % 8 (tinyBLAS order) or j % 32 (vec_dot_f16 order),
+ *     here as float arrays walked 8 head dims at a time;
+ *   - exp is ggml_v_expf itself (the __m256 form ggml_order.h copies).
+ * Head dims that are not a multiple of 8 go to the reference.
+ */
+#include "attention_ref.h"
+
+#include "avx2_util.h"
+#include "dispatch.h"
+
+#include <immintrin.h>
+#include <math.h>
+
+static inline __m256 load_f16x8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+/* ggml_v_expf, __m256 form. */
+static inline __m256 v_expf(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1))));
+    const __m256i c = _mm256_castps_si256(_mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), n), _mm256_set1_ps(126), _CMP_GT_OQ));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+    if (!_mm256_movemask_ps(_mm256_castsi256_ps(c))) return _mm256_fmadd_ps(j, k, k);
+    const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                       _mm256_set1_epi32((int)0x82000000u));
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    const __m256i d = _mm256_castps_si256(_mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), n), _mm256_set1_ps(192), _CMP_GT_OQ));
+    return _mm256_or_ps(_mm256_and_ps(_mm256_castsi256_ps(d), _mm256_mul_ps(s1, s1)),
+                        _mm256_andnot_ps(_mm256_castsi256_ps(d),
+                                         _mm256_or_ps(_mm256_and_ps(_mm256_castsi256_ps(c), _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1)),
+                                                      _mm256_andnot_ps(_mm256_castsi256_ps(c), _mm256_fmadd_ps(k, j, k)))));
+}
+
+/* GGML_F32x8_REDUCE's last step. */
+static inline float hadd8(__m256 v) {
+    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 t1 = _mm_hadd_ps(t0, t0);
+    return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+}
+
+/* q (fp16-rounded, as floats) . k in tinyBLAS's order: one 8-lane fma chain. */
+static inline float dot_tiny(const float *q, const uint16_t *k, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load_f16x8(k + i), acc);
+    return hsum_f32x8(acc);
+}
+
+/* ... in ggml_vec_dot_f16's: four chains over 32-element steps, leftovers in double. */
+static inline float dot_vec(const float *q, const uint16_t *k, int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load_f16x8(k + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load_f16x8(k + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), load_f16x8(k + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), load_f16x8(k + i + 24), a3);
+    }
+    double sum = hadd8(_mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)));
+    for (; i < n; i++) sum += (double)(q[i] * fp16_to_f32(k[i]));
+    return (float)sum;
+}
+
+void nib_attention_head_avx2(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base, size_t row_stride,
+                             size_t head_off, const int32_t *slot, int32_t n_kv, float scale, enum nib_attn_order order,
+                             float *scores, float *out) {
+    if (head_dim % 8 != 0 || head_dim > 1024) {
+        nib_attention_head_ref(q, head_dim, k_base, v_base, row_stride, head_off, slot, n_kv, scale, order, scores, out);
+        return;
+    }
+    float qf[1024];
+    for (int d = 0; d < head_dim; d += 8)
+        _mm256_storeu_ps(qf + d, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + d), _MM_FROUND_TO_NEAREST_INT)));
+    const int tiny = order == NIB_ATTN_BATCH; /* head_dim % 8 == 0 here: both matmuls take tinyBLAS */
+    float max = -INFINITY;
+    for (int32_t j = 0; j < n_kv; j++) {
+        const uint16_t *k = k_base + (size_t)slot[j] * row_stride + head_off;
+        scores[j] = (tiny ? dot_tiny(qf, k, head_dim) : dot_vec(qf, k, head_dim)) * scale;
+        if (scores[j] > max) max = scores[j];
+    }
+    /* softmax: exp 8 keys at a time (padding keys give 0), tree8 sums into a double */
+    double sum = 0.0;
+    int32_t j = 0;
+    for (; j < n_kv; j += 8) {
+        __m256 s;
+        if (j + 8 <= n_kv) {
+            s = v_expf(_mm256_sub_ps(_mm256_loadu_ps(scores + j), _mm256_set1_ps(max)));
+            _mm256_storeu_ps(scores + j, s);
+        } else {
+            float tmp[8];
+            for (int l = 0; l < 8; l++) tmp[l] = j + l < n_kv ? scores[j + l] - max : -INFINITY;
+            s = v_expf(_mm256_loadu_ps(tmp));
+            _mm256_storeu_ps(tmp, s);
+            for (int l = 0; j + l < n_kv; l++) scores[j + l] = tmp[l];
+        }
+        sum += (double)hsum_f32x8(s);
+    }
+    const __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
+    for (j = 0; j + 8 <= n_kv; j += 8) /* probabilities rounded to fp16, as they meet fp16 V */
+        _mm256_storeu_ps(scores + j, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(scores + j), inv), _MM_FROUND_TO_NEAREST_INT)));
+    for (; j < n_kv; j++) scores[j] = fp16_to_f32(_cvtss_sh(scores[j] * _mm256_cvtss_f32(inv), _MM_FROUND_TO_NEAREST_INT));
+
+    /* P . V: accumulator row j % n_acc, 8 head dims per vector, 64 per pass */
+    const int n_acc = tiny ? 8 : 32;
+    float acc[32][64];
+    for (int d0 = 0; d0 < head_dim; d0 += 64) {
+        const int nd = head_dim - d0 < 64 ? head_dim - d0 : 64;
+        for (int a = 0; a < n_acc; a++)
+            for (int d = 0; d < nd; d += 8) _mm256_storeu_ps(&acc[a][d], _mm256_setzero_ps());
+        for (j = 0; j < n_kv; j++) {
+            const __m256 p = _mm256_set1_ps(scores[j]);
+            const uint16_t *v = v_base + (size_t)slot[j] * row_stride + head_off + (size_t)d0;
+            float *a = acc[j % n_acc];
+            for (int d = 0; d < nd; d += 8)
+                _mm256_storeu_ps(a + d, _mm256_fmadd_ps(p, load_f16x8(v + d), _mm256_loadu_ps(a + d)));
+        }
+        for (int d = 0; d < nd; d += 8) {
+            __m256 r[8];
+            if (tiny) {
+                for (int l = 0; l < 8; l++) r[l] = _mm256_loadu_ps(&acc[l][d]);
+            } else { /* GGML_F32x8_REDUCE's register adds: (a0 + a2) + (a1 + a3), lane by lane */
+                for (int l = 0; l < 8; l++)
+                    r[l] = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(&acc[l][d]), _mm256_loadu_ps(&acc[16 + l][d])),
+                                         _mm256_add_ps(_mm256_loadu_ps(&acc[8 + l][d]), _mm256_loadu_ps(&acc[24 + l][d])));
+            }
+            __m256 o;
+            if (tiny) { /* tree8: (l, l+4), (l, l+2), (0, 1) */
+                const __m256 a0 = _mm256_add_ps(r[4], r[0]), a1 = _mm256_add_ps(r[5], r[1]);
+                const __m256 a2 = _mm256_add_ps(r[6], r[2]), a3 = _mm256_add_ps(r[7], r[3]);
+                o = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
+            } else { /* hadd8: (l, l+4), then (0,1) + (2,3) */
+                const __m256 a0 = _mm256_add_ps(r[0], r[4]), a1 = _mm256_add_ps(r[1], r[5]);
+                const __m256 a2 = _mm256_add_ps(r[2], r[6]), a3 = _mm256_add_ps(r[3], r[7]);
+                o = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+            }
+            _mm256_storeu_ps(out + d0 + d, o);
+        }
+    }
+}

@@ -1,0 +1,161 @@
+/*
+ * packed_avx2.c — matmul kernels over the 8-row interleaved layouts of
+ * repack.h: one group of 8 weight rows against 1..4 activation rows (AVX2,
+ * built with -mavx2 -mfma -mf16c).
+ *
+ * Q4_0 x Q8_0. Per block and activation row t, lane r of a 32-bit vector
+ * gets row r's exact integer dot product: the weights are stored unsigned
+ * (q + 8), so maddubs takes them as they are, the eight 16-bit pair sums of
+ * the four chunks add up within int16 (8 * 2 * 15 * 127 < 2^15), one madd
+ * widens them, and 8 * sum(y) is taken off (the block sums of the activation
+ * rows, computed once per matmul by nib_block_sums_q8_0_avx2). The float step is llama.cpp's
+ * repacked GEMV/GEMM's (see rows8_avx2.c):
+ *     acc_t = fma((float)isum, d_w * d_y, acc_t)       per block, in order
+ * so results equal llama.cpp's bit for bit. Up to four activation rows share
+ * each weight load and nibble unpacking (the prefill GEMM tile is 8 x 4).
+ */
+#include "avx2_util.h"
+#include "dispatch.h"
+#include "quant_blocks.h"
+#include "repack.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+static inline __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm256_set1_epi32(v);
+}
+
+#define TILE 4
+
+/* The Q4_0 body for a compile-time token count: accumulators stay in registers. */
+static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const struct nib_block_q4_0x8 *w, const void *xq,
+                                                            size_t xq_row_bytes, const int16_t *ysum, float *y,
+                                                            size_t y_stride, const int NT) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const struct nib_block_q8_0 *a[TILE];
+    __m256 acc[TILE];
+    for (int t = 0; t < NT; t++) {
+        a[t] = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i s16[TILE];
+        for (int t = 0; t < NT; t++) s16[t] = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));
+            const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            for (int t = 0; t < NT; t++) {
+                s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast4(a[t][b].qs + 8 * c)));
+                s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast4(a[t][b].qs + 8 * c + 4)));
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
+        for (int t = 0; t < NT; t++) {
+            const __m256i corr = _mm256_set1_epi32(8 * ysum[(size_t)t * (size_t)nb + (size_t)b]);
+            const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], ones), corr);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(fp16_to_f32(a[t][b].d))), acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (size_t)t * y_stride, acc[t]);
+}
+
+void nib_packed8_q4_0_q8_0_avx2(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+                                size_t y_stride, int gemm, const int16_t *ysum) {
+    (void)gemm; /* GEMV and GEMM add the same per-block terms */
+    const int64_t nb = n / NIB_QK8_0;
+    switch (n_tok) {
+    case 4: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 4); break;
+    case 3: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 3); break;
+    case 2: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 2); break;
+    default: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 1); break;
+    }
+}
+
+void nib_block_sums_q8_0_avx2(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out) {
+    const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
+    for (int64_t t = 0; t < n_tok; t++) {
+        const struct nib_block_q8_0 *a = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
+        for (int64_t b = 0; b < nb; b++) { /* maddubs(1, y): |y| <= 127 -> exact pair sums */
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(one8, _mm256_loadu_si256((const __m256i *)a[b].qs)), one16);
+            __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+            s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+            s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+            out[t * nb + b] = (int16_t)_mm_cvtsi128_si32(s);
+        }
+    }
+}
+
+/* Q4_K x Q8_K. Per sub-block s and activation row t, row r's dot product
+ * (weights 0..15) lands in 32-bit lane r as for Q4_0 and is scaled by its
+ * 6-bit sc[s][r] in the same madd; the mins meet Q8_K's 16-element sums.
+ * The float steps are llama.cpp's repacked kernels' (rows8_avx2.c): one fma
+ * per super-block in the GEMV, per pair of sub-blocks in the GEMM. */
+static inline __m256i widen_pairs(const uint8_t *v8) { /* 8 bytes -> 16-bit lanes 2r, 2r+1 = v8[r] */
+    const __m128i w = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)v8));
+    return _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
+}
+
+static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const struct nib_block_q4_Kx8 *w, const void *xq,
+                                                            size_t xq_row_bytes, float *y, size_t y_stride, int gemm,
+                                                            const int NT) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const struct nib_block_q8_K *a[TILE];
+    __m256 acc[TILE], accm[TILE];
+    for (int t = 0; t < NT; t++) {
+        a[t] = (const struct nib_block_q8_K *)((const char *)xq + (size_t)t * xq_row_bytes);
+        acc[t] = accm[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
+        const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].dmin));
+        __m256i isum[TILE], imin[TILE];
+        for (int t = 0; t < NT; t++) isum[t] = imin[t] = _mm256_setzero_si256();
+        for (int s = 0; s < 8; s++) {
+            __m256i s16[TILE];
+            for (int t = 0; t < NT; t++) s16[t] = _mm256_setzero_si256();
+            for (int c = 0; c < 4; c++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 128 * s + 32 * c));
+                const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                for (int t = 0; t < NT; t++) {
+                    const int8_t *q8 = a[t][b].qs + 32 * s + 8 * c;
+                    s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast4(q8)));
+                    s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast4(q8 + 4)));
+                }
+            }
+            const __m256i sc = widen_pairs(w[b].sc[s]), mn = widen_pairs(w[b].m[s]);
+            for (int t = 0; t < NT; t++) {
+                const int bsum = a[t][b].bsums[2 * s] + a[t][b].bsums[2 * s + 1];
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+                imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(mn, _mm256_set1_epi32(bsum & 0xFFFF)));
+                if (gemm && s % 2 == 1) { /* the GEMM: one fma per pair of sub-blocks */
+                    const __m256 dy = _mm256_set1_ps(a[t][b].d);
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, dy), acc[t]);
+                    accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), _mm256_mul_ps(dmw, dy), accm[t]);
+                    isum[t] = imin[t] = _mm256_setzero_si256();
+                }
+            }
+        }
+        if (!gemm)
+            for (int t = 0; t < NT; t++) { /* the GEMV: one fma per super-block */
+                const __m256 dy = _mm256_set1_ps(a[t][b].d);
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, dy), acc[t]);
+                accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), _mm256_mul_ps(dmw, dy), accm[t]);
+            }
+    }
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (size_t)t * y_stride, _mm256_sub_ps(acc[t], accm[t]));
+}
+
+void nib_packed8_q4_K_q8_K_avx2(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+                                size_t y_stride, int gemm, const int16_t *ysum) {
+    (void)ysum; /* Q8_K carries its sums */
+    const int64_t nb = n / NIB_QK_K;
+    switch (n_tok) {
+    case 4: q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, gemm, 4); break;
+    case 3: q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, gemm, 3); break;
+    case 2: q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, gemm, 2); break;
+    default: q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, gemm, 1); break;
+    }
+}

@@ -1,0 +1,77 @@
+/*
+ * repack.c — the interleaved layouts of repack.h (portable C).
+ */
+#include "repack.h"
+
+#include "nib.h"
+#include "quant_blocks.h"
+#include "type_traits.h"
+
+#include <string.h>
+
+size_t nib_repack_size(int type, int64_t ne0, int64_t ne1) {
+    if (ne1 % 8 != 0) return 0;
+    if (type == NIB_TYPE_Q4_0 && ne0 % NIB_QK4_0 == 0)
+        return (size_t)(ne1 / 8) * (size_t)(ne0 / NIB_QK4_0) * sizeof(struct nib_block_q4_0x8);
+    if (type == NIB_TYPE_Q4_K && ne0 % NIB_QK_K == 0)
+        return (size_t)(ne1 / 8) * (size_t)(ne0 / NIB_QK_K) * sizeof(struct nib_block_q4_Kx8);
+    return 0;
+}
+
+/* 32 weights (value j = nib(j)) into the chunk layout: byte 32c + 4r + i. */
+static void put_block32(uint8_t *qs, int r, const uint8_t *vals) {
+    for (int c = 0; c < 4; c++)
+        for (int i = 0; i < 4; i++) qs[32 * c + 4 * r + i] = (uint8_t)(vals[8 * c + i] | vals[8 * c + 4 + i] << 4);
+}
+
+static void pack_q4_0(const struct nib_block_q4_0 *const rows[8], int64_t b, struct nib_block_q4_0x8 *out) {
+    for (int r = 0; r < 8; r++) {
+        const struct nib_block_q4_0 *x = (const struct nib_block_q4_0 *)rows[r] + b;
+        uint8_t v[32];
+        for (int j = 0; j < 16; j++) {
+            v[j] = x->qs[j] & 0x0F;
+            v[j + 16] = x->qs[j] >> 4;
+        }
+        out->d[r] = x->d;
+        put_block32(out->qs, r, v);
+    }
+}
+
+static void pack_q4_K(const struct nib_block_q4_K *const rows[8], int64_t b, struct nib_block_q4_Kx8 *out) {
+    for (int r = 0; r < 8; r++) {
+        const struct nib_block_q4_K *x = rows[r] + b;
+        out->d[r] = x->d;
+        out->dmin[r] = x->dmin;
+        for (int s = 0; s < 8; s++) {
+            uint8_t sc, m;
+            nib_q4_K_scale_min(s, x->scales, &sc, &m);
+            out->sc[s][r] = sc;
+            out->m[s][r] = m;
+        }
+        for (int j = 0; j < 4; j++) { /* 32 bytes of qs: sub-block 2j in the low nibbles, 2j+1 in the high */
+            uint8_t lo[32], hi[32];
+            for (int i = 0; i < 32; i++) {
+                lo[i] = x->qs[32 * j + i] & 0x0F;
+                hi[i] = x->qs[32 * j + i] >> 4;
+            }
+            put_block32(out->qs + 128 * (2 * j), r, lo);
+            put_block32(out->qs + 128 * (2 * j + 1), r, hi);
+        }
+    }
+}
+
+void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0, int64_t g0, int64_t g1, void *dst) {
+    for (int64_t g = g0; g < g1; g++) {
+        const void *rows[8];
+        for (int r = 0; r < 8; r++) rows[r] = (const char *)src + (size_t)(8 * g + r) * row_bytes;
+        if (type == NIB_TYPE_Q4_0) {
+            const int64_t nb = ne0 / NIB_QK4_0;
+            for (int64_t b = 0; b < nb; b++)
+                pack_q4_0((const struct nib_block_q4_0 *const *)rows, b, (struct nib_block_q4_0x8 *)dst + g * nb + b);
+        } else if (type == NIB_TYPE_Q4_K) {
+            const int64_t nb = ne0 / NIB_QK_K;
+            for (int64_t b = 0; b < nb; b++)
+                pack_q4_K((const struct nib_block_q4_K *const *)rows, b, (struct nib_block_q4_Kx8 *)dst + g * nb + b);
+        }
+    }
+}

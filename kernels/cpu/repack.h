@@ -1,0 +1,55 @@
+/*
+ * repack.h — 8-row interleaved weight layouts for the packed matmul kernels.
+ *
+ * At load time a Q4_0 matrix whose row count is a multiple of 8 is copied
+ * into groups of 8 rows: group g holds rows 8g..8g+7, block by block, as
+ * struct nib_block_q4_0x8 (the same 144 bytes as eight Q4_0 blocks):
+ *   d[r]          the scale of row r's block;
+ *   qs[32c + 4r + i]   (c = 0..3 chunks of 8 weights, i = 0..3)
+ *                 low nibble: weight 8c + i of row r, high nibble: weight
+ *                 8c + 4 + i of row r (stored unsigned, q + 8).
+ * A kernel then reads one 32-byte chunk and, with one nibble mask, has four
+ * consecutive weights of each row in each 32-bit lane: a byte dot product
+ * against the activation's four bytes broadcast leaves row r's partial sum
+ * in lane r, with no horizontal additions (kernels/cpu/packed_avx2.c).
+ * Q4_K: group g, super-block b, as struct nib_block_q4_Kx8 (1184 bytes for
+ * eight 144-byte blocks):
+ *   d[r], dmin[r]  row r's super-block scales (fp16, as stored);
+ *   sc[s][r], m[s][r]  row r's 6-bit scale and min of sub-block s, unpacked;
+ *   qs[128 s + 32c + 4r + i]  sub-block s (32 weights) laid out as a Q4_0
+ *                 block above (weights unsigned 0..15 as stored).
+ * The values are those of the source blocks, bit for bit.
+ */
+#ifndef NIB_REPACK_H
+#define NIB_REPACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct nib_block_q4_0x8 {
+    uint16_t d[8];
+    uint8_t  qs[128];
+};
+
+struct nib_block_q4_Kx8 {
+    uint16_t d[8], dmin[8];
+    uint8_t  sc[8][8], m[8][8];
+    uint8_t  qs[1024];
+};
+
+/* Bytes the packed copy of an ne1 x ne0 matrix of `type` takes; 0 when nib
+ * has no packed layout for it (type, or ne1 % 8 != 0). */
+size_t nib_repack_size(int type, int64_t ne0, int64_t ne1);
+
+/* Packs rows [8 * g0, 8 * g1) (groups g0..g1-1) of src (row_bytes apart)
+ * into dst, which holds the whole packed matrix. */
+void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0, int64_t g0, int64_t g1, void *dst);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,107 @@
+// Attention kernels (kernels/cpu/attention_*.c): every CPU variant gives the
+// scalar reference's bits (both reproduce llama.cpp's float order, see
+// attention_ref.h), for head dims on and off the vector width, KV lengths
+// around the 8- and 32-key lane counts, scattered cache slots, both matmul
+// orders; and the reference itself is a softmax-weighted mean of V within
+// float rounding of a double-precision computation.
+#include <gtest/gtest.h>
+
+#include "attention_ref.h"
+#include "cpu_features.h"
+#include "dispatch.h"
+#include "fp16.h"
+#include "test_util.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+struct Case {
+    int head_dim;
+    int32_t n_kv;
+};
+
+struct Cache {
+    int head_dim, n_head_kv = 2;
+    size_t row;
+    std::vector<uint16_t> k, v;
+    std::vector<int32_t> slot;
+    Cache(int hd, int32_t n_kv, NibRng &rng) : head_dim(hd), row((size_t)hd * 2) {
+        const int32_t n_slots = n_kv + 5;
+        k.resize(row * (size_t)n_slots);
+        v.resize(row * (size_t)n_slots);
+        for (auto &x : k) x = nib_fp32_to_fp16(rng.uniform() * 2.0f);
+        for (auto &x : v) x = nib_fp32_to_fp16(rng.uniform());
+        for (int32_t j = 0; j < n_kv; j++) slot.push_back((j * 7 + 3) % n_slots); /* scattered, distinct */
+    }
+};
+
+const std::vector<Case> &cases() {
+    static const std::vector<Case> c = { { 8, 1 },   { 8, 17 },   { 12, 9 },  { 64, 1 },   { 64, 7 },  { 64, 8 },
+                                         { 64, 33 }, { 64, 300 }, { 80, 40 }, { 128, 31 }, { 128, 257 }, { 256, 64 } };
+    return c;
+}
+
+} // namespace
+
+TEST(Attention, VariantsGiveReferenceBits) {
+    NibRng rng(0xa77);
+    int variants = 0;
+    for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
+        const struct nib_cpu_kernels *k = nib_cpu_kernels_for((enum nib_cpu_variant)v);
+        if (!k || v == NIB_CPU_VARIANT_REF) continue;
+        variants++;
+        for (const Case &c : cases()) {
+            Cache kv(c.head_dim, c.n_kv, rng);
+            std::vector<float> q((size_t)c.head_dim);
+            for (auto &x : q) x = rng.uniform() * 3.0f;
+            for (int order : { NIB_ATTN_DECODE, NIB_ATTN_BATCH }) {
+                for (size_t head_off : { (size_t)0, (size_t)c.head_dim }) {
+                    std::vector<float> s1((size_t)c.n_kv), s2((size_t)c.n_kv), o1((size_t)c.head_dim), o2((size_t)c.head_dim + 8);
+                    memset(o2.data(), 0x7f, o2.size() * sizeof(float));
+                    nib_attention_head_ref(q.data(), c.head_dim, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), c.n_kv,
+                                           0.125f, (enum nib_attn_order)order, s1.data(), o1.data());
+                    k->attention_head(q.data(), c.head_dim, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), c.n_kv,
+                                      0.125f, (enum nib_attn_order)order, s2.data(), o2.data());
+                    EXPECT_EQ(memcmp(o1.data(), o2.data(), o1.size() * sizeof(float)), 0)
+                        << k->name << " head_dim " << c.head_dim << " n_kv " << c.n_kv << " order " << order;
+                    for (size_t i = (size_t)c.head_dim; i < o2.size(); i++) {
+                        uint32_t bits;
+                        memcpy(&bits, &o2[i], 4);
+                        EXPECT_EQ(bits, 0x7f7f7f7fu) << "wrote past out";
+                    }
+                }
+            }
+        }
+    }
+    if (!variants) GTEST_SKIP() << "only the reference runs on this CPU";
+}
+
+TEST(Attention, ReferenceIsSoftmaxMean) {
+    NibRng rng(0xa78);
+    for (const Case &c : cases()) {
+        Cache kv(c.head_dim, c.n_kv, rng);
+        std::vector<float> q((size_t)c.head_dim), s((size_t)c.n_kv), o((size_t)c.head_dim);
+        for (auto &x : q) x = rng.uniform() * 3.0f;
+        nib_attention_head_ref(q.data(), c.head_dim, kv.k.data(), kv.v.data(), kv.row, 0, kv.slot.data(), c.n_kv, 0.125f,
+                               NIB_ATTN_BATCH, s.data(), o.data());
+        std::vector<double> w((size_t)c.n_kv);
+        double mx = -INFINITY, sum = 0;
+        for (int32_t j = 0; j < c.n_kv; j++) {
+            double d = 0;
+            for (int i = 0; i < c.head_dim; i++)
+                d += (double)nib_fp16_to_fp32(nib_fp32_to_fp16(q[(size_t)i])) * nib_fp16_to_fp32(kv.k[(size_t)kv.slot[(size_t)j] * kv.row + (size_t)i]);
+            w[(size_t)j] = d * 0.125;
+            mx = std::max(mx, w[(size_t)j]);
+        }
+        for (auto &x : w) sum += (x = std::exp(x - mx));
+        for (int i = 0; i < c.head_dim; i++) {
+            double want = 0;
+            for (int32_t j = 0; j < c.n_kv; j++) want += w[(size_t)j] / sum * nib_fp16_to_fp32(kv.v[(size_t)kv.slot[(size_t)j] * kv.row + (size_t)i]);
+            /* probabilities pass through fp16 (rel. 2^-11) as in llama.cpp; |v| < 1 */
+            EXPECT_NEAR(o[(size_t)i], want, 2e-3) << "head_dim " << c.head_dim << " n_kv " << c.n_kv << " dim " << i;
+        }
+    }
+}
