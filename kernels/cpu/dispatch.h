@@ -38,6 +38,10 @@ typedef void (*nib_rows8_fn)(int64_t n, float *out /* [8] */, const void *w, siz
 typedef void (*nib_packed8_fn)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                size_t y_stride, int gemm, const int16_t *ysum);
 
+/* One weight row against n_rows <= 4 activation rows (y_row_bytes apart):
+ * out[t] equals vec_dot's result for row t, bit for bit. */
+typedef void (*nib_dot4_fn)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows);
+
 /* Sums of the 32 int8 of each Q8_0 block of n_tok activation rows. */
 typedef void (*nib_block_sums_fn)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);
 
@@ -64,8 +68,10 @@ struct nib_cpu_kernels {
     /* By weight type, NULL for most: the kernel over the packed copy of a
      * matrix (repack.h), which the model makes at load time where this is set. */
     nib_packed8_fn      packed8[NIB_TYPE_COUNT];
+    nib_dot4_fn         dot4[NIB_TYPE_COUNT];         /* by weight type, NULL for most */
     nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */
-    nib_attention_fn    attention_head;               /* attention_ref.h's contract */
+    nib_attention_fn    attention_head;
+    void (*swiglu)(const float *g, const float *u, int64_t n, float *y); /* ops_ref.h's nib_op_swiglu contract */               /* attention_ref.h's contract */
     const char         *name;                         /* the variant's name */
 };
 
@@ -97,6 +103,10 @@ void nib_packed8_q4_K_q8_K_avx2(int64_t n, const void *group, const void *xq, si
 void nib_attention_head_avx2(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base, size_t row_stride,
                              size_t head_off, const int32_t *slot, int32_t n_kv, float scale, enum nib_attn_order order,
                              float *scores, float *out);
+void nib_dot4_q8_0_q8_0_avx2(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows);
+void nib_dot4_q6_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows);
+void nib_swiglu_avx2(const float *g, const float *u, int64_t n, float *y);
+void nib_swiglu_ref(const float *g, const float *u, int64_t n, float *y);
 void nib_gemm_dot_f32_f32_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_gemm_dot_f16_f16_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_gemm_dot_bf16_bf16_avx2(int64_t n, float *out, const void *x, const void *y);

@@ -70,6 +70,24 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
     }
     nib_vec_dot_fn dot = k->vec_dot[w_type];
     if (n_tok >= 2 && k->gemm_dot[w_type] && n_in % 8 == 0 && n_out % 4 == 0) dot = k->gemm_dot[w_type];
+    else if (n_tok >= 2 && k->dot4[w_type]) {
+        /* 16 weight rows (from L2) meet each 4-token tile (kept in L1) in turn */
+        nib_dot4_fn dot4 = k->dot4[w_type];
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t o0 = 0; o0 < n_out; o0 += 16) {
+            const int64_t o1 = o0 + 16 < n_out ? o0 + 16 : n_out;
+            for (int64_t t = 0; t < n_tok; t += 4) {
+                const int m = n_tok - t < 4 ? (int)(n_tok - t) : 4;
+                for (int64_t o = o0; o < o1; o++) {
+                    float r4[4];
+                    dot4(n_in, r4, (const char *)w + (size_t)o * w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes,
+                         xq_row_bytes, m);
+                    for (int i = 0; i < m; i++) y[(t + i) * n_out + o] = r4[i];
+                }
+            }
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t o = 0; o < n_out; o++) {
         const char *wr = (const char *)w + (size_t)o * w_row_bytes;
@@ -128,7 +146,9 @@ void nib_op_rope(float *x, int n_head, int head_dim, int32_t pos, const struct n
     }
 }
 
-void nib_op_swiglu(const float *g, const float *u, int64_t n, float *y) {
+void nib_op_swiglu(const float *g, const float *u, int64_t n, float *y) { nib_cpu_kernels()->swiglu(g, u, n, y); }
+
+void nib_swiglu_ref(const float *g, const float *u, int64_t n, float *y) {
     const int64_t nv = n & ~(int64_t)(NIB_GGML_EPR - 1); /* ggml_vec_swiglu_f32: v_silu 8 at a time */
     for (int64_t i = 0; i < nv; i++) y[i] = nib_ggml_silu(g[i]) * u[i];
     for (int64_t i = nv; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];

@@ -1,0 +1,75 @@
+// Element-wise ops (kernels/cpu/ops_*.c): every CPU variant gives the scalar
+// reference's bits, over the whole float range that matters (exp's
+// overflow and underflow edges included) and lengths with vector tails.
+#include <gtest/gtest.h>
+
+#include "cpu_features.h"
+#include "dispatch.h"
+#include "test_util.h"
+#include "type_traits.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+TEST(OpsVariants, SwigluGivesReferenceBits) {
+    NibRng rng(0x5e1);
+    int variants = 0;
+    for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
+        const struct nib_cpu_kernels *k = nib_cpu_kernels_for((enum nib_cpu_variant)v);
+        if (!k || v == NIB_CPU_VARIANT_REF) continue;
+        variants++;
+        for (int64_t n : { 1, 7, 8, 9, 172, 4099 }) {
+            std::vector<float> g((size_t)n), u((size_t)n), a((size_t)n), b((size_t)n + 4);
+            for (int64_t i = 0; i < n; i++) {
+                const float scale = (i % 5 == 0) ? 120.0f : (i % 5 == 1 ? 1e-3f : 8.0f); /* exp(-x) over/underflows */
+                g[(size_t)i] = rng.uniform() * scale;
+                u[(size_t)i] = rng.uniform();
+            }
+            memset(b.data(), 0x7f, b.size() * sizeof(float));
+            nib_swiglu_ref(g.data(), u.data(), n, a.data());
+            k->swiglu(g.data(), u.data(), n, b.data());
+            EXPECT_EQ(memcmp(a.data(), b.data(), (size_t)n * sizeof(float)), 0) << k->name << " n=" << n;
+            uint32_t guard;
+            memcpy(&guard, &b[(size_t)n], 4);
+            EXPECT_EQ(guard, 0x7f7f7f7fu);
+        }
+    }
+    if (!variants) GTEST_SKIP() << "only the reference runs on this CPU";
+}
+
+// dot4 (one weight row against up to 4 token rows) gives each row's vec_dot
+// bits: it only shares the weight unpacking.
+TEST(OpsVariants, Dot4GivesVecDotBits) {
+    NibRng rng(0xd04);
+    int checked = 0;
+    for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
+        const struct nib_cpu_kernels *k = nib_cpu_kernels_for((enum nib_cpu_variant)v);
+        if (!k) continue;
+        for (int type = 0; type < NIB_TYPE_COUNT; type++) {
+            if (!k->dot4[type]) continue;
+            const struct nib_type_traits *tt = nib_type_traits(type);
+            const int pt = tt->vec_dot_type;
+            for (int64_t n : { (int64_t)256, (int64_t)4096 + 256 }) {
+                std::vector<float> wf((size_t)n), xf((size_t)n * 4);
+                for (auto &f : wf) f = rng.uniform();
+                for (auto &f : xf) f = rng.uniform() * 10.0f;
+                std::vector<uint8_t> w(nib_type_row_bytes(type, n));
+                tt->from_float(wf.data(), w.data(), n);
+                const size_t xrow = nib_type_row_bytes(pt, n);
+                std::vector<uint8_t> xq(xrow * 4);
+                for (int t = 0; t < 4; t++) k->quantize_act[pt](xf.data() + (size_t)t * (size_t)n, xq.data() + (size_t)t * xrow, n);
+                for (int m = 1; m <= 4; m++) {
+                    float got[4], want;
+                    k->dot4[type](n, got, w.data(), xq.data(), xrow, m);
+                    for (int t = 0; t < m; t++) {
+                        k->vec_dot[type](n, &want, w.data(), xq.data() + (size_t)t * xrow);
+                        EXPECT_EQ(memcmp(&got[t], &want, 4), 0) << k->name << " " << tt->name << " n=" << n << " rows " << m << " t " << t;
+                    }
+                }
+                checked++;
+            }
+        }
+    }
+    if (!checked) GTEST_SKIP() << "no variant has dot4 kernels on this CPU";
+}
