@@ -10,6 +10,11 @@ packages=(
   libssl-dev                         # sha256 in tests (OpenSSL libcrypto)
   libpcre2-dev                       # BPE pre-tokenizer regexes
   clang libclang-rt-14-dev libomp-dev # libFuzzer targets (NIB_FUZZ=ON; OpenMP for clang)
+  # NEON kernel tests: aarch64 cross build (cmake/aarch64-linux-gnu.cmake) run
+  # under qemu-user; its libraries and runtime come from Debian's arm64
+  # multiarch packages (the architecture is added below).
+  gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user
+  libpcre2-dev:arm64 libssl-dev:arm64 libcjson-dev:arm64 libgomp1:arm64 libstdc++6:arm64
 )
 
 missing=()
@@ -22,5 +27,8 @@ echo "install-deps: installing ${missing[*]}" >&2
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

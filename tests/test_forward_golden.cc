@@ -3,7 +3,8 @@
 // to the MoE issue and are skipped by name):
 //  - prompt logits: the whole prompt in one batch, the golden top-10 ids at
 //    every position compared with nib's logits for those ids;
-//  - greedy: one-token decodes, tokens compared with llama.cpp's.
+//  - greedy: one-token decodes, tokens compared with llama.cpp's;
+//  - both at 1 and 2 threads.
 // With the AVX2 kernels (what this machine and CI select), nib reproduces
 // the float order of llama.cpp's AVX2 build that made the golden files
 // (kernels/cpu/README.md), so the check is strict: logits within 1e-6*S
@@ -77,7 +78,7 @@ struct Stats {
     int positions = 0, greedy_tokens = 0, greedy_cut = 0;
 };
 
-void check_model(const std::string &golden_path, Stats *st) {
+void check_model(const std::string &golden_path, int n_threads, Stats *st) {
     std::vector<uint8_t> raw = nib_test_read_file(golden_path);
     raw.push_back(0);
     cJSON *root = cJSON_Parse((const char *)raw.data());
@@ -93,7 +94,7 @@ void check_model(const std::string &golden_path, Stats *st) {
     for (const Golden &g : cases) {
         nib_context_params cp = nib_context_default_params();
         cp.n_ctx = (int32_t)(g.prompt.size() + g.greedy.size() + 8);
-        cp.n_threads = 2;
+        cp.n_threads = n_threads;
         nib_context *c = nullptr;
         ASSERT_EQ(nib_context_new(m, &cp, &c, &err), NIB_OK) << err.msg;
         std::vector<int8_t> want(g.prompt.size(), 1);
@@ -140,7 +141,7 @@ void run_dir(const char *dir) {
         if (f.find("moe") != std::string::npos) continue; /* MoE: Core 6 */
         Stats st;
         SCOPED_TRACE(f);
-        check_model(f, &st);
+        for (int threads : { 1, 2 }) check_model(f, threads, &st); /* results must not depend on the thread count */
         std::printf("%-40s max |dlogit| %.2e  positions %d  greedy %d tokens%s\n", f.substr(f.rfind('/') + 1).c_str(), st.max_err,
                     st.positions, st.greedy_tokens, st.greedy_cut ? " (stopped at a near-tie)" : "");
     }

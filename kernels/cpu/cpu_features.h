@@ -33,7 +33,7 @@ enum nib_cpu_variant {
 
 struct nib_cpu_features {
     bool avx2, fma, f16c, os_ymm; /* x86-64 */
-    bool neon, dotprod;           /* aarch64 */
+    bool neon, dotprod;           /* aarch64; dotprod picks SDOT for the NEON table's integer dots */
 };
 
 /* What the CPU and OS support (detected once). Never NULL. */
