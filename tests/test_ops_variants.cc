@@ -5,6 +5,7 @@
 
 #include "cpu_features.h"
 #include "dispatch.h"
+#include "fp16.h"
 #include "test_util.h"
 #include "type_traits.h"
 
@@ -59,9 +60,17 @@ TEST(OpsVariants, Dot4GivesVecDotBits) {
                 const size_t xrow = nib_type_row_bytes(pt, n);
                 std::vector<uint8_t> xq(xrow * 4);
                 for (int t = 0; t < 4; t++) k->quantize_act[pt](xf.data() + (size_t)t * (size_t)n, xq.data() + (size_t)t * xrow, n);
+                std::vector<float> dy((size_t)(n / 32) * 4, 0.0f); /* Q8_0 partners: fp16 scales as floats, [block][4] */
+                if (pt == NIB_TYPE_Q8_0)
+                    for (int t = 0; t < 4; t++)
+                        for (int64_t b = 0; b < n / 32; b++) {
+                            uint16_t h;
+                            memcpy(&h, xq.data() + (size_t)t * xrow + (size_t)b * 34, 2);
+                            dy[(size_t)b * 4 + (size_t)t] = nib_fp16_to_fp32(h);
+                        }
                 for (int m = 1; m <= 4; m++) {
                     float got[4], want;
-                    k->dot4[type](n, got, w.data(), xq.data(), xrow, m);
+                    k->dot4[type](n, got, w.data(), xq.data(), xrow, m, dy.data());
                     for (int t = 0; t < m; t++) {
                         k->vec_dot[type](n, &want, w.data(), xq.data() + (size_t)t * xrow);
                         EXPECT_EQ(memcmp(&got[t], &want, 4), 0) << k->name << " " << tt->name << " n=" << n << " rows " << m << " t " << t;

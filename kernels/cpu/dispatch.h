@@ -39,8 +39,11 @@ typedef void (*nib_packed8_fn)(int64_t n, const void *group, const void *xq, siz
                                size_t y_stride, int gemm, const int16_t *ysum);
 
 /* One weight row against n_rows <= 4 activation rows (y_row_bytes apart):
- * out[t] equals vec_dot's result for row t, bit for bit. */
-typedef void (*nib_dot4_fn)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows);
+ * out[t] equals vec_dot's result for row t, bit for bit. dy: for partner
+ * types with fp16 block scales (Q8_0), those scales as floats, [block][4]
+ * (nib_op_matmul fills it once per 4 rows); unused otherwise. */
+typedef void (*nib_dot4_fn)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
+                            const float *dy);
 
 /* Sums of the 32 int8 of each Q8_0 block of n_tok activation rows. */
 typedef void (*nib_block_sums_fn)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);
@@ -103,8 +106,10 @@ void nib_packed8_q4_K_q8_K_avx2(int64_t n, const void *group, const void *xq, si
 void nib_attention_head_avx2(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base, size_t row_stride,
                              size_t head_off, const int32_t *slot, int32_t n_kv, float scale, enum nib_attn_order order,
                              float *scores, float *out);
-void nib_dot4_q8_0_q8_0_avx2(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows);
-void nib_dot4_q6_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows);
+void nib_dot4_q8_0_q8_0_avx2(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
+                             const float *dy);
+void nib_dot4_q6_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
+                             const float *dy);
 void nib_swiglu_avx2(const float *g, const float *u, int64_t n, float *y);
 void nib_swiglu_ref(const float *g, const float *u, int64_t n, float *y);
 void nib_gemm_dot_f32_f32_avx2(int64_t n, float *out, const void *x, const void *y);

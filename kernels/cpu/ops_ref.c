@@ -6,6 +6,7 @@
 #include "dispatch.h"
 #include "fp16.h"
 #include "ggml_order.h"
+#include "quant_blocks.h"
 #include "repack.h"
 
 #include <math.h>
@@ -73,6 +74,16 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
     else if (n_tok >= 2 && k->dot4[w_type]) {
         /* 16 weight rows (from L2) meet each 4-token tile (kept in L1) in turn */
         nib_dot4_fn dot4 = k->dot4[w_type];
+        const bool f16_scales = w_type == NIB_TYPE_Q8_0; /* partner Q8_0: fp16 block scales */
+        const int64_t nb = n_in / 32;
+        float *dy = f16_scales ? malloc(sizeof(float) * 4 * (size_t)nb * (size_t)((n_tok + 3) / 4)) : NULL;
+        if (f16_scales && !dy) goto rowwise; /* no scratch: the vec_dot needs none */
+        if (dy)
+            for (int64_t t = 0; t < n_tok; t++)
+                for (int64_t b = 0; b < nb; b++) {
+                    const struct nib_block_q8_0 *a = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
+                    dy[(t / 4) * 4 * nb + 4 * b + t % 4] = nib_fp16_to_fp32(a[b].d);
+                }
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t o0 = 0; o0 < n_out; o0 += 16) {
             const int64_t o1 = o0 + 16 < n_out ? o0 + 16 : n_out;
@@ -81,13 +92,15 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
                 for (int64_t o = o0; o < o1; o++) {
                     float r4[4];
                     dot4(n_in, r4, (const char *)w + (size_t)o * w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes,
-                         xq_row_bytes, m);
+                         xq_row_bytes, m, dy ? dy + (t / 4) * 4 * nb : NULL);
                     for (int i = 0; i < m; i++) y[(t + i) * n_out + o] = r4[i];
                 }
             }
         }
+        free(dy);
         return;
     }
+rowwise:
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t o = 0; o < n_out; o++) {
         const char *wr = (const char *)w + (size_t)o * w_row_bytes;

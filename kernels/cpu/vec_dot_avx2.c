@@ -238,10 +238,11 @@ void nib_vec_dot_q8_0_q8_0_avx2(int64_t n, float *out, const void *vx, const voi
     *out = hsum_f32x8(acc);
 }
 
-/* Q8_0 against up to 4 activation rows: |x| and sign(x) computed once per
- * block, then block_q8_0's steps per row (the same bits as the vec_dot). */
+/* Q8_0 against up to 4 activation rows: |x| and sign(x) once per block, the
+ * four scale products d_x * d_y in one multiply (dy: the rows' fp16 scales as
+ * floats, [block][4]), then block_q8_0's steps per row: the vec_dot's bits. */
 static inline __attribute__((always_inline)) void q8_0_rows(int64_t nb, const struct nib_block_q8_0 *x, const void *vy,
-                                                            size_t y_row_bytes, float *out, const int NT) {
+                                                            size_t y_row_bytes, const float *dy, float *out, const int NT) {
     const struct nib_block_q8_0 *y[4];
     __m256 acc[4];
     for (int t = 0; t < NT; t++) {
@@ -250,23 +251,25 @@ static inline __attribute__((always_inline)) void q8_0_rows(int64_t nb, const st
     }
     for (int64_t i = 0; i < nb; i++) {
         const __m256i qx = load32(x[i].qs), ax = _mm256_sign_epi8(qx, qx);
-        const float dx = fp16_to_f32(x[i].d);
+        float d[4];
+        _mm_storeu_ps(d, _mm_mul_ps(_mm_set1_ps(fp16_to_f32(x[i].d)), _mm_loadu_ps(dy + 4 * i)));
         for (int t = 0; t < NT; t++) {
             const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(load32(y[t][i].qs), qx)),
                                                 _mm256_set1_epi16(1));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * fp16_to_f32(y[t][i].d)), _mm256_cvtepi32_ps(p), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d[t]), _mm256_cvtepi32_ps(p), acc[t]);
         }
     }
     for (int t = 0; t < NT; t++) out[t] = hsum_f32x8(acc[t]);
 }
 
-void nib_dot4_q8_0_q8_0_avx2(int64_t n, float *out, const void *vx, const void *vy, size_t y_row_bytes, int n_rows) {
+void nib_dot4_q8_0_q8_0_avx2(int64_t n, float *out, const void *vx, const void *vy, size_t y_row_bytes, int n_rows,
+                             const float *dy) {
     const int64_t nb = n / NIB_QK8_0;
     switch (n_rows) {
-    case 4: q8_0_rows(nb, vx, vy, y_row_bytes, out, 4); break;
-    case 3: q8_0_rows(nb, vx, vy, y_row_bytes, out, 3); break;
-    case 2: q8_0_rows(nb, vx, vy, y_row_bytes, out, 2); break;
-    default: q8_0_rows(nb, vx, vy, y_row_bytes, out, 1); break;
+    case 4: q8_0_rows(nb, vx, vy, y_row_bytes, dy, out, 4); break;
+    case 3: q8_0_rows(nb, vx, vy, y_row_bytes, dy, out, 3); break;
+    case 2: q8_0_rows(nb, vx, vy, y_row_bytes, dy, out, 2); break;
+    default: q8_0_rows(nb, vx, vy, y_row_bytes, dy, out, 1); break;
     }
 }
 

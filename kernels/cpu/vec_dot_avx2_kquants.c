@@ -249,42 +249,9 @@ void nib_vec_dot_q5_K_q8_K_avx2(int64_t n, float *out, const void *vx, const voi
  * sc[2k]*bsums[2k] + sc[2k+1]*bsums[2k+1]). A lane stays within
  * 32*63*128*128 + 32*2*128*4064 < 2^26, no int32 overflow; past 2^24 its
  * conversion rounds, identically to ggml's. ggml order: acc = fma(d, lanes,
- * acc) per block, result hsum_float_8(acc). */
-void nib_vec_dot_q6_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
-    const struct nib_block_q6_K *x = vx; /* [n/256] */
-    const struct nib_block_q8_K *y = vy; /* [n/256] */
-    const int64_t nb = n / NIB_QK_K;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
-        __m256i sumi = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) { /* 128 elements: ql[64] and qh[32] */
-            const __m256i l0 = load32(x[i].ql + 64 * h), l1 = load32(x[i].ql + 64 * h + 32);
-            const __m256i hb = load32(x[i].qh + 32 * h);
-            const __m256i sc = dup_half(sc16, h);
-            __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
-            const int8_t *q8 = y[i].qs + 128 * h;
-            for (int s = 0; s < 4; s++) {
-                sumi = _mm256_add_epi32(sumi, chunk_dot(q[s], load32(q8 + 32 * s), pick_scales(sc, 2 * s, 2 * s + 1)));
-            }
-        }
-        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(scaled_bsums(sc16, y[i].bsums), 5));
-        const float d = y[i].d * fp16_to_f32(x[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    *out = hsum_f32x8(acc);
-}
-
-/* Q6_K against up to 4 activation rows at once: each weight block unpacked
- * once, then the Q6_K steps above per row (the same bits as the vec_dot). */
+ * acc) per block, result hsum_float_8(acc). Against up to 4 activation rows
+ * at once (dot4), each weight block is unpacked once; the vec_dot is the
+ * one-row case. */
 static inline __attribute__((always_inline)) void q6_K_rows(int64_t nb, const struct nib_block_q6_K *x, const void *vy,
                                                             size_t y_row_bytes, float *out, const int NT) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
@@ -325,7 +292,13 @@ static inline __attribute__((always_inline)) void q6_K_rows(int64_t nb, const st
     for (int t = 0; t < NT; t++) out[t] = hsum_f32x8(acc[t]);
 }
 
-void nib_dot4_q6_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy, size_t y_row_bytes, int n_rows) {
+void nib_vec_dot_q6_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+    q6_K_rows(n / NIB_QK_K, vx, vy, 0, out, 1);
+}
+
+void nib_dot4_q6_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy, size_t y_row_bytes, int n_rows,
+                             const float *dy) {
+    (void)dy; /* Q8_K's scales are floats already */
     const int64_t nb = n / NIB_QK_K;
     switch (n_rows) {
     case 4: q6_K_rows(nb, vx, vy, y_row_bytes, out, 4); break;
