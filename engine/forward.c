@@ -51,7 +51,7 @@ static void attention(struct nib_context *c, int32_t layer, int32_t n) {
     const struct nib_hparams *hp = &c->m->hp;
     const int hd = hp->head_dim_k, group = hp->n_head / hp->n_head_kv;
     const int64_t qw = (int64_t)hp->n_head * hd;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(c->n_threads)
+#pragma omp parallel for collapse(2) schedule(static, 1) num_threads(c->n_threads) /* round robin: causal rows grow with t */
     for (int32_t t = 0; t < n; t++) {
         for (int h = 0; h < hp->n_head; h++) {
 #ifdef _OPENMP
