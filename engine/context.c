@@ -33,7 +33,7 @@ static int physical_cores(void) {
 }
 
 struct nib_context_params nib_context_default_params(void) {
-    struct nib_context_params p = { 0, 0, 0 };
+    struct nib_context_params p = { .n_ctx = 0 };
     return p;
 }
 
@@ -82,7 +82,12 @@ int nib_context_new(const struct nib_model *m, const struct nib_context_params *
     c->n_batch = p.n_batch ? p.n_batch : (c->n_ctx < 512 ? c->n_ctx : 512);
     if (c->n_batch > c->n_ctx) c->n_batch = c->n_ctx;
     c->n_threads = p.n_threads ? p.n_threads : physical_cores();
-    int rc = nib_kv_init(&c->kv, c->n_ctx, m->hp.n_layer, m->hp.n_head_kv * m->hp.head_dim_k, err);
+    if (p.kv_block < 0 || p.kv_block > 4096)
+        return nib_context_free(c), nib_error_set(err, NIB_E_ARG, "context: KV block size %d out of range 1..4096", p.kv_block);
+    int32_t block = p.kv_block ? p.kv_block : 16;
+    if (block > c->n_ctx) block = c->n_ctx; /* a tiny context is one block */
+    int rc = nib_kv_init(&c->kv, c->n_ctx, block, m->hp.n_layer, m->hp.n_head_kv * m->hp.head_dim_k, err);
+    if (!rc) c->n_ctx = c->kv.n_slots; /* whole blocks: up to block - 1 more tokens than asked */
     if (!rc) rc = alloc_buffers(c, err);
     if (rc) {
         nib_context_free(c);
@@ -122,6 +127,19 @@ int nib_context_seq_truncate(struct nib_context *c, int32_t seq, int32_t n, stru
     return NIB_OK;
 }
 
+int nib_context_seq_fork(struct nib_context *c, int32_t dst, int32_t src, struct nib_error *err) {
+    if (dst < 0 || dst >= NIB_MAX_SEQ || src < 0 || src >= NIB_MAX_SEQ)
+        return nib_error_set(err, NIB_E_ARG, "seq_fork: sequence %d / %d out of range 0..%d", dst, src, NIB_MAX_SEQ - 1);
+    nib_kv_fork(&c->kv, dst, src);
+    return NIB_OK;
+}
+
+void nib_context_kv_blocks(const struct nib_context *c, int32_t *used, int32_t *total, int32_t *block_size) {
+    if (used) *used = c->kv.blocks.n_blocks - c->kv.blocks.n_free;
+    if (total) *total = c->kv.blocks.n_blocks;
+    if (block_size) *block_size = c->kv.blocks.block_size;
+}
+
 const float *nib_context_logits(const struct nib_context *c, int32_t i) {
     if (i < 0 || i >= c->last_n || c->out_of[i] < 0) return NULL;
     return c->logits + (size_t)c->out_of[i] * (size_t)c->m->hp.n_vocab;
@@ -157,16 +175,20 @@ int nib_decode(struct nib_context *c, const struct nib_batch *b, struct nib_erro
     c->last_n = 0;
     int rc = check_batch(c, b, err);
     if (rc) return rc;
-    if (b->n > c->kv.n_free)
-        return nib_error_set(err, NIB_KV_FULL, "KV cache full: %d tokens do not fit in the %d free of %d", b->n, c->kv.n_free,
-                             c->n_ctx);
+    int32_t per_seq[NIB_MAX_SEQ] = { 0 }, need = 0;
+    for (int32_t i = 0; i < b->n; i++) per_seq[c->tok_seq[i]]++;
+    for (int s = 0; s < NIB_MAX_SEQ; s++) need += nib_kv_needed(&c->kv, s, per_seq[s]);
+    if (need > c->kv.blocks.n_free)
+        return nib_error_set(err, NIB_KV_FULL, "KV cache full: %d blocks needed, %d free of %d (blocks of %d tokens)", need,
+                             c->kv.blocks.n_free, c->kv.blocks.n_blocks, c->kv.blocks.block_size);
     if (c->n_out > c->cap_out) {
         float *l = realloc(c->logits, sizeof(float) * (size_t)c->n_out * (size_t)c->m->hp.n_vocab);
         if (!l) return nib_error_set(err, NIB_E_NOMEM, "out of memory for %d rows of logits", c->n_out);
         c->logits = l;
         c->cap_out = c->n_out;
     }
-    for (int32_t i = 0; i < b->n; i++) nib_kv_append(&c->kv, c->tok_seq[i], 1);
+    for (int s = 0; s < NIB_MAX_SEQ; s++)
+        if (per_seq[s]) nib_kv_append(&c->kv, s, per_seq[s]); /* cannot fail: checked above */
     rc = nib_forward(c, b->tokens, b->n, NULL, err);
     c->last_n = rc ? 0 : b->n;
     return rc;

@@ -1,47 +1,80 @@
+/*
+ * kv_cache.c — K/V storage over kv_blocks.c's bookkeeping (see kv_cache.h).
+ */
 #include "kv_cache.h"
 
 #include "error.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-int nib_kv_init(struct nib_kv_cache *kv, int32_t n_slots, int32_t n_layer, int32_t row, struct nib_error *err) {
+int nib_kv_init(struct nib_kv_cache *kv, int32_t n_tokens, int32_t block_size, int32_t n_layer, int32_t row,
+                struct nib_error *err) {
     memset(kv, 0, sizeof(*kv));
-    size_t n = (size_t)n_slots * (size_t)n_layer * (size_t)row;
-    kv->n_slots = n_slots;
+    if (block_size <= 0 || n_tokens <= 0)
+        return nib_error_set(err, NIB_E_ARG, "KV cache: %d tokens in blocks of %d", n_tokens, block_size);
+    const int32_t n_blocks = (int32_t)(((int64_t)n_tokens + block_size - 1) / block_size);
+    int rc = nib_kv_blocks_init(&kv->blocks, n_blocks, block_size, err);
+    if (rc) return rc;
+    kv->n_slots = n_blocks * block_size;
     kv->n_layer = n_layer;
     kv->row = row;
+    const size_t n = (size_t)kv->n_slots * (size_t)n_layer * (size_t)row;
     kv->k = malloc(n * sizeof(uint16_t));
     kv->v = malloc(n * sizeof(uint16_t));
-    kv->free_slots = malloc(sizeof(int32_t) * (size_t)n_slots);
-    for (int s = 0; s < NIB_MAX_SEQ && kv->free_slots; s++)
-        if (!(kv->seqs[s].slots = malloc(sizeof(int32_t) * (size_t)n_slots))) break;
-    if (!kv->k || !kv->v || !kv->free_slots || !kv->seqs[NIB_MAX_SEQ - 1].slots) {
+    bool ok = kv->k && kv->v;
+    for (int s = 0; s < NIB_MAX_SEQ && ok; s++) ok = (kv->seqs[s].slots = malloc(sizeof(int32_t) * (size_t)kv->n_slots)) != NULL;
+    if (!ok) {
         nib_kv_free(kv);
-        return nib_error_set(err, NIB_E_NOMEM, "out of memory for a KV cache of %d tokens (%zu MiB)", n_slots,
+        return nib_error_set(err, NIB_E_NOMEM, "out of memory for a KV cache of %d tokens (%zu MiB)", n_tokens,
                              2 * n * sizeof(uint16_t) >> 20);
     }
-    for (int32_t i = 0; i < n_slots; i++) kv->free_slots[i] = n_slots - 1 - i; /* slot 0 on top */
-    kv->n_free = n_slots;
     return NIB_OK;
 }
 
 void nib_kv_free(struct nib_kv_cache *kv) {
     free(kv->k);
     free(kv->v);
-    free(kv->free_slots);
     for (int s = 0; s < NIB_MAX_SEQ; s++) free(kv->seqs[s].slots);
+    nib_kv_blocks_free(&kv->blocks);
     memset(kv, 0, sizeof(*kv));
 }
 
+int32_t nib_kv_needed(const struct nib_kv_cache *kv, int32_t seq, int32_t n) { return nib_kv_blocks_needed(&kv->blocks, seq, n); }
+
+/* Slots of positions [from, to) of seq from its block table. */
+static void refresh_slots(struct nib_kv_cache *kv, int32_t seq, int32_t from, int32_t to) {
+    for (int32_t p = from; p < to; p++) kv->seqs[seq].slots[p] = nib_kv_blocks_slot(&kv->blocks, seq, p);
+}
+
 int nib_kv_append(struct nib_kv_cache *kv, int32_t seq, int32_t n) {
-    if (n > kv->n_free) return NIB_KV_FULL;
-    struct nib_kv_seq *s = &kv->seqs[seq];
-    for (int32_t i = 0; i < n; i++) s->slots[s->len++] = kv->free_slots[--kv->n_free];
+    struct nib_kv_copy cp;
+    const int32_t old = kv->seqs[seq].len;
+    int rc = nib_kv_blocks_append(&kv->blocks, seq, n, &cp);
+    if (rc) return rc;
+    if (cp.n) { /* copy-on-write: the shared block's rows this sequence holds, every layer */
+        const int32_t bs = kv->blocks.block_size;
+        for (int32_t l = 0; l < kv->n_layer; l++) {
+            const size_t bytes = (size_t)cp.n * (size_t)kv->row * sizeof(uint16_t);
+            memcpy(nib_kv_k(kv, l, cp.dst * bs), nib_kv_k(kv, l, cp.src * bs), bytes);
+            memcpy(nib_kv_v(kv, l, cp.dst * bs), nib_kv_v(kv, l, cp.src * bs), bytes);
+        }
+        refresh_slots(kv, seq, old - cp.n, old);
+    }
+    refresh_slots(kv, seq, old, old + n);
+    kv->seqs[seq].len = old + n;
     return NIB_OK;
 }
 
 void nib_kv_truncate(struct nib_kv_cache *kv, int32_t seq, int32_t n) {
-    struct nib_kv_seq *s = &kv->seqs[seq];
-    while (s->len > n) kv->free_slots[kv->n_free++] = s->slots[--s->len];
+    nib_kv_blocks_truncate(&kv->blocks, seq, n);
+    kv->seqs[seq].len = kv->blocks.seq[seq].len;
+}
+
+void nib_kv_fork(struct nib_kv_cache *kv, int32_t dst, int32_t src) {
+    if (dst == src) return;
+    nib_kv_blocks_fork(&kv->blocks, dst, src);
+    kv->seqs[dst].len = kv->seqs[src].len;
+    memcpy(kv->seqs[dst].slots, kv->seqs[src].slots, sizeof(int32_t) * (size_t)kv->seqs[src].len);
 }

@@ -404,6 +404,7 @@ struct nib_context_params {
     int32_t n_ctx;     /* KV cache size in tokens; 0: the model's training context */
     int32_t n_batch;   /* most tokens per nib_decode call; 0: min(n_ctx, 512) */
     int32_t n_threads; /* 0: the number of physical cores */
+    int32_t kv_block;  /* KV cache block size in tokens; 0: 16 */
 };
 struct nib_context_params nib_context_default_params(void);
 
@@ -440,8 +441,15 @@ int nib_decode(struct nib_context *c, const struct nib_batch *batch, struct nib_
 const float *nib_context_logits(const struct nib_context *c, int32_t i);
 /* Number of tokens in a sequence's KV cache. */
 int32_t nib_context_seq_len(const struct nib_context *c, int32_t seq);
-/* Drops tokens at positions >= n of a sequence (n = 0 clears it). */
+/* Drops tokens at positions >= n of a sequence (n = 0 clears it); whole KV
+ * blocks past them return to the pool. */
 int nib_context_seq_truncate(struct nib_context *c, int32_t seq, int32_t n, struct nib_error *err);
+/* Makes sequence dst (cleared first) a copy of src that shares src's KV
+ * blocks: nothing is copied until one of them writes into a shared, partly
+ * filled block (copy-on-write). */
+int nib_context_seq_fork(struct nib_context *c, int32_t dst, int32_t src, struct nib_error *err);
+/* KV blocks in use and in the pool, and their size in tokens (any may be NULL). */
+void nib_context_kv_blocks(const struct nib_context *c, int32_t *used, int32_t *total, int32_t *block_size);
 
 /* -------------------------------------------------------------- sampler */
 

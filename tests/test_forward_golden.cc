@@ -4,7 +4,7 @@
 //  - prompt logits: the whole prompt in one batch, the golden top-10 ids at
 //    every position compared with nib's logits for those ids;
 //  - greedy: one-token decodes, tokens compared with llama.cpp's;
-//  - both at 1 and 2 threads.
+//  - at 1 and 2 threads, KV blocks of 16 and 32 tokens.
 // With the AVX2 kernels (what this machine and CI select), nib reproduces
 // the float order of llama.cpp's AVX2 build that made the golden files
 // (kernels/cpu/README.md), so the check is strict: logits within 1e-6*S
@@ -78,7 +78,7 @@ struct Stats {
     int positions = 0, greedy_tokens = 0, greedy_cut = 0;
 };
 
-void check_model(const std::string &golden_path, int n_threads, Stats *st) {
+void check_model(const std::string &golden_path, int n_threads, int kv_block, Stats *st) {
     std::vector<uint8_t> raw = nib_test_read_file(golden_path);
     raw.push_back(0);
     cJSON *root = cJSON_Parse((const char *)raw.data());
@@ -95,6 +95,7 @@ void check_model(const std::string &golden_path, int n_threads, Stats *st) {
         nib_context_params cp = nib_context_default_params();
         cp.n_ctx = (int32_t)(g.prompt.size() + g.greedy.size() + 8);
         cp.n_threads = n_threads;
+        cp.kv_block = kv_block;
         nib_context *c = nullptr;
         ASSERT_EQ(nib_context_new(m, &cp, &c, &err), NIB_OK) << err.msg;
         std::vector<int8_t> want(g.prompt.size(), 1);
@@ -141,7 +142,10 @@ void run_dir(const char *dir) {
         if (f.find("moe") != std::string::npos) continue; /* MoE: Core 6 */
         Stats st;
         SCOPED_TRACE(f);
-        for (int threads : { 1, 2 }) check_model(f, threads, &st); /* results must not depend on the thread count */
+        /* results must not depend on the thread count or the KV block size */
+        check_model(f, 1, 16, &st);
+        check_model(f, 2, 16, &st);
+        check_model(f, 2, 32, &st);
         std::printf("%-40s max |dlogit| %.2e  positions %d  greedy %d tokens%s\n", f.substr(f.rfind('/') + 1).c_str(), st.max_err,
                     st.positions, st.greedy_tokens, st.greedy_cut ? " (stopped at a near-tie)" : "");
     }

@@ -104,7 +104,7 @@ static void stats(struct result *r) {
 
 static int run_test(const struct bench_args *a, struct result *r) {
     int32_t n_ctx = r->n_prompt + r->n_gen + 1;
-    struct nib_context_params cp = { n_ctx, r->n_prompt > 0 ? r->n_prompt : 1, r->n_threads };
+    struct nib_context_params cp = { .n_ctx = n_ctx, .n_batch = r->n_prompt > 0 ? r->n_prompt : 1, .n_threads = r->n_threads };
     struct nib_context *c = NULL;
     struct nib_error err = { 0 };
     if (nib_context_new(r->m, &cp, &c, &err)) return cli_fail_err(&err);

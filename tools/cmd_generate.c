@@ -27,6 +27,7 @@ static void usage(FILE *f) {
           "  -p TEXT | --tokens  the prompt, as text or token ids\n"
           "  -n N                tokens to generate (default 128; -1: until the context is full)\n"
           "  -c N                context size in tokens (default: the model's)\n"
+          "  --kv-block N        KV cache block size in tokens (default 16)\n"
           "  -t N                threads (default: physical cores)\n"
           "  --temp T            temperature (default 0.8; 0 = greedy)\n"
           "  --top-k K --top-p P --min-p P --typical-p P\n"
@@ -213,10 +214,14 @@ int nib_cmd_generate(int argc, char **argv) {
         rc = generate(&g, &l, s, &r);
     }
     if (!rc && g.json) rc = print_json(&l, &r);
-    if (!rc && !g.json)
+    if (!rc && !g.json) {
+        int32_t used = 0, total = 0, bs = 0;
+        nib_context_kv_blocks(l.ctx, &used, &total, &bs);
         fprintf(stderr, "\nnib: prompt %d tokens in %.3f s (%.1f t/s), generated %d tokens in %.3f s (%.1f t/s), stop: %s\n",
                 l.n_prompt, r.t_prompt, l.n_prompt / (r.t_prompt > 0 ? r.t_prompt : 1e-9), r.n, r.t_gen,
                 r.n / (r.t_gen > 0 ? r.t_gen : 1e-9), r.stop);
+        fprintf(stderr, "nib: KV blocks %d used of %d (%d tokens each)\n", used, total, bs);
+    }
     free(r.tokens);
     nib_sampler_free(s);
     loaded_free(&l);

@@ -70,7 +70,7 @@ int model_args_parse(struct model_args *a, int argc, char **argv, int *i) {
     }
     bool known = !strcmp(o, "-m") || !strcmp(o, "--model") || !strcmp(o, "-p") || !strcmp(o, "--prompt") ||
                  !strcmp(o, "--tokens") || !strcmp(o, "-c") || !strcmp(o, "--ctx-size") || !strcmp(o, "-t") ||
-                 !strcmp(o, "--threads");
+                 !strcmp(o, "--threads") || !strcmp(o, "--kv-block");
     if (!known) return 0;
     if (!has) {
         cli_fail("option %s needs a value", o);
@@ -80,7 +80,9 @@ int model_args_parse(struct model_args *a, int argc, char **argv, int *i) {
     if (o[1] == 'm' || !strcmp(o, "--model")) a->model = v;
     else if (o[1] == 'p' || !strcmp(o, "--prompt")) a->prompt = v;
     else if (!strcmp(o, "--tokens")) a->tokens = v;
-    else if (o[1] == 'c' || !strcmp(o, "--ctx-size")) {
+    else if (!strcmp(o, "--kv-block")) {
+        if (!parse_i32(v, 1, 4096, &a->kv_block)) return cli_fail("%s: '%s' is not a block size (1..4096 tokens)", o, v), -1;
+    } else if (o[1] == 'c' || !strcmp(o, "--ctx-size")) {
         if (!parse_i32(v, 1, 1 << 24, &a->n_ctx)) return cli_fail("%s: '%s' is not a context size (1..16777216)", o, v), -1;
     } else if (!parse_i32(v, 1, 1024, &a->n_threads)) {
         return cli_fail("%s: '%s' is not a thread count (1..1024)", o, v), -1;
@@ -137,6 +139,7 @@ int model_args_load(const struct model_args *a, int32_t n_extra, struct loaded *
                         n_extra, n_ctx);
     struct nib_context_params cp = nib_context_default_params();
     cp.n_ctx = n_ctx;
+    cp.kv_block = a->kv_block;
     cp.n_threads = a->n_threads;
     cp.n_batch = out->n_prompt > 512 ? out->n_prompt : 512;
     if (cp.n_batch > n_ctx) cp.n_batch = n_ctx;

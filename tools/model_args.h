@@ -16,6 +16,7 @@ struct model_args {
     const char *tokens;     /* --tokens 1,2,3 */
     int32_t     n_ctx;      /* -c */
     int32_t     n_threads;  /* -t */
+    int32_t     kv_block;   /* --kv-block: KV cache block size in tokens, 0 = default */
     bool        no_special; /* --no-special: do not parse special-token text */
 };
 
