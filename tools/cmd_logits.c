@@ -47,33 +47,48 @@ static cJSON *position_json(const float *logits, int32_t n_vocab, int32_t pos, i
     return o;
 }
 
+/* The prompt in batches of n_batch (512 by default, llama.cpp's n_ubatch, so
+ * long prompts split where llama.cpp splits them), every wanted row's logits
+ * read right after its batch. */
 static int run(struct loaded *l, int32_t k, bool all, const char *dump) {
-    int32_t n = l->n_prompt, n_vocab = nib_model_n_vocab(l->model);
+    int32_t n = l->n_prompt, n_vocab = nib_model_n_vocab(l->model), nb = nib_context_n_batch(l->ctx);
     int8_t *want = calloc((size_t)n, 1);
     if (!want) return cli_fail("out of memory");
     for (int32_t i = 0; i < n; i++) want[i] = all || dump || i == n - 1;
-    struct nib_batch b = { n, l->prompt, NULL, NULL, want };
-    struct nib_error err = { 0 };
-    int rc = nib_decode(l->ctx, &b, &err);
-    free(want);
-    if (rc) return cli_fail_err(&err);
     FILE *df = dump ? fopen(dump, "wb") : NULL;
-    if (dump && !df) return cli_fail("%s: cannot write: %s", dump, strerror(errno));
+    if (dump && !df) {
+        free(want);
+        return cli_fail("%s: cannot write: %s", dump, strerror(errno));
+    }
     cJSON *root = cJSON_CreateObject(), *pt = cJSON_CreateArray(), *positions = cJSON_CreateArray();
     for (int32_t i = 0; i < n; i++) cJSON_AddItemToArray(pt, cJSON_CreateNumber(l->prompt[i]));
     cJSON_AddItemToObject(root, "prompt_tokens", pt);
-    for (int32_t i = 0; i < n; i++) {
-        const float *lg = nib_context_logits(l->ctx, i);
-        if (!lg) continue;
-        if (df) fwrite(lg, sizeof(float), (size_t)n_vocab, df);
-        if (all || i == n - 1) cJSON_AddItemToArray(positions, position_json(lg, n_vocab, i, k));
+    int rc = 0;
+    for (int32_t off = 0; off < n && !rc; off += nb) {
+        const int32_t m = n - off < nb ? n - off : nb;
+        struct nib_batch b = { m, l->prompt + off, NULL, NULL, want + off };
+        struct nib_error err = { 0 };
+        if (nib_decode(l->ctx, &b, &err)) {
+            rc = cli_fail_err(&err);
+            break;
+        }
+        for (int32_t i = 0; i < m; i++) {
+            const float *lg = nib_context_logits(l->ctx, i);
+            if (!lg) continue;
+            if (df) fwrite(lg, sizeof(float), (size_t)n_vocab, df);
+            if (all || off + i == n - 1) cJSON_AddItemToArray(positions, position_json(lg, n_vocab, off + i, k));
+        }
     }
+    free(want);
     cJSON_AddItemToObject(root, "positions", positions);
-    if (df && fclose(df) != 0) rc = cli_fail("%s: write failed", dump);
-    char *s = cJSON_PrintUnformatted(root);
+    if (df && fclose(df) != 0 && !rc) rc = cli_fail("%s: write failed", dump);
+    if (!rc) {
+        char *s = cJSON_PrintUnformatted(root);
+        if (s) puts(s);
+        else rc = cli_fail("out of memory");
+        free(s);
+    }
     cJSON_Delete(root);
-    if (s) puts(s);
-    free(s);
     return rc;
 }
 

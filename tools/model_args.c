@@ -141,8 +141,7 @@ int model_args_load(const struct model_args *a, int32_t n_extra, struct loaded *
     cp.n_ctx = n_ctx;
     cp.kv_block = a->kv_block;
     cp.n_threads = a->n_threads;
-    cp.n_batch = out->n_prompt > 512 ? out->n_prompt : 512;
-    if (cp.n_batch > n_ctx) cp.n_batch = n_ctx;
+    cp.n_batch = n_ctx < 512 ? n_ctx : 512; /* llama.cpp's n_ubatch: long prompts split where llama.cpp splits them */
     if (nib_context_new(out->model, &cp, &out->ctx, &err) != NIB_OK) return cli_fail_err(&err);
     return 0;
 }
