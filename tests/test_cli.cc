@@ -206,3 +206,48 @@ TEST(Cli, BenchJsonHasLlamaBenchFields) {
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.err.find("bad value for -t"), std::string::npos) << r.err;
 }
+
+/* nib batch: several prompts decoded together give each prompt the tokens
+ * nib generate gives it alone (greedy), in input order; bad prompt files
+ * give one line naming the line. */
+TEST(Cli, BatchEqualsGenerateAlone) {
+    const std::string dir = ::testing::TempDir(), file = dir + "/nib_batch_prompts.jsonl";
+    const std::vector<std::string> prompts = { "Once upon a time", "The little dog", "Lily and Tom went to the park" };
+    FILE *f = fopen(file.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    for (const std::string &p : prompts) fprintf(f, "\"%s\"\n", p.c_str());
+    fprintf(f, "\n{\"tokens\": [1, 403, 407]}\n");
+    fclose(f);
+    CliRun r = run_nib("batch -m '" + default_model + "' --prompts '" + file + "' -n 24 --temp 0");
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::vector<std::string> lines;
+    for (size_t a = 0, b; a < r.out.size(); a = b + 1) {
+        b = r.out.find('\n', a);
+        if (b == std::string::npos) b = r.out.size();
+        if (b > a) lines.push_back(r.out.substr(a, b - a));
+    }
+    ASSERT_EQ(lines.size(), 4u) << r.out;
+    for (size_t i = 0; i < prompts.size(); i++) {
+        CliRun g = run_nib("generate -m '" + default_model + "' -p '" + prompts[i] + "' -n 24 --temp 0 --json");
+        ASSERT_EQ(g.status, 0) << g.err;
+        EXPECT_EQ(lines[i] + "\n", g.out) << "prompt " << i;
+    }
+    CliRun g = run_nib("generate -m '" + default_model + "' --tokens 1,403,407 -n 24 --temp 0 --json");
+    EXPECT_EQ(lines[3] + "\n", g.out);
+    EXPECT_NE(r.err.find("4 prompts, 96 tokens generated"), std::string::npos) << r.err;
+
+    f = fopen(file.c_str(), "w");
+    fprintf(f, "\"fine\"\n{\"tokens\": [1, -4]}\n");
+    fclose(f);
+    r = run_nib("batch -m '" + default_model + "' --prompts '" + file + "' -n 4");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("--prompts line 2: token 1 is not an id"), std::string::npos) << r.err;
+    f = fopen(file.c_str(), "w");
+    fprintf(f, "[1, 2\n");
+    fclose(f);
+    r = run_nib("batch -m '" + default_model + "' --prompts '" + file + "' -n 4");
+    EXPECT_NE(r.err.find("--prompts line 1: not JSON"), std::string::npos) << r.err;
+    r = run_nib("batch -m '" + default_model + "' --prompts /nonexistent/p.jsonl");
+    EXPECT_NE(r.err.find("/nonexistent/p.jsonl"), std::string::npos) << r.err;
+    remove(file.c_str());
+}

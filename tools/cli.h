@@ -17,6 +17,7 @@ int nib_cmd_tokenize(int argc, char **argv);
 int nib_cmd_detokenize(int argc, char **argv);
 int nib_cmd_logits(int argc, char **argv);
 int nib_cmd_generate(int argc, char **argv);
+int nib_cmd_batch(int argc, char **argv);
 int nib_cmd_synth(int argc, char **argv);
 int nib_cmd_bench(int argc, char **argv);
 

@@ -4,10 +4,10 @@
  * timings on stderr. --json prints the llamaref-shaped result instead.
  */
 #include "cli.h"
+#include "gen_common.h"
 #include "model_args.h"
 #include "stop_strings.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,30 +40,6 @@ static void usage(FILE *f) {
           f);
 }
 
-static int parse_sampling(struct gen_args *g, const char *o, const char *v, bool *used) {
-    struct nib_sampler_params *p = &g->sp;
-    *used = true;
-    bool ok = true;
-    if (!strcmp(o, "--temp")) ok = parse_f32(v, 0, 100, &p->temperature);
-    else if (!strcmp(o, "--top-k")) ok = parse_i32(v, 0, 1 << 30, &p->top_k);
-    else if (!strcmp(o, "--top-p")) ok = parse_f32(v, 0, 1, &p->top_p) && p->top_p > 0;
-    else if (!strcmp(o, "--min-p")) ok = parse_f32(v, 0, 1, &p->min_p);
-    else if (!strcmp(o, "--typical-p")) ok = parse_f32(v, 0, 1, &p->typical_p) && p->typical_p > 0;
-    else if (!strcmp(o, "--repeat-penalty")) ok = parse_f32(v, 0, 100, &p->repeat_penalty) && p->repeat_penalty > 0;
-    else if (!strcmp(o, "--repeat-last-n")) ok = parse_i32(v, -1, 1 << 24, &p->penalty_last_n);
-    else if (!strcmp(o, "--frequency-penalty")) ok = parse_f32(v, -100, 100, &p->frequency_penalty);
-    else if (!strcmp(o, "--presence-penalty")) ok = parse_f32(v, -100, 100, &p->presence_penalty);
-    else if (!strcmp(o, "--seed")) {
-        char *end;
-        unsigned long long s = strtoull(v, &end, 10);
-        ok = *v && !*end;
-        p->seed = s;
-    } else if (!strcmp(o, "-n") || !strcmp(o, "--n-predict")) ok = parse_i32(v, -1, 1 << 24, &g->n_predict);
-    else *used = false;
-    if (*used && !ok) return cli_fail("%s: bad value '%s'", o, v);
-    return 0;
-}
-
 static int parse_args(struct gen_args *g, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         int r = model_args_parse(&g->m, argc, argv, &i);
@@ -82,7 +58,7 @@ static int parse_args(struct gen_args *g, int argc, char **argv) {
             g->stops[g->n_stops++] = argv[++i];
         } else {
             bool used = false;
-            if (i + 1 < argc && parse_sampling(g, o, argv[i + 1], &used)) return 1;
+            if (i + 1 < argc && gen_parse_sampling(&g->sp, &g->n_predict, o, argv[i + 1], &used)) return 1;
             if (!used) {
                 return cli_fail("generate: unknown option or missing value: '%s' (see nib generate --help)", o);
             }
@@ -171,33 +147,6 @@ static int generate(struct gen_args *g, struct loaded *l, struct nib_sampler *s,
     return rc;
 }
 
-static int print_json(const struct loaded *l, const struct gen_result *r) {
-    const struct nib_vocab *v = nib_model_vocab(l->model);
-    cJSON *root = cJSON_CreateObject(), *pt = cJSON_CreateArray(), *tk = cJSON_CreateArray();
-    for (int32_t i = 0; i < l->n_prompt; i++) cJSON_AddItemToArray(pt, cJSON_CreateNumber(l->prompt[i]));
-    for (int32_t i = 0; i < r->n; i++) cJSON_AddItemToArray(tk, cJSON_CreateNumber(r->tokens[i]));
-    cJSON_AddItemToObject(root, "prompt_tokens", pt);
-    cJSON_AddItemToObject(root, "tokens", tk);
-    int64_t n = nib_detokenize(v, r->tokens, r->n, 0, NULL, 0, NULL);
-    char *text = malloc((size_t)(n > 0 ? n : 0) + 1), *clean = malloc(3 * ((size_t)(n > 0 ? n : 0) + 4) + 16);
-    if (text && clean) {
-        nib_detokenize(v, r->tokens, r->n, 0, text, n + 1, NULL);
-        struct nib_utf8_stream st = { { 0 }, 0 };
-        size_t o = nib_utf8_stream_push(&st, text, (size_t)n, clean);
-        o += nib_utf8_stream_finish(&st, clean + o);
-        clean[o] = '\0';
-        cJSON_AddStringToObject(root, "text", clean);
-    }
-    free(text);
-    free(clean);
-    cJSON_AddStringToObject(root, "stop", r->stop);
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (s) puts(s);
-    free(s);
-    return s ? 0 : cli_fail("out of memory");
-}
-
 int nib_cmd_generate(int argc, char **argv) {
     struct gen_args g = { .sp = nib_sampler_default_params(), .n_predict = 128 };
     int rc = parse_args(&g, argc, argv);
@@ -213,7 +162,7 @@ int nib_cmd_generate(int argc, char **argv) {
         if (!g.json) print_setup(&l);
         rc = generate(&g, &l, s, &r);
     }
-    if (!rc && g.json) rc = print_json(&l, &r);
+    if (!rc && g.json) rc = gen_print_json(nib_model_vocab(l.model), l.prompt, l.n_prompt, r.tokens, r.n, r.stop);
     if (!rc && !g.json) {
         int32_t used = 0, total = 0, bs = 0;
         nib_context_kv_blocks(l.ctx, &used, &total, &bs);

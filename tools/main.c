@@ -13,6 +13,7 @@ struct subcommand {
 
 static const struct subcommand commands[] = {
     { "generate", nib_cmd_generate, "generate text from a prompt (default: the model in models/)" },
+    { "batch", nib_cmd_batch, "many prompts decoded together as parallel sequences, JSON lines out" },
     { "bench", nib_cmd_bench, "tokens/s of prompt processing and generation, llama-bench style" },
     { "logits", nib_cmd_logits, "top-k logits of a prompt evaluated in one batch, as JSON" },
     { "inspect", nib_cmd_inspect, "show a GGUF file's metadata, architecture, tensors and totals" },
