@@ -134,6 +134,14 @@ int nib_context_seq_fork(struct nib_context *c, int32_t dst, int32_t src, struct
     return NIB_OK;
 }
 
+int32_t nib_context_seq_reuse_prefix(struct nib_context *c, int32_t seq, const int32_t *tokens, int32_t n, struct nib_error *err) {
+    if (seq < 0 || seq >= NIB_MAX_SEQ || !tokens || n < 0)
+        return nib_error_set(err, NIB_E_ARG, "seq_reuse_prefix: sequence %d / %d tokens out of range", seq, n), -1;
+    if (c->kv.seqs[seq].len != 0)
+        return nib_error_set(err, NIB_E_ARG, "seq_reuse_prefix: sequence %d is not empty (%d tokens)", seq, c->kv.seqs[seq].len), -1;
+    return nib_kv_reuse_prefix(&c->kv, seq, tokens, n);
+}
+
 void nib_context_kv_blocks(const struct nib_context *c, int32_t *used, int32_t *total, int32_t *block_size) {
     if (used) *used = c->kv.blocks.n_blocks - c->kv.blocks.n_free;
     if (total) *total = c->kv.blocks.n_blocks;
@@ -189,6 +197,8 @@ int nib_decode(struct nib_context *c, const struct nib_batch *b, struct nib_erro
     }
     for (int s = 0; s < NIB_MAX_SEQ; s++)
         if (per_seq[s]) nib_kv_append(&c->kv, s, per_seq[s]); /* cannot fail: checked above */
+    for (int32_t i = 0; i < b->n; i++) /* the tokens behind the new K/V, for the prefix cache */
+        nib_kv_blocks_set_tokens(&c->kv.blocks, c->tok_seq[i], c->tok_pos[i], &b->tokens[i], 1);
     rc = nib_forward(c, b->tokens, b->n, NULL, err);
     c->last_n = rc ? 0 : b->n;
     return rc;

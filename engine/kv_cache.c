@@ -78,3 +78,10 @@ void nib_kv_fork(struct nib_kv_cache *kv, int32_t dst, int32_t src) {
     kv->seqs[dst].len = kv->seqs[src].len;
     memcpy(kv->seqs[dst].slots, kv->seqs[src].slots, sizeof(int32_t) * (size_t)kv->seqs[src].len);
 }
+
+int32_t nib_kv_reuse_prefix(struct nib_kv_cache *kv, int32_t seq, const int32_t *tokens, int32_t n) {
+    const int32_t got = nib_kv_blocks_reuse_prefix(&kv->blocks, seq, tokens, n);
+    refresh_slots(kv, seq, 0, got);
+    kv->seqs[seq].len = got;
+    return got;
+}

@@ -46,6 +46,9 @@ int  nib_kv_append(struct nib_kv_cache *kv, int32_t seq, int32_t n);
 void nib_kv_truncate(struct nib_kv_cache *kv, int32_t seq, int32_t n);
 /* dst becomes a copy of src that shares its blocks. */
 void nib_kv_fork(struct nib_kv_cache *kv, int32_t dst, int32_t src);
+/* Maps an empty seq's leading full blocks from the prefix cache (kv_blocks.h);
+ * returns the positions now held. */
+int32_t nib_kv_reuse_prefix(struct nib_kv_cache *kv, int32_t seq, const int32_t *tokens, int32_t n);
 
 static inline uint16_t *nib_kv_k(const struct nib_kv_cache *kv, int32_t layer, int32_t slot) {
     return kv->k + ((size_t)layer * (size_t)kv->n_slots + (size_t)slot) * (size_t)kv->row;

@@ -448,6 +448,15 @@ int nib_context_seq_truncate(struct nib_context *c, int32_t seq, int32_t n, stru
  * blocks: nothing is copied until one of them writes into a shared, partly
  * filled block (copy-on-write). */
 int nib_context_seq_fork(struct nib_context *c, int32_t dst, int32_t src, struct nib_error *err);
+/* Prefix caching: full KV blocks are remembered by the tokens up to their
+ * end, and stay cached after their sequences let them go until the pool
+ * needs them (least recently released first). For an empty sequence about
+ * to take tokens[0..n), maps the longest run of cached leading blocks
+ * (token for token the same prefix; at least one token is left to compute)
+ * and returns the number of positions it now holds: decode tokens[ret..n)
+ * next. -1 on a bad argument (err says which). */
+int32_t nib_context_seq_reuse_prefix(struct nib_context *c, int32_t seq, const int32_t *tokens, int32_t n,
+                                     struct nib_error *err);
 /* KV blocks in use and in the pool, and their size in tokens (any may be NULL). */
 void nib_context_kv_blocks(const struct nib_context *c, int32_t *used, int32_t *total, int32_t *block_size);
 

@@ -26,10 +26,18 @@ void check_pool(const nib_kv_blocks &b) {
         for (int32_t i = 0; i < t.n; i++) refs[(size_t)t.blocks[i]]++;
     }
     std::vector<bool> in_free((size_t)b.n_blocks, false);
-    for (int32_t i = 0; i < b.n_free; i++) {
+    for (int32_t i = 0; i < b.n_stack; i++) {
         ASSERT_FALSE(in_free[(size_t)b.free_stack[i]]) << "block twice on the free stack";
         in_free[(size_t)b.free_stack[i]] = true;
     }
+    int32_t cached_free = 0;
+    for (int32_t k = b.lru_head; k >= 0; k = b.lru_next[k]) { /* released but still cached */
+        ASSERT_FALSE(in_free[(size_t)k]) << "block both free and cached";
+        ASSERT_NE(b.parent[k], -2) << "an uncached block on the LRU list";
+        in_free[(size_t)k] = true;
+        cached_free++;
+    }
+    ASSERT_EQ(b.n_free, b.n_stack + cached_free);
     for (int32_t k = 0; k < b.n_blocks; k++) {
         ASSERT_EQ(refs[(size_t)k], b.ref[k]) << "block " << k;
         ASSERT_EQ(in_free[(size_t)k], b.ref[k] == 0) << "block " << k;
@@ -45,6 +53,9 @@ TEST(KvBlocks, RandomOperationsKeepInvariantsAndContents) {
         const int32_t n_tokens = 48 * block, row = 2;
         ASSERT_EQ(nib_kv_init(&kv, n_tokens, block, 1, row, &err), NIB_OK) << err.msg;
         std::vector<std::vector<uint16_t>> want(NIB_MAX_SEQ); /* the model: what each sequence holds */
+        std::vector<std::vector<int32_t>> toks(NIB_MAX_SEQ);  /* and the tokens behind it */
+        std::vector<int32_t> slot_token((size_t)48 * (size_t)block * 2, -1);
+        int reused = 0;
         NibRng rng(0xb10c + (uint64_t)block);
         uint16_t next_value = 1;
         const int n_seq = 6;
@@ -53,7 +64,12 @@ TEST(KvBlocks, RandomOperationsKeepInvariantsAndContents) {
             if (op < 5) { /* append 1..3 blocks' worth, writing fresh values into the new slots */
                 const int32_t n = 1 + (int32_t)(rng.next() % (uint64_t)(3 * block));
                 const int32_t before_free = kv.blocks.n_free, need = nib_kv_needed(&kv, s, n);
+                const int32_t len0 = kv.seqs[s].len, tail0 = len0 - len0 % block;
+                std::vector<int32_t> old_slots(kv.seqs[s].slots + tail0, kv.seqs[s].slots + len0);
                 const int rc = nib_kv_append(&kv, s, n);
+                if (rc == NIB_OK) /* copy-on-write moved the partial block's rows: the shadow follows */
+                    for (int32_t q = tail0; q < len0; q++)
+                        slot_token[(size_t)kv.seqs[s].slots[q]] = slot_token[(size_t)old_slots[(size_t)(q - tail0)]];
                 if (rc == NIB_KV_FULL) {
                     ASSERT_GT(need, before_free);
                     ASSERT_EQ(kv.blocks.n_free, before_free) << "a failed append changed the pool";
@@ -62,9 +78,13 @@ TEST(KvBlocks, RandomOperationsKeepInvariantsAndContents) {
                     ASSERT_EQ(rc, NIB_OK);
                     ASSERT_EQ(before_free - kv.blocks.n_free, need);
                     for (int32_t i = 0; i < n; i++) {
-                        const int32_t pos = (int32_t)want[(size_t)s].size();
-                        nib_kv_k(&kv, 0, kv.seqs[s].slots[pos])[0] = next_value;
+                        const int32_t pos = (int32_t)want[(size_t)s].size(), slot = kv.seqs[s].slots[pos];
+                        const int32_t t = (int32_t)(rng.next() % 3); /* a small alphabet: prefixes repeat */
+                        nib_kv_k(&kv, 0, slot)[0] = next_value;
+                        slot_token[(size_t)slot] = t;
+                        nib_kv_blocks_set_tokens(&kv.blocks, s, pos, &t, 1);
                         want[(size_t)s].push_back(next_value++);
+                        toks[(size_t)s].push_back(t);
                     }
                 }
             } else if (op < 7) { /* truncate */
@@ -75,9 +95,25 @@ TEST(KvBlocks, RandomOperationsKeepInvariantsAndContents) {
                 const int32_t src = (int32_t)(rng.next() % n_seq);
                 nib_kv_fork(&kv, s, src);
                 want[(size_t)s] = want[(size_t)src];
-            } else { /* free */
+            } else if (rng.next() % 2) { /* free */
                 nib_kv_truncate(&kv, s, 0);
                 want[(size_t)s].clear();
+                toks[(size_t)s].clear();
+            } else { /* a new sequence reusing what the cache holds of another's tokens */
+                const int32_t src = (int32_t)(rng.next() % n_seq);
+                std::vector<int32_t> p = toks[(size_t)src];
+                p.push_back(1);
+                nib_kv_truncate(&kv, s, 0);
+                const int32_t got = nib_kv_reuse_prefix(&kv, s, p.data(), (int32_t)p.size());
+                ASSERT_EQ(got % block, 0);
+                ASSERT_LT(got, (int32_t)p.size());
+                want[(size_t)s].clear();
+                toks[(size_t)s].assign(p.begin(), p.begin() + got);
+                for (int32_t q = 0; q < got; q++) { /* exact hit: the same tokens; adopt the cached values */
+                    ASSERT_EQ(slot_token[(size_t)kv.seqs[s].slots[q]], p[(size_t)q]) << "cache hit with other tokens";
+                    want[(size_t)s].push_back(nib_kv_k(&kv, 0, kv.seqs[s].slots[q])[0]);
+                }
+                reused += got > 0;
             }
             check_pool(kv.blocks);
             for (int q = 0; q < n_seq; q++) { /* every sequence still reads exactly what it wrote */
@@ -91,6 +127,7 @@ TEST(KvBlocks, RandomOperationsKeepInvariantsAndContents) {
         }
         for (int q = 0; q < NIB_MAX_SEQ; q++) nib_kv_truncate(&kv, q, 0);
         EXPECT_EQ(kv.blocks.n_free, kv.blocks.n_blocks) << "blocks leaked";
+        EXPECT_GT(reused, 10) << "the prefix cache was never hit";
         nib_kv_free(&kv);
     }
 }
@@ -107,7 +144,7 @@ struct Ctx {
         EXPECT_EQ(nib_model_load(model_path.c_str(), nullptr, &m, &err), NIB_OK) << err.msg;
         nib_context_params p = nib_context_default_params();
         p.n_ctx = n_ctx;
-        p.n_batch = 256;
+        p.n_batch = 1024;
         p.n_threads = 2;
         p.kv_block = block;
         EXPECT_EQ(nib_context_new(m, &p, &c, &err), NIB_OK) << err.msg;
@@ -166,6 +203,25 @@ TEST(KvBlocks, ForkSharesBlocksAndCopyOnWriteIsolates) {
         for (int s = 0; s <= 8; s++) ASSERT_EQ(nib_context_seq_truncate(a.c, s, 0, &a.err), NIB_OK);
         EXPECT_EQ(a.used(), 0) << "blocks leaked";
     }
+}
+
+TEST(KvBlocks, PrefixCacheHitIsExactAndSkipsTheWork) {
+    Ctx a(4096, 16);
+    const std::vector<int32_t> p = prompt(1000, 7);
+    const std::vector<float> first = a.decode(p, 0);
+    ASSERT_EQ(nib_context_seq_truncate(a.c, 0, 0, &a.err), NIB_OK); /* released: its blocks stay cached */
+    EXPECT_EQ(a.used(), 0);
+    const int32_t got = nib_context_seq_reuse_prefix(a.c, 1, p.data(), (int32_t)p.size(), &a.err);
+    EXPECT_EQ(got, 992); /* 62 full blocks; the last 8 tokens are computed */
+    EXPECT_EQ(a.used(), 62);
+    const std::vector<float> again = a.decode(std::vector<int32_t>(p.begin() + got, p.end()), 1);
+    EXPECT_EQ(first, again) << "a cache hit must give the logits of recomputation";
+    /* another prompt sharing the first 500 tokens reuses 31 blocks */
+    std::vector<int32_t> q(p.begin(), p.begin() + 500);
+    for (int i = 0; i < 40; i++) q.push_back(7 + i);
+    EXPECT_EQ(nib_context_seq_reuse_prefix(a.c, 2, q.data(), (int32_t)q.size(), &a.err), 496);
+    EXPECT_EQ(nib_context_seq_reuse_prefix(a.c, 2, q.data(), (int32_t)q.size(), &a.err), -1) << "sequence 2 is not empty";
+    EXPECT_NE(std::string(a.err.msg).find("not empty"), std::string::npos);
 }
 
 TEST(KvBlocks, ManySequencesFillTheSlots) {
