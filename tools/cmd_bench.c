@@ -37,7 +37,7 @@ struct int_list {
 struct bench_args {
     const char     *models[MAX_LIST];
     int             n_models;
-    struct int_list threads, prompt, gen;
+    struct int_list threads, prompt, gen, parallel;
     int32_t         reps;
     const char     *output; /* md, json, csv */
     char           *models_copy;
@@ -46,7 +46,7 @@ struct bench_args {
 struct result {
     const char *model;
     const struct nib_model *m;
-    int32_t n_threads, n_prompt, n_gen;
+    int32_t n_threads, n_prompt, n_gen, n_par; /* n_par sequences decoding together (tg) */
     double  samples_ns[64];
     int     n_samples;
     double  avg_ts, sd_ts, avg_ns, sd_ns;
@@ -69,24 +69,33 @@ static double now_ns(void) {
     return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
-/* One timed run of a test on a fresh (cleared) context; returns ns or < 0. */
-static double run_once(struct nib_context *c, const int32_t *toks, int32_t n_prompt, int32_t n_gen) {
+/* One timed run of a test on a fresh (cleared) context; returns ns or < 0.
+ * tg with n_par > 1: every step one batch of n_par tokens, one per sequence,
+ * each asking for logits. */
+static double run_once(struct nib_context *c, const int32_t *toks, int32_t n_prompt, int32_t n_gen, int32_t n_par) {
     struct nib_error err = { 0 };
-    nib_context_seq_truncate(c, 0, 0, &err);
+    int32_t seq[64], tk[64];
+    int8_t want[64];
+    for (int32_t s = 0; s < n_par; s++) {
+        nib_context_seq_truncate(c, s, 0, &err);
+        seq[s] = s;
+        want[s] = 1;
+    }
     double t0 = now_ns();
     if (n_prompt) {
         struct nib_batch b = { n_prompt, toks, NULL, NULL, NULL };
         if (nib_decode(c, &b, &err)) return cli_fail_err(&err), -1;
     }
     for (int32_t i = 0; i < n_gen; i++) {
-        struct nib_batch b = { 1, &toks[i], NULL, NULL, NULL };
+        for (int32_t s = 0; s < n_par; s++) tk[s] = toks[(i + 7 * s) % n_gen];
+        struct nib_batch b = { n_par, tk, NULL, seq, want };
         if (nib_decode(c, &b, &err)) return cli_fail_err(&err), -1;
     }
     return now_ns() - t0;
 }
 
 static void stats(struct result *r) {
-    int32_t n_tok = r->n_prompt + r->n_gen;
+    int32_t n_tok = r->n_prompt + r->n_gen * r->n_par;
     double s_ts = 0, s2_ts = 0, s_ns = 0, s2_ns = 0;
     for (int i = 0; i < r->n_samples; i++) {
         double ts = 1e9 * n_tok / r->samples_ns[i];
@@ -103,8 +112,8 @@ static void stats(struct result *r) {
 }
 
 static int run_test(const struct bench_args *a, struct result *r) {
-    int32_t n_ctx = r->n_prompt + r->n_gen + 1;
-    struct nib_context_params cp = { .n_ctx = n_ctx, .n_batch = r->n_prompt > 0 ? r->n_prompt : 1, .n_threads = r->n_threads };
+    int32_t n_ctx = r->n_prompt + (r->n_gen + 16) * r->n_par + 1;
+    struct nib_context_params cp = { .n_ctx = n_ctx, .n_batch = r->n_prompt > 0 ? r->n_prompt : r->n_par, .n_threads = r->n_threads };
     struct nib_context *c = NULL;
     struct nib_error err = { 0 };
     if (nib_context_new(r->m, &cp, &c, &err)) return cli_fail_err(&err);
@@ -115,9 +124,9 @@ static int run_test(const struct bench_args *a, struct result *r) {
     for (int32_t i = 0; toks && i < n; i++) toks[i] = (int32_t)((s = s * 6364136223846793005ull + 1442695040888963407ull) >> 33) % n_vocab;
     int rc = toks ? 0 : cli_fail("out of memory");
     for (int i = -1; !rc && i < a->reps; i++) { /* i = -1: warm-up */
-        fprintf(stderr, "\rnib bench: %s t=%d %s%d run %d/%d   ", r->model, r->n_threads, r->n_prompt ? "pp" : "tg",
-                r->n_prompt ? r->n_prompt : r->n_gen, i + 1, a->reps);
-        double ns = run_once(c, toks, r->n_prompt, r->n_gen);
+        fprintf(stderr, "\rnib bench: %s t=%d %s%d x%d run %d/%d   ", r->model, r->n_threads, r->n_prompt ? "pp" : "tg",
+                r->n_prompt ? r->n_prompt : r->n_gen, r->n_par, i + 1, a->reps);
+        double ns = run_once(c, toks, r->n_prompt, r->n_gen, r->n_par);
         if (ns < 0) rc = 1;
         else if (i >= 0) r->samples_ns[r->n_samples++] = ns;
     }
@@ -128,7 +137,8 @@ static int run_test(const struct bench_args *a, struct result *r) {
 }
 
 static const char *test_name(const struct result *r, char buf[32]) {
-    snprintf(buf, 32, r->n_prompt ? "pp%d" : "tg%d", r->n_prompt ? r->n_prompt : r->n_gen);
+    if (r->n_par > 1) snprintf(buf, 32, "tg%d x%d", r->n_gen, r->n_par); /* aggregate t/s of n_par sequences */
+    else snprintf(buf, 32, r->n_prompt ? "pp%d" : "tg%d", r->n_prompt ? r->n_prompt : r->n_gen);
     return buf;
 }
 
@@ -138,8 +148,8 @@ static void print_md(const struct result *rs, int n) {
     for (int i = 0; i < n; i++) {
         const struct result *r = &rs[i];
         char sz[32], tn[32], gbs[48] = "";
-        if (r->n_gen)
-            snprintf(gbs, sizeof gbs, "%.2f", r->avg_ts * (double)nib_model_decode_bytes(r->m) / 1e9);
+        if (r->n_gen) /* weights are read once per step, whatever the number of sequences */
+            snprintf(gbs, sizeof gbs, "%.2f", r->avg_ts / r->n_par * (double)nib_model_decode_bytes(r->m) / 1e9);
         printf("| %s | %s | %.2f M | cpu-%s | %d | %s | %.2f ± %.2f | %s |\n", r->model,
                cli_fmt_bytes(sz, (double)nib_model_weight_bytes(r->m)), (double)nib_model_n_params(r->m) / 1e6, nib_cpu_backend(),
                r->n_threads,
@@ -161,15 +171,16 @@ static cJSON *result_json(const struct result *r) {
     cJSON_AddNumberToObject(o, "n_threads", r->n_threads);
     cJSON_AddNumberToObject(o, "n_prompt", r->n_prompt);
     cJSON_AddNumberToObject(o, "n_gen", r->n_gen);
+    cJSON_AddNumberToObject(o, "n_parallel", r->n_par);
     cJSON_AddStringToObject(o, "test", test_name(r, tn));
     cJSON_AddNumberToObject(o, "avg_ns", r->avg_ns);
     cJSON_AddNumberToObject(o, "stddev_ns", r->sd_ns);
     cJSON_AddNumberToObject(o, "avg_ts", r->avg_ts);
     cJSON_AddNumberToObject(o, "stddev_ts", r->sd_ts);
-    if (r->n_gen) cJSON_AddNumberToObject(o, "decode_gbps", r->avg_ts * (double)nib_model_decode_bytes(r->m) / 1e9);
+    if (r->n_gen) cJSON_AddNumberToObject(o, "decode_gbps", r->avg_ts / r->n_par * (double)nib_model_decode_bytes(r->m) / 1e9);
     for (int i = 0; i < r->n_samples; i++) {
         cJSON_AddItemToArray(sn, cJSON_CreateNumber(r->samples_ns[i]));
-        cJSON_AddItemToArray(st, cJSON_CreateNumber(1e9 * (r->n_prompt + r->n_gen) / r->samples_ns[i]));
+        cJSON_AddItemToArray(st, cJSON_CreateNumber(1e9 * (r->n_prompt + r->n_gen * r->n_par) / r->samples_ns[i]));
     }
     cJSON_AddItemToObject(o, "samples_ns", sn);
     cJSON_AddItemToObject(o, "samples_ts", st);
@@ -200,8 +211,9 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            puts("usage: nib bench [-m MODEL[,MODEL...]] [-t 1,2] [-p 512] [-n 128] [-r 5] [-o md|json|csv]\n"
+            puts("usage: nib bench [-m MODEL[,MODEL...]] [-t 1,2] [-p 512] [-n 128] [--parallel 1,4,8] [-r 5] [-o md|json|csv]\n"
                  "  ppP: one batch of P random tokens; tgN: N one-token decodes; 0 disables a test.\n"
+                 "  --parallel K: tgN also with K sequences decoding together (\"tgN xK\", aggregate t/s).\n"
                  "  Prints mean ± sd tokens/s, and for decode the GB/s of weights it reads.");
             return -1;
         }
@@ -217,6 +229,7 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
         } else if (!strcmp(o, "-t")) ok = parse_list(v, 1, 1024, &a->threads);
         else if (!strcmp(o, "-p")) ok = parse_list(v, 0, 1 << 16, &a->prompt);
         else if (!strcmp(o, "-n")) ok = parse_list(v, 0, 1 << 16, &a->gen);
+        else if (!strcmp(o, "--parallel")) ok = parse_list(v, 1, 64, &a->parallel);
         else if (!strcmp(o, "-r")) ok = parse_i32(v, 1, 64, &a->reps);
         else if (!strcmp(o, "-o")) {
             a->output = v;
@@ -228,7 +241,8 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
 }
 
 int nib_cmd_bench(int argc, char **argv) {
-    struct bench_args a = { .threads = { { 0 }, 0 }, .prompt = { { 512 }, 1 }, .gen = { { 128 }, 1 }, .reps = 5, .output = "md" };
+    struct bench_args a = { .threads = { { 0 }, 0 }, .prompt = { { 512 }, 1 }, .gen = { { 128 }, 1 }, .parallel = { { 1 }, 1 },
+                            .reps = 5, .output = "md" };
     int rc = parse_args(&a, argc, argv);
     if (rc) {
         free(a.models_copy);
@@ -237,7 +251,7 @@ int nib_cmd_bench(int argc, char **argv) {
     char defbuf[4096];
     if (!a.n_models) a.models[a.n_models++] = model_args_default_model(defbuf, sizeof defbuf);
     if (!a.threads.n) a.threads = (struct int_list){ { 0 }, 1 };
-    struct result *rs = calloc((size_t)(a.n_models * a.threads.n * (a.prompt.n + a.gen.n)), sizeof(*rs));
+    struct result *rs = calloc((size_t)(a.n_models * a.threads.n * (a.prompt.n + a.gen.n * a.parallel.n)), sizeof(*rs));
     int n = 0;
     struct nib_model *models[MAX_LIST] = { 0 };
     for (int mi = 0; !rc && mi < a.n_models; mi++) {
@@ -247,12 +261,14 @@ int nib_cmd_bench(int argc, char **argv) {
             break;
         }
         for (int ti = 0; !rc && ti < a.threads.n; ti++)
-            for (int k = 0; !rc && k < a.prompt.n + a.gen.n; k++) {
+            for (int k = 0; !rc && k < a.prompt.n + a.gen.n * a.parallel.n; k++) {
                 bool pp = k < a.prompt.n;
-                int32_t len = pp ? a.prompt.v[k] : a.gen.v[k - a.prompt.n];
+                const int g = k - a.prompt.n;
+                int32_t len = pp ? a.prompt.v[k] : a.gen.v[g / a.parallel.n];
                 if (len == 0) continue;
                 rs[n] = (struct result){ .model = a.models[mi], .m = models[mi], .n_threads = a.threads.v[ti],
-                                         .n_prompt = pp ? len : 0, .n_gen = pp ? 0 : len };
+                                         .n_prompt = pp ? len : 0, .n_gen = pp ? 0 : len,
+                                         .n_par = pp ? 1 : a.parallel.v[g % a.parallel.n] };
                 rc = run_test(&a, &rs[n]);
                 if (!rc) n++;
             }
