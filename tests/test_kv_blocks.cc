@@ -245,3 +245,100 @@ TEST(KvBlocks, ManySequencesFillTheSlots) {
     std::printf("[          ] 32 sequences, %lld tokens, %d blocks of 16: %.1f%% of the slots in use\n", (long long)tokens, a.used(),
                 100.0 * fill);
 }
+
+/* Batched equals alone: 6 sequences of different prompts and lengths,
+ * prefilled in one batch and then decoded greedily together (one row per
+ * sequence per call), against each decoded alone. Greedy tokens identical;
+ * logits within the golden test's tolerances (F32: 2e-4 * S; quantized:
+ * max(5e-2, 1e-2 * S)), not bit-equal: a row's float order depends on its
+ * batch (llama.cpp's own rules, which nib follows: attention and float
+ * matmuls of a batch of >= 2 rows take tinyBLAS's order, a lone row
+ * vec_dot's; the repacked Q4_K GEMM takes rows 4 at a time, the rest the
+ * GEMV). On quantized models an ulp there can flip an activation's 8-bit
+ * rounding, hence their looser bound. */
+TEST(KvBlocks, BatchedEqualsAlone) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
+    for (const char *name : { "synth/llama-f32.gguf", "synth/qwen3-f32.gguf", "synth/llama-q4km.gguf", "synth/qwen3-q4_0.gguf" }) {
+        const bool f32 = std::string(name).find("f32") != std::string::npos;
+        const std::string path = nib_test_shared_dir() + "/models/" + name;
+        nib_model *m = nullptr;
+        nib_error err = {};
+        ASSERT_EQ(nib_model_load(path.c_str(), nullptr, &m, &err), NIB_OK) << err.msg;
+        const int32_t nv = nib_model_n_vocab(m), n_seq = 6, steps = 12;
+        auto ctx = [&](nib_context **c) {
+            nib_context_params p = nib_context_default_params();
+            p.n_ctx = 2048;
+            p.n_batch = 512;
+            p.n_threads = 2;
+            ASSERT_EQ(nib_context_new(m, &p, c, &err), NIB_OK) << err.msg;
+        };
+        std::vector<std::vector<int32_t>> prompts;
+        for (int s = 0; s < n_seq; s++) {
+            std::vector<int32_t> t = { 1 };
+            for (int i = 0; i < 5 + 9 * s; i++) t.push_back(3 + (i * 31 + s * 97) % (nv - 3));
+            prompts.push_back(t);
+        }
+        auto argmax = [&](const float *l) { return (int32_t)(std::max_element(l, l + nv) - l); };
+        /* alone */
+        std::vector<std::vector<int32_t>> alone_toks(n_seq);
+        std::vector<std::vector<std::vector<float>>> alone_logits(n_seq);
+        for (int s = 0; s < n_seq; s++) {
+            nib_context *c = nullptr;
+            ctx(&c);
+            nib_batch b = { (int32_t)prompts[s].size(), prompts[s].data(), nullptr, nullptr, nullptr };
+            ASSERT_EQ(nib_decode(c, &b, &err), NIB_OK) << err.msg;
+            const float *l = nib_context_logits(c, b.n - 1);
+            for (int k = 0; k < steps; k++) {
+                alone_logits[s].emplace_back(l, l + nv);
+                int32_t t = argmax(l);
+                alone_toks[s].push_back(t);
+                nib_batch one = { 1, &t, nullptr, nullptr, nullptr };
+                ASSERT_EQ(nib_decode(c, &one, &err), NIB_OK) << err.msg;
+                l = nib_context_logits(c, 0);
+            }
+            nib_context_free(c);
+        }
+        /* together */
+        nib_context *c = nullptr;
+        ctx(&c);
+        std::vector<int32_t> tok, seq;
+        std::vector<int8_t> want;
+        for (int s = 0; s < n_seq; s++)
+            for (size_t i = 0; i < prompts[s].size(); i++) {
+                tok.push_back(prompts[s][i]);
+                seq.push_back(s);
+                want.push_back(i + 1 == prompts[s].size());
+            }
+        nib_batch b = { (int32_t)tok.size(), tok.data(), nullptr, seq.data(), want.data() };
+        ASSERT_EQ(nib_decode(c, &b, &err), NIB_OK) << err.msg;
+        std::vector<int32_t> row(n_seq);
+        for (int32_t i = 0; i < b.n; i++)
+            if (want[(size_t)i]) row[(size_t)seq[(size_t)i]] = i;
+        double worst = 0, S = 0; /* worst |dlogit|, largest |logit| */
+        for (int k = 0; k < steps; k++) {
+            std::vector<int32_t> next(n_seq), sq(n_seq);
+            for (int s = 0; s < n_seq; s++) {
+                const float *l = nib_context_logits(c, row[(size_t)s]);
+                ASSERT_NE(l, nullptr);
+                for (int32_t v = 0; v < nv; v++) {
+                    S = std::max(S, (double)std::fabs(alone_logits[s][k][(size_t)v]));
+                    worst = std::max(worst, (double)std::fabs(l[v] - alone_logits[s][k][(size_t)v]));
+                }
+                next[(size_t)s] = argmax(l);
+                EXPECT_EQ(next[(size_t)s], alone_toks[s][k]) << name << " seq " << s << " step " << k;
+                sq[(size_t)s] = s;
+                row[(size_t)s] = s;
+            }
+            nib_batch st = { n_seq, next.data(), nullptr, sq.data(), nullptr };
+            std::vector<int8_t> all((size_t)n_seq, 1);
+            st.logits = all.data();
+            ASSERT_EQ(nib_decode(c, &st, &err), NIB_OK) << err.msg;
+        }
+        const double tol = f32 ? 2e-4 * S : std::max(5e-2, 1e-2 * S);
+        EXPECT_LT(worst, tol) << name;
+        std::printf("[          ] %s: %d sequences together vs alone, worst |dlogit| %.2e (S %.2f, bound %.2e)\n", name, n_seq,
+                    worst, S, tol);
+        nib_context_free(c);
+        nib_model_free(m);
+    }
+}
