@@ -86,7 +86,10 @@ int nib_context_new(const struct nib_model *m, const struct nib_context_params *
         return nib_context_free(c), nib_error_set(err, NIB_E_ARG, "context: KV block size %d out of range 1..4096", p.kv_block);
     int32_t block = p.kv_block ? p.kv_block : 16;
     if (block > c->n_ctx) block = c->n_ctx; /* a tiny context is one block */
-    int rc = nib_kv_init(&c->kv, c->n_ctx, block, m->hp.n_layer, m->hp.n_head_kv * m->hp.head_dim_k, err);
+    const int kv_type = p.kv_type ? p.kv_type : NIB_TYPE_F16;
+    if (kv_type == NIB_TYPE_Q8_0 && m->hp.head_dim_k % 32 != 0)
+        return nib_context_free(c), nib_error_set(err, NIB_E_ARG, "context: a q8_0 KV cache needs head dims that are multiples of 32 (this model: %d)", m->hp.head_dim_k);
+    int rc = nib_kv_init(&c->kv, c->n_ctx, block, m->hp.n_layer, m->hp.n_head_kv * m->hp.head_dim_k, kv_type, err);
     if (!rc) c->n_ctx = c->kv.n_slots; /* whole blocks: up to block - 1 more tokens than asked */
     if (!rc) rc = alloc_buffers(c, err);
     if (rc) {
@@ -112,7 +115,7 @@ int32_t nib_context_n_ctx(const struct nib_context *c) { return c->n_ctx; }
 int32_t nib_context_n_batch(const struct nib_context *c) { return c->n_batch; }
 int32_t nib_context_n_threads(const struct nib_context *c) { return c->n_threads; }
 uint64_t nib_context_kv_bytes(const struct nib_context *c) {
-    return 2ull * (uint64_t)c->kv.n_slots * (uint64_t)c->kv.n_layer * (uint64_t)c->kv.row * sizeof(uint16_t);
+    return 2ull * (uint64_t)c->kv.n_slots * (uint64_t)c->kv.n_layer * (uint64_t)c->kv.row_bytes;
 }
 uint64_t nib_context_compute_bytes(const struct nib_context *c) { return c->compute_bytes; }
 

@@ -60,9 +60,15 @@ static void attention(struct nib_context *c, int32_t layer, int32_t n) {
             float *scores = c->scores;
 #endif
             const struct nib_kv_seq *s = &c->kv.seqs[c->tok_seq[t]];
-            nib_op_attention_head(c->q + t * qw + (int64_t)h * hd, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0),
-                                  (size_t)c->kv.row, (size_t)(h / group) * (size_t)hd, s->slots, c->tok_pos[t] + 1,
-                                  hp->attn_scale, n > 1 ? NIB_ATTN_BATCH : NIB_ATTN_DECODE, scores, c->att + t * qw + (int64_t)h * hd);
+            const float *q = c->q + t * qw + (int64_t)h * hd;
+            float *out = c->att + t * qw + (int64_t)h * hd;
+            if (c->kv.type == NIB_TYPE_Q8_0)
+                nib_attention_head_q8_0_ref(q, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0), c->kv.row_bytes,
+                                            (size_t)(h / group) * (size_t)hd, s->slots, c->tok_pos[t] + 1, hp->attn_scale, scores, out);
+            else
+                nib_op_attention_head(q, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0), (size_t)c->kv.row,
+                                      (size_t)(h / group) * (size_t)hd, s->slots, c->tok_pos[t] + 1, hp->attn_scale,
+                                      n > 1 ? NIB_ATTN_BATCH : NIB_ATTN_DECODE, scores, out);
         }
     }
 }
@@ -71,6 +77,11 @@ static void store_kv(struct nib_context *c, int32_t layer, int32_t n) {
     const int32_t row = c->kv.row;
     for (int32_t t = 0; t < n; t++) {
         int32_t slot = c->kv.seqs[c->tok_seq[t]].slots[c->tok_pos[t]];
+        if (c->kv.type == NIB_TYPE_Q8_0) { /* rounded as activations are */
+            nib_op_quantize_rows(NIB_TYPE_Q8_0, c->k + t * row, row, 1, nib_kv_k(&c->kv, layer, slot), c->kv.row_bytes);
+            nib_op_quantize_rows(NIB_TYPE_Q8_0, c->v + t * row, row, 1, nib_kv_v(&c->kv, layer, slot), c->kv.row_bytes);
+            continue;
+        }
         uint16_t *k = nib_kv_k(&c->kv, layer, slot), *v = nib_kv_v(&c->kv, layer, slot);
         for (int32_t i = 0; i < row; i++) {
             k[i] = nib_fp32_to_fp16(c->k[t * row + i]);

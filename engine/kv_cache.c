@@ -4,31 +4,37 @@
 #include "kv_cache.h"
 
 #include "error.h"
+#include "type_traits.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-int nib_kv_init(struct nib_kv_cache *kv, int32_t n_tokens, int32_t block_size, int32_t n_layer, int32_t row,
+int nib_kv_init(struct nib_kv_cache *kv, int32_t n_tokens, int32_t block_size, int32_t n_layer, int32_t row, int type,
                 struct nib_error *err) {
     memset(kv, 0, sizeof(*kv));
     if (block_size <= 0 || n_tokens <= 0)
         return nib_error_set(err, NIB_E_ARG, "KV cache: %d tokens in blocks of %d", n_tokens, block_size);
+    if (type != NIB_TYPE_F16 && type != NIB_TYPE_Q8_0)
+        return nib_error_set(err, NIB_E_ARG, "KV cache: type %s is not supported (f16 or q8_0)", nib_type_name(type));
+    if (type == NIB_TYPE_Q8_0 && row % 32 != 0)
+        return nib_error_set(err, NIB_E_ARG, "KV cache: q8_0 needs K/V rows that are multiples of 32 values (this model: %d)", row);
     const int32_t n_blocks = (int32_t)(((int64_t)n_tokens + block_size - 1) / block_size);
     int rc = nib_kv_blocks_init(&kv->blocks, n_blocks, block_size, err);
     if (rc) return rc;
     kv->n_slots = n_blocks * block_size;
     kv->n_layer = n_layer;
     kv->row = row;
-    const size_t n = (size_t)kv->n_slots * (size_t)n_layer * (size_t)row;
-    kv->k = malloc(n * sizeof(uint16_t));
-    kv->v = malloc(n * sizeof(uint16_t));
+    kv->type = type;
+    kv->row_bytes = type == NIB_TYPE_F16 ? (size_t)row * 2 : (size_t)(row / 32) * 34;
+    const size_t n = (size_t)kv->n_slots * (size_t)n_layer * kv->row_bytes;
+    kv->k = malloc(n);
+    kv->v = malloc(n);
     bool ok = kv->k && kv->v;
     for (int s = 0; s < NIB_MAX_SEQ && ok; s++) ok = (kv->seqs[s].slots = malloc(sizeof(int32_t) * (size_t)kv->n_slots)) != NULL;
     if (!ok) {
         nib_kv_free(kv);
-        return nib_error_set(err, NIB_E_NOMEM, "out of memory for a KV cache of %d tokens (%zu MiB)", n_tokens,
-                             2 * n * sizeof(uint16_t) >> 20);
+        return nib_error_set(err, NIB_E_NOMEM, "out of memory for a KV cache of %d tokens (%zu MiB)", n_tokens, 2 * n >> 20);
     }
     return NIB_OK;
 }
@@ -56,7 +62,7 @@ int nib_kv_append(struct nib_kv_cache *kv, int32_t seq, int32_t n) {
     if (cp.n) { /* copy-on-write: the shared block's rows this sequence holds, every layer */
         const int32_t bs = kv->blocks.block_size;
         for (int32_t l = 0; l < kv->n_layer; l++) {
-            const size_t bytes = (size_t)cp.n * (size_t)kv->row * sizeof(uint16_t);
+            const size_t bytes = (size_t)cp.n * kv->row_bytes;
             memcpy(nib_kv_k(kv, l, cp.dst * bs), nib_kv_k(kv, l, cp.src * bs), bytes);
             memcpy(nib_kv_v(kv, l, cp.dst * bs), nib_kv_v(kv, l, cp.src * bs), bytes);
         }

@@ -28,13 +28,16 @@ struct nib_kv_seq {
 
 struct nib_kv_cache {
     int32_t   n_slots, n_layer, row;  /* n_slots = n_blocks * block_size; row = n_head_kv * head_dim values */
-    uint16_t *k, *v;                  /* [n_layer][n_slots][row] fp16 */
+    int       type;                   /* NIB_TYPE_F16 or NIB_TYPE_Q8_0 (row % 32 == 0) */
+    size_t    row_bytes;              /* bytes of one row of that type */
+    uint8_t  *k, *v;                  /* [n_layer][n_slots][row_bytes] */
     struct nib_kv_blocks blocks;
     struct nib_kv_seq seqs[NIB_MAX_SEQ];
 };
 
-/* A cache of at least n_tokens slots, in blocks of block_size. */
-int  nib_kv_init(struct nib_kv_cache *kv, int32_t n_tokens, int32_t block_size, int32_t n_layer, int32_t row,
+/* A cache of at least n_tokens slots, in blocks of block_size, rows of
+ * `type` (F16, or Q8_0 when row is a multiple of 32). */
+int  nib_kv_init(struct nib_kv_cache *kv, int32_t n_tokens, int32_t block_size, int32_t n_layer, int32_t row, int type,
                  struct nib_error *err);
 void nib_kv_free(struct nib_kv_cache *kv);
 
@@ -50,11 +53,12 @@ void nib_kv_fork(struct nib_kv_cache *kv, int32_t dst, int32_t src);
  * returns the positions now held. */
 int32_t nib_kv_reuse_prefix(struct nib_kv_cache *kv, int32_t seq, const int32_t *tokens, int32_t n);
 
-static inline uint16_t *nib_kv_k(const struct nib_kv_cache *kv, int32_t layer, int32_t slot) {
-    return kv->k + ((size_t)layer * (size_t)kv->n_slots + (size_t)slot) * (size_t)kv->row;
+/* The K or V row of a slot (bytes of kv->type). */
+static inline void *nib_kv_k(const struct nib_kv_cache *kv, int32_t layer, int32_t slot) {
+    return kv->k + ((size_t)layer * (size_t)kv->n_slots + (size_t)slot) * kv->row_bytes;
 }
-static inline uint16_t *nib_kv_v(const struct nib_kv_cache *kv, int32_t layer, int32_t slot) {
-    return kv->v + ((size_t)layer * (size_t)kv->n_slots + (size_t)slot) * (size_t)kv->row;
+static inline void *nib_kv_v(const struct nib_kv_cache *kv, int32_t layer, int32_t slot) {
+    return kv->v + ((size_t)layer * (size_t)kv->n_slots + (size_t)slot) * kv->row_bytes;
 }
 
 #ifdef __cplusplus

@@ -405,6 +405,8 @@ struct nib_context_params {
     int32_t n_batch;   /* most tokens per nib_decode call; 0: min(n_ctx, 512) */
     int32_t n_threads; /* 0: the number of physical cores */
     int32_t kv_block;  /* KV cache block size in tokens; 0: 16 */
+    int32_t kv_type;   /* KV cache type: 0 or NIB_TYPE_F16 (default), NIB_TYPE_Q8_0 (half the memory;
+                          head dims must be multiples of 32) */
 };
 struct nib_context_params nib_context_default_params(void);
 

@@ -28,6 +28,7 @@ static void usage(FILE *f) {
           "  -n N                tokens to generate (default 128; -1: until the context is full)\n"
           "  -c N                context size in tokens (default: the model's)\n"
           "  --kv-block N        KV cache block size in tokens (default 16)\n"
+          "  --kv-type T         KV cache type: f16 (default) or q8_0 (half the memory)\n"
           "  -t N                threads (default: physical cores)\n"
           "  --temp T            temperature (default 0.8; 0 = greedy)\n"
           "  --top-k K --top-p P --min-p P --typical-p P\n"

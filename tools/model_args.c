@@ -70,7 +70,7 @@ int model_args_parse(struct model_args *a, int argc, char **argv, int *i) {
     }
     bool known = !strcmp(o, "-m") || !strcmp(o, "--model") || !strcmp(o, "-p") || !strcmp(o, "--prompt") ||
                  !strcmp(o, "--tokens") || !strcmp(o, "-c") || !strcmp(o, "--ctx-size") || !strcmp(o, "-t") ||
-                 !strcmp(o, "--threads") || !strcmp(o, "--kv-block");
+                 !strcmp(o, "--threads") || !strcmp(o, "--kv-block") || !strcmp(o, "--kv-type");
     if (!known) return 0;
     if (!has) {
         cli_fail("option %s needs a value", o);
@@ -80,7 +80,12 @@ int model_args_parse(struct model_args *a, int argc, char **argv, int *i) {
     if (o[1] == 'm' || !strcmp(o, "--model")) a->model = v;
     else if (o[1] == 'p' || !strcmp(o, "--prompt")) a->prompt = v;
     else if (!strcmp(o, "--tokens")) a->tokens = v;
-    else if (!strcmp(o, "--kv-block")) {
+    else if (!strcmp(o, "--kv-type")) {
+        enum nib_type t;
+        if (nib_type_from_name(v, &t) != NIB_OK || (t != NIB_TYPE_F16 && t != NIB_TYPE_Q8_0))
+            return cli_fail("%s: '%s' is not a KV cache type (f16 or q8_0)", o, v), -1;
+        a->kv_type = t;
+    } else if (!strcmp(o, "--kv-block")) {
         if (!parse_i32(v, 1, 4096, &a->kv_block)) return cli_fail("%s: '%s' is not a block size (1..4096 tokens)", o, v), -1;
     } else if (o[1] == 'c' || !strcmp(o, "--ctx-size")) {
         if (!parse_i32(v, 1, 1 << 24, &a->n_ctx)) return cli_fail("%s: '%s' is not a context size (1..16777216)", o, v), -1;
@@ -140,6 +145,7 @@ int model_args_load(const struct model_args *a, int32_t n_extra, struct loaded *
     struct nib_context_params cp = nib_context_default_params();
     cp.n_ctx = n_ctx;
     cp.kv_block = a->kv_block;
+    cp.kv_type = a->kv_type;
     cp.n_threads = a->n_threads;
     cp.n_batch = n_ctx < 512 ? n_ctx : 512; /* llama.cpp's n_ubatch: long prompts split where llama.cpp splits them */
     if (nib_context_new(out->model, &cp, &out->ctx, &err) != NIB_OK) return cli_fail_err(&err);

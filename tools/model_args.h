@@ -17,6 +17,7 @@ struct model_args {
     int32_t     n_ctx;      /* -c */
     int32_t     n_threads;  /* -t */
     int32_t     kv_block;   /* --kv-block: KV cache block size in tokens, 0 = default */
+    int32_t     kv_type;    /* --kv-type f16|q8_0: 0 = default (f16) */
     bool        no_special; /* --no-special: do not parse special-token text */
 };
 

@@ -7,6 +7,7 @@
 #include "dispatch.h"
 #include "fp16.h"
 #include "ggml_order.h"
+#include "quant_blocks.h"
 
 #include <math.h>
 
@@ -94,5 +95,30 @@ void nib_attention_head_ref(const float *q, int head_dim, const uint16_t *k_base
             for (int d = 0; d < nd; d++) a[d] += p * nib_fp16_to_fp32(v[d]);
         }
         for (int d = 0; d < nd; d++) out[d0 + d] = tiny_kqv ? nib_tree8(&acc[0][d], 64) : reduce4x8(&acc[0][d], 64);
+    }
+}
+
+void nib_attention_head_q8_0_ref(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
+                                 size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels();
+    struct nib_block_q8_0 qq[32]; /* head_dim <= 1024 */
+    k->quantize_act[NIB_TYPE_Q8_0](q, qq, head_dim);
+    const size_t off = head_off / 32 * sizeof(struct nib_block_q8_0);
+    float max = -INFINITY;
+    for (int32_t j = 0; j < n_kv; j++) {
+        float dot;
+        k->vec_dot[NIB_TYPE_Q8_0](head_dim, &dot, (const char *)k_base + (size_t)slot[j] * row_bytes + off, qq);
+        scores[j] = dot * scale;
+        if (scores[j] > max) max = scores[j];
+    }
+    const float inv = softmax_exp(scores, n_kv, max);
+    for (int d = 0; d < head_dim; d++) out[d] = 0.0f;
+    for (int32_t j = 0; j < n_kv; j++) {
+        const float p = scores[j] * inv;
+        const struct nib_block_q8_0 *v = (const struct nib_block_q8_0 *)((const char *)v_base + (size_t)slot[j] * row_bytes + off);
+        for (int b = 0; b < head_dim / 32; b++) {
+            const float pd = p * nib_fp16_to_fp32(v[b].d);
+            for (int i = 0; i < 32; i++) out[32 * b + i] += pd * (float)v[b].qs[i];
+        }
     }
 }

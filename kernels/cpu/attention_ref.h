@@ -48,6 +48,16 @@ void nib_attention_head_ref(const float *q, int head_dim, const uint16_t *k_base
                             size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
                             enum nib_attn_order order, float *scores, float *out);
 
+/*
+ * The same attention over a Q8_0 cache (K/V rows as Q8_0 blocks; head_dim a
+ * multiple of 32; head_off in values). nib's own arithmetic (llama.cpp reads
+ * a quantized V cache only with flash attention): q is quantized to Q8_0
+ * and meets K in integer dot products; the softmax is the one above;
+ * probabilities meet dequantized V in float.
+ */
+void nib_attention_head_q8_0_ref(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
+                                 size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out);
+
 /* Dot of two fp16 vectors in ggml_vec_dot_f16's order (AVX2 build). */
 float nib_dot_f16_vec(const uint16_t *x, const uint16_t *y, int64_t n);
 
