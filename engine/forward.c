@@ -15,6 +15,7 @@
 #include "context.h"
 
 #include "attention_ref.h"
+#include "dispatch.h"
 #include "fp16.h"
 #include "ops_ref.h"
 #include "type_traits.h"
@@ -63,8 +64,9 @@ static void attention(struct nib_context *c, int32_t layer, int32_t n) {
             const float *q = c->q + t * qw + (int64_t)h * hd;
             float *out = c->att + t * qw + (int64_t)h * hd;
             if (c->kv.type == NIB_TYPE_Q8_0)
-                nib_attention_head_q8_0_ref(q, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0), c->kv.row_bytes,
-                                            (size_t)(h / group) * (size_t)hd, s->slots, c->tok_pos[t] + 1, hp->attn_scale, scores, out);
+                nib_cpu_kernels()->attention_head_q8_0(q, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0), c->kv.row_bytes,
+                                                       (size_t)(h / group) * (size_t)hd, s->slots, c->tok_pos[t] + 1,
+                                                       hp->attn_scale, scores, out);
             else
                 nib_op_attention_head(q, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0), (size_t)c->kv.row,
                                       (size_t)(h / group) * (size_t)hd, s->slots, c->tok_pos[t] + 1, hp->attn_scale,

@@ -105,3 +105,34 @@ TEST(Attention, ReferenceIsSoftmaxMean) {
         }
     }
 }
+
+// The Q8_0-cache attention: the AVX2 kernel gives the reference's bits (both
+// take K dots from the chosen table, so they agree on any CPU), and the
+// result is the softmax-weighted mean of the dequantized V within 8-bit error.
+TEST(Attention, Q8_0CacheVariantsAgree) {
+    NibRng rng(0xa79);
+    const struct nib_cpu_kernels *chosen = nib_cpu_kernels();
+    for (int hd : { 32, 64, 128 })
+        for (int32_t n_kv : { 1, 9, 40, 300 }) {
+            const int row = 2 * hd;
+            const size_t row_bytes = (size_t)(row / 32) * 34;
+            std::vector<uint8_t> k(row_bytes * (size_t)(n_kv + 3)), v(k.size());
+            std::vector<float> f((size_t)row);
+            for (int32_t s = 0; s < n_kv + 3; s++) {
+                for (auto &x : f) x = rng.uniform() * 2.0f;
+                chosen->quantize_act[NIB_TYPE_Q8_0](f.data(), k.data() + (size_t)s * row_bytes, row);
+                for (auto &x : f) x = rng.uniform();
+                chosen->quantize_act[NIB_TYPE_Q8_0](f.data(), v.data() + (size_t)s * row_bytes, row);
+            }
+            std::vector<int32_t> slot;
+            for (int32_t j = 0; j < n_kv; j++) slot.push_back((j * 5 + 2) % (n_kv + 3));
+            std::vector<float> q((size_t)hd), s1((size_t)n_kv), s2((size_t)n_kv), o1((size_t)hd), o2((size_t)hd);
+            for (auto &x : q) x = rng.uniform() * 3.0f;
+            nib_attention_head_q8_0_ref(q.data(), hd, k.data(), v.data(), row_bytes, (size_t)hd, slot.data(), n_kv, 0.125f,
+                                        s1.data(), o1.data());
+            chosen->attention_head_q8_0(q.data(), hd, k.data(), v.data(), row_bytes, (size_t)hd, slot.data(), n_kv, 0.125f,
+                                        s2.data(), o2.data());
+            EXPECT_EQ(memcmp(o1.data(), o2.data(), o1.size() * sizeof(float)), 0) << chosen->name << " hd " << hd << " n_kv " << n_kv;
+            for (float x : o1) EXPECT_LT(std::fabs(x), 1.01f); /* a convex mix of |v| <= 1 */
+        }
+}

@@ -14,6 +14,7 @@
 
 #include "avx2_util.h"
 #include "dispatch.h"
+#include "quant_blocks.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -49,6 +50,27 @@ static inline float dot_vec(const float *q, const uint16_t *k, int n) {
     return (float)sum;
 }
 
+/* exp(s - max) in place, 8 keys at a time (padding keys give 0); the tree8
+ * sums accumulated in a double, as attention_ref.c's softmax_exp. */
+static double softmax_exp(float *scores, int32_t n_kv, float max) {
+    double sum = 0.0;
+    for (int32_t j = 0; j < n_kv; j += 8) {
+        __m256 s;
+        if (j + 8 <= n_kv) {
+            s = nib_v_expf_avx2(_mm256_sub_ps(_mm256_loadu_ps(scores + j), _mm256_set1_ps(max)));
+            _mm256_storeu_ps(scores + j, s);
+        } else {
+            float tmp[8];
+            for (int l = 0; l < 8; l++) tmp[l] = j + l < n_kv ? scores[j + l] - max : -INFINITY;
+            s = nib_v_expf_avx2(_mm256_loadu_ps(tmp));
+            _mm256_storeu_ps(tmp, s);
+            for (int l = 0; j + l < n_kv; l++) scores[j + l] = tmp[l];
+        }
+        sum += (double)hsum_f32x8(s);
+    }
+    return sum;
+}
+
 void nib_attention_head_avx2(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base, size_t row_stride,
                              size_t head_off, const int32_t *slot, int32_t n_kv, float scale, enum nib_attn_order order,
                              float *scores, float *out) {
@@ -66,24 +88,9 @@ void nib_attention_head_avx2(const float *q, int head_dim, const uint16_t *k_bas
         scores[j] = (tiny ? dot_tiny(qf, k, head_dim) : dot_vec(qf, k, head_dim)) * scale;
         if (scores[j] > max) max = scores[j];
     }
-    /* softmax: exp 8 keys at a time (padding keys give 0), tree8 sums into a double */
-    double sum = 0.0;
-    int32_t j = 0;
-    for (; j < n_kv; j += 8) {
-        __m256 s;
-        if (j + 8 <= n_kv) {
-            s = nib_v_expf_avx2(_mm256_sub_ps(_mm256_loadu_ps(scores + j), _mm256_set1_ps(max)));
-            _mm256_storeu_ps(scores + j, s);
-        } else {
-            float tmp[8];
-            for (int l = 0; l < 8; l++) tmp[l] = j + l < n_kv ? scores[j + l] - max : -INFINITY;
-            s = nib_v_expf_avx2(_mm256_loadu_ps(tmp));
-            _mm256_storeu_ps(tmp, s);
-            for (int l = 0; j + l < n_kv; l++) scores[j + l] = tmp[l];
-        }
-        sum += (double)hsum_f32x8(s);
-    }
+    const double sum = softmax_exp(scores, n_kv, max);
     const __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
+    int32_t j;
     for (j = 0; j + 8 <= n_kv; j += 8) /* probabilities rounded to fp16, as they meet fp16 V */
         _mm256_storeu_ps(scores + j, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(scores + j), inv), _MM_FROUND_TO_NEAREST_INT)));
     for (; j < n_kv; j++) scores[j] = fp16_to_f32(_cvtss_sh(scores[j] * _mm256_cvtss_f32(inv), _MM_FROUND_TO_NEAREST_INT));
@@ -122,6 +129,28 @@ void nib_attention_head_avx2(const float *q, int head_dim, const uint16_t *k_bas
                 o = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
             }
             _mm256_storeu_ps(out + d0 + d, o);
+        }
+    }
+}
+
+/* attention_ref.h's Q8_0-cache attention with the V rows dequantized 8 at
+ * a time (the reference's products and sums, so its bits). */
+void nib_attention_head_q8_0_avx2(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
+                                  size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out) {
+    const float max = nib_attention_scores_q8_0(q, head_dim, k_base, row_bytes, head_off, slot, n_kv, scale, scores);
+    const float inv = (float)(1.0 / softmax_exp(scores, n_kv, max));
+    const size_t off = head_off / 32 * sizeof(struct nib_block_q8_0);
+    for (int d = 0; d < head_dim; d++) out[d] = 0.0f;
+    for (int32_t j = 0; j < n_kv; j++) {
+        const float p = scores[j] * inv;
+        const struct nib_block_q8_0 *v = (const struct nib_block_q8_0 *)((const char *)v_base + (size_t)slot[j] * row_bytes + off);
+        for (int b = 0; b < head_dim / 32; b++) {
+            const __m256 pd = _mm256_set1_ps(p * fp16_to_f32(v[b].d));
+            for (int i = 0; i < 32; i += 8) {
+                const __m256 qv = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(v[b].qs + i))));
+                float *o = out + 32 * b + i;
+                _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), _mm256_mul_ps(pd, qv)));
+            }
         }
     }
 }

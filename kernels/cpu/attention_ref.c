@@ -98,8 +98,8 @@ void nib_attention_head_ref(const float *q, int head_dim, const uint16_t *k_base
     }
 }
 
-void nib_attention_head_q8_0_ref(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
-                                 size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out) {
+float nib_attention_scores_q8_0(const float *q, int head_dim, const void *k_base, size_t row_bytes, size_t head_off,
+                                const int32_t *slot, int32_t n_kv, float scale, float *scores) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
     struct nib_block_q8_0 qq[32]; /* head_dim <= 1024 */
     k->quantize_act[NIB_TYPE_Q8_0](q, qq, head_dim);
@@ -111,7 +111,14 @@ void nib_attention_head_q8_0_ref(const float *q, int head_dim, const void *k_bas
         scores[j] = dot * scale;
         if (scores[j] > max) max = scores[j];
     }
+    return max;
+}
+
+void nib_attention_head_q8_0_ref(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
+                                 size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out) {
+    const float max = nib_attention_scores_q8_0(q, head_dim, k_base, row_bytes, head_off, slot, n_kv, scale, scores);
     const float inv = softmax_exp(scores, n_kv, max);
+    const size_t off = head_off / 32 * sizeof(struct nib_block_q8_0);
     for (int d = 0; d < head_dim; d++) out[d] = 0.0f;
     for (int32_t j = 0; j < n_kv; j++) {
         const float p = scores[j] * inv;

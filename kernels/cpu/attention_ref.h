@@ -57,6 +57,10 @@ void nib_attention_head_ref(const float *q, int head_dim, const uint16_t *k_base
  */
 void nib_attention_head_q8_0_ref(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
                                  size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out);
+/* Its first step, shared by every variant: scores[j] = scale * q . k_j with
+ * the chosen CPU table's Q8_0 kernels; returns their maximum. */
+float nib_attention_scores_q8_0(const float *q, int head_dim, const void *k_base, size_t row_bytes, size_t head_off,
+                                const int32_t *slot, int32_t n_kv, float scale, float *scores);
 
 /* Dot of two fp16 vectors in ggml_vec_dot_f16's order (AVX2 build). */
 float nib_dot_f16_vec(const uint16_t *x, const uint16_t *y, int64_t n);

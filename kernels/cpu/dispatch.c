@@ -20,6 +20,7 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     k->quantize_act[NIB_TYPE_Q8_0] = nib_quantize_act_q8_0_ref;
     k->quantize_act[NIB_TYPE_Q8_1] = nib_quantize_act_q8_1_ref;
     k->attention_head = nib_attention_head_ref;
+    k->attention_head_q8_0 = nib_attention_head_q8_0_ref;
     k->swiglu = nib_swiglu_ref;
 }
 
@@ -31,6 +32,7 @@ static void override_avx2(struct nib_cpu_kernels *k) {
     k->rows8[NIB_TYPE_Q4_0] = nib_rows8_q4_0_q8_0_avx2;
     k->rows8[NIB_TYPE_Q4_K] = nib_rows8_q4_K_q8_K_avx2;
     k->attention_head = nib_attention_head_avx2;
+    k->attention_head_q8_0 = nib_attention_head_q8_0_avx2;
     k->swiglu = nib_swiglu_avx2;
     k->packed8[NIB_TYPE_Q4_0] = nib_packed8_q4_0_q8_0_avx2;
     k->block_sums_q8_0 = nib_block_sums_q8_0_avx2;

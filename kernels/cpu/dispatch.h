@@ -74,6 +74,9 @@ struct nib_cpu_kernels {
     nib_dot4_fn         dot4[NIB_TYPE_COUNT];         /* by weight type, NULL for most */
     nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */
     nib_attention_fn    attention_head;
+    /* attention_ref.h's Q8_0-cache attention */
+    void (*attention_head_q8_0)(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
+                                size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out);
     void (*swiglu)(const float *g, const float *u, int64_t n, float *y); /* ops_ref.h's nib_op_swiglu contract */               /* attention_ref.h's contract */
     const char         *name;                         /* the variant's name */
 };
@@ -112,6 +115,8 @@ void nib_dot4_q6_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y
                              const float *dy);
 void nib_swiglu_avx2(const float *g, const float *u, int64_t n, float *y);
 void nib_swiglu_ref(const float *g, const float *u, int64_t n, float *y);
+void nib_attention_head_q8_0_avx2(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
+                                  size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out);
 void nib_gemm_dot_f32_f32_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_gemm_dot_f16_f16_avx2(int64_t n, float *out, const void *x, const void *y);
 void nib_gemm_dot_bf16_bf16_avx2(int64_t n, float *out, const void *x, const void *y);
