@@ -19,37 +19,6 @@
 #include <immintrin.h>
 #include <math.h>
 
-static inline __m256 load_f16x8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-
-/* GGML_F32x8_REDUCE's last step. */
-static inline float hadd8(__m256 v) {
-    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 t1 = _mm_hadd_ps(t0, t0);
-    return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
-}
-
-/* q (fp16-rounded, as floats) . k in tinyBLAS's order: one 8-lane fma chain. */
-static inline float dot_tiny(const float *q, const uint16_t *k, int n) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load_f16x8(k + i), acc);
-    return hsum_f32x8(acc);
-}
-
-/* ... in ggml_vec_dot_f16's: four chains over 32-element steps, leftovers in double. */
-static inline float dot_vec(const float *q, const uint16_t *k, int n) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load_f16x8(k + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load_f16x8(k + i + 8), a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), load_f16x8(k + i + 16), a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), load_f16x8(k + i + 24), a3);
-    }
-    double sum = hadd8(_mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)));
-    for (; i < n; i++) sum += (double)(q[i] * fp16_to_f32(k[i]));
-    return (float)sum;
-}
-
 /* exp(s - max) in place, 8 keys at a time (padding keys give 0); the tree8
  * sums accumulated in a double, as attention_ref.c's softmax_exp. */
 static double softmax_exp(float *scores, int32_t n_kv, float max) {
@@ -78,14 +47,18 @@ void nib_attention_head_avx2(const float *q, int head_dim, const uint16_t *k_bas
         nib_attention_head_ref(q, head_dim, k_base, v_base, row_stride, head_off, slot, n_kv, scale, order, scores, out);
         return;
     }
-    float qf[1024];
+    uint16_t qh[1024]; /* q meets fp16 K in fp16 */
     for (int d = 0; d < head_dim; d += 8)
-        _mm256_storeu_ps(qf + d, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + d), _MM_FROUND_TO_NEAREST_INT)));
+        _mm_storeu_si128((__m128i *)(qh + d), _mm256_cvtps_ph(_mm256_loadu_ps(q + d), _MM_FROUND_TO_NEAREST_INT));
+    /* the F16 weight dots have exactly the two orders: tinyBLAS's (gemm_dot) and vec_dot_f16's */
+    nib_vec_dot_fn dot = order == NIB_ATTN_BATCH ? nib_gemm_dot_f16_f16_avx2 : nib_vec_dot_f16_f16_avx2;
     const int tiny = order == NIB_ATTN_BATCH; /* head_dim % 8 == 0 here: both matmuls take tinyBLAS */
     float max = -INFINITY;
     for (int32_t j = 0; j < n_kv; j++) {
         const uint16_t *k = k_base + (size_t)slot[j] * row_stride + head_off;
-        scores[j] = (tiny ? dot_tiny(qf, k, head_dim) : dot_vec(qf, k, head_dim)) * scale;
+        float d;
+        dot(head_dim, &d, k, qh);
+        scores[j] = d * scale;
         if (scores[j] > max) max = scores[j];
     }
     const double sum = softmax_exp(scores, n_kv, max);

@@ -18,6 +18,38 @@ static inline float hsum_f32x8(__m256 v) {
 
 static inline float fp16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
 
+static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* Exact: F16C converts every fp16 value, subnormals included. */
+static inline __m256 load_f16x8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+static inline int hsum_i32x8(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 1, 1, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* 16 bytes of packed nibbles -> 32 bytes in [0, 15]: the low nibbles
+ * (elements 0..15), then the high nibbles (elements 16..31). */
+static inline __m256i unpack_nibbles(const uint8_t *qs /* [16] */) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0F));
+}
+
+/* Eight int32 sums of four products: unsigned bytes u times signed bytes s.
+ * maddubs cannot saturate: |u| <= 128 and |s| <= 127 keep pair sums < 2^15. */
+static inline __m256i dot_u8_s8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+/* The same for signed x signed: |x| goes unsigned, x's sign moves to y.
+ * Needs y != -128 (activation quants are in [-127, 127]). */
+static inline __m256i dot_s8_s8(__m256i x, __m256i y) {
+    return dot_u8_s8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+
 /* ggml_v_expf, __m256 form. */
 static inline __m256 nib_v_expf_avx2(__m256 x) {
     const __m256 r = _mm256_set1_ps(0x1.8p23f);

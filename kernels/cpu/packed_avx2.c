@@ -79,11 +79,7 @@ void nib_block_sums_q8_0_avx2(const void *xq, size_t xq_row_bytes, int64_t nb, i
     for (int64_t t = 0; t < n_tok; t++) {
         const struct nib_block_q8_0 *a = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
         for (int64_t b = 0; b < nb; b++) { /* maddubs(1, y): |y| <= 127 -> exact pair sums */
-            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(one8, _mm256_loadu_si256((const __m256i *)a[b].qs)), one16);
-            __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-            s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-            s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-            out[t * nb + b] = (int16_t)_mm_cvtsi128_si32(s);
+            out[t * nb + b] = (int16_t)hsum_i32x8(_mm256_madd_epi16(_mm256_maddubs_epi16(one8, load32(a[b].qs)), one16));
         }
     }
 }

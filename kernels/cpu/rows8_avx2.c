@@ -38,18 +38,6 @@ static inline __m256i transpose_sum8(const __m256i v[8]) {
                             _mm256_permute2x128_si256(s0123, s4567, 0x31));
 }
 
-/* 16 bytes of nibbles -> 32 bytes in [0, 15]: low nibbles, then high. */
-static inline __m256i nibbles32(const uint8_t *qs) {
-    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0F));
-}
-
-/* Eight int32 sums of four products of signed bytes (|y| <= 127). */
-static inline __m256i dot_s8(__m256i x, __m256i y) {
-    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
 void nib_rows8_q4_0_q8_0_avx2(int64_t n, float *out, const void *vw, size_t row_bytes, const void *vy, int gemm) {
     (void)gemm; /* GEMV and GEMM add the same per-block terms */
     const struct nib_block_q8_0 *y = vy; /* [n/32] */
@@ -61,7 +49,7 @@ void nib_rows8_q4_0_q8_0_avx2(int64_t n, float *out, const void *vw, size_t row_
         float dw[8];
         for (int r = 0; r < 8; r++) {
             const struct nib_block_q4_0 *x = (const struct nib_block_q4_0 *)((const char *)vw + (size_t)r * row_bytes) + b;
-            s[r] = dot_s8(_mm256_sub_epi8(nibbles32(x->qs), _mm256_set1_epi8(8)), qy);
+            s[r] = dot_s8_s8(_mm256_sub_epi8(unpack_nibbles(x->qs), _mm256_set1_epi8(8)), qy);
             dw[r] = fp16_to_f32(x->d);
         }
         const __m256 d = _mm256_mul_ps(_mm256_loadu_ps(dw), _mm256_set1_ps(fp16_to_f32(y[b].d)));
@@ -79,13 +67,6 @@ static inline void scale_min_k4(int j, const uint8_t *q, int *sc, int *m) {
         *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
         *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
     }
-}
-
-static inline int hsum_i32x8(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-    return _mm_cvtsi128_si32(s);
 }
 
 void nib_rows8_q4_K_q8_K_avx2(int64_t n, float *out, const void *vw, size_t row_bytes, const void *vy, int gemm) {

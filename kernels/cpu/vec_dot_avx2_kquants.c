@@ -43,7 +43,6 @@ static inline int hsum_i32x4(__m128i s) {
 }
 
 
-static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
 /* Scalar fma(a, b, c) with one rounding (vfmadd231ss, as contracted ggml C). */
 static inline float fmadd_f32(float a, float b, float c) {
