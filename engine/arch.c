@@ -4,10 +4,11 @@
 #include <string.h>
 
 static const struct nib_arch archs[] = {
-    /* name     rope           qkv_bias      qk_norm       out_bias      ffn_bias      rope_freqs */
-    { "llama", NIB_ROPE_NORM, NIB_OPTIONAL, NIB_ABSENT,   NIB_OPTIONAL, NIB_OPTIONAL, NIB_OPTIONAL },
-    { "qwen2", NIB_ROPE_NEOX, NIB_OPTIONAL, NIB_ABSENT,   NIB_OPTIONAL, NIB_OPTIONAL, NIB_ABSENT },
-    { "qwen3", NIB_ROPE_NEOX, NIB_OPTIONAL, NIB_REQUIRED, NIB_OPTIONAL, NIB_OPTIONAL, NIB_ABSENT },
+    /* name        rope           qkv_bias      qk_norm       out_bias      ffn_bias      rope_freqs    experts       expert_ff */
+    { "llama",    NIB_ROPE_NORM, NIB_OPTIONAL, NIB_ABSENT,   NIB_OPTIONAL, NIB_OPTIONAL, NIB_OPTIONAL, NIB_OPTIONAL, false },
+    { "qwen2",    NIB_ROPE_NEOX, NIB_OPTIONAL, NIB_ABSENT,   NIB_OPTIONAL, NIB_OPTIONAL, NIB_ABSENT,   NIB_ABSENT,   false },
+    { "qwen3",    NIB_ROPE_NEOX, NIB_OPTIONAL, NIB_REQUIRED, NIB_OPTIONAL, NIB_OPTIONAL, NIB_ABSENT,   NIB_ABSENT,   false },
+    { "qwen3moe", NIB_ROPE_NEOX, NIB_ABSENT,   NIB_REQUIRED, NIB_ABSENT,   NIB_ABSENT,   NIB_ABSENT,   NIB_REQUIRED, true },
 };
 
 const struct nib_arch *nib_arch_find(const char *name) {
@@ -16,4 +17,4 @@ const struct nib_arch *nib_arch_find(const char *name) {
     return NULL;
 }
 
-const char *nib_arch_list(void) { return "llama, qwen2, qwen3"; }
+const char *nib_arch_list(void) { return "llama, qwen2, qwen3, qwen3moe"; }

@@ -1,6 +1,6 @@
 /*
- * arch.h — the architecture table: what differs between llama, qwen2 and
- * qwen3 is data here, not `if`s in the forward pass.
+ * arch.h — the architecture table: what differs between llama, qwen2,
+ * qwen3 and qwen3moe is data here, not `if`s in the forward pass.
  */
 #ifndef NIB_ARCH_H
 #define NIB_ARCH_H
@@ -22,11 +22,13 @@ struct nib_arch {
     enum nib_need      out_bias;  /* attn_output.bias */
     enum nib_need      ffn_bias;  /* ffn_{gate,up,down}.bias */
     enum nib_need      rope_freqs;/* rope_freqs.weight (Llama 3 frequency factors) */
+    enum nib_need      experts;   /* MoE FFN (expert_count, ffn_gate_inp, ffn_*_exps) instead of the dense one */
+    bool               expert_ff; /* expert width from expert_feed_forward_length (else feed_forward_length) */
 };
 
 /* NULL when nib does not support the architecture. */
 const struct nib_arch *nib_arch_find(const char *name);
-/* "llama, qwen2, qwen3" for error messages. */
+/* "llama, qwen2, qwen3, qwen3moe" for error messages. */
 const char *nib_arch_list(void);
 
 #endif

@@ -41,9 +41,10 @@ static int alloc_buffers(struct nib_context *c, struct nib_error *err) {
     const struct nib_hparams *hp = &c->m->hp;
     size_t nb = (size_t)c->n_batch, qw = (size_t)hp->n_head * (size_t)hp->head_dim_k;
     size_t kvw = (size_t)hp->n_head_kv * (size_t)hp->head_dim_k;
-    size_t widest = (size_t)hp->n_ff > qw ? (size_t)hp->n_ff : qw;
+    const size_t ff = (size_t)(hp->n_ff > hp->n_ff_exp ? hp->n_ff : hp->n_ff_exp);
+    size_t widest = ff > qw ? ff : qw;
     if ((size_t)hp->n_embd > widest) widest = (size_t)hp->n_embd;
-    size_t floats = nb * (2 * (size_t)hp->n_embd + 2 * qw + 2 * kvw + 2 * (size_t)hp->n_ff);
+    size_t floats = nb * (2 * (size_t)hp->n_embd + 2 * qw + 2 * kvw + 2 * ff);
     c->x = malloc(sizeof(float) * floats);
     if (c->x) {
         c->xn = c->x + nb * hp->n_embd;
@@ -52,9 +53,23 @@ static int alloc_buffers(struct nib_context *c, struct nib_error *err) {
         c->k = c->att + nb * qw;
         c->v = c->k + nb * kvw;
         c->gate = c->v + nb * kvw;
-        c->up = c->gate + nb * hp->n_ff;
+        c->up = c->gate + nb * ff;
     }
     size_t xq_bytes = nb * (widest * 4 + 64); /* enough for any partner type, F32 included */
+    if (hp->n_expert) {
+        const size_t ne = (size_t)hp->n_expert, nu = (size_t)hp->n_expert_used;
+        const size_t mf = nb * (ne + nu + nu * (size_t)hp->n_embd + (size_t)hp->n_embd), mi = nb * nu + nb * nu + ne + 1;
+        c->moe_probs = malloc(sizeof(float) * mf);
+        c->moe_ids = malloc(sizeof(int32_t) * mi);
+        c->moe_xq = malloc(xq_bytes);
+        if (!c->moe_probs || !c->moe_ids || !c->moe_xq) return nib_error_set(err, NIB_E_NOMEM, "out of memory for MoE buffers");
+        c->moe_weights = c->moe_probs + nb * ne;
+        c->moe_out = c->moe_weights + nb * nu;
+        c->moe_down = c->moe_out + nb * nu * (size_t)hp->n_embd;
+        c->moe_rows = c->moe_ids + nb * nu;
+        c->moe_start = c->moe_rows + nb * nu;
+        c->compute_bytes += sizeof(float) * mf + sizeof(int32_t) * mi + xq_bytes;
+    }
     c->xq = malloc(xq_bytes);
     c->scores = malloc(sizeof(float) * (size_t)c->n_threads * (size_t)c->n_ctx);
     c->tok_seq = malloc(sizeof(int32_t) * nb * 3);
@@ -63,7 +78,7 @@ static int alloc_buffers(struct nib_context *c, struct nib_error *err) {
     c->tok_pos = c->tok_seq + nb;
     c->out_of = c->tok_pos + nb;
     c->xq_type = -1;
-    c->compute_bytes = sizeof(float) * floats + xq_bytes + sizeof(float) * (size_t)c->n_threads * (size_t)c->n_ctx;
+    c->compute_bytes += sizeof(float) * floats + xq_bytes + sizeof(float) * (size_t)c->n_threads * (size_t)c->n_ctx;
     return NIB_OK;
 }
 
@@ -107,6 +122,9 @@ void nib_context_free(struct nib_context *c) {
     free(c->xq);
     free(c->scores);
     free(c->tok_seq);
+    free(c->moe_probs);
+    free(c->moe_ids);
+    free(c->moe_xq);
     free(c->logits);
     free(c);
 }

@@ -21,6 +21,14 @@ struct nib_context {
     const float *xq_src;      /* what xq holds: source rows ... */
     int    xq_type;           /* ... and type (-1: nothing) */
     float *scores;            /* [n_threads][n_ctx] attention scratch */
+    /* MoE scratch (NULL for dense models): router probabilities [n_batch][n_expert],
+     * the chosen experts and their weights [n_batch][n_expert_used], the
+     * experts' outputs [n_batch][n_expert_used][n_embd], the batch rows routed
+     * to each expert (moe_rows, grouped; moe_start [n_expert + 1]) and
+     * their quantized inputs gathered [n_batch][xq row] */
+    float   *moe_probs, *moe_weights, *moe_out, *moe_down; /* moe_down: one expert's rows [n_batch][n_embd] */
+    int32_t *moe_ids, *moe_rows, *moe_start;
+    void    *moe_xq;
     int32_t *tok_seq, *tok_pos;
 
     float   *logits;          /* [n_out][n_vocab] */
@@ -32,5 +40,19 @@ struct nib_context {
 
 /* The forward pass over one validated batch (forward.c). */
 int nib_forward(struct nib_context *c, const int32_t *tokens, int32_t n, const int8_t *want, struct nib_error *err);
+
+/* forward.c: n rows of x quantized to w's partner type into c->xq (kept
+ * while x and the type stay the same); returns the bytes per row. */
+size_t nib_forward_quantize(struct nib_context *c, const struct nib_weight *w, const float *x, int32_t n);
+/* forward.c: y[n][w.ne1] = x[n][w.ne0] . w (+ bias), llama.cpp's MUL_MAT path. */
+void nib_forward_matmul(struct nib_context *c, const struct nib_weight *w, const float *x, int32_t n, const float *bias,
+                        float *y);
+/* forward_moe.c: the MoE FFN of layer L over the n normed rows in c->xn;
+ * adds its output to the residual rows c->x. */
+void nib_forward_moe(struct nib_context *c, const struct nib_layer *L, int32_t n);
+/* forward_moe.c, the expert half of it: with the routing of n rows in
+ * c->moe_ids / c->moe_weights and their normed inputs in c->xn, the
+ * weighted sums of their experts' outputs into c->moe_down [n][n_embd]. */
+void nib_forward_moe_experts(struct nib_context *c, const struct nib_layer *L, int32_t n);
 
 #endif

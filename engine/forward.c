@@ -6,6 +6,7 @@
  *               -> rope(q, k) -> K/V into the cache -> attention over the
  *               cache (causal, GQA) -> wo (+bias);  x += h
  *               h = rmsnorm(x) -> silu(gate) * up -> down (+bias);  x += h
+ *               (MoE layers: the routed experts' FFNs instead, forward_moe.c)
  *   logits = output(rmsnorm(x)) for the tokens that want them
  *
  * Matmuls quantize their input rows once to the weight's partner type and
@@ -25,18 +26,22 @@
 #include <omp.h>
 #endif
 
-/* y[n][w.ne1] = x[n][w.ne0] . w (+ bias) */
-static void matmul(struct nib_context *c, const struct nib_weight *w, const float *x, int32_t n, const float *bias,
-                   float *y) {
-    const struct nib_type_traits *tt = nib_type_traits(w->type);
-    int pt = tt->vec_dot_type;
-    size_t xq_row = nib_type_row_bytes(pt, w->ne0);
+size_t nib_forward_quantize(struct nib_context *c, const struct nib_weight *w, const float *x, int32_t n) {
+    const int pt = nib_type_traits(w->type)->vec_dot_type;
+    const size_t xq_row = nib_type_row_bytes(pt, w->ne0);
     if (c->xq_src != x || c->xq_type != pt || c->xq_row != xq_row) {
         nib_op_quantize_rows(pt, x, w->ne0, n, c->xq, xq_row);
         c->xq_src = x;
         c->xq_type = pt;
         c->xq_row = xq_row;
     }
+    return xq_row;
+}
+
+/* y[n][w.ne1] = x[n][w.ne0] . w (+ bias) */
+void nib_forward_matmul(struct nib_context *c, const struct nib_weight *w, const float *x, int32_t n, const float *bias,
+                        float *y) {
+    const size_t xq_row = nib_forward_quantize(c, w, x, n);
     nib_op_matmul(w->type, w->data, w->row_bytes, w->packed, w->ne0, w->ne1, c->xq, xq_row, n, y,
                   w->is_embedding ? NIB_MATMUL_NO_REPACK : 0, c->n_threads); /* llama.cpp repacks no get_rows tensor */
     if (bias)
@@ -97,9 +102,9 @@ static void attention_block(struct nib_context *c, const struct nib_layer *L, in
     const struct nib_hparams *hp = &m->hp;
     const int hd = hp->head_dim_k;
     rmsnorm_rows(c->x, L->attn_norm, hp->n_embd, n, hp->rms_eps, c->xn);
-    matmul(c, &L->wq, c->xn, n, L->bq, c->q);
-    matmul(c, &L->wk, c->xn, n, L->bk, c->k);
-    matmul(c, &L->wv, c->xn, n, L->bv, c->v);
+    nib_forward_matmul(c, &L->wq, c->xn, n, L->bq, c->q);
+    nib_forward_matmul(c, &L->wk, c->xn, n, L->bk, c->k);
+    nib_forward_matmul(c, &L->wv, c->xn, n, L->bv, c->v);
     struct nib_rope_params rp = {
         hp->n_rot, hp->rope_kind == NIB_ROPE_NEOX, hp->rope_freq_base, hp->rope_freq_scale, m->rope_freqs,
         hp->yarn_ext_factor, hp->yarn_attn_factor, hp->yarn_beta_fast, hp->yarn_beta_slow, hp->n_ctx_orig,
@@ -115,18 +120,22 @@ static void attention_block(struct nib_context *c, const struct nib_layer *L, in
     }
     store_kv(c, layer, n);
     attention(c, layer, n);
-    matmul(c, &L->wo, c->att, n, L->bo, c->xn);
+    nib_forward_matmul(c, &L->wo, c->att, n, L->bo, c->xn);
     for (int64_t i = 0; i < (int64_t)n * hp->n_embd; i++) c->x[i] += c->xn[i];
 }
 
 static void ffn_block(struct nib_context *c, const struct nib_layer *L, int32_t n) {
     const struct nib_hparams *hp = &c->m->hp;
     rmsnorm_rows(c->x, L->ffn_norm, hp->n_embd, n, hp->rms_eps, c->xn);
-    matmul(c, &L->ffn_gate, c->xn, n, L->b_gate, c->gate);
-    matmul(c, &L->ffn_up, c->xn, n, L->b_up, c->up);
+    if (L->gate_exps) {
+        nib_forward_moe(c, L, n);
+        return;
+    }
+    nib_forward_matmul(c, &L->ffn_gate, c->xn, n, L->b_gate, c->gate);
+    nib_forward_matmul(c, &L->ffn_up, c->xn, n, L->b_up, c->up);
     for (int32_t t = 0; t < n; t++) nib_op_swiglu(c->gate + (size_t)t * hp->n_ff, c->up + (size_t)t * hp->n_ff, hp->n_ff,
                                                   c->gate + (size_t)t * hp->n_ff);
-    matmul(c, &L->ffn_down, c->gate, n, L->b_down, c->xn);
+    nib_forward_matmul(c, &L->ffn_down, c->gate, n, L->b_down, c->xn);
     for (int64_t i = 0; i < (int64_t)n * hp->n_embd; i++) c->x[i] += c->xn[i];
 }
 
@@ -165,7 +174,7 @@ int nib_forward(struct nib_context *c, const int32_t *tokens, int32_t n, const i
     const int32_t k = c->n_out;
     for (int32_t t = 0; t < k; t++)
         nib_op_rmsnorm(c->x + (size_t)t * hp->n_embd, m->output_norm, hp->n_embd, hp->rms_eps, c->xn + (size_t)t * hp->n_embd);
-    if (k) matmul(c, &m->output, c->xn, k, NULL, c->logits);
+    if (k) nib_forward_matmul(c, &m->output, c->xn, k, NULL, c->logits);
     c->xq_src = NULL;
     return NIB_OK;
 }

@@ -30,8 +30,13 @@ struct nib_layer {
     const float *bq, *bk, *bv, *bo;         /* optional biases, NULL if absent */
     const float *q_norm, *k_norm;           /* qwen3: [hd_k], NULL otherwise */
     const float *ffn_norm;                  /* [n_embd] */
-    struct nib_weight ffn_gate, ffn_up, ffn_down;
+    struct nib_weight ffn_gate, ffn_up, ffn_down; /* dense FFN (absent in MoE layers) */
     const float *b_gate, *b_up, *b_down;    /* optional */
+    /* MoE FFN: the router [n_embd -> n_expert] and, per expert, views of
+     * the stacked ffn_{gate,up,down}_exps tensors as plain matrices
+     * (gate/up [n_embd -> n_ff_exp], down [n_ff_exp -> n_embd]). */
+    struct nib_weight  ffn_gate_inp;
+    struct nib_weight *gate_exps, *up_exps, *down_exps; /* [n_expert] each, NULL in dense layers */
 };
 
 struct nib_hparams {
@@ -44,6 +49,8 @@ struct nib_hparams {
     /* YaRN (ext_factor 0 = off) */
     float   yarn_ext_factor, yarn_attn_factor, yarn_beta_fast, yarn_beta_slow;
     int32_t n_ctx_orig;
+    /* MoE: experts per layer, experts each token uses, an expert's FFN width (0 0 0: dense) */
+    int32_t n_expert, n_expert_used, n_ff_exp;
 };
 
 struct nib_model {
@@ -62,7 +69,9 @@ struct nib_model {
     void            *packed;       /* one buffer for every packed copy, or NULL */
     size_t           packed_bytes;
     uint64_t n_params, weight_bytes;
-    uint64_t decode_bytes;        /* weight bytes one decode step reads (all matmul weights) */
+    uint64_t decode_bytes;        /* weight bytes one decode step reads (all matmul weights; of
+                                     the experts, the n_expert_used a token is routed to) */
+    uint64_t n_params_active;     /* parameters one token uses (= n_params for dense models) */
 };
 
 /* model_pack.c: copies the matrices the CPU variant has packed kernels for

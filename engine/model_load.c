@@ -76,6 +76,33 @@ static int load_rope_scaling(struct loader *L) {
     return NIB_OK;
 }
 
+#define NIB_MAX_EXPERTS 512 /* as llama.cpp's LLAMA_MAX_EXPERTS */
+
+/* expert_count / expert_used_count (and qwen3moe's expert width): all
+ * three stay 0 for a dense model. */
+static int load_expert_hparams(struct loader *L) {
+    struct nib_hparams *hp = &L->m->hp;
+    const struct nib_arch *a = L->m->arch;
+    int rc;
+    if (a->experts == NIB_ABSENT) return NIB_OK;
+    if ((rc = hp_u32(L, "expert_count", a->experts == NIB_REQUIRED, &hp->n_expert)) ||
+        (rc = hp_u32(L, "expert_used_count", hp->n_expert > 0, &hp->n_expert_used)))
+        return rc;
+    if (hp->n_expert == 0) {
+        if (hp->n_expert_used)
+            return nib_error_set(L->err, NIB_E_FORMAT, "model: '%s' = %d without experts", key(L, "expert_used_count"),
+                                 hp->n_expert_used);
+        return NIB_OK;
+    }
+    if (hp->n_expert > NIB_MAX_EXPERTS || hp->n_expert_used < 1 || hp->n_expert_used > hp->n_expert)
+        return nib_error_set(L->err, NIB_E_FORMAT, "model: %d experts with %d used per token (need 1 <= used <= experts <= %d)",
+                             hp->n_expert, hp->n_expert_used, NIB_MAX_EXPERTS);
+    hp->n_ff_exp = hp->n_ff;
+    if (a->expert_ff && (rc = hp_u32(L, "expert_feed_forward_length", true, &hp->n_ff_exp))) return rc;
+    if (hp->n_ff_exp <= 0) return nib_error_set(L->err, NIB_E_FORMAT, "model: expert feed-forward length is zero");
+    return NIB_OK;
+}
+
 static int load_hparams(struct loader *L) {
     struct nib_hparams *hp = &L->m->hp;
     int rc;
@@ -84,7 +111,8 @@ static int load_hparams(struct loader *L) {
     hp->yarn_beta_fast = 32.0f;
     hp->yarn_beta_slow = 1.0f;
     if ((rc = hp_u32(L, "context_length", true, &hp->n_ctx_train)) || (rc = hp_u32(L, "embedding_length", true, &hp->n_embd)) ||
-        (rc = hp_u32(L, "block_count", true, &hp->n_layer)) || (rc = hp_u32(L, "feed_forward_length", true, &hp->n_ff)) ||
+        (rc = hp_u32(L, "block_count", true, &hp->n_layer)) ||
+        (rc = hp_u32(L, "feed_forward_length", !L->m->arch->expert_ff, &hp->n_ff)) ||
         (rc = hp_u32(L, "attention.head_count", true, &hp->n_head)))
         return rc;
     hp->n_head_kv = hp->n_head;
@@ -92,6 +120,7 @@ static int load_hparams(struct loader *L) {
         (rc = hp_f32(L, "attention.layer_norm_rms_epsilon", true, &hp->rms_eps)) ||
         (rc = hp_f32(L, "rope.freq_base", false, &hp->rope_freq_base)))
         return rc;
+    if (hp->n_ff == 0 && L->m->arch->expert_ff) hp->n_ff = 1; /* unused: every layer is MoE */
     if (hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_ff <= 0 || hp->n_head <= 0 || hp->n_head_kv <= 0 || hp->n_ctx_train <= 0)
         return nib_error_set(L->err, NIB_E_FORMAT, "model: a size is zero (embd %d, layers %d, ffn %d, heads %d/%d, ctx %d)",
                              hp->n_embd, hp->n_layer, hp->n_ff, hp->n_head, hp->n_head_kv, hp->n_ctx_train);
@@ -116,6 +145,7 @@ static int load_hparams(struct loader *L) {
                              hp->rope_freq_base);
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim_k);
     hp->rope_kind = L->m->arch->rope;
+    if ((rc = load_expert_hparams(L))) return rc;
     return load_rope_scaling(L);
 }
 
@@ -129,21 +159,53 @@ static int shape_error(struct loader *L, const struct nib_gguf_tensor *t, int64_
                          "], expected [%" PRId64 ", %" PRId64 "]", t->name, t->ne[0], t->ne[1], t->ne[2], t->ne[3], ne0, ne1);
 }
 
+static int check_computable(struct loader *L, const struct nib_gguf_tensor *t) {
+    const struct nib_type_traits *tt = nib_type_traits(t->type);
+    const struct nib_type_traits *pt = nib_type_traits(tt->vec_dot_type);
+    if (!tt->to_float || !tt->vec_dot || !pt->from_float)
+        return nib_error_set(L->err, NIB_E_UNSUPPORTED, "model: tensor '%s' has type %s, which nib cannot compute with yet", t->name,
+                             tt->name);
+    return NIB_OK;
+}
+
 /* Binds a matrix used by matmul (vec_dot) or row lookup (to_float). */
 static int bind_matrix(struct loader *L, const char *name, int64_t ne0, int64_t ne1, bool required, struct nib_weight *w) {
     const struct nib_gguf_tensor *t = find(L, name);
     memset(w, 0, sizeof(*w));
     if (!t) return required ? nib_error_set(L->err, NIB_E_FORMAT, "model: tensor '%s' is missing", name) : NIB_OK;
     if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1) return shape_error(L, t, ne0, ne1);
-    const struct nib_type_traits *tt = nib_type_traits(t->type);
-    const struct nib_type_traits *pt = nib_type_traits(tt->vec_dot_type);
-    if (!tt->to_float || !tt->vec_dot || !pt->from_float)
-        return nib_error_set(L->err, NIB_E_UNSUPPORTED, "model: tensor '%s' has type %s, which nib cannot compute with yet", name,
-                             tt->name);
+    int rc = check_computable(L, t);
+    if (rc) return rc;
     *w = (struct nib_weight){ .type = t->type, .ne0 = ne0, .ne1 = ne1, .row_bytes = nib_type_row_bytes(t->type, ne0), .data = t->data };
     if (strcmp(name, "token_embd.weight") != 0) L->m->decode_bytes += t->n_bytes; /* embeddings: one row per token */
     L->m->n_params += (uint64_t)t->n_elements;
+    L->m->n_params_active += (uint64_t)t->n_elements;
     L->m->weight_bytes += t->n_bytes;
+    return NIB_OK;
+}
+
+/* Binds a stacked expert tensor [ne0, ne1, n_expert] as n_expert matrices. */
+static int bind_experts(struct loader *L, const char *name, int64_t ne0, int64_t ne1, struct nib_weight **out) {
+    const struct nib_hparams *hp = &L->m->hp;
+    const struct nib_gguf_tensor *t = find(L, name);
+    if (!t) return nib_error_set(L->err, NIB_E_FORMAT, "model: tensor '%s' is missing", name);
+    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != hp->n_expert || t->ne[3] != 1)
+        return nib_error_set(L->err, NIB_E_FORMAT, "model: tensor '%s' has shape [%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                             "], expected [%" PRId64 ", %" PRId64 ", %d] (%d experts)", t->name, t->ne[0], t->ne[1], t->ne[2],
+                             t->ne[3], ne0, ne1, hp->n_expert, hp->n_expert);
+    int rc = check_computable(L, t);
+    if (rc) return rc;
+    struct nib_weight *w = nib_arena_alloc(&L->arena, sizeof(*w) * (size_t)hp->n_expert);
+    if (!w) return nib_error_set(L->err, NIB_E_NOMEM, "out of memory");
+    const size_t row_bytes = nib_type_row_bytes(t->type, ne0);
+    for (int e = 0; e < hp->n_expert; e++)
+        w[e] = (struct nib_weight){ .type = t->type, .ne0 = ne0, .ne1 = ne1, .row_bytes = row_bytes,
+                                    .data = (const char *)t->data + (size_t)e * (size_t)ne1 * row_bytes };
+    L->m->decode_bytes += t->n_bytes / (uint64_t)hp->n_expert * (uint64_t)hp->n_expert_used; /* a token reads its experts */
+    L->m->n_params += (uint64_t)t->n_elements;
+    L->m->n_params_active += (uint64_t)t->n_elements / (uint64_t)hp->n_expert * (uint64_t)hp->n_expert_used;
+    L->m->weight_bytes += t->n_bytes;
+    *out = w;
     return NIB_OK;
 }
 
@@ -158,6 +220,7 @@ static int bind_vector(struct loader *L, const char *name, int64_t n, bool requi
     int rc = nib_dequantize(t->type, t->data, f, n, L->err);
     if (rc) return rc;
     L->m->n_params += (uint64_t)n;
+    L->m->n_params_active += (uint64_t)n;
     L->m->weight_bytes += t->n_bytes;
     *out = f;
     return NIB_OK;
@@ -181,11 +244,23 @@ static int bind_layer(struct loader *L, int i, struct nib_layer *ly) {
         (rc = bind_matrix(L, tname(b, sizeof b, i, "attn_k.weight"), e, kv, true, &ly->wk)) ||
         (rc = bind_matrix(L, tname(b, sizeof b, i, "attn_v.weight"), e, kv, true, &ly->wv)) ||
         (rc = bind_matrix(L, tname(b, sizeof b, i, "attn_output.weight"), q, e, true, &ly->wo)) ||
-        (rc = bind_vector(L, tname(b, sizeof b, i, "ffn_norm.weight"), e, true, &ly->ffn_norm)) ||
-        (rc = bind_matrix(L, tname(b, sizeof b, i, "ffn_gate.weight"), e, hp->n_ff, true, &ly->ffn_gate)) ||
-        (rc = bind_matrix(L, tname(b, sizeof b, i, "ffn_up.weight"), e, hp->n_ff, true, &ly->ffn_up)) ||
-        (rc = bind_matrix(L, tname(b, sizeof b, i, "ffn_down.weight"), hp->n_ff, e, true, &ly->ffn_down)))
+        (rc = bind_vector(L, tname(b, sizeof b, i, "ffn_norm.weight"), e, true, &ly->ffn_norm)))
         return rc;
+    if (hp->n_expert) {
+        const int64_t f = hp->n_ff_exp;
+        if (find(L, tname(b, sizeof b, i, "ffn_gate.0.weight")))
+            return nib_error_set(L->err, NIB_E_UNSUPPORTED, "model: per-expert tensors ('%s') are an old Mixtral layout; "
+                                 "convert the file again to stacked ffn_*_exps tensors", b);
+        if ((rc = bind_matrix(L, tname(b, sizeof b, i, "ffn_gate_inp.weight"), e, hp->n_expert, true, &ly->ffn_gate_inp)) ||
+            (rc = bind_experts(L, tname(b, sizeof b, i, "ffn_gate_exps.weight"), e, f, &ly->gate_exps)) ||
+            (rc = bind_experts(L, tname(b, sizeof b, i, "ffn_up_exps.weight"), e, f, &ly->up_exps)) ||
+            (rc = bind_experts(L, tname(b, sizeof b, i, "ffn_down_exps.weight"), f, e, &ly->down_exps)))
+            return rc;
+    } else if ((rc = bind_matrix(L, tname(b, sizeof b, i, "ffn_gate.weight"), e, hp->n_ff, true, &ly->ffn_gate)) ||
+               (rc = bind_matrix(L, tname(b, sizeof b, i, "ffn_up.weight"), e, hp->n_ff, true, &ly->ffn_up)) ||
+               (rc = bind_matrix(L, tname(b, sizeof b, i, "ffn_down.weight"), hp->n_ff, e, true, &ly->ffn_down))) {
+        return rc;
+    }
     if (a->qkv_bias && ((rc = bind_vector(L, tname(b, sizeof b, i, "attn_q.bias"), q, a->qkv_bias == NIB_REQUIRED, &ly->bq)) ||
                         (rc = bind_vector(L, tname(b, sizeof b, i, "attn_k.bias"), kv, a->qkv_bias == NIB_REQUIRED, &ly->bk)) ||
                         (rc = bind_vector(L, tname(b, sizeof b, i, "attn_v.bias"), kv, a->qkv_bias == NIB_REQUIRED, &ly->bv))))
@@ -195,7 +270,7 @@ static int bind_layer(struct loader *L, int i, struct nib_layer *ly) {
          (rc = bind_vector(L, tname(b, sizeof b, i, "attn_k_norm.weight"), hp->head_dim_k, a->qk_norm == NIB_REQUIRED, &ly->k_norm))))
         return rc;
     if (a->out_bias && (rc = bind_vector(L, tname(b, sizeof b, i, "attn_output.bias"), e, false, &ly->bo))) return rc;
-    if (a->ffn_bias && ((rc = bind_vector(L, tname(b, sizeof b, i, "ffn_gate.bias"), hp->n_ff, false, &ly->b_gate)) ||
+    if (a->ffn_bias && !hp->n_expert && ((rc = bind_vector(L, tname(b, sizeof b, i, "ffn_gate.bias"), hp->n_ff, false, &ly->b_gate)) ||
                         (rc = bind_vector(L, tname(b, sizeof b, i, "ffn_up.bias"), hp->n_ff, false, &ly->b_up)) ||
                         (rc = bind_vector(L, tname(b, sizeof b, i, "ffn_down.bias"), e, false, &ly->b_down))))
         return rc;
@@ -284,3 +359,6 @@ int32_t nib_model_n_layer(const struct nib_model *m) { return m->hp.n_layer; }
 uint64_t nib_model_n_params(const struct nib_model *m) { return m->n_params; }
 uint64_t nib_model_weight_bytes(const struct nib_model *m) { return m->weight_bytes; }
 uint64_t nib_model_decode_bytes(const struct nib_model *m) { return m->decode_bytes; }
+int32_t nib_model_n_expert(const struct nib_model *m) { return m->hp.n_expert; }
+int32_t nib_model_n_expert_used(const struct nib_model *m) { return m->hp.n_expert_used; }
+uint64_t nib_model_n_params_active(const struct nib_model *m) { return m->n_params_active; }

@@ -11,17 +11,25 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define MAX_PACKED (7 * 4096) /* weights per layer (7) x layers: more are left row-wise */
-
-/* Every matmul weight of the model, in a fixed order. */
-static int list_weights(struct nib_model *m, struct nib_weight **out, int cap) {
+/* Every matmul weight of the model (experts one by one), in a fixed order;
+ * returns the count, or -1 out of memory. *out is malloc'd. */
+static int list_weights(struct nib_model *m, struct nib_weight ***out) {
+    const int per_layer = 8 + 3 * m->hp.n_expert;
+    struct nib_weight **ws = malloc(sizeof(*ws) * ((size_t)per_layer * (size_t)m->hp.n_layer + 1));
+    if (!ws) return -1;
     int n = 0;
     for (int l = 0; l < m->hp.n_layer; l++) {
         struct nib_layer *L = &m->layers[l];
-        struct nib_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down };
-        for (size_t i = 0; i < sizeof(ws) / sizeof(ws[0]) && n < cap; i++) out[n++] = ws[i];
+        struct nib_weight *dense[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down, &L->ffn_gate_inp };
+        for (size_t i = 0; i < sizeof(dense) / sizeof(dense[0]); i++) ws[n++] = dense[i];
+        for (int e = 0; L->gate_exps && e < m->hp.n_expert; e++) { /* llama.cpp repacks expert tensors too */
+            ws[n++] = &L->gate_exps[e];
+            ws[n++] = &L->up_exps[e];
+            ws[n++] = &L->down_exps[e];
+        }
     }
-    if (!m->output.is_embedding && n < cap) out[n++] = &m->output;
+    if (!m->output.is_embedding) ws[n++] = &m->output;
+    *out = ws;
     return n;
 }
 
@@ -34,9 +42,9 @@ static void release_pages(const void *p, size_t n) {
 
 void nib_model_pack(struct nib_model *m) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
-    struct nib_weight **ws = malloc(sizeof(*ws) * MAX_PACKED);
-    if (!ws) return;
-    const int n = list_weights(m, ws, MAX_PACKED);
+    struct nib_weight **ws = NULL;
+    const int n = list_weights(m, &ws);
+    if (n < 0) return;
     size_t total = 0;
     for (int i = 0; i < n; i++)
         if (ws[i]->data && k->packed8[ws[i]->type]) total += nib_repack_size(ws[i]->type, ws[i]->ne0, ws[i]->ne1);

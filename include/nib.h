@@ -366,7 +366,7 @@ const char *nib_cpu_backend_note(void);
 /*
  * A model: hyperparameters, weight views into the mmapped GGUF file (never
  * copied), and its vocabulary. Immutable after load: any number of contexts
- * and threads may share one model. Architectures: llama, qwen2, qwen3.
+ * and threads may share one model. Architectures: llama (dense or Mixtral-style MoE), qwen2, qwen3, qwen3moe.
  */
 struct nib_model;
 
@@ -388,8 +388,14 @@ int32_t     nib_model_n_embd(const struct nib_model *m);
 int32_t     nib_model_n_layer(const struct nib_model *m);
 uint64_t    nib_model_n_params(const struct nib_model *m);
 uint64_t    nib_model_weight_bytes(const struct nib_model *m);
-/* Weight bytes one decode step reads: every matmul weight (embeddings: one row). */
+/* Weight bytes one decode step reads: every matmul weight (embeddings: one
+ * row; MoE experts: the n_expert_used a token is routed to). */
 uint64_t    nib_model_decode_bytes(const struct nib_model *m);
+/* MoE: experts per layer and experts each token uses (0 and 0 for a dense
+ * model), and the parameters one token uses (all of them when dense). */
+int32_t     nib_model_n_expert(const struct nib_model *m);
+int32_t     nib_model_n_expert_used(const struct nib_model *m);
+uint64_t    nib_model_n_params_active(const struct nib_model *m);
 
 /* -------------------------------------------------------------- context */
 

@@ -1,6 +1,5 @@
-// The forward pass against llama.cpp on every dense model with golden
-// outputs (../shared/golden/{stories260K,synth,trained}; MoE files belong
-// to the MoE issue and are skipped by name):
+// The forward pass against llama.cpp on every model with golden outputs
+// (../shared/golden/{stories260K,synth,trained}, MoE models included):
 //  - prompt logits: the whole prompt in one batch, the golden top-10 ids at
 //    every position compared with nib's logits for those ids;
 //  - greedy: one-token decodes, tokens compared with llama.cpp's;
@@ -82,7 +81,14 @@ struct Stats {
 /* kv_type Q8_0: the quantized cache is nib's own arithmetic (llama.cpp needs
  * flash attention for it), so every type gets the quantized-weights bound
  * max(5e-2, 1e-2*S) and greedy may stop at a near-tie; files whose head dim
- * is not a multiple of 32 are skipped (the cache refuses them). */
+ * is not a multiple of 32 are skipped (the cache refuses them).
+ * MoE models in an approximate mode (Q8_0 cache, or the ref/neon orders):
+ * when two router probabilities are closer than the rounding difference, the
+ * top-k choice flips and the logits jump by far more than any rounding bound
+ * (measured up to 0.78 on tiny-qwen3moe-q8_0 with a Q8_0 cache). There the
+ * logit errors are reported, not bounded, and what is asserted is the top-1
+ * token wherever llama.cpp's top-2 gap exceeds 2*tol, and greedy up to the
+ * first near-tie. The exact AVX2 path has no such exception. */
 void check_model(const std::string &golden_path, int n_threads, int kv_block, Stats *st, int kv_type = 0) {
     std::vector<uint8_t> raw = nib_test_read_file(golden_path);
     raw.push_back(0);
@@ -94,6 +100,7 @@ void check_model(const std::string &golden_path, int n_threads, int kv_block, St
     cJSON_Delete(root);
     const bool q8_kv = kv_type == NIB_TYPE_Q8_0;
     const float tol = q8_kv ? std::max(5e-2f, 1e-2f * S) : tolerance(model, S);
+    const bool moe_approx = (q8_kv || !strict()) && model.find("moe") != std::string::npos;
     nib_model *m = nullptr;
     nib_error err = {};
     ASSERT_EQ(nib_model_load(model.c_str(), nullptr, &m, &err), NIB_OK) << err.msg;
@@ -117,10 +124,18 @@ void check_model(const std::string &golden_path, int n_threads, int kv_block, St
         for (size_t i = 0; i < g.prompt_top.size(); i++) {
             const float *lg = nib_context_logits(c, (int32_t)i);
             ASSERT_NE(lg, nullptr);
-            for (const auto &p : g.prompt_top[i]) {
+            const auto &top = g.prompt_top[i];
+            for (const auto &p : top) {
                 double e = std::fabs(lg[p.first] - p.second);
                 st->max_err = std::max(st->max_err, e);
-                EXPECT_LE(e, tol) << model << " position " << i << " id " << p.first;
+                if (!moe_approx) EXPECT_LE(e, tol) << model << " position " << i << " id " << p.first;
+            }
+            if (moe_approx && top.size() >= 2 && top[0].second - top[1].second > 2 * tol) {
+                int32_t best = top[0].first;
+                for (const auto &p : top)
+                    if (lg[p.first] > lg[best]) best = p.first;
+                EXPECT_EQ(best, top[0].first) << model << " position " << i << ": top-1 differs (top-2 gap "
+                                              << top[0].second - top[1].second << ")";
             }
             st->positions++;
         }
@@ -152,7 +167,6 @@ void check_model(const std::string &golden_path, int n_threads, int kv_block, St
 void run_dir(const char *dir) {
     if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
     for (const auto &f : nib_test_list_files(nib_test_shared_dir() + "/golden/" + dir, ".gguf.json")) {
-        if (f.find("moe") != std::string::npos) continue; /* MoE: Core 6 */
         Stats st;
         SCOPED_TRACE(f);
         /* results must not depend on the thread count or the KV block size */

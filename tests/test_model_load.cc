@@ -51,7 +51,7 @@ TEST(ModelLoad, UnmodifiedVariantLoads) { EXPECT_EQ(load_error({}), ""); }
 
 TEST(ModelLoad, UnsupportedArchitecture) {
     expect(load_error({ { "general.architecture", gv_str("mamba") } }),
-           "architecture 'mamba' is not supported (nib supports llama, qwen2, qwen3)");
+           "architecture 'mamba' is not supported (nib supports llama, qwen2, qwen3, qwen3moe)");
 }
 
 TEST(ModelLoad, MissingTensor) {

@@ -1,6 +1,7 @@
 /*
  * cmd_inspect.c — `nib inspect MODEL [--json]`: metadata, architecture
- * hyperparameters, tensor table and totals of a GGUF file.
+ * hyperparameters, tokenizer, experts (MoE), tensor table and totals of a
+ * GGUF file.
  */
 #include "cli.h"
 #include "inspect_json.h"
@@ -105,6 +106,7 @@ static int inspect_text(const char *path, const struct nib_gguf *g, int items) {
            nib_gguf_alignment(g), nib_gguf_data_offset(g));
     print_metadata(g, arch_of(g), items);
     inspect_tokenizer_text(g);
+    inspect_experts_text(g);
     struct type_total totals[MAX_TYPES];
     memset(totals, 0, sizeof(totals));
     print_tensors(g, totals);

@@ -93,6 +93,8 @@ int inspect_json(const char *path, const struct nib_gguf *g, int items) {
     cJSON_AddItemToObject(root, "metadata", metadata_json(g, items));
     cJSON *tok = inspect_tokenizer_json(g);
     if (tok) cJSON_AddItemToObject(root, "tokenizer", tok);
+    cJSON *exps = inspect_experts_json(g);
+    if (exps) cJSON_AddItemToObject(root, "experts", exps);
     cJSON *totals = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "tensors", tensors_json(g, totals));
     cJSON_AddItemToObject(root, "totals", totals);

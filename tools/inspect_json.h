@@ -15,4 +15,8 @@ int inspect_json(const char *path, const struct nib_gguf *g, int items);
 void inspect_tokenizer_text(const struct nib_gguf *g);
 struct cJSON *inspect_tokenizer_json(const struct nib_gguf *g);
 
+/* inspect_experts.c: the MoE section (nothing / NULL for a dense model). */
+void inspect_experts_text(const struct nib_gguf *g);
+struct cJSON *inspect_experts_json(const struct nib_gguf *g);
+
 #endif

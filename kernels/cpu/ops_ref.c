@@ -20,10 +20,9 @@
 
 /* Returns false (nothing done) only when the Q4_0 scratch cannot be had. */
 static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
-                          const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
+                          const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int64_t n_gemm, int nt) {
     nib_packed8_fn kern = k->packed8[w_type];
     const size_t group_bytes = nib_repack_size(w_type, n_in, 8);
-    const int64_t n_gemm = n_tok > 3 ? n_tok - n_tok % 4 : 0; /* llama.cpp: GEMM for 4 rows at a time */
     const int64_t nb = n_in / 32;
     int16_t ysum_small[2048], *ysum = NULL; /* Q4_0: the activations' block sums */
     if (w_type == NIB_TYPE_Q4_0) {
@@ -84,12 +83,14 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
                    const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int flags, int n_threads) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels(); /* the variant chosen at run time */
     const int nt = n_threads > 0 ? n_threads : 1;
+    const bool rowwise = flags & NIB_MATMUL_ROWWISE;
+    /* llama.cpp's repacked matmul: GEMM for 4 rows at a time, GEMV for the rest (MUL_MAT_ID: GEMV only) */
+    const int64_t n_gemm = n_tok > 3 && !rowwise ? n_tok - n_tok % 4 : 0;
     if (packed && k->packed8[w_type] && n_out % 8 == 0 &&
-        matmul_packed(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt))
+        matmul_packed(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, n_gemm, nt))
         return; /* else (no scratch) the row-wise kernels, which need none */
     nib_rows8_fn rows8 = (flags & NIB_MATMUL_NO_REPACK) || n_out % 8 ? NULL : k->rows8[w_type];
     if (rows8) {
-        const int64_t n_gemm = n_tok > 3 ? n_tok - n_tok % 4 : 0; /* llama.cpp: GEMM for 4 rows at a time */
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t o = 0; o < n_out; o += 8) {
             const char *wr = (const char *)w + (size_t)o * w_row_bytes;
@@ -102,7 +103,7 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
         return;
     }
     nib_vec_dot_fn dot = k->vec_dot[w_type];
-    if (n_tok >= 2 && k->gemm_dot[w_type] && n_in % 8 == 0 && n_out % 4 == 0) dot = k->gemm_dot[w_type];
+    if (n_tok >= 2 && !rowwise && k->gemm_dot[w_type] && n_in % 8 == 0 && n_out % 4 == 0) dot = k->gemm_dot[w_type];
     else if (n_tok >= 2 && k->dot4[w_type] &&
              matmul_dot4(k->dot4[w_type], w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt))
         return; /* else (no scratch) the vec_dot, which needs none */
