@@ -6,15 +6,21 @@
 # the decode's weight bandwidth against the machine's read bandwidth measured
 # here (bench/membw.c) in the same run.
 #
-#   bench/cpu.sh [-p 512] [-n 128] [-r 3] [-t "1 2"] [--types "Q4_0 Q8_0 Q4_K_M"] [--nib-only]
+# --preset picks another `nib synth` shape (e.g. mixtral-mini, qwen3moe-mini
+# for MoE: their decode reads the routed experts only, and GB/s counts those)
+# and --out another results file.
+#
+#   bench/cpu.sh [-p 512] [-n 128] [-r 3] [-t "1 2"] [--types "Q4_0 Q8_0 Q4_K_M"]
+#                [--preset tinyllama-1.1b] [--out bench/RESULTS.md] [--nib-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-P=512 N=128 R=3 THREADS="1 2" TYPES="Q4_0 Q8_0 Q4_K_M" NIB_ONLY=0
+P=512 N=128 R=3 THREADS="1 2" TYPES="Q4_0 Q8_0 Q4_K_M" NIB_ONLY=0 PRESET=tinyllama-1.1b OUTFILE=bench/RESULTS.md
 while [ $# -gt 0 ]; do
   case "$1" in
     -p) P=$2; shift 2 ;; -n) N=$2; shift 2 ;; -r) R=$2; shift 2 ;; -t) THREADS=$2; shift 2 ;;
     --types) TYPES=$2; shift 2 ;; --nib-only) NIB_ONLY=1; shift ;;
-    *) echo "usage: bench/cpu.sh [-p P] [-n N] [-r R] [-t \"1 2\"] [--types \"Q4_0 ...\"] [--nib-only]" >&2; exit 2 ;;
+    --preset) PRESET=$2; shift 2 ;; --out) OUTFILE=$2; shift 2 ;;
+    *) echo "usage: bench/cpu.sh [-p P] [-n N] [-r R] [-t \"1 2\"] [--types \"Q4_0 ...\"] [--preset NAME] [--out FILE] [--nib-only]" >&2; exit 2 ;;
   esac
 done
 SHARED=${NIB_SHARED_DIR:-../shared}
@@ -33,8 +39,8 @@ for T in $THREADS; do
   bw=$("$out/membw" -t "$T" -s 1024 -r 5 --json | sed 's/.*"read_gbps": \([0-9.]*\).*/\1/')
   echo "read bandwidth, $T thread(s): $bw GB/s" >&2
   for TY in $TYPES; do
-    m="$B/bench-models/tinyllama-1.1b-$TY.gguf"
-    [ -f "$m" ] || { echo "nib synth tinyllama-1.1b $TY ..." >&2; "$B/nib" synth --preset tinyllama-1.1b --type "$TY" -o "$m"; }
+    m="$B/bench-models/$PRESET-$TY.gguf"
+    [ -f "$m" ] || { echo "nib synth $PRESET $TY ..." >&2; "$B/nib" synth --preset "$PRESET" --type "$TY" -o "$m"; }
     "$B/nib" bench -m "$m" -t "$T" -p "$P" -n "$N" -r "$R" -o json > "$out/nib-$TY-$T.json"
     if [ "$NIB_ONLY" = 0 ]; then
       node "$REF" bench -m "$m" -t "$T" -p "$P" -n "$N" -r "$R" -o json 2>/dev/null > "$out/ref-$TY-$T.json"
@@ -44,17 +50,18 @@ for T in $THREADS; do
     rows+=("$TY $T $bw")
   done
 done
-python3 - "$out" "$P" "$N" "$R" "${rows[@]}" > bench/RESULTS.md <<'PY'
+python3 - "$out" "$P" "$N" "$R" "$PRESET" "${rows[@]}" > "$OUTFILE" <<'PY'
 import json, sys, datetime, platform, subprocess
-out, P, N, R = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-rows = [r.split() for r in sys.argv[5:]]
+out, P, N, R, preset = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+rows = [r.split() for r in sys.argv[6:]]
 cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
 commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
 print(f"# CPU benchmark results\n")
-print(f"Measured {datetime.datetime.now():%Y-%m-%d %H:%M} by `bench/cpu.sh -p {P} -n {N} -r {R}` at nib {commit} on {cpu}.")
-print("Model: synthetic TinyLlama-1.1B (`nib synth --preset tinyllama-1.1b`). llama.cpp: v0.5.0 prebuilt CPU binary via")
+print(f"Measured {datetime.datetime.now():%Y-%m-%d %H:%M} by `bench/cpu.sh -p {P} -n {N} -r {R} --preset {preset}` at nib {commit} on {cpu}.")
+print(f"Model: synthetic `nib synth --preset {preset}`. llama.cpp: v0.5.0 prebuilt CPU binary via")
 print("`../shared/ref/llamaref.mjs bench` (same file, same threads). t/s: mean ± sd over the repetitions.")
-print("GB/s: weight bytes one decode step reads × tokens/s; % of the read bandwidth `bench/membw.c` measured in the same run.\n")
+print("GB/s: weight bytes one decode step reads × tokens/s (MoE: the routed experts' bytes, not all experts');")
+print("% of the read bandwidth `bench/membw.c` measured in the same run.\n")
 print("| type | threads | test | nib t/s | llama.cpp t/s | nib / llama.cpp | nib decode GB/s | % of read bandwidth |")
 print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
 for ty, t, bw in rows:
@@ -69,4 +76,4 @@ for ty, t, bw in rows:
               f"{gbs:.2f} | {100 * gbs / float(bw):.0f}% of {float(bw):.1f} |" if gbs else
               f"| {ty} | {t} | {test} | {r['avg_ts']:.2f} ± {r['stddev_ts']:.2f} | {reft} | {ratio} | | |")
 PY
-cat bench/RESULTS.md
+cat "$OUTFILE"

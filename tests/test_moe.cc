@@ -191,12 +191,13 @@ std::vector<double> reference_row(const nib_gguf *g, int layer, const nib_hparam
     return out;
 }
 
-TEST(MoeExperts, BatchEqualsRowByRowAndReference) {
-    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
-    for (const char *name : { "synth/llamamoe-q4_0.gguf", "synth/llamamoe-f16.gguf", "synth/qwen3moe-q4km.gguf",
-                              "synth/qwen3moe-q8_0.gguf", "trained/tiny-qwen3moe-f16.gguf" }) {
+/* Batched experts equal row by row (every layer, bit for bit) and the
+ * double-precision reference (layer 0, within the activations' rounding). */
+/* tol: the worst |error| allowed as a share of max |y| (the activations'
+ * rounding to the weight's partner type: 8-bit for quantized types and BF16) */
+void check_experts(const std::string &path, const std::string &name, double tol) {
+    {
         SCOPED_TRACE(name);
-        const std::string path = nib_test_shared_dir() + "/models/" + name;
         Model model(path);
         ASSERT_NE(model.m, nullptr);
         const nib_model *m = model.m;
@@ -240,7 +241,6 @@ TEST(MoeExperts, BatchEqualsRowByRowAndReference) {
             if (layer == 0) { /* the arithmetic itself, against double precision (a few rows) */
                 nib_gguf *g = nullptr;
                 ASSERT_EQ(nib_gguf_open(path.c_str(), nullptr, &g, &err), NIB_OK) << err.msg;
-                const bool quant = std::string(name).find("f16") == std::string::npos;
                 double worst_rel = 0;
                 for (int32_t t = 0; t < 4; t++) {
                     std::vector<double> ref = reference_row(g, 0, hp, &h[(size_t)t * d], &ids[(size_t)t * k], &wts[(size_t)t * k]);
@@ -249,15 +249,36 @@ TEST(MoeExperts, BatchEqualsRowByRowAndReference) {
                         scale = std::max(scale, std::fabs(ref[(size_t)i]));
                         worst = std::max(worst, std::fabs(ref[(size_t)i] - (double)batch[(size_t)t * d + i]));
                     }
-                    EXPECT_LE(worst, (quant ? 3e-2 : 2e-3) * scale) << "row " << t; /* quantized: 8-bit activations */
+                    EXPECT_LE(worst, tol * scale) << "row " << t;
                     worst_rel = std::max(worst_rel, worst / scale);
                 }
                 nib_gguf_free(g);
-                std::printf("[          ] %s: batch == row by row in every layer; layer 0 vs double: worst %.2e of max |y|\n", name,
-                            worst_rel);
+                std::printf("[          ] %s: batch == row by row in every layer; layer 0 vs double: worst %.2e of max |y|\n",
+                            name.c_str(), worst_rel);
             }
         }
         nib_context_free(c);
+    }
+}
+
+TEST(MoeExperts, BatchEqualsRowByRowAndReference) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
+    for (const char *name : { "synth/llamamoe-q4_0.gguf", "synth/llamamoe-f16.gguf", "synth/qwen3moe-q4km.gguf",
+                              "synth/qwen3moe-q8_0.gguf", "trained/tiny-qwen3moe-f16.gguf" })
+        check_experts(nib_test_shared_dir() + "/models/" + name, name, std::string(name).find("f16") == std::string::npos ? 3e-2 : 2e-3);
+}
+
+/* Every other weight type as expert tensors (synth models; K-quant mixes
+ * put several types in one file). */
+TEST(MoeExperts, EveryWeightType) {
+    for (const char *type : { "F32", "BF16", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_M", "Q4_K", "Q5_K_M", "Q6_K" }) {
+        const std::string path = nib_test_temp_path(std::string("moe_type_") + type + ".gguf");
+        CliRun r = run_nib("synth -o '" + path + "' --n-embd 256 --n-layer 2 --n-head 4 --n-head-kv 2 --n-ff 512 --n-vocab 300 "
+                           "--n-expert 4 --n-expert-used 2 --type " + type);
+        ASSERT_EQ(r.status, 0) << r.err;
+        const std::string t = type;
+        check_experts(path, "synth MoE " + t, t == "F32" ? 1e-5 : t == "BF16" ? 1e-2 : 3e-2);
+        std::remove(path.c_str());
     }
 }
 
@@ -274,6 +295,47 @@ TEST(MoeExperts, TopOneAndAllExpertsRun) {
         EXPECT_EQ(r.status, 0) << r.err;
         EXPECT_NE(r.err.find("generated 8 tokens"), std::string::npos) << r.err;
         std::remove(path.c_str());
+    }
+}
+
+} // namespace
+
+namespace {
+
+/* `nib inspect` shows the experts; `nib batch` on MoE models gives each
+ * prompt the greedy tokens `nib generate` gives it alone. */
+TEST(MoeCli, InspectAndBatch) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
+    const std::string q3 = nib_test_shared_dir() + "/models/synth/qwen3moe-q4_0.gguf";
+    CliRun r = run_nib("inspect '" + q3 + "'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("experts per layer                        4"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("experts used per token                   2"), std::string::npos);
+    EXPECT_NE(r.out.find("active per token"), std::string::npos);
+    r = run_nib("inspect --json '" + q3 + "'");
+    EXPECT_NE(r.out.find("\"expert_count\":\t4"), std::string::npos) << r.out.substr(0, 400);
+    EXPECT_NE(r.out.find("\"bytes_per_expert\""), std::string::npos);
+    for (const char *name : { "trained/tiny-qwen3moe-f16.gguf", "trained/tiny-llamamoe-q4km.gguf" }) {
+        SCOPED_TRACE(name);
+        const std::string model = nib_test_shared_dir() + "/models/" + name;
+        const std::vector<std::string> prompts = { "Once upon a time", "The little dog ran", "Lily and Tom" };
+        const std::string file = nib_test_temp_path("moe_prompts.jsonl");
+        FILE *f = fopen(file.c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        for (const std::string &p : prompts) fprintf(f, "\"%s\"\n", p.c_str());
+        fclose(f);
+        r = run_nib("batch -m '" + model + "' --prompts '" + file + "' -n 16 --temp 0 -t 2");
+        ASSERT_EQ(r.status, 0) << r.err;
+        size_t a = 0;
+        for (const std::string &p : prompts) {
+            const size_t b = r.out.find('\n', a);
+            ASSERT_NE(b, std::string::npos) << r.out;
+            CliRun g = run_nib("generate -m '" + model + "' -p '" + p + "' -n 16 --temp 0 --json -t 2");
+            ASSERT_EQ(g.status, 0) << g.err;
+            EXPECT_EQ(r.out.substr(a, b + 1 - a), g.out) << p;
+            a = b + 1;
+        }
+        std::remove(file.c_str());
     }
 }
 

@@ -62,7 +62,12 @@ static void print_metadata(const struct nib_gguf *g, const char *arch, int items
     nib_gguf_get_u64(g, key, &n_head, NULL);
     snprintf(key, sizeof(key), "%s.attention.head_count_kv", arch);
     if (nib_gguf_get_u64(g, key, &n_head_kv, NULL) != NIB_OK) n_head_kv = n_head;
-    if (n_embd && n_head && n_head_kv)
+    uint64_t key_len = 0;
+    snprintf(key, sizeof(key), "%s.attention.key_length", arch);
+    if (nib_gguf_get_u64(g, key, &key_len, NULL) == NIB_OK && key_len && n_head && n_head_kv)
+        printf("  %-40s %" PRIu64 " (attention.key_length), GQA group %" PRIu64 "\n", "(derived) head_dim", key_len,
+               n_head / n_head_kv);
+    else if (n_embd && n_head && n_head_kv)
         printf("  %-40s %" PRIu64 " (embedding / heads), GQA group %" PRIu64 "\n", "(derived) head_dim",
                n_embd / n_head, n_head / n_head_kv);
 }
