@@ -532,6 +532,42 @@ void nib_sampler_reset(struct nib_sampler *s);
 int32_t nib_sampler_last_candidates(const struct nib_sampler *s, const int32_t **ids,
                                     const float **probs);
 
+/* -------------------------------------------------------- chat templates */
+
+/*
+ * Chat templates: the Jinja source a model ships in `tokenizer.chat_template`
+ * (or a built-in one) rendered for a conversation, as Hugging Face's
+ * apply_chat_template renders it with Jinja2 (byte-identical output for the
+ * templates of the common model families). The interpreter covers the Jinja
+ * subset chat templates use: {{ }}, {% if/elif/else %}, {% for %} (loop.*,
+ * else), {% set %} (namespace() included), {% macro %}, whitespace control
+ * ({%- -%}, trim_blocks/lstrip_blocks as apply_chat_template sets them),
+ * expressions (arithmetic, comparisons, `in`, `is` tests, `~`, slicing,
+ * ternary if/else), filters (trim, length, upper, lower, tojson, join, ...)
+ * and string/dict methods (strip, startswith, split, items, get, ...);
+ * raise_exception(msg) fails the render with msg.
+ */
+struct nib_chat_message {
+    const char *role;    /* "system", "user", "assistant", ... */
+    const char *content;
+};
+
+/* Renders `source` for msgs[0..n) into *out (malloc'd, NUL-terminated; the
+ * caller frees it). Variables the template sees: messages (role/content
+ * dicts), add_generation_prompt, bos_token, eos_token (NULL: ""). Errors
+ * (NIB_E_FORMAT for a template nib cannot parse or that raises) name the
+ * line and the problem; *out is NULL then. */
+int nib_chat_template_apply(const char *source, const struct nib_chat_message *msgs, size_t n,
+                            bool add_generation_prompt, const char *bos_token, const char *eos_token,
+                            char **out, struct nib_error *err);
+
+/* The Jinja source of a built-in template by name (chatml, llama2, llama3,
+ * mistral-v1, mistral-v3, mistral-v7, mistral-tekken, phi3, gemma, zephyr,
+ * deepseek, smollm), or NULL; nib_chat_template_names() lists them,
+ * comma-separated, for messages. */
+const char *nib_chat_template_builtin(const char *name);
+const char *nib_chat_template_names(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,8 @@ packages=(
   libgtest-dev                       # tests
   libssl-dev                         # sha256 in tests (OpenSSL libcrypto)
   libpcre2-dev                       # BPE pre-tokenizer regexes
+  libedit-dev                        # nib chat: line editing and history
+  python3 python3-jinja2 tmux        # tests: chat templates against real Jinja2; nib chat in a terminal
   clang libclang-rt-14-dev libomp-dev # libFuzzer targets (NIB_FUZZ=ON; OpenMP for clang)
   # NEON kernel tests: aarch64 cross build (cmake/aarch64-linux-gnu.cmake) run
   # under qemu-user; its libraries and runtime come from Debian's arm64

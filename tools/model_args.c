@@ -96,19 +96,23 @@ int model_args_parse(struct model_args *a, int argc, char **argv, int *i) {
 }
 
 /* models/<default> from the working directory, else next to the binary (build/../models). */
-const char *model_args_default_model(char *buf, size_t cap) {
-    if (access("models/" DEFAULT_MODEL, R_OK) == 0) return "models/" DEFAULT_MODEL;
-    ssize_t n = readlink("/proc/self/exe", buf, cap - 64);
+const char *model_args_find_model(const char *name, char *buf, size_t cap) {
+    snprintf(buf, cap, "models/%s", name);
+    if (access(buf, R_OK) == 0) return buf;
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 64 - strlen(name));
     if (n > 0) {
         buf[n] = '\0';
         char *slash = strrchr(buf, '/');
         if (slash) {
-            strcpy(slash, "/../models/" DEFAULT_MODEL);
+            sprintf(slash, "/../models/%s", name);
             if (access(buf, R_OK) == 0) return buf;
         }
     }
-    return "models/" DEFAULT_MODEL;
+    snprintf(buf, cap, "models/%s", name);
+    return buf;
 }
+
+const char *model_args_default_model(char *buf, size_t cap) { return model_args_find_model(DEFAULT_MODEL, buf, cap); }
 
 static int tokenize_prompt(const struct model_args *a, struct loaded *l) {
     if (a->tokens) {
@@ -129,19 +133,17 @@ static int tokenize_prompt(const struct model_args *a, struct loaded *l) {
     return 0;
 }
 
-int model_args_load(const struct model_args *a, int32_t n_extra, struct loaded *out) {
-    memset(out, 0, sizeof(*out));
-    if (a->prompt && a->tokens) return cli_fail("give the prompt as -p TEXT or --tokens IDS, not both");
+static int load_model(const struct model_args *a, struct loaded *out) {
     char buf[4096];
-    const char *path = a->model ? a->model : model_args_default_model(buf, sizeof buf);
+    const char *path = a->model ? a->model : a->default_name ? model_args_find_model(a->default_name, buf, sizeof buf)
+                                                              : model_args_default_model(buf, sizeof buf);
     struct nib_error err = { 0 };
     if (nib_model_load(path, NULL, &out->model, &err) != NIB_OK) return cli_fail_err(&err);
-    if (tokenize_prompt(a, out)) return 1;
-    if (out->n_prompt == 0) return cli_fail("the prompt is empty (and the model adds no BOS token)");
-    int32_t n_ctx = a->n_ctx ? a->n_ctx : nib_model_n_ctx_train(out->model);
-    if ((int64_t)out->n_prompt + n_extra > n_ctx)
-        return cli_fail("the prompt (%d tokens) plus %d to generate does not fit in the context of %d tokens (-c)", out->n_prompt,
-                        n_extra, n_ctx);
+    return 0;
+}
+
+static int make_context(const struct model_args *a, int32_t n_ctx, struct loaded *out) {
+    struct nib_error err = { 0 };
     struct nib_context_params cp = nib_context_default_params();
     cp.n_ctx = n_ctx;
     cp.kv_block = a->kv_block;
@@ -150,6 +152,26 @@ int model_args_load(const struct model_args *a, int32_t n_extra, struct loaded *
     cp.n_batch = n_ctx < 512 ? n_ctx : 512; /* llama.cpp's n_ubatch: long prompts split where llama.cpp splits them */
     if (nib_context_new(out->model, &cp, &out->ctx, &err) != NIB_OK) return cli_fail_err(&err);
     return 0;
+}
+
+int model_args_load(const struct model_args *a, int32_t n_extra, struct loaded *out) {
+    memset(out, 0, sizeof(*out));
+    if (a->prompt && a->tokens) return cli_fail("give the prompt as -p TEXT or --tokens IDS, not both");
+    if (load_model(a, out) || tokenize_prompt(a, out)) return 1;
+    if (out->n_prompt == 0) return cli_fail("the prompt is empty (and the model adds no BOS token)");
+    int32_t n_ctx = a->n_ctx ? a->n_ctx : nib_model_n_ctx_train(out->model);
+    if ((int64_t)out->n_prompt + n_extra > n_ctx)
+        return cli_fail("the prompt (%d tokens) plus %d to generate does not fit in the context of %d tokens (-c)", out->n_prompt,
+                        n_extra, n_ctx);
+    return make_context(a, n_ctx, out);
+}
+
+int model_args_open(const struct model_args *a, int32_t default_ctx, struct loaded *out) {
+    memset(out, 0, sizeof(*out));
+    if (load_model(a, out)) return 1;
+    int32_t n_ctx = a->n_ctx ? a->n_ctx : nib_model_n_ctx_train(out->model);
+    if (!a->n_ctx && default_ctx > 0 && n_ctx > default_ctx) n_ctx = default_ctx;
+    return make_context(a, n_ctx, out);
 }
 
 void loaded_free(struct loaded *l) {

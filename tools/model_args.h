@@ -19,6 +19,7 @@ struct model_args {
     int32_t     kv_block;   /* --kv-block: KV cache block size in tokens, 0 = default */
     int32_t     kv_type;    /* --kv-type f16|q8_0: 0 = default (f16) */
     bool        no_special; /* --no-special: do not parse special-token text */
+    const char *default_name; /* the file in models/ without -m (NULL: the story model) */
 };
 
 /* Consumes argv[*i] (and its value) if it is a shared option; returns 1 if
@@ -36,10 +37,16 @@ struct loaded {
  * a context for n_needed tokens (0: the model's context or -c). Prints one
  * error line and returns 1 on failure. */
 int model_args_load(const struct model_args *a, int32_t n_extra, struct loaded *out);
+/* Loads the model and a context without a prompt: -c, else the model's
+ * context capped at default_ctx (0: no cap). Prints one error line and
+ * returns 1 on failure. */
+int model_args_open(const struct model_args *a, int32_t default_ctx, struct loaded *out);
 void loaded_free(struct loaded *l);
 
-/* models/stories260K-q8_0.gguf from the working directory, else next to the
- * binary (build/../models); buf holds the latter. */
+/* models/NAME from the working directory, else next to the binary
+ * (build/../models); the path is written to buf. */
+const char *model_args_find_model(const char *name, char *buf, size_t cap);
+/* The default model: models/stories260K-q8_0.gguf, found as above. */
 const char *model_args_default_model(char *buf, size_t cap);
 
 /* Parses "1,2,3" into ids (prints an error and returns -1 on bad input). */

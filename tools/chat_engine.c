@@ -1,0 +1,274 @@
+/*
+ * chat_engine.c — rendering, KV reuse and reply generation for `nib chat`
+ * (see chat_engine.h).
+ */
+#include "chat_engine.h"
+
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REPLY_ROOM 16 /* tokens a turn must leave free for the reply to start */
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+int chat_engine_template(struct chat_engine *e, const char *override) {
+    if (override) {
+        const char *b = nib_chat_template_builtin(override);
+        if (b) {
+            e->tmpl = b;
+            snprintf(e->tmpl_desc, sizeof e->tmpl_desc, "built-in %s", override);
+            return 0;
+        }
+        FILE *f = fopen(override, "rb");
+        if (!f)
+            return cli_fail("--chat-template '%s' is neither a built-in template (%s) nor a readable file", override,
+                            nib_chat_template_names());
+        size_t cap = 1 << 16, n = 0;
+        char *buf = malloc(cap + 1);
+        while (buf) {
+            n += fread(buf + n, 1, cap - n, f);
+            if (n < cap || cap >= (1u << 24)) break;
+            char *b2 = realloc(buf, 2 * cap + 1);
+            if (!b2) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = b2;
+            cap *= 2;
+        }
+        int bad = ferror(f);
+        fclose(f);
+        if (!buf) return cli_fail("out of memory reading '%s'", override);
+        if (bad) {
+            free(buf);
+            return cli_fail("reading '%s' failed", override);
+        }
+        buf[n] = '\0';
+        e->tmpl = e->tmpl_owned = buf;
+        snprintf(e->tmpl_desc, sizeof e->tmpl_desc, "%s", override);
+        return 0;
+    }
+    const char *src = NULL;
+    if (nib_gguf_get_str(nib_model_gguf(e->l.model), "tokenizer.chat_template", &src, NULL) == NIB_OK && src && src[0]) {
+        e->tmpl = src;
+        snprintf(e->tmpl_desc, sizeof e->tmpl_desc, "the model's tokenizer.chat_template");
+        return 0;
+    }
+    e->tmpl = nib_chat_template_builtin("chatml");
+    snprintf(e->tmpl_desc, sizeof e->tmpl_desc, "built-in chatml");
+    fprintf(stderr, "nib: the model has no chat template (tokenizer.chat_template); using ChatML\n");
+    return 0;
+}
+
+int chat_engine_sampler(struct chat_engine *e) {
+    struct nib_error err = { 0 };
+    nib_sampler_free(e->sampler);
+    e->sampler = NULL;
+    if (nib_sampler_init(&e->sp, nib_model_n_vocab(e->l.model), &e->sampler, &err)) return cli_fail_err(&err);
+    return 0;
+}
+
+void chat_engine_free(struct chat_engine *e) {
+    nib_sampler_free(e->sampler);
+    free(e->tmpl_owned);
+    free(e->cache);
+    loaded_free(&e->l);
+    memset(e, 0, sizeof(*e));
+}
+
+void chat_engine_reset(struct chat_engine *e) {
+    struct nib_error err = { 0 };
+    nib_context_seq_truncate(e->l.ctx, 0, 0, &err);
+    e->n_cache = 0;
+}
+
+static bool cache_push(struct chat_engine *e, int32_t tok) {
+    if (e->n_cache == e->cap_cache) {
+        int32_t cap = e->cap_cache ? 2 * e->cap_cache : 1024;
+        int32_t *c = realloc(e->cache, sizeof(int32_t) * (size_t)cap);
+        if (!c) return false;
+        e->cache = c;
+        e->cap_cache = cap;
+    }
+    e->cache[e->n_cache++] = tok;
+    return true;
+}
+
+/* The conversation rendered (generation prompt added) and tokenized. */
+static int render_tokens(struct chat_engine *e, const struct chat_conv *conv, int32_t **out, int32_t *n_out) {
+    struct nib_chat_message *msgs = NULL;
+    size_t n = 0;
+    if (!chat_conv_messages(conv, &msgs, &n)) return cli_fail("out of memory");
+    const int32_t bos = nib_vocab_special(e->vocab, NIB_SPECIAL_BOS), eos = nib_vocab_special(e->vocab, NIB_SPECIAL_EOS);
+    const char *bos_text = bos >= 0 ? nib_vocab_token_text(e->vocab, bos, NULL) : NULL;
+    const char *eos_text = eos >= 0 ? nib_vocab_token_text(e->vocab, eos, NULL) : NULL;
+    if (!bos_text) bos_text = "";
+    if (!eos_text) eos_text = "";
+    char *text = NULL;
+    struct nib_error err = { 0 };
+    int rc = nib_chat_template_apply(e->tmpl, msgs, n, true, bos_text, eos_text, &text, &err);
+    free(msgs);
+    if (rc) return cli_fail("chat template (%s): %s", e->tmpl_desc, err.msg);
+    /* the template writes BOS itself when it wants one; the tokenizer adds
+     * it as the vocabulary says, so a rendered one is dropped (as llama.cpp) */
+    const char *body = text;
+    const bool adds_bos = nib_vocab_add_bos(e->vocab);
+    if (adds_bos && bos_text[0] && !strncmp(body, bos_text, strlen(bos_text))) body += strlen(bos_text);
+    const size_t len = strlen(body);
+    int32_t *ids = malloc(sizeof(int32_t) * (len + 3));
+    int64_t k = ids ? nib_tokenize(e->vocab, body, len, NIB_TOKENIZE_ADD_SPECIAL | NIB_TOKENIZE_PARSE_SPECIAL, ids,
+                                   (int64_t)len + 3, &err)
+                    : -1;
+    free(text);
+    if (!ids) return cli_fail("out of memory");
+    if (k < 0) {
+        free(ids);
+        return cli_fail_err(&err);
+    }
+    *out = ids;
+    *n_out = (int32_t)k;
+    return 0;
+}
+
+/* Renders and fits the conversation into the context (dropping the oldest
+ * exchanges with --context-overflow trim). */
+static int fit(struct chat_engine *e, struct chat_conv *conv, int32_t **toks, int32_t *n) {
+    const int32_t n_ctx = nib_context_n_ctx(e->l.ctx);
+    for (;;) {
+        if (render_tokens(e, conv, toks, n)) return 1;
+        if (*n + REPLY_ROOM <= n_ctx) return 0;
+        free(*toks);
+        *toks = NULL;
+        if (!e->trim || conv->n <= 1) {
+            fprintf(stderr,
+                    "nib: the conversation no longer fits the context: this turn needs %d tokens (+%d for the reply), "
+                    "the context holds %d%s. Use /reset to start over, /trim to drop the oldest exchange (the system "
+                    "prompt stays), or run with --context-overflow trim or a larger -c.\n",
+                    *n, REPLY_ROOM, n_ctx, e->trim ? " even with only the last message left" : "");
+            return 2;
+        }
+        size_t dropped = chat_conv_drop_oldest(conv);
+        fprintf(stderr, "nib: context full: dropped the oldest %zu message%s to fit (--context-overflow trim)\n", dropped,
+                dropped == 1 ? "" : "s");
+    }
+}
+
+/* Brings sequence 0 to toks[0..n): keeps the common prefix, decodes the
+ * rest; *last = the batch index of the last token (its logits start the reply). */
+static int sync_cache(struct chat_engine *e, const int32_t *toks, int32_t n, int32_t *last) {
+    struct nib_error err = { 0 };
+    int32_t p = 0;
+    while (p < n && p < e->n_cache && e->cache[p] == toks[p]) p++;
+    if (p == n) p = n - 1; /* the last token again: its logits start the reply */
+    if (nib_context_seq_truncate(e->l.ctx, 0, p, &err)) return cli_fail_err(&err);
+    e->n_cache = p;
+    e->reused = p;
+    e->processed = n - p;
+    const int32_t nb = nib_context_n_batch(e->l.ctx);
+    for (int32_t off = p; off < n; off += nb) {
+        const int32_t m = n - off < nb ? n - off : nb;
+        struct nib_batch b = { m, toks + off, NULL, NULL, NULL };
+        if (nib_decode(e->l.ctx, &b, &err)) return cli_fail_err(&err);
+        *last = m - 1;
+        for (int32_t i = 0; i < m; i++)
+            if (!cache_push(e, toks[off + i])) return cli_fail("out of memory");
+    }
+    return 0;
+}
+
+struct reply {
+    int32_t *toks;
+    int32_t  n, cap;
+};
+
+static bool reply_push(struct reply *r, int32_t t) {
+    if (r->n == r->cap) {
+        int32_t cap = r->cap ? 2 * r->cap : 256;
+        int32_t *p = realloc(r->toks, sizeof(int32_t) * (size_t)cap);
+        if (!p) return false;
+        r->toks = p;
+        r->cap = cap;
+    }
+    r->toks[r->n++] = t;
+    return true;
+}
+
+static int generate(struct chat_engine *e, int32_t last, struct reply *r, chat_emit_fn emit, void *user,
+                    volatile sig_atomic_t *stop_flag) {
+    struct nib_error err = { 0 };
+    struct nib_utf8_stream u8 = { 0 };
+    const int32_t n_ctx = nib_context_n_ctx(e->l.ctx);
+    const float *logits = nib_context_logits(e->l.ctx, last);
+    e->stop = "length";
+    for (;;) {
+        if (stop_flag && *stop_flag) {
+            e->stop = "interrupted";
+            break;
+        }
+        if (e->n_predict >= 0 && r->n >= e->n_predict) break;
+        if (e->n_cache >= n_ctx) {
+            e->stop = "context";
+            break;
+        }
+        int32_t tok = nib_sampler_sample(e->sampler, logits, &err);
+        if (tok < 0) return cli_fail_err(&err);
+        nib_sampler_accept(e->sampler, tok);
+        if (nib_vocab_is_eog(e->vocab, tok)) {
+            e->stop = "eog";
+            break;
+        }
+        if (!reply_push(r, tok)) return cli_fail("out of memory");
+        char piece[512], out[2048];
+        int64_t np = nib_token_to_piece(e->vocab, tok, 0, piece, sizeof piece);
+        if (np > 0) {
+            size_t k = nib_utf8_stream_push(&u8, piece, (size_t)(np < (int64_t)sizeof piece ? np : (int64_t)sizeof piece), out);
+            if (k) emit(user, out, k);
+        }
+        struct nib_batch b = { 1, &tok, NULL, NULL, NULL };
+        if (nib_decode(e->l.ctx, &b, &err)) return cli_fail_err(&err);
+        if (!cache_push(e, tok)) return cli_fail("out of memory");
+        logits = nib_context_logits(e->l.ctx, 0);
+    }
+    char out[64];
+    size_t k = nib_utf8_stream_finish(&u8, out);
+    if (k) emit(user, out, k);
+    return 0;
+}
+
+int chat_engine_turn(struct chat_engine *e, struct chat_conv *conv, chat_emit_fn emit, void *user,
+                     volatile sig_atomic_t *stop_flag) {
+    int32_t *toks = NULL, n = 0;
+    int rc = fit(e, conv, &toks, &n);
+    if (rc) return rc;
+    int32_t last = 0;
+    rc = sync_cache(e, toks, n, &last);
+    free(toks);
+    if (rc) return rc;
+    struct reply r = { 0 };
+    double t0 = now_s();
+    rc = generate(e, last, &r, emit, user, stop_flag);
+    e->reply_s = now_s() - t0;
+    e->reply_tokens = r.n;
+    if (!rc) {
+        int64_t len = nib_detokenize(e->vocab, r.toks, r.n, 0, NULL, 0, NULL);
+        char *text = malloc((size_t)(len > 0 ? len : 0) + 1);
+        if (!text) rc = cli_fail("out of memory");
+        else {
+            struct nib_error err = { 0 };
+            nib_detokenize(e->vocab, r.toks, r.n, 0, text, len + 1, &err);
+            text[len > 0 ? len : 0] = '\0';
+            if (!chat_conv_add(conv, "assistant", text, strlen(text))) rc = cli_fail("out of memory");
+            free(text);
+        }
+    }
+    free(r.toks);
+    return rc;
+}
