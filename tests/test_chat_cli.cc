@@ -107,6 +107,29 @@ TEST(ChatCli, JsonConversationAndSaveLoad) {
     for (const std::string &p : { conv, saved, in, bad }) std::remove(p.c_str());
 }
 
+TEST(ChatCli, SystemPromptAndChatMLFallback) {
+    const std::string conv = write_temp("chat_sys.json", "[{\"role\": \"user\", \"content\": \"Lily saw a cat.\"}]");
+    CliRun plain = run_nib("chat -m '" + chat_model + "' --json --temp 0 < '" + conv + "'");
+    CliRun sys = run_nib("chat -m '" + chat_model + "' -sys 'You tell short stories about cats.' --json --temp 0 < '" + conv + "'");
+    ASSERT_EQ(plain.status, 0) << plain.err;
+    ASSERT_EQ(sys.status, 0) << sys.err;
+    std::smatch a, b;
+    std::regex re("\"prompt_tokens\":([0-9]+)");
+    ASSERT_TRUE(std::regex_search(plain.out, a, re)) << plain.out;
+    ASSERT_TRUE(std::regex_search(sys.out, b, re)) << sys.out;
+    EXPECT_GT(std::stoi(b[1]), std::stoi(a[1]) + 5); /* the system turn is in the prompt */
+    /* the story model has no chat template: ChatML, said once */
+    const std::string in = write_temp("chat_two.txt", "Hello\nAgain\n");
+    CliRun r = run_nib("chat -m '" + std::string(NIB_SOURCE_DIR) + "/models/stories260K-q8_0.gguf' -n 8 --temp 0 < '" + in + "'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string note = "has no chat template (tokenizer.chat_template); using ChatML";
+    const size_t at = r.err.find(note);
+    EXPECT_NE(at, std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(note, at + 1), std::string::npos) << "said more than once";
+    std::remove(conv.c_str());
+    std::remove(in.c_str());
+}
+
 TEST(ChatCli, ContextOverflowIsNeverSilent) {
     std::string many;
     for (int i = 0; i < 8; i++) many += "Once upon a time there was a little girl named Lily who loved her dog.\n";
@@ -171,6 +194,18 @@ TEST(ChatCli, TerminalSession) {
     EXPECT_TRUE(wait_for(session, "tokens in the context of 4096", &screen)) << screen;
     std::system(("tmux send-keys -t " + session + " '/reset' Enter").c_str());
     EXPECT_TRUE(wait_for(session, "conversation cleared", &screen)) << screen;
+    /* a continuation line and a paste: one message each; then interrupted and saved */
+    std::system(("tmux send-keys -t " + session + " 'first part \\' Enter 'second part' Enter").c_str());
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    std::system(("tmux send-keys -t " + session + " C-c").c_str());
+    EXPECT_TRUE(wait_for(session, "reply stopped", &screen)) << screen;
+    const std::string saved = nib_test_temp_path("chat_tmux.json");
+    std::system(("tmux send-keys -t " + session + " '/save " + saved + "' Enter").c_str());
+    EXPECT_TRUE(wait_for(session, "saved 2 messages", &screen)) << screen;
+    std::vector<uint8_t> js = nib_test_read_file(saved);
+    EXPECT_NE(std::string(js.begin(), js.end()).find("first part \\nsecond part"), std::string::npos)
+        << std::string(js.begin(), js.end());
+    std::remove(saved.c_str());
     std::system(("tmux send-keys -t " + session + " C-d").c_str());
     EXPECT_TRUE(wait_for(session, "NIB_EXITED=0", &screen)) << screen;
     std::system(("tmux kill-session -t " + session + " 2>/dev/null").c_str());

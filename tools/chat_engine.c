@@ -79,7 +79,7 @@ int chat_engine_sampler(struct chat_engine *e) {
 void chat_engine_free(struct chat_engine *e) {
     nib_sampler_free(e->sampler);
     free(e->tmpl_owned);
-    free(e->cache);
+    free(e->cache.v);
     loaded_free(&e->l);
     memset(e, 0, sizeof(*e));
 }
@@ -87,18 +87,18 @@ void chat_engine_free(struct chat_engine *e) {
 void chat_engine_reset(struct chat_engine *e) {
     struct nib_error err = { 0 };
     nib_context_seq_truncate(e->l.ctx, 0, 0, &err);
-    e->n_cache = 0;
+    e->cache.n = 0;
 }
 
-static bool cache_push(struct chat_engine *e, int32_t tok) {
-    if (e->n_cache == e->cap_cache) {
-        int32_t cap = e->cap_cache ? 2 * e->cap_cache : 1024;
-        int32_t *c = realloc(e->cache, sizeof(int32_t) * (size_t)cap);
-        if (!c) return false;
-        e->cache = c;
-        e->cap_cache = cap;
+bool tok_list_push(struct tok_list *l, int32_t t) {
+    if (l->n == l->cap) {
+        int32_t cap = l->cap ? 2 * l->cap : 256;
+        int32_t *v = realloc(l->v, sizeof(int32_t) * (size_t)cap);
+        if (!v) return false;
+        l->v = v;
+        l->cap = cap;
     }
-    e->cache[e->n_cache++] = tok;
+    l->v[l->n++] = t;
     return true;
 }
 
@@ -166,10 +166,10 @@ static int fit(struct chat_engine *e, struct chat_conv *conv, int32_t **toks, in
 static int sync_cache(struct chat_engine *e, const int32_t *toks, int32_t n, int32_t *last) {
     struct nib_error err = { 0 };
     int32_t p = 0;
-    while (p < n && p < e->n_cache && e->cache[p] == toks[p]) p++;
+    while (p < n && p < e->cache.n && e->cache.v[p] == toks[p]) p++;
     if (p == n) p = n - 1; /* the last token again: its logits start the reply */
     if (nib_context_seq_truncate(e->l.ctx, 0, p, &err)) return cli_fail_err(&err);
-    e->n_cache = p;
+    e->cache.n = p;
     e->reused = p;
     e->processed = n - p;
     const int32_t nb = nib_context_n_batch(e->l.ctx);
@@ -179,29 +179,12 @@ static int sync_cache(struct chat_engine *e, const int32_t *toks, int32_t n, int
         if (nib_decode(e->l.ctx, &b, &err)) return cli_fail_err(&err);
         *last = m - 1;
         for (int32_t i = 0; i < m; i++)
-            if (!cache_push(e, toks[off + i])) return cli_fail("out of memory");
+            if (!tok_list_push(&e->cache, toks[off + i])) return cli_fail("out of memory");
     }
     return 0;
 }
 
-struct reply {
-    int32_t *toks;
-    int32_t  n, cap;
-};
-
-static bool reply_push(struct reply *r, int32_t t) {
-    if (r->n == r->cap) {
-        int32_t cap = r->cap ? 2 * r->cap : 256;
-        int32_t *p = realloc(r->toks, sizeof(int32_t) * (size_t)cap);
-        if (!p) return false;
-        r->toks = p;
-        r->cap = cap;
-    }
-    r->toks[r->n++] = t;
-    return true;
-}
-
-static int generate(struct chat_engine *e, int32_t last, struct reply *r, chat_emit_fn emit, void *user,
+static int generate(struct chat_engine *e, int32_t last, struct tok_list *r, chat_emit_fn emit, void *user,
                     volatile sig_atomic_t *stop_flag) {
     struct nib_error err = { 0 };
     struct nib_utf8_stream u8 = { 0 };
@@ -214,7 +197,7 @@ static int generate(struct chat_engine *e, int32_t last, struct reply *r, chat_e
             break;
         }
         if (e->n_predict >= 0 && r->n >= e->n_predict) break;
-        if (e->n_cache >= n_ctx) {
+        if (e->cache.n >= n_ctx) {
             e->stop = "context";
             break;
         }
@@ -225,7 +208,7 @@ static int generate(struct chat_engine *e, int32_t last, struct reply *r, chat_e
             e->stop = "eog";
             break;
         }
-        if (!reply_push(r, tok)) return cli_fail("out of memory");
+        if (!tok_list_push(r, tok)) return cli_fail("out of memory");
         char piece[512], out[2048];
         int64_t np = nib_token_to_piece(e->vocab, tok, 0, piece, sizeof piece);
         if (np > 0) {
@@ -234,7 +217,7 @@ static int generate(struct chat_engine *e, int32_t last, struct reply *r, chat_e
         }
         struct nib_batch b = { 1, &tok, NULL, NULL, NULL };
         if (nib_decode(e->l.ctx, &b, &err)) return cli_fail_err(&err);
-        if (!cache_push(e, tok)) return cli_fail("out of memory");
+        if (!tok_list_push(&e->cache, tok)) return cli_fail("out of memory");
         logits = nib_context_logits(e->l.ctx, 0);
     }
     char out[64];
@@ -252,23 +235,23 @@ int chat_engine_turn(struct chat_engine *e, struct chat_conv *conv, chat_emit_fn
     rc = sync_cache(e, toks, n, &last);
     free(toks);
     if (rc) return rc;
-    struct reply r = { 0 };
+    struct tok_list r = { 0 };
     double t0 = now_s();
     rc = generate(e, last, &r, emit, user, stop_flag);
     e->reply_s = now_s() - t0;
     e->reply_tokens = r.n;
     if (!rc) {
-        int64_t len = nib_detokenize(e->vocab, r.toks, r.n, 0, NULL, 0, NULL);
+        int64_t len = nib_detokenize(e->vocab, r.v, r.n, 0, NULL, 0, NULL);
         char *text = malloc((size_t)(len > 0 ? len : 0) + 1);
         if (!text) rc = cli_fail("out of memory");
         else {
             struct nib_error err = { 0 };
-            nib_detokenize(e->vocab, r.toks, r.n, 0, text, len + 1, &err);
+            nib_detokenize(e->vocab, r.v, r.n, 0, text, len + 1, &err);
             text[len > 0 ? len : 0] = '\0';
             if (!chat_conv_add(conv, "assistant", text, strlen(text))) rc = cli_fail("out of memory");
             free(text);
         }
     }
-    free(r.toks);
+    free(r.v);
     return rc;
 }

@@ -14,6 +14,13 @@
 #include <signal.h>
 #include <stdbool.h>
 
+/* A growable token list. */
+struct tok_list {
+    int32_t *v;
+    int32_t  n, cap;
+};
+bool tok_list_push(struct tok_list *l, int32_t t); /* false out of memory */
+
 struct chat_engine {
     struct loaded              l;        /* model + context (sequence 0 holds the chat) */
     const struct nib_vocab    *vocab;
@@ -24,8 +31,7 @@ struct chat_engine {
     char                      *tmpl_owned;
     char                       tmpl_desc[160]; /* "the model's", "built-in chatml", a file name */
     bool                       trim;      /* --context-overflow trim */
-    int32_t                   *cache;     /* the tokens sequence 0 holds */
-    int32_t                    n_cache, cap_cache;
+    struct tok_list            cache;     /* the tokens sequence 0 holds */
     /* the last turn */
     int32_t reused, processed, reply_tokens;
     double  reply_s;

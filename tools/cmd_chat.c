@@ -146,7 +146,7 @@ static void print_stats(const struct chat_engine *e) {
     nib_context_kv_blocks(e->l.ctx, &used, &total, &bs);
     fprintf(stderr, "nib: %d tokens in the context of %d; KV blocks %d used of %d (%d tokens each); last turn: %d cached "
                     "tokens reused, %d processed, reply %d tokens in %.2f s (%.1f t/s), stop: %s\n",
-            e->n_cache, nib_context_n_ctx(e->l.ctx), used, total, bs, e->reused, e->processed, e->reply_tokens, e->reply_s,
+            e->cache.n, nib_context_n_ctx(e->l.ctx), used, total, bs, e->reused, e->processed, e->reply_tokens, e->reply_s,
             e->reply_tokens / (e->reply_s > 0 ? e->reply_s : 1e-9), e->stop ? e->stop : "-");
 }
 
@@ -331,8 +331,15 @@ static int scripted(struct chat_engine *e, struct chat_conv *conv) {
 static int json_turn(struct chat_engine *e, struct chat_conv *conv) {
     char *in = read_all(stdin, (size_t)64 << 20);
     if (!in) return cli_fail("chat --json: cannot read stdin (larger than 64 MiB?)");
+    char *cli_system = conv->system; /* -sys applies unless the conversation brings its own */
+    conv->system = NULL;
     int rc = chat_conv_parse(conv, in, "chat --json input");
     free(in);
+    if (!rc && !conv->system) {
+        conv->system = cli_system;
+        cli_system = NULL;
+    }
+    free(cli_system);
     if (rc) return rc;
     if (!conv->n || strcmp(conv->msgs[conv->n - 1].role, "user") != 0)
         return cli_fail("chat --json: the conversation must end with a user message");
