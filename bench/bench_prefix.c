@@ -28,7 +28,7 @@ static const float *run(struct nib_context *c, const int32_t *toks, int32_t from
     for (int32_t i = 0; i < nb; i++) seqs[i] = seq;
     for (int32_t off = from; off < n; off += nb) {
         const int32_t m = n - off < nb ? n - off : nb;
-        struct nib_batch b = { m, toks + off, NULL, seqs, NULL };
+        struct nib_batch b = { m, toks + off, NULL, seqs, NULL, 0 };
         if (nib_decode(c, &b, &err)) {
             fprintf(stderr, "bench_prefix: %s\n", err.msg);
             exit(1);

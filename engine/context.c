@@ -220,6 +220,7 @@ int nib_decode(struct nib_context *c, const struct nib_batch *b, struct nib_erro
         if (per_seq[s]) nib_kv_append(&c->kv, s, per_seq[s]); /* cannot fail: checked above */
     for (int32_t i = 0; i < b->n; i++) /* the tokens behind the new K/V, for the prefix cache */
         nib_kv_blocks_set_tokens(&c->kv.blocks, c->tok_seq[i], c->tok_pos[i], &b->tokens[i], 1);
+    c->row_exact = (b->flags & NIB_BATCH_ROW_EXACT) != 0;
     rc = nib_forward(c, b->tokens, b->n, NULL, err);
     c->last_n = rc ? 0 : b->n;
     return rc;

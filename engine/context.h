@@ -35,6 +35,7 @@ struct nib_context {
     int32_t  n_out, cap_out;
     int32_t *out_of;          /* [n_batch]: batch index -> logits row, -1 */
     int32_t  last_n;          /* size of the last batch */
+    bool     row_exact;       /* this batch: NIB_BATCH_ROW_EXACT */
     uint64_t compute_bytes;
 };
 

@@ -42,8 +42,9 @@ size_t nib_forward_quantize(struct nib_context *c, const struct nib_weight *w, c
 void nib_forward_matmul(struct nib_context *c, const struct nib_weight *w, const float *x, int32_t n, const float *bias,
                         float *y) {
     const size_t xq_row = nib_forward_quantize(c, w, x, n);
-    nib_op_matmul(w->type, w->data, w->row_bytes, w->packed, w->ne0, w->ne1, c->xq, xq_row, n, y,
-                  w->is_embedding ? NIB_MATMUL_NO_REPACK : 0, c->n_threads); /* llama.cpp repacks no get_rows tensor */
+    const int flags = (w->is_embedding ? NIB_MATMUL_NO_REPACK : 0) /* llama.cpp repacks no get_rows tensor */
+                      | (c->row_exact ? NIB_MATMUL_ROWWISE : 0);      /* one-token kernels for every row */
+    nib_op_matmul(w->type, w->data, w->row_bytes, w->packed, w->ne0, w->ne1, c->xq, xq_row, n, y, flags, c->n_threads);
     if (bias)
         for (int32_t t = 0; t < n; t++)
             for (int64_t o = 0; o < w->ne1; o++) y[t * w->ne1 + o] += bias[o];
@@ -75,7 +76,7 @@ static void attention(struct nib_context *c, int32_t layer, int32_t n) {
             else
                 nib_op_attention_head(q, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0), (size_t)c->kv.row,
                                       (size_t)(h / group) * (size_t)hd, s->slots, c->tok_pos[t] + 1, hp->attn_scale,
-                                      n > 1 ? NIB_ATTN_BATCH : NIB_ATTN_DECODE, scores, out);
+                                      n > 1 && !c->row_exact ? NIB_ATTN_BATCH : NIB_ATTN_DECODE, scores, out);
         }
     }
 }

@@ -438,7 +438,21 @@ struct nib_batch {
     const int32_t *pos;
     const int32_t *seq;
     const int8_t  *logits;
+    uint32_t       flags;  /* enum nib_batch_flags; 0 = a plain batch */
 };
+
+/*
+ * NIB_BATCH_ROW_EXACT: every row is computed with the kernels a one-token
+ * batch uses, so its logits and its K/V are bit-identical to decoding that
+ * token alone after the same history, whatever else is in the batch. The
+ * weights are still read once per batch where the kernels allow (repacked
+ * matrices and the 4-token dot kernels); float matrices and attention go row
+ * by row. For verifying drafted tokens (speculative decoding gives exactly
+ * the tokens plain decoding gives) and for serving sequences whose results
+ * must not depend on their batch-mates. A plain batch (prompts) uses the
+ * batch kernels, whose float order differs in the last bits.
+ */
+enum nib_batch_flags { NIB_BATCH_ROW_EXACT = 1 };
 
 /* Runs the batch. NIB_OK; NIB_KV_FULL when the cache cannot hold it (nothing
  * is changed); or an error (bad token id, positions not continuing the

@@ -31,7 +31,7 @@ struct Fixture {
     }
     std::vector<float> last_logits(const std::vector<int32_t> &toks, int32_t seq = 0) {
         std::vector<int32_t> seqs(toks.size(), seq);
-        nib_batch b = { (int32_t)toks.size(), toks.data(), nullptr, seqs.data(), nullptr };
+        nib_batch b = { (int32_t)toks.size(), toks.data(), nullptr, seqs.data(), nullptr, 0 };
         EXPECT_EQ(nib_decode(c, &b, &err), NIB_OK) << err.msg;
         const float *l = nib_context_logits(c, (int32_t)toks.size() - 1);
         return std::vector<float>(l, l + nib_model_n_vocab(m));
@@ -57,7 +57,7 @@ TEST(Context, TwoSequencesInOneBatchEqualSeparateRuns) {
         if (i < a.size()) toks.push_back(a[i]), seqs.push_back(0), want.push_back(i + 1 == a.size());
         if (i < b.size()) toks.push_back(b[i]), seqs.push_back(1), want.push_back(i + 1 == b.size());
     }
-    nib_batch batch = { (int32_t)toks.size(), toks.data(), nullptr, seqs.data(), want.data() };
+    nib_batch batch = { (int32_t)toks.size(), toks.data(), nullptr, seqs.data(), want.data(), 0 };
     ASSERT_EQ(nib_decode(both.c, &batch, &both.err), NIB_OK) << both.err.msg;
     int32_t ia = -1, ib = -1;
     for (size_t i = 0; i < toks.size(); i++)
@@ -89,7 +89,7 @@ TEST(Context, FullCacheIsRecoverable) {
     std::vector<int32_t> six = { 1, 403, 407, 261, 378, 432 };
     f.last_logits(six);
     std::vector<int32_t> three = { 383, 286, 261 };
-    nib_batch b = { 3, three.data(), nullptr, nullptr, nullptr };
+    nib_batch b = { 3, three.data(), nullptr, nullptr, nullptr, 0 };
     EXPECT_EQ(nib_decode(f.c, &b, &f.err), NIB_KV_FULL);
     EXPECT_NE(std::string(f.err.msg).find("KV cache full"), std::string::npos) << f.err.msg;
     EXPECT_EQ(nib_context_seq_len(f.c, 0), 6); /* unchanged */
@@ -100,15 +100,15 @@ TEST(Context, FullCacheIsRecoverable) {
 TEST(Context, MalformedBatches) {
     Fixture f(16, 4);
     std::vector<int32_t> toks = { 1, 2, 3, 4, 5 }, pos = { 0, 1, 5 }, bad = { 1, 99999 }, seq = { 70 };
-    nib_batch big = { 5, toks.data(), nullptr, nullptr, nullptr };
+    nib_batch big = { 5, toks.data(), nullptr, nullptr, nullptr, 0 };
     EXPECT_EQ(nib_decode(f.c, &big, &f.err), NIB_E_ARG);
     EXPECT_NE(std::string(f.err.msg).find("larger than the context's n_batch 4"), std::string::npos) << f.err.msg;
-    nib_batch gap = { 3, toks.data(), pos.data(), nullptr, nullptr };
+    nib_batch gap = { 3, toks.data(), pos.data(), nullptr, nullptr, 0 };
     EXPECT_EQ(nib_decode(f.c, &gap, &f.err), NIB_E_ARG);
     EXPECT_NE(std::string(f.err.msg).find("has position 5, expected 2"), std::string::npos) << f.err.msg;
-    nib_batch oob = { 2, bad.data(), nullptr, nullptr, nullptr };
+    nib_batch oob = { 2, bad.data(), nullptr, nullptr, nullptr, 0 };
     EXPECT_EQ(nib_decode(f.c, &oob, &f.err), NIB_E_ARG);
-    nib_batch badseq = { 1, toks.data(), nullptr, seq.data(), nullptr };
+    nib_batch badseq = { 1, toks.data(), nullptr, seq.data(), nullptr, 0 };
     EXPECT_EQ(nib_decode(f.c, &badseq, &f.err), NIB_E_ARG);
     EXPECT_EQ(nib_context_seq_len(f.c, 0), 0);
     EXPECT_EQ(nib_context_logits(f.c, 0), nullptr);

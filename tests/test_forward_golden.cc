@@ -119,7 +119,7 @@ void check_model(const std::string &golden_path, int n_threads, int kv_block, St
             ASSERT_EQ(nib_context_new(m, &cp, &c, &err), NIB_OK) << err.msg;
         }
         std::vector<int8_t> want(g.prompt.size(), 1);
-        nib_batch b = { (int32_t)g.prompt.size(), g.prompt.data(), nullptr, nullptr, want.data() };
+        nib_batch b = { (int32_t)g.prompt.size(), g.prompt.data(), nullptr, nullptr, want.data(), 0 };
         ASSERT_EQ(nib_decode(c, &b, &err), NIB_OK) << err.msg;
         for (size_t i = 0; i < g.prompt_top.size(); i++) {
             const float *lg = nib_context_logits(c, (int32_t)i);
@@ -157,7 +157,7 @@ void check_model(const std::string &golden_path, int n_threads, int kv_block, St
             }
             st->greedy_tokens++;
             if (j + 1 == g.greedy.size()) break;
-            nib_batch one = { 1, &g.greedy[j], nullptr, nullptr, nullptr };
+            nib_batch one = { 1, &g.greedy[j], nullptr, nullptr, nullptr, 0 };
             ASSERT_EQ(nib_decode(c, &one, &err), NIB_OK) << err.msg;
             lg = nib_context_logits(c, 0);
         }

@@ -454,13 +454,13 @@ void dump_logits(const char *model_path, const char *out_path) {
     std::vector<int32_t> toks;
     for (int32_t i = 0; i < 9; i++) toks.push_back((int32_t)((1 + 37 * i * i + 11 * i) % n_vocab));
     std::vector<int8_t> want(toks.size(), 1);
-    nib_batch b = { (int32_t)toks.size(), toks.data(), nullptr, nullptr, want.data() };
+    nib_batch b = { (int32_t)toks.size(), toks.data(), nullptr, nullptr, want.data(), 0 };
     ASSERT_EQ(nib_decode(c, &b, &err), NIB_OK) << err.msg;
     for (int32_t i = 0; i < b.n; i++) fwrite(nib_context_logits(c, i), sizeof(float), (size_t)n_vocab, f);
     for (int32_t s = 0; s < 6; s++) {
         int32_t t = (int32_t)((5 + 101 * s) % n_vocab);
         int8_t w = 1;
-        nib_batch one = { 1, &t, nullptr, nullptr, &w };
+        nib_batch one = { 1, &t, nullptr, nullptr, &w, 0 };
         ASSERT_EQ(nib_decode(c, &one, &err), NIB_OK) << err.msg;
         fwrite(nib_context_logits(c, 0), sizeof(float), (size_t)n_vocab, f);
     }

@@ -155,7 +155,7 @@ struct Ctx {
     }
     std::vector<float> decode(const std::vector<int32_t> &toks, int32_t seq) {
         std::vector<int32_t> seqs(toks.size(), seq);
-        nib_batch b = { (int32_t)toks.size(), toks.data(), nullptr, seqs.data(), nullptr };
+        nib_batch b = { (int32_t)toks.size(), toks.data(), nullptr, seqs.data(), nullptr, 0 };
         EXPECT_EQ(nib_decode(c, &b, &err), NIB_OK) << err.msg;
         const float *l = nib_context_logits(c, (int32_t)toks.size() - 1);
         return std::vector<float>(l, l + nib_model_n_vocab(m));
@@ -285,14 +285,14 @@ TEST(KvBlocks, BatchedEqualsAlone) {
         for (int s = 0; s < n_seq; s++) {
             nib_context *c = nullptr;
             ctx(&c);
-            nib_batch b = { (int32_t)prompts[s].size(), prompts[s].data(), nullptr, nullptr, nullptr };
+            nib_batch b = { (int32_t)prompts[s].size(), prompts[s].data(), nullptr, nullptr, nullptr, 0 };
             ASSERT_EQ(nib_decode(c, &b, &err), NIB_OK) << err.msg;
             const float *l = nib_context_logits(c, b.n - 1);
             for (int k = 0; k < steps; k++) {
                 alone_logits[s].emplace_back(l, l + nv);
                 int32_t t = argmax(l);
                 alone_toks[s].push_back(t);
-                nib_batch one = { 1, &t, nullptr, nullptr, nullptr };
+                nib_batch one = { 1, &t, nullptr, nullptr, nullptr, 0 };
                 ASSERT_EQ(nib_decode(c, &one, &err), NIB_OK) << err.msg;
                 l = nib_context_logits(c, 0);
             }
@@ -309,7 +309,7 @@ TEST(KvBlocks, BatchedEqualsAlone) {
                 seq.push_back(s);
                 want.push_back(i + 1 == prompts[s].size());
             }
-        nib_batch b = { (int32_t)tok.size(), tok.data(), nullptr, seq.data(), want.data() };
+        nib_batch b = { (int32_t)tok.size(), tok.data(), nullptr, seq.data(), want.data(), 0 };
         ASSERT_EQ(nib_decode(c, &b, &err), NIB_OK) << err.msg;
         std::vector<int32_t> row(n_seq);
         for (int32_t i = 0; i < b.n; i++)
@@ -329,7 +329,7 @@ TEST(KvBlocks, BatchedEqualsAlone) {
                 sq[(size_t)s] = s;
                 row[(size_t)s] = s;
             }
-            nib_batch st = { n_seq, next.data(), nullptr, sq.data(), nullptr };
+            nib_batch st = { n_seq, next.data(), nullptr, sq.data(), nullptr, 0 };
             std::vector<int8_t> all((size_t)n_seq, 1);
             st.logits = all.data();
             ASSERT_EQ(nib_decode(c, &st, &err), NIB_OK) << err.msg;

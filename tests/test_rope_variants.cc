@@ -33,7 +33,7 @@ void compare(const std::string &model, const std::string &golden) {
     cp.n_ctx = 64;
     ASSERT_EQ(nib_context_new(m, &cp, &c, &err), NIB_OK) << err.msg;
     std::vector<int8_t> want(prompt.size(), 1);
-    nib_batch b = { (int32_t)prompt.size(), prompt.data(), nullptr, nullptr, want.data() };
+    nib_batch b = { (int32_t)prompt.size(), prompt.data(), nullptr, nullptr, want.data(), 0 };
     ASSERT_EQ(nib_decode(c, &b, &err), NIB_OK) << err.msg;
     double worst = 0, S = 0;
     const cJSON *pos = nullptr;

@@ -102,7 +102,7 @@ void expect_decodes(const std::string &path, const std::string &what) {
     ASSERT_EQ(nib_context_new(m, &cp, &c, &err), NIB_OK) << what << ": " << err.msg;
     int32_t n_vocab = nib_model_n_vocab(m);
     std::vector<int32_t> prompt = { 1, 260, 300 % n_vocab, 13 };
-    nib_batch b = { (int32_t)prompt.size(), prompt.data(), nullptr, nullptr, nullptr };
+    nib_batch b = { (int32_t)prompt.size(), prompt.data(), nullptr, nullptr, nullptr, 0 };
     for (int step = 0; step < 4; step++) {
         ASSERT_EQ(nib_decode(c, &b, &err), NIB_OK) << what << " step " << step << ": " << err.msg;
         const float *lg = nib_context_logits(c, b.n - 1);
@@ -113,7 +113,7 @@ void expect_decodes(const std::string &path, const std::string &what) {
             if (lg[i] > lg[best]) best = i;
         }
         prompt = { best };
-        b = { 1, prompt.data(), nullptr, nullptr, nullptr };
+        b = { 1, prompt.data(), nullptr, nullptr, nullptr, 0 };
     }
     nib_context_free(c);
     nib_model_free(m);

@@ -175,7 +175,7 @@ static int sync_cache(struct chat_engine *e, const int32_t *toks, int32_t n, int
     const int32_t nb = nib_context_n_batch(e->l.ctx);
     for (int32_t off = p; off < n; off += nb) {
         const int32_t m = n - off < nb ? n - off : nb;
-        struct nib_batch b = { m, toks + off, NULL, NULL, NULL };
+        struct nib_batch b = { m, toks + off, NULL, NULL, NULL, 0 };
         if (nib_decode(e->l.ctx, &b, &err)) return cli_fail_err(&err);
         *last = m - 1;
         for (int32_t i = 0; i < m; i++)
@@ -215,7 +215,7 @@ static int generate(struct chat_engine *e, int32_t last, struct tok_list *r, cha
             size_t k = nib_utf8_stream_push(&u8, piece, (size_t)(np < (int64_t)sizeof piece ? np : (int64_t)sizeof piece), out);
             if (k) emit(user, out, k);
         }
-        struct nib_batch b = { 1, &tok, NULL, NULL, NULL };
+        struct nib_batch b = { 1, &tok, NULL, NULL, NULL, 0 };
         if (nib_decode(e->l.ctx, &b, &err)) return cli_fail_err(&err);
         if (!tok_list_push(&e->cache, tok)) return cli_fail("out of memory");
         logits = nib_context_logits(e->l.ctx, 0);

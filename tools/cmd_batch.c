@@ -149,27 +149,24 @@ static int run_wave(const struct batch_args *a, struct nib_context *ctx, const s
         if (!jobs[s].out && !rc) rc = cli_fail("out of memory");
         jobs[s].stop = "length";
     }
-    /* prefill: the prompts' tokens packed into batches, each prompt's last token asking for
-     * logits; a sequence samples its first token right after the batch that ends its prompt */
-    for (int s = 0, pos = 0; s < n && !rc;) {
-        int32_t m = 0;
-        while (s < n && m < nb) {
-            const int32_t take = jobs[s].n_prompt - pos < nb - m ? jobs[s].n_prompt - pos : nb - m;
-            for (int32_t i = 0; i < take; i++) {
-                tok[m] = jobs[s].prompt[pos + i];
-                seq[m] = s;
-                want[m] = pos + i == jobs[s].n_prompt - 1 && a->n_predict > 0;
-                m++;
+    /* prefill: each prompt on its own, in the batches a lone `nib generate` uses (so its first
+     * token is the one it gets alone); the sequence samples its first token at the end */
+    for (int s = 0; s < n && !rc; s++) {
+        for (int32_t pos = 0; pos < jobs[s].n_prompt && !rc; pos += nb) {
+            const int32_t m = jobs[s].n_prompt - pos < nb ? jobs[s].n_prompt - pos : nb;
+            for (int32_t i = 0; i < m; i++) {
+                tok[i] = jobs[s].prompt[pos + i];
+                seq[i] = s;
+                want[i] = pos + i == jobs[s].n_prompt - 1 && a->n_predict > 0;
             }
-            pos += take;
-            if (pos == jobs[s].n_prompt) s++, pos = 0;
+            struct nib_batch b = { m, tok, NULL, seq, want, 0 };
+            if (nib_decode(ctx, &b, &err)) rc = cli_fail_err(&err);
+            if (!rc && want[m - 1]) rc = take_token(a, v, ctx, m - 1, smp[s], &jobs[s], &live[s], &err, generated);
         }
-        struct nib_batch b = { m, tok, NULL, seq, want };
-        if (nib_decode(ctx, &b, &err)) rc = cli_fail_err(&err);
-        for (int32_t i = 0; i < m && !rc; i++)
-            if (want[i]) rc = take_token(a, v, ctx, i, smp[seq[i]], &jobs[seq[i]], &live[seq[i]], &err, generated);
     }
-    /* decode: each live sequence's last token, one forward call for all */
+    /* decode: each live sequence's last token, one forward call for all; rows computed as a
+     * lone decode computes them (NIB_BATCH_ROW_EXACT), so every sequence gets the tokens it
+     * gets alone, bit for bit */
     while (!rc) {
         int32_t m = 0;
         for (int s = 0; s < n; s++)
@@ -179,7 +176,7 @@ static int run_wave(const struct batch_args *a, struct nib_context *ctx, const s
                 want[m++] = 1;
             }
         if (m == 0) break;
-        struct nib_batch b = { m, tok, NULL, seq, want };
+        struct nib_batch b = { m, tok, NULL, seq, want, NIB_BATCH_ROW_EXACT };
         if (nib_decode(ctx, &b, &err)) rc = cli_fail_err(&err);
         for (int32_t i = 0; i < m && !rc; i++)
             rc = take_token(a, v, ctx, i, smp[seq[i]], &jobs[seq[i]], &live[seq[i]], &err, generated);

@@ -83,12 +83,12 @@ static double run_once(struct nib_context *c, const int32_t *toks, int32_t n_pro
     }
     double t0 = now_ns();
     if (n_prompt) {
-        struct nib_batch b = { n_prompt, toks, NULL, NULL, NULL };
+        struct nib_batch b = { n_prompt, toks, NULL, NULL, NULL, 0 };
         if (nib_decode(c, &b, &err)) return cli_fail_err(&err), -1;
     }
     for (int32_t i = 0; i < n_gen; i++) {
         for (int32_t s = 0; s < n_par; s++) tk[s] = toks[(i + 7 * s) % n_gen];
-        struct nib_batch b = { n_par, tk, NULL, seq, want };
+        struct nib_batch b = { n_par, tk, NULL, seq, want, NIB_BATCH_ROW_EXACT }; /* as nib batch decodes */
         if (nib_decode(c, &b, &err)) return cli_fail_err(&err), -1;
     }
     return now_ns() - t0;

@@ -90,7 +90,7 @@ static int eval_prompt(struct loaded *l, int32_t *last) {
     int32_t nb = nib_context_n_batch(l->ctx);
     for (int32_t off = 0; off < l->n_prompt; off += nb) {
         int32_t n = l->n_prompt - off < nb ? l->n_prompt - off : nb;
-        struct nib_batch b = { n, l->prompt + off, NULL, NULL, NULL };
+        struct nib_batch b = { n, l->prompt + off, NULL, NULL, NULL, 0 };
         if (nib_decode(l->ctx, &b, &err)) return cli_fail_err(&err);
         *last = n - 1;
     }
@@ -137,7 +137,7 @@ static int generate(struct gen_args *g, struct loaded *l, struct nib_sampler *s,
             break;
         }
         if (i + 1 == limit) break;
-        struct nib_batch b = { 1, &tok, NULL, NULL, NULL };
+        struct nib_batch b = { 1, &tok, NULL, NULL, NULL, 0 };
         if (nib_decode(l->ctx, &b, &err)) rc = cli_fail_err(&err);
         last = 0;
     }

@@ -66,7 +66,7 @@ static int run(struct loaded *l, int32_t k, bool all, const char *dump) {
     int rc = 0;
     for (int32_t off = 0; off < n && !rc; off += nb) {
         const int32_t m = n - off < nb ? n - off : nb;
-        struct nib_batch b = { m, l->prompt + off, NULL, NULL, want + off };
+        struct nib_batch b = { m, l->prompt + off, NULL, NULL, want + off, 0 };
         struct nib_error err = { 0 };
         if (nib_decode(l->ctx, &b, &err)) {
             rc = cli_fail_err(&err);

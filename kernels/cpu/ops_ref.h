@@ -31,9 +31,11 @@ extern "C" {
  * Results do not depend on n_threads.
  * w: n_out rows of w_row_bytes (type w_type, n_in elements each);
  * xq: n_tok rows of xq_row_bytes, already quantized to w_type's partner type.
- * NIB_MATMUL_ROWWISE: every token row on its own, as llama.cpp's MUL_MAT_ID
- * (MoE experts) computes: repacked matrices through their GEMV only, the
- * others through vec_dot (never the tinyBLAS or repacked GEMM order). */
+ * NIB_MATMUL_ROWWISE: every token row exactly as a one-token matmul computes
+ * it (which is also how llama.cpp's MUL_MAT_ID computes MoE experts):
+ * repacked matrices through their GEMV only, the others through vec_dot or
+ * the 4-token dot kernels that equal it bit for bit (never the tinyBLAS or
+ * repacked GEMM order). */
 enum nib_matmul_flags { NIB_MATMUL_NO_REPACK = 1, NIB_MATMUL_ROWWISE = 2 };
 void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *packed, int64_t n_in, int64_t n_out,
                    const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y /* [n_tok][n_out] */, int flags,
