@@ -132,6 +132,7 @@ void nib_context_free(struct nib_context *c) {
 int32_t nib_context_n_ctx(const struct nib_context *c) { return c->n_ctx; }
 int32_t nib_context_n_batch(const struct nib_context *c) { return c->n_batch; }
 int32_t nib_context_n_threads(const struct nib_context *c) { return c->n_threads; }
+const struct nib_model *nib_context_model(const struct nib_context *c) { return c->m; }
 uint64_t nib_context_kv_bytes(const struct nib_context *c) {
     return 2ull * (uint64_t)c->kv.n_slots * (uint64_t)c->kv.n_layer * (uint64_t)c->kv.row_bytes;
 }

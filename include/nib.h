@@ -423,6 +423,7 @@ void nib_context_free(struct nib_context *c);
 int32_t nib_context_n_ctx(const struct nib_context *c);
 int32_t nib_context_n_batch(const struct nib_context *c);
 int32_t nib_context_n_threads(const struct nib_context *c);
+const struct nib_model *nib_context_model(const struct nib_context *c);
 uint64_t nib_context_kv_bytes(const struct nib_context *c);
 uint64_t nib_context_compute_bytes(const struct nib_context *c);
 
@@ -581,6 +582,63 @@ int nib_chat_template_apply(const char *source, const struct nib_chat_message *m
  * comma-separated, for messages. */
 const char *nib_chat_template_builtin(const char *name);
 const char *nib_chat_template_names(void);
+
+/* ---------------------------------------------------- speculative decoding */
+
+/*
+ * Speculative decoding: a small draft model (or n-gram lookup in the text
+ * so far) proposes up to K tokens, the target scores them all in one
+ * row-exact batch (NIB_BATCH_ROW_EXACT) and keeps the longest run it agrees
+ * with, plus one token of its own. Greedy (temperature <= 0): the output is
+ * identical to the target decoding alone. Sampling: a drafted token d is
+ * kept with probability min(1, p(d)/q(d)) (p, q: the target's and the
+ * draft's distributions after their samplers' filters), on rejection the
+ * token is drawn from norm(max(0, p - q)) (Leviathan et al. 2023), so the
+ * output follows the target's distribution. Rejected tails are truncated
+ * from both KV caches. K adapts: from the recent acceptance rate and the
+ * measured draft/target cost, the K with the best expected tokens per unit
+ * of time, and plain one-token steps when speculation would not pay.
+ * Both contexts use sequence 0.
+ */
+struct nib_spec_params {
+    int32_t  draft_max; /* K at most (default 16) */
+    int32_t  draft_min; /* K at least when drafting (default 0: adaptive may turn drafting off) */
+    float    p_min;     /* drafting stops when the draft's top probability is below this (default 0.75) */
+    int32_t  lookup;    /* no draft model: propose what followed the last match of this many tokens (default 3) */
+    bool     greedy;    /* the target samples greedily (exact-match acceptance) */
+    uint64_t seed;      /* acceptance draws */
+};
+struct nib_spec_params nib_spec_default_params(void);
+
+struct nib_spec_stats {
+    int64_t steps;          /* target passes */
+    int64_t drafted;        /* tokens proposed */
+    int64_t accepted;       /* proposals kept */
+    int64_t emitted;        /* tokens returned */
+    double  t_draft, t_target; /* seconds spent proposing / verifying */
+};
+
+struct nib_spec;
+
+/* Whether a draft vocabulary can stand in for the target's: same kind,
+ * same BOS/EOS and add-BOS/EOS rules, at most 128 ids more or fewer, and
+ * the same text for every id both have. The error names the first difference. */
+int nib_spec_check_vocab(const struct nib_vocab *target, const struct nib_vocab *draft, struct nib_error *err);
+
+/* draft may be NULL (n-gram lookup). The contexts must be empty and stay
+ * owned by the caller. */
+int  nib_spec_new(struct nib_context *target, struct nib_context *draft, const struct nib_spec_params *p,
+                  struct nib_spec **out, struct nib_error *err);
+void nib_spec_free(struct nib_spec *s);
+/* Decodes the prompt into both contexts (in n_batch pieces). */
+int  nib_spec_prompt(struct nib_spec *s, const int32_t *tokens, int32_t n, struct nib_error *err);
+/* The next tokens (at least 1, at most cap; fewer when the context is
+ * nearly full: 0 when it is full). target_sampler draws the target's tokens
+ * (and its accept() sees every emitted token); draft_sampler the draft's
+ * (NULL: greedy proposals). Returns the count or a negative status. */
+int32_t nib_spec_next(struct nib_spec *s, struct nib_sampler *target_sampler, struct nib_sampler *draft_sampler,
+                      int32_t *out, int32_t cap, struct nib_error *err);
+void nib_spec_get_stats(const struct nib_spec *s, struct nib_spec_stats *out);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
  * cmd_generate.c — `nib generate`: prompt in, text streamed out, stopping at
  * an end-of-generation token, a stop string, -n tokens or a full context;
  * timings on stderr. --json prints the llamaref-shaped result instead.
+ * -md DRAFT / --lookup N: speculative decoding (nib_spec_*), the same
+ * tokens when greedy, with its statistics on stderr.
  */
 #include "cli.h"
 #include "gen_common.h"
@@ -19,6 +21,9 @@ struct gen_args {
     bool                      ignore_eos, json;
     const char               *stops[16];
     int                       n_stops;
+    const char               *draft;      /* -md: draft model for speculative decoding */
+    struct nib_spec_params    spec;
+    bool                      lookup;     /* --lookup N: draft-free speculation */
 };
 
 static void usage(FILE *f) {
@@ -37,7 +42,14 @@ static void usage(FILE *f) {
           "  --stop STR          stop when STR is generated (repeatable, up to 16)\n"
           "  --ignore-eos        do not stop at end-of-generation tokens\n"
           "  --no-special        treat special-token text in the prompt as plain text\n"
-          "  --json              print {prompt_tokens, tokens, text, stop} instead of streaming\n",
+          "  --json              print {prompt_tokens, tokens, text, stop} instead of streaming\n"
+          "  -md, --model-draft F  speculative decoding with draft model F (same vocabulary); greedy output\n"
+          "                      is identical to decoding without it, sampled output follows the same distribution\n"
+          "  --draft-max K       draft at most K tokens per step (default 16; K adapts below it)\n"
+          "  --draft-min K       draft at least K (default 0)\n"
+          "  --draft-p-min P     stop drafting when the draft's top probability is below P (default 0.75)\n"
+          "  --lookup N          speculation without a draft: propose what followed the last match of the\n"
+          "                      last N tokens in the prompt and the text so far\n",
           f);
 }
 
@@ -53,7 +65,17 @@ static int parse_args(struct gen_args *g, int argc, char **argv) {
         }
         if (!strcmp(o, "--ignore-eos")) g->ignore_eos = true;
         else if (!strcmp(o, "--json")) g->json = true;
-        else if (i + 1 < argc && !strcmp(o, "--stop")) {
+        else if (i + 1 < argc && (!strcmp(o, "-md") || !strcmp(o, "--model-draft"))) g->draft = argv[++i];
+        else if (i + 1 < argc && !strcmp(o, "--draft-max")) {
+            if (!parse_i32(argv[++i], 1, 256, &g->spec.draft_max)) return cli_fail("--draft-max needs 1..256");
+        } else if (i + 1 < argc && !strcmp(o, "--draft-min")) {
+            if (!parse_i32(argv[++i], 0, 256, &g->spec.draft_min)) return cli_fail("--draft-min needs 0..256");
+        } else if (i + 1 < argc && !strcmp(o, "--draft-p-min")) {
+            if (!parse_f32(argv[++i], 0.0f, 1.0f, &g->spec.p_min)) return cli_fail("--draft-p-min needs 0..1");
+        } else if (i + 1 < argc && !strcmp(o, "--lookup")) {
+            if (!parse_i32(argv[++i], 1, 64, &g->spec.lookup)) return cli_fail("--lookup needs an n-gram length 1..64");
+            g->lookup = true;
+        } else if (i + 1 < argc && !strcmp(o, "--stop")) {
             if (g->n_stops == 16) return cli_fail("at most 16 --stop strings");
             if (!argv[i + 1][0]) return cli_fail("--stop: empty string");
             g->stops[g->n_stops++] = argv[++i];
@@ -66,6 +88,8 @@ static int parse_args(struct gen_args *g, int argc, char **argv) {
             i++;
         }
     }
+    if (g->draft && g->lookup) return cli_fail("give a draft model (-md) or --lookup, not both");
+    if (g->spec.draft_min > g->spec.draft_max) return cli_fail("--draft-min %d is above --draft-max %d", g->spec.draft_min, g->spec.draft_max);
     return 0;
 }
 
@@ -104,42 +128,75 @@ struct gen_result {
     double      t_prompt, t_gen;
 };
 
-static int generate(struct gen_args *g, struct loaded *l, struct nib_sampler *s, struct gen_result *r) {
+/* Where tokens come from: plain decoding (one per step) or speculative
+ * decoding (several per step, the same tokens when greedy). */
+struct token_source {
+    struct loaded      *l;
+    struct nib_sampler *s, *ds;   /* target sampler; the draft's (speculative sampling) */
+    struct nib_spec    *spec;     /* NULL: plain */
+    int32_t             last;     /* plain: the row whose logits come next */
+    int32_t             pending;  /* plain: the last token, not yet decoded (-1: none) */
+};
+
+/* The next tokens (at least one) into buf; 0 when the context is full; a
+ * negative status on error. The sampler has accepted them. */
+static int32_t next_tokens(struct token_source *ts, int32_t *buf, int32_t cap, struct nib_error *err) {
+    if (ts->spec) return nib_spec_next(ts->spec, ts->s, ts->ds, buf, cap, err);
+    if (ts->pending >= 0) {
+        if (nib_context_seq_len(ts->l->ctx, 0) >= nib_context_n_ctx(ts->l->ctx)) return 0;
+        struct nib_batch b = { 1, &ts->pending, NULL, NULL, NULL, 0 };
+        int rc = nib_decode(ts->l->ctx, &b, err);
+        if (rc) return rc;
+        ts->last = 0;
+    }
+    int32_t tok = nib_sampler_sample(ts->s, nib_context_logits(ts->l->ctx, ts->last), err);
+    if (tok < 0) return tok;
+    nib_sampler_accept(ts->s, tok);
+    buf[0] = ts->pending = tok;
+    return 1;
+}
+
+static int generate(struct gen_args *g, struct token_source *ts, struct gen_result *r) {
+    struct loaded *l = ts->l;
     const struct nib_vocab *v = nib_model_vocab(l->model);
     struct stop_filter sf;
     stop_filter_init(&sf, g->stops, g->n_stops, !g->json);
     struct nib_error err = { 0 };
     double t0 = now_s();
-    int32_t last = 0;
-    int rc = eval_prompt(l, &last);
+    int rc = 0;
+    if (ts->spec) {
+        if (nib_spec_prompt(ts->spec, l->prompt, l->n_prompt, &err)) rc = cli_fail_err(&err);
+    } else {
+        rc = eval_prompt(l, &ts->last);
+    }
     r->t_prompt = now_s() - t0;
     int32_t limit = nib_context_n_ctx(l->ctx) - l->n_prompt;
     if (g->n_predict >= 0 && g->n_predict < limit) limit = g->n_predict;
     r->tokens = malloc(sizeof(int32_t) * (size_t)(limit > 0 ? limit : 1));
     r->stop = "length";
     t0 = now_s();
-    for (int32_t i = 0; !rc && r->tokens && i < limit; i++) {
-        int32_t tok = nib_sampler_sample(s, nib_context_logits(l->ctx, last), &err);
-        if (tok < 0) {
-            rc = cli_fail_err(&err);
-            break;
+    bool done = false;
+    while (!rc && !done && r->tokens && r->n < limit) {
+        int32_t buf[257];
+        const int32_t cap = limit - r->n < 257 ? limit - r->n : 257;
+        const int32_t got = next_tokens(ts, buf, cap, &err);
+        if (got < 0) rc = cli_fail_err(&err);
+        if (got <= 0) break;
+        for (int32_t i = 0; i < got && !done; i++) {
+            const int32_t tok = buf[i];
+            r->tokens[r->n++] = tok;
+            if (!g->ignore_eos && nib_vocab_is_eog(v, tok)) {
+                r->stop = "eog";
+                done = true;
+                break;
+            }
+            char piece[512];
+            int64_t np = nib_token_to_piece(v, tok, 0, piece, sizeof piece);
+            if (stop_filter_push(&sf, piece, (size_t)(np < (int64_t)sizeof piece ? np : (int64_t)sizeof piece))) {
+                r->stop = "stop";
+                done = true;
+            }
         }
-        nib_sampler_accept(s, tok);
-        r->tokens[r->n++] = tok;
-        if (!g->ignore_eos && nib_vocab_is_eog(v, tok)) {
-            r->stop = "eog";
-            break;
-        }
-        char piece[512];
-        int64_t np = nib_token_to_piece(v, tok, 0, piece, sizeof piece);
-        if (stop_filter_push(&sf, piece, (size_t)(np < (int64_t)sizeof piece ? np : (int64_t)sizeof piece))) {
-            r->stop = "stop";
-            break;
-        }
-        if (i + 1 == limit) break;
-        struct nib_batch b = { 1, &tok, NULL, NULL, NULL, 0 };
-        if (nib_decode(l->ctx, &b, &err)) rc = cli_fail_err(&err);
-        last = 0;
     }
     stop_filter_finish(&sf);
     r->t_gen = now_s() - t0;
@@ -148,20 +205,54 @@ static int generate(struct gen_args *g, struct loaded *l, struct nib_sampler *s,
     return rc;
 }
 
+/* -md / --lookup: the draft model and context, the vocabulary check, the
+ * speculation state and the draft's sampler. */
+static int setup_spec(struct gen_args *g, struct loaded *l, struct token_source *ts, struct loaded *draft) {
+    struct nib_error err = { 0 };
+    memset(draft, 0, sizeof(*draft));
+    if (g->draft) {
+        if (nib_model_load(g->draft, NULL, &draft->model, &err)) return cli_fail_err(&err);
+        if (nib_spec_check_vocab(nib_model_vocab(l->model), nib_model_vocab(draft->model), &err)) return cli_fail_err(&err);
+        struct nib_context_params cp = nib_context_default_params();
+        cp.n_ctx = nib_context_n_ctx(l->ctx);
+        cp.n_threads = nib_context_n_threads(l->ctx);
+        cp.n_batch = nib_context_n_batch(l->ctx);
+        if (nib_context_new(draft->model, &cp, &draft->ctx, &err)) return cli_fail_err(&err);
+        struct nib_sampler_params dp = g->sp;
+        dp.seed = g->sp.seed ^ 0x5eedd4af7ull; /* the draft's own draws */
+        if (nib_sampler_init(&dp, nib_model_n_vocab(draft->model), &ts->ds, &err)) return cli_fail_err(&err);
+    }
+    g->spec.greedy = g->sp.temperature <= 0;
+    g->spec.seed = g->sp.seed;
+    if (nib_spec_new(l->ctx, draft->ctx, &g->spec, &ts->spec, &err)) return cli_fail_err(&err);
+    return 0;
+}
+
+static void print_spec_stats(const struct nib_spec *spec) {
+    struct nib_spec_stats st;
+    nib_spec_get_stats(spec, &st);
+    fprintf(stderr, "nib: speculative: %lld target passes, %lld drafted, %lld accepted (%.1f%%), %.2f tokens per pass; "
+                    "drafting %.3f s, verifying %.3f s\n",
+            (long long)st.steps, (long long)st.drafted, (long long)st.accepted,
+            st.drafted ? 100.0 * (double)st.accepted / (double)st.drafted : 0.0,
+            st.steps ? (double)(st.emitted - 1) / (double)st.steps : 0.0, st.t_draft, st.t_target);
+}
+
 int nib_cmd_generate(int argc, char **argv) {
-    struct gen_args g = { .sp = nib_sampler_default_params(), .n_predict = 128 };
+    struct gen_args g = { .sp = nib_sampler_default_params(), .n_predict = 128, .spec = nib_spec_default_params() };
     int rc = parse_args(&g, argc, argv);
     if (rc) return rc < 0 ? 0 : rc;
-    struct loaded l;
+    struct loaded l, draft = { 0 };
     int32_t extra = g.n_predict < 0 ? 0 : g.n_predict;
     rc = model_args_load(&g.m, extra, &l);
-    struct nib_sampler *s = NULL;
+    struct token_source ts = { .l = &l, .pending = -1 };
     struct nib_error err = { 0 };
-    if (!rc && nib_sampler_init(&g.sp, nib_model_n_vocab(l.model), &s, &err)) rc = cli_fail_err(&err);
+    if (!rc && nib_sampler_init(&g.sp, nib_model_n_vocab(l.model), &ts.s, &err)) rc = cli_fail_err(&err);
+    if (!rc && (g.draft || g.lookup)) rc = setup_spec(&g, &l, &ts, &draft);
     struct gen_result r = { 0 };
     if (!rc) {
         if (!g.json) print_setup(&l);
-        rc = generate(&g, &l, s, &r);
+        rc = generate(&g, &ts, &r);
     }
     if (!rc && g.json) rc = gen_print_json(nib_model_vocab(l.model), l.prompt, l.n_prompt, r.tokens, r.n, r.stop);
     if (!rc && !g.json) {
@@ -172,8 +263,12 @@ int nib_cmd_generate(int argc, char **argv) {
                 r.n / (r.t_gen > 0 ? r.t_gen : 1e-9), r.stop);
         fprintf(stderr, "nib: KV blocks %d used of %d (%d tokens each)\n", used, total, bs);
     }
+    if (!rc && ts.spec) print_spec_stats(ts.spec);
     free(r.tokens);
-    nib_sampler_free(s);
+    nib_spec_free(ts.spec);
+    nib_sampler_free(ts.ds);
+    nib_sampler_free(ts.s);
+    loaded_free(&draft);
     loaded_free(&l);
     return rc;
 }

@@ -1,0 +1,339 @@
+/*
+ * speculative.c — speculative decoding over two contexts (see nib.h):
+ * propose (draft model or n-gram lookup), verify in one row-exact target
+ * batch, accept (exact match when greedy; min(1, p/q) with the residual
+ * distribution when sampling), truncate the rejected tail, adapt K.
+ */
+#include "nib.h"
+
+#include "error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define VOCAB_SLACK 128 /* ids a draft vocabulary may have more or fewer (as llama.cpp allows) */
+#define PROBE_EVERY 16  /* plain steps between two probes once drafting stopped paying */
+
+struct nib_spec {
+    struct nib_context    *t, *d;
+    struct nib_spec_params p;
+    int32_t                n_vocab;     /* the target's */
+    int32_t               *hist;        /* prompt + emitted tokens */
+    int32_t                n_hist, cap_hist;
+    int32_t                n_t, n_d;    /* tokens of hist in the target / draft KV */
+    int32_t                prompt_row;  /* >= 0: the prompt's last row holds the next logits */
+    int32_t               *prop;        /* [draft_max] proposals */
+    float                 *q;           /* [draft_max][n_vocab]: the draft's distributions (sampling) */
+    float                 *pd;          /* [n_vocab] the target's distribution of one row */
+    uint64_t               rng;
+    double                 alpha, cost;  /* acceptance rate, draft token / target pass time (running) */
+    int32_t                plain_steps;
+    struct nib_spec_stats  st;
+};
+
+struct nib_spec_params nib_spec_default_params(void) {
+    struct nib_spec_params p = { .draft_max = 16, .draft_min = 0, .p_min = 0.75f, .lookup = 3, .greedy = true, .seed = 1 };
+    return p;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static double uniform(uint64_t *s) { /* splitmix64 -> [0, 1) */
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53;
+}
+
+int nib_spec_check_vocab(const struct nib_vocab *t, const struct nib_vocab *d, struct nib_error *err) {
+    if (nib_vocab_kind(t) != nib_vocab_kind(d))
+        return nib_error_set(err, NIB_E_ARG, "draft vocabulary: another tokenizer kind than the target's");
+    if (nib_vocab_add_bos(t) != nib_vocab_add_bos(d) || nib_vocab_add_eos(t) != nib_vocab_add_eos(d))
+        return nib_error_set(err, NIB_E_ARG, "draft vocabulary: adds BOS/EOS differently from the target's");
+    const enum nib_special which[] = { NIB_SPECIAL_BOS, NIB_SPECIAL_EOS };
+    for (int i = 0; i < 2; i++)
+        if (nib_vocab_special(t, which[i]) != nib_vocab_special(d, which[i]))
+            return nib_error_set(err, NIB_E_ARG, "draft vocabulary: %s is token %d in the target, %d in the draft", i ? "EOS" : "BOS",
+                                 nib_vocab_special(t, which[i]), nib_vocab_special(d, which[i]));
+    const int32_t nt = nib_vocab_n_tokens(t), nd = nib_vocab_n_tokens(d);
+    if (abs(nt - nd) > VOCAB_SLACK)
+        return nib_error_set(err, NIB_E_ARG, "draft vocabulary: %d tokens against the target's %d (at most %d apart)", nd, nt,
+                             VOCAB_SLACK);
+    for (int32_t id = 0; id < (nt < nd ? nt : nd); id++) {
+        size_t la = 0, lb = 0;
+        const char *a = nib_vocab_token_text(t, id, &la), *b = nib_vocab_token_text(d, id, &lb);
+        if (la != lb || memcmp(a, b, la) != 0)
+            return nib_error_set(err, NIB_E_ARG, "draft vocabulary: token %d is '%.*s' in the target, '%.*s' in the draft", id,
+                                 (int)(la < 40 ? la : 40), a, (int)(lb < 40 ? lb : 40), b);
+    }
+    return NIB_OK;
+}
+
+void nib_spec_free(struct nib_spec *s) {
+    if (!s) return;
+    free(s->hist);
+    free(s->prop);
+    free(s->q);
+    free(s->pd);
+    free(s);
+}
+
+int nib_spec_new(struct nib_context *target, struct nib_context *draft, const struct nib_spec_params *p, struct nib_spec **out,
+                 struct nib_error *err) {
+    if (!target || !out) return nib_error_set(err, NIB_E_ARG, "nib_spec_new: NULL argument");
+    *out = NULL;
+    struct nib_spec_params pp = p ? *p : nib_spec_default_params();
+    if (pp.draft_max < 1 || pp.draft_max > 256 || pp.draft_min < 0 || pp.draft_min > pp.draft_max)
+        return nib_error_set(err, NIB_E_ARG, "speculative: draft lengths %d..%d out of range (1 <= max <= 256, min <= max)",
+                             pp.draft_min, pp.draft_max);
+    if (!draft && (pp.lookup < 1 || pp.lookup > 64)) return nib_error_set(err, NIB_E_ARG, "speculative: lookup n-gram %d out of range 1..64", pp.lookup);
+    if (nib_context_seq_len(target, 0) || (draft && nib_context_seq_len(draft, 0)))
+        return nib_error_set(err, NIB_E_ARG, "speculative: the contexts must start empty");
+    struct nib_spec *s = calloc(1, sizeof(*s));
+    if (!s) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
+    s->t = target;
+    s->d = draft;
+    s->p = pp;
+    s->n_vocab = nib_model_n_vocab(nib_context_model(target));
+    s->prompt_row = -1;
+    s->rng = pp.seed;
+    s->alpha = 0.7;
+    s->prop = malloc(sizeof(int32_t) * (size_t)pp.draft_max);
+    s->pd = malloc(sizeof(float) * (size_t)s->n_vocab);
+    if (!pp.greedy) s->q = malloc(sizeof(float) * (size_t)pp.draft_max * (size_t)s->n_vocab);
+    if (!s->prop || !s->pd || (!pp.greedy && !s->q)) {
+        nib_spec_free(s);
+        return nib_error_set(err, NIB_E_NOMEM, "out of memory");
+    }
+    *out = s;
+    return NIB_OK;
+}
+
+static int push_hist(struct nib_spec *s, int32_t tok, struct nib_error *err) {
+    if (s->n_hist == s->cap_hist) {
+        int32_t cap = s->cap_hist ? 2 * s->cap_hist : 1024;
+        int32_t *h = realloc(s->hist, sizeof(int32_t) * (size_t)cap);
+        if (!h) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
+        s->hist = h;
+        s->cap_hist = cap;
+    }
+    s->hist[s->n_hist++] = tok;
+    return NIB_OK;
+}
+
+/* Decodes toks into c (sequence 0) in n_batch pieces; the last token's
+ * logits are kept, at batch index *last_row (may be NULL). */
+static int feed(struct nib_context *c, const int32_t *toks, int32_t n, int32_t *last_row, struct nib_error *err) {
+    const int32_t nb = nib_context_n_batch(c);
+    for (int32_t off = 0; off < n; off += nb) {
+        const int32_t m = n - off < nb ? n - off : nb;
+        struct nib_batch b = { m, toks + off, NULL, NULL, NULL, 0 };
+        int rc = nib_decode(c, &b, err);
+        if (rc) return rc;
+        if (last_row) *last_row = m - 1;
+    }
+    return NIB_OK;
+}
+
+int nib_spec_prompt(struct nib_spec *s, const int32_t *tokens, int32_t n, struct nib_error *err) {
+    if (!s || !tokens || n <= 0) return nib_error_set(err, NIB_E_ARG, "nib_spec_prompt: empty prompt");
+    if (s->n_hist) return nib_error_set(err, NIB_E_STATE, "nib_spec_prompt: a prompt was already given");
+    for (int32_t i = 0; i < n; i++)
+        if (push_hist(s, tokens[i], err)) return NIB_E_NOMEM;
+    int rc = feed(s->t, tokens, n, &s->prompt_row, err);
+    if (!rc && s->d) rc = feed(s->d, tokens, n, NULL, err);
+    if (rc) return rc;
+    s->n_t = s->n_d = n;
+    return NIB_OK;
+}
+
+/* The sampler's last distribution as a dense vector over n ids. */
+static void dense(const struct nib_sampler *smp, float *v, int32_t n) {
+    const int32_t *ids;
+    const float *pr;
+    memset(v, 0, sizeof(float) * (size_t)n);
+    const int32_t k = nib_sampler_last_candidates(smp, &ids, &pr);
+    for (int32_t i = 0; i < k; i++)
+        if (ids[i] >= 0 && ids[i] < n) v[ids[i]] = pr[i];
+}
+
+static float top_prob(const float *logits, int32_t n) {
+    float mx = logits[0];
+    for (int32_t i = 1; i < n; i++) mx = logits[i] > mx ? logits[i] : mx;
+    double sum = 0;
+    for (int32_t i = 0; i < n; i++) sum += exp((double)logits[i] - mx);
+    return (float)(1.0 / sum);
+}
+
+/* The K with the best expected tokens per unit of time; 0 when none beats
+ * a plain step (then a probe every PROBE_EVERY steps keeps alpha current). */
+static int32_t choose_k(struct nib_spec *s) {
+    const double a = s->alpha, c = s->cost;
+    double best = 1.0;
+    int32_t k_best = 0;
+    for (int32_t k = 1; k <= s->p.draft_max; k++) {
+        const double gain = a >= 0.999 ? (double)(k + 1) : (1.0 - pow(a, k + 1)) / (1.0 - a);
+        const double v = gain / (c * k + 1.0);
+        if (v > best * 1.0001) best = v, k_best = k;
+    }
+    if (k_best < s->p.draft_min) k_best = s->p.draft_min;
+    if (k_best == 0 && ++s->plain_steps % PROBE_EVERY == 0) k_best = 2 < s->p.draft_max ? 2 : s->p.draft_max;
+    return k_best;
+}
+
+/* Up to k proposals after cur from the draft model; returns how many. */
+static int32_t draft_model(struct nib_spec *s, struct nib_sampler *smp, int32_t k, struct nib_error *err, int *rc) {
+    const int32_t cur_at = s->n_hist - 1;
+    if (s->n_d < cur_at) { /* catch up with what the target accepted */
+        if ((*rc = feed(s->d, s->hist + s->n_d, cur_at - s->n_d, NULL, err))) return 0;
+        s->n_d = cur_at;
+    }
+    const int32_t nv = nib_model_n_vocab(nib_context_model(s->d));
+    int32_t tok = s->hist[cur_at], n = 0;
+    while (n < k) {
+        struct nib_batch b = { 1, &tok, NULL, NULL, NULL, 0 };
+        if ((*rc = nib_decode(s->d, &b, err))) return 0;
+        s->n_d++;
+        const float *lg = nib_context_logits(s->d, 0);
+        if (n >= s->p.draft_min && top_prob(lg, nv) < s->p.p_min) break;
+        int32_t next;
+        if (smp) {
+            next = nib_sampler_sample(smp, lg, err);
+            if (next < 0) return *rc = next, 0;
+            if (s->q) dense(smp, s->q + (size_t)n * (size_t)s->n_vocab, s->n_vocab);
+        } else {
+            next = 0;
+            for (int32_t i = 1; i < nv; i++)
+                if (lg[i] > lg[next]) next = i;
+            if (s->q) { /* a greedy draft under a sampling target: q is one-hot */
+                memset(s->q + (size_t)n * (size_t)s->n_vocab, 0, sizeof(float) * (size_t)s->n_vocab);
+                if (next < s->n_vocab) s->q[(size_t)n * (size_t)s->n_vocab + (size_t)next] = 1.0f;
+            }
+        }
+        if (next >= s->n_vocab) break; /* an id the target does not have */
+        s->prop[n++] = tok = next;
+    }
+    return n;
+}
+
+/* Up to k proposals: what followed the latest earlier occurrence of the
+ * last `lookup` tokens (cur included). q is one-hot. */
+static int32_t draft_lookup(struct nib_spec *s, int32_t k) {
+    const int32_t g = s->p.lookup, n = s->n_hist;
+    if (n <= g) return 0;
+    const int32_t *tail = s->hist + n - g;
+    for (int32_t at = n - g - 1; at >= 0; at--) {
+        if (memcmp(s->hist + at, tail, sizeof(int32_t) * (size_t)g) != 0) continue;
+        int32_t m = 0;
+        for (int32_t j = at + g; j < n && m < k; j++) s->prop[m++] = s->hist[j];
+        if (s->q)
+            for (int32_t i = 0; i < m; i++) {
+                memset(s->q + (size_t)i * (size_t)s->n_vocab, 0, sizeof(float) * (size_t)s->n_vocab);
+                s->q[(size_t)i * (size_t)s->n_vocab + (size_t)s->prop[i]] = 1.0f;
+            }
+        return m;
+    }
+    return 0;
+}
+
+/* Draws from norm(max(0, p - q)); falls back to p when that is empty. */
+static int32_t residual(struct nib_spec *s, const float *q) {
+    double total = 0;
+    for (int32_t i = 0; i < s->n_vocab; i++) total += s->pd[i] > q[i] ? s->pd[i] - q[i] : 0.0;
+    const bool plain = !(total > 0);
+    if (plain)
+        for (int32_t i = 0; i < s->n_vocab; i++) total += s->pd[i];
+    double u = uniform(&s->rng) * total, acc = 0;
+    int32_t last = 0;
+    for (int32_t i = 0; i < s->n_vocab; i++) {
+        const double w = plain ? s->pd[i] : (s->pd[i] > q[i] ? s->pd[i] - q[i] : 0.0);
+        if (w <= 0) continue;
+        last = i;
+        acc += w;
+        if (u < acc) return i;
+    }
+    return last;
+}
+
+int32_t nib_spec_next(struct nib_spec *s, struct nib_sampler *ts, struct nib_sampler *ds, int32_t *out, int32_t cap,
+                      struct nib_error *err) {
+    if (!s || !ts || !out || cap < 1) return nib_error_set(err, NIB_E_ARG, "nib_spec_next: bad argument");
+    if (!s->n_hist) return nib_error_set(err, NIB_E_STATE, "nib_spec_next: no prompt yet");
+    int rc;
+    if (s->prompt_row >= 0) { /* the first token comes from the prompt's logits */
+        const int32_t tok = nib_sampler_sample(ts, nib_context_logits(s->t, s->prompt_row), err);
+        if (tok < 0) return tok;
+        nib_sampler_accept(ts, tok);
+        s->prompt_row = -1;
+        if ((rc = push_hist(s, tok, err))) return rc;
+        out[0] = tok;
+        s->st.emitted++;
+        return 1;
+    }
+    const int32_t room = nib_context_n_ctx(s->t) - s->n_t; /* cur + drafts must fit */
+    if (room < 1) return 0;
+    int32_t k = choose_k(s);
+    if (k > cap - 1) k = cap - 1;
+    if (k > room - 1) k = room - 1;
+    if (k > nib_context_n_batch(s->t) - 1) k = nib_context_n_batch(s->t) - 1;
+    if (s->d && k > nib_context_n_ctx(s->d) - s->n_hist) k = nib_context_n_ctx(s->d) - s->n_hist;
+    double t0 = now_s();
+    rc = 0;
+    const int32_t n_prop = k <= 0 ? 0 : s->d ? draft_model(s, s->p.greedy ? NULL : ds, k, err, &rc) : draft_lookup(s, k);
+    if (rc) return rc;
+    const double t1 = now_s();
+    /* verify: cur and the proposals in one row-exact batch */
+    int32_t toks[257];
+    int8_t want[257];
+    toks[0] = s->hist[s->n_hist - 1];
+    for (int32_t i = 0; i < n_prop; i++) toks[i + 1] = s->prop[i];
+    memset(want, 1, sizeof want);
+    struct nib_batch b = { n_prop + 1, toks, NULL, NULL, want, NIB_BATCH_ROW_EXACT };
+    if ((rc = nib_decode(s->t, &b, err))) return rc;
+    const double t2 = now_s();
+    int32_t m = 0, accepted = 0;
+    for (int32_t i = 0; i <= n_prop; i++) {
+        const float *lg = nib_context_logits(s->t, i);
+        int32_t tok = nib_sampler_sample(ts, lg, err);
+        if (tok < 0) return tok;
+        if (i < n_prop && !s->p.greedy) { /* keep d with probability min(1, p(d) / q(d)) */
+            dense(ts, s->pd, s->n_vocab);
+            const int32_t d = s->prop[i];
+            const float *q = s->q + (size_t)i * (size_t)s->n_vocab;
+            tok = uniform(&s->rng) * q[d] < s->pd[d] ? d : residual(s, q);
+        }
+        nib_sampler_accept(ts, tok);
+        out[m++] = tok;
+        if ((rc = push_hist(s, tok, err))) return rc;
+        if (i == n_prop || tok != s->prop[i]) break;
+        accepted++;
+    }
+    /* KV: cur and the accepted proposals stay; the last emitted token is the next cur */
+    if ((rc = nib_context_seq_truncate(s->t, 0, s->n_t + m, err))) return rc;
+    s->n_t += m;
+    if (s->d && s->n_d > s->n_t) {
+        if ((rc = nib_context_seq_truncate(s->d, 0, s->n_t, err))) return rc;
+        s->n_d = s->n_t;
+    }
+    /* running estimates for choosing K */
+    if (n_prop > 0) {
+        s->alpha = 0.85 * s->alpha + 0.15 * (double)accepted / (double)n_prop;
+        if (s->d) s->cost = 0.8 * s->cost + 0.2 * ((t1 - t0) / n_prop) / (t2 - t1 > 1e-9 ? t2 - t1 : 1e-9);
+    }
+    s->st.steps++;
+    s->st.drafted += n_prop;
+    s->st.accepted += accepted;
+    s->st.emitted += m;
+    s->st.t_draft += t1 - t0;
+    s->st.t_target += t2 - t1;
+    return m;
+}
+
+void nib_spec_get_stats(const struct nib_spec *s, struct nib_spec_stats *out) { *out = s->st; }
