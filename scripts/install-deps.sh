@@ -10,6 +10,8 @@ packages=(
   libssl-dev                         # sha256 in tests (OpenSSL libcrypto)
   libpcre2-dev                       # BPE pre-tokenizer regexes
   libedit-dev                        # nib chat: line editing and history
+  libmicrohttpd-dev                  # nib serve: HTTP server
+  libcurl4-openssl-dev               # tests: HTTP client for nib serve
   python3 python3-jinja2 tmux        # tests: chat templates against real Jinja2; nib chat in a terminal
   clang libclang-rt-14-dev libomp-dev # libFuzzer targets (NIB_FUZZ=ON; OpenMP for clang)
   # NEON kernel tests: aarch64 cross build (cmake/aarch64-linux-gnu.cmake) run

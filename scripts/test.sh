@@ -63,10 +63,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 step "fuzz smoke (libFuzzer, clang)"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIB_FUZZ=ON -DNIB_TESTS=OFF \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_gguf fuzz_tokenize
-mkdir -p build-fuzz/corpus build-fuzz/corpus-tok
+cmake --build build-fuzz -j"$jobs" --target fuzz_gguf fuzz_tokenize fuzz_serve_request
+mkdir -p build-fuzz/corpus build-fuzz/corpus-tok build-fuzz/corpus-serve
 build-fuzz/fuzz_gguf -runs=200000 -max_len=65536 -seed=1 build-fuzz/corpus tests/fuzz/corpus
 NIB_FUZZ_VOCAB_DIR="${NIB_SHARED_DIR:-../shared}/models/vocab" \
   build-fuzz/fuzz_tokenize -runs=20000 -max_len=512 -seed=1 build-fuzz/corpus-tok tests/fuzz/corpus-tok
+build-fuzz/fuzz_serve_request -runs=200000 -max_len=4096 -seed=1 build-fuzz/corpus-serve tests/fuzz/corpus-serve
 
 step "all tests passed"

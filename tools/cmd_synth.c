@@ -41,6 +41,9 @@ static void usage(FILE *f) {
             "  --type T              %s (default F16)\n"
             "  --seed S              (default 42)   --std X  weight std (default 0.02)\n"
             "  --std-blocks N        scale each group of N values of a row by its own factor, log-uniform\n"
+            "  --block-std X         std of the matrices inside the transformer blocks (default: --std); a\n"
+            "                        small value keeps the residual stream near the embeddings, so two models\n"
+            "                        of one seed with different depths predict alike (speculative-decoding pairs)\n"
             "                        in [1/4, 4) (default: off), so quantizers see realistic scale variation\n"
             "  --vocab-from GGUF     copy every tokenizer.* key (and n_vocab) from another GGUF\n"
             "  -t, --threads N       (default: all cores; the file does not depend on it)\n"
@@ -130,6 +133,7 @@ static int parse_valued(struct synth_args *a, const char *o, const char *v) {
     else if (!strcmp(o, "--vocab-from")) a->vocab_from = v;
     else if (!strcmp(o, "--std")) ok = parse_f64(v, 1e-30, 1e3, &a->values.std);
     else if (!strcmp(o, "--std-blocks")) ok = parse_i64(v, 1, 1 << 30, &a->values.std_blocks);
+    else if (!strcmp(o, "--block-std")) ok = parse_f64(v, 1e-30, 1e3, &a->values.block_std);
     else if (!strcmp(o, "--rope-base")) ok = parse_f64(v, 1e-30, 1e30, &a->rope_base);
     else if (!strcmp(o, "--rms-eps")) ok = parse_f64(v, 1e-30, 1, &a->rms_eps);
     else if (!strcmp(o, "-t") || !strcmp(o, "--threads")) ok = parse_i32(v, 1, 1024, &a->n_threads);
@@ -263,6 +267,8 @@ static bool fill_chunk(const struct job *j, const struct synth_tensor *t, uint64
                        size_t row_bytes) {
     int64_t ne0 = t->ne[0];
     int failed = 0;
+    struct synth_values v = *j->values; /* --block-std: the matrices inside the transformer blocks */
+    if (v.block_std > 0 && t->kind == SYNTH_MATRIX && !strncmp(t->name, "blk.", 4)) v.std = v.block_std;
 #pragma omp parallel num_threads(j->n_threads) if (nr > 1) reduction(|| : failed)
     {
         float *row = malloc(sizeof(float) * (size_t)ne0);
@@ -270,7 +276,7 @@ static bool fill_chunk(const struct job *j, const struct synth_tensor *t, uint64
 #pragma omp for schedule(dynamic, 1)
         for (int64_t i = 0; i < nr; i++) {
             if (!row) continue;
-            synth_fill_row(j->values, key, t->kind, r0 + i, row, ne0);
+            synth_fill_row(&v, key, t->kind, r0 + i, row, ne0);
             if (nib_quantize((int)t->type, row, j->buf + (size_t)i * row_bytes, ne0, NULL)) failed = 1;
         }
         free(row);
@@ -299,8 +305,8 @@ static int write_tensor(struct job *j, const struct synth_tensor *t, int64_t idx
 static int write_header(struct nib_gguf_writer *w, const struct synth_args *a, const struct synth_shape *s,
                         const struct synth_type *t, const struct nib_gguf *vocab, const struct synth_tensor *ts, int64_t n) {
     char desc[160];
-    snprintf(desc, sizeof desc, "synthetic random weights (nib synth): seed=%" PRIu64 " std=%g std-blocks=%" PRId64,
-             a->values.seed, a->values.std, a->values.std_blocks);
+    snprintf(desc, sizeof desc, "synthetic random weights (nib synth): seed=%" PRIu64 " std=%g std-blocks=%" PRId64 " block-std=%g",
+             a->values.seed, a->values.std, a->values.std_blocks, a->values.block_std > 0 ? a->values.block_std : a->values.std);
     struct nib_error err = { 0 };
     if (synth_write_hparams(w, s, t, desc, &err) ||
         (vocab ? synth_vocab_copy(w, vocab, &err) : synth_vocab_write_default(w, s->n_vocab, &err)))

@@ -13,6 +13,7 @@ struct subcommand {
 
 static const struct subcommand commands[] = {
     { "chat", nib_cmd_chat, "chat with a model through its chat template (terminal or stdin)" },
+    { "serve", nib_cmd_serve, "OpenAI-compatible HTTP server with continuous batching and streaming" },
     { "generate", nib_cmd_generate, "generate text from a prompt (default: the model in models/)" },
     { "batch", nib_cmd_batch, "many prompts decoded together as parallel sequences, JSON lines out" },
     { "bench", nib_cmd_bench, "tokens/s of prompt processing and generation, llama-bench style" },

@@ -91,6 +91,7 @@ struct synth_values {
     uint64_t seed;
     double   std;        /* standard deviation of the weights */
     int64_t  std_blocks; /* 0: off; N: per-group scale factors over N values of a row */
+    double   block_std;  /* > 0: std of the blk.* matrices instead of std */
 };
 
 /* The key of a tensor's stream: seed XOR FNV-1a-64(name). */

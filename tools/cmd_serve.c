@@ -1,0 +1,157 @@
+/*
+ * cmd_serve.c — `nib serve`: an OpenAI-compatible HTTP server. Parses the
+ * options, loads the model, makes one context whose KV pool all sequences
+ * share, starts the engine thread (serve_engine.c) and the HTTP daemon
+ * (serve_http.c), then waits for SIGINT/SIGTERM: it stops accepting,
+ * cancels in-flight requests (they get a 503 or a final SSE error chunk),
+ * joins every thread and exits 0.
+ */
+#include "cli.h"
+#include "model_args.h"
+#include "serve.h"
+#include "serve_http.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_CTX_SEQ 4096 /* a request's context when the model's is larger */
+
+struct serve_args {
+    struct model_args m;
+    const char       *host, *api_key, *alias;
+    int32_t           port, parallel, queue;
+    int64_t           max_body;
+};
+
+static void usage(FILE *f) {
+    fputs("usage: nib serve [-m MODEL] [--host 127.0.0.1] [--port 8080] [options]\n"
+          "  an OpenAI-compatible HTTP server: POST /v1/chat/completions, POST /v1/completions\n"
+          "  (stream or not), GET /v1/models, GET /health, POST /tokenize, POST /detokenize,\n"
+          "  GET /metrics (Prometheus text)\n"
+          "  -m MODEL            GGUF file (default models/tiny-chat-q8_0.gguf)\n"
+          "  --host ADDR         address to listen on (default 127.0.0.1: this machine only)\n"
+          "  --port N            port (default 8080; 0: a free one, printed)\n"
+          "  --parallel N        sequences decoded together (default 4, at most 64)\n"
+          "  -c TOKENS           KV cache of all sequences together (default: --parallel x the\n"
+          "                      model's context, capped at 4096, plus a block each); one request's\n"
+          "                      prompt + completion may take min(model context, TOKENS)\n"
+          "  --api-key KEY       require 'Authorization: Bearer KEY' (all but /health)\n"
+          "  --alias NAME        the model name /v1/models reports (default: the file name)\n"
+          "  --max-body BYTES    largest request body (default 4194304; larger: 413)\n"
+          "  --queue N           requests that may wait for a slot (default 64; more: 503)\n"
+          "  -t N --kv-block N --kv-type f16|q8_0   as for nib chat\n"
+          "  Ctrl-C / SIGTERM stops it: in-flight requests are cancelled, exit status 0.\n",
+          f);
+}
+
+static int parse_args(struct serve_args *a, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        int r = model_args_parse(&a->m, argc, argv, &i);
+        if (r < 0) return 1;
+        if (r) continue;
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            usage(stdout);
+            return -1;
+        }
+        if (!v) return cli_fail("serve: unknown option or missing value: '%s' (see nib serve --help)", o);
+        i++;
+        bool ok = true;
+        if (!strcmp(o, "--host")) a->host = v;
+        else if (!strcmp(o, "--api-key")) a->api_key = v, ok = v[0] != '\0';
+        else if (!strcmp(o, "--alias")) a->alias = v, ok = v[0] != '\0';
+        else if (!strcmp(o, "--port")) ok = parse_i32(v, 0, 65535, &a->port);
+        else if (!strcmp(o, "--parallel")) ok = parse_i32(v, 1, SERVE_MAX_PARALLEL, &a->parallel);
+        else if (!strcmp(o, "--queue")) ok = parse_i32(v, 1, 1 << 20, &a->queue);
+        else if (!strcmp(o, "--max-body")) {
+            int32_t mb = 0;
+            ok = parse_i32(v, 64, INT32_MAX, &mb);
+            a->max_body = mb;
+        } else return cli_fail("serve: unknown option '%s' (see nib serve --help)", o);
+        if (!ok) return cli_fail("serve: %s: bad value '%s'", o, v);
+    }
+    if (a->m.prompt || a->m.tokens) return cli_fail("serve: prompts come in HTTP requests, not -p/--tokens");
+    return 0;
+}
+
+/* Model, context sized for --parallel sequences, chat template. */
+static int open_model(const struct serve_args *a, struct serve_app *app, struct nib_model **model, struct nib_context **ctx) {
+    char buf[4096];
+    const char *path = a->m.model ? a->m.model : model_args_find_model(a->m.default_name, buf, sizeof buf);
+    struct nib_error err = { 0 };
+    if (nib_model_load(path, NULL, model, &err) != NIB_OK) return cli_fail_err(&err);
+    const int32_t train = nib_model_n_ctx_train(*model);
+    const int32_t seq = train > 0 && train < DEFAULT_CTX_SEQ ? train : DEFAULT_CTX_SEQ;
+    struct nib_context_params cp = nib_context_default_params();
+    const int32_t block = a->m.kv_block ? a->m.kv_block : 16;
+    cp.n_ctx = a->m.n_ctx ? a->m.n_ctx : (int32_t)((int64_t)a->parallel * (seq + block));
+    cp.n_batch = cp.n_ctx < 512 ? cp.n_ctx : 512;
+    cp.n_threads = a->m.n_threads;
+    cp.kv_block = a->m.kv_block;
+    cp.kv_type = a->m.kv_type;
+    if (nib_context_new(*model, &cp, ctx, &err) != NIB_OK) return cli_fail_err(&err);
+    app->n_ctx_seq = a->m.n_ctx ? (train > 0 && train < nib_context_n_ctx(*ctx) ? train : nib_context_n_ctx(*ctx)) : seq;
+    const char *tmpl = NULL;
+    if (nib_gguf_get_str(nib_model_gguf(*model), "tokenizer.chat_template", &tmpl, NULL) != NIB_OK || !tmpl || !tmpl[0]) {
+        tmpl = nib_chat_template_builtin("chatml");
+        fprintf(stderr, "nib serve: the model has no chat template (tokenizer.chat_template); using ChatML\n");
+    }
+    app->tmpl = tmpl;
+    const char *slash = strrchr(path, '/');
+    snprintf(buf, sizeof buf, "%s", slash ? slash + 1 : path);
+    app->model_name = a->alias ? a->alias : strdup(buf);
+    return app->model_name ? 0 : cli_fail("out of memory");
+}
+
+int nib_cmd_serve(int argc, char **argv) {
+    struct serve_args a = { .m.default_name = "tiny-chat-q8_0.gguf", .host = "127.0.0.1", .port = 8080, .parallel = 4,
+                            .queue = 64, .max_body = 4 << 20 };
+    int rc = parse_args(&a, argc, argv);
+    if (rc) return rc < 0 ? 0 : rc;
+    /* the signals are taken by sigwait below: every thread started from here on blocks them */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct serve_app app = { .api_key = a.api_key, .max_body = (size_t)a.max_body, .started = (int64_t)time(NULL) };
+    atomic_init(&app.next_id, (uint64_t)time(NULL));
+    serve_metrics_init(&app.metrics);
+    struct nib_model *model = NULL;
+    struct nib_context *ctx = NULL;
+    struct MHD_Daemon *d = NULL;
+    rc = open_model(&a, &app, &model, &ctx);
+    if (!rc) {
+        app.model = model;
+        app.vocab = nib_model_vocab(model);
+        rc = serve_engine_start(&app.engine, model, ctx, a.parallel, a.queue);
+    }
+    int port = 0;
+    if (!rc && !(d = serve_http_start(&app, a.host, a.port, &port))) rc = 1;
+    if (!rc) {
+        int32_t used = 0, total = 0, bs = 0;
+        nib_context_kv_blocks(ctx, &used, &total, &bs);
+        fprintf(stderr, "nib serve: model %s (%s), %d parallel sequences, KV %d blocks of %d tokens, %d tokens per request\n",
+                app.model_name, nib_model_arch(model), a.parallel, total, bs, app.n_ctx_seq);
+        fprintf(stderr, strchr(a.host, ':') ? "nib serve: listening on http://[%s]:%d\n" : "nib serve: listening on http://%s:%d\n",
+                a.host, port);
+        int sig = 0;
+        sigwait(&sigs, &sig);
+        fprintf(stderr, "nib serve: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        const MHD_socket listen_fd = MHD_quiesce_daemon(d);
+        serve_engine_stop(app.engine);
+        MHD_stop_daemon(d);
+        if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
+    }
+    serve_engine_free(app.engine);
+    nib_context_free(ctx);
+    nib_model_free(model);
+    if (app.model_name != a.alias) free((char *)app.model_name);
+    serve_metrics_free(&app.metrics);
+    return rc;
+}

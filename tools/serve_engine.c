@@ -1,0 +1,336 @@
+/*
+ * serve_engine.c — the engine thread of nib serve: admission, one batched
+ * nib_decode per step, sampling and text for every active sequence (see
+ * serve_engine.h).
+ */
+#include "serve_engine.h"
+
+#include "cli.h"
+#include "serve_text.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct slot {
+    struct serve_task  *t;      /* NULL: free */
+    struct nib_sampler *smp;
+    struct serve_text   text;
+    int32_t             n_past; /* prompt tokens in the KV cache */
+    int32_t             n_gen;
+    int32_t             last;   /* the sampled token the next step decodes */
+    int32_t             blocks; /* reserved */
+    int32_t             row;    /* batch row whose logits it samples from this step; -1 none */
+};
+
+struct serve_engine {
+    struct nib_context     *ctx;
+    const struct nib_vocab *vocab;
+    int32_t                 n_vocab, n_parallel, queue_cap, n_batch, block, total_blocks, reserved;
+    pthread_t               thread;
+    bool                    running;
+    pthread_mutex_t         mu; /* guards queue, n_queue, stopping */
+    pthread_cond_t          cv;
+    struct serve_task     **queue;
+    int32_t                 n_queue;
+    bool                    stopping;
+    struct slot             slots[SERVE_MAX_PARALLEL];
+    int32_t                *tok, *seq;
+    int8_t                 *want;
+    uint64_t                seed_state;
+    atomic_int              n_active, kv_used;
+    atomic_uint_least64_t   prompt_tokens, cached_tokens, generated_tokens;
+};
+
+static int32_t blocks_needed(const struct serve_engine *e, const struct serve_task *t) {
+    const int64_t toks = (int64_t)t->n_prompt + t->max_gen;
+    const int64_t b = (toks + e->block - 1) / e->block + 1; /* +1: a copy-on-write block */
+    return b < e->total_blocks ? (int32_t)b : e->total_blocks;
+}
+
+static void publish_kv(struct serve_engine *e) {
+    int32_t used = 0;
+    nib_context_kv_blocks(e->ctx, &used, NULL, NULL);
+    atomic_store(&e->kv_used, used);
+}
+
+/* Frees slot s: its KV returns to the pool, its task reference is dropped. */
+static void slot_release(struct serve_engine *e, int s) {
+    struct slot *sl = &e->slots[s];
+    struct nib_error err = { 0 };
+    nib_context_seq_truncate(e->ctx, s, 0, &err);
+    nib_sampler_free(sl->smp);
+    serve_text_free(&sl->text);
+    e->reserved -= sl->blocks;
+    serve_task_unref(sl->t);
+    memset(sl, 0, sizeof(*sl));
+    atomic_fetch_sub(&e->n_active, 1);
+}
+
+static void slot_fail(struct serve_engine *e, int s, int status, const char *msg) {
+    serve_task_fail(e->slots[s].t, status, status >= 500 ? "server_error" : "invalid_request_error", msg);
+    slot_release(e, s);
+}
+
+/* Ends slot s normally: held-back text goes out, the task is done. */
+static void slot_finish(struct serve_engine *e, int s, const char *finish) {
+    struct slot *sl = &e->slots[s];
+    struct serve_buf out = { 0 };
+    const int r = serve_text_finish(&sl->text, &out);
+    if (r < 0 || !serve_task_append(sl->t, out.p ? out.p : "", out.n, sl->n_gen)) {
+        serve_buf_free(&out);
+        slot_fail(e, s, 500, "out of memory");
+        return;
+    }
+    serve_buf_free(&out);
+    serve_task_finish(sl->t, r == 1 ? "stop" : finish, sl->n_gen);
+    slot_release(e, s);
+}
+
+static uint64_t next_seed(struct serve_engine *e) {
+    e->seed_state += 0x9E3779B97F4A7C15ull; /* splitmix64 */
+    uint64_t z = e->seed_state;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void slot_start(struct serve_engine *e, int s, struct serve_task *t, int32_t blocks) {
+    struct slot *sl = &e->slots[s];
+    memset(sl, 0, sizeof(*sl));
+    sl->t = t;
+    sl->blocks = blocks;
+    sl->row = -1;
+    e->reserved += blocks;
+    atomic_fetch_add(&e->n_active, 1);
+    pthread_mutex_lock(&t->mu);
+    t->started = true;
+    pthread_mutex_unlock(&t->mu);
+    struct nib_sampler_params sp = t->p.sp;
+    if (!t->p.seed_given) sp.seed = next_seed(e);
+    struct nib_error err = { 0 };
+    if (nib_sampler_init(&sp, e->n_vocab, &sl->smp, &err)) {
+        slot_fail(e, s, 400, err.msg);
+        return;
+    }
+    serve_text_init(&sl->text, t->p.stops, t->p.n_stops);
+    atomic_fetch_add(&e->prompt_tokens, (uint64_t)t->n_prompt);
+    if (t->max_gen == 0) {
+        slot_finish(e, s, "length");
+        return;
+    }
+    const int32_t reused = nib_context_seq_reuse_prefix(e->ctx, s, t->prompt, t->n_prompt, &err);
+    sl->n_past = reused > 0 ? reused : 0;
+    t->n_cached = sl->n_past;
+    atomic_fetch_add(&e->cached_tokens, (uint64_t)sl->n_past);
+}
+
+/* Drops cancelled queued tasks and takes the ones that fit into free slots. */
+static void admit(struct serve_engine *e) {
+    struct serve_task *take[SERVE_MAX_PARALLEL];
+    int32_t blocks[SERVE_MAX_PARALLEL], n_take = 0, n_free = 0, reserved = e->reserved;
+    for (int s = 0; s < e->n_parallel; s++) n_free += e->slots[s].t == NULL;
+    pthread_mutex_lock(&e->mu);
+    int32_t w = 0;
+    for (int32_t i = 0; i < e->n_queue; i++) {
+        struct serve_task *t = e->queue[i];
+        if (atomic_load(&t->cancel)) {
+            serve_task_unref(t);
+            continue;
+        }
+        const int32_t need = blocks_needed(e, t);
+        /* FIFO: once one does not fit, the ones behind it wait too */
+        if (w == 0 && n_take < n_free && reserved + need <= e->total_blocks) {
+            blocks[n_take] = need;
+            take[n_take++] = t;
+            reserved += need;
+        } else {
+            e->queue[w++] = t;
+        }
+    }
+    e->n_queue = w;
+    pthread_mutex_unlock(&e->mu);
+    for (int32_t i = 0, s = 0; i < n_take; i++) {
+        while (e->slots[s].t) s++;
+        slot_start(e, s, take[i], blocks[i]);
+    }
+}
+
+/* Samples slot s's next token from its row; finishes it when done. */
+static void slot_sample(struct serve_engine *e, int s) {
+    struct slot *sl = &e->slots[s];
+    struct nib_error err = { 0 };
+    const int32_t tok = nib_sampler_sample(sl->smp, nib_context_logits(e->ctx, sl->row), &err);
+    sl->row = -1;
+    if (tok < 0) {
+        slot_fail(e, s, 500, err.msg);
+        return;
+    }
+    nib_sampler_accept(sl->smp, tok);
+    if (nib_vocab_is_eog(e->vocab, tok)) {
+        slot_finish(e, s, "stop");
+        return;
+    }
+    sl->n_gen++;
+    sl->last = tok;
+    atomic_fetch_add(&e->generated_tokens, 1);
+    char piece[512];
+    int64_t np = nib_token_to_piece(e->vocab, tok, 0, piece, sizeof piece);
+    if (np > (int64_t)sizeof piece) np = sizeof piece;
+    struct serve_buf out = { 0 };
+    const int r = np > 0 ? serve_text_push(&sl->text, piece, (size_t)np, &out) : 0;
+    const bool ok = r >= 0 && (!out.n || serve_task_append(sl->t, out.p, out.n, sl->n_gen));
+    serve_buf_free(&out);
+    if (!ok) slot_fail(e, s, 500, "out of memory");
+    else if (r == 1) slot_finish(e, s, "stop");
+    else if (sl->n_gen >= sl->t->max_gen) slot_finish(e, s, "length");
+}
+
+/* One step: a batch of every active sequence's work, decoded together. */
+static void step(struct serve_engine *e) {
+    int32_t m = 0;
+    for (int s = 0; s < e->n_parallel; s++) {
+        struct slot *sl = &e->slots[s];
+        if (!sl->t) continue;
+        if (atomic_load(&sl->t->cancel)) {
+            slot_fail(e, s, 499, "cancelled");
+            continue;
+        }
+        if (sl->n_past < sl->t->n_prompt) continue;
+        e->tok[m] = sl->last;
+        e->seq[m] = s;
+        e->want[m] = 1;
+        sl->row = m++;
+    }
+    for (int s = 0; s < e->n_parallel && m < e->n_batch; s++) {
+        struct slot *sl = &e->slots[s];
+        if (!sl->t || sl->n_past >= sl->t->n_prompt) continue;
+        const int32_t left = sl->t->n_prompt - sl->n_past, take = left < e->n_batch - m ? left : e->n_batch - m;
+        for (int32_t i = 0; i < take; i++) {
+            e->tok[m] = sl->t->prompt[sl->n_past + i];
+            e->seq[m] = s;
+            e->want[m] = i == left - 1;
+            if (e->want[m]) sl->row = m;
+            m++;
+        }
+        sl->n_past += take;
+    }
+    if (m == 0) return;
+    struct nib_error err = { 0 };
+    /* row-exact: each row (prompt chunks too) is computed as a lone decode computes it, so a
+     * sequence's tokens and its cached KV do not depend on its batch-mates */
+    struct nib_batch b = { m, e->tok, NULL, e->seq, e->want, NIB_BATCH_ROW_EXACT };
+    const int rc = nib_decode(e->ctx, &b, &err);
+    for (int s = 0; s < e->n_parallel; s++) {
+        if (!e->slots[s].t) continue;
+        if (rc) {
+            bool in_batch = false;
+            for (int32_t i = 0; i < m && !in_batch; i++) in_batch = e->seq[i] == s;
+            if (in_batch) slot_fail(e, s, 500, err.msg);
+        } else if (e->slots[s].row >= 0) {
+            slot_sample(e, s);
+        }
+    }
+    publish_kv(e);
+}
+
+static void *engine_main(void *arg) {
+    struct serve_engine *e = arg;
+    for (;;) {
+        pthread_mutex_lock(&e->mu);
+        while (!e->stopping && atomic_load(&e->n_active) == 0 && e->n_queue == 0) pthread_cond_wait(&e->cv, &e->mu);
+        const bool stop = e->stopping;
+        pthread_mutex_unlock(&e->mu);
+        if (stop) break;
+        admit(e);
+        step(e);
+        publish_kv(e);
+    }
+    for (int s = 0; s < e->n_parallel; s++)
+        if (e->slots[s].t) slot_fail(e, s, 503, "the server is shutting down");
+    return NULL;
+}
+
+int serve_engine_start(struct serve_engine **out, const struct nib_model *m, struct nib_context *ctx, int32_t n_parallel,
+                       int32_t queue_cap) {
+    struct serve_engine *e = calloc(1, sizeof(*e));
+    if (!e) return cli_fail("out of memory");
+    e->ctx = ctx;
+    e->vocab = nib_model_vocab(m);
+    e->n_vocab = nib_model_n_vocab(m);
+    e->n_parallel = n_parallel;
+    e->queue_cap = queue_cap;
+    e->n_batch = nib_context_n_batch(ctx);
+    nib_context_kv_blocks(ctx, NULL, &e->total_blocks, &e->block);
+    e->seed_state = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)e << 16);
+    e->queue = calloc((size_t)queue_cap, sizeof(*e->queue));
+    e->tok = calloc((size_t)e->n_batch, sizeof(int32_t));
+    e->seq = calloc((size_t)e->n_batch, sizeof(int32_t));
+    e->want = calloc((size_t)e->n_batch, 1);
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    *out = e;
+    if (!e->queue || !e->tok || !e->seq || !e->want) return cli_fail("out of memory");
+    if (e->n_batch < n_parallel) return cli_fail("--parallel %d is more than a batch holds (%d tokens)", n_parallel, e->n_batch);
+    if (pthread_create(&e->thread, NULL, engine_main, e)) return cli_fail("cannot start the engine thread");
+    e->running = true;
+    return 0;
+}
+
+int serve_engine_submit(struct serve_engine *e, struct serve_task *t) {
+    pthread_mutex_lock(&e->mu);
+    int rc = e->stopping ? SERVE_SUBMIT_STOPPING : e->n_queue >= e->queue_cap ? SERVE_SUBMIT_FULL : SERVE_SUBMIT_OK;
+    if (rc == SERVE_SUBMIT_OK) {
+        serve_task_ref(t);
+        e->queue[e->n_queue++] = t;
+        pthread_cond_signal(&e->cv);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+void serve_engine_cancel(struct serve_engine *e, struct serve_task *t) {
+    atomic_store(&t->cancel, true);
+    pthread_mutex_lock(&e->mu);
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+void serve_engine_stats(struct serve_engine *e, struct serve_engine_stats *s) {
+    pthread_mutex_lock(&e->mu);
+    s->queued = e->n_queue;
+    pthread_mutex_unlock(&e->mu);
+    s->active = atomic_load(&e->n_active);
+    s->kv_used = atomic_load(&e->kv_used);
+    s->kv_total = e->total_blocks;
+    s->prompt_tokens = atomic_load(&e->prompt_tokens);
+    s->cached_tokens = atomic_load(&e->cached_tokens);
+    s->generated_tokens = atomic_load(&e->generated_tokens);
+}
+
+void serve_engine_stop(struct serve_engine *e) {
+    if (!e) return;
+    pthread_mutex_lock(&e->mu);
+    e->stopping = true;
+    for (int32_t i = 0; i < e->n_queue; i++) {
+        serve_task_fail(e->queue[i], 503, "server_error", "the server is shutting down");
+        serve_task_unref(e->queue[i]);
+    }
+    e->n_queue = 0;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    if (e->running) pthread_join(e->thread, NULL);
+    e->running = false;
+}
+
+void serve_engine_free(struct serve_engine *e) {
+    if (!e) return;
+    serve_engine_stop(e);
+    free(e->queue);
+    free(e->tok);
+    free(e->seq);
+    free(e->want);
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->mu);
+    free(e);
+}

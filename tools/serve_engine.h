@@ -1,0 +1,49 @@
+/*
+ * serve_engine.h — nib serve's engine: one thread that owns the context and
+ * runs continuous batching. HTTP threads submit tasks to a bounded FIFO
+ * queue; between steps the engine admits queued tasks while a sequence slot
+ * (--parallel) and KV blocks are free (each task reserves the blocks its
+ * prompt plus max_gen can take, so a running sequence never finds the cache
+ * full), starting each with nib_context_seq_reuse_prefix (shared system
+ * prompts and history are not recomputed). Each step is one nib_decode over
+ * every active sequence: the last token of each generating sequence plus
+ * prompt chunks of newly admitted ones. Finished or cancelled sequences
+ * leave between steps and their KV is truncated (full blocks stay in the
+ * prefix cache).
+ *
+ * Thread-safety: submit, wake, stats and stop may be called from any thread.
+ */
+#ifndef NIB_SERVE_ENGINE_H
+#define NIB_SERVE_ENGINE_H
+
+#include "nib.h"
+#include "serve_task.h"
+
+#include <stdint.h>
+
+#define SERVE_MAX_PARALLEL 64 /* the context's sequence ids */
+
+struct serve_engine;
+
+struct serve_engine_stats {
+    int32_t  queued, active, kv_used, kv_total;
+    uint64_t prompt_tokens, cached_tokens, generated_tokens;
+};
+
+/* Starts the engine thread on ctx (which it owns from now on; the caller
+ * frees it after serve_engine_free). 0, or 1 with an error printed. */
+int serve_engine_start(struct serve_engine **out, const struct nib_model *m, struct nib_context *ctx, int32_t n_parallel,
+                       int32_t queue_cap);
+
+enum { SERVE_SUBMIT_OK, SERVE_SUBMIT_FULL, SERVE_SUBMIT_STOPPING };
+/* Queues t (the engine takes its own reference on success). */
+int serve_engine_submit(struct serve_engine *e, struct serve_task *t);
+/* Sets t->cancel and wakes the engine, which drops the task at its next step. */
+void serve_engine_cancel(struct serve_engine *e, struct serve_task *t);
+void serve_engine_stats(struct serve_engine *e, struct serve_engine_stats *s);
+/* Fails every queued and active task with 503 "shutting down" and joins the
+ * thread; later submits get SERVE_SUBMIT_STOPPING. */
+void serve_engine_stop(struct serve_engine *e);
+void serve_engine_free(struct serve_engine *e);
+
+#endif
