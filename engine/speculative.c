@@ -28,7 +28,9 @@ struct nib_spec {
     float                 *q;           /* [draft_max][n_vocab]: the draft's distributions (sampling) */
     float                 *pd;          /* [n_vocab] the target's distribution of one row */
     uint64_t               rng;
-    double                 alpha, cost;  /* acceptance rate, draft token / target pass time (running) */
+    double                 alpha;        /* acceptance rate (running) */
+    double                 t_tok;        /* seconds per drafted token (running) */
+    double                 sw, sx, sy, sxx, sxy; /* decayed sums fitting target pass time = a + b * rows */
     int32_t                plain_steps;
     struct nib_spec_stats  st;
 };
@@ -172,16 +174,40 @@ static float top_prob(const float *logits, int32_t n) {
     return (float)(1.0 / sum);
 }
 
-/* The K with the best expected tokens per unit of time; 0 when none beats
- * a plain step (then a probe every PROBE_EVERY steps keeps alpha current). */
+/* The target's pass time for n rows, from the running fit a + b * n (rows
+ * past the first cost at least nothing, the first at least 1 us). */
+static double pass_time(const struct nib_spec *s, int32_t n) {
+    const double det = s->sw * s->sxx - s->sx * s->sx;
+    double b = det > 1e-12 * s->sw * s->sw ? (s->sw * s->sxy - s->sx * s->sy) / det : 0.0;
+    if (b < 0) b = 0;
+    double a = s->sw > 0 ? (s->sy - b * s->sx) / s->sw : 0.0;
+    if (a < 1e-6) a = 1e-6;
+    return a + b * n;
+}
+
+static void record_pass(struct nib_spec *s, int32_t rows, double t) {
+    const double d = 0.9; /* older passes fade */
+    s->sw = d * s->sw + 1;
+    s->sx = d * s->sx + rows;
+    s->sy = d * s->sy + t;
+    s->sxx = d * s->sxx + (double)rows * rows;
+    s->sxy = d * s->sxy + rows * t;
+}
+
+/* The K with the most expected tokens per second: with acceptance rate a,
+ * a pass over K drafts yields (1 - a^(K+1)) / (1 - a) tokens and costs K
+ * draft tokens plus a target pass over K + 1 rows (both measured); K = 0 is
+ * plain decoding. Before any measurement: 4. When plain wins, a short probe
+ * every PROBE_EVERY steps keeps the estimates current. */
 static int32_t choose_k(struct nib_spec *s) {
-    const double a = s->alpha, c = s->cost;
-    double best = 1.0;
+    if (s->st.steps < 3) return s->p.draft_min > 4 ? s->p.draft_min : (s->p.draft_max < 4 ? s->p.draft_max : 4);
+    const double a = s->alpha, plain = 1.0 / pass_time(s, 1);
+    double best = plain;
     int32_t k_best = 0;
     for (int32_t k = 1; k <= s->p.draft_max; k++) {
         const double gain = a >= 0.999 ? (double)(k + 1) : (1.0 - pow(a, k + 1)) / (1.0 - a);
-        const double v = gain / (c * k + 1.0);
-        if (v > best * 1.0001) best = v, k_best = k;
+        const double rate = gain / (k * s->t_tok + pass_time(s, k + 1));
+        if (rate > best * 1.0001) best = rate, k_best = k;
     }
     if (k_best < s->p.draft_min) k_best = s->p.draft_min;
     if (k_best == 0 && ++s->plain_steps % PROBE_EVERY == 0) k_best = 2 < s->p.draft_max ? 2 : s->p.draft_max;
@@ -323,9 +349,10 @@ int32_t nib_spec_next(struct nib_spec *s, struct nib_sampler *ts, struct nib_sam
         s->n_d = s->n_t;
     }
     /* running estimates for choosing K */
+    record_pass(s, n_prop + 1, t2 - t1);
     if (n_prop > 0) {
         s->alpha = 0.85 * s->alpha + 0.15 * (double)accepted / (double)n_prop;
-        if (s->d) s->cost = 0.8 * s->cost + 0.2 * ((t1 - t0) / n_prop) / (t2 - t1 > 1e-9 ? t2 - t1 : 1e-9);
+        s->t_tok = s->st.drafted ? 0.8 * s->t_tok + 0.2 * (t1 - t0) / n_prop : (t1 - t0) / n_prop;
     }
     s->st.steps++;
     s->st.drafted += n_prop;
