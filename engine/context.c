@@ -126,6 +126,7 @@ void nib_context_free(struct nib_context *c) {
     free(c->moe_ids);
     free(c->moe_xq);
     free(c->logits);
+    free(c->embd);
     free(c);
 }
 
@@ -171,8 +172,13 @@ void nib_context_kv_blocks(const struct nib_context *c, int32_t *used, int32_t *
 }
 
 const float *nib_context_logits(const struct nib_context *c, int32_t i) {
-    if (i < 0 || i >= c->last_n || c->out_of[i] < 0) return NULL;
+    if (i < 0 || i >= c->last_n || c->out_of[i] < 0 || c->embeddings) return NULL;
     return c->logits + (size_t)c->out_of[i] * (size_t)c->m->hp.n_vocab;
+}
+
+const float *nib_context_embedding(const struct nib_context *c, int32_t i) {
+    if (i < 0 || i >= c->last_n || c->out_of[i] < 0 || !c->embeddings) return NULL;
+    return c->embd + (size_t)c->out_of[i] * (size_t)c->m->hp.n_embd;
 }
 
 /* Checks ids, sequences and positions; fills tok_seq/tok_pos/out_of. */
@@ -211,7 +217,14 @@ int nib_decode(struct nib_context *c, const struct nib_batch *b, struct nib_erro
     if (need > c->kv.blocks.n_free)
         return nib_error_set(err, NIB_KV_FULL, "KV cache full: %d blocks needed, %d free of %d (blocks of %d tokens)", need,
                              c->kv.blocks.n_free, c->kv.blocks.n_blocks, c->kv.blocks.block_size);
-    if (c->n_out > c->cap_out) {
+    const bool embeddings = (b->flags & NIB_BATCH_EMBEDDINGS) != 0;
+    if (embeddings && c->n_out > c->cap_embd) {
+        float *e = realloc(c->embd, sizeof(float) * (size_t)c->n_out * (size_t)c->m->hp.n_embd);
+        if (!e) return nib_error_set(err, NIB_E_NOMEM, "out of memory for %d rows of embeddings", c->n_out);
+        c->embd = e;
+        c->cap_embd = c->n_out;
+    }
+    if (!embeddings && c->n_out > c->cap_out) {
         float *l = realloc(c->logits, sizeof(float) * (size_t)c->n_out * (size_t)c->m->hp.n_vocab);
         if (!l) return nib_error_set(err, NIB_E_NOMEM, "out of memory for %d rows of logits", c->n_out);
         c->logits = l;
@@ -222,6 +235,7 @@ int nib_decode(struct nib_context *c, const struct nib_batch *b, struct nib_erro
     for (int32_t i = 0; i < b->n; i++) /* the tokens behind the new K/V, for the prefix cache */
         nib_kv_blocks_set_tokens(&c->kv.blocks, c->tok_seq[i], c->tok_pos[i], &b->tokens[i], 1);
     c->row_exact = (b->flags & NIB_BATCH_ROW_EXACT) != 0;
+    c->embeddings = embeddings;
     rc = nib_forward(c, b->tokens, b->n, NULL, err);
     c->last_n = rc ? 0 : b->n;
     return rc;

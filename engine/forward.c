@@ -175,7 +175,8 @@ int nib_forward(struct nib_context *c, const int32_t *tokens, int32_t n, const i
     const int32_t k = c->n_out;
     for (int32_t t = 0; t < k; t++)
         nib_op_rmsnorm(c->x + (size_t)t * hp->n_embd, m->output_norm, hp->n_embd, hp->rms_eps, c->xn + (size_t)t * hp->n_embd);
-    if (k) nib_forward_matmul(c, &m->output, c->xn, k, NULL, c->logits);
+    if (k && c->embeddings) memcpy(c->embd, c->xn, sizeof(float) * (size_t)k * (size_t)hp->n_embd); /* hidden states */
+    else if (k) nib_forward_matmul(c, &m->output, c->xn, k, NULL, c->logits);
     c->xq_src = NULL;
     return NIB_OK;
 }

@@ -453,7 +453,13 @@ struct nib_batch {
  * must not depend on their batch-mates. A plain batch (prompts) uses the
  * batch kernels, whose float order differs in the last bits.
  */
-enum nib_batch_flags { NIB_BATCH_ROW_EXACT = 1 };
+enum nib_batch_flags { NIB_BATCH_ROW_EXACT = 1, NIB_BATCH_EMBEDDINGS = 2 };
+/*
+ * NIB_BATCH_EMBEDDINGS: the rows that ask for output get their final hidden
+ * state (after the output norm, n_embd floats; nib_context_embedding) instead
+ * of logits, and the output matrix is not computed. Mean-pool and normalize
+ * them for a sentence embedding.
+ */
 
 /* Runs the batch. NIB_OK; NIB_KV_FULL when the cache cannot hold it (nothing
  * is changed); or an error (bad token id, positions not continuing the
@@ -462,6 +468,9 @@ int nib_decode(struct nib_context *c, const struct nib_batch *batch, struct nib_
 /* Logits of the i-th token of the last batch that asked for them (in batch
  * order), n_vocab floats; NULL when that token did not ask. */
 const float *nib_context_logits(const struct nib_context *c, int32_t i);
+/* The final hidden state of the i-th token of the last batch, when that
+ * batch had NIB_BATCH_EMBEDDINGS and the token asked for output; NULL otherwise. */
+const float *nib_context_embedding(const struct nib_context *c, int32_t i);
 /* Number of tokens in a sequence's KV cache. */
 int32_t nib_context_seq_len(const struct nib_context *c, int32_t seq);
 /* Drops tokens at positions >= n of a sequence (n = 0 clears it); whole KV

@@ -9,6 +9,8 @@
 #include "nib.h"
 #include "test_util.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -112,6 +114,49 @@ TEST(RowExact, SequencesTogetherEqualAlone) {
         }
         nib_model_free(m);
     }
+}
+
+} // namespace
+
+namespace {
+
+/* NIB_BATCH_EMBEDDINGS: the hidden states given back are those the logits
+ * come from (logits = output matrix . hidden state). */
+TEST(Embeddings, HiddenStatesGiveTheLogits) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
+    const std::string path = nib_test_shared_dir() + "/models/synth/llama-f32.gguf";
+    nib_model *m = nullptr;
+    nib_error err = {};
+    ASSERT_EQ(nib_model_load(path.c_str(), nullptr, &m, &err), NIB_OK) << err.msg;
+    const int32_t nv = nib_model_n_vocab(m), d = nib_model_n_embd(m);
+    const std::vector<int32_t> prompt = tokens(nv, 12, 3);
+    std::vector<int8_t> all(prompt.size(), 1);
+    Ctx a(m, 2), b(m, 2);
+    nib_batch lb = { (int32_t)prompt.size(), prompt.data(), nullptr, nullptr, all.data(), 0 };
+    nib_batch eb = { (int32_t)prompt.size(), prompt.data(), nullptr, nullptr, all.data(), NIB_BATCH_EMBEDDINGS };
+    ASSERT_EQ(nib_decode(a.c, &lb, &err), NIB_OK) << err.msg;
+    ASSERT_EQ(nib_decode(b.c, &eb, &err), NIB_OK) << err.msg;
+    EXPECT_EQ(nib_context_logits(b.c, 0), nullptr);
+    EXPECT_EQ(nib_context_embedding(a.c, 0), nullptr);
+    const nib_gguf *g = nib_model_gguf(m);
+    int64_t ti = nib_gguf_find_tensor(g, "output.weight");
+    if (ti < 0) ti = nib_gguf_find_tensor(g, "token_embd.weight");
+    const nib_gguf_tensor *t = nib_gguf_get_tensor(g, ti);
+    ASSERT_EQ((int)t->type, (int)NIB_TYPE_F32);
+    const float *w = (const float *)t->data;
+    for (int32_t i = 0; i < (int32_t)prompt.size(); i++) {
+        const float *h = nib_context_embedding(b.c, i), *lg = nib_context_logits(a.c, i);
+        ASSERT_NE(h, nullptr);
+        double worst = 0, scale = 0;
+        for (int32_t v = 0; v < nv; v++) {
+            double s = 0;
+            for (int32_t j = 0; j < d; j++) s += (double)w[(size_t)v * d + j] * h[j];
+            worst = std::max(worst, std::fabs(s - lg[v]));
+            scale = std::max(scale, (double)std::fabs(lg[v]));
+        }
+        EXPECT_LT(worst, 1e-5 * scale + 1e-6) << "row " << i;
+    }
+    nib_model_free(m);
 }
 
 } // namespace

@@ -11,7 +11,9 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
@@ -418,6 +420,45 @@ TEST_F(Serve, SharedSystemPromptComesFromThePrefixCache) {
     EXPECT_GE(metric(port(), "nib_prompt_tokens_cached_total") - before, 16) << "the system prompt's full blocks are reused";
 }
 
+/* Embeddings: unit-length mean-pooled hidden states, one per input, the same
+ * whatever they are requested with, and equal to the library's own pooling. */
+TEST_F(Serve, Embeddings) {
+    Reply one = http(port(), "POST", "/v1/embeddings", "{\"input\":\"Once upon a time\"}");
+    ASSERT_EQ(one.status, 200) << one.body;
+    Reply two = http(port(), "POST", "/v1/embeddings", "{\"input\":[\"The cat sat\",\"Once upon a time\"],\"model\":\"x\"}");
+    ASSERT_EQ(two.status, 200) << two.body;
+    Json a(one.body), b(two.body);
+    EXPECT_EQ(str(a.j, "object"), "list");
+    const cJSON *ea = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(a.j, "data"), 0), "embedding");
+    const cJSON *eb = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(b.j, "data"), 1), "embedding");
+    const cJSON *ec = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(b.j, "data"), 0), "embedding");
+    ASSERT_EQ(cJSON_GetArraySize(ea), 128); /* the chat model's n_embd */
+    ASSERT_EQ(cJSON_GetArraySize(eb), 128);
+    EXPECT_EQ(num(cJSON_GetArrayItem(cJSON_GetObjectItem(b.j, "data"), 1), "index"), 1);
+    double norm = 0, diff = 0, other = 0;
+    for (int i = 0; i < 128; i++) {
+        const double x = cJSON_GetArrayItem(ea, i)->valuedouble, y = cJSON_GetArrayItem(eb, i)->valuedouble;
+        norm += x * x;
+        diff = std::max(diff, std::fabs(x - y));
+        other = std::max(other, std::fabs(x - cJSON_GetArrayItem(ec, i)->valuedouble));
+    }
+    EXPECT_NEAR(norm, 1.0, 1e-5);
+    EXPECT_EQ(diff, 0.0) << "the same input gives the same vector in another request";
+    EXPECT_GT(other, 1e-3) << "another input gives another vector";
+    EXPECT_GT(num(b.j, "usage.prompt_tokens"), num(a.j, "usage.prompt_tokens"));
+    /* token-id input: the ids of "Once upon a time" (BOS included) give the same vector */
+    Reply tk = http(port(), "POST", "/tokenize", "{\"content\":\"Once upon a time\",\"add_special\":true}");
+    ASSERT_EQ(tk.status, 200) << tk.body;
+    Json t(tk.body);
+    char *ids = cJSON_PrintUnformatted(cJSON_GetObjectItem(t.j, "tokens"));
+    Reply byid = http(port(), "POST", "/v1/embeddings", std::string("{\"input\":") + ids + "}");
+    free(ids);
+    ASSERT_EQ(byid.status, 200) << byid.body;
+    Json c(byid.body);
+    const cJSON *ed = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(c.j, "data"), 0), "embedding");
+    for (int i = 0; i < 128; i++) EXPECT_EQ(cJSON_GetArrayItem(ed, i)->valuedouble, cJSON_GetArrayItem(ea, i)->valuedouble);
+}
+
 TEST_F(Serve, ErrorsAreOpenAIShapedAndServerStaysHealthy) {
     struct Case {
         const char *method, *path;
@@ -441,7 +482,10 @@ TEST_F(Serve, ErrorsAreOpenAIShapedAndServerStaysHealthy) {
         { "POST", "/v1/completions", std::string(200000, ' '), 413, nullptr },
         { "GET", "/v1/nothing", "", 404, nullptr },
         { "GET", "/v1/chat/completions", "", 405, nullptr },
-        { "POST", "/v1/embeddings", "{\"input\":\"hi\"}", 501, nullptr },
+        { "POST", "/v1/embeddings", "{\"input\":5}", 400, "input" },
+        { "POST", "/v1/embeddings", "{\"input\":[]}", 400, "input" },
+        { "POST", "/v1/embeddings", "{\"input\":[1,2,100000]}", 400, "input" },
+        { "POST", "/v1/embeddings", "{\"input\":\"hi\",\"encoding_format\":\"base64\"}", 400, "encoding_format" },
     };
     for (const Case &c : cases) {
         Reply r = http(port(), c.method, c.path, c.body);

@@ -87,8 +87,7 @@ static bool client_gone(struct MHD_Connection *conn) {
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-/* Waits for the engine; false when the client left (the task is cancelled). */
-static bool wait_done(struct serve_conn *c, struct serve_task *t) {
+bool serve_wait_task(struct serve_conn *c, struct serve_task *t) {
     pthread_mutex_lock(&t->mu);
     while (!t->done) {
         struct timespec until;
@@ -133,7 +132,7 @@ enum MHD_Result serve_handle_completion(struct serve_conn *c) {
     const struct serve_resp_meta meta = { kind, id, (int64_t)time(NULL), app->model_name };
     if (t->p.stream) return serve_stream_start(c, t, &meta);
     enum MHD_Result q = MHD_NO;
-    if (wait_done(c, t)) {
+    if (serve_wait_task(c, t)) {
         if (t->err.status) q = serve_reply_error(c, &t->err);
         else
             q = serve_reply(c, 200, "application/json",

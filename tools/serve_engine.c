@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "serve_text.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -125,6 +126,46 @@ static void slot_start(struct serve_engine *e, int s, struct serve_task *t, int3
     atomic_fetch_add(&e->cached_tokens, (uint64_t)sl->n_past);
 }
 
+/* An embedding task, run at once on free slot s's sequence: its prompt in
+ * row-exact batches asking for hidden states, mean-pooled in double, then
+ * L2-normalized; the sequence is cleared again. */
+static void run_embedding(struct serve_engine *e, int s, struct serve_task *t) {
+    const int32_t d = nib_model_n_embd(nib_context_model(e->ctx));
+    double *sum = calloc((size_t)d, sizeof(double));
+    float *out = malloc(sizeof(float) * (size_t)d);
+    struct nib_error err = { 0 };
+    int rc = sum && out ? 0 : NIB_E_NOMEM;
+    for (int32_t off = 0; !rc && off < t->n_prompt; off += e->n_batch) {
+        const int32_t m = t->n_prompt - off < e->n_batch ? t->n_prompt - off : e->n_batch;
+        for (int32_t i = 0; i < m; i++) e->seq[i] = s, e->want[i] = 1;
+        struct nib_batch b = { m, t->prompt + off, NULL, e->seq, e->want, NIB_BATCH_ROW_EXACT | NIB_BATCH_EMBEDDINGS };
+        rc = nib_decode(e->ctx, &b, &err);
+        for (int32_t i = 0; !rc && i < m; i++) {
+            const float *h = nib_context_embedding(e->ctx, i);
+            for (int32_t j = 0; j < d; j++) sum[j] += h[j];
+        }
+    }
+    nib_context_seq_truncate(e->ctx, s, 0, &err);
+    atomic_fetch_add(&e->prompt_tokens, (uint64_t)t->n_prompt);
+    if (rc) {
+        serve_task_fail(t, rc == NIB_E_NOMEM ? 500 : 503, "server_error", rc == NIB_E_NOMEM ? "out of memory" : err.msg);
+    } else {
+        double norm = 0;
+        for (int32_t j = 0; j < d; j++) norm += (sum[j] / t->n_prompt) * (sum[j] / t->n_prompt);
+        norm = norm > 0 ? sqrt(norm) : 1.0;
+        for (int32_t j = 0; j < d; j++) out[j] = (float)(sum[j] / t->n_prompt / norm);
+        pthread_mutex_lock(&t->mu);
+        t->embedding = out;
+        out = NULL;
+        pthread_mutex_unlock(&t->mu);
+        serve_task_finish(t, "stop", 0);
+    }
+    free(out);
+    free(sum);
+    serve_task_unref(t);
+    publish_kv(e);
+}
+
 /* Drops cancelled queued tasks and takes the ones that fit into free slots. */
 static void admit(struct serve_engine *e) {
     struct serve_task *take[SERVE_MAX_PARALLEL];
@@ -152,7 +193,11 @@ static void admit(struct serve_engine *e) {
     pthread_mutex_unlock(&e->mu);
     for (int32_t i = 0, s = 0; i < n_take; i++) {
         while (e->slots[s].t) s++;
-        slot_start(e, s, take[i], blocks[i]);
+        if (take[i]->embed) { /* done at once: the slot stays free */
+            run_embedding(e, s, take[i]);
+        } else {
+            slot_start(e, s, take[i], blocks[i]);
+        }
     }
 }
 

@@ -1,7 +1,6 @@
 /*
  * serve_handlers.c — nib serve's small endpoints: GET /health, GET
- * /v1/models, POST /tokenize, POST /detokenize, GET /metrics, and the
- * /v1/embeddings answer (501: the public API gives no hidden states yet).
+ * /v1/models, POST /tokenize, POST /detokenize, GET /metrics.
  */
 #include "serve_http.h"
 
@@ -88,11 +87,4 @@ enum MHD_Result serve_handle_metrics(struct serve_conn *c) {
     struct serve_engine_stats s;
     serve_engine_stats(c->app->engine, &s);
     return serve_reply(c, 200, "text/plain; version=0.0.4", serve_metrics_render(&c->app->metrics, &s));
-}
-
-enum MHD_Result serve_handle_embeddings(struct serve_conn *c) {
-    struct serve_error e = { 0 };
-    serve_error_set(&e, 501, "not_implemented_error", NULL,
-                    "/v1/embeddings is not supported yet: nib's API does not expose hidden states");
-    return serve_reply_error(c, &e);
 }

@@ -4,7 +4,7 @@
  * request body gathered up to --max-body (413 past it), the API key checked
  * in constant time (401), OpenAI error JSON for 404 / 405, and every
  * response counted in the metrics. Handlers (serve_handlers.c,
- * serve_complete.c) answer through serve_reply*.
+ * serve_complete.c, serve_embed.c) answer through serve_reply*.
  */
 #ifndef NIB_SERVE_HTTP_H
 #define NIB_SERVE_HTTP_H
@@ -43,5 +43,9 @@ enum MHD_Result serve_handle_detokenize(struct serve_conn *c);
 enum MHD_Result serve_handle_metrics(struct serve_conn *c);
 enum MHD_Result serve_handle_embeddings(struct serve_conn *c);
 enum MHD_Result serve_handle_completion(struct serve_conn *c);
+
+/* serve_complete.c: waits for the engine to finish t, watching the socket;
+ * false when the client left (the task is then cancelled). */
+bool serve_wait_task(struct serve_conn *c, struct serve_task *t);
 
 #endif

@@ -31,6 +31,7 @@ void serve_task_unref(struct serve_task *t) {
     if (left) return;
     serve_params_free(&t->p);
     free(t->prompt);
+    free(t->embedding);
     serve_buf_free(&t->text);
     pthread_cond_destroy(&t->cv);
     pthread_mutex_destroy(&t->mu);

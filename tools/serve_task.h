@@ -24,6 +24,7 @@ struct serve_task {
     int32_t            *prompt; /* the tokens to run */
     int32_t             n_prompt;
     int32_t             max_gen; /* tokens it may generate (max_tokens capped by the context) */
+    bool                embed;   /* an embedding: no generation; the engine fills embedding */
     atomic_bool         cancel;
     /* engine -> HTTP, under mu */
     struct serve_buf    text;   /* complete UTF-8, stop strings already cut */
@@ -32,6 +33,7 @@ struct serve_task {
     bool                started, done;
     const char         *finish; /* "stop" or "length" once done without error */
     struct serve_error  err;    /* err.status != 0: failed */
+    float              *embedding; /* embed: the mean-pooled, L2-normalized hidden states [n_embd] */
 };
 
 /* A task with one reference; NULL out of memory. */
