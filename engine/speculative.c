@@ -32,6 +32,7 @@ struct nib_spec {
     double                 t_tok;        /* seconds per drafted token (running) */
     double                 sw, sx, sy, sxx, sxy; /* decayed sums fitting target pass time = a + b * rows */
     int32_t                plain_steps;
+    int32_t                reused;      /* prompt tokens the last nib_spec_prompt found in the cache */
     struct nib_spec_stats  st;
 };
 
@@ -96,8 +97,6 @@ int nib_spec_new(struct nib_context *target, struct nib_context *draft, const st
         return nib_error_set(err, NIB_E_ARG, "speculative: draft lengths %d..%d out of range (1 <= max <= 256, min <= max)",
                              pp.draft_min, pp.draft_max);
     if (!draft && (pp.lookup < 1 || pp.lookup > 64)) return nib_error_set(err, NIB_E_ARG, "speculative: lookup n-gram %d out of range 1..64", pp.lookup);
-    if (nib_context_seq_len(target, 0) || (draft && nib_context_seq_len(draft, 0)))
-        return nib_error_set(err, NIB_E_ARG, "speculative: the contexts must start empty");
     struct nib_spec *s = calloc(1, sizeof(*s));
     if (!s) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
     s->t = target;
@@ -146,15 +145,28 @@ static int feed(struct nib_context *c, const int32_t *toks, int32_t n, int32_t *
 
 int nib_spec_prompt(struct nib_spec *s, const int32_t *tokens, int32_t n, struct nib_error *err) {
     if (!s || !tokens || n <= 0) return nib_error_set(err, NIB_E_ARG, "nib_spec_prompt: empty prompt");
-    if (s->n_hist) return nib_error_set(err, NIB_E_STATE, "nib_spec_prompt: a prompt was already given");
-    for (int32_t i = 0; i < n; i++)
-        if (push_hist(s, tokens[i], err)) return NIB_E_NOMEM;
-    int rc = feed(s->t, tokens, n, &s->prompt_row, err);
-    if (!rc && s->d) rc = feed(s->d, tokens, n, NULL, err);
+    if (n > nib_context_n_ctx(s->t)) return nib_error_set(err, NIB_E_ARG, "nib_spec_prompt: %d tokens do not fit the context", n);
+    int32_t p = 0; /* what the target already holds of it (its KV may have been cut since) */
+    const int32_t held = nib_context_seq_len(s->t, 0) < s->n_t ? nib_context_seq_len(s->t, 0) : s->n_t;
+    while (p < n && p < held && s->hist[p] == tokens[p]) p++;
+    if (p == n) p = n - 1; /* the last token again: its logits come next */
+    int rc = nib_context_seq_truncate(s->t, 0, p, err);
+    int32_t pd = s->n_d < p ? s->n_d : p;
+    if (s->d && nib_context_seq_len(s->d, 0) < pd) pd = nib_context_seq_len(s->d, 0);
+    if (!rc && s->d) rc = nib_context_seq_truncate(s->d, 0, pd, err);
     if (rc) return rc;
-    s->n_t = s->n_d = n;
+    s->n_hist = 0;
+    for (int32_t i = 0; i < n; i++)
+        if ((rc = push_hist(s, tokens[i], err))) return rc;
+    s->n_t = p;
+    s->n_d = s->d ? pd : 0;
+    if ((rc = feed(s->t, tokens + p, n - p, &s->prompt_row, err))) return rc;
+    s->n_t = n;
+    s->reused = p;
     return NIB_OK;
 }
+
+int32_t nib_spec_reused(const struct nib_spec *s) { return s->reused; }
 
 /* The sampler's last distribution as a dense vector over n ids. */
 static void dense(const struct nib_sampler *smp, float *v, int32_t n) {
@@ -214,15 +226,26 @@ static int32_t choose_k(struct nib_spec *s) {
     return k_best;
 }
 
+/* A token as the draft sees it: ids past the draft's vocabulary (the target
+ * may have up to 128 more, e.g. chat markers) become the draft's EOS; the
+ * draft only proposes, so this costs acceptance, never correctness. */
+static int32_t for_draft(const struct nib_spec *s, int32_t tok, int32_t nv) {
+    if (tok < nv) return tok;
+    const int32_t eos = nib_vocab_special(nib_model_vocab(nib_context_model(s->d)), NIB_SPECIAL_EOS);
+    return eos >= 0 && eos < nv ? eos : 0;
+}
+
 /* Up to k proposals after cur from the draft model; returns how many. */
 static int32_t draft_model(struct nib_spec *s, struct nib_sampler *smp, int32_t k, struct nib_error *err, int *rc) {
     const int32_t cur_at = s->n_hist - 1;
-    if (s->n_d < cur_at) { /* catch up with what the target accepted */
-        if ((*rc = feed(s->d, s->hist + s->n_d, cur_at - s->n_d, NULL, err))) return 0;
-        s->n_d = cur_at;
-    }
     const int32_t nv = nib_model_n_vocab(nib_context_model(s->d));
-    int32_t tok = s->hist[cur_at], n = 0;
+    while (s->n_d < cur_at) { /* catch up with what the target accepted */
+        int32_t buf[512], m = 0;
+        while (m < 512 && s->n_d + m < cur_at) buf[m] = for_draft(s, s->hist[s->n_d + m], nv), m++;
+        if ((*rc = feed(s->d, buf, m, NULL, err))) return 0;
+        s->n_d += m;
+    }
+    int32_t tok = for_draft(s, s->hist[cur_at], nv), n = 0;
     while (n < k) {
         struct nib_batch b = { 1, &tok, NULL, NULL, NULL, 0 };
         if ((*rc = nib_decode(s->d, &b, err))) return 0;

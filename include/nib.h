@@ -634,13 +634,19 @@ struct nib_spec;
  * the same text for every id both have. The error names the first difference. */
 int nib_spec_check_vocab(const struct nib_vocab *target, const struct nib_vocab *draft, struct nib_error *err);
 
-/* draft may be NULL (n-gram lookup). The contexts must be empty and stay
- * owned by the caller. */
+/* draft may be NULL (n-gram lookup). The contexts stay owned by the caller;
+ * sequence 0 of each is the speculation's (what they hold is reused only
+ * through nib_spec_prompt's common prefix). */
 int  nib_spec_new(struct nib_context *target, struct nib_context *draft, const struct nib_spec_params *p,
                   struct nib_spec **out, struct nib_error *err);
 void nib_spec_free(struct nib_spec *s);
-/* Decodes the prompt into both contexts (in n_batch pieces). */
+/* Brings the target to tokens[0..n) (the prompt, or a whole conversation
+ * so far): what it already holds of them is kept (the common prefix with
+ * the tokens given and generated before), the rest decoded in n_batch
+ * pieces; the draft catches up lazily. The next nib_spec_next samples from
+ * the last token's logits. nib_spec_reused: the prefix kept by the last call. */
 int  nib_spec_prompt(struct nib_spec *s, const int32_t *tokens, int32_t n, struct nib_error *err);
+int32_t nib_spec_reused(const struct nib_spec *s);
 /* The next tokens (at least 1, at most cap; fewer when the context is
  * nearly full: 0 when it is full). target_sampler draws the target's tokens
  * (and its accept() sees every emitted token); draft_sampler the draft's

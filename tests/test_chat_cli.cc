@@ -75,6 +75,29 @@ TEST(ChatCli, ScriptedTurnsReuseTheCache) {
     std::remove(in.c_str());
 }
 
+/* Speculative decoding in chat (n-gram lookup, or the story model drafting
+ * for the chat model: their vocabularies agree on every shared id): the same
+ * greedy replies, the same cache reuse. */
+TEST(ChatCli, SpeculativeRepliesAreTheSame) {
+    const std::string in = write_temp("chat_spec.txt", "Once upon a time there was a little girl named Lily.\n"
+                                                       "The dog ran to the park.\nTom had a red ball.\n");
+    CliRun plain = run_nib("chat -m '" + chat_model + "' --temp 0 -t 2 < '" + in + "'");
+    ASSERT_EQ(plain.status, 0) << plain.err;
+    const std::string draft = std::string(NIB_SOURCE_DIR) + "/models/stories260K-q8_0.gguf";
+    for (const std::string &how : { std::string("--lookup 2"), "-md '" + draft + "'" }) {
+        CliRun r = run_nib("chat -m '" + chat_model + "' --temp 0 -t 2 " + how + " < '" + in + "'");
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.out, plain.out) << how;
+        std::vector<Turn> a = turns(plain.err), b = turns(r.err);
+        ASSERT_EQ(a.size(), b.size()) << r.err;
+        for (size_t i = 0; i < a.size(); i++) {
+            EXPECT_EQ(b[i].reused, a[i].reused) << how << " turn " << i;
+            EXPECT_EQ(b[i].processed, a[i].processed) << how << " turn " << i;
+        }
+    }
+    std::remove(in.c_str());
+}
+
 TEST(ChatCli, JsonConversationAndSaveLoad) {
     const std::string conv = write_temp("chat_conv.json", "{\"system\": \"You tell stories.\", \"messages\": ["
                                                           "{\"role\": \"user\", \"content\": \"Lily saw a cat.\"},"

@@ -73,10 +73,30 @@ int chat_engine_sampler(struct chat_engine *e) {
     nib_sampler_free(e->sampler);
     e->sampler = NULL;
     if (nib_sampler_init(&e->sp, nib_model_n_vocab(e->l.model), &e->sampler, &err)) return cli_fail_err(&err);
-    return 0;
+    if (!e->spec_args.draft && !e->spec_args.lookup) return 0;
+    nib_spec_free(e->spec); /* greedy or not follows the temperature */
+    nib_sampler_free(e->draft_sampler);
+    e->spec = NULL;
+    e->draft_sampler = NULL;
+    if (e->draft_ctx) { /* the model and context stay; the draft's sampler follows e->sp */
+        struct nib_sampler_params dp = e->sp;
+        dp.seed = e->sp.seed ^ 0x5eedd4af7ull;
+        if (nib_sampler_init(&dp, nib_model_n_vocab(e->draft_model), &e->draft_sampler, &err)) return cli_fail_err(&err);
+        struct nib_spec_params p = e->spec_args.p;
+        p.greedy = e->sp.temperature <= 0;
+        p.seed = e->sp.seed;
+        if (nib_spec_new(e->l.ctx, e->draft_ctx, &p, &e->spec, &err)) return cli_fail_err(&err);
+        return 0;
+    }
+    return gen_spec_setup(&e->spec_args, &e->sp, e->l.model, e->l.ctx, &e->draft_model, &e->draft_ctx, &e->draft_sampler,
+                          &e->spec);
 }
 
 void chat_engine_free(struct chat_engine *e) {
+    nib_spec_free(e->spec);
+    nib_sampler_free(e->draft_sampler);
+    nib_context_free(e->draft_ctx);
+    nib_model_free(e->draft_model);
     nib_sampler_free(e->sampler);
     free(e->tmpl_owned);
     free(e->cache.v);
@@ -226,18 +246,69 @@ static int generate(struct chat_engine *e, int32_t last, struct tok_list *r, cha
     return 0;
 }
 
+/* The reply through speculative decoding: nib_spec keeps the common prefix
+ * itself and emits several tokens per target pass. */
+static int generate_spec(struct chat_engine *e, const int32_t *toks, int32_t n, struct tok_list *r, chat_emit_fn emit,
+                         void *user, volatile sig_atomic_t *stop_flag) {
+    struct nib_error err = { 0 };
+    if (nib_spec_prompt(e->spec, toks, n, &err)) return cli_fail_err(&err);
+    e->reused = nib_spec_reused(e->spec);
+    e->processed = n - e->reused;
+    struct nib_utf8_stream u8 = { 0 };
+    e->stop = "length";
+    for (bool done = false; !done;) {
+        if (stop_flag && *stop_flag) {
+            e->stop = "interrupted";
+            break;
+        }
+        int32_t buf[257], cap = 257;
+        if (e->n_predict >= 0 && e->n_predict - r->n < cap) cap = e->n_predict - r->n;
+        if (cap <= 0) break;
+        const int32_t got = nib_spec_next(e->spec, e->sampler, e->draft_sampler, buf, cap, &err);
+        if (got < 0) return cli_fail_err(&err);
+        if (got == 0) {
+            e->stop = "context";
+            break;
+        }
+        for (int32_t i = 0; i < got && !done; i++) {
+            if (nib_vocab_is_eog(e->vocab, buf[i])) {
+                e->stop = "eog";
+                done = true;
+                break;
+            }
+            if (!tok_list_push(r, buf[i])) return cli_fail("out of memory");
+            char piece[512], out[2048];
+            int64_t np = nib_token_to_piece(e->vocab, buf[i], 0, piece, sizeof piece);
+            if (np > 0) {
+                size_t k = nib_utf8_stream_push(&u8, piece, (size_t)(np < (int64_t)sizeof piece ? np : (int64_t)sizeof piece), out);
+                if (k) emit(user, out, k);
+            }
+        }
+    }
+    char out[64];
+    size_t k = nib_utf8_stream_finish(&u8, out);
+    if (k) emit(user, out, k);
+    e->cache.n = 0; /* the target's KV is nib_spec's to track */
+    return 0;
+}
+
 int chat_engine_turn(struct chat_engine *e, struct chat_conv *conv, chat_emit_fn emit, void *user,
                      volatile sig_atomic_t *stop_flag) {
     int32_t *toks = NULL, n = 0;
     int rc = fit(e, conv, &toks, &n);
     if (rc) return rc;
-    int32_t last = 0;
-    rc = sync_cache(e, toks, n, &last);
-    free(toks);
-    if (rc) return rc;
     struct tok_list r = { 0 };
     double t0 = now_s();
-    rc = generate(e, last, &r, emit, user, stop_flag);
+    if (e->spec) {
+        rc = generate_spec(e, toks, n, &r, emit, user, stop_flag);
+        free(toks);
+    } else {
+        int32_t last = 0;
+        rc = sync_cache(e, toks, n, &last);
+        free(toks);
+        t0 = now_s();
+        if (!rc) rc = generate(e, last, &r, emit, user, stop_flag);
+    }
     e->reply_s = now_s() - t0;
     e->reply_tokens = r.n;
     if (!rc) {

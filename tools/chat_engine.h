@@ -9,6 +9,7 @@
 #define NIB_CHAT_ENGINE_H
 
 #include "chat_conv.h"
+#include "gen_common.h"
 #include "model_args.h"
 
 #include <signal.h>
@@ -23,6 +24,11 @@ bool tok_list_push(struct tok_list *l, int32_t t); /* false out of memory */
 
 struct chat_engine {
     struct loaded              l;        /* model + context (sequence 0 holds the chat) */
+    struct gen_spec_args       spec_args; /* -md / --lookup */
+    struct nib_model          *draft_model;
+    struct nib_context        *draft_ctx;
+    struct nib_sampler        *draft_sampler;
+    struct nib_spec           *spec;      /* NULL: plain decoding */
     const struct nib_vocab    *vocab;
     struct nib_sampler        *sampler;
     struct nib_sampler_params  sp;
@@ -42,7 +48,8 @@ struct chat_engine {
  * model's tokenizer.chat_template, else ChatML, saying so once on stderr).
  * 0, or 1 with an error printed. */
 int chat_engine_template(struct chat_engine *e, const char *override);
-/* Sampler from e->sp (again after /set); 0 or 1 with an error printed. */
+/* Sampler from e->sp (again after /set), and with -md/--lookup the
+ * speculation state to match (greedy or not); 0 or 1 with an error printed. */
 int chat_engine_sampler(struct chat_engine *e);
 void chat_engine_free(struct chat_engine *e);
 /* Forgets the cache (after /reset or /load: nothing is reused). */

@@ -50,6 +50,7 @@ static void usage(FILE *f) {
           "  -n N                     reply limit in tokens (default -1: until end of turn or a full context)\n"
           "  --temp T --top-k K --top-p P --min-p P --typical-p P --repeat-penalty R --repeat-last-n N\n"
           "  --frequency-penalty F --presence-penalty F --seed S    sampling, as nib generate\n"
+          "  -md F, --lookup N        speculative decoding (as nib generate: --draft-max --draft-min --draft-p-min)\n"
           "  --json                   (not a terminal) read one JSON conversation from stdin\n"
           "                           ({\"system\":...,\"messages\":[{\"role\",\"content\"}...]}), print the reply as JSON\n"
           "On a terminal: /help lists the commands; Ctrl-C stops a reply, Ctrl-D or /exit quits.\n"
@@ -96,12 +97,13 @@ static int parse_args(struct chat_args *a, struct chat_engine *e, int argc, char
         } else {
             bool used = false;
             if (gen_parse_sampling(&e->sp, &e->n_predict, o, v, &used)) return 1;
+            if (!used && gen_parse_spec(&e->spec_args, o, v, &used)) return 1;
             if (!used) return cli_fail("chat: unknown option: '%s' (see nib chat --help)", o);
         }
         i++;
     }
     if (a->system && a->system_file) return cli_fail("chat: give -sys TEXT or --system-file F, not both");
-    return 0;
+    return gen_check_spec(&e->spec_args);
 }
 
 static void emit_stdout(void *user, const char *text, size_t n) {
@@ -144,9 +146,10 @@ static char *read_all(FILE *f, size_t limit) {
 static void print_stats(const struct chat_engine *e) {
     int32_t used = 0, total = 0, bs = 0;
     nib_context_kv_blocks(e->l.ctx, &used, &total, &bs);
+    if (e->spec) gen_print_spec_stats(e->spec);
     fprintf(stderr, "nib: %d tokens in the context of %d; KV blocks %d used of %d (%d tokens each); last turn: %d cached "
                     "tokens reused, %d processed, reply %d tokens in %.2f s (%.1f t/s), stop: %s\n",
-            e->cache.n, nib_context_n_ctx(e->l.ctx), used, total, bs, e->reused, e->processed, e->reply_tokens, e->reply_s,
+            nib_context_seq_len(e->l.ctx, 0), nib_context_n_ctx(e->l.ctx), used, total, bs, e->reused, e->processed, e->reply_tokens, e->reply_s,
             e->reply_tokens / (e->reply_s > 0 ? e->reply_s : 1e-9), e->stop ? e->stop : "-");
 }
 
@@ -360,7 +363,7 @@ static int json_turn(struct chat_engine *e, struct chat_conv *conv) {
 }
 
 int nib_cmd_chat(int argc, char **argv) {
-    struct chat_engine e = { .sp = nib_sampler_default_params(), .n_predict = -1 };
+    struct chat_engine e = { .sp = nib_sampler_default_params(), .n_predict = -1, .spec_args.p = nib_spec_default_params() };
     struct chat_args a = { .m.default_name = "tiny-chat-q8_0.gguf" };
     int rc = parse_args(&a, &e, argc, argv);
     if (rc) return rc < 0 ? 0 : rc;

@@ -21,9 +21,7 @@ struct gen_args {
     bool                      ignore_eos, json;
     const char               *stops[16];
     int                       n_stops;
-    const char               *draft;      /* -md: draft model for speculative decoding */
-    struct nib_spec_params    spec;
-    bool                      lookup;     /* --lookup N: draft-free speculation */
+    struct gen_spec_args      spec;       /* -md / --lookup: speculative decoding */
 };
 
 static void usage(FILE *f) {
@@ -42,15 +40,9 @@ static void usage(FILE *f) {
           "  --stop STR          stop when STR is generated (repeatable, up to 16)\n"
           "  --ignore-eos        do not stop at end-of-generation tokens\n"
           "  --no-special        treat special-token text in the prompt as plain text\n"
-          "  --json              print {prompt_tokens, tokens, text, stop} instead of streaming\n"
-          "  -md, --model-draft F  speculative decoding with draft model F (same vocabulary); greedy output\n"
-          "                      is identical to decoding without it, sampled output follows the same distribution\n"
-          "  --draft-max K       draft at most K tokens per step (default 16; K adapts below it)\n"
-          "  --draft-min K       draft at least K (default 0)\n"
-          "  --draft-p-min P     stop drafting when the draft's top probability is below P (default 0.75)\n"
-          "  --lookup N          speculation without a draft: propose what followed the last match of the\n"
-          "                      last N tokens in the prompt and the text so far\n",
+          "  --json              print {prompt_tokens, tokens, text, stop} instead of streaming\n",
           f);
+    fputs(GEN_SPEC_HELP, f);
 }
 
 static int parse_args(struct gen_args *g, int argc, char **argv) {
@@ -65,32 +57,21 @@ static int parse_args(struct gen_args *g, int argc, char **argv) {
         }
         if (!strcmp(o, "--ignore-eos")) g->ignore_eos = true;
         else if (!strcmp(o, "--json")) g->json = true;
-        else if (i + 1 < argc && (!strcmp(o, "-md") || !strcmp(o, "--model-draft"))) g->draft = argv[++i];
-        else if (i + 1 < argc && !strcmp(o, "--draft-max")) {
-            if (!parse_i32(argv[++i], 1, 256, &g->spec.draft_max)) return cli_fail("--draft-max needs 1..256");
-        } else if (i + 1 < argc && !strcmp(o, "--draft-min")) {
-            if (!parse_i32(argv[++i], 0, 256, &g->spec.draft_min)) return cli_fail("--draft-min needs 0..256");
-        } else if (i + 1 < argc && !strcmp(o, "--draft-p-min")) {
-            if (!parse_f32(argv[++i], 0.0f, 1.0f, &g->spec.p_min)) return cli_fail("--draft-p-min needs 0..1");
-        } else if (i + 1 < argc && !strcmp(o, "--lookup")) {
-            if (!parse_i32(argv[++i], 1, 64, &g->spec.lookup)) return cli_fail("--lookup needs an n-gram length 1..64");
-            g->lookup = true;
-        } else if (i + 1 < argc && !strcmp(o, "--stop")) {
+        else if (i + 1 < argc && !strcmp(o, "--stop")) {
             if (g->n_stops == 16) return cli_fail("at most 16 --stop strings");
             if (!argv[i + 1][0]) return cli_fail("--stop: empty string");
             g->stops[g->n_stops++] = argv[++i];
         } else {
             bool used = false;
             if (i + 1 < argc && gen_parse_sampling(&g->sp, &g->n_predict, o, argv[i + 1], &used)) return 1;
+            if (!used && i + 1 < argc && gen_parse_spec(&g->spec, o, argv[i + 1], &used)) return 1;
             if (!used) {
                 return cli_fail("generate: unknown option or missing value: '%s' (see nib generate --help)", o);
             }
             i++;
         }
     }
-    if (g->draft && g->lookup) return cli_fail("give a draft model (-md) or --lookup, not both");
-    if (g->spec.draft_min > g->spec.draft_max) return cli_fail("--draft-min %d is above --draft-max %d", g->spec.draft_min, g->spec.draft_max);
-    return 0;
+    return gen_check_spec(&g->spec);
 }
 
 static double now_s(void) {
@@ -205,41 +186,8 @@ static int generate(struct gen_args *g, struct token_source *ts, struct gen_resu
     return rc;
 }
 
-/* -md / --lookup: the draft model and context, the vocabulary check, the
- * speculation state and the draft's sampler. */
-static int setup_spec(struct gen_args *g, struct loaded *l, struct token_source *ts, struct loaded *draft) {
-    struct nib_error err = { 0 };
-    memset(draft, 0, sizeof(*draft));
-    if (g->draft) {
-        if (nib_model_load(g->draft, NULL, &draft->model, &err)) return cli_fail_err(&err);
-        if (nib_spec_check_vocab(nib_model_vocab(l->model), nib_model_vocab(draft->model), &err)) return cli_fail_err(&err);
-        struct nib_context_params cp = nib_context_default_params();
-        cp.n_ctx = nib_context_n_ctx(l->ctx);
-        cp.n_threads = nib_context_n_threads(l->ctx);
-        cp.n_batch = nib_context_n_batch(l->ctx);
-        if (nib_context_new(draft->model, &cp, &draft->ctx, &err)) return cli_fail_err(&err);
-        struct nib_sampler_params dp = g->sp;
-        dp.seed = g->sp.seed ^ 0x5eedd4af7ull; /* the draft's own draws */
-        if (nib_sampler_init(&dp, nib_model_n_vocab(draft->model), &ts->ds, &err)) return cli_fail_err(&err);
-    }
-    g->spec.greedy = g->sp.temperature <= 0;
-    g->spec.seed = g->sp.seed;
-    if (nib_spec_new(l->ctx, draft->ctx, &g->spec, &ts->spec, &err)) return cli_fail_err(&err);
-    return 0;
-}
-
-static void print_spec_stats(const struct nib_spec *spec) {
-    struct nib_spec_stats st;
-    nib_spec_get_stats(spec, &st);
-    fprintf(stderr, "nib: speculative: %lld target passes, %lld drafted, %lld accepted (%.1f%%), %.2f tokens per pass; "
-                    "drafting %.3f s, verifying %.3f s\n",
-            (long long)st.steps, (long long)st.drafted, (long long)st.accepted,
-            st.drafted ? 100.0 * (double)st.accepted / (double)st.drafted : 0.0,
-            st.steps ? (double)(st.emitted - 1) / (double)st.steps : 0.0, st.t_draft, st.t_target);
-}
-
 int nib_cmd_generate(int argc, char **argv) {
-    struct gen_args g = { .sp = nib_sampler_default_params(), .n_predict = 128, .spec = nib_spec_default_params() };
+    struct gen_args g = { .sp = nib_sampler_default_params(), .n_predict = 128, .spec.p = nib_spec_default_params() };
     int rc = parse_args(&g, argc, argv);
     if (rc) return rc < 0 ? 0 : rc;
     struct loaded l, draft = { 0 };
@@ -248,7 +196,8 @@ int nib_cmd_generate(int argc, char **argv) {
     struct token_source ts = { .l = &l, .pending = -1 };
     struct nib_error err = { 0 };
     if (!rc && nib_sampler_init(&g.sp, nib_model_n_vocab(l.model), &ts.s, &err)) rc = cli_fail_err(&err);
-    if (!rc && (g.draft || g.lookup)) rc = setup_spec(&g, &l, &ts, &draft);
+    if (!rc && (g.spec.draft || g.spec.lookup))
+        rc = gen_spec_setup(&g.spec, &g.sp, l.model, l.ctx, &draft.model, &draft.ctx, &ts.ds, &ts.spec);
     struct gen_result r = { 0 };
     if (!rc) {
         if (!g.json) print_setup(&l);
@@ -263,7 +212,7 @@ int nib_cmd_generate(int argc, char **argv) {
                 r.n / (r.t_gen > 0 ? r.t_gen : 1e-9), r.stop);
         fprintf(stderr, "nib: KV blocks %d used of %d (%d tokens each)\n", used, total, bs);
     }
-    if (!rc && ts.spec) print_spec_stats(ts.spec);
+    if (!rc && ts.spec) gen_print_spec_stats(ts.spec);
     free(r.tokens);
     nib_spec_free(ts.spec);
     nib_sampler_free(ts.ds);
