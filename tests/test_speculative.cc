@@ -260,6 +260,11 @@ TEST(Speculative, GenerateCli) {
         EXPECT_EQ(r.out, plain.out) << how;
         EXPECT_NE(r.err.find("nib: speculative:"), std::string::npos) << r.err;
     }
+    CliRun bench = run_nib("bench -m '" + d + "trained/tiny-target-f32.gguf' -md '" + d +
+                           "stories260K/stories260K-q8_0.gguf' -p 0 -n 16 -r 1 -t 1 -o json");
+    ASSERT_EQ(bench.status, 0) << bench.err;
+    EXPECT_NE(bench.out.find("\"tg16 -md\""), std::string::npos) << bench.out;
+    EXPECT_NE(bench.out.find("\"speculative\":\ttrue"), std::string::npos) << bench.out;
     CliRun bad = run_nib("generate " + target + " -md '" + d + "synth/qwen2-q4_0.gguf'");
     EXPECT_EQ(bad.status, 1);
     EXPECT_NE(bad.err.find("draft vocabulary: token"), std::string::npos) << bad.err;

@@ -41,12 +41,15 @@ struct bench_args {
     int32_t         reps;
     const char     *output; /* md, json, csv */
     char           *models_copy;
+    const char     *draft;  /* -md: tgN also with speculative decoding ("tgN -md") */
+    struct nib_model *draft_model;
 };
 
 struct result {
     const char *model;
     const struct nib_model *m;
     int32_t n_threads, n_prompt, n_gen, n_par; /* n_par sequences decoding together (tg) */
+    bool    spec;                              /* tg with the -md draft, greedy from a short prompt */
     double  samples_ns[64];
     int     n_samples;
     double  avg_ts, sd_ts, avg_ns, sd_ns;
@@ -94,6 +97,36 @@ static double run_once(struct nib_context *c, const int32_t *toks, int32_t n_pro
     return now_ns() - t0;
 }
 
+/* One timed speculative run: greedy continuation of toks[0..8) until n_gen
+ * tokens, with the draft; the prompt is not timed. ns or < 0. */
+static double run_spec_once(struct nib_context *c, struct nib_context *dc, const int32_t *toks, int32_t n_gen) {
+    struct nib_error err = { 0 };
+    nib_context_seq_truncate(c, 0, 0, &err);
+    nib_context_seq_truncate(dc, 0, 0, &err);
+    struct nib_spec_params p = nib_spec_default_params();
+    struct nib_sampler_params sp = nib_sampler_default_params();
+    sp.temperature = 0;
+    struct nib_spec *s = NULL;
+    struct nib_sampler *smp = NULL;
+    double t = -1;
+    if (nib_spec_new(c, dc, &p, &s, &err) || nib_sampler_init(&sp, nib_model_n_vocab(nib_context_model(c)), &smp, &err) ||
+        nib_spec_prompt(s, toks, 8, &err)) {
+        cli_fail_err(&err);
+    } else {
+        int32_t buf[257], got = nib_spec_next(s, smp, NULL, buf, 1, &err), n = 0; /* the first token: from the prompt */
+        const double t0 = now_ns();
+        while (got > 0 && n < n_gen) {
+            got = nib_spec_next(s, smp, NULL, buf, 257, &err);
+            n += got;
+        }
+        if (got < 0) cli_fail_err(&err);
+        else t = now_ns() - t0;
+    }
+    nib_sampler_free(smp);
+    nib_spec_free(s);
+    return t;
+}
+
 static void stats(struct result *r) {
     int32_t n_tok = r->n_prompt + r->n_gen * r->n_par;
     double s_ts = 0, s2_ts = 0, s_ns = 0, s2_ns = 0;
@@ -112,11 +145,16 @@ static void stats(struct result *r) {
 }
 
 static int run_test(const struct bench_args *a, struct result *r) {
-    int32_t n_ctx = r->n_prompt + (r->n_gen + 16) * r->n_par + 1;
-    struct nib_context_params cp = { .n_ctx = n_ctx, .n_batch = r->n_prompt > 0 ? r->n_prompt : r->n_par, .n_threads = r->n_threads };
-    struct nib_context *c = NULL;
+    int32_t n_ctx = r->n_prompt + (r->n_gen + 16) * r->n_par + 1 + (r->spec ? 8 + 257 : 0);
+    struct nib_context_params cp = { .n_ctx = n_ctx, .n_batch = r->spec ? 264 : r->n_prompt > 0 ? r->n_prompt : r->n_par,
+                                     .n_threads = r->n_threads };
+    struct nib_context *c = NULL, *dc = NULL;
     struct nib_error err = { 0 };
     if (nib_context_new(r->m, &cp, &c, &err)) return cli_fail_err(&err);
+    if (r->spec && nib_context_new(a->draft_model, &cp, &dc, &err)) {
+        nib_context_free(c);
+        return cli_fail_err(&err);
+    }
     r->n_threads = nib_context_n_threads(c);
     int32_t n = r->n_prompt > r->n_gen ? r->n_prompt : r->n_gen, n_vocab = nib_model_n_vocab(r->m);
     int32_t *toks = malloc(sizeof(int32_t) * (size_t)n);
@@ -124,20 +162,22 @@ static int run_test(const struct bench_args *a, struct result *r) {
     for (int32_t i = 0; toks && i < n; i++) toks[i] = (int32_t)((s = s * 6364136223846793005ull + 1442695040888963407ull) >> 33) % n_vocab;
     int rc = toks ? 0 : cli_fail("out of memory");
     for (int i = -1; !rc && i < a->reps; i++) { /* i = -1: warm-up */
-        fprintf(stderr, "\rnib bench: %s t=%d %s%d x%d run %d/%d   ", r->model, r->n_threads, r->n_prompt ? "pp" : "tg",
-                r->n_prompt ? r->n_prompt : r->n_gen, r->n_par, i + 1, a->reps);
-        double ns = run_once(c, toks, r->n_prompt, r->n_gen, r->n_par);
+        fprintf(stderr, "\rnib bench: %s t=%d %s%d x%d%s run %d/%d   ", r->model, r->n_threads, r->n_prompt ? "pp" : "tg",
+                r->n_prompt ? r->n_prompt : r->n_gen, r->n_par, r->spec ? " -md" : "", i + 1, a->reps);
+        double ns = r->spec ? run_spec_once(c, dc, toks, r->n_gen) : run_once(c, toks, r->n_prompt, r->n_gen, r->n_par);
         if (ns < 0) rc = 1;
         else if (i >= 0) r->samples_ns[r->n_samples++] = ns;
     }
     free(toks);
     nib_context_free(c);
+    nib_context_free(dc);
     if (!rc) stats(r);
     return rc;
 }
 
 static const char *test_name(const struct result *r, char buf[32]) {
-    if (r->n_par > 1) snprintf(buf, 32, "tg%d x%d", r->n_gen, r->n_par); /* aggregate t/s of n_par sequences */
+    if (r->spec) snprintf(buf, 32, "tg%d -md", r->n_gen); /* greedy with the draft */
+    else if (r->n_par > 1) snprintf(buf, 32, "tg%d x%d", r->n_gen, r->n_par); /* aggregate t/s of n_par sequences */
     else snprintf(buf, 32, r->n_prompt ? "pp%d" : "tg%d", r->n_prompt ? r->n_prompt : r->n_gen);
     return buf;
 }
@@ -148,7 +188,7 @@ static void print_md(const struct result *rs, int n) {
     for (int i = 0; i < n; i++) {
         const struct result *r = &rs[i];
         char sz[32], tn[32], gbs[48] = "";
-        if (r->n_gen) /* weights are read once per step, whatever the number of sequences */
+        if (r->n_gen && !r->spec) /* weights are read once per step, whatever the number of sequences */
             snprintf(gbs, sizeof gbs, "%.2f", r->avg_ts / r->n_par * (double)nib_model_decode_bytes(r->m) / 1e9);
         printf("| %s | %s | %.2f M | cpu-%s | %d | %s | %.2f ± %.2f | %s |\n", r->model,
                cli_fmt_bytes(sz, (double)nib_model_weight_bytes(r->m)), (double)nib_model_n_params(r->m) / 1e6, nib_cpu_backend(),
@@ -177,7 +217,9 @@ static cJSON *result_json(const struct result *r) {
     cJSON_AddNumberToObject(o, "stddev_ns", r->sd_ns);
     cJSON_AddNumberToObject(o, "avg_ts", r->avg_ts);
     cJSON_AddNumberToObject(o, "stddev_ts", r->sd_ts);
-    if (r->n_gen) cJSON_AddNumberToObject(o, "decode_gbps", r->avg_ts / r->n_par * (double)nib_model_decode_bytes(r->m) / 1e9);
+    if (r->n_gen && !r->spec)
+        cJSON_AddNumberToObject(o, "decode_gbps", r->avg_ts / r->n_par * (double)nib_model_decode_bytes(r->m) / 1e9);
+    cJSON_AddBoolToObject(o, "speculative", r->spec);
     for (int i = 0; i < r->n_samples; i++) {
         cJSON_AddItemToArray(sn, cJSON_CreateNumber(r->samples_ns[i]));
         cJSON_AddItemToArray(st, cJSON_CreateNumber(1e9 * (r->n_prompt + r->n_gen * r->n_par) / r->samples_ns[i]));
@@ -214,6 +256,7 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
             puts("usage: nib bench [-m MODEL[,MODEL...]] [-t 1,2] [-p 512] [-n 128] [--parallel 1,4,8] [-r 5] [-o md|json|csv]\n"
                  "  ppP: one batch of P random tokens; tgN: N one-token decodes; 0 disables a test.\n"
                  "  --parallel K: tgN also with K sequences decoding together (\"tgN xK\", aggregate t/s).\n"
+                 "  -md DRAFT: tgN also as greedy speculative decoding with DRAFT (\"tgN -md\"; compare with tgN).\n"
                  "  Prints mean ± sd tokens/s, and for decode the GB/s of weights it reads.");
             return -1;
         }
@@ -226,7 +269,8 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
             a->n_models = 0;
             for (char *tok = strtok(a->models_copy, ","); tok && a->n_models < MAX_LIST; tok = strtok(NULL, ","))
                 a->models[a->n_models++] = tok;
-        } else if (!strcmp(o, "-t")) ok = parse_list(v, 1, 1024, &a->threads);
+        } else if (!strcmp(o, "-md") || !strcmp(o, "--model-draft")) a->draft = v;
+        else if (!strcmp(o, "-t")) ok = parse_list(v, 1, 1024, &a->threads);
         else if (!strcmp(o, "-p")) ok = parse_list(v, 0, 1 << 16, &a->prompt);
         else if (!strcmp(o, "-n")) ok = parse_list(v, 0, 1 << 16, &a->gen);
         else if (!strcmp(o, "--parallel")) ok = parse_list(v, 1, 64, &a->parallel);
@@ -251,7 +295,12 @@ int nib_cmd_bench(int argc, char **argv) {
     char defbuf[4096];
     if (!a.n_models) a.models[a.n_models++] = model_args_default_model(defbuf, sizeof defbuf);
     if (!a.threads.n) a.threads = (struct int_list){ { 0 }, 1 };
-    struct result *rs = calloc((size_t)(a.n_models * a.threads.n * (a.prompt.n + a.gen.n * a.parallel.n)), sizeof(*rs));
+    const int per = a.prompt.n + a.gen.n * a.parallel.n + (a.draft ? a.gen.n : 0);
+    struct result *rs = calloc((size_t)(a.n_models * a.threads.n * per), sizeof(*rs));
+    if (a.draft) {
+        struct nib_error err = { 0 };
+        if (nib_model_load(a.draft, NULL, &a.draft_model, &err)) rc = cli_fail_err(&err);
+    }
     int n = 0;
     struct nib_model *models[MAX_LIST] = { 0 };
     for (int mi = 0; !rc && mi < a.n_models; mi++) {
@@ -261,14 +310,21 @@ int nib_cmd_bench(int argc, char **argv) {
             break;
         }
         for (int ti = 0; !rc && ti < a.threads.n; ti++)
-            for (int k = 0; !rc && k < a.prompt.n + a.gen.n * a.parallel.n; k++) {
-                bool pp = k < a.prompt.n;
+            for (int k = 0; !rc && k < per; k++) {
+                bool pp = k < a.prompt.n, spec = k >= a.prompt.n + a.gen.n * a.parallel.n;
                 const int g = k - a.prompt.n;
-                int32_t len = pp ? a.prompt.v[k] : a.gen.v[g / a.parallel.n];
+                int32_t len = pp ? a.prompt.v[k] : spec ? a.gen.v[g - a.gen.n * a.parallel.n] : a.gen.v[g / a.parallel.n];
                 if (len == 0) continue;
+                if (spec) {
+                    struct nib_error err = { 0 };
+                    if (nib_spec_check_vocab(nib_model_vocab(models[mi]), nib_model_vocab(a.draft_model), &err)) {
+                        rc = cli_fail_err(&err);
+                        break;
+                    }
+                }
                 rs[n] = (struct result){ .model = a.models[mi], .m = models[mi], .n_threads = a.threads.v[ti],
                                          .n_prompt = pp ? len : 0, .n_gen = pp ? 0 : len,
-                                         .n_par = pp ? 1 : a.parallel.v[g % a.parallel.n] };
+                                         .n_par = pp || spec ? 1 : a.parallel.v[g % a.parallel.n], .spec = spec };
                 rc = run_test(&a, &rs[n]);
                 if (!rc) n++;
             }
@@ -280,6 +336,7 @@ int nib_cmd_bench(int argc, char **argv) {
         else print_md(rs, n);
     }
     for (int mi = 0; mi < a.n_models; mi++) nib_model_free(models[mi]);
+    nib_model_free(a.draft_model);
     free(rs);
     free(a.models_copy);
     return rc;
