@@ -127,21 +127,12 @@ static int render_tokens(struct chat_engine *e, const struct chat_conv *conv, in
     struct nib_chat_message *msgs = NULL;
     size_t n = 0;
     if (!chat_conv_messages(conv, &msgs, &n)) return cli_fail("out of memory");
-    const int32_t bos = nib_vocab_special(e->vocab, NIB_SPECIAL_BOS), eos = nib_vocab_special(e->vocab, NIB_SPECIAL_EOS);
-    const char *bos_text = bos >= 0 ? nib_vocab_token_text(e->vocab, bos, NULL) : NULL;
-    const char *eos_text = eos >= 0 ? nib_vocab_token_text(e->vocab, eos, NULL) : NULL;
-    if (!bos_text) bos_text = "";
-    if (!eos_text) eos_text = "";
     char *text = NULL;
     struct nib_error err = { 0 };
-    int rc = nib_chat_template_apply(e->tmpl, msgs, n, true, bos_text, eos_text, &text, &err);
+    int rc = gen_render_chat(e->tmpl, e->vocab, msgs, n, &text, &err);
     free(msgs);
     if (rc) return cli_fail("chat template (%s): %s", e->tmpl_desc, err.msg);
-    /* the template writes BOS itself when it wants one; the tokenizer adds
-     * it as the vocabulary says, so a rendered one is dropped (as llama.cpp) */
     const char *body = text;
-    const bool adds_bos = nib_vocab_add_bos(e->vocab);
-    if (adds_bos && bos_text[0] && !strncmp(body, bos_text, strlen(bos_text))) body += strlen(bos_text);
     const size_t len = strlen(body);
     int32_t *ids = malloc(sizeof(int32_t) * (len + 3));
     int64_t k = ids ? nib_tokenize(e->vocab, body, len, NIB_TOKENIZE_ADD_SPECIAL | NIB_TOKENIZE_PARSE_SPECIAL, ids,

@@ -145,6 +145,11 @@ int nib_cmd_serve(int argc, char **argv) {
         fprintf(stderr, "nib serve: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
         const MHD_socket listen_fd = MHD_quiesce_daemon(d);
         serve_engine_stop(app.engine);
+        /* in-flight streams now end with a "shutting down" chunk and [DONE]: let them be sent */
+        for (int i = 0; i < 200 && atomic_load(&app.open_streams) > 0; i++) {
+            struct timespec ms10 = { 0, 10 * 1000000L };
+            nanosleep(&ms10, NULL);
+        }
         MHD_stop_daemon(d);
         if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
     }

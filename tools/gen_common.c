@@ -94,6 +94,22 @@ void gen_print_spec_stats(const struct nib_spec *spec) {
             st.steps ? (double)(st.emitted - 1) / (double)st.steps : 0.0, st.t_draft, st.t_target);
 }
 
+int gen_render_chat(const char *tmpl, const struct nib_vocab *v, const struct nib_chat_message *msgs, size_t n, char **out,
+                    struct nib_error *err) {
+    const int32_t bos = nib_vocab_special(v, NIB_SPECIAL_BOS), eos = nib_vocab_special(v, NIB_SPECIAL_EOS);
+    const char *bos_text = bos >= 0 ? nib_vocab_token_text(v, bos, NULL) : NULL;
+    const char *eos_text = eos >= 0 ? nib_vocab_token_text(v, eos, NULL) : NULL;
+    if (!bos_text) bos_text = "";
+    if (!eos_text) eos_text = "";
+    char *text = NULL;
+    int rc = nib_chat_template_apply(tmpl, msgs, n, true, bos_text, eos_text, &text, err);
+    if (rc) return rc;
+    const size_t nb = strlen(bos_text);
+    if (nib_vocab_add_bos(v) && nb && !strncmp(text, bos_text, nb)) memmove(text, text + nb, strlen(text + nb) + 1);
+    *out = text;
+    return NIB_OK;
+}
+
 int gen_print_json(const struct nib_vocab *v, const int32_t *prompt, int32_t n_prompt, const int32_t *tokens, int32_t n_tokens,
                    const char *stop) {
     cJSON *root = cJSON_CreateObject(), *pt = cJSON_CreateArray(), *tk = cJSON_CreateArray();

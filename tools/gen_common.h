@@ -39,6 +39,13 @@ int gen_spec_setup(const struct gen_spec_args *a, const struct nib_sampler_param
 /* "nib: speculative: ..." statistics on stderr. */
 void gen_print_spec_stats(const struct nib_spec *spec);
 
+/* A conversation through a chat template with the vocabulary's BOS/EOS
+ * texts, generation prompt added; a rendered leading BOS is dropped when the
+ * tokenizer adds one itself (as llama.cpp does), so the result tokenizes
+ * with NIB_TOKENIZE_ADD_SPECIAL to exactly one BOS. *out: malloc'd text. */
+int gen_render_chat(const char *tmpl, const struct nib_vocab *v, const struct nib_chat_message *msgs, size_t n, char **out,
+                    struct nib_error *err);
+
 /* Prints the result as one line of JSON on stdout; 0, or 1 on failure. */
 int gen_print_json(const struct nib_vocab *v, const int32_t *prompt, int32_t n_prompt, const int32_t *tokens, int32_t n_tokens,
                    const char *stop);

@@ -27,6 +27,7 @@ struct serve_app {
     int32_t                 n_ctx_seq;  /* most tokens one request (prompt + completion) may take */
     int64_t                 started;    /* Unix seconds */
     atomic_uint_least64_t   next_id;
+    atomic_int              open_streams; /* SSE responses not yet released (shutdown lets them finish) */
 };
 
 #endif

@@ -6,6 +6,7 @@
  * that hangs up has its sequence cancelled — and answered as one JSON body.
  */
 #define _GNU_SOURCE /* POLLRDHUP */
+#include "gen_common.h"
 #include "serve_http.h"
 #include "serve_json.h"
 #include "serve_stream.h"
@@ -32,18 +33,11 @@ static int tokenize(struct serve_app *app, const char *text, const char *param, 
 
 /* The conversation through the chat template, generation prompt added. */
 static int chat_prompt(struct serve_app *app, struct serve_task *t, struct serve_error *e) {
-    const int32_t bos = nib_vocab_special(app->vocab, NIB_SPECIAL_BOS), eos = nib_vocab_special(app->vocab, NIB_SPECIAL_EOS);
-    const char *bos_text = bos >= 0 ? nib_vocab_token_text(app->vocab, bos, NULL) : NULL;
-    const char *eos_text = eos >= 0 ? nib_vocab_token_text(app->vocab, eos, NULL) : NULL;
-    if (!bos_text) bos_text = "";
-    if (!eos_text) eos_text = "";
     char *text = NULL;
     struct nib_error err = { 0 };
-    if (nib_chat_template_apply(app->tmpl, t->p.msgs, t->p.n_msgs, true, bos_text, eos_text, &text, &err))
+    if (gen_render_chat(app->tmpl, app->vocab, t->p.msgs, t->p.n_msgs, &text, &err))
         return serve_error_set(e, 400, "invalid_request_error", "messages", "chat template: %s", err.msg);
-    /* the tokenizer adds BOS as the vocabulary says: a rendered one is dropped (as nib chat and llama.cpp do) */
     const char *body = text;
-    if (nib_vocab_add_bos(app->vocab) && bos_text[0] && !strncmp(body, bos_text, strlen(bos_text))) body += strlen(bos_text);
     const int rc = tokenize(app, body, "messages", t, e);
     free(text);
     return rc;

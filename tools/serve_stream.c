@@ -81,6 +81,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max) {
 /* The connection is done with the response: sent, or the client left. */
 static void release(void *cls) {
     struct stream *s = cls;
+    atomic_fetch_sub(&s->app->open_streams, 1);
     pthread_mutex_lock(&s->t->mu);
     const bool done = s->t->done;
     pthread_mutex_unlock(&s->t->mu);
@@ -102,6 +103,7 @@ enum MHD_Result serve_stream_start(struct serve_conn *c, struct serve_task *t, c
     s->meta = *m;
     snprintf(s->id, sizeof s->id, "%s", m->id);
     s->meta.id = s->id;
+    atomic_fetch_add(&c->app->open_streams, 1); /* release() takes it back */
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, s, release);
     if (!r) {
         release(s);
