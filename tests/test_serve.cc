@@ -420,6 +420,51 @@ TEST_F(Serve, SharedSystemPromptComesFromThePrefixCache) {
     EXPECT_GE(metric(port(), "nib_prompt_tokens_cached_total") - before, 16) << "the system prompt's full blocks are reused";
 }
 
+/* logprobs: one entry per generated token, the chosen token's log
+ * probability first among its alternatives when greedy, alternatives sorted,
+ * the same entries streamed as not. */
+TEST_F(Serve, Logprobs) {
+    Reply r = http(port(), "POST", "/v1/chat/completions",
+                   chat_body("Lily saw a cat.", "\"temperature\":0,\"max_tokens\":6,\"logprobs\":true,\"top_logprobs\":3"));
+    ASSERT_EQ(r.status, 200) << r.body;
+    Json j(r.body);
+    const cJSON *content = at(j.j, "choices.0.logprobs.content");
+    ASSERT_TRUE(cJSON_IsArray(content)) << r.body;
+    EXPECT_EQ(cJSON_GetArraySize(content), (int)num(j.j, "usage.completion_tokens"));
+    std::string joined;
+    const cJSON *e = nullptr;
+    cJSON_ArrayForEach(e, content) {
+        joined += str(e, "token");
+        const cJSON *top = cJSON_GetObjectItem(e, "top_logprobs");
+        ASSERT_EQ(cJSON_GetArraySize(top), 3);
+        EXPECT_EQ(num(e, "logprob"), num(cJSON_GetArrayItem(top, 0), "logprob")) << "greedy: the chosen token is the best";
+        EXPECT_LE(num(e, "logprob"), 0.0);
+        for (int i = 1; i < 3; i++)
+            EXPECT_GE(num(cJSON_GetArrayItem(top, i - 1), "logprob"), num(cJSON_GetArrayItem(top, i), "logprob"));
+    }
+    EXPECT_EQ(joined, chat_text(r));
+    /* completions: the legacy shape, and streamed pieces that add up to the same */
+    const std::string body = completion_body("Once upon a time", "\"temperature\":0,\"max_tokens\":5,\"logprobs\":2");
+    Reply c = http(port(), "POST", "/v1/completions", body);
+    ASSERT_EQ(c.status, 200) << c.body;
+    Json cj(c.body);
+    const cJSON *toks = at(cj.j, "choices.0.logprobs.tokens"), *lps = at(cj.j, "choices.0.logprobs.token_logprobs");
+    ASSERT_EQ(cJSON_GetArraySize(toks), 5) << c.body;
+    ASSERT_EQ(cJSON_GetArraySize(lps), 5);
+    Reply st = http(port(), "POST", "/v1/completions", body.substr(0, body.size() - 1) + ",\"stream\":true}");
+    ASSERT_EQ(st.status, 200);
+    std::vector<double> streamed;
+    for (const std::string &ev : sse_events(st.body)) {
+        if (ev == "[DONE]") continue;
+        Json ej(ev);
+        const cJSON *l = at(ej.j, "choices.0.logprobs.token_logprobs");
+        const cJSON *x = nullptr;
+        cJSON_ArrayForEach(x, l) streamed.push_back(x->valuedouble);
+    }
+    ASSERT_EQ(streamed.size(), 5u) << st.body;
+    for (int i = 0; i < 5; i++) EXPECT_EQ(streamed[(size_t)i], cJSON_GetArrayItem(lps, i)->valuedouble);
+}
+
 /* Embeddings: unit-length mean-pooled hidden states, one per input, the same
  * whatever they are requested with, and equal to the library's own pooling. */
 TEST_F(Serve, Embeddings) {
@@ -477,7 +522,9 @@ TEST_F(Serve, ErrorsAreOpenAIShapedAndServerStaysHealthy) {
         { "POST", "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":5}]}", 400, "messages[0].content" },
         { "POST", "/v1/chat/completions", "{\"messages\":[]}", 400, "messages" },
         { "POST", "/v1/completions", "{\"max_tokens\":3}", 400, "prompt" },
-        { "POST", "/v1/completions", completion_body("hi", "\"logprobs\":2"), 400, "logprobs" },
+        { "POST", "/v1/completions", completion_body("hi", "\"logprobs\":9"), 400, "logprobs" },
+        { "POST", "/v1/chat/completions", chat_body("hi", "\"top_logprobs\":3"), 400, "top_logprobs" },
+        { "POST", "/v1/chat/completions", chat_body("hi", "\"logprobs\":1"), 400, "logprobs" },
         { "POST", "/v1/completions", std::string("{\"prompt\":\"bad \xC3\x28 utf8\"}"), 400, nullptr },
         { "POST", "/v1/completions", std::string(200000, ' '), 413, nullptr },
         { "GET", "/v1/nothing", "", 404, nullptr },

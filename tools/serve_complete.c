@@ -123,14 +123,15 @@ enum MHD_Result serve_handle_completion(struct serve_conn *c) {
     char id[64];
     snprintf(id, sizeof id, "%s-%016" PRIx64, kind == SERVE_CHAT ? "chatcmpl" : "cmpl",
              (uint64_t)(atomic_fetch_add(&app->next_id, 1) * 0x9E3779B97F4A7C15ull));
-    const struct serve_resp_meta meta = { kind, id, (int64_t)time(NULL), app->model_name };
+    const struct serve_resp_meta meta = { kind, id, (int64_t)time(NULL), app->model_name, app->vocab };
     if (t->p.stream) return serve_stream_start(c, t, &meta);
     enum MHD_Result q = MHD_NO;
     if (serve_wait_task(c, t)) {
         if (t->err.status) q = serve_reply_error(c, &t->err);
         else
             q = serve_reply(c, 200, "application/json",
-                            serve_json_response(&meta, t->text.p ? t->text.p : "", t->finish, t->n_prompt, t->n_gen));
+                            serve_json_response(&meta, t->text.p ? t->text.p : "", t->finish, t->n_prompt, t->n_gen,
+                                                t->p.logprobs ? t->lps : NULL, t->n_lps));
     } else {
         serve_metrics_count(&app->metrics, c->ep, 499);
     }

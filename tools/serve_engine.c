@@ -201,11 +201,34 @@ static void admit(struct serve_engine *e) {
     }
 }
 
+/* The log probability of tok and the k best tokens under the row's logits
+ * (log-softmax in double). */
+static void logprobs(const float *lg, int32_t nv, int32_t tok, int32_t k, struct serve_lp *out) {
+    double mx = lg[0], sum = 0;
+    for (int32_t i = 1; i < nv; i++) mx = lg[i] > mx ? lg[i] : mx;
+    for (int32_t i = 0; i < nv; i++) sum += exp((double)lg[i] - mx);
+    const double lse = mx + log(sum);
+    out->tok = tok;
+    out->lp = (float)(lg[tok] - lse);
+    out->n_top = 0;
+    for (int32_t i = 0; i < nv && k > 0; i++) { /* insertion into the k best, largest first, ties by id */
+        if (out->n_top == k && lg[i] <= lg[out->top[k - 1]]) continue;
+        int32_t j = out->n_top < k ? out->n_top++ : k - 1; /* full: the last one drops out */
+        while (j > 0 && lg[out->top[j - 1]] < lg[i]) {
+            out->top[j] = out->top[j - 1];
+            j--;
+        }
+        out->top[j] = i;
+    }
+    for (int32_t j = 0; j < out->n_top; j++) out->top_lp[j] = (float)(lg[out->top[j]] - lse);
+}
+
 /* Samples slot s's next token from its row; finishes it when done. */
 static void slot_sample(struct serve_engine *e, int s) {
     struct slot *sl = &e->slots[s];
     struct nib_error err = { 0 };
-    const int32_t tok = nib_sampler_sample(sl->smp, nib_context_logits(e->ctx, sl->row), &err);
+    const float *lg = nib_context_logits(e->ctx, sl->row);
+    const int32_t tok = nib_sampler_sample(sl->smp, lg, &err);
     sl->row = -1;
     if (tok < 0) {
         slot_fail(e, s, 500, err.msg);
@@ -215,6 +238,14 @@ static void slot_sample(struct serve_engine *e, int s) {
     if (nib_vocab_is_eog(e->vocab, tok)) {
         slot_finish(e, s, "stop");
         return;
+    }
+    if (sl->t->p.logprobs) {
+        struct serve_lp lp;
+        logprobs(lg, e->n_vocab, tok, sl->t->p.top_logprobs, &lp);
+        if (!serve_task_add_lp(sl->t, &lp)) {
+            slot_fail(e, s, 500, "out of memory");
+            return;
+        }
     }
     sl->n_gen++;
     sl->last = tok;

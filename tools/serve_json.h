@@ -11,6 +11,7 @@
 
 #include "serve_buf.h"
 #include "serve_request.h"
+#include "serve_task.h"
 
 #include <stdint.h>
 
@@ -19,15 +20,20 @@ struct serve_resp_meta {
     const char     *id;      /* "chatcmpl-..." / "cmpl-..." */
     int64_t         created; /* Unix seconds */
     const char     *model;
+    const struct nib_vocab *vocab; /* token texts for logprobs */
 };
 
-/* The non-streamed response body (malloc'd). */
+/* The non-streamed response body (malloc'd). lps[0..n_lps): the tokens'
+ * log probabilities when the request asked (NULL: "logprobs": null); chat
+ * gives {"content": [{token, logprob, bytes, top_logprobs}]}, completions
+ * {tokens, token_logprobs, top_logprobs, text_offset}. */
 char *serve_json_response(const struct serve_resp_meta *m, const char *text, const char *finish, int32_t n_prompt,
-                          int32_t n_gen);
+                          int32_t n_gen, const struct serve_lp *lps, int32_t n_lps);
 /* Appends one "data: {...}\n\n" chunk: role (chat only) and/or text[0..n),
- * and finish_reason when finish is not NULL. */
+ * the log probabilities of the tokens since the last chunk (lps may be
+ * NULL), and finish_reason when finish is not NULL. */
 bool serve_sse_chunk(struct serve_buf *out, const struct serve_resp_meta *m, bool role, const char *text, size_t n,
-                     const char *finish);
+                     const struct serve_lp *lps, int32_t n_lps, const char *finish);
 /* Appends the usage chunk (choices empty), as stream_options.include_usage asks. */
 bool serve_sse_usage(struct serve_buf *out, const struct serve_resp_meta *m, int32_t n_prompt, int32_t n_gen);
 /* {"error": {...}} (malloc'd). */

@@ -221,13 +221,34 @@ static int parse_logit_bias(const cJSON *js, int32_t n_vocab, struct serve_param
     return 0;
 }
 
+/* Chat: "logprobs": bool, "top_logprobs": 0..20 (with logprobs). Completions:
+ * "logprobs": 0..5 alternatives (null: none). */
+static int parse_logprobs(const cJSON *js, struct serve_params *p, struct serve_error *e) {
+    const cJSON *lp = field(js, "logprobs"), *tl = field(js, "top_logprobs");
+    if (lp && cJSON_IsNull(lp)) lp = NULL;
+    if (tl && cJSON_IsNull(tl)) tl = NULL;
+    if (p->kind == SERVE_CHAT) {
+        if (lp && !cJSON_IsBool(lp)) return BAD("logprobs", "'logprobs' must be true or false");
+        p->logprobs = lp && cJSON_IsTrue(lp);
+        if (tl) {
+            if (!cJSON_IsNumber(tl) || tl->valuedouble != (int)tl->valuedouble || tl->valuedouble < 0 || tl->valuedouble > 20)
+                return BAD("top_logprobs", "'top_logprobs' must be an integer in 0..20");
+            if (!p->logprobs) return BAD("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+            p->top_logprobs = (int32_t)tl->valuedouble;
+        }
+        return 0;
+    }
+    if (tl) return BAD("top_logprobs", "'top_logprobs' is for chat completions (completions take 'logprobs': N)");
+    if (!lp) return 0;
+    if (!cJSON_IsNumber(lp) || lp->valuedouble != (int)lp->valuedouble || lp->valuedouble < 0 || lp->valuedouble > 5)
+        return BAD("logprobs", "'logprobs' must be an integer in 0..5");
+    p->logprobs = true;
+    p->top_logprobs = (int32_t)lp->valuedouble;
+    return 0;
+}
+
 /* Fields nib does not do yet: a clear 400 rather than a silently different answer. */
 static int unsupported(const cJSON *js, enum serve_kind kind, struct serve_error *e) {
-    const cJSON *lp = field(js, "logprobs");
-    if (lp && (cJSON_IsTrue(lp) || (cJSON_IsNumber(lp) && lp->valuedouble > 0)))
-        return BAD("logprobs", "'logprobs' is not supported yet");
-    const cJSON *tl = field(js, "top_logprobs");
-    if (tl && !(cJSON_IsNumber(tl) && tl->valuedouble == 0)) return BAD("top_logprobs", "'top_logprobs' is not supported yet");
     if (kind == SERVE_COMPLETION) {
         const cJSON *echo = field(js, "echo"), *suffix = field(js, "suffix");
         if (echo && cJSON_IsTrue(echo)) return BAD("echo", "'echo' is not supported yet");
@@ -288,6 +309,7 @@ int serve_request_parse(const char *body, size_t n, enum serve_kind kind, int32_
     if (!rc) rc = parse_sampling(js, n_vocab, p, e);
     if (!rc) rc = parse_stop(js, p, e);
     if (!rc) rc = unsupported(js, kind, e);
+    if (!rc) rc = parse_logprobs(js, p, e);
     if (!rc) rc = kind == SERVE_CHAT ? parse_messages(js, p, e) : parse_prompt(js, n_vocab, p, e);
     cJSON_Delete(js);
     if (rc) serve_params_free(p);

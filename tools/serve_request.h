@@ -43,6 +43,8 @@ struct serve_params {
     char                     *prompt;      /* completion as text, or NULL when given as ids */
     int32_t                  *prompt_ids;
     int32_t                   n_prompt_ids;
+    bool                      logprobs;     /* chat logprobs: true; completions logprobs: N given */
+    int32_t                   top_logprobs; /* alternatives per token (0..20) */
 };
 
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or

@@ -18,6 +18,7 @@ struct stream {
     size_t                 off;
     size_t                 n_sent; /* bytes of t->text already framed */
     bool                   role_sent, ended;
+    int32_t                n_lp_sent; /* log probabilities already sent */
 };
 
 /* Waits up to a second for new text or the end; frames what there is. */
@@ -25,7 +26,7 @@ static bool fill(struct stream *s) {
     struct serve_task *t = s->t;
     if (!s->role_sent && s->meta.kind == SERVE_CHAT) {
         s->role_sent = true;
-        return serve_sse_chunk(&s->out, &s->meta, true, NULL, 0, NULL);
+        return serve_sse_chunk(&s->out, &s->meta, true, NULL, 0, NULL, 0, NULL);
     }
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -36,6 +37,14 @@ static bool fill(struct stream *s) {
     struct serve_buf fresh = { 0 };
     bool ok = t->text.n == s->n_sent || serve_buf_append(&fresh, t->text.p + s->n_sent, t->text.n - s->n_sent);
     s->n_sent = t->text.n;
+    struct serve_lp *lps = NULL; /* the log probabilities since the last chunk, copied */
+    const int32_t n_lps = t->n_lps - s->n_lp_sent;
+    if (ok && n_lps > 0 && (fresh.n || t->done)) {
+        lps = malloc(sizeof(*lps) * (size_t)n_lps);
+        if (lps) memcpy(lps, t->lps + s->n_lp_sent, sizeof(*lps) * (size_t)n_lps);
+        ok = lps != NULL;
+        s->n_lp_sent = t->n_lps;
+    }
     const bool done = t->done;
     const struct serve_error err = t->err;
     const char *finish = t->finish;
@@ -45,7 +54,7 @@ static bool fill(struct stream *s) {
     if (!fresh.n && !done) {
         ok = serve_buf_appends(&s->out, ": keep-alive\n\n");
     } else {
-        if (fresh.n) ok = serve_sse_chunk(&s->out, &s->meta, false, fresh.p, fresh.n, NULL);
+        if (fresh.n || lps) ok = serve_sse_chunk(&s->out, &s->meta, false, fresh.p, fresh.n, lps, lps ? n_lps : 0, NULL);
         if (ok && done) {
             if (err.status) {
                 char *j = serve_json_error(&err);
@@ -53,7 +62,7 @@ static bool fill(struct stream *s) {
                      serve_buf_appends(&s->out, "\n\n");
                 free(j);
             } else {
-                ok = serve_sse_chunk(&s->out, &s->meta, false, NULL, 0, finish);
+                ok = serve_sse_chunk(&s->out, &s->meta, false, NULL, 0, NULL, 0, finish);
                 if (ok && t->p.include_usage) ok = serve_sse_usage(&s->out, &s->meta, t->n_prompt, n_gen);
             }
             ok = ok && serve_buf_appends(&s->out, "data: [DONE]\n\n");
@@ -61,6 +70,7 @@ static bool fill(struct stream *s) {
         }
     }
     serve_buf_free(&fresh);
+    free(lps);
     return ok;
 }
 

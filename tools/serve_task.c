@@ -32,6 +32,7 @@ void serve_task_unref(struct serve_task *t) {
     serve_params_free(&t->p);
     free(t->prompt);
     free(t->embedding);
+    free(t->lps);
     serve_buf_free(&t->text);
     pthread_cond_destroy(&t->cv);
     pthread_mutex_destroy(&t->mu);
@@ -66,4 +67,18 @@ void serve_task_fail(struct serve_task *t, int status, const char *type, const c
     }
     pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
+}
+
+bool serve_task_add_lp(struct serve_task *t, const struct serve_lp *lp) {
+    pthread_mutex_lock(&t->mu);
+    bool ok = true;
+    if (t->n_lps == t->cap_lps) {
+        const int32_t cap = t->cap_lps ? 2 * t->cap_lps : 64;
+        struct serve_lp *p = realloc(t->lps, sizeof(*p) * (size_t)cap);
+        if (p) t->lps = p, t->cap_lps = cap;
+        else ok = false;
+    }
+    if (ok) t->lps[t->n_lps++] = *lp;
+    pthread_mutex_unlock(&t->mu);
+    return ok;
 }

@@ -16,6 +16,18 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#define SERVE_MAX_TOP 20
+
+/* One generated token's log probability and its best alternatives (under
+ * the model's distribution: log-softmax of the raw logits). */
+struct serve_lp {
+    int32_t tok;
+    float   lp;
+    int32_t n_top;
+    int32_t top[SERVE_MAX_TOP];
+    float   top_lp[SERVE_MAX_TOP];
+};
+
 struct serve_task {
     pthread_mutex_t     mu;
     pthread_cond_t      cv;
@@ -34,6 +46,8 @@ struct serve_task {
     const char         *finish; /* "stop" or "length" once done without error */
     struct serve_error  err;    /* err.status != 0: failed */
     float              *embedding; /* embed: the mean-pooled, L2-normalized hidden states [n_embd] */
+    struct serve_lp    *lps;       /* p.logprobs: one per generated token, under mu */
+    int32_t             n_lps, cap_lps;
 };
 
 /* A task with one reference; NULL out of memory. */
@@ -44,5 +58,7 @@ void serve_task_unref(struct serve_task *t);
 bool serve_task_append(struct serve_task *t, const char *s, size_t n, int32_t n_gen);
 void serve_task_finish(struct serve_task *t, const char *finish, int32_t n_gen);
 void serve_task_fail(struct serve_task *t, int status, const char *type, const char *msg);
+/* Engine side: records a token's log probabilities (false out of memory). */
+bool serve_task_add_lp(struct serve_task *t, const struct serve_lp *lp);
 
 #endif
