@@ -597,6 +597,20 @@ TEST(ServeAuth, ApiKeyRequired) {
     EXPECT_EQ(s.stop(), 0);
 }
 
+TEST(ServeTimeout, LongRequestGets504AndTheServerGoesOn) {
+    curl_global_init(CURL_GLOBAL_ALL);
+    Server s({ "-c", "16384", "--parallel", "1", "--timeout", "0.3" });
+    ASSERT_GT(s.port, 0);
+    Reply r = http(s.port, "POST", "/v1/completions",
+                   completion_body("Once upon a time", "\"max_tokens\":100000,\"logit_bias\":{\"2\":-100,\"513\":-100}"));
+    EXPECT_EQ(r.status, 504) << r.body.substr(0, 300);
+    Json j(r.body);
+    EXPECT_EQ(str(j.j, "error.type"), "timeout_error") << r.body.substr(0, 300);
+    EXPECT_EQ(http(s.port, "POST", "/v1/completions", completion_body("hi", "\"max_tokens\":2")).status, 200);
+    EXPECT_EQ(metric(s.port, "nib_active_sequences"), 0);
+    EXPECT_EQ(s.stop(), 0);
+}
+
 TEST(ServeShutdown, SigtermDuringAStreamExitsZero) {
     curl_global_init(CURL_GLOBAL_ALL);
     Server s({ "-c", "16384", "--parallel", "1" }); /* a reply long enough to be cut (thousands of tokens) */

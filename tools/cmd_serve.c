@@ -24,6 +24,7 @@ struct serve_args {
     struct model_args m;
     const char       *host, *api_key, *alias;
     int32_t           port, parallel, queue;
+    float             timeout;  /* --timeout seconds, 0: none */
     int64_t           max_body;
 };
 
@@ -43,6 +44,8 @@ static void usage(FILE *f) {
           "  --alias NAME        the model name /v1/models reports (default: the file name)\n"
           "  --max-body BYTES    largest request body (default 4194304; larger: 413)\n"
           "  --queue N           requests that may wait for a slot (default 64; more: 503)\n"
+          "  --timeout S         a request still queued or generating S seconds after it came in fails\n"
+          "                      with 504 (default 600; 0: no limit)\n"
           "  -t N --kv-block N --kv-type f16|q8_0   as for nib chat\n"
           "  Ctrl-C / SIGTERM stops it: in-flight requests are cancelled, exit status 0.\n",
           f);
@@ -67,6 +70,7 @@ static int parse_args(struct serve_args *a, int argc, char **argv) {
         else if (!strcmp(o, "--port")) ok = parse_i32(v, 0, 65535, &a->port);
         else if (!strcmp(o, "--parallel")) ok = parse_i32(v, 1, SERVE_MAX_PARALLEL, &a->parallel);
         else if (!strcmp(o, "--queue")) ok = parse_i32(v, 1, 1 << 20, &a->queue);
+        else if (!strcmp(o, "--timeout")) ok = parse_f32(v, 0, 1e7f, &a->timeout);
         else if (!strcmp(o, "--max-body")) {
             int32_t mb = 0;
             ok = parse_i32(v, 64, INT32_MAX, &mb);
@@ -109,7 +113,7 @@ static int open_model(const struct serve_args *a, struct serve_app *app, struct 
 
 int nib_cmd_serve(int argc, char **argv) {
     struct serve_args a = { .m.default_name = "tiny-chat-q8_0.gguf", .host = "127.0.0.1", .port = 8080, .parallel = 4,
-                            .queue = 64, .max_body = 4 << 20 };
+                            .queue = 64, .max_body = 4 << 20, .timeout = 600 };
     int rc = parse_args(&a, argc, argv);
     if (rc) return rc < 0 ? 0 : rc;
     /* the signals are taken by sigwait below: every thread started from here on blocks them */
@@ -130,6 +134,7 @@ int nib_cmd_serve(int argc, char **argv) {
         app.model = model;
         app.vocab = nib_model_vocab(model);
         rc = serve_engine_start(&app.engine, model, ctx, a.parallel, a.queue);
+        if (!rc) serve_engine_set_timeout(app.engine, a.timeout);
     }
     int port = 0;
     if (!rc && !(d = serve_http_start(&app, a.host, a.port, &port))) rc = 1;

@@ -39,9 +39,18 @@ struct serve_engine {
     int32_t                *tok, *seq;
     int8_t                 *want;
     uint64_t                seed_state;
+    double                  timeout;   /* seconds; 0: none */
     atomic_int              n_active, kv_used;
     atomic_uint_least64_t   prompt_tokens, cached_tokens, generated_tokens;
 };
+
+static double mono_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static bool expired(const struct serve_task *t, double now) { return t->deadline > 0 && now > t->deadline; }
 
 static int32_t blocks_needed(const struct serve_engine *e, const struct serve_task *t) {
     const int64_t toks = (int64_t)t->n_prompt + t->max_gen;
@@ -179,6 +188,11 @@ static void admit(struct serve_engine *e) {
             serve_task_unref(t);
             continue;
         }
+        if (expired(t, mono_s())) {
+            serve_task_fail(t, 504, "timeout_error", "the request waited longer than the server's --timeout");
+            serve_task_unref(t);
+            continue;
+        }
         const int32_t need = blocks_needed(e, t);
         /* FIFO: once one does not fit, the ones behind it wait too */
         if (w == 0 && n_take < n_free && reserved + need <= e->total_blocks) {
@@ -272,6 +286,11 @@ static void step(struct serve_engine *e) {
             slot_fail(e, s, 499, "cancelled");
             continue;
         }
+        if (expired(sl->t, mono_s())) {
+            serve_task_fail(sl->t, 504, "timeout_error", "the request took longer than the server's --timeout");
+            slot_release(e, s);
+            continue;
+        }
         if (sl->n_past < sl->t->n_prompt) continue;
         e->tok[m] = sl->last;
         e->seq[m] = s;
@@ -353,7 +372,10 @@ int serve_engine_start(struct serve_engine **out, const struct nib_model *m, str
     return 0;
 }
 
+void serve_engine_set_timeout(struct serve_engine *e, double seconds) { e->timeout = seconds > 0 ? seconds : 0; }
+
 int serve_engine_submit(struct serve_engine *e, struct serve_task *t) {
+    t->deadline = e->timeout > 0 ? mono_s() + e->timeout : 0;
     pthread_mutex_lock(&e->mu);
     int rc = e->stopping ? SERVE_SUBMIT_STOPPING : e->n_queue >= e->queue_cap ? SERVE_SUBMIT_FULL : SERVE_SUBMIT_OK;
     if (rc == SERVE_SUBMIT_OK) {

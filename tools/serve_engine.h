@@ -34,6 +34,9 @@ struct serve_engine_stats {
  * frees it after serve_engine_free). 0, or 1 with an error printed. */
 int serve_engine_start(struct serve_engine **out, const struct nib_model *m, struct nib_context *ctx, int32_t n_parallel,
                        int32_t queue_cap);
+/* Requests still waiting or generating `seconds` after submission fail with
+ * 504 (0: no limit, the default). Call before the first submit. */
+void serve_engine_set_timeout(struct serve_engine *e, double seconds);
 
 enum { SERVE_SUBMIT_OK, SERVE_SUBMIT_FULL, SERVE_SUBMIT_STOPPING };
 /* Queues t (the engine takes its own reference on success). */

@@ -37,6 +37,7 @@ struct serve_task {
     int32_t             n_prompt;
     int32_t             max_gen; /* tokens it may generate (max_tokens capped by the context) */
     bool                embed;   /* an embedding: no generation; the engine fills embedding */
+    double              deadline; /* CLOCK_MONOTONIC seconds after which the engine ends it (0: none) */
     atomic_bool         cancel;
     /* engine -> HTTP, under mu */
     struct serve_buf    text;   /* complete UTF-8, stop strings already cut */
