@@ -12,6 +12,7 @@ packages=(
   libedit-dev                        # nib chat: line editing and history
   libmicrohttpd-dev                  # nib serve: HTTP server
   libcurl4-openssl-dev               # tests: HTTP client for nib serve
+  nodejs                             # tests: nib serve against the openai npm package (node --test)
   python3 python3-jinja2 tmux        # tests: chat templates against real Jinja2; nib chat in a terminal
   clang libclang-rt-14-dev libomp-dev # libFuzzer targets (NIB_FUZZ=ON; OpenMP for clang)
   # NEON kernel tests: aarch64 cross build (cmake/aarch64-linux-gnu.cmake) run
@@ -25,6 +26,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Debian ships npm apart from nodejs; NodeSource's nodejs package bundles it
+# (and conflicts with Debian's npm), so ask for npm only when there is none.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}" >&2

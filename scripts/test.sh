@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds nib and runs every test: the release build,
+# nib serve against the openai npm package (node --test),
 # the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, and a
 # short libFuzzer run of the GGUF reader over its seed corpus.
 # Expects the shared fixtures in ../shared (or $NIB_SHARED_DIR).
@@ -19,6 +20,12 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 step "tests (release)"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+step "openai SDK tests (node)"
+# nib serve against the real openai npm package, the version pinned in
+# tests/openai/package-lock.json; the tests start their own servers.
+npm ci --prefix tests/openai --no-audit --no-fund --loglevel=error
+NIB_CLI=build/nib node --test tests/openai/serve.test.mjs
 
 step "aarch64 NEON kernel tests (cross build, run under qemu-user)"
 # Only the kernel suite (target nib_kernel_tests), against GoogleTest built for

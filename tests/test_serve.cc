@@ -532,7 +532,7 @@ TEST_F(Serve, ErrorsAreOpenAIShapedAndServerStaysHealthy) {
         { "POST", "/v1/embeddings", "{\"input\":5}", 400, "input" },
         { "POST", "/v1/embeddings", "{\"input\":[]}", 400, "input" },
         { "POST", "/v1/embeddings", "{\"input\":[1,2,100000]}", 400, "input" },
-        { "POST", "/v1/embeddings", "{\"input\":\"hi\",\"encoding_format\":\"base64\"}", 400, "encoding_format" },
+        { "POST", "/v1/embeddings", "{\"input\":\"hi\",\"encoding_format\":\"int8\"}", 400, "encoding_format" },
     };
     for (const Case &c : cases) {
         Reply r = http(port(), c.method, c.path, c.body);

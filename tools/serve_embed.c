@@ -5,11 +5,15 @@
  * states (row-exact, so the result does not depend on other requests), and
  * answered as the mean of its tokens' final hidden states, L2-normalized, in
  * OpenAI's shape ({"object": "list", "data": [{"object": "embedding",
- * "index", "embedding"}], "model", "usage"}). encoding_format "float" only.
+ * "index", "embedding"}], "model", "usage"}). encoding_format "float" (a
+ * JSON array) or "base64" (the float32 values' little-endian bytes, base64:
+ * what the openai SDKs ask for when the caller names no format).
  */
 #include "serve_http.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,11 +56,12 @@ static int make_task(struct serve_app *app, const cJSON *in, struct serve_task *
 }
 
 /* The inputs of the request: one value, or the items of a list. */
-static int inputs(const cJSON *root, const cJSON **items, int *n, struct serve_error *e) {
+static int inputs(const cJSON *root, const cJSON **items, int *n, bool *base64, struct serve_error *e) {
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(root, "input");
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "encoding_format");
-    if (fmt && (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "float") != 0))
-        return serve_error_set(e, 400, "invalid_request_error", "encoding_format", "encoding_format must be \"float\"");
+    *base64 = cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "base64");
+    if (fmt && !cJSON_IsNull(fmt) && !*base64 && (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "float") != 0))
+        return serve_error_set(e, 400, "invalid_request_error", "encoding_format", "encoding_format must be \"float\" or \"base64\"");
     *n = 0;
     if (cJSON_IsString(in)) {
         items[(*n)++] = in;
@@ -76,7 +81,35 @@ static int inputs(const cJSON *root, const cJSON **items, int *n, struct serve_e
     return 0;
 }
 
-static char *response(struct serve_app *app, struct serve_task **ts, int n) {
+/* The vector's float32 values as little-endian bytes, base64 (RFC 4648, padded). */
+static cJSON *base64_floats(const float *v, int32_t d) {
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const size_t n_bytes = (size_t)d * 4;
+    char *s = malloc((n_bytes + 2) / 3 * 4 + 1), *o = s;
+    if (!s) return NULL;
+    uint32_t acc = 0;
+    int have = 0;
+    for (size_t i = 0; i < n_bytes; i++) {
+        uint32_t bits;
+        memcpy(&bits, &v[i / 4], 4);
+        acc = acc << 8 | ((bits >> (8 * (i % 4))) & 0xff);
+        if (++have == 3) {
+            for (int k = 18; k >= 0; k -= 6) *o++ = abc[(acc >> k) & 63];
+            acc = 0, have = 0;
+        }
+    }
+    if (have) {
+        acc <<= 8 * (3 - have);
+        for (int k = 18; k >= 18 - 6 * have; k -= 6) *o++ = abc[(acc >> k) & 63];
+        for (int k = have; k < 3; k++) *o++ = '=';
+    }
+    *o = '\0';
+    cJSON *str = cJSON_CreateString(s);
+    free(s);
+    return str;
+}
+
+static char *response(struct serve_app *app, struct serve_task **ts, int n, bool base64) {
     const int32_t d = nib_model_n_embd(app->model);
     cJSON *r = cJSON_CreateObject(), *data = cJSON_CreateArray();
     int64_t tokens = 0;
@@ -85,7 +118,7 @@ static char *response(struct serve_app *app, struct serve_task **ts, int n) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "object", "embedding");
         cJSON_AddNumberToObject(o, "index", i);
-        cJSON_AddItemToObject(o, "embedding", cJSON_CreateFloatArray(ts[i]->embedding, d));
+        cJSON_AddItemToObject(o, "embedding", base64 ? base64_floats(ts[i]->embedding, d) : cJSON_CreateFloatArray(ts[i]->embedding, d));
         cJSON_AddItemToArray(data, o);
         tokens += ts[i]->n_prompt;
     }
@@ -110,7 +143,8 @@ enum MHD_Result serve_handle_embeddings(struct serve_conn *c) {
     }
     const cJSON *items[MAX_INPUTS];
     struct serve_task *ts[MAX_INPUTS] = { 0 };
-    int n = 0, made = 0, rc = inputs(root, items, &n, &e);
+    bool base64 = false;
+    int n = 0, made = 0, rc = inputs(root, items, &n, &base64, &e);
     for (; !rc && made < n; made++) rc = make_task(app, items[made], &ts[made], &e);
     cJSON_Delete(root);
     for (int i = 0; !rc && i < n; i++) {
@@ -136,7 +170,7 @@ enum MHD_Result serve_handle_embeddings(struct serve_conn *c) {
             for (int i = 0; i < n; i++) serve_engine_cancel(app->engine, ts[i]);
             serve_metrics_count(&app->metrics, c->ep, 499);
         } else {
-            q = failed ? serve_reply_error(c, failed) : serve_reply(c, 200, "application/json", response(app, ts, n));
+            q = failed ? serve_reply_error(c, failed) : serve_reply(c, 200, "application/json", response(app, ts, n, base64));
         }
     }
     for (int i = 0; i < made; i++) serve_task_unref(ts[i]);
