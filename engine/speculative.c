@@ -387,3 +387,14 @@ int32_t nib_spec_next(struct nib_spec *s, struct nib_sampler *ts, struct nib_sam
 }
 
 void nib_spec_get_stats(const struct nib_spec *s, struct nib_spec_stats *out) { *out = s->st; }
+
+int nib_spec_set_sampling(struct nib_spec *s, bool greedy, uint64_t seed, struct nib_error *err) {
+    if (!greedy && !s->q) {
+        s->q = malloc(sizeof(float) * (size_t)s->p.draft_max * (size_t)s->n_vocab);
+        if (!s->q) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
+    }
+    s->p.greedy = greedy;
+    s->p.seed = seed;
+    s->rng = seed;
+    return NIB_OK;
+}

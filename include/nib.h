@@ -654,6 +654,9 @@ int32_t nib_spec_reused(const struct nib_spec *s);
 int32_t nib_spec_next(struct nib_spec *s, struct nib_sampler *target_sampler, struct nib_sampler *draft_sampler,
                       int32_t *out, int32_t cap, struct nib_error *err);
 void nib_spec_get_stats(const struct nib_spec *s, struct nib_spec_stats *out);
+/* New sampling settings between calls (greedy or not, the acceptance
+ * draws' seed); what the contexts hold stays usable. */
+int  nib_spec_set_sampling(struct nib_spec *s, bool greedy, uint64_t seed, struct nib_error *err);
 
 #ifdef __cplusplus
 }

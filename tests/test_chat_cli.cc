@@ -77,10 +77,10 @@ TEST(ChatCli, ScriptedTurnsReuseTheCache) {
 
 /* Speculative decoding in chat (n-gram lookup, or the story model drafting
  * for the chat model: their vocabularies agree on every shared id): the same
- * greedy replies, the same cache reuse. */
+ * greedy replies, the same cache reuse, /set included. */
 TEST(ChatCli, SpeculativeRepliesAreTheSame) {
     const std::string in = write_temp("chat_spec.txt", "Once upon a time there was a little girl named Lily.\n"
-                                                       "The dog ran to the park.\nTom had a red ball.\n");
+                                                       "The dog ran to the park.\n/set temp 0\nTom had a red ball.\n");
     CliRun plain = run_nib("chat -m '" + chat_model + "' --temp 0 -t 2 < '" + in + "'");
     ASSERT_EQ(plain.status, 0) << plain.err;
     const std::string draft = std::string(NIB_SOURCE_DIR) + "/models/stories260K-q8_0.gguf";

@@ -74,22 +74,18 @@ int chat_engine_sampler(struct chat_engine *e) {
     e->sampler = NULL;
     if (nib_sampler_init(&e->sp, nib_model_n_vocab(e->l.model), &e->sampler, &err)) return cli_fail_err(&err);
     if (!e->spec_args.draft && !e->spec_args.lookup) return 0;
-    nib_spec_free(e->spec); /* greedy or not follows the temperature */
+    if (!e->spec) /* the first time: draft model, context and speculation state */
+        return gen_spec_setup(&e->spec_args, &e->sp, e->l.model, e->l.ctx, &e->draft_model, &e->draft_ctx, &e->draft_sampler,
+                              &e->spec);
+    /* after /set: the same state (and cache), new sampling for target and draft */
+    if (nib_spec_set_sampling(e->spec, e->sp.temperature <= 0, e->sp.seed, &err)) return cli_fail_err(&err);
+    if (!e->draft_model) return 0;
     nib_sampler_free(e->draft_sampler);
-    e->spec = NULL;
     e->draft_sampler = NULL;
-    if (e->draft_ctx) { /* the model and context stay; the draft's sampler follows e->sp */
-        struct nib_sampler_params dp = e->sp;
-        dp.seed = e->sp.seed ^ 0x5eedd4af7ull;
-        if (nib_sampler_init(&dp, nib_model_n_vocab(e->draft_model), &e->draft_sampler, &err)) return cli_fail_err(&err);
-        struct nib_spec_params p = e->spec_args.p;
-        p.greedy = e->sp.temperature <= 0;
-        p.seed = e->sp.seed;
-        if (nib_spec_new(e->l.ctx, e->draft_ctx, &p, &e->spec, &err)) return cli_fail_err(&err);
-        return 0;
-    }
-    return gen_spec_setup(&e->spec_args, &e->sp, e->l.model, e->l.ctx, &e->draft_model, &e->draft_ctx, &e->draft_sampler,
-                          &e->spec);
+    struct nib_sampler_params dp = e->sp;
+    dp.seed = e->sp.seed ^ 0x5eedd4af7ull; /* as gen_spec_setup */
+    if (nib_sampler_init(&dp, nib_model_n_vocab(e->draft_model), &e->draft_sampler, &err)) return cli_fail_err(&err);
+    return 0;
 }
 
 void chat_engine_free(struct chat_engine *e) {
@@ -195,6 +191,26 @@ static int sync_cache(struct chat_engine *e, const int32_t *toks, int32_t n, int
     return 0;
 }
 
+/* A reply token: kept in r and its text streamed (complete UTF-8 only). */
+static int take_token(struct chat_engine *e, struct nib_utf8_stream *u8, int32_t tok, struct tok_list *r, chat_emit_fn emit,
+                      void *user) {
+    if (!tok_list_push(r, tok)) return cli_fail("out of memory");
+    char piece[512], out[2048];
+    int64_t np = nib_token_to_piece(e->vocab, tok, 0, piece, sizeof piece);
+    if (np > 0) {
+        size_t k = nib_utf8_stream_push(u8, piece, (size_t)(np < (int64_t)sizeof piece ? np : (int64_t)sizeof piece), out);
+        if (k) emit(user, out, k);
+    }
+    return 0;
+}
+
+/* The end of the reply's text: an incomplete character becomes U+FFFD. */
+static void finish_text(struct nib_utf8_stream *u8, chat_emit_fn emit, void *user) {
+    char out[64];
+    size_t k = nib_utf8_stream_finish(u8, out);
+    if (k) emit(user, out, k);
+}
+
 static int generate(struct chat_engine *e, int32_t last, struct tok_list *r, chat_emit_fn emit, void *user,
                     volatile sig_atomic_t *stop_flag) {
     struct nib_error err = { 0 };
@@ -219,21 +235,13 @@ static int generate(struct chat_engine *e, int32_t last, struct tok_list *r, cha
             e->stop = "eog";
             break;
         }
-        if (!tok_list_push(r, tok)) return cli_fail("out of memory");
-        char piece[512], out[2048];
-        int64_t np = nib_token_to_piece(e->vocab, tok, 0, piece, sizeof piece);
-        if (np > 0) {
-            size_t k = nib_utf8_stream_push(&u8, piece, (size_t)(np < (int64_t)sizeof piece ? np : (int64_t)sizeof piece), out);
-            if (k) emit(user, out, k);
-        }
+        if (take_token(e, &u8, tok, r, emit, user)) return 1;
         struct nib_batch b = { 1, &tok, NULL, NULL, NULL, 0 };
         if (nib_decode(e->l.ctx, &b, &err)) return cli_fail_err(&err);
         if (!tok_list_push(&e->cache, tok)) return cli_fail("out of memory");
         logits = nib_context_logits(e->l.ctx, 0);
     }
-    char out[64];
-    size_t k = nib_utf8_stream_finish(&u8, out);
-    if (k) emit(user, out, k);
+    finish_text(&u8, emit, user);
     return 0;
 }
 
@@ -267,18 +275,10 @@ static int generate_spec(struct chat_engine *e, const int32_t *toks, int32_t n, 
                 done = true;
                 break;
             }
-            if (!tok_list_push(r, buf[i])) return cli_fail("out of memory");
-            char piece[512], out[2048];
-            int64_t np = nib_token_to_piece(e->vocab, buf[i], 0, piece, sizeof piece);
-            if (np > 0) {
-                size_t k = nib_utf8_stream_push(&u8, piece, (size_t)(np < (int64_t)sizeof piece ? np : (int64_t)sizeof piece), out);
-                if (k) emit(user, out, k);
-            }
+            if (take_token(e, &u8, buf[i], r, emit, user)) return 1;
         }
     }
-    char out[64];
-    size_t k = nib_utf8_stream_finish(&u8, out);
-    if (k) emit(user, out, k);
+    finish_text(&u8, emit, user);
     e->cache.n = 0; /* the target's KV is nib_spec's to track */
     return 0;
 }

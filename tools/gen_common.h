@@ -31,8 +31,9 @@ extern const char *const GEN_SPEC_HELP; /* the options' lines for --help */
 
 /* The speculation state for target context ctx: the draft model and its
  * context (same size, threads and batch), the vocabulary check, the draft's
- * sampler (from sp, its own seed) and nib_spec. *draft_model, *draft_ctx,
- * *draft_sampler may stay NULL (--lookup). 0, or 1 with an error printed. */
+ * sampler (from sp, seed ^ 0x5eedd4af7) and nib_spec. *draft_model,
+ * *draft_ctx, *draft_sampler may stay NULL (--lookup). 0, or 1 with an
+ * error printed. */
 int gen_spec_setup(const struct gen_spec_args *a, const struct nib_sampler_params *sp, const struct nib_model *target,
                    struct nib_context *ctx, struct nib_model **draft_model, struct nib_context **draft_ctx,
                    struct nib_sampler **draft_sampler, struct nib_spec **spec);
