@@ -11,6 +11,7 @@ packages=(
   libpcre2-dev                       # BPE pre-tokenizer regexes
   libedit-dev                        # nib chat: line editing and history
   libmicrohttpd-dev                  # nib serve: HTTP server
+  zlib1g-dev                         # CRC32 checksums, .gz text for nib perplexity
   libcurl4-openssl-dev               # tests: HTTP client for nib serve
   nodejs                             # tests: nib serve against the openai npm package (node --test)
   python3 python3-jinja2 tmux        # tests: chat templates against real Jinja2; nib chat in a terminal
