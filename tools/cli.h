@@ -22,10 +22,15 @@ int nib_cmd_synth(int argc, char **argv);
 int nib_cmd_bench(int argc, char **argv);
 int nib_cmd_chat(int argc, char **argv);
 int nib_cmd_serve(int argc, char **argv);
+int nib_cmd_quantize(int argc, char **argv);
 
 /* "nib: error: <msg>" on stderr; returns 1 (the exit code for errors). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_fail_err(const struct nib_error *err);
+
+/* For tool modules that report like the library: snprintf into err (when
+ * non-NULL), set its status, return status. */
+int cli_set_error(struct nib_error *err, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* One metadata value as text; long arrays are summarised as
  * "[N × type] first, items, ..." with at most max_items shown. */

@@ -16,6 +16,17 @@ int cli_fail(const char *fmt, ...) {
 
 int cli_fail_err(const struct nib_error *err) { return cli_fail("%s", err->msg); }
 
+int cli_set_error(struct nib_error *err, int status, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+        err->status = status;
+    }
+    return status;
+}
+
 /* Prints a string with control characters and quotes escaped, truncated. */
 static void print_escaped(FILE *f, const char *s, uint64_t len, uint64_t max) {
     fputc('"', f);

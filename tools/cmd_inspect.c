@@ -19,9 +19,10 @@ struct type_total {
 };
 
 static void usage(FILE *f) {
-    fputs("usage: nib inspect MODEL.gguf [--json] [--items N]\n"
+    fputs("usage: nib inspect MODEL.gguf [--json] [--items N] [--checksum]\n"
           "  Print a GGUF file's metadata, architecture, tensors and totals.\n"
           "  --json     machine-readable output on stdout\n"
+          "  --checksum instead: CRC32 (zlib) of every tensor's bytes and of the tensor data section\n"
           "  --items N  array items shown per metadata key (default 8)\n",
           f);
 }
@@ -121,10 +122,11 @@ static int inspect_text(const char *path, const struct nib_gguf *g, int items) {
 
 int nib_cmd_inspect(int argc, char **argv) {
     const char *path = NULL;
-    bool json = false;
+    bool json = false, checksum = false;
     int items = 8;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = true;
+        else if (!strcmp(argv[i], "--checksum")) checksum = true;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -147,7 +149,7 @@ int nib_cmd_inspect(int argc, char **argv) {
     struct nib_gguf *g = NULL;
     struct nib_error err = { 0 };
     if (nib_gguf_open(path, NULL, &g, &err) != NIB_OK) return cli_fail_err(&err);
-    int rc = json ? inspect_json(path, g, items) : inspect_text(path, g, items);
+    int rc = checksum ? inspect_checksum(path, g, json) : json ? inspect_json(path, g, items) : inspect_text(path, g, items);
     nib_gguf_free(g);
     return rc;
 }

@@ -12,6 +12,7 @@
  */
 #include "cli.h"
 #include "model_args.h"
+#include "progress.h"
 #include "synth_model.h"
 
 #include <errno.h>
@@ -243,24 +244,8 @@ struct job {
     uint8_t                   *buf; /* one chunk of output rows */
     size_t                     cap;
     int32_t                    n_threads;
-    bool                       progress, tty;
-    struct timespec            t0;
-    uint64_t                   written;
+    struct progress            progress;
 };
-
-static double seconds_since(const struct timespec *t0) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
-}
-
-static void report(const struct job *j, int64_t i, int64_t n, const char *name, bool tensor_done) {
-    if (!j->progress || (!j->tty && !tensor_done)) return;
-    double s = seconds_since(&j->t0), mib = (double)j->written / (1 << 20);
-    fprintf(stderr, "%s[%*" PRId64 "/%" PRId64 "] %-32s %10.1f MiB %8.1f MiB/s%s", j->tty ? "\r" : "", n > 999 ? 4 : 3, i + 1,
-            n, name, mib, s > 0 ? mib / s : 0.0, j->tty ? "\033[K" : "\n");
-    fflush(stderr);
-}
 
 /* Generates and quantizes rows [r0, r0 + nr) of t into j->buf, rows in parallel. */
 static bool fill_chunk(const struct job *j, const struct synth_tensor *t, uint64_t key, int64_t r0, int64_t nr,
@@ -296,8 +281,8 @@ static int write_tensor(struct job *j, const struct synth_tensor *t, int64_t idx
         if (!fill_chunk(j, t, key, r0, nr, row_bytes))
             return cli_fail("synth: tensor '%s': out of memory or cannot quantize to %s", t->name, nib_type_name(t->type));
         if (nib_gguf_writer_write_data(j->w, j->buf, (size_t)nr * row_bytes, &err)) return cli_fail_err(&err);
-        j->written += (uint64_t)nr * row_bytes;
-        report(j, idx, n_tensors, t->name, r0 + nr == rows);
+        j->progress.bytes += (uint64_t)nr * row_bytes;
+        progress_tensor(&j->progress, idx, n_tensors, t->name, r0 + nr == rows);
     }
     return 0;
 }
@@ -319,8 +304,7 @@ static int write_header(struct nib_gguf_writer *w, const struct synth_args *a, c
 
 static int write_model(const struct synth_args *a, const struct synth_shape *s, const struct synth_type *t,
                        const struct nib_gguf *vocab, const struct synth_tensor *ts, int64_t n) {
-    struct job j = { .values = &a->values, .n_threads = a->n_threads, .tty = isatty(2) != 0 };
-    j.progress = a->progress || j.tty;
+    struct job j = { .values = &a->values, .n_threads = a->n_threads };
     if (j.n_threads <= 0) {
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         j.n_threads = nc > 0 && nc < 1024 ? (int32_t)nc : 1;
@@ -334,12 +318,12 @@ static int write_model(const struct synth_args *a, const struct synth_shape *s, 
     if (nib_gguf_writer_open(a->out, 0, &j.w, &err)) return cli_fail_err(&err);
     int rc = write_header(j.w, a, s, t, vocab, ts, n);
     if (!rc && !(j.buf = malloc(j.cap))) rc = cli_fail("synth: out of memory for a %zu-byte chunk", j.cap);
-    clock_gettime(CLOCK_MONOTONIC, &j.t0);
+    progress_start(&j.progress, a->progress);
     for (int64_t i = 0; !rc && i < n; i++) rc = write_tensor(&j, &ts[i], i, n);
     if (!rc && nib_gguf_writer_close(j.w, &err)) rc = cli_fail_err(&err);
-    if (j.progress && j.tty) fputc('\n', stderr);
-    if (!rc && j.progress) {
-        double sec = seconds_since(&j.t0), mib = (double)j.written / (1 << 20);
+    progress_end(&j.progress);
+    if (!rc && j.progress.on) {
+        double sec = progress_seconds(&j.progress), mib = (double)j.progress.bytes / (1 << 20);
         fprintf(stderr, "nib synth: wrote %s: %" PRId64 " tensors, %.1f MiB in %.2f s (%.1f MiB/s, %d threads)\n", a->out, n,
                 mib, sec, sec > 0 ? mib / sec : 0.0, j.n_threads);
     }

@@ -19,4 +19,7 @@ struct cJSON *inspect_tokenizer_json(const struct nib_gguf *g);
 void inspect_experts_text(const struct nib_gguf *g);
 struct cJSON *inspect_experts_json(const struct nib_gguf *g);
 
+/* inspect_checksum.c: `--checksum`, CRC32 per tensor and of the data section. */
+int inspect_checksum(const char *path, const struct nib_gguf *g, bool json);
+
 #endif

@@ -19,6 +19,7 @@
 #ifndef NIB_SYNTH_MODEL_H
 #define NIB_SYNTH_MODEL_H
 
+#include "cli.h"
 #include "nib.h"
 
 #include <stdbool.h>
@@ -115,7 +116,5 @@ int synth_vocab_size(const struct nib_gguf *g, const char *path, int64_t *n_voca
 /* Copies every tokenizer.* key. */
 int synth_vocab_copy(struct nib_gguf_writer *w, const struct nib_gguf *g, struct nib_error *err);
 
-/* snprintf into err (when non-NULL); returns status. */
-int synth_error(struct nib_error *err, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

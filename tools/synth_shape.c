@@ -10,17 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-int synth_error(struct nib_error *err, int status, const char *fmt, ...) {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-        va_end(ap);
-        err->status = status;
-    }
-    return status;
-}
-
 /* ----------------------------------------------------------------- types */
 
 /* general.file_type as llama.cpp numbers it (llama.h LLAMA_FTYPE_*). A pure
@@ -80,7 +69,7 @@ const char *synth_preset_names(void) { return "llama-7b, llama3-8b, tinyllama-1.
 
 static int check_range(const char *what, int64_t v, int64_t lo, int64_t hi, struct nib_error *err) {
     if (v < lo || v > hi)
-        return synth_error(err, NIB_E_ARG, "%s = %" PRId64 " is out of range (%" PRId64 "..%" PRId64 ")", what, v, lo, hi);
+        return cli_set_error(err, NIB_E_ARG, "%s = %" PRId64 " is out of range (%" PRId64 "..%" PRId64 ")", what, v, lo, hi);
     return NIB_OK;
 }
 
@@ -88,13 +77,13 @@ static int check_experts(struct synth_shape *s, struct nib_error *err) {
     bool moe_arch = !strcmp(s->arch, "qwen3moe");
     int rc;
     if ((!strcmp(s->arch, "qwen2") || !strcmp(s->arch, "qwen3")) && (s->n_expert || s->n_expert_used))
-        return synth_error(err, NIB_E_ARG, "architecture %s has no experts (use qwen3moe, or llama for Mixtral-style MoE)",
+        return cli_set_error(err, NIB_E_ARG, "architecture %s has no experts (use qwen3moe, or llama for Mixtral-style MoE)",
                            s->arch);
     if (moe_arch && s->n_expert == 0)
-        return synth_error(err, NIB_E_ARG, "qwen3moe needs --n-expert and --n-expert-used (or --preset qwen3moe-mini)");
+        return cli_set_error(err, NIB_E_ARG, "qwen3moe needs --n-expert and --n-expert-used (or --preset qwen3moe-mini)");
     if (!moe_arch && s->n_ff_exp)
-        return synth_error(err, NIB_E_ARG, "--n-ff-exp is for qwen3moe (llama MoE experts use --n-ff)");
-    if (s->n_expert == 0) return s->n_expert_used ? synth_error(err, NIB_E_ARG, "--n-expert-used needs --n-expert") : NIB_OK;
+        return cli_set_error(err, NIB_E_ARG, "--n-ff-exp is for qwen3moe (llama MoE experts use --n-ff)");
+    if (s->n_expert == 0) return s->n_expert_used ? cli_set_error(err, NIB_E_ARG, "--n-expert-used needs --n-expert") : NIB_OK;
     if ((rc = check_range("n_expert", s->n_expert, 1, 256, err)) ||
         (rc = check_range("n_expert_used", s->n_expert_used, 1, s->n_expert, err)))
         return rc;
@@ -105,19 +94,19 @@ static int check_experts(struct synth_shape *s, struct nib_error *err) {
 
 static int check_heads(struct synth_shape *s, struct nib_error *err) {
     if (s->n_head % s->n_head_kv)
-        return synth_error(err, NIB_E_ARG, "n_head %" PRId64 " is not a multiple of n_head_kv %" PRId64, s->n_head,
+        return cli_set_error(err, NIB_E_ARG, "n_head %" PRId64 " is not a multiple of n_head_kv %" PRId64, s->n_head,
                            s->n_head_kv);
     if (s->head_dim == 0) {
         if (s->n_embd % s->n_head)
-            return synth_error(err, NIB_E_ARG, "n_head %" PRId64 " does not divide n_embd %" PRId64 " (or give --head-dim)",
+            return cli_set_error(err, NIB_E_ARG, "n_head %" PRId64 " does not divide n_embd %" PRId64 " (or give --head-dim)",
                                s->n_head, s->n_embd);
         s->head_dim = s->n_embd / s->n_head;
     }
     if (!strcmp(s->arch, "qwen2") && s->head_dim * s->n_head != s->n_embd)
-        return synth_error(err, NIB_E_ARG, "qwen2 needs head_dim * n_head = n_embd (%" PRId64 " * %" PRId64 " != %" PRId64 ")",
+        return cli_set_error(err, NIB_E_ARG, "qwen2 needs head_dim * n_head = n_embd (%" PRId64 " * %" PRId64 " != %" PRId64 ")",
                            s->head_dim, s->n_head, s->n_embd);
     if (s->head_dim % 2 || s->head_dim > 1024)
-        return synth_error(err, NIB_E_ARG, "head_dim %" PRId64 " must be even and at most 1024 (rotary pairs)", s->head_dim);
+        return cli_set_error(err, NIB_E_ARG, "head_dim %" PRId64 " must be even and at most 1024 (rotary pairs)", s->head_dim);
     return NIB_OK;
 }
 
@@ -125,7 +114,7 @@ int synth_shape_check(struct synth_shape *s, struct nib_error *err) {
     static const char *const archs[] = { "llama", "qwen2", "qwen3", "qwen3moe" };
     bool known = false;
     for (size_t i = 0; i < 4; i++) known |= !strcmp(s->arch, archs[i]);
-    if (!known) return synth_error(err, NIB_E_ARG, "unknown architecture '%s' (llama, qwen2, qwen3, qwen3moe)", s->arch);
+    if (!known) return cli_set_error(err, NIB_E_ARG, "unknown architecture '%s' (llama, qwen2, qwen3, qwen3moe)", s->arch);
     int rc;
     if ((rc = check_range("n_embd", s->n_embd, 1, 1 << 17, err)) || (rc = check_range("n_layer", s->n_layer, 1, 512, err)) ||
         (rc = check_range("n_head", s->n_head, 1, 1024, err)) || (rc = check_range("n_head_kv", s->n_head_kv, 1, 1024, err)) ||
@@ -133,7 +122,7 @@ int synth_shape_check(struct synth_shape *s, struct nib_error *err) {
         (rc = check_range("n_ctx", s->n_ctx, 1, 1 << 24, err)) || (rc = check_range("head_dim", s->head_dim, 0, 1024, err)))
         return rc;
     if (!(s->rope_base > 0) || !(s->rms_eps > 0))
-        return synth_error(err, NIB_E_ARG, "rope base %g and rms epsilon %g must be positive", s->rope_base, s->rms_eps);
+        return cli_set_error(err, NIB_E_ARG, "rope base %g and rms epsilon %g must be positive", s->rope_base, s->rms_eps);
     if ((rc = check_heads(s, err))) return rc;
     return check_experts(s, err);
 }

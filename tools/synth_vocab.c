@@ -91,14 +91,14 @@ static int write_keys(struct nib_gguf_writer *w, int64_t n, char *pool, struct n
 
 int synth_vocab_write_default(struct nib_gguf_writer *w, int64_t n, struct nib_error *err) {
     if (n < SYNTH_MIN_VOCAB)
-        return synth_error(err, NIB_E_ARG, "n_vocab %lld is too small for the default vocab (at least %d; or use --vocab-from)",
+        return cli_set_error(err, NIB_E_ARG, "n_vocab %lld is too small for the default vocab (at least %d; or use --vocab-from)",
                            (long long)n, SYNTH_MIN_VOCAB);
     char *pool = malloc((size_t)n * 16);
     struct nib_gguf_value *tokens = malloc(sizeof(*tokens) * (size_t)n);
     float *scores = malloc(sizeof(*scores) * (size_t)n);
     int32_t *types = malloc(sizeof(*types) * (size_t)n);
     int rc = pool && tokens && scores && types ? write_keys(w, n, pool, tokens, scores, types, err)
-                                               : synth_error(err, NIB_E_NOMEM, "out of memory for the vocab");
+                                               : cli_set_error(err, NIB_E_NOMEM, "out of memory for the vocab");
     free(pool);
     free(tokens);
     free(scores);
@@ -109,7 +109,7 @@ int synth_vocab_write_default(struct nib_gguf_writer *w, int64_t n, struct nib_e
 int synth_vocab_size(const struct nib_gguf *g, const char *path, int64_t *n_vocab, struct nib_error *err) {
     const struct nib_gguf_value *v = nib_gguf_get(g, "tokenizer.ggml.tokens");
     if (!v || v->type != NIB_GGUF_ARRAY || v->v.arr.type != NIB_GGUF_STRING || v->v.arr.n == 0)
-        return synth_error(err, NIB_E_FORMAT, "%s: no tokenizer (tokenizer.ggml.tokens missing or not a list of strings)", path);
+        return cli_set_error(err, NIB_E_FORMAT, "%s: no tokenizer (tokenizer.ggml.tokens missing or not a list of strings)", path);
     *n_vocab = (int64_t)v->v.arr.n;
     return NIB_OK;
 }
