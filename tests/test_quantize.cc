@@ -18,6 +18,7 @@
 #include <map>
 #include <string>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 #include <zlib.h>
@@ -378,4 +379,55 @@ TEST(Quantize, InspectChecksumIsZlibCrc32OfEachTensorAndTheDataSection) {
     CliRun j = run_nib("inspect --checksum --json '" + path + "'");
     ASSERT_EQ(j.status, 0) << j.err;
     EXPECT_NE(j.out.find(std::string("\"crc32\":\t\"") + std::string(line).substr(14, 8)), std::string::npos) << j.out;
+}
+
+namespace {
+
+// The nib binary under `sh -c` with a prefix (ulimit, trap, timeout ...).
+int run_shell(const std::string &prefix, const std::string &args, std::string *err) {
+    std::string errfile = nib_test_temp_path("quantize_sh.err");
+    std::string cmd = "sh -c \"" + prefix + " '" + NIB_CLI_PATH + "' " + args + "\" 2>'" + errfile + "' >/dev/null";
+    int st = system(cmd.c_str());
+    std::vector<uint8_t> e = nib_test_read_file(errfile);
+    err->assign(e.begin(), e.end());
+    std::remove(errfile.c_str());
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+// Files in the output's folder whose names start with the output's name.
+int leftovers(const std::string &out) {
+    std::string dir = out.substr(0, out.rfind('/')), base = out.substr(out.rfind('/') + 1);
+    int n = 0;
+    for (const std::string &p : nib_test_list_files(dir, ""))
+        if (p.substr(p.rfind('/') + 1).rfind(base, 0) == 0) n++;
+    return n;
+}
+
+}  // namespace
+
+TEST(Quantize, DiskFullAndInterruptionLeaveNoFile) {
+    Temp src("big_src.gguf"), out("big_out.gguf");
+    // ~50 MB of F32 weights: big enough to outgrow the file size limit and to
+    // still be running when the signal comes on most machines.
+    ASSERT_EQ(run_nib("synth -o '" + src.path + "' --type F32 --n-embd 1024 --n-layer 3 --n-head 8 --n-ff 2816 "
+                      "--n-vocab 2000").status, 0);
+    std::string err;
+    // A full disk: writes fail with EFBIG past 1 MiB (SIGXFSZ ignored).
+    int st = run_shell("trap '' XFSZ; ulimit -f 1024;", "quantize '" + src.path + "' '" + out.path + "' Q8_0", &err);
+    EXPECT_NE(st, 0);
+    EXPECT_NE(err.find("write failed"), std::string::npos) << err;
+    EXPECT_EQ(leftovers(out.path), 0) << "a partial or temporary file was left";
+
+    // Ctrl-C while it runs: either it finished first (a complete file) or it
+    // stopped with nothing left behind.
+    st = run_shell("timeout --preserve-status -s INT 0.15", "quantize -t 1 '" + src.path + "' '" + out.path + "' Q4_K_M", &err);
+    if (st == 0) {
+        EXPECT_EQ(leftovers(out.path), 1);
+        File f(out.path);
+        EXPECT_EQ(f.u64("general.file_type"), 15);
+    } else {
+        EXPECT_EQ(st, 130) << err;  // 128 + SIGINT
+        EXPECT_NE(err.find("interrupted"), std::string::npos) << err;
+        EXPECT_EQ(leftovers(out.path), 0) << "a partial or temporary file was left";
+    }
 }

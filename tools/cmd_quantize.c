@@ -8,8 +8,9 @@
  * The output: the input's metadata in order, then general.quantization_version
  * and general.file_type (moved to the end, as llama.cpp's gguf_set_val does),
  * tensors in llama.cpp's order (quant_sort). It is written to a temporary file
- * renamed onto OUT only when complete (nib_gguf_writer), so an interrupted or
- * failed run never leaves a half file under OUT; OUT must not exist (--force
+ * renamed onto OUT only when complete (nib_gguf_writer), so a failed run
+ * never leaves a half file under OUT; Ctrl-C / SIGTERM / SIGHUP stop it at
+ * the next chunk and remove the temporary file too; OUT must not exist (--force
  * replaces it) and may never be the input. Rows are converted in parallel,
  * CHUNK_BYTES of output at a time. --verify re-reads OUT and compares every
  * tensor's name, type, shape and CRC32 with what was written.
@@ -20,6 +21,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -196,6 +198,23 @@ static void print_plan(const struct quant_tensor *ts, int64_t n) {
 
 /* ----------------------------------------------------------------- write */
 
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) { interrupted = sig; }
+
+static void catch_signals(bool on) {
+    struct sigaction sa = { 0 };
+    sa.sa_handler = on ? on_signal : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static int check_interrupted(void) {
+    return interrupted ? cli_fail("quantize: interrupted (signal %d); nothing written", (int)interrupted) : 0;
+}
+
 struct job {
     struct nib_gguf_writer *w;
     uint8_t                *buf;
@@ -258,6 +277,7 @@ static int write_tensor(struct job *j, const struct nib_gguf *g, const struct qu
     uint32_t crc = (uint32_t)crc32_z(0, NULL, 0);
     if (t->new_type == t->type) { /* copied as it is, a chunk at a time */
         for (uint64_t off = 0; off < src->n_bytes; off += CHUNK_BYTES) {
+            if (check_interrupted()) return 1;
             size_t len = src->n_bytes - off < CHUNK_BYTES ? (size_t)(src->n_bytes - off) : CHUNK_BYTES;
             if (nib_gguf_writer_write_data(j->w, data + off, len, &err)) return cli_fail_err(&err);
             crc = (uint32_t)crc32_z(crc, data + off, len);
@@ -276,6 +296,7 @@ static int write_tensor(struct job *j, const struct nib_gguf *g, const struct qu
     int64_t per_chunk = (int64_t)(j->cap / out_bytes);
     for (int64_t r0 = 0; r0 < rows; r0 += per_chunk) {
         int64_t nr = rows - r0 < per_chunk ? rows - r0 : per_chunk;
+        if (check_interrupted()) return 1;
         if (!convert_rows(j, t, data + (size_t)r0 * in_bytes, nr))
             return cli_fail("quantize: tensor '%s': out of memory or cannot convert %s to %s", t->name,
                             nib_type_name(t->type), nib_type_name(t->new_type));
@@ -326,8 +347,10 @@ static int write_model(const struct quant_args *a, const struct nib_gguf *g, con
     if (!rc && nib_gguf_writer_open(a->out, align, &j.w, &err)) rc = cli_fail_err(&err);
     if (!rc) rc = write_header(j.w, g, a->ftype, ts, n);
     progress_start(&j.progress, a->progress);
+    catch_signals(true);
     for (int64_t i = 0; !rc && i < n; i++) rc = write_tensor(&j, g, &ts[i], i, n);
-    if (!rc && nib_gguf_writer_close(j.w, &err)) rc = cli_fail_err(&err);
+    if (!rc && !(rc = check_interrupted()) && nib_gguf_writer_close(j.w, &err)) rc = cli_fail_err(&err);
+    catch_signals(false);
     progress_end(&j.progress);
     if (!rc) {
         uint64_t before = 0, after = 0, elems = 0;
@@ -348,10 +371,10 @@ static int write_model(const struct quant_args *a, const struct nib_gguf *g, con
                             "multiple of the block; --dry-run lists them)\n", n_fallback, n);
     }
     if (!rc && a->verify) rc = verify_output(a->out, ts, n, j.crc);
-    nib_gguf_writer_free(j.w);
+    nib_gguf_writer_free(j.w); /* removes the temporary file unless closed */
     free(j.buf);
     free(j.crc);
-    return rc;
+    return rc && interrupted ? 128 + (int)interrupted : rc;
 }
 
 int nib_cmd_quantize(int argc, char **argv) {
