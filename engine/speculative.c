@@ -33,11 +33,14 @@ struct nib_spec {
     double                 sw, sx, sy, sxx, sxy; /* decayed sums fitting target pass time = a + b * rows */
     int32_t                plain_steps;
     int32_t                reused;      /* prompt tokens the last nib_spec_prompt found in the cache */
+    int32_t               *seqs;        /* [n_seqs] p.seq, the sequence column of every batch */
+    int32_t                n_seqs;
     struct nib_spec_stats  st;
 };
 
 struct nib_spec_params nib_spec_default_params(void) {
-    struct nib_spec_params p = { .draft_max = 16, .draft_min = 0, .p_min = 0.75f, .lookup = 3, .greedy = true, .seed = 1 };
+    struct nib_spec_params p = { .draft_max = 16, .draft_min = 0, .p_min = 0.75f, .lookup = 3, .greedy = true, .seed = 1,
+                                 .seq = 0, .prompt_flags = 0 };
     return p;
 }
 
@@ -85,6 +88,7 @@ void nib_spec_free(struct nib_spec *s) {
     free(s->prop);
     free(s->q);
     free(s->pd);
+    free(s->seqs);
     free(s);
 }
 
@@ -96,6 +100,7 @@ int nib_spec_new(struct nib_context *target, struct nib_context *draft, const st
     if (pp.draft_max < 1 || pp.draft_max > 256 || pp.draft_min < 0 || pp.draft_min > pp.draft_max)
         return nib_error_set(err, NIB_E_ARG, "speculative: draft lengths %d..%d out of range (1 <= max <= 256, min <= max)",
                              pp.draft_min, pp.draft_max);
+    if (pp.seq < 0) return nib_error_set(err, NIB_E_ARG, "speculative: sequence %d is negative", pp.seq);
     if (!draft && (pp.lookup < 1 || pp.lookup > 64)) return nib_error_set(err, NIB_E_ARG, "speculative: lookup n-gram %d out of range 1..64", pp.lookup);
     struct nib_spec *s = calloc(1, sizeof(*s));
     if (!s) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
@@ -109,7 +114,12 @@ int nib_spec_new(struct nib_context *target, struct nib_context *draft, const st
     s->prop = malloc(sizeof(int32_t) * (size_t)pp.draft_max);
     s->pd = malloc(sizeof(float) * (size_t)s->n_vocab);
     if (!pp.greedy) s->q = malloc(sizeof(float) * (size_t)pp.draft_max * (size_t)s->n_vocab);
-    if (!s->prop || !s->pd || (!pp.greedy && !s->q)) {
+    s->n_seqs = nib_context_n_batch(target);
+    if (draft && nib_context_n_batch(draft) > s->n_seqs) s->n_seqs = nib_context_n_batch(draft);
+    if (pp.draft_max + 1 > s->n_seqs) s->n_seqs = pp.draft_max + 1;
+    s->seqs = malloc(sizeof(int32_t) * (size_t)s->n_seqs);
+    for (int32_t i = 0; s->seqs && i < s->n_seqs; i++) s->seqs[i] = pp.seq;
+    if (!s->prop || !s->pd || !s->seqs || (!pp.greedy && !s->q)) {
         nib_spec_free(s);
         return nib_error_set(err, NIB_E_NOMEM, "out of memory");
     }
@@ -129,13 +139,15 @@ static int push_hist(struct nib_spec *s, int32_t tok, struct nib_error *err) {
     return NIB_OK;
 }
 
-/* Decodes toks into c (sequence 0) in n_batch pieces; the last token's
- * logits are kept, at batch index *last_row (may be NULL). */
-static int feed(struct nib_context *c, const int32_t *toks, int32_t n, int32_t *last_row, struct nib_error *err) {
+/* Decodes toks into c (the speculation's sequence) in n_batch pieces with
+ * the given batch flags; the last token's logits are kept, at batch index
+ * *last_row (may be NULL). */
+static int feed(const struct nib_spec *s, struct nib_context *c, const int32_t *toks, int32_t n, uint32_t flags,
+                int32_t *last_row, struct nib_error *err) {
     const int32_t nb = nib_context_n_batch(c);
     for (int32_t off = 0; off < n; off += nb) {
         const int32_t m = n - off < nb ? n - off : nb;
-        struct nib_batch b = { m, toks + off, NULL, NULL, NULL, 0 };
+        struct nib_batch b = { m, toks + off, NULL, s->seqs, NULL, flags };
         int rc = nib_decode(c, &b, err);
         if (rc) return rc;
         if (last_row) *last_row = m - 1;
@@ -147,20 +159,26 @@ int nib_spec_prompt(struct nib_spec *s, const int32_t *tokens, int32_t n, struct
     if (!s || !tokens || n <= 0) return nib_error_set(err, NIB_E_ARG, "nib_spec_prompt: empty prompt");
     if (n > nib_context_n_ctx(s->t)) return nib_error_set(err, NIB_E_ARG, "nib_spec_prompt: %d tokens do not fit the context", n);
     int32_t p = 0; /* what the target already holds of it (its KV may have been cut since) */
-    const int32_t held = nib_context_seq_len(s->t, 0) < s->n_t ? nib_context_seq_len(s->t, 0) : s->n_t;
+    const int32_t seq = s->p.seq, len = nib_context_seq_len(s->t, seq);
+    const int32_t held = len < s->n_t ? len : s->n_t;
     while (p < n && p < held && s->hist[p] == tokens[p]) p++;
     if (p == n) p = n - 1; /* the last token again: its logits come next */
-    int rc = nib_context_seq_truncate(s->t, 0, p, err);
+    int rc = nib_context_seq_truncate(s->t, seq, p, err);
+    if (!rc && p == 0 && nib_context_seq_len(s->t, seq) == 0) { /* empty: map cached prefix blocks */
+        const int32_t r = nib_context_seq_reuse_prefix(s->t, seq, tokens, n, err);
+        if (r < 0) return NIB_E_ARG;
+        p = r;
+    }
     int32_t pd = s->n_d < p ? s->n_d : p;
-    if (s->d && nib_context_seq_len(s->d, 0) < pd) pd = nib_context_seq_len(s->d, 0);
-    if (!rc && s->d) rc = nib_context_seq_truncate(s->d, 0, pd, err);
+    if (s->d && nib_context_seq_len(s->d, seq) < pd) pd = nib_context_seq_len(s->d, seq);
+    if (!rc && s->d) rc = nib_context_seq_truncate(s->d, seq, pd, err);
     if (rc) return rc;
     s->n_hist = 0;
     for (int32_t i = 0; i < n; i++)
         if ((rc = push_hist(s, tokens[i], err))) return rc;
     s->n_t = p;
     s->n_d = s->d ? pd : 0;
-    if ((rc = feed(s->t, tokens + p, n - p, &s->prompt_row, err))) return rc;
+    if ((rc = feed(s, s->t, tokens + p, n - p, s->p.prompt_flags, &s->prompt_row, err))) return rc;
     s->n_t = n;
     s->reused = p;
     return NIB_OK;
@@ -242,12 +260,12 @@ static int32_t draft_model(struct nib_spec *s, struct nib_sampler *smp, int32_t 
     while (s->n_d < cur_at) { /* catch up with what the target accepted */
         int32_t buf[512], m = 0;
         while (m < 512 && s->n_d + m < cur_at) buf[m] = for_draft(s, s->hist[s->n_d + m], nv), m++;
-        if ((*rc = feed(s->d, buf, m, NULL, err))) return 0;
+        if ((*rc = feed(s, s->d, buf, m, 0, NULL, err))) return 0;
         s->n_d += m;
     }
     int32_t tok = for_draft(s, s->hist[cur_at], nv), n = 0;
     while (n < k) {
-        struct nib_batch b = { 1, &tok, NULL, NULL, NULL, 0 };
+        struct nib_batch b = { 1, &tok, NULL, s->seqs, NULL, 0 };
         if ((*rc = nib_decode(s->d, &b, err))) return 0;
         s->n_d++;
         const float *lg = nib_context_logits(s->d, 0);
@@ -335,7 +353,12 @@ int32_t nib_spec_next(struct nib_spec *s, struct nib_sampler *ts, struct nib_sam
     if (s->d && k > nib_context_n_ctx(s->d) - s->n_hist) k = nib_context_n_ctx(s->d) - s->n_hist;
     double t0 = now_s();
     rc = 0;
-    const int32_t n_prop = k <= 0 ? 0 : s->d ? draft_model(s, s->p.greedy ? NULL : ds, k, err, &rc) : draft_lookup(s, k);
+    int32_t n_prop = k <= 0 ? 0 : s->d ? draft_model(s, s->p.greedy ? NULL : ds, k, err, &rc) : draft_lookup(s, k);
+    if (rc == NIB_KV_FULL) { /* the draft's cache is full: no proposals this time; it starts over later */
+        if ((rc = nib_context_seq_truncate(s->d, s->p.seq, 0, err))) return rc;
+        s->n_d = 0;
+        n_prop = 0;
+    }
     if (rc) return rc;
     const double t1 = now_s();
     /* verify: cur and the proposals in one row-exact batch */
@@ -344,8 +367,13 @@ int32_t nib_spec_next(struct nib_spec *s, struct nib_sampler *ts, struct nib_sam
     toks[0] = s->hist[s->n_hist - 1];
     for (int32_t i = 0; i < n_prop; i++) toks[i + 1] = s->prop[i];
     memset(want, 1, sizeof want);
-    struct nib_batch b = { n_prop + 1, toks, NULL, NULL, want, NIB_BATCH_ROW_EXACT };
-    if ((rc = nib_decode(s->t, &b, err))) return rc;
+    struct nib_batch b = { n_prop + 1, toks, NULL, s->seqs, want, NIB_BATCH_ROW_EXACT };
+    if ((rc = nib_decode(s->t, &b, err)) == NIB_KV_FULL && n_prop > 0) { /* no room for the proposals: cur alone */
+        n_prop = 0;
+        b.n = 1;
+        rc = nib_decode(s->t, &b, err);
+    }
+    if (rc) return rc == NIB_KV_FULL ? 0 : rc; /* full: nothing changed, 0 tokens */
     const double t2 = now_s();
     int32_t m = 0, accepted = 0;
     for (int32_t i = 0; i <= n_prop; i++) {
@@ -365,10 +393,10 @@ int32_t nib_spec_next(struct nib_spec *s, struct nib_sampler *ts, struct nib_sam
         accepted++;
     }
     /* KV: cur and the accepted proposals stay; the last emitted token is the next cur */
-    if ((rc = nib_context_seq_truncate(s->t, 0, s->n_t + m, err))) return rc;
+    if ((rc = nib_context_seq_truncate(s->t, s->p.seq, s->n_t + m, err))) return rc;
     s->n_t += m;
     if (s->d && s->n_d > s->n_t) {
-        if ((rc = nib_context_seq_truncate(s->d, 0, s->n_t, err))) return rc;
+        if ((rc = nib_context_seq_truncate(s->d, s->p.seq, s->n_t, err))) return rc;
         s->n_d = s->n_t;
     }
     /* running estimates for choosing K */

@@ -607,7 +607,8 @@ const char *nib_chat_template_names(void);
  * from both KV caches. K adapts: from the recent acceptance rate and the
  * measured draft/target cost, the K with the best expected tokens per unit
  * of time, and plain one-token steps when speculation would not pay.
- * Both contexts use sequence 0.
+ * Both contexts use sequence `seq` (default 0), so one pair of contexts can
+ * serve one speculation per sequence (nib serve: one per slot).
  */
 struct nib_spec_params {
     int32_t  draft_max; /* K at most (default 16) */
@@ -616,6 +617,9 @@ struct nib_spec_params {
     int32_t  lookup;    /* no draft model: propose what followed the last match of this many tokens (default 3) */
     bool     greedy;    /* the target samples greedily (exact-match acceptance) */
     uint64_t seed;      /* acceptance draws */
+    int32_t  seq;       /* the sequence used in both contexts (default 0) */
+    uint32_t prompt_flags; /* nib_batch flags of the target's prompt batches (default 0; the server:
+                              NIB_BATCH_ROW_EXACT, as its other sequences) */
 };
 struct nib_spec_params nib_spec_default_params(void);
 
@@ -642,9 +646,11 @@ int  nib_spec_new(struct nib_context *target, struct nib_context *draft, const s
 void nib_spec_free(struct nib_spec *s);
 /* Brings the target to tokens[0..n) (the prompt, or a whole conversation
  * so far): what it already holds of them is kept (the common prefix with
- * the tokens given and generated before), the rest decoded in n_batch
- * pieces; the draft catches up lazily. The next nib_spec_next samples from
- * the last token's logits. nib_spec_reused: the prefix kept by the last call. */
+ * the tokens given and generated before; for an empty sequence, the cached
+ * prefix blocks nib_context_seq_reuse_prefix finds), the rest decoded in
+ * n_batch pieces; the draft catches up lazily. The next nib_spec_next samples from
+ * the last token's logits, so it must come before any other nib_decode on
+ * the target context. nib_spec_reused: the prefix kept by the last call. */
 int  nib_spec_prompt(struct nib_spec *s, const int32_t *tokens, int32_t n, struct nib_error *err);
 int32_t nib_spec_reused(const struct nib_spec *s);
 /* The next tokens (at least 1, at most cap; fewer when the context is

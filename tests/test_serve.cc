@@ -5,6 +5,7 @@
  * strings, batching independence (8 concurrent greedy requests = each alone),
  * auth, error statuses, a client leaving mid-stream, and SIGTERM.
  */
+#include "cli_runner.h"
 #include "test_util.h"
 
 #include <cjson/cJSON.h>
@@ -640,3 +641,81 @@ TEST(ServeShutdown, SigtermDuringAStreamExitsZero) {
 }
 
 } // namespace
+
+/* Speculative decoding in the server (-md, --lookup): greedy replies equal
+ * the plain server's, alone, streamed and concurrent; logprobs requests (the
+ * plain path) work beside them; sampling works; /metrics reports the drafts. */
+TEST(ServeSpeculative, GreedyRepliesEqualThePlainServers) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
+    curl_global_init(CURL_GLOBAL_ALL);
+    const std::string draft = nib_test_shared_dir() + "/models/stories260K/stories260K-q8_0.gguf";
+    Server plain({ "--parallel", "4" }), md({ "--parallel", "4", "-md", draft }), lookup({ "--parallel", "2", "--lookup", "2" });
+    ASSERT_GT(plain.port, 0);
+    ASSERT_GT(md.port, 0) << "nib serve -md did not start";
+    ASSERT_GT(lookup.port, 0) << "nib serve --lookup did not start";
+    const char *starts[4] = { "Once upon a time", "Tom had a red ball.", "Lily went to the park", "The sun was hot." };
+    auto body = [&](int i, bool stream) {
+        std::string b = "\"temperature\":0,\"max_tokens\":" + std::to_string(24 + 5 * i) + (stream ? ",\"stream\":true" : "");
+        return i % 2 ? chat_body(starts[i], b) : completion_body(starts[i], b);
+    };
+    auto path = [](int i) { return std::string(i % 2 ? "/v1/chat/completions" : "/v1/completions"); };
+    auto text = [](int i, const Reply &r) { return i % 2 ? chat_text(r) : completion_text(r); };
+    std::vector<std::string> want(4);
+    for (int i = 0; i < 4; i++) {
+        Reply r = http(plain.port, "POST", path(i), body(i, false));
+        ASSERT_EQ(r.status, 200) << r.body;
+        want[i] = text(i, r);
+        for (int port : { md.port, lookup.port }) {
+            Reply s = http(port, "POST", path(i), body(i, false));
+            ASSERT_EQ(s.status, 200) << s.body;
+            EXPECT_EQ(text(i, s), want[i]) << "request " << i << " on port " << port;
+            Reply st = http(port, "POST", path(i), body(i, true));
+            ASSERT_EQ(st.status, 200) << st.body;
+            EXPECT_EQ(join_stream(st.body, i % 2).text, want[i]) << "streamed request " << i;
+        }
+    }
+    std::vector<std::string> together(4);
+    std::vector<std::thread> th;
+    for (int i = 0; i < 4; i++)
+        th.emplace_back([&, i] {
+            Reply r = http(md.port, "POST", path(i), body(i, false));
+            together[i] = r.status == 200 ? text(i, r) : "HTTP " + std::to_string(r.status);
+        });
+    for (auto &t : th) t.join();
+    for (int i = 0; i < 4; i++) EXPECT_EQ(together[i], want[i]) << "concurrent request " << i;
+
+    Reply lp = http(md.port, "POST", "/v1/chat/completions",
+                    chat_body("Lily saw a cat.", "\"temperature\":0,\"max_tokens\":6,\"logprobs\":true,\"top_logprobs\":2"));
+    ASSERT_EQ(lp.status, 200) << lp.body;
+    Json lj(lp.body);
+    EXPECT_EQ(cJSON_GetArraySize(at(lj.j, "choices.0.logprobs.content")), num(lj.j, "usage.completion_tokens"));
+    Reply smp = http(md.port, "POST", "/v1/completions",
+                     completion_body("Once upon a time", "\"temperature\":0.9,\"seed\":7,\"max_tokens\":20"));
+    ASSERT_EQ(smp.status, 200) << smp.body;
+    Reply smp2 = http(md.port, "POST", "/v1/completions",
+                      completion_body("Once upon a time", "\"temperature\":0.9,\"seed\":7,\"max_tokens\":20"));
+    EXPECT_EQ(completion_text(smp2), completion_text(smp)) << "same seed, same speculative sample";
+
+    for (int port : { md.port, lookup.port }) {
+        const double drafted = metric(port, "nib_spec_drafted_tokens_total");
+        const double accepted = metric(port, "nib_spec_accepted_tokens_total");
+        EXPECT_GT(metric(port, "nib_spec_target_passes_total"), 0) << port;
+        EXPECT_GE(drafted, accepted);
+        EXPECT_GE(accepted, 0);
+        EXPECT_GE(metric(port, "nib_spec_tokens_per_pass"), 1.0);
+    }
+    EXPECT_GT(metric(md.port, "nib_spec_drafted_tokens_total"), 0);
+    EXPECT_EQ(metric(plain.port, "nib_spec_drafted_tokens_total"), -1) << "no speculation metrics without it";
+    EXPECT_EQ(md.stop(), 0);
+    EXPECT_EQ(lookup.stop(), 0);
+}
+
+TEST(ServeSpeculative, IncompatibleDraftIsRefused) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
+    CliRun r = run_nib("serve --port 0 -md '" + nib_test_shared_dir() + "/models/synth/llama-q8_0.gguf'");
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("draft vocabulary"), std::string::npos) << r.err;
+    r = run_nib("serve --port 0 -md x.gguf --lookup 3");
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("not both"), std::string::npos) << r.err;
+}

@@ -7,6 +7,7 @@
  * joins every thread and exits 0.
  */
 #include "cli.h"
+#include "gen_common.h"
 #include "model_args.h"
 #include "serve.h"
 #include "serve_http.h"
@@ -26,6 +27,7 @@ struct serve_args {
     int32_t           port, parallel, queue;
     float             timeout;  /* --timeout seconds, 0: none */
     int64_t           max_body;
+    struct gen_spec_args spec; /* -md / --lookup and the draft options */
 };
 
 static void usage(FILE *f) {
@@ -47,8 +49,10 @@ static void usage(FILE *f) {
           "  --timeout S         a request still queued or generating S seconds after it came in fails\n"
           "                      with 504 (default 600; 0: no limit)\n"
           "  -t N --kv-block N --kv-type f16|q8_0   as for nib chat\n"
+          "  speculative decoding, per request (not for requests asking for logprobs):\n"
           "  Ctrl-C / SIGTERM stops it: in-flight requests are cancelled, exit status 0.\n",
           f);
+    fputs(GEN_SPEC_HELP, f);
 }
 
 static int parse_args(struct serve_args *a, int argc, char **argv) {
@@ -62,6 +66,12 @@ static int parse_args(struct serve_args *a, int argc, char **argv) {
             return -1;
         }
         if (!v) return cli_fail("serve: unknown option or missing value: '%s' (see nib serve --help)", o);
+        bool used = false;
+        if (gen_parse_spec(&a->spec, o, v, &used)) return 1;
+        if (used) {
+            i++;
+            continue;
+        }
         i++;
         bool ok = true;
         if (!strcmp(o, "--host")) a->host = v;
@@ -79,7 +89,7 @@ static int parse_args(struct serve_args *a, int argc, char **argv) {
         if (!ok) return cli_fail("serve: %s: bad value '%s'", o, v);
     }
     if (a->m.prompt || a->m.tokens) return cli_fail("serve: prompts come in HTTP requests, not -p/--tokens");
-    return 0;
+    return gen_check_spec(&a->spec);
 }
 
 /* Model, context sized for --parallel sequences, chat template. */
@@ -113,7 +123,7 @@ static int open_model(const struct serve_args *a, struct serve_app *app, struct 
 
 int nib_cmd_serve(int argc, char **argv) {
     struct serve_args a = { .m.default_name = "tiny-chat-q8_0.gguf", .host = "127.0.0.1", .port = 8080, .parallel = 4,
-                            .queue = 64, .max_body = 4 << 20, .timeout = 600 };
+                            .queue = 64, .max_body = 4 << 20, .timeout = 600, .spec.p = nib_spec_default_params() };
     int rc = parse_args(&a, argc, argv);
     if (rc) return rc < 0 ? 0 : rc;
     /* the signals are taken by sigwait below: every thread started from here on blocks them */
@@ -126,14 +136,18 @@ int nib_cmd_serve(int argc, char **argv) {
     struct serve_app app = { .api_key = a.api_key, .max_body = (size_t)a.max_body, .started = (int64_t)time(NULL) };
     atomic_init(&app.next_id, (uint64_t)time(NULL));
     serve_metrics_init(&app.metrics);
-    struct nib_model *model = NULL;
+    struct nib_model *model = NULL, *draft = NULL;
     struct nib_context *ctx = NULL;
     struct MHD_Daemon *d = NULL;
+    struct serve_spec_cfg spec = { .p = a.spec.p };
+    /* the draft's KV: a slot's sequence there holds what its target sequence holds */
+    const bool speculate = a.spec.draft || a.spec.lookup;
     rc = open_model(&a, &app, &model, &ctx);
+    if (!rc && a.spec.draft) rc = gen_open_draft(a.spec.draft, model, ctx, a.m.kv_block, &draft, &spec.draft);
     if (!rc) {
         app.model = model;
         app.vocab = nib_model_vocab(model);
-        rc = serve_engine_start(&app.engine, model, ctx, a.parallel, a.queue);
+        rc = serve_engine_start(&app.engine, model, ctx, a.parallel, a.queue, speculate ? &spec : NULL);
         if (!rc) serve_engine_set_timeout(app.engine, a.timeout);
     }
     int port = 0;
@@ -143,6 +157,11 @@ int nib_cmd_serve(int argc, char **argv) {
         nib_context_kv_blocks(ctx, &used, &total, &bs);
         fprintf(stderr, "nib serve: model %s (%s), %d parallel sequences, KV %d blocks of %d tokens, %d tokens per request\n",
                 app.model_name, nib_model_arch(model), a.parallel, total, bs, app.n_ctx_seq);
+        if (a.spec.draft)
+            fprintf(stderr, "nib serve: speculative decoding with draft %s (K up to %d)\n", a.spec.draft, a.spec.p.draft_max);
+        else if (a.spec.lookup)
+            fprintf(stderr, "nib serve: speculative decoding by %d-gram lookup (K up to %d)\n", a.spec.p.lookup,
+                    a.spec.p.draft_max);
         fprintf(stderr, strchr(a.host, ':') ? "nib serve: listening on http://[%s]:%d\n" : "nib serve: listening on http://%s:%d\n",
                 a.host, port);
         int sig = 0;
@@ -159,6 +178,8 @@ int nib_cmd_serve(int argc, char **argv) {
         if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
     }
     serve_engine_free(app.engine);
+    nib_context_free(spec.draft);
+    nib_model_free(draft);
     nib_context_free(ctx);
     nib_model_free(model);
     if (app.model_name != a.alias) free((char *)app.model_name);

@@ -61,18 +61,26 @@ int gen_check_spec(const struct gen_spec_args *a) {
     return 0;
 }
 
+int gen_open_draft(const char *path, const struct nib_model *target, const struct nib_context *ctx, int32_t kv_block,
+                   struct nib_model **draft_model, struct nib_context **draft_ctx) {
+    struct nib_error err = { 0 };
+    if (nib_model_load(path, NULL, draft_model, &err)) return cli_fail_err(&err);
+    if (nib_spec_check_vocab(nib_model_vocab(target), nib_model_vocab(*draft_model), &err)) return cli_fail_err(&err);
+    struct nib_context_params cp = nib_context_default_params();
+    cp.n_ctx = nib_context_n_ctx(ctx);
+    cp.n_threads = nib_context_n_threads(ctx);
+    cp.n_batch = nib_context_n_batch(ctx);
+    cp.kv_block = kv_block;
+    if (nib_context_new(*draft_model, &cp, draft_ctx, &err)) return cli_fail_err(&err);
+    return 0;
+}
+
 int gen_spec_setup(const struct gen_spec_args *a, const struct nib_sampler_params *sp, const struct nib_model *target,
                    struct nib_context *ctx, struct nib_model **draft_model, struct nib_context **draft_ctx,
                    struct nib_sampler **draft_sampler, struct nib_spec **spec) {
     struct nib_error err = { 0 };
     if (a->draft) {
-        if (nib_model_load(a->draft, NULL, draft_model, &err)) return cli_fail_err(&err);
-        if (nib_spec_check_vocab(nib_model_vocab(target), nib_model_vocab(*draft_model), &err)) return cli_fail_err(&err);
-        struct nib_context_params cp = nib_context_default_params();
-        cp.n_ctx = nib_context_n_ctx(ctx);
-        cp.n_threads = nib_context_n_threads(ctx);
-        cp.n_batch = nib_context_n_batch(ctx);
-        if (nib_context_new(*draft_model, &cp, draft_ctx, &err)) return cli_fail_err(&err);
+        if (gen_open_draft(a->draft, target, ctx, 0, draft_model, draft_ctx)) return 1;
         struct nib_sampler_params dp = *sp;
         dp.seed = sp->seed ^ 0x5eedd4af7ull; /* the draft's own draws */
         if (nib_sampler_init(&dp, nib_model_n_vocab(*draft_model), draft_sampler, &err)) return cli_fail_err(&err);

@@ -29,6 +29,11 @@ int gen_parse_spec(struct gen_spec_args *a, const char *o, const char *v, bool *
 int gen_check_spec(const struct gen_spec_args *a);
 extern const char *const GEN_SPEC_HELP; /* the options' lines for --help */
 
+/* The draft model at path, checked against the target's vocabulary, and its
+ * context: the size, batch and threads of ctx (kv_block 0: the default).
+ * 0, or 1 with an error printed. */
+int gen_open_draft(const char *path, const struct nib_model *target, const struct nib_context *ctx, int32_t kv_block,
+                   struct nib_model **draft_model, struct nib_context **draft_ctx);
 /* The speculation state for target context ctx: the draft model and its
  * context (same size, threads and batch), the vocabulary check, the draft's
  * sampler (from sp, seed ^ 0x5eedd4af7) and nib_spec. *draft_model,

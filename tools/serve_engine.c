@@ -22,6 +22,8 @@ struct slot {
     int32_t             last;   /* the sampled token the next step decodes */
     int32_t             blocks; /* reserved */
     int32_t             row;    /* batch row whose logits it samples from this step; -1 none */
+    struct nib_spec    *spec;   /* speculation (NULL: plain batched decoding) */
+    struct nib_sampler *dsmp;   /* the draft's sampler (NULL: greedy proposals or lookup) */
 };
 
 struct serve_engine {
@@ -42,6 +44,10 @@ struct serve_engine {
     double                  timeout;   /* seconds; 0: none */
     atomic_int              n_active, kv_used;
     atomic_uint_least64_t   prompt_tokens, cached_tokens, generated_tokens;
+    bool                    spec_on;
+    struct serve_spec_cfg   spec;
+    pthread_mutex_t         spec_mu;  /* guards spec_done */
+    struct nib_spec_stats   spec_done; /* of released slots */
 };
 
 static double mono_s(void) {
@@ -53,7 +59,8 @@ static double mono_s(void) {
 static bool expired(const struct serve_task *t, double now) { return t->deadline > 0 && now > t->deadline; }
 
 static int32_t blocks_needed(const struct serve_engine *e, const struct serve_task *t) {
-    const int64_t toks = (int64_t)t->n_prompt + t->max_gen;
+    /* speculation: the drafts of the last step go past max_gen */
+    const int64_t toks = (int64_t)t->n_prompt + t->max_gen + (e->spec_on ? e->spec.p.draft_max + 1 : 0);
     const int64_t b = (toks + e->block - 1) / e->block + 1; /* +1: a copy-on-write block */
     return b < e->total_blocks ? (int32_t)b : e->total_blocks;
 }
@@ -69,6 +76,17 @@ static void slot_release(struct serve_engine *e, int s) {
     struct slot *sl = &e->slots[s];
     struct nib_error err = { 0 };
     nib_context_seq_truncate(e->ctx, s, 0, &err);
+    if (sl->spec) {
+        struct nib_spec_stats st;
+        nib_spec_get_stats(sl->spec, &st);
+        pthread_mutex_lock(&e->spec_mu);
+        e->spec_done.steps += st.steps, e->spec_done.drafted += st.drafted, e->spec_done.accepted += st.accepted;
+        e->spec_done.emitted += st.emitted, e->spec_done.t_draft += st.t_draft, e->spec_done.t_target += st.t_target;
+        pthread_mutex_unlock(&e->spec_mu);
+        nib_spec_free(sl->spec);
+        if (e->spec.draft) nib_context_seq_truncate(e->spec.draft, s, 0, &err);
+    }
+    nib_sampler_free(sl->dsmp);
     nib_sampler_free(sl->smp);
     serve_text_free(&sl->text);
     e->reserved -= sl->blocks;
@@ -105,6 +123,36 @@ static uint64_t next_seed(struct serve_engine *e) {
     return z ^ (z >> 31);
 }
 
+static void spec_step(struct serve_engine *e, int s);
+
+/* Slot s's speculation: nib_spec on sequence s of both contexts, the draft's
+ * sampler, and the prompt (decoded now, row-exact, cached prefix reused). */
+static void spec_start(struct serve_engine *e, int s, const struct nib_sampler_params *sp) {
+    struct slot *sl = &e->slots[s];
+    struct serve_task *t = sl->t;
+    struct nib_spec_params p = e->spec.p;
+    p.seq = s;
+    p.greedy = sp->temperature <= 0;
+    p.seed = sp->seed;
+    p.prompt_flags = NIB_BATCH_ROW_EXACT;
+    struct nib_error err = { 0 };
+    int rc = nib_spec_new(e->ctx, e->spec.draft, &p, &sl->spec, &err);
+    if (!rc && e->spec.draft) {
+        struct nib_sampler_params dp = *sp;
+        dp.seed = sp->seed ^ 0x5eedd4af7ull; /* the draft's own draws, as nib generate -md */
+        rc = nib_sampler_init(&dp, nib_model_n_vocab(nib_context_model(e->spec.draft)), &sl->dsmp, &err);
+    }
+    if (!rc) rc = nib_spec_prompt(sl->spec, t->prompt, t->n_prompt, &err);
+    if (rc) {
+        slot_fail(e, s, rc == NIB_KV_FULL ? 503 : 500, rc == NIB_KV_FULL ? "the KV cache is full" : err.msg);
+        return;
+    }
+    sl->n_past = t->n_prompt;
+    t->n_cached = nib_spec_reused(sl->spec);
+    atomic_fetch_add(&e->cached_tokens, (uint64_t)t->n_cached);
+    spec_step(e, s); /* the first token now, from the prompt's logits, before another decode replaces them */
+}
+
 static void slot_start(struct serve_engine *e, int s, struct serve_task *t, int32_t blocks) {
     struct slot *sl = &e->slots[s];
     memset(sl, 0, sizeof(*sl));
@@ -127,6 +175,10 @@ static void slot_start(struct serve_engine *e, int s, struct serve_task *t, int3
     atomic_fetch_add(&e->prompt_tokens, (uint64_t)t->n_prompt);
     if (t->max_gen == 0) {
         slot_finish(e, s, "length");
+        return;
+    }
+    if (e->spec_on && !t->p.logprobs) { /* logprobs need every row's logits: those go the plain way */
+        spec_start(e, s, &sp);
         return;
     }
     const int32_t reused = nib_context_seq_reuse_prefix(e->ctx, s, t->prompt, t->n_prompt, &err);
@@ -237,28 +289,21 @@ static void logprobs(const float *lg, int32_t nv, int32_t tok, int32_t k, struct
     for (int32_t j = 0; j < out->n_top; j++) out->top_lp[j] = (float)(lg[out->top[j]] - lse);
 }
 
-/* Samples slot s's next token from its row; finishes it when done. */
-static void slot_sample(struct serve_engine *e, int s) {
+/* Hands token tok (already accepted by the slot's sampler) to slot s's
+ * request; lg: the logits it was drawn from (NULL: no logprobs asked).
+ * false when the slot is done (finished or failed). */
+static bool slot_emit(struct serve_engine *e, int s, int32_t tok, const float *lg) {
     struct slot *sl = &e->slots[s];
-    struct nib_error err = { 0 };
-    const float *lg = nib_context_logits(e->ctx, sl->row);
-    const int32_t tok = nib_sampler_sample(sl->smp, lg, &err);
-    sl->row = -1;
-    if (tok < 0) {
-        slot_fail(e, s, 500, err.msg);
-        return;
-    }
-    nib_sampler_accept(sl->smp, tok);
     if (nib_vocab_is_eog(e->vocab, tok)) {
         slot_finish(e, s, "stop");
-        return;
+        return false;
     }
-    if (sl->t->p.logprobs) {
+    if (sl->t->p.logprobs && lg) {
         struct serve_lp lp;
         logprobs(lg, e->n_vocab, tok, sl->t->p.top_logprobs, &lp);
         if (!serve_task_add_lp(sl->t, &lp)) {
             slot_fail(e, s, 500, "out of memory");
-            return;
+            return false;
         }
     }
     sl->n_gen++;
@@ -274,9 +319,49 @@ static void slot_sample(struct serve_engine *e, int s) {
     if (!ok) slot_fail(e, s, 500, "out of memory");
     else if (r == 1) slot_finish(e, s, "stop");
     else if (sl->n_gen >= sl->t->max_gen) slot_finish(e, s, "length");
+    else return true;
+    return false;
 }
 
-/* One step: a batch of every active sequence's work, decoded together. */
+/* Samples slot s's next token from its row; finishes it when done. */
+static void slot_sample(struct serve_engine *e, int s) {
+    struct slot *sl = &e->slots[s];
+    struct nib_error err = { 0 };
+    const float *lg = nib_context_logits(e->ctx, sl->row);
+    const int32_t tok = nib_sampler_sample(sl->smp, lg, &err);
+    sl->row = -1;
+    if (tok < 0) {
+        slot_fail(e, s, 500, err.msg);
+        return;
+    }
+    nib_sampler_accept(sl->smp, tok);
+    slot_emit(e, s, tok, lg);
+}
+
+/* One speculative step of slot s: drafts, one verification, the accepted
+ * tokens (the spec's sampler calls accept for each). */
+static void spec_step(struct serve_engine *e, int s) {
+    struct slot *sl = &e->slots[s];
+    int32_t out[257], cap = sl->t->max_gen - sl->n_gen;
+    if (cap > 257) cap = 257;
+    struct nib_error err = { 0 };
+    const int32_t n = nib_spec_next(sl->spec, sl->smp, sl->dsmp, out, cap, &err);
+    if (n < 0) {
+        slot_fail(e, s, 500, err.msg);
+        return;
+    }
+    if (n == 0) { /* the KV cache is full (the reservation should prevent it) */
+        slot_finish(e, s, "length");
+        return;
+    }
+    for (int32_t i = 0; i < n; i++)
+        if (!slot_emit(e, s, out[i], NULL)) return;
+}
+
+static void decode_step(struct serve_engine *e, int32_t m);
+
+/* One step: a batch of every active sequence's work, decoded together;
+ * then a speculative step of each slot that speculates. */
 static void step(struct serve_engine *e) {
     int32_t m = 0;
     for (int s = 0; s < e->n_parallel; s++) {
@@ -291,7 +376,7 @@ static void step(struct serve_engine *e) {
             slot_release(e, s);
             continue;
         }
-        if (sl->n_past < sl->t->n_prompt) continue;
+        if (sl->spec || sl->n_past < sl->t->n_prompt) continue;
         e->tok[m] = sl->last;
         e->seq[m] = s;
         e->want[m] = 1;
@@ -310,7 +395,14 @@ static void step(struct serve_engine *e) {
         }
         sl->n_past += take;
     }
-    if (m == 0) return;
+    if (m > 0) decode_step(e, m);
+    for (int s = 0; s < e->n_parallel; s++)
+        if (e->slots[s].t && e->slots[s].spec) spec_step(e, s);
+    publish_kv(e);
+}
+
+/* The batched part of a step: m rows in e->tok/seq/want, then sampling. */
+static void decode_step(struct serve_engine *e, int32_t m) {
     struct nib_error err = { 0 };
     /* row-exact: each row (prompt chunks too) is computed as a lone decode computes it, so a
      * sequence's tokens and its cached KV do not depend on its batch-mates */
@@ -326,7 +418,6 @@ static void step(struct serve_engine *e) {
             slot_sample(e, s);
         }
     }
-    publish_kv(e);
 }
 
 static void *engine_main(void *arg) {
@@ -347,10 +438,13 @@ static void *engine_main(void *arg) {
 }
 
 int serve_engine_start(struct serve_engine **out, const struct nib_model *m, struct nib_context *ctx, int32_t n_parallel,
-                       int32_t queue_cap) {
+                       int32_t queue_cap, const struct serve_spec_cfg *spec) {
     struct serve_engine *e = calloc(1, sizeof(*e));
     if (!e) return cli_fail("out of memory");
     e->ctx = ctx;
+    e->spec_on = spec != NULL;
+    if (spec) e->spec = *spec;
+    pthread_mutex_init(&e->spec_mu, NULL);
     e->vocab = nib_model_vocab(m);
     e->n_vocab = nib_model_n_vocab(m);
     e->n_parallel = n_parallel;
@@ -404,6 +498,12 @@ void serve_engine_stats(struct serve_engine *e, struct serve_engine_stats *s) {
     s->prompt_tokens = atomic_load(&e->prompt_tokens);
     s->cached_tokens = atomic_load(&e->cached_tokens);
     s->generated_tokens = atomic_load(&e->generated_tokens);
+    s->spec = e->spec_on;
+    pthread_mutex_lock(&e->spec_mu);
+    s->spec_passes = (uint64_t)e->spec_done.steps, s->spec_drafted = (uint64_t)e->spec_done.drafted;
+    s->spec_accepted = (uint64_t)e->spec_done.accepted, s->spec_emitted = (uint64_t)e->spec_done.emitted;
+    s->spec_draft_s = e->spec_done.t_draft, s->spec_target_s = e->spec_done.t_target;
+    pthread_mutex_unlock(&e->spec_mu);
 }
 
 void serve_engine_stop(struct serve_engine *e) {
@@ -430,5 +530,6 @@ void serve_engine_free(struct serve_engine *e) {
     free(e->want);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
+    pthread_mutex_destroy(&e->spec_mu);
     free(e);
 }

@@ -11,6 +11,15 @@
  * leave between steps and their KV is truncated (full blocks stay in the
  * prefix cache).
  *
+ * Speculative decoding (-md DRAFT or --lookup N): a request that does not ask
+ * for logprobs gets a nib_spec on its slot's sequence of the target and the
+ * draft context (or n-gram lookup): its prompt goes through nib_spec_prompt
+ * (row-exact, cached prefix reused), and each step it advances by
+ * nib_spec_next (K drafts, one row-exact verification, accepted tokens),
+ * after the batched step of the other slots. Greedy output equals the plain
+ * path's; sampling follows the target's distribution. Each slot reserves
+ * K + 1 more tokens of KV for the drafts.
+ *
  * Thread-safety: submit, wake, stats and stop may be called from any thread.
  */
 #ifndef NIB_SERVE_ENGINE_H
@@ -28,12 +37,23 @@ struct serve_engine;
 struct serve_engine_stats {
     int32_t  queued, active, kv_used, kv_total;
     uint64_t prompt_tokens, cached_tokens, generated_tokens;
+    bool     spec;                                   /* speculation is on */
+    uint64_t spec_passes, spec_drafted, spec_accepted, spec_emitted; /* of finished requests */
+    double   spec_draft_s, spec_target_s;
+};
+
+/* Speculation: draft == NULL means n-gram lookup; p: draft_max, draft_min,
+ * p_min, lookup (the rest is set per request). */
+struct serve_spec_cfg {
+    struct nib_context    *draft;
+    struct nib_spec_params p;
 };
 
 /* Starts the engine thread on ctx (which it owns from now on; the caller
- * frees it after serve_engine_free). 0, or 1 with an error printed. */
+ * frees it and spec->draft after serve_engine_free). spec: NULL for none.
+ * 0, or 1 with an error printed. */
 int serve_engine_start(struct serve_engine **out, const struct nib_model *m, struct nib_context *ctx, int32_t n_parallel,
-                       int32_t queue_cap);
+                       int32_t queue_cap, const struct serve_spec_cfg *spec);
 /* Requests still waiting or generating `seconds` after submission fail with
  * 504 (0: no limit, the default). Call before the first submit. */
 void serve_engine_set_timeout(struct serve_engine *e, double seconds);

@@ -69,6 +69,24 @@ char *serve_metrics_render(struct serve_metrics *m, const struct serve_engine_st
     ok = ok && gauge(&b, "nib_active_sequences", "Sequences being decoded.", "gauge", (uint64_t)s->active);
     ok = ok && gauge(&b, "nib_kv_blocks_used", "KV cache blocks in use.", "gauge", (uint64_t)s->kv_used);
     ok = ok && gauge(&b, "nib_kv_blocks_total", "KV cache blocks in the pool.", "gauge", (uint64_t)s->kv_total);
+    if (ok && s->spec) { /* speculative decoding (-md / --lookup), over finished requests */
+        ok = gauge(&b, "nib_spec_target_passes_total", "Verification passes of the target model.", "counter", s->spec_passes) &&
+             gauge(&b, "nib_spec_drafted_tokens_total", "Tokens proposed by the draft (or n-gram lookup).", "counter",
+                   s->spec_drafted) &&
+             gauge(&b, "nib_spec_accepted_tokens_total", "Proposed tokens the target kept.", "counter", s->spec_accepted) &&
+             gauge(&b, "nib_spec_emitted_tokens_total", "Tokens produced by speculative requests.", "counter",
+                   s->spec_emitted) &&
+             line(&b, "# HELP nib_spec_acceptance_rate Accepted / drafted tokens.\n# TYPE nib_spec_acceptance_rate gauge\n"
+                      "nib_spec_acceptance_rate %.6f\n",
+                  s->spec_drafted ? (double)s->spec_accepted / (double)s->spec_drafted : 0.0) &&
+             line(&b, "# HELP nib_spec_tokens_per_pass Tokens emitted per target pass (mean accepted length + 1).\n"
+                      "# TYPE nib_spec_tokens_per_pass gauge\nnib_spec_tokens_per_pass %.6f\n",
+                  s->spec_passes ? (double)s->spec_emitted / (double)s->spec_passes : 0.0) &&
+             line(&b, "# HELP nib_spec_seconds_total Time spent drafting and verifying.\n"
+                      "# TYPE nib_spec_seconds_total counter\nnib_spec_seconds_total{phase=\"draft\"} %.6f\n"
+                      "nib_spec_seconds_total{phase=\"target\"} %.6f\n",
+                  s->spec_draft_s, s->spec_target_s);
+    }
     if (!ok) serve_buf_free(&b);
     return b.p;
 }
