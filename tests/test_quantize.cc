@@ -316,6 +316,11 @@ TEST(Quantize, RefusesUnsafeOrBadRequests) {
     EXPECT_EQ(r.status, 0) << r.err;
     std::remove(out.path.c_str());
 
+    r = run_nib("quantize '" + nib_test_shared_dir() + "/models/synth/llama-f32.gguf' '" + out.path + "' Q2_K_S");
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("needs an importance matrix"), std::string::npos) << r.err;
+    EXPECT_FALSE(exists(out.path));
+
     r = run_nib("quantize '" + f32 + "' '" + out.path + "' Q9_9");
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.err.find("unknown type 'Q9_9'"), std::string::npos) << r.err;

@@ -167,7 +167,10 @@ static int make_plan(const struct quant_args *a, const struct nib_gguf *g, struc
     for (int64_t i = 0; !rc && i < n; i++) {
         const struct quant_tensor *t = &ts[i];
         if (t->new_type == t->type) continue;
-        if (!nib_type_is_supported((int)t->type))
+        if (quant_requires_imatrix(a->ftype, t))
+            rc = cli_fail("quantize: %s makes tensor '%s' %s, which needs an importance matrix (--imatrix FILE); "
+                          "without one the result would be garbage", a->ftype->name, t->name, nib_type_name(t->new_type));
+        else if (!nib_type_is_supported((int)t->type))
             rc = cli_fail("quantize: tensor '%s' is %s, which nib cannot read", t->name, nib_type_name(t->type));
         else if (!a->allow_requantize && t->type != NIB_TYPE_F32 && t->type != NIB_TYPE_F16 && t->type != NIB_TYPE_BF16)
             rc = cli_fail("quantize: tensor '%s' is already quantized (%s); requantizing loses quality — "

@@ -17,7 +17,7 @@
 enum {
     FT_ALL_F32 = 0, FT_F16 = 1, FT_Q4_0 = 2, FT_Q4_1 = 3, FT_Q8_0 = 7, FT_Q5_0 = 8, FT_Q5_1 = 9, FT_Q2_K = 10,
     FT_Q3_K_S = 11, FT_Q3_K_M = 12, FT_Q3_K_L = 13, FT_Q4_K_S = 14, FT_Q4_K_M = 15, FT_Q5_K_S = 16, FT_Q5_K_M = 17,
-    FT_Q6_K = 18, FT_BF16 = 32,
+    FT_Q6_K = 18, FT_Q2_K_S = 21, FT_BF16 = 32,
 };
 
 static const struct quant_ftype ftypes[] = {
@@ -26,7 +26,7 @@ static const struct quant_ftype ftypes[] = {
     { "Q5_0", FT_Q5_0, NIB_TYPE_Q5_0 },     { "Q5_1", FT_Q5_1, NIB_TYPE_Q5_1 },    { "Q2_K", FT_Q2_K, NIB_TYPE_Q2_K },
     { "Q3_K_S", FT_Q3_K_S, NIB_TYPE_Q3_K }, { "Q3_K_M", FT_Q3_K_M, NIB_TYPE_Q3_K }, { "Q3_K_L", FT_Q3_K_L, NIB_TYPE_Q3_K },
     { "Q4_K_S", FT_Q4_K_S, NIB_TYPE_Q4_K }, { "Q4_K_M", FT_Q4_K_M, NIB_TYPE_Q4_K }, { "Q5_K_S", FT_Q5_K_S, NIB_TYPE_Q5_K },
-    { "Q5_K_M", FT_Q5_K_M, NIB_TYPE_Q5_K }, { "Q6_K", FT_Q6_K, NIB_TYPE_Q6_K },
+    { "Q5_K_M", FT_Q5_K_M, NIB_TYPE_Q5_K }, { "Q6_K", FT_Q6_K, NIB_TYPE_Q6_K },   { "Q2_K_S", FT_Q2_K_S, NIB_TYPE_Q2_K },
     /* llama-quantize's aliases */
     { "Q3_K", FT_Q3_K_M, NIB_TYPE_Q3_K },   { "Q4_K", FT_Q4_K_M, NIB_TYPE_Q4_K },  { "Q5_K", FT_Q5_K_M, NIB_TYPE_Q5_K },
 };
@@ -38,8 +38,8 @@ const struct quant_ftype *quant_ftype_find(const char *name) {
 }
 
 const char *quant_ftype_names(void) {
-    return "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, "
-           "Q6_K (Q3_K, Q4_K, Q5_K: the _M mixes)";
+    return "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q2_K_S (needs --imatrix), Q3_K_S, Q3_K_M, Q3_K_L, "
+           "Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K (Q3_K, Q4_K, Q5_K: the _M mixes)";
 }
 
 static bool is_float_type(enum nib_type t) { return t == NIB_TYPE_F32 || t == NIB_TYPE_F16 || t == NIB_TYPE_BF16; }
@@ -207,6 +207,7 @@ static int mix_type(const struct quant_model *m, uint32_t ft, const struct quant
         /* the base type (only the IQ and TQ types change it) */
     } else if (is_attn_v(cat)) {
         if (ft == FT_Q2_K) nt = n_gqa >= 4 ? NIB_TYPE_Q4_K : NIB_TYPE_Q3_K;
+        else if (ft == FT_Q2_K_S && n_gqa >= 4) nt = NIB_TYPE_Q4_K;
         else if (ft == FT_Q3_K_M) nt = c->i_attn_v < 2 ? NIB_TYPE_Q5_K : NIB_TYPE_Q4_K;
         else if (ft == FT_Q3_K_L) nt = NIB_TYPE_Q5_K;
         else if ((ft == FT_Q4_K_M || ft == FT_Q5_K_M) && use_more_bits(c->i_attn_v, c->n_attn_v)) nt = NIB_TYPE_Q6_K;
@@ -219,11 +220,14 @@ static int mix_type(const struct quant_model *m, uint32_t ft, const struct quant
     } else if (cat == CAT_FFN_DOWN) {
         if ((rc = layer_info(m, t->name, c->i_ffn_down, &layer, err))) return rc;
         if (ft == FT_Q2_K) nt = NIB_TYPE_Q3_K;
+        else if (ft == FT_Q2_K_S) { if (layer < nl / 8) nt = NIB_TYPE_Q4_K; }
         else if (ft == FT_Q3_K_M) nt = layer < nl / 16 ? NIB_TYPE_Q5_K : NIB_TYPE_Q4_K;
         else if (ft == FT_Q3_K_L) nt = NIB_TYPE_Q5_K;
         else if (ft == FT_Q4_K_M) { if (use_more_bits(layer, nl)) nt = NIB_TYPE_Q6_K; }
         else if (ft == FT_Q5_K_M && use_more_bits(layer, nl)) nt = NIB_TYPE_Q6_K;
         else if (ft == FT_Q4_K_S && layer < nl / 8) nt = NIB_TYPE_Q5_K;
+        else if ((ft == FT_Q4_0 || ft == FT_Q5_0) && o->has_imatrix && layer < nl / 8)
+            nt = ft == FT_Q4_0 ? NIB_TYPE_Q4_1 : NIB_TYPE_Q5_1; /* llama.cpp guards the first ffn_down layers */
         c->i_ffn_down++;
     } else if (cat == CAT_ATTN_OUTPUT) {
         if (m->n_expert == 8) {
@@ -280,4 +284,11 @@ int quant_plan(const struct quant_model *m, const struct quant_ftype *ft, const 
         t->new_type = nt;
     }
     return NIB_OK;
+}
+
+bool quant_requires_imatrix(const struct quant_ftype *ft, const struct quant_tensor *t) {
+    if (!strcmp(t->name, "token_embd.weight") || !strcmp(t->name, "per_layer_token_embd.weight") ||
+        !strcmp(t->name, "output.weight"))
+        return false;
+    return t->new_type == NIB_TYPE_Q2_K && ft->ftype == FT_Q2_K_S;
 }

@@ -52,7 +52,9 @@ struct quant_options {
     bool leave_output;     /* output.weight keeps its type */
     int  output_type;      /* -1, or the type of output.weight (no fallback) */
     int  token_embd_type;  /* -1, or the type of token_embd.weight (no fallback) */
+    bool has_imatrix;      /* an importance matrix is given (changes Q4_0/Q5_0's first ffn_down layers) */
 };
+
 
 struct quant_tensor {
     const char   *name;
@@ -62,6 +64,10 @@ struct quant_tensor {
     enum nib_type new_type; /* set by quant_plan */
     bool          fell_back;/* set by quant_plan: the row length forced another type */
 };
+
+/* Whether llama.cpp refuses to make this tensor without importance data:
+ * Q2_K tensors (other than token_embd/output) of a Q2_K_S file. */
+bool quant_requires_imatrix(const struct quant_ftype *ft, const struct quant_tensor *t);
 
 /* llama.cpp's tensor order (see above); stable. */
 void quant_sort(struct quant_tensor *ts, int64_t n);
