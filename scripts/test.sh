@@ -60,6 +60,27 @@ for cpu in max cortex-a53; do
   fi
 done
 
+step "CUDA build (-DNIB_CUDA=ON, sm_75) and its tests"
+# Every .cu file compiles (so a CUDA build break cannot land) and the CUDA
+# tests run: on a machine without a GPU they check the no-device answers and
+# skip the kernel tests, saying so.
+nvcc=$(command -v nvcc || true)
+[ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
+if [ -n "$nvcc" ]; then
+  cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DNIB_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
+    -DCMAKE_CUDA_ARCHITECTURES=75 >/dev/null
+  cmake --build build-cuda -j"$jobs" --target nib_tests
+  if ! build-cuda/nib_tests --gtest_filter='Cuda*' >build-cuda/cuda-tests.log 2>&1; then
+    cat build-cuda/cuda-tests.log
+    echo "CUDA tests failed; log: build-cuda/cuda-tests.log" >&2
+    exit 1
+  fi
+  grep -E '^\[  (PASSED|SKIPPED) +\] [0-9]+ tests?|compute [0-9]' build-cuda/cuda-tests.log || true
+  grep -m1 -o 'no CUDA device[^[]*' build-cuda/cuda-tests.log || true
+else
+  echo "no CUDA toolkit (nvcc) on this machine: the CUDA build is not checked here"
+fi
+
 step "sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIB_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
