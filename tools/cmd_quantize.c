@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -273,6 +274,18 @@ static bool convert_rows(const struct job *j, const struct quant_tensor *t, cons
     return !failed;
 }
 
+/* The input's pages of a finished tensor leave memory (they are file-backed:
+ * read again if ever needed), so converting a model larger than RAM keeps
+ * RSS at about one tensor, as llama-quantize's unmapping does. */
+static void release_input(const struct nib_gguf_tensor *t) {
+    const long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || t->n_bytes == 0) return;
+    uintptr_t a = (uintptr_t)t->data, b = a + t->n_bytes;
+    a = (a + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page; /* whole pages inside the tensor only */
+    b = b / (uintptr_t)page * (uintptr_t)page;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 static int write_tensor(struct job *j, const struct nib_gguf *g, const struct quant_tensor *t, int64_t idx, int64_t n) {
     const struct nib_gguf_tensor *src = nib_gguf_get_tensor(g, nib_gguf_find_tensor(g, t->name));
     const uint8_t *data = src->data;
@@ -289,6 +302,7 @@ static int write_tensor(struct job *j, const struct nib_gguf *g, const struct qu
         }
         if (src->n_bytes == 0) progress_tensor(&j->progress, idx, n, t->name, true);
         j->crc[idx] = crc;
+        release_input(src);
         return 0;
     }
     size_t in_bytes = nib_type_row_bytes((int)t->type, t->ne[0]), out_bytes = nib_type_row_bytes((int)t->new_type, t->ne[0]);
@@ -310,6 +324,7 @@ static int write_tensor(struct job *j, const struct nib_gguf *g, const struct qu
         progress_tensor(&j->progress, idx, n, t->name, r0 + nr == rows);
     }
     j->crc[idx] = crc;
+    release_input(src);
     return 0;
 }
 
