@@ -41,5 +41,6 @@ const char *cli_fmt_bytes(char buf[32], double bytes);
 
 /* Shape as "[64, 512]" in ggml order (ne[0] first). */
 const char *cli_fmt_shape(char buf[96], const struct nib_gguf_tensor *t);
+const char *cli_fmt_dims(char buf[96], uint32_t n_dims, const int64_t *ne);
 
 #endif

@@ -99,10 +99,11 @@ const char *cli_fmt_bytes(char buf[32], double b) {
     return buf;
 }
 
-const char *cli_fmt_shape(char buf[96], const struct nib_gguf_tensor *t) {
+const char *cli_fmt_dims(char buf[96], uint32_t n_dims, const int64_t *ne) {
     int n = snprintf(buf, 96, "[");
-    for (uint32_t d = 0; d < t->n_dims && n < 90; d++)
-        n += snprintf(buf + n, (size_t)(96 - n), d ? ", %" PRId64 : "%" PRId64, t->ne[d]);
+    for (uint32_t d = 0; d < n_dims && n < 90; d++) n += snprintf(buf + n, (size_t)(96 - n), d ? ", %" PRId64 : "%" PRId64, ne[d]);
     snprintf(buf + n, (size_t)(96 - n), "]");
     return buf;
 }
+
+const char *cli_fmt_shape(char buf[96], const struct nib_gguf_tensor *t) { return cli_fmt_dims(buf, t->n_dims, t->ne); }

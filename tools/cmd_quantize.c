@@ -188,9 +188,7 @@ static void print_plan(const struct quant_tensor *ts, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         const struct quant_tensor *t = &ts[i];
         char shape[96];
-        int k = snprintf(shape, sizeof shape, "[%" PRId64, t->ne[0]);
-        for (uint32_t d = 1; d < t->n_dims; d++) k += snprintf(shape + k, sizeof shape - (size_t)k, ", %" PRId64, t->ne[d]);
-        snprintf(shape + k, sizeof shape - (size_t)k, "]");
+        cli_fmt_dims(shape, t->n_dims, t->ne);
         uint64_t b0 = tensor_bytes(t->type, t->ne), b1 = tensor_bytes(t->new_type, t->ne);
         printf("%-36s %-22s %-5s -> %-5s %12" PRIu64 "%s\n", t->name, shape, nib_type_name(t->type),
                nib_type_name(t->new_type), b1, t->fell_back ? "  (row length: fallback)" : "");

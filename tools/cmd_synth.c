@@ -225,9 +225,7 @@ static void print_tensors(const struct synth_tensor *ts, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         const struct synth_tensor *t = &ts[i];
         char shape[96];
-        int k = snprintf(shape, sizeof shape, "[%" PRId64, t->ne[0]);
-        for (uint32_t d = 1; d < t->n_dims; d++) k += snprintf(shape + k, sizeof shape - (size_t)k, ", %" PRId64, t->ne[d]);
-        snprintf(shape + k, sizeof shape - (size_t)k, "]");
+        cli_fmt_dims(shape, t->n_dims, t->ne);
         printf("  %-32s %-5s %-22s %12" PRIu64 "\n", t->name, nib_type_name(t->type), shape, tensor_bytes(t));
         params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2]);
         bytes += tensor_bytes(t);
