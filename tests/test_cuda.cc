@@ -7,6 +7,8 @@
 
 #include "cuda_backend.h"
 #include "nib.h"
+#include "formats/fp16.h"
+#include "kernels/cpu/ops_ref.h"
 
 #include <cmath>
 #include <cstring>
@@ -213,5 +215,111 @@ TEST(Cuda, BadShapesAreErrorsNotCrashes) {
     EXPECT_NE(std::string(err.msg).find("whole Q4_K blocks"), std::string::npos) << err.msg;
     EXPECT_EQ(nib_cuda_dequantize(NIB_TYPE_IQ2_XXS, nullptr, nullptr, 256, &err), NIB_E_UNSUPPORTED);
     EXPECT_EQ(nib_cuda_matmul(NIB_TYPE_Q8_0, nullptr, 4, 33, nullptr, 1, nullptr, nullptr, &err), NIB_E_ARG);
+}
+TEST(Cuda, RopeMatchesTheCpuReference) {
+    NEED_DEVICE();
+    const int n_tok = 3, n_head = 4, hd = 128;
+    const int32_t pos[n_tok] = { 0, 17, 4000 };
+    for (int neox = 0; neox <= 1; neox++) {
+        SCOPED_TRACE(neox ? "neox" : "normal");
+        std::vector<float> x = randoms((size_t)n_tok * n_head * hd, 21 + neox), want = x;
+        nib_rope_params cp = {};
+        cp.n_rot = hd, cp.neox = neox, cp.freq_base = 10000.0f, cp.freq_scale = 1.0f, cp.attn_factor = 1.0f;
+        for (int t = 0; t < n_tok; t++) nib_op_rope(want.data() + (size_t)t * n_head * hd, n_head, hd, pos[t], &cp);
+        Dev dx(x.size() * 4), dp(sizeof pos);
+        up(dx.p, x.data(), x.size() * 4);
+        up(dp.p, pos, sizeof pos);
+        nib_cuda_rope_params gp = { hd, neox, 10000.0f, 1.0f, 1.0f, nullptr };
+        nib_error err = {};
+        ASSERT_EQ(nib_cuda_rope(dx.f(), n_tok, n_head, hd, static_cast<const int32_t *>(dp.p), &gp, &err), NIB_OK) << err.msg;
+        std::vector<float> got(x.size());
+        down(got.data(), dx.p, got.size() * 4);
+        std::vector<double> w(want.begin(), want.end());
+        EXPECT_LT(rel_err(got, w), 1e-5); /* cos/sin: CUDA's against libm's */
+    }
+}
+
+TEST(Cuda, DecodeAttentionOverPagedSlotsMatchesAReference) {
+    NEED_DEVICE();
+    const int n_head = 8, n_head_kv = 2, hd = 64, row = n_head_kv * hd;
+    for (int32_t n_kv : { 1, 255, 700 }) {
+        SCOPED_TRACE(n_kv);
+        const int n_slots = 1024;
+        std::vector<int32_t> slots(n_kv);
+        for (int32_t t = 0; t < n_kv; t++) slots[t] = (int32_t)((t * 37 + 11) % n_slots); /* scattered, distinct */
+        std::vector<float> q = randoms((size_t)n_head * hd, 31), kf = randoms((size_t)n_slots * row, 32),
+                           vf = randoms((size_t)n_slots * row, 33);
+        std::vector<uint16_t> kh(kf.size()), vh(vf.size());
+        for (size_t i = 0; i < kf.size(); i++) kh[i] = nib_fp32_to_fp16(kf[i]), vh[i] = nib_fp32_to_fp16(vf[i]);
+        const float scale = 1.0f / std::sqrt((float)hd);
+        std::vector<double> want((size_t)n_head * hd);
+        for (int h = 0; h < n_head; h++) {
+            const int hk = h / (n_head / n_head_kv);
+            std::vector<double> s(n_kv);
+            double mx = -1e300, l = 0;
+            for (int32_t t = 0; t < n_kv; t++) {
+                double a = 0;
+                for (int d = 0; d < hd; d++) a += (double)q[h * hd + d] * nib_fp16_to_fp32(kh[(size_t)slots[t] * row + hk * hd + d]);
+                s[t] = a * scale;
+                mx = std::max(mx, s[t]);
+            }
+            for (int32_t t = 0; t < n_kv; t++) l += (s[t] = std::exp(s[t] - mx));
+            for (int d = 0; d < hd; d++) {
+                double a = 0;
+                for (int32_t t = 0; t < n_kv; t++) a += s[t] * nib_fp16_to_fp32(vh[(size_t)slots[t] * row + hk * hd + d]);
+                want[h * hd + d] = a / l;
+            }
+        }
+        Dev dq(q.size() * 4), dk(kh.size() * 2), dv(vh.size() * 2), ds(slots.size() * 4), dout(want.size() * 4),
+            scratch(nib_cuda_attention_scratch_bytes(n_head, hd, n_kv));
+        up(dq.p, q.data(), q.size() * 4);
+        up(dk.p, kh.data(), kh.size() * 2);
+        up(dv.p, vh.data(), vh.size() * 2);
+        up(ds.p, slots.data(), slots.size() * 4);
+        nib_error err = {};
+        ASSERT_EQ(nib_cuda_attention_decode(dq.f(), dk.p, dv.p, static_cast<const int32_t *>(ds.p), n_kv, n_head, n_head_kv, hd,
+                                            scale, dout.f(), scratch.p, &err),
+                  NIB_OK)
+            << err.msg;
+        std::vector<float> got(want.size());
+        down(got.data(), dout.p, got.size() * 4);
+        EXPECT_LT(rel_err(got, want), 1e-5);
+    }
+}
+
+TEST(Cuda, EmbeddingRowsKvStoreAndAdd) {
+    NEED_DEVICE();
+    const int64_t cols = 512, rows = 40;
+    const int32_t ids[3] = { 39, 0, 7 };
+    for (int type : { NIB_TYPE_Q4_K, NIB_TYPE_Q8_0, NIB_TYPE_F16 }) {
+        SCOPED_TRACE(nib_type_name(type));
+        std::vector<float> deq;
+        std::vector<uint8_t> w = weights(type, rows, cols, 4000 + type, &deq);
+        Dev dw(w.size()), di(sizeof ids), dout(3 * cols * 4);
+        up(dw.p, w.data(), w.size());
+        up(di.p, ids, sizeof ids);
+        nib_error err = {};
+        ASSERT_EQ(nib_cuda_get_rows(type, dw.p, cols, static_cast<const int32_t *>(di.p), 3, dout.f(), &err), NIB_OK) << err.msg;
+        std::vector<float> got(3 * cols);
+        down(got.data(), dout.p, got.size() * 4);
+        for (int r = 0; r < 3; r++) EXPECT_EQ(memcmp(got.data() + r * cols, deq.data() + ids[r] * cols, cols * 4), 0) << r;
+    }
+    const int row = 256, n_tok = 2;
+    const int32_t slots[n_tok] = { 5, 2 };
+    std::vector<float> x = randoms((size_t)n_tok * row, 41), y = randoms((size_t)n_tok * row, 42);
+    Dev dx(x.size() * 4), dy(y.size() * 4), pool((size_t)8 * row * 2), dsl(sizeof slots);
+    up(dx.p, x.data(), x.size() * 4);
+    up(dy.p, y.data(), y.size() * 4);
+    up(dsl.p, slots, sizeof slots);
+    nib_error err = {};
+    ASSERT_EQ(nib_cuda_kv_store(dx.f(), pool.p, static_cast<const int32_t *>(dsl.p), n_tok, row, &err), NIB_OK) << err.msg;
+    ASSERT_EQ(nib_cuda_add(dy.f(), dx.f(), (int64_t)x.size(), &err), NIB_OK) << err.msg;
+    std::vector<uint16_t> ph((size_t)8 * row);
+    std::vector<float> sum(y.size());
+    down(ph.data(), pool.p, ph.size() * 2);
+    down(sum.data(), dy.p, sum.size() * 4);
+    for (int t = 0; t < n_tok; t++)
+        for (int i = 0; i < row; i++) ASSERT_EQ(ph[(size_t)slots[t] * row + i], nib_fp32_to_fp16(x[(size_t)t * row + i]));
+    for (size_t i = 0; i < sum.size(); i++) ASSERT_EQ(sum[i], y[i] + x[i]);
 }
 #endif

@@ -21,7 +21,13 @@
  *  - nib_cuda_matmul: Y[t][r] = sum_c W[r][c] X[t][c] for prefill: W
  *    dequantized to F16 (or used as it is), X converted to F16, cuBLAS GEMM
  *    with fp32 accumulation;
- *  - nib_cuda_rmsnorm, nib_cuda_swiglu: the elementwise steps of a block.
+ *  - nib_cuda_rmsnorm, nib_cuda_swiglu, nib_cuda_add, nib_cuda_get_rows
+ *    (embedding rows), nib_cuda_kv_store (K/V rows to F16 slots of the pool):
+ *    the other steps of a block;
+ *  - nib_cuda_rope: rotary embedding, pairs (2i, 2i+1) or NEOX (i, i+n/2);
+ *  - nib_cuda_attention_decode: one query token over the KV rows of a
+ *    sequence's slots in the paged pool (the CPU cache's slot array), split-K
+ *    over chunks of keys (FlashDecoding-style), GQA.
  * Errors are nib statuses with a message; nothing aborts or prints.
  */
 #ifndef NIB_CUDA_BACKEND_H
@@ -84,6 +90,29 @@ int nib_cuda_rmsnorm(const float *x, const float *w, float *y, int64_t n_rows, i
                      struct nib_error *err);
 /* y[i] = silu(g[i]) * u[i]. */
 int nib_cuda_swiglu(const float *g, const float *u, float *y, int64_t n, struct nib_error *err);
+/* y[i] += x[i]. */
+int nib_cuda_add(float *y, const float *x, int64_t n, struct nib_error *err);
+/* out[r] = row ids[r] of table (rows of cols elements of type), as float. */
+int nib_cuda_get_rows(int type, const void *table, int64_t cols, const int32_t *ids, int n, float *out, struct nib_error *err);
+/* pool[slots[t]] = F16(x[t]) for n_tok rows of `row` values. */
+int nib_cuda_kv_store(const float *x, void *pool, const int32_t *slots, int n_tok, int row, struct nib_error *err);
+
+struct nib_cuda_rope_params {
+    int          n_rot, neox;      /* rotated dims; pairs (2i, 2i+1) or (i, i + n_rot/2) */
+    float        freq_base, freq_scale, attn_factor;
+    const float *freq_factors;     /* device [n_rot/2] or NULL */
+};
+/* Rotates x [n_tok][n_head][head_dim] in place, token t at position pos[t] (device). */
+int nib_cuda_rope(float *x, int n_tok, int n_head, int head_dim, const int32_t *pos, const struct nib_cuda_rope_params *p,
+                  struct nib_error *err);
+
+/* out [n_head][head_dim] = softmax(q K^T * scale) V over the n_kv positions
+ * whose rows sit in slots[0..n_kv) of the pools k, v ([n_slots][n_head_kv *
+ * head_dim] F16); head h reads kv head h / (n_head / n_head_kv).
+ * head_dim <= 256. scratch: nib_cuda_attention_scratch_bytes. */
+size_t nib_cuda_attention_scratch_bytes(int n_head, int head_dim, int32_t n_kv);
+int nib_cuda_attention_decode(const float *q, const void *k, const void *v, const int32_t *slots, int32_t n_kv, int n_head,
+                              int n_head_kv, int head_dim, float scale, float *out, void *scratch, struct nib_error *err);
 
 #ifdef __cplusplus
 }
