@@ -4,6 +4,7 @@
 #include "context.h"
 
 #include "error.h"
+#include "gpu.h"
 #include "type_traits.h"
 
 #include <inttypes.h>
@@ -107,6 +108,8 @@ int nib_context_new(const struct nib_model *m, const struct nib_context_params *
     int rc = nib_kv_init(&c->kv, c->n_ctx, block, m->hp.n_layer, m->hp.n_head_kv * m->hp.head_dim_k, kv_type, err);
     if (!rc) c->n_ctx = c->kv.n_slots; /* whole blocks: up to block - 1 more tokens than asked */
     if (!rc) rc = alloc_buffers(c, err);
+    if (!rc && p.n_gpu_layers < 0) rc = nib_error_set(err, NIB_E_ARG, "context: %d GPU layers", p.n_gpu_layers);
+    if (!rc && p.n_gpu_layers > 0) rc = nib_gpu_new(c, p.n_gpu_layers, &c->gpu, err);
     if (rc) {
         nib_context_free(c);
         return rc;
@@ -117,6 +120,7 @@ int nib_context_new(const struct nib_model *m, const struct nib_context_params *
 
 void nib_context_free(struct nib_context *c) {
     if (!c) return;
+    nib_gpu_free(c->gpu);
     nib_kv_free(&c->kv);
     free(c->x);
     free(c->xq);
@@ -138,6 +142,13 @@ uint64_t nib_context_kv_bytes(const struct nib_context *c) {
     return 2ull * (uint64_t)c->kv.n_slots * (uint64_t)c->kv.n_layer * (uint64_t)c->kv.row_bytes;
 }
 uint64_t nib_context_compute_bytes(const struct nib_context *c) { return c->compute_bytes; }
+
+uint64_t nib_context_gpu_bytes(const struct nib_model *m, const struct nib_context_params *p) {
+    if (!m || !p || p->n_gpu_layers <= 0) return 0;
+    const int32_t n_ctx = p->n_ctx ? p->n_ctx : m->hp.n_ctx_train;
+    const int32_t n_batch = p->n_batch ? (p->n_batch < n_ctx ? p->n_batch : n_ctx) : (n_ctx < 512 ? n_ctx : 512);
+    return nib_gpu_bytes(m, p->n_gpu_layers, n_ctx, n_batch);
+}
 
 int32_t nib_context_seq_len(const struct nib_context *c, int32_t seq) {
     return seq >= 0 && seq < NIB_MAX_SEQ ? c->kv.seqs[seq].len : 0;
@@ -230,6 +241,7 @@ int nib_decode(struct nib_context *c, const struct nib_batch *b, struct nib_erro
         c->logits = l;
         c->cap_out = c->n_out;
     }
+    c->kv.n_cow = 0;
     for (int s = 0; s < NIB_MAX_SEQ; s++)
         if (per_seq[s]) nib_kv_append(&c->kv, s, per_seq[s]); /* cannot fail: checked above */
     for (int32_t i = 0; i < b->n; i++) /* the tokens behind the new K/V, for the prefix cache */

@@ -40,6 +40,7 @@ struct nib_context {
     float   *embd;            /* [cap_embd][n_embd] */
     int32_t  cap_embd;
     uint64_t compute_bytes;
+    struct nib_gpu *gpu;      /* the first layers on a CUDA device (gpu.h), or NULL */
 };
 
 /* The forward pass over one validated batch (forward.c). */

@@ -18,6 +18,7 @@
 #include "attention_ref.h"
 #include "dispatch.h"
 #include "fp16.h"
+#include "gpu.h"
 #include "ops_ref.h"
 #include "type_traits.h"
 
@@ -156,14 +157,21 @@ static int32_t keep_output_rows(struct nib_context *c, int32_t n) {
 
 int nib_forward(struct nib_context *c, const int32_t *tokens, int32_t n, const int8_t *want, struct nib_error *err) {
     (void)want;
-    (void)err;
     const struct nib_model *m = c->m;
     const struct nib_hparams *hp = &m->hp;
     nib_to_float_fn embed = nib_type_traits(m->tok_embd.type)->to_float;
     for (int32_t t = 0; t < n; t++)
         embed((const char *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes, c->x + (size_t)t * hp->n_embd, hp->n_embd);
     c->xq_src = NULL;
-    for (int32_t l = 0; l < hp->n_layer; l++) {
+    int32_t first = 0; /* the first layer the CPU runs */
+    if (c->gpu) {
+        bool done = false;
+        int rc = nib_gpu_forward(c, n, &done, err);
+        if (rc || done) return rc;
+        first = nib_gpu_layers(c->gpu);
+        if (first == hp->n_layer) keep_output_rows(c, n); /* the head below reads the wanted rows packed */
+    }
+    for (int32_t l = first; l < hp->n_layer; l++) {
         attention_block(c, &m->layers[l], l, n);
         c->xq_src = NULL;
         int32_t rows = n;

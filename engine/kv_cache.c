@@ -67,6 +67,7 @@ int nib_kv_append(struct nib_kv_cache *kv, int32_t seq, int32_t n) {
             memcpy(nib_kv_v(kv, l, cp.dst * bs), nib_kv_v(kv, l, cp.src * bs), bytes);
         }
         refresh_slots(kv, seq, old - cp.n, old);
+        if (kv->n_cow < NIB_MAX_SEQ) kv->cow[kv->n_cow++] = cp;
     }
     refresh_slots(kv, seq, old, old + n);
     kv->seqs[seq].len = old + n;

@@ -33,6 +33,10 @@ struct nib_kv_cache {
     uint8_t  *k, *v;                  /* [n_layer][n_slots][row_bytes] */
     struct nib_kv_blocks blocks;
     struct nib_kv_seq seqs[NIB_MAX_SEQ];
+    /* copy-on-write copies made since the owner last cleared n_cow (a GPU
+     * mirror of the storage repeats them) */
+    struct nib_kv_copy cow[NIB_MAX_SEQ];
+    int32_t            n_cow;
 };
 
 /* A cache of at least n_tokens slots, in blocks of block_size, rows of

@@ -413,6 +413,9 @@ struct nib_context_params {
     int32_t kv_block;  /* KV cache block size in tokens; 0: 16 */
     int32_t kv_type;   /* KV cache type: 0 or NIB_TYPE_F16 (default), NIB_TYPE_Q8_0 (half the memory;
                           head dims must be multiples of 32) */
+    int32_t n_gpu_layers; /* the first N layers (all: N >= n_layer, the head too) on the CUDA device;
+                             0 (default): CPU only. Needs a build with -DNIB_CUDA=ON and a device;
+                             dense models, F16 KV (a clear error otherwise) */
 };
 struct nib_context_params nib_context_default_params(void);
 
@@ -426,6 +429,9 @@ int32_t nib_context_n_threads(const struct nib_context *c);
 const struct nib_model *nib_context_model(const struct nib_context *c);
 uint64_t nib_context_kv_bytes(const struct nib_context *c);
 uint64_t nib_context_compute_bytes(const struct nib_context *c);
+/* Device bytes a context with these parameters would take on the GPU (0 in
+ * a build without CUDA or with n_gpu_layers 0), for printing before loading. */
+uint64_t nib_context_gpu_bytes(const struct nib_model *m, const struct nib_context_params *p);
 
 /*
  * A batch: n tokens, each with its position, its sequence and whether its

@@ -251,3 +251,11 @@ TEST(Cli, BatchEqualsGenerateAlone) {
     EXPECT_NE(r.err.find("/nonexistent/p.jsonl"), std::string::npos) << r.err;
     remove(file.c_str());
 }
+
+#ifndef NIB_CUDA
+TEST(Cli, GpuLayersInACpuBuildAreRefusedClearly) {
+    CliRun r = run_nib("generate -ngl 4 -p hi -n 1");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("built without CUDA"), std::string::npos) << r.err;
+}
+#endif

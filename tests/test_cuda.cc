@@ -9,6 +9,9 @@
 #include "nib.h"
 #include "formats/fp16.h"
 #include "kernels/cpu/ops_ref.h"
+#include "test_util.h"
+
+#include <algorithm>
 
 #include <cmath>
 #include <cstring>
@@ -321,5 +324,117 @@ TEST(Cuda, EmbeddingRowsKvStoreAndAdd) {
     for (int t = 0; t < n_tok; t++)
         for (int i = 0; i < row; i++) ASSERT_EQ(ph[(size_t)slots[t] * row + i], nib_fp32_to_fp16(x[(size_t)t * row + i]));
     for (size_t i = 0; i < sum.size(); i++) ASSERT_EQ(sum[i], y[i] + x[i]);
+}
+namespace {
+
+struct Ctx {
+    nib_context *c = nullptr;
+    Ctx(const nib_model *m, int ngl, nib_error *err) {
+        nib_context_params p = nib_context_default_params();
+        p.n_ctx = 256;
+        p.n_batch = 64;
+        p.n_gpu_layers = ngl;
+        nib_context_new(m, &p, &c, err);
+    }
+    ~Ctx() { nib_context_free(c); }
+};
+
+/* Logits of every prompt position (one batch), then `gen` greedy steps. */
+void run(nib_context *c, const std::vector<int32_t> &prompt, int gen, int32_t n_vocab, std::vector<std::vector<float>> *rows,
+         std::vector<int32_t> *greedy) {
+    std::vector<int8_t> want(prompt.size(), 1);
+    nib_batch b = { (int32_t)prompt.size(), prompt.data(), nullptr, nullptr, want.data(), 0 };
+    nib_error err = {};
+    ASSERT_EQ(nib_decode(c, &b, &err), NIB_OK) << err.msg;
+    for (size_t i = 0; i < prompt.size(); i++) {
+        const float *l = nib_context_logits(c, (int32_t)i);
+        rows->emplace_back(l, l + n_vocab);
+    }
+    int32_t tok = (int32_t)(std::max_element(rows->back().begin(), rows->back().end()) - rows->back().begin());
+    for (int s = 0; s < gen; s++) {
+        greedy->push_back(tok);
+        nib_batch one = { 1, &tok, nullptr, nullptr, nullptr, 0 };
+        ASSERT_EQ(nib_decode(c, &one, &err), NIB_OK) << err.msg;
+        const float *l = nib_context_logits(c, 0);
+        rows->emplace_back(l, l + n_vocab);
+        tok = (int32_t)(std::max_element(l, l + n_vocab) - l);
+    }
+}
+
+}  // namespace
+
+TEST(Cuda, GpuLayersWithoutADeviceAreAClearError) {
+    if (nib_cuda_device_count() > 0) GTEST_SKIP() << "a device is present";
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
+    nib_model *m = nullptr;
+    nib_error err = {};
+    ASSERT_EQ(nib_model_load((nib_test_shared_dir() + "/models/stories260K/stories260K-q8_0.gguf").c_str(), nullptr, &m, &err),
+              NIB_OK);
+    Ctx c(m, 99, &err);
+    EXPECT_EQ(c.c, nullptr);
+    EXPECT_NE(std::string(err.msg).find("no CUDA device"), std::string::npos) << err.msg;
+    nib_model_free(m);
+}
+
+/* Every dense golden-fixture model: the GPU (all layers, and one layer) against
+ * the CPU on a prompt's logits and a greedy continuation. Bound: quantized
+ * weights meet F16 (prefill GEMM) or int8 (decode matvec) activations on the
+ * GPU and Q8 ones on the CPU, so 2e-2 of the largest |logit|; greedy tokens
+ * equal until the CPU's top-2 gap falls below twice that. */
+TEST(Cuda, GpuForwardMatchesTheCpuOnEveryDenseFixture) {
+    NEED_DEVICE();
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
+    std::vector<std::string> files;
+    for (const char *sub : { "stories260K", "synth", "trained" })
+        for (const std::string &p : nib_test_list_files(nib_test_shared_dir() + "/models/" + sub, ".gguf"))
+            if (p.find("moe") == std::string::npos) files.push_back(p);
+    ASSERT_GE(files.size(), 20u);
+    for (const std::string &path : files) {
+        SCOPED_TRACE(path);
+        nib_model *m = nullptr;
+        nib_error err = {};
+        ASSERT_EQ(nib_model_load(path.c_str(), nullptr, &m, &err), NIB_OK) << err.msg;
+        const nib_vocab *v = nib_model_vocab(m);
+        int32_t ids[64];
+        const int64_t n = nib_tokenize(v, "Once upon a time there was a little", 35, NIB_TOKENIZE_ADD_SPECIAL, ids, 64, &err);
+        ASSERT_GT(n, 1) << err.msg;
+        std::vector<int32_t> prompt(ids, ids + n);
+        const int32_t nv = nib_model_n_vocab(m);
+        std::vector<std::vector<float>> cpu_rows, gpu_rows, part_rows;
+        std::vector<int32_t> cpu_greedy, gpu_greedy, part_greedy;
+        {
+            Ctx c(m, 0, &err);
+            ASSERT_NE(c.c, nullptr) << err.msg;
+            run(c.c, prompt, 16, nv, &cpu_rows, &cpu_greedy);
+        }
+        {
+            Ctx c(m, 99, &err);
+            ASSERT_NE(c.c, nullptr) << err.msg;
+            run(c.c, prompt, 16, nv, &gpu_rows, &gpu_greedy);
+        }
+        {
+            Ctx c(m, 1, &err);
+            ASSERT_NE(c.c, nullptr) << err.msg;
+            run(c.c, prompt, 16, nv, &part_rows, &part_greedy);
+        }
+        for (const auto *other : { &gpu_rows, &part_rows }) {
+            double s = 0, worst = 0;
+            for (size_t r = 0; r < cpu_rows.size(); r++)
+                for (int32_t i = 0; i < nv; i++) {
+                    s = std::max(s, (double)std::fabs(cpu_rows[r][i]));
+                    worst = std::max(worst, (double)std::fabs(cpu_rows[r][i] - (*other)[r][i]));
+                }
+            EXPECT_LT(worst, 2e-2 * s) << (other == &gpu_rows ? "all layers" : "one layer") << ": largest |logit| " << s;
+            const double tol = 2 * 2e-2 * s;
+            const auto &g = other == &gpu_rows ? gpu_greedy : part_greedy;
+            for (size_t k = 0; k < cpu_greedy.size(); k++) {
+                std::vector<float> row = cpu_rows[prompt.size() - 1 + k];
+                std::nth_element(row.begin(), row.begin() + 1, row.end(), std::greater<float>());
+                if (row[0] - row[1] < tol) break; /* a near-tie: the rest may differ */
+                ASSERT_EQ(g[k], cpu_greedy[k]) << "greedy step " << k;
+            }
+        }
+        nib_model_free(m);
+    }
 }
 #endif

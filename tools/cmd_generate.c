@@ -32,6 +32,7 @@ static void usage(FILE *f) {
           "  -c N                context size in tokens (default: the model's)\n"
           "  --kv-block N        KV cache block size in tokens (default 16)\n"
           "  --kv-type T         KV cache type: f16 (default) or q8_0 (half the memory)\n"
+          "  -ngl N              the first N layers on the CUDA GPU (99: all; a build with -DNIB_CUDA=ON)\n"
           "  -t N                threads (default: physical cores)\n"
           "  --temp T            temperature (default 0.8; 0 = greedy)\n"
           "  --top-k K --top-p P --min-p P --typical-p P\n"

@@ -70,7 +70,8 @@ int model_args_parse(struct model_args *a, int argc, char **argv, int *i) {
     }
     bool known = !strcmp(o, "-m") || !strcmp(o, "--model") || !strcmp(o, "-p") || !strcmp(o, "--prompt") ||
                  !strcmp(o, "--tokens") || !strcmp(o, "-c") || !strcmp(o, "--ctx-size") || !strcmp(o, "-t") ||
-                 !strcmp(o, "--threads") || !strcmp(o, "--kv-block") || !strcmp(o, "--kv-type");
+                 !strcmp(o, "--threads") || !strcmp(o, "--kv-block") || !strcmp(o, "--kv-type") || !strcmp(o, "-ngl") ||
+                 !strcmp(o, "--n-gpu-layers");
     if (!known) return 0;
     if (!has) {
         cli_fail("option %s needs a value", o);
@@ -85,6 +86,8 @@ int model_args_parse(struct model_args *a, int argc, char **argv, int *i) {
         if (nib_type_from_name(v, &t) != NIB_OK || (t != NIB_TYPE_F16 && t != NIB_TYPE_Q8_0))
             return cli_fail("%s: '%s' is not a KV cache type (f16 or q8_0)", o, v), -1;
         a->kv_type = t;
+    } else if (!strcmp(o, "-ngl") || !strcmp(o, "--n-gpu-layers")) {
+        if (!parse_i32(v, 0, 1 << 20, &a->n_gpu_layers)) return cli_fail("%s: '%s' is not a layer count", o, v), -1;
     } else if (!strcmp(o, "--kv-block")) {
         if (!parse_i32(v, 1, 4096, &a->kv_block)) return cli_fail("%s: '%s' is not a block size (1..4096 tokens)", o, v), -1;
     } else if (o[1] == 'c' || !strcmp(o, "--ctx-size")) {
@@ -150,6 +153,13 @@ static int make_context(const struct model_args *a, int32_t n_ctx, struct loaded
     cp.kv_type = a->kv_type;
     cp.n_threads = a->n_threads;
     cp.n_batch = n_ctx < 512 ? n_ctx : 512; /* llama.cpp's n_ubatch: long prompts split where llama.cpp splits them */
+    cp.n_gpu_layers = a->n_gpu_layers;
+    if (cp.n_gpu_layers > 0) {
+        const uint64_t b = nib_context_gpu_bytes(out->model, &cp);
+        if (b) fprintf(stderr, "nib: %d layer%s on the GPU: %.1f MiB of device memory (weights, KV, buffers)\n",
+                       cp.n_gpu_layers < nib_model_n_layer(out->model) ? cp.n_gpu_layers : nib_model_n_layer(out->model),
+                       cp.n_gpu_layers == 1 ? "" : "s", (double)b / 1048576.0);
+    }
     if (nib_context_new(out->model, &cp, &out->ctx, &err) != NIB_OK) return cli_fail_err(&err);
     return 0;
 }

@@ -18,6 +18,7 @@ struct model_args {
     int32_t     n_threads;  /* -t */
     int32_t     kv_block;   /* --kv-block: KV cache block size in tokens, 0 = default */
     int32_t     kv_type;    /* --kv-type f16|q8_0: 0 = default (f16) */
+    int32_t     n_gpu_layers; /* -ngl / --n-gpu-layers: layers on the CUDA device (0: CPU) */
     bool        no_special; /* --no-special: do not parse special-token text */
     const char *default_name; /* the file in models/ without -m (NULL: the story model) */
 };

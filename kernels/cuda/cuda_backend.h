@@ -92,6 +92,10 @@ int nib_cuda_rmsnorm(const float *x, const float *w, float *y, int64_t n_rows, i
 int nib_cuda_swiglu(const float *g, const float *u, float *y, int64_t n, struct nib_error *err);
 /* y[i] += x[i]. */
 int nib_cuda_add(float *y, const float *x, int64_t n, struct nib_error *err);
+/* y[r][i] += b[i] for rows of width. */
+int nib_cuda_add_bias(float *y, const float *b, int64_t rows, int64_t width, struct nib_error *err);
+/* Device-to-device copy (ordered with the kernels). */
+int nib_cuda_copy(void *dst, const void *src, size_t bytes, struct nib_error *err);
 /* out[r] = row ids[r] of table (rows of cols elements of type), as float. */
 int nib_cuda_get_rows(int type, const void *table, int64_t cols, const int32_t *ids, int n, float *out, struct nib_error *err);
 /* pool[slots[t]] = F16(x[t]) for n_tok rows of `row` values. */

@@ -51,3 +51,18 @@ extern "C" int nib_cuda_kv_store(const float *x, void *pool, const int32_t *slot
     kv_store_kernel<<<dim3((unsigned)((row + 255) / 256), (unsigned)n_tok), 256>>>(x, static_cast<__half *>(pool), slots, row);
     return nib_cuda_launched("kv store", err);
 }
+
+__global__ void add_bias_kernel(float *y, const float *b, int64_t rows, int64_t width) {
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < rows * width) y[i] += b[i % width];
+}
+
+extern "C" int nib_cuda_add_bias(float *y, const float *b, int64_t rows, int64_t width, struct nib_error *err) {
+    if (rows <= 0 || width <= 0) return nib_cuda_fail(err, NIB_E_ARG, "CUDA add bias: %lld rows of %lld", (long long)rows, (long long)width);
+    add_bias_kernel<<<(unsigned)((rows * width + 255) / 256), 256>>>(y, b, rows, width);
+    return nib_cuda_launched("add bias", err);
+}
+
+extern "C" int nib_cuda_copy(void *dst, const void *src, size_t bytes, struct nib_error *err) {
+    return nib_cuda_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice), "device copy", err);
+}
