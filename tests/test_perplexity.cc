@@ -9,8 +9,10 @@
 #include "test_util.h"
 
 #include <cjson/cJSON.h>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <zlib.h>
 
@@ -263,4 +265,37 @@ TEST(Perplexity, BadInput) {
     EXPECT_NE(h.out.find("--kl-divergence-base"), std::string::npos);
     std::remove(shortf.c_str());
     std::remove(bad.c_str());
+}
+
+// A base file written by llama.cpp's llama-perplexity: nib reads it and
+// reports llama.cpp's numbers (same PPL(base) from the file; KLD, top-1 and
+// PPL(Q) within the models' rounding); the file nib writes for the same run
+// has llama.cpp's header and tokens byte for byte, and the same size.
+TEST(Perplexity, ReadsLlamaCppBaseFile) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "../shared not available";
+    Json ref(read_text(data_dir + "/llama-kld.json"));
+    ASSERT_NE(ref.j, nullptr);
+    const std::string base = data_dir + "/" + cJSON_GetObjectItem(ref.j, "base")->valuestring;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(ref.j, "compare")) {
+        const std::string model = cJSON_GetObjectItem(e, "model")->valuestring;
+        CliRun r = ppl(shared_model(model), "--kl-divergence-base '" + base + "' --kl-divergence --json");
+        ASSERT_EQ(r.status, 0) << model << ": " << r.err;
+        Json got(r.out);
+        EXPECT_NEAR(got.num("ppl_base"), ref.num("ppl_base"), 1e-6) << model;
+        EXPECT_NEAR(got.num("ppl") / cJSON_GetObjectItem(e, "ppl")->valuedouble, 1.0, 2e-3) << model;
+        const double kld = cJSON_GetObjectItem(e, "kld_mean")->valuedouble;
+        EXPECT_NEAR(got.num("kld_mean"), kld, 5e-6 + 0.02 * kld) << model;
+        EXPECT_NEAR(got.num("same_top_p"), cJSON_GetObjectItem(e, "same_top_p")->valuedouble, 2.5 / 126) << model;
+        EXPECT_EQ(got.num("n_tokens_scored"), 126);
+    }
+    const std::string mine = nib_test_temp_path("ppl_mine.kld");
+    CliRun w = ppl(shared_model(cJSON_GetObjectItem(ref.j, "base_model")->valuestring),
+                   "-f '" + story + "' -c 128 --chunks 2 --kl-divergence-base '" + mine + "'");
+    ASSERT_EQ(w.status, 0) << w.err;
+    std::vector<uint8_t> a = nib_test_read_file(base), b = nib_test_read_file(mine);
+    ASSERT_EQ(a.size(), b.size());
+    const size_t head = 8 + 12 + 2 * 128 * 4;
+    EXPECT_TRUE(std::equal(a.begin(), a.begin() + head, b.begin()));
+    std::remove(mine.c_str());
 }
