@@ -104,10 +104,19 @@ TEST(Perplexity, ChunksAndBatchSize) {
     EXPECT_EQ(t.num("n_tokens_scored"), 3 * 63);
     const cJSON *c3 = cJSON_GetArrayItem(cJSON_GetObjectItem(a.j, "chunks"), 2);
     EXPECT_DOUBLE_EQ(t.num("ppl"), cJSON_GetObjectItem(c3, "running_ppl")->valuedouble);
-    CliRun small = ppl(repo_q8, "-f '" + story + "' -c 128 -b 20 --json");
-    ASSERT_EQ(small.status, 0) << small.err;
-    Json s(small.out);
-    EXPECT_NEAR(s.num("ppl") / a.num("ppl"), 1.0, 1e-4);
+    // -b below n_ctx: several calls per chunk; above: several chunks per call
+    // (as sequences of their own, llama.cpp's n_seq), the last call shorter.
+    for (const char *b : { "20", "512", "2048" }) {
+        CliRun other = ppl(repo_q8, "-f '" + story + "' -c 128 -b " + b + " --json");
+        ASSERT_EQ(other.status, 0) << other.err;
+        Json o(other.out);
+        EXPECT_NEAR(o.num("ppl") / a.num("ppl"), 1.0, 1e-4) << "-b " << b;
+        EXPECT_EQ(o.num("n_chunks"), 17);
+        EXPECT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(o.j, "chunks")), 17);
+    }
+    CliRun few = ppl(repo_q8, "-f '" + story + "' -c 128 -b 2048 --chunks 3 --json");
+    ASSERT_EQ(few.status, 0) << few.err;
+    EXPECT_NEAR(Json(few.out).num("ppl") / t.num("ppl"), 1.0, 1e-4);
 }
 
 // The text report: the running estimate and llama.cpp's final line, with the

@@ -41,8 +41,9 @@ static void usage(FILE *f) {
           "  Perplexity over a UTF-8 text file (plain or gzip), chunked and scored as llama.cpp's\n"
           "  llama-perplexity: chunks of -c tokens, each starting with BOS, the second half of each scored.\n"
           "  -f TEXT                    the text (one trailing newline is dropped, as llama.cpp does)\n"
-          "  -c N                       tokens per chunk (default 512; at most the model's context)\n"
-          "  -b N                       tokens per decode call (default 512, llama.cpp's micro-batch)\n"
+          "  -c N                       tokens per chunk (default 512, or the model's context if shorter)\n"
+          "  -b N                       tokens per decode call (default 512, llama.cpp's micro-batch); when it holds\n"
+          "                             several chunks, they are decoded together as separate sequences\n"
           "  --chunks N                 score at most N chunks (default: all)\n"
           "  --kl-divergence-base FILE  save the scored rows' log-probabilities to FILE (llama.cpp's format);\n"
           "                             with --kl-divergence, read them and compare this model with them\n"
@@ -93,7 +94,7 @@ static double now_s(void) {
 /* One run over the chunks: the context, the mode's files and the sums. */
 struct ppl_run {
     struct nib_context  *ctx;
-    int32_t              n_vocab, n_ctx, n_batch, n_chunk, bos;
+    int32_t              n_vocab, n_ctx, n_batch, n_chunk, n_seq, bos; /* n_seq: chunks per decode call */
     const int32_t       *tokens;   /* [n_chunk * n_ctx] */
     struct ppl_base_file out, in;  /* writing a base / reading one (f NULL: not) */
     uint16_t            *row, *row2; /* packed rows: the base's, the current one */
@@ -121,27 +122,11 @@ static int score_row(struct ppl_run *r, const float *logits, int32_t next) {
     return 0;
 }
 
-/* Decodes chunk c from an empty cache and scores its rows. */
-static int eval_chunk(struct ppl_run *r, int32_t c, int32_t *buf, int8_t *want) {
-    const int32_t n_ctx = r->n_ctx, first = n_ctx / 2, *tok = r->tokens + (size_t)c * n_ctx;
-    struct nib_error err = { 0 };
-    if (nib_context_seq_truncate(r->ctx, 0, 0, &err)) return snprintf(r->msg, sizeof r->msg, "%s", err.msg), 1;
-    for (int32_t off = 0; off < n_ctx; off += r->n_batch) {
-        const int32_t m = n_ctx - off < r->n_batch ? n_ctx - off : r->n_batch;
-        memcpy(buf, tok + off, sizeof(*buf) * (size_t)m);
-        if (off == 0 && r->bos >= 0) buf[0] = r->bos;
-        for (int32_t k = 0; k < m; k++) want[k] = off + k >= first && off + k <= n_ctx - 2;
-        struct nib_batch b = { m, buf, NULL, NULL, want, 0 };
-        if (nib_decode(r->ctx, &b, &err)) return snprintf(r->msg, sizeof r->msg, "chunk %d: %s", c + 1, err.msg), 1;
-        for (int32_t k = 0; k < m; k++) {
-            if (!want[k]) continue;
-            const float *lg = nib_context_logits(r->ctx, k);
-            if (!lg) return snprintf(r->msg, sizeof r->msg, "chunk %d: no logits for position %d", c + 1, off + k), 1;
-            if (score_row(r, lg, tok[off + k + 1])) return 1;
-        }
-    }
-    return 0;
-}
+/* Per-call buffers: n_batch entries each. */
+struct ppl_batch_buf {
+    int32_t *tok, *pos, *seq;
+    int8_t  *want;
+};
 
 /* Progress on a terminal: a bar, chunk i/N, tokens/s and the time left. */
 static void progress(int32_t done, int32_t total, int32_t n_ctx, double elapsed) {
@@ -156,26 +141,62 @@ static void progress(int32_t done, int32_t total, int32_t n_ctx, double elapsed)
     fflush(stderr);
 }
 
+/*
+ * Decodes chunks c0 .. c0+n_seq-1 from an empty cache, chunk c0+s as
+ * sequence s (several chunks share one call when -b holds them, as
+ * llama.cpp's n_seq = n_batch / n_ctx), and scores their rows in order; a
+ * chunk is reported once its last scored row is in.
+ */
+static int eval_chunks(struct ppl_run *r, int32_t c0, int32_t n_seq, struct ppl_batch_buf *b, FILE *out) {
+    const int32_t n_ctx = r->n_ctx, first = n_ctx / 2, total = n_seq * n_ctx;
+    struct nib_error err = { 0 };
+    for (int32_t s = 0; s < n_seq; s++)
+        if (nib_context_seq_truncate(r->ctx, s, 0, &err)) return snprintf(r->msg, sizeof r->msg, "%s", err.msg), 1;
+    for (int32_t off = 0; off < total; off += r->n_batch) {
+        const int32_t m = total - off < r->n_batch ? total - off : r->n_batch;
+        for (int32_t k = 0; k < m; k++) {
+            const int32_t s = (off + k) / n_ctx, p = (off + k) % n_ctx;
+            b->tok[k] = p == 0 && r->bos >= 0 ? r->bos : r->tokens[(size_t)(c0 + s) * n_ctx + p];
+            b->pos[k] = p, b->seq[k] = s;
+            b->want[k] = p >= first && p <= n_ctx - 2;
+        }
+        struct nib_batch nb = { m, b->tok, b->pos, b->seq, b->want, 0 };
+        if (nib_decode(r->ctx, &nb, &err)) return snprintf(r->msg, sizeof r->msg, "chunk %d: %s", c0 + 1, err.msg), 1;
+        for (int32_t k = 0; k < m; k++) {
+            if (!b->want[k]) continue;
+            const int32_t c = c0 + b->seq[k], p = b->pos[k];
+            const float *lg = nib_context_logits(r->ctx, k);
+            if (!lg) return snprintf(r->msg, sizeof r->msg, "chunk %d: no logits for position %d", c + 1, p), 1;
+            if (score_row(r, lg, r->tokens[(size_t)c * n_ctx + p + 1])) return 1;
+            if (p == n_ctx - 2) ppl_report_chunk(&r->rep, c, out);
+        }
+    }
+    return 0;
+}
+
 static int run_chunks(struct ppl_run *r, bool json) {
-    int32_t *buf = malloc(sizeof(int32_t) * (size_t)r->n_batch);
-    int8_t *want = malloc((size_t)r->n_batch);
-    int rc = !buf || !want ? (snprintf(r->msg, sizeof r->msg, "out of memory"), 1) : 0;
+    struct ppl_batch_buf b = { malloc(sizeof(int32_t) * (size_t)r->n_batch), malloc(sizeof(int32_t) * (size_t)r->n_batch),
+                               malloc(sizeof(int32_t) * (size_t)r->n_batch), malloc((size_t)r->n_batch) };
+    int rc = !b.tok || !b.pos || !b.seq || !b.want ? (snprintf(r->msg, sizeof r->msg, "out of memory"), 1) : 0;
     const bool tty = isatty(2);
     const double t0 = now_s();
-    fprintf(stderr, "perplexity: %d chunks of %d tokens, batch %d, %d threads%s\n", r->n_chunk, r->n_ctx, r->n_batch,
-            nib_context_n_threads(r->ctx), r->in.f ? ", KL divergence against the base file" : "");
+    fprintf(stderr, "perplexity: %d chunks of %d tokens, batch %d (%d chunk%s per call), %d threads%s\n", r->n_chunk, r->n_ctx,
+            r->n_batch, r->n_seq, r->n_seq > 1 ? "s" : "", nib_context_n_threads(r->ctx),
+            r->in.f ? ", KL divergence against the base file" : "");
     if (r->in.f && !json) ppl_report_kld_header(stdout);
-    for (int32_t c = 0; c < r->n_chunk && !rc; c++) {
-        rc = eval_chunk(r, c, buf, want);
+    for (int32_t c = 0; c < r->n_chunk && !rc; c += r->n_seq) {
+        const int32_t n = r->n_chunk - c < r->n_seq ? r->n_chunk - c : r->n_seq;
+        rc = eval_chunks(r, c, n, &b, json ? NULL : stdout);
         if (rc) break;
         const double t = now_s() - t0;
-        if (tty) progress(c + 1, r->n_chunk, r->n_ctx, t);
+        if (tty) progress(c + n, r->n_chunk, r->n_ctx, t);
         else if (c == 0)
-            fprintf(stderr, "perplexity: %.2f seconds per pass - ETA %.2f minutes\n", t, t * r->n_chunk / 60.0);
-        ppl_report_chunk(&r->rep, c, json ? NULL : stdout);
+            fprintf(stderr, "perplexity: %.2f seconds per pass - ETA %.2f minutes\n", t, t * r->n_chunk / n / 60.0);
     }
-    free(buf);
-    free(want);
+    free(b.tok);
+    free(b.pos);
+    free(b.seq);
+    free(b.want);
     return rc;
 }
 
@@ -207,15 +228,29 @@ static int check_n_ctx(const struct nib_model *model, int32_t n_ctx) {
     return 0;
 }
 
+#define PPL_MAX_SEQ 32 /* chunks per decode call at most */
+
+/* A context for n_seq chunks at once: -b / n_ctx of them (llama.cpp's
+ * n_seq), each in its own sequence and its own whole KV blocks. */
 static int make_context(const struct ppl_args *a, const struct nib_model *model, struct ppl_run *r) {
+    r->n_seq = a->n_batch / r->n_ctx;
+    r->n_seq = r->n_seq < 1 ? 1 : r->n_seq > PPL_MAX_SEQ ? PPL_MAX_SEQ : r->n_seq;
+    if (r->n_seq > r->n_chunk) r->n_seq = r->n_chunk;
+    r->n_batch = r->n_seq > 1 ? r->n_seq * r->n_ctx : a->n_batch < r->n_ctx ? a->n_batch : r->n_ctx;
+    const int32_t blk = a->m.kv_block ? a->m.kv_block : 16, per_seq = (r->n_ctx + blk - 1) / blk * blk;
     struct nib_context_params cp = nib_context_default_params();
-    cp.n_ctx = r->n_ctx;
-    cp.n_batch = r->n_batch = a->n_batch < r->n_ctx ? a->n_batch : r->n_ctx;
+    cp.n_ctx = r->n_seq * per_seq;
+    cp.n_batch = r->n_batch;
     cp.n_threads = a->m.n_threads;
     cp.kv_block = a->m.kv_block;
     cp.kv_type = a->m.kv_type;
     struct nib_error err = { 0 };
     if (nib_context_new(model, &cp, &r->ctx, &err)) return cli_fail_err(&err);
+    int32_t total, bs;
+    nib_context_kv_blocks(r->ctx, NULL, &total, &bs);
+    if ((int64_t)total * bs < (int64_t)r->n_seq * ((r->n_ctx + bs - 1) / bs * bs))
+        return cli_fail("the KV cache (%d blocks of %d tokens) cannot hold %d chunks of %d tokens; use a smaller -b", total, bs,
+                        r->n_seq, r->n_ctx);
     r->row = malloc(sizeof(uint16_t) * PPL_PACKED_WORDS(r->n_vocab));
     r->row2 = malloc(sizeof(uint16_t) * PPL_PACKED_WORDS(r->n_vocab));
     return r->row && r->row2 ? 0 : cli_fail("out of memory");
@@ -223,7 +258,8 @@ static int make_context(const struct ppl_args *a, const struct nib_model *model,
 
 /* Plain perplexity, optionally saving the base file. */
 static int perplexity(const struct ppl_args *a, const struct nib_model *model, struct ppl_run *r, int32_t **tokens) {
-    r->n_ctx = a->m.n_ctx ? a->m.n_ctx : 512;
+    /* llama.cpp's default of 512, unless the model's context is shorter */
+    r->n_ctx = a->m.n_ctx ? a->m.n_ctx : nib_model_n_ctx_train(model) < 512 ? nib_model_n_ctx_train(model) : 512;
     if (r->n_ctx < 3) return cli_fail("-c %d: a chunk needs at least 3 tokens to score one", r->n_ctx);
     if (check_n_ctx(model, r->n_ctx)) return 1;
     int32_t n_tokens;
@@ -238,6 +274,7 @@ static int perplexity(const struct ppl_args *a, const struct nib_model *model, s
     if (a->base && ppl_base_create(&r->out, a->base, r->n_ctx, r->n_vocab, r->n_chunk, r->tokens, r->msg, sizeof r->msg))
         return cli_fail("%s", r->msg);
     if (ppl_report_init(&r->rep, r->n_chunk, r->n_ctx, false)) return cli_fail("out of memory");
+    r->rep.n_tokens = n_tokens;
     if (run_chunks(r, a->json)) return cli_fail("%s", r->msg);
     if (r->out.f && ppl_base_close(&r->out, r->msg, sizeof r->msg)) return cli_fail("%s", r->msg);
     return 0;
@@ -267,6 +304,7 @@ static int kl_divergence(const struct ppl_args *a, const struct nib_model *model
     if (a->n_chunks > 0 && a->n_chunks < r->n_chunk) r->n_chunk = a->n_chunks;
     if (make_context(a, model, r)) return 1;
     if (ppl_report_init(&r->rep, r->n_chunk, r->n_ctx, true)) return cli_fail("out of memory");
+    r->rep.n_tokens = r->in.n_chunk * r->n_ctx;
     if (run_chunks(r, a->json)) return cli_fail("%s", r->msg);
     return 0;
 }

@@ -44,7 +44,7 @@ static void kld_stats(const struct ppl_kld_sums *s, struct kld_stats *o) {
     const double cov = ppl_mean_cov(s->sum_nll, s->sum_nll_base, s->sum_nll_nll_base, s->count);
     o->ppl = exp(lp), o->ppl_err = o->ppl * lp_err;
     o->ppl_base = exp(lb), o->ppl_base_err = o->ppl_base * lb_err;
-    o->cor = cov / (lp_err * lb_err);
+    o->cor = lp_err > 0 && lb_err > 0 ? cov / (lp_err * lb_err) : 0;
     o->ln_ratio = lp - lb;
     o->ln_ratio_err = sqrt(lp_err * lp_err + lb_err * lb_err - 2.0 * cov);
     o->ratio = exp(o->ln_ratio), o->ratio_err = o->ratio * o->ln_ratio_err;
@@ -54,7 +54,7 @@ static void kld_stats(const struct ppl_kld_sums *s, struct kld_stats *o) {
     ppl_mean_err(s->sum_kld, s->sum_kld2, s->count, &o->kld, &o->kld_err);
     ppl_mean_err(s->sum_p_diff, s->sum_p_diff2, s->count, &o->p_diff, &o->p_diff_err);
     ppl_mean_err(s->sum_p_diff2, s->sum_p_diff4, s->count, &mse, &mse_err);
-    o->rms = sqrt(mse), o->rms_err = 0.5 / o->rms * mse_err;
+    o->rms = sqrt(mse), o->rms_err = o->rms > 0 ? 0.5 / o->rms * mse_err : 0;
     o->same_top = s->count ? (double)s->n_same_top / (double)s->count : 0;
     o->same_top_err = s->count > 1 ? sqrt(o->same_top * (1 - o->same_top) / (double)(s->count - 1)) : 0;
 }
@@ -155,6 +155,7 @@ static int print_json(const struct ppl_report *r, double ppl, double err, int64_
     cJSON_AddNumberToObject(o, "n_chunks", r->n_done);
     cJSON_AddNumberToObject(o, "n_ctx", r->n_ctx);
     cJSON_AddNumberToObject(o, "n_tokens_scored", (double)count);
+    cJSON_AddNumberToObject(o, "n_tokens", r->n_tokens);
     if (s) add_kld_json(o, r, s);
     for (int32_t c = 0; c < r->n_done; c++) {
         cJSON *e = cJSON_CreateObject();

@@ -18,6 +18,7 @@
 
 struct ppl_report {
     int32_t n_chunk, n_ctx;
+    int32_t n_tokens; /* of the whole text (the base file's n_chunk * n_ctx with --kl-divergence); set by the caller */
     bool    kld_mode;
     /* plain perplexity: sums of the scored tokens' NLL and NLL^2 */
     double  nll, nll2;
