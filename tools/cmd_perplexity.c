@@ -326,10 +326,7 @@ int nib_cmd_perplexity(int argc, char **argv) {
     if (nib_vocab_add_eos(v)) rc = cli_fail("%s: the vocabulary appends EOS to every text; perplexity (as llama.cpp's) needs a model that does not", mp);
     else rc = a.kld ? kl_divergence(&a, model, &r, &tokens) : perplexity(&a, model, &r, &tokens);
     if (!rc) rc = ppl_report_final(&r.rep, a.json, stdout);
-    if (rc && r.out.f) {
-        ppl_base_close(&r.out, r.msg, sizeof r.msg);
-        remove(a.base); /* a partial base file would only mislead */
-    }
+    if (rc && r.out.f) ppl_base_discard(&r.out);
     ppl_base_close(&r.in, r.msg, sizeof r.msg);
     ppl_report_free(&r.rep);
     free(tokens);

@@ -18,17 +18,26 @@ int ppl_base_create(struct ppl_base_file *b, const char *path, int32_t n_ctx, in
         snprintf(msg, msg_cap, "%s: cannot write: %s", path, strerror(errno));
         return 1;
     }
+    struct stat st;
+    b->path = path;
+    b->regular = fstat(fileno(b->f), &st) == 0 && S_ISREG(st.st_mode);
     b->n_ctx = n_ctx, b->n_vocab = n_vocab, b->n_chunk = n_chunk;
     const int32_t hdr[3] = { n_ctx, n_vocab, n_chunk };
     size_t nt = (size_t)n_chunk * (size_t)n_ctx;
     if (fwrite(MAGIC, 1, 8, b->f) != 8 || fwrite(hdr, sizeof(int32_t), 3, b->f) != 3 ||
         fwrite(tokens, sizeof(int32_t), nt, b->f) != nt) {
         snprintf(msg, msg_cap, "%s: write failed: %s", path, strerror(errno));
-        fclose(b->f);
-        b->f = NULL;
+        ppl_base_discard(b);
         return 1;
     }
     return 0;
+}
+
+void ppl_base_discard(struct ppl_base_file *b) {
+    if (b->f) fclose(b->f);
+    if (b->regular) remove(b->path); /* never a device or a pipe */
+    free(b->tokens);
+    memset(b, 0, sizeof(*b));
 }
 
 /* Size the header promises, or 0 when it does not fit in 63 bits. */
@@ -52,6 +61,7 @@ static int fail_open(struct ppl_base_file *b, int rc) {
 int ppl_base_open(struct ppl_base_file *b, const char *path, char *msg, size_t msg_cap) {
     memset(b, 0, sizeof(*b));
     b->f = fopen(path, "rb");
+    b->path = path;
     if (!b->f) {
         snprintf(msg, msg_cap, "%s: cannot open: %s", path, strerror(errno));
         return 1;
@@ -97,7 +107,7 @@ int ppl_base_open(struct ppl_base_file *b, const char *path, char *msg, size_t m
 int ppl_base_write_row(struct ppl_base_file *b, const uint16_t *row, char *msg, size_t msg_cap) {
     size_t n = PPL_PACKED_WORDS(b->n_vocab);
     if (fwrite(row, sizeof(uint16_t), n, b->f) != n) {
-        snprintf(msg, msg_cap, "KL-divergence base file: write failed: %s", strerror(errno));
+        snprintf(msg, msg_cap, "%s: write failed: %s", b->path, strerror(errno));
         return 1;
     }
     return 0;
@@ -106,7 +116,7 @@ int ppl_base_write_row(struct ppl_base_file *b, const uint16_t *row, char *msg, 
 int ppl_base_read_row(struct ppl_base_file *b, uint16_t *row, char *msg, size_t msg_cap) {
     size_t n = PPL_PACKED_WORDS(b->n_vocab);
     if (fread(row, sizeof(uint16_t), n, b->f) != n) {
-        snprintf(msg, msg_cap, "KL-divergence base file: read failed (file changed while reading?)");
+        snprintf(msg, msg_cap, "%s: read failed (file changed while reading?)", b->path);
         return 1;
     }
     return 0;
@@ -115,7 +125,8 @@ int ppl_base_read_row(struct ppl_base_file *b, uint16_t *row, char *msg, size_t 
 int ppl_base_close(struct ppl_base_file *b, char *msg, size_t msg_cap) {
     int rc = 0;
     if (b->f && fclose(b->f) != 0) {
-        snprintf(msg, msg_cap, "KL-divergence base file: write failed: %s", strerror(errno));
+        snprintf(msg, msg_cap, "%s: write failed: %s", b->path, strerror(errno));
+        if (b->regular) remove(b->path);
         rc = 1;
     }
     free(b->tokens);

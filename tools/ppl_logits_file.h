@@ -18,6 +18,7 @@
 #ifndef NIB_PPL_LOGITS_FILE_H
 #define NIB_PPL_LOGITS_FILE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -25,6 +26,8 @@ struct ppl_base_file {
     FILE    *f;
     int32_t  n_ctx, n_vocab, n_chunk;
     int32_t *tokens; /* [n_chunk * n_ctx], reader only */
+    const char *path;    /* as given (not copied) */
+    bool        regular; /* writer: path is a regular file, removed if writing fails */
 };
 
 /* Scored rows per chunk: positions n_ctx/2 .. n_ctx-2. */
@@ -38,7 +41,11 @@ int  ppl_base_open(struct ppl_base_file *b, const char *path, char *msg, size_t 
 /* Appends / reads the next packed row. */
 int  ppl_base_write_row(struct ppl_base_file *b, const uint16_t *row, char *msg, size_t msg_cap);
 int  ppl_base_read_row(struct ppl_base_file *b, uint16_t *row, char *msg, size_t msg_cap);
-/* Closes (a writer: flushes and reports a failed write). */
+/* A writer that failed: closes it and removes its file if that is a
+ * regular file (a partial base file would only mislead). */
+void ppl_base_discard(struct ppl_base_file *b);
+/* Closes (a writer: flushes, and on a failed write reports it and removes
+ * the file as ppl_base_discard does). */
 int  ppl_base_close(struct ppl_base_file *b, char *msg, size_t msg_cap);
 
 #endif
