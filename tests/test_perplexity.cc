@@ -308,3 +308,36 @@ TEST(Perplexity, ReadsLlamaCppBaseFile) {
     EXPECT_TRUE(std::equal(a.begin(), a.begin() + head, b.begin()));
     std::remove(mine.c_str());
 }
+
+// Handcrafted base files, one per failure class of the reader: each is
+// refused with a message naming the problem, before anything is allocated
+// from its header.
+TEST(Perplexity, CorruptBaseFiles) {
+    auto header = [](int32_t n_ctx, int32_t n_vocab, int32_t n_chunk) {
+        std::string s = "_logits_";
+        for (int32_t v : { n_ctx, n_vocab, n_chunk }) s.append((const char *)&v, 4);
+        return s;
+    };
+    const std::string f = nib_test_temp_path("ppl_corrupt.kld");
+    auto expect_refused = [&](const std::string &bytes, const std::string &what) {
+        write_file(f, bytes);
+        expect_error(ppl(repo_q8, "--kl-divergence-base '" + f + "' --kl-divergence"), what);
+    };
+    expect_refused("", "not a KL-divergence base file");
+    expect_refused("_logits_\x01", "not a KL-divergence base file");
+    expect_refused(header(-8, 512, 1), "bad header: n_ctx -8");
+    expect_refused(header(64, 0, 1), "bad header");
+    expect_refused(header(64, 512, -1), "bad header");
+    expect_refused(header(64, 1 << 30, 1), "bad header");
+    expect_refused(header(INT32_MAX, 512, INT32_MAX), "implies");
+    expect_refused(header(8, 512, 1), "size 20 bytes, but its header (n_ctx 8, n_vocab 512, n_chunk 1) implies");
+    // the right size, but a token id outside the vocabulary
+    std::string bytes = header(8, 512, 1);
+    for (int i = 0; i < 8; i++) {
+        int32_t t = i == 5 ? 600 : 1;
+        bytes.append((const char *)&t, 4);
+    }
+    bytes.append(3 * (2 * ((512 + 1) / 2) + 4) * 2, '\0');
+    expect_refused(bytes, "token 5 is 600, outside the vocabulary of 512");
+    std::remove(f.c_str());
+}
