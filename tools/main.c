@@ -18,6 +18,7 @@ static const struct subcommand commands[] = {
     { "batch", nib_cmd_batch, "many prompts decoded together as parallel sequences, JSON lines out" },
     { "bench", nib_cmd_bench, "tokens/s of prompt processing and generation, llama-bench style" },
     { "logits", nib_cmd_logits, "top-k logits of a prompt evaluated in one batch, as JSON" },
+    { "perplexity", nib_cmd_perplexity, "perplexity over a text file, and KL divergence from a base model (llama.cpp's rules)" },
     { "inspect", nib_cmd_inspect, "show a GGUF file's metadata, architecture, tensors and totals" },
     { "tokenize", nib_cmd_tokenize, "text -> token ids with a model's vocabulary" },
     { "detokenize", nib_cmd_detokenize, "token ids -> text" },
