@@ -124,7 +124,8 @@ int nib_quantize(int type, const float *src, void *dst, int64_t n,
  * quantize_<type>(src, dst, n_rows, n_per_row, quant_weights) as
  * llama-quantize --imatrix calls it. F32, F16, BF16 and Q8_0 ignore the
  * weights (as ggml does); quant_weights NULL is nib_quantize over all rows.
- * NIB_E_UNSUPPORTED for types ggml cannot quantize this way (Q8_1, Q8_K, IQ*).
+ * NIB_E_UNSUPPORTED for the types nib cannot quantize this way (Q8_1, Q8_K,
+ * the IQ and TQ types).
  * src and dst must be non-NULL unless n_per_row is 0; dst needs
  * n_rows * nib_type_row_bytes(type, n_per_row) bytes. Stateless, thread-safe. */
 int nib_quantize_weighted(int type, const float *src, void *dst, int64_t n_per_row, int64_t n_rows,

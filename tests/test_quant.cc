@@ -8,8 +8,10 @@
  * ggml/src/ggml-cpu/quants.c (built with -DGGML_CPU_GENERIC -O2
  * -ffp-contract=off, so the *_generic kernels are the ones called) plus the
  * scalar loops of ggml-cpu/vec.cpp for F32/F16/BF16 (fp16/bf16 conversions
- * from ggml-impl.h), and feeds them the inputs made by make_input /
- * random_blocks below (a C copy of them, same splitmix64 sequence as NibRng).
+ * from ggml-impl.h), and feeds them the inputs made by make_input
+ * (quant_inputs.h) / random_blocks below (a C copy of them, same splitmix64
+ * sequence as NibRng). The importance-weighted quantizers have their own
+ * suite and committed generator: test_quant_imatrix.cc.
  * llama.cpp at the project's reference commit, gcc 12, x86-64. Output buffers
  * were zero-filled first: ggml's Q8_K quantizer leaves the bsums of an
  * all-zero block unwritten, nib writes zeros there.
