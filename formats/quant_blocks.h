@@ -210,6 +210,26 @@ void nib_quant_from_float_q4_K(const float *src, void *dst, int64_t n);
 void nib_quant_from_float_q5_K(const float *src, void *dst, int64_t n);
 void nib_quant_from_float_q6_K(const float *src, void *dst, int64_t n);
 
+/* ---- importance-weighted quantization of ONE row of n elements, qw[n] one
+ * non-NULL weight per column (ggml's quantize_row_<type>_impl, as called by
+ * quantize_<type> with quant_weights). The f32/f16/bf16/q8_0 ones ignore qw
+ * as ggml does. quant_imatrix_legacy.c, quant_imatrix_kquants.c ---- */
+void nib_quant_weighted_f32(const float *src, void *dst, int64_t n, const float *qw);
+void nib_quant_weighted_f16(const float *src, void *dst, int64_t n, const float *qw);
+void nib_quant_weighted_bf16(const float *src, void *dst, int64_t n, const float *qw);
+void nib_quant_weighted_q4_0(const float *src, void *dst, int64_t n, const float *qw);
+void nib_quant_weighted_q4_1(const float *src, void *dst, int64_t n, const float *qw);
+void nib_quant_weighted_q5_0(const float *src, void *dst, int64_t n, const float *qw);
+void nib_quant_weighted_q5_1(const float *src, void *dst, int64_t n, const float *qw);
+void nib_quant_weighted_q8_0(const float *src, void *dst, int64_t n, const float *qw);
+void nib_quant_weighted_q2_K(const float *src, void *dst, int64_t n, const float *qw);
+void nib_quant_weighted_q3_K(const float *src, void *dst, int64_t n, const float *qw);
+void nib_quant_weighted_q4_K(const float *src, void *dst, int64_t n, const float *qw);
+void nib_quant_weighted_q5_K(const float *src, void *dst, int64_t n, const float *qw);
+void nib_quant_weighted_q6_K(const float *src, void *dst, int64_t n, const float *qw);
+/* Q6_K with qw or (NULL) the reference rounding: both share one body. */
+void nib_quant_q6_K_row(const float *src, void *dst, int64_t n, const float *qw);
+
 /* ---- vec_dot: *out = dot(weight row x, activation row y in the partner
  * type), n elements; arithmetic identical to ggml's *_generic kernels ---- */
 void nib_vec_dot_f32_f32(int64_t n, float *out, const void *x, const void *y);

@@ -8,92 +8,18 @@
  * scales are themselves quantized to 4/6/8 bits against one fp16 super-scale
  * and the values are re-quantized with the rounded scales. The searches are
  * ggml's make_qx_quants (Q6_K), make_q3_quants (Q3_K) and make_qkx2_quants
- * (Q2_K, Q4_K, Q5_K), with every float operation in ggml's order, one per
- * expression. Sub-blocks whose rounded scale is zero keep the quants of the
+ * (Q2_K, Q4_K, Q5_K; the shared ones in quant_search.c), with every float
+ * operation in ggml's order, one per expression. Sub-blocks whose rounded scale is zero keep the quants of the
  * first stage, exactly as in ggml.
  */
 #include "quant_blocks.h"
 
 #include "fp16.h"
+#include "quant_search.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
-
-/* Groups whose max |x| is below this are "all zero" (ggml's GROUP_MAX_EPS). */
-static const float k_group_max_eps = 1e-15f;
-
-static int clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
-
-/* First element of largest magnitude, with its sign; *amax_out = |it|. */
-static float signed_absmax(int n, const float *x, float *amax_out) {
-    float max = 0.0f, amax = 0.0f;
-    for (int i = 0; i < n; i++) {
-        const float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max  = x[i];
-        }
-    }
-    *amax_out = amax;
-    return max;
-}
-
-/* ---------------------------------------------------- make_qx_quants */
-
-/* Quants for one candidate iscale with weights w = x^2 (ggml rmse_type 1):
- * L[i] = clamp(round(iscale * x)) + nmax, and the sums of w*x*l and w*l*l. */
-static void qx_candidate(int n, int nmax, const float *x, float iscale, int8_t *L,
-                         float *sumlx_out, float *suml2_out) {
-    float sumlx = 0.0f, suml2 = 0.0f;
-    for (int i = 0; i < n; i++) {
-        const float s = iscale * x[i];
-        const int l = clamp_int(nib_nearest_int(s), -nmax, nmax - 1);
-        L[i] = (int8_t)(l + nmax);
-        const float w   = x[i] * x[i];
-        const float wx  = w * x[i];
-        const float wxl = wx * (float)l;
-        sumlx += wxl;
-        const float wl  = w * (float)l;
-        const float wll = wl * (float)l;
-        suml2 += wll;
-    }
-    *sumlx_out = sumlx;
-    *suml2_out = suml2;
-}
-
-/* ggml's make_qx_quants with rmse_type 1 and no importance weights:
- * symmetric quants in [0, 2*nmax), scale chosen among 19 candidates by
- * weighted least squares. n <= 32. */
-static float make_qx_quants_rmse1(int n, int nmax, const float *x, int8_t *L) {
-    float amax;
-    const float max = signed_absmax(n, x, &amax);
-    if (amax < k_group_max_eps) {
-        memset(L, 0, (size_t)n);
-        return 0.0f;
-    }
-    float iscale = (float)-nmax / max;
-    float sumlx, suml2;
-    qx_candidate(n, nmax, x, iscale, L, &sumlx, &suml2);
-    float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
-    float best = scale * sumlx;
-    for (int is = -9; is <= 9; is++) {
-        if (is == 0) continue;
-        const float step = 0.1f * (float)is;
-        const float num  = (float)nmax + step;
-        iscale = -num / max;
-        int8_t Lc[32];
-        qx_candidate(n, nmax, x, iscale, Lc, &sumlx, &suml2);
-        const float lhs = sumlx * sumlx;
-        const float rhs = best * suml2;
-        if (suml2 > 0 && lhs > rhs) {
-            memcpy(L, Lc, (size_t)n);
-            scale = sumlx / suml2;
-            best  = scale * sumlx;
-        }
-    }
-    return scale;
-}
 
 /* ---------------------------------------------------- make_q3_quants */
 
@@ -112,7 +38,7 @@ static int q3_refine_pass(int n, int nmax, const float *x, int8_t *L, float *sum
         const float wll = wl * (float)L[i];
         float sl2 = *suml2 - wll;
         const float num = x[i] * sl2;
-        const int new_l = clamp_int(nib_nearest_int(num / slx), -nmax, nmax - 1);
+        const int new_l = nib_clamp_int(nib_nearest_int(num / slx), -nmax, nmax - 1);
         if (new_l == L[i]) continue;
         const float add_x = wx * (float)new_l;
         slx += add_x;
@@ -136,8 +62,8 @@ static int q3_refine_pass(int n, int nmax, const float *x, int8_t *L, float *sum
 /* ggml's make_q3_quants with do_rmse: quants in [0, 2*nmax), x ~ scale * (L - nmax). */
 static float make_q3_quants_rmse(int n, int nmax, const float *x, int8_t *L) {
     float amax;
-    const float max = signed_absmax(n, x, &amax);
-    if (amax < k_group_max_eps) {
+    const float max = nib_signed_absmax(n, x, &amax);
+    if (amax < NIB_GROUP_MAX_EPS) {
         memset(L, 0, (size_t)n);
         return 0.0f;
     }
@@ -145,7 +71,7 @@ static float make_q3_quants_rmse(int n, int nmax, const float *x, int8_t *L) {
     float sumlx = 0.0f, suml2 = 0.0f;
     for (int i = 0; i < n; i++) {
         const float s = iscale * x[i];
-        const int l = clamp_int(nib_nearest_int(s), -nmax, nmax - 1);
+        const int l = nib_clamp_int(nib_nearest_int(s), -nmax, nmax - 1);
         L[i] = (int8_t)l;
         const float w   = x[i] * x[i];
         const float wx  = w * x[i];
@@ -160,130 +86,6 @@ static float make_q3_quants_rmse(int n, int nmax, const float *x, int8_t *L) {
     }
     for (int i = 0; i < n; i++) L[i] = (int8_t)(L[i] + nmax);
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
-}
-
-/* -------------------------------------------------- make_qkx2_quants */
-
-struct qkx2_params {
-    int   nmax;
-    float rmin, rdelta;
-    int   nstep;
-    bool  use_mad;  /* weighted |error| instead of weighted error^2 */
-};
-
-/* Weighted error of x ~ scale * L + min. */
-static float qkx2_error(int n, const float *x, const float *weights, const uint8_t *L,
-                        float scale, float min, bool use_mad) {
-    float err = 0.0f;
-    for (int i = 0; i < n; i++) {
-        const float a = scale * (float)L[i];
-        const float b = a + min;
-        float diff = b - x[i];
-        diff = use_mad ? fabsf(diff) : diff * diff;
-        const float e = weights[i] * diff;
-        err += e;
-    }
-    return err;
-}
-
-/* Quants in [0, nmax] for a candidate iscale (relative to min). */
-static void qkx2_levels(int n, int nmax, const float *x, float iscale, float min, uint8_t *L) {
-    for (int i = 0; i < n; i++) {
-        const float d = x[i] - min;
-        const float s = iscale * d;
-        L[i] = (uint8_t)clamp_int(nib_nearest_int(s), 0, nmax);
-    }
-}
-
-/* ggml's make_qkx2_quants: asymmetric quants x ~ scale * L - the_min, trying
- * nstep + 1 scales and solving weighted least squares for (scale, min) each. */
-static float make_qkx2_quants(int n, const float *x, const float *weights, uint8_t *L,
-                              float *the_min, const struct qkx2_params *p) {
-    float min = x[0], max = x[0];
-    float sum_w = weights[0];
-    float sum_x = sum_w * x[0];
-    for (int i = 1; i < n; i++) {
-        if (x[i] < min) min = x[i];
-        if (x[i] > max) max = x[i];
-        sum_w += weights[i];
-        const float wx = weights[i] * x[i];
-        sum_x += wx;
-    }
-    if (min > 0) min = 0;
-    if (max == min) {
-        memset(L, 0, (size_t)n);
-        *the_min = -min;
-        return 0.0f;
-    }
-    float iscale = (float)p->nmax / (max - min);
-    float scale = 1 / iscale;
-    qkx2_levels(n, p->nmax, x, iscale, min, L);
-    float best_error = qkx2_error(n, x, weights, L, scale, min, p->use_mad);
-    for (int is = 0; is <= p->nstep; is++) {
-        const float step = p->rdelta * (float)is;
-        const float r    = p->rmin + step;
-        const float num  = r + (float)p->nmax;
-        iscale = num / (max - min);  /* min may have moved: ggml recomputes */
-        uint8_t Laux[32];
-        qkx2_levels(n, p->nmax, x, iscale, min, Laux);
-        float sum_l = 0.0f, sum_l2 = 0.0f, sum_xl = 0.0f;
-        for (int i = 0; i < n; i++) {
-            const float wl = weights[i] * (float)Laux[i];
-            sum_l += wl;
-            const float wll = wl * (float)Laux[i];
-            sum_l2 += wll;
-            const float wlx = wl * x[i];
-            sum_xl += wlx;
-        }
-        const float d1 = sum_w * sum_l2, d2 = sum_l * sum_l;
-        const float D = d1 - d2;
-        if (!(D > 0)) continue;
-        const float s1 = sum_w * sum_xl, s2 = sum_x * sum_l;
-        const float m1 = sum_l2 * sum_x, m2 = sum_l * sum_xl;
-        const float sn = s1 - s2;
-        const float mn = m1 - m2;
-        float this_scale = sn / D;
-        float this_min   = mn / D;
-        if (this_min > 0) {
-            this_min = 0;
-            this_scale = sum_xl / sum_l2;
-        }
-        const float cur_error = qkx2_error(n, x, weights, Laux, this_scale, this_min, p->use_mad);
-        if (cur_error < best_error) {
-            memcpy(L, Laux, (size_t)n);
-            best_error = cur_error;
-            scale = this_scale;
-            min = this_min;
-        }
-    }
-    *the_min = -min;
-    return scale;
-}
-
-/* ---------------------------------------------------------- packing */
-
-/* Q2_K / Q3_K low bits: byte l of each 32-byte group holds elements l, l+32,
- * l+64, l+96 of that 128-element half. */
-static void pack_2bit(const uint8_t *L /* [256], each 0..3 */, uint8_t *qs /* [64] */) {
-    for (int j = 0; j < NIB_QK_K; j += 128) {
-        for (int l = 0; l < 32; l++) {
-            qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
-                                      (L[j + l + 96] << 6));
-        }
-    }
-}
-
-/* Q4_K / Q5_K scales: 6-bit scale ls and min lm of sub-block j (0..7),
- * the inverse of nib_q4_K_scale_min. Called in increasing j. */
-static void pack_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t *q /* [12] */) {
-    if (j < 4) {
-        q[j] = ls;
-        q[j + 4] = lm;
-    } else {
-        q[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
-        q[j - 4] |= (uint8_t)((ls >> 4) << 6);
-        q[j] |= (uint8_t)((lm >> 4) << 6);
-    }
 }
 
 /* ------------------------------------------------------------- Q2_K */
@@ -302,7 +104,7 @@ static uint16_t q2_K_pack_scales(const float *v, float max_v, uint8_t *scales, i
 
 void nib_quant_from_float_q2_K(const float *src, void *dst, int64_t n) {
     struct nib_block_q2_K *y = dst; /* [n/256] */
-    const struct qkx2_params par = {3, -0.5f, 0.1f, 15, true};
+    const struct nib_qkx_params par = {3, -0.5f, 0.1f, 15, true};
     const int64_t nb = n / NIB_QK_K;
     for (int64_t i = 0; i < nb; i++) {
         const float *x = src + i * NIB_QK_K;
@@ -311,7 +113,7 @@ void nib_quant_from_float_q2_K(const float *src, void *dst, int64_t n) {
         float max_scale = 0, max_min = 0;
         for (int j = 0; j < 16; j++) {
             for (int l = 0; l < 16; l++) weights[l] = fabsf(x[16 * j + l]);
-            scales[j] = make_qkx2_quants(16, x + 16 * j, weights, L + 16 * j, &mins[j], &par);
+            scales[j] = nib_make_qkx_quants(16, x + 16 * j, weights, L + 16 * j, &mins[j], &par);
             if (scales[j] > max_scale) max_scale = scales[j];
             if (mins[j] > max_min) max_min = mins[j];
         }
@@ -324,10 +126,10 @@ void nib_quant_from_float_q2_K(const float *src, void *dst, int64_t n) {
             const float dm = nib_fp16_to_fp32(y[i].dmin) * (float)(y[i].scales[j] >> 4);
             for (int l = 0; l < 16; l++) {
                 const float t = x[16 * j + l] + dm;
-                L[16 * j + l] = (uint8_t)clamp_int(nib_nearest_int(t / d), 0, 3);
+                L[16 * j + l] = (uint8_t)nib_clamp_int(nib_nearest_int(t / d), 0, 3);
             }
         }
-        pack_2bit(L, y[i].qs);
+        nib_pack_2bit(L, y[i].qs);
     }
 }
 
@@ -342,7 +144,7 @@ static uint16_t q3_K_pack_scales(const float *scales, float max_scale, uint8_t *
     for (int j = 0; j < 16; j++) {
         const float s = iscale * scales[j];
         int8_t l = (int8_t)nib_nearest_int(s);
-        l = (int8_t)(clamp_int(l, -32, 31) + 32);
+        l = (int8_t)(nib_clamp_int(l, -32, 31) + 32);
         if (j < 8) {
             packed[j] = (uint8_t)(l & 0xF);
         } else {
@@ -376,7 +178,7 @@ void nib_quant_from_float_q3_K(const float *src, void *dst, int64_t n) {
             const float d = nib_fp16_to_fp32(y[i].d) * (float)(sc[j] - 32);
             if (d == 0.0f) continue;
             for (int l = 0; l < 16; l++) {
-                const int q = clamp_int(nib_nearest_int(x[16 * j + l] / d), -4, 3);
+                const int q = nib_clamp_int(nib_nearest_int(x[16 * j + l] / d), -4, 3);
                 L[16 * j + l] = (int8_t)(q + 4);
             }
         }
@@ -391,7 +193,7 @@ void nib_quant_from_float_q3_K(const float *src, void *dst, int64_t n) {
             }
             low[j] = (uint8_t)l;
         }
-        pack_2bit(low, y[i].qs);
+        nib_pack_2bit(low, y[i].qs);
     }
 }
 
@@ -400,7 +202,7 @@ void nib_quant_from_float_q3_K(const float *src, void *dst, int64_t n) {
 /* Shared by Q4_K (nmax 15) and Q5_K (nmax 31): first-stage scales and mins
  * for the 8 sub-blocks of 32, the 6-bit packed scales, the two fp16 super
  * scales, and the final quants L[256] in [0, nmax]. */
-static void q45_K_quantize(const float *x, const struct qkx2_params *par, uint8_t *packed /* [12] */,
+static void q45_K_quantize(const float *x, const struct nib_qkx_params *par, uint8_t *packed /* [12] */,
                            uint16_t *d_out, uint16_t *dmin_out, uint8_t *L /* [256] */) {
     float mins[8], scales[8], weights[32];
     float max_scale = 0, max_min = 0;
@@ -413,7 +215,7 @@ static void q45_K_quantize(const float *x, const struct qkx2_params *par, uint8_
         }
         const float av_x = sqrtf(sum_x2 / 32);
         for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(xj[l]);
-        scales[j] = make_qkx2_quants(32, xj, weights, L + 32 * j, &mins[j], par);
+        scales[j] = nib_make_qkx_quants(32, xj, weights, L + 32 * j, &mins[j], par);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -426,7 +228,7 @@ static void q45_K_quantize(const float *x, const struct qkx2_params *par, uint8_
         uint8_t lm = (uint8_t)nib_nearest_int(m);
         ls = ls < 63 ? ls : 63;
         lm = lm < 63 ? lm : 63;
-        pack_scale_min_k4(j, ls, lm, packed);
+        nib_pack_scale_min_k4(j, ls, lm, packed);
     }
     *d_out    = nib_fp32_to_fp16(max_scale / 63.f);
     *dmin_out = nib_fp32_to_fp16(max_min / 63.f);
@@ -438,14 +240,14 @@ static void q45_K_quantize(const float *x, const struct qkx2_params *par, uint8_
         const float dm = nib_fp16_to_fp32(*dmin_out) * (float)m;
         for (int l = 0; l < 32; l++) {
             const float t = x[32 * j + l] + dm;
-            L[32 * j + l] = (uint8_t)clamp_int(nib_nearest_int(t / d), 0, par->nmax);
+            L[32 * j + l] = (uint8_t)nib_clamp_int(nib_nearest_int(t / d), 0, par->nmax);
         }
     }
 }
 
 void nib_quant_from_float_q4_K(const float *src, void *dst, int64_t n) {
     struct nib_block_q4_K *y = dst; /* [n/256] */
-    const struct qkx2_params par = {15, -1.f, 0.1f, 20, false};
+    const struct nib_qkx_params par = {15, -1.f, 0.1f, 20, false};
     const int64_t nb = n / NIB_QK_K;
     for (int64_t i = 0; i < nb; i++) {
         uint8_t L[NIB_QK_K];
@@ -458,7 +260,7 @@ void nib_quant_from_float_q4_K(const float *src, void *dst, int64_t n) {
 
 void nib_quant_from_float_q5_K(const float *src, void *dst, int64_t n) {
     struct nib_block_q5_K *y = dst; /* [n/256] */
-    const struct qkx2_params par = {31, -0.5f, 0.1f, 15, false};
+    const struct nib_qkx_params par = {31, -0.5f, 0.1f, 15, false};
     const int64_t nb = n / NIB_QK_K;
     for (int64_t i = 0; i < nb; i++) {
         uint8_t L[NIB_QK_K];
@@ -478,23 +280,27 @@ void nib_quant_from_float_q5_K(const float *src, void *dst, int64_t n) {
 
 /* ------------------------------------------------------------- Q6_K */
 
-void nib_quant_from_float_q6_K(const float *src, void *dst, int64_t n) {
+/* ggml's quantize_row_q6_K_impl: with qw (importance weights, one per
+ * element of the row) the first-stage search weighs by qw itself (no sigma
+ * term, unlike the other types); with qw NULL it is quantize_row_q6_K_ref. */
+void nib_quant_q6_K_row(const float *src, void *dst, int64_t n, const float *qw) {
     struct nib_block_q6_K *y = dst; /* [n/256] */
     const int64_t nb = n / NIB_QK_K;
     for (int64_t i = 0; i < nb; i++) {
         const float *x = src + i * NIB_QK_K;
+        const float *qwi = qw ? qw + i * NIB_QK_K : NULL;
         int8_t L[NIB_QK_K];
         float scales[16];
         float max_scale = 0, max_abs_scale = 0;
         for (int ib = 0; ib < 16; ib++) {
-            scales[ib] = make_qx_quants_rmse1(16, 32, x + 16 * ib, L + 16 * ib);
+            scales[ib] = nib_make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qwi ? qwi + 16 * ib : NULL);
             const float a = fabsf(scales[ib]);
             if (a > max_abs_scale) {
                 max_abs_scale = a;
                 max_scale = scales[ib];
             }
         }
-        if (max_abs_scale < k_group_max_eps) {
+        if (max_abs_scale < NIB_GROUP_MAX_EPS) {
             memset(&y[i], 0, sizeof(y[i]));
             continue;
         }
@@ -509,7 +315,7 @@ void nib_quant_from_float_q6_K(const float *src, void *dst, int64_t n) {
             const float d = nib_fp16_to_fp32(y[i].d) * (float)y[i].scales[j];
             if (d == 0.0f) continue;
             for (int l = 0; l < 16; l++) {
-                const int q = clamp_int(nib_nearest_int(x[16 * j + l] / d), -32, 31);
+                const int q = nib_clamp_int(nib_nearest_int(x[16 * j + l] / d), -32, 31);
                 L[16 * j + l] = (int8_t)(q + 32);
             }
         }
@@ -526,3 +332,5 @@ void nib_quant_from_float_q6_K(const float *src, void *dst, int64_t n) {
         }
     }
 }
+
+void nib_quant_from_float_q6_K(const float *src, void *dst, int64_t n) { nib_quant_q6_K_row(src, dst, n, NULL); }

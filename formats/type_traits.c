@@ -14,36 +14,36 @@
 
 static const struct nib_type_traits type_table[NIB_TYPE_COUNT] = {
     [NIB_TYPE_F32]  = {"F32", 1, 4, false, nib_quant_to_float_f32, nib_quant_from_float_f32,
-                       nib_vec_dot_f32_f32, NIB_TYPE_F32},
+                       nib_vec_dot_f32_f32, NIB_TYPE_F32, nib_quant_weighted_f32},
     [NIB_TYPE_F16]  = {"F16", 1, 2, false, nib_quant_to_float_f16, nib_quant_from_float_f16,
-                       nib_vec_dot_f16_f16, NIB_TYPE_F16},
+                       nib_vec_dot_f16_f16, NIB_TYPE_F16, nib_quant_weighted_f16},
     [NIB_TYPE_BF16] = {"BF16", 1, 2, false, nib_quant_to_float_bf16, nib_quant_from_float_bf16,
-                       nib_vec_dot_bf16_bf16, NIB_TYPE_BF16},
+                       nib_vec_dot_bf16_bf16, NIB_TYPE_BF16, nib_quant_weighted_bf16},
     [NIB_TYPE_Q4_0] = {"Q4_0", 32, 18, true, nib_quant_to_float_q4_0, nib_quant_from_float_q4_0,
-                       nib_vec_dot_q4_0_q8_0, NIB_TYPE_Q8_0},
+                       nib_vec_dot_q4_0_q8_0, NIB_TYPE_Q8_0, nib_quant_weighted_q4_0},
     [NIB_TYPE_Q4_1] = {"Q4_1", 32, 20, true, nib_quant_to_float_q4_1, nib_quant_from_float_q4_1,
-                       nib_vec_dot_q4_1_q8_1, NIB_TYPE_Q8_1},
+                       nib_vec_dot_q4_1_q8_1, NIB_TYPE_Q8_1, nib_quant_weighted_q4_1},
     [NIB_TYPE_Q5_0] = {"Q5_0", 32, 22, true, nib_quant_to_float_q5_0, nib_quant_from_float_q5_0,
-                       nib_vec_dot_q5_0_q8_0, NIB_TYPE_Q8_0},
+                       nib_vec_dot_q5_0_q8_0, NIB_TYPE_Q8_0, nib_quant_weighted_q5_0},
     [NIB_TYPE_Q5_1] = {"Q5_1", 32, 24, true, nib_quant_to_float_q5_1, nib_quant_from_float_q5_1,
-                       nib_vec_dot_q5_1_q8_1, NIB_TYPE_Q8_1},
+                       nib_vec_dot_q5_1_q8_1, NIB_TYPE_Q8_1, nib_quant_weighted_q5_1},
     [NIB_TYPE_Q8_0] = {"Q8_0", 32, 34, true, nib_quant_to_float_q8_0, nib_quant_from_float_q8_0,
-                       nib_vec_dot_q8_0_q8_0, NIB_TYPE_Q8_0},
+                       nib_vec_dot_q8_0_q8_0, NIB_TYPE_Q8_0, nib_quant_weighted_q8_0},
     /* Activation-only types: no dot product of their own. */
     [NIB_TYPE_Q8_1] = {"Q8_1", 32, 36, true, nib_quant_to_float_q8_1, nib_quant_from_float_q8_1,
-                       NULL, NIB_TYPE_Q8_1},
+                       NULL, NIB_TYPE_Q8_1, NULL},
     [NIB_TYPE_Q8_K] = {"Q8_K", 256, 292, true, nib_quant_to_float_q8_K, nib_quant_from_float_q8_K,
-                       NULL, NIB_TYPE_Q8_K},
+                       NULL, NIB_TYPE_Q8_K, NULL},
     [NIB_TYPE_Q2_K] = {"Q2_K", 256, 84, true, nib_quant_to_float_q2_K, nib_quant_from_float_q2_K,
-                       nib_vec_dot_q2_K_q8_K, NIB_TYPE_Q8_K},
+                       nib_vec_dot_q2_K_q8_K, NIB_TYPE_Q8_K, nib_quant_weighted_q2_K},
     [NIB_TYPE_Q3_K] = {"Q3_K", 256, 110, true, nib_quant_to_float_q3_K, nib_quant_from_float_q3_K,
-                       nib_vec_dot_q3_K_q8_K, NIB_TYPE_Q8_K},
+                       nib_vec_dot_q3_K_q8_K, NIB_TYPE_Q8_K, nib_quant_weighted_q3_K},
     [NIB_TYPE_Q4_K] = {"Q4_K", 256, 144, true, nib_quant_to_float_q4_K, nib_quant_from_float_q4_K,
-                       nib_vec_dot_q4_K_q8_K, NIB_TYPE_Q8_K},
+                       nib_vec_dot_q4_K_q8_K, NIB_TYPE_Q8_K, nib_quant_weighted_q4_K},
     [NIB_TYPE_Q5_K] = {"Q5_K", 256, 176, true, nib_quant_to_float_q5_K, nib_quant_from_float_q5_K,
-                       nib_vec_dot_q5_K_q8_K, NIB_TYPE_Q8_K},
+                       nib_vec_dot_q5_K_q8_K, NIB_TYPE_Q8_K, nib_quant_weighted_q5_K},
     [NIB_TYPE_Q6_K] = {"Q6_K", 256, 210, true, nib_quant_to_float_q6_K, nib_quant_from_float_q6_K,
-                       nib_vec_dot_q6_K_q8_K, NIB_TYPE_Q8_K},
+                       nib_vec_dot_q6_K_q8_K, NIB_TYPE_Q8_K, nib_quant_weighted_q6_K},
     /* Known layouts nib cannot compute with (yet). */
     [NIB_TYPE_IQ2_XXS] = {.name = "IQ2_XXS", .block_size = 256, .block_bytes = 66, .is_quantized = true},
     [NIB_TYPE_IQ2_XS]  = {.name = "IQ2_XS", .block_size = 256, .block_bytes = 74, .is_quantized = true},
@@ -140,4 +140,25 @@ int nib_quantize(int type, const float *src, void *dst, int64_t n, struct nib_er
     int rc = check_conversion("quantize", type, tt->from_float != NULL, n, src, dst, err);
     if (rc == NIB_OK && n > 0) tt->from_float(src, dst, n);
     return rc;
+}
+
+int nib_quantize_weighted(int type, const float *src, void *dst, int64_t n_per_row, int64_t n_rows,
+                          const float *quant_weights, struct nib_error *err) {
+    const struct nib_type_traits *tt = nib_type_traits(type);
+    int rc = check_conversion("quantize_weighted", type, tt->from_float_weighted != NULL, n_per_row, src, dst, err);
+    if (rc != NIB_OK) return rc;
+    int64_t n;
+    if (n_rows < 0 || !nib_mul_i64(n_per_row, n_rows, &n) || (n > 0 && nib_type_row_bytes(type, n) == 0))
+        return nib_error_set(err, NIB_E_ARG, "quantize_weighted: %lld rows of %lld elements of type %s is out of range",
+                             (long long)n_rows, (long long)n_per_row, tt->name);
+    if (n == 0) return NIB_OK;
+    if (!quant_weights) {
+        tt->from_float(src, dst, n); /* as ggml: the reference rounding, all rows at once */
+        return NIB_OK;
+    }
+    const size_t row_bytes = nib_type_row_bytes(type, n_per_row);
+    for (int64_t r = 0; r < n_rows; r++) {
+        tt->from_float_weighted(src + r * n_per_row, (uint8_t *)dst + (size_t)r * row_bytes, n_per_row, quant_weights);
+    }
+    return NIB_OK;
 }

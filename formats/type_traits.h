@@ -6,6 +6,11 @@
  *   to_float   dequantize n elements (n % block_size == 0); bit-exact with ggml
  *   from_float quantize n floats (reference rounding, bit-exact with ggml's
  *              quantize_row_*_ref); NULL where nib does not quantize to it yet
+ *   from_float_weighted
+ *              quantize ONE row of n floats with importance weights qw[n]
+ *              (non-NULL), bit-exact with what ggml's quantize_<type> does
+ *              with quant_weights (it ignores them for F32/F16/BF16/Q8_0);
+ *              NULL where ggml has no such quantizer (Q8_1, Q8_K)
  *   vec_dot    dot product of one weight row of this type with one activation
  *              row already quantized to `vec_dot_type` (the partner type);
  *              n is the row length in elements
@@ -24,6 +29,7 @@ extern "C" {
 
 typedef void (*nib_to_float_fn)(const void *src, float *dst, int64_t n);
 typedef void (*nib_from_float_fn)(const float *src, void *dst, int64_t n);
+typedef void (*nib_from_float_weighted_fn)(const float *src, void *dst, int64_t n, const float *qw);
 typedef void (*nib_vec_dot_fn)(int64_t n, float *out, const void *x /* weights */,
                                const void *y /* activations, partner type */);
 
@@ -36,6 +42,7 @@ struct nib_type_traits {
     nib_from_float_fn from_float;
     nib_vec_dot_fn    vec_dot;
     enum nib_type     vec_dot_type;
+    nib_from_float_weighted_fn from_float_weighted;
 };
 
 /* Never NULL: invalid ids get an entry with block_size 0 and no functions. */

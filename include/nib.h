@@ -118,6 +118,18 @@ int nib_dequantize(int type, const void *src, float *dst, int64_t n,
  * when nib cannot quantize to the type. dst needs nib_type_row_bytes(type, n). */
 int nib_quantize(int type, const float *src, void *dst, int64_t n,
                  struct nib_error *err);
+/* Quantize n_rows rows of n_per_row floats (a multiple of the block size)
+ * with per-column importance weights quant_weights[n_per_row] (an importance
+ * matrix row, the same for every row), bit-identical with ggml's
+ * quantize_<type>(src, dst, n_rows, n_per_row, quant_weights) as
+ * llama-quantize --imatrix calls it. F32, F16, BF16 and Q8_0 ignore the
+ * weights (as ggml does); quant_weights NULL is nib_quantize over all rows.
+ * NIB_E_UNSUPPORTED for the types nib cannot quantize this way (Q8_1, Q8_K,
+ * the IQ and TQ types).
+ * src and dst must be non-NULL unless n_per_row is 0; dst needs
+ * n_rows * nib_type_row_bytes(type, n_per_row) bytes. Stateless, thread-safe. */
+int nib_quantize_weighted(int type, const float *src, void *dst, int64_t n_per_row, int64_t n_rows,
+                          const float *quant_weights, struct nib_error *err);
 
 /* --------------------------------------------------------------- GGUF */
 

@@ -8,8 +8,10 @@
  * ggml/src/ggml-cpu/quants.c (built with -DGGML_CPU_GENERIC -O2
  * -ffp-contract=off, so the *_generic kernels are the ones called) plus the
  * scalar loops of ggml-cpu/vec.cpp for F32/F16/BF16 (fp16/bf16 conversions
- * from ggml-impl.h), and feeds them the inputs made by make_input /
- * random_blocks below (a C copy of them, same splitmix64 sequence as NibRng).
+ * from ggml-impl.h), and feeds them the inputs made by make_input
+ * (quant_inputs.h) / random_blocks below (a C copy of them, same splitmix64
+ * sequence as NibRng). The importance-weighted quantizers have their own
+ * suite and committed generator: test_quant_imatrix.cc.
  * llama.cpp at the project's reference commit, gcc 12, x86-64. Output buffers
  * were zero-filled first: ggml's Q8_K quantizer leaves the bsums of an
  * all-zero block unwritten, nib writes zeros there.
@@ -19,6 +21,7 @@
 #include "formats/fp16.h"
 #include "formats/quant_blocks.h"
 #include "formats/type_traits.h"
+#include "quant_inputs.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
@@ -35,13 +38,6 @@ namespace {
 
 /* ------------------------------------------------------------ inputs */
 
-enum InputKind {
-    IN_UNIFORM, IN_LARGE, IN_ZEROS, IN_ONE_LARGE, IN_TINY, IN_NEG_MAX, IN_TIES, IN_HEAVY,
-    IN_KINDS,                 /* kinds used for every quantized type */
-    IN_SPECIAL = IN_KINDS,    /* inf, NaN, subnormals, rounding ties: F16/BF16 only */
-    IN_KINDS_ALL
-};
-
 int64_t quant_len_small(int64_t bs) { return bs == 1 ? 7 : bs; }
 uint64_t quant_seed(int kind, int li) { return 1000 + 10 * kind + li; }
 int64_t dequant_len(int64_t bs) { return bs == 1 ? 1024 : 4 * bs; }
@@ -52,43 +48,6 @@ uint64_t vd_act_seed(int type, int li, int ak) { return 3000 + 10 * type + li + 
 int64_t vdb_row(int64_t bs) { return bs == 1 ? 16 : bs; }
 int64_t vdb_rows(int64_t bs) { return bs == 256 ? 128 : 512; }
 uint64_t vdb_seed(int type) { return 5000 + type; }
-
-/* fp32 bit patterns: NaNs (quiet, signalling, negative with payload), infs,
- * zeros, fp32 subnormals, fp16 max / overflow / subnormal boundaries, and
- * fp16 / bf16 round-to-even ties. */
-const uint32_t kSpecialBits[] = {
-    0x7fc00000, 0x7f800001, 0xffc12345, 0x7f800000, 0xff800000, 0x00000000, 0x80000000,
-    0x00000001, 0x807fffff, 0x477fe000, 0x477fefff, 0x477ff000, 0xc77ff000, 0x33800000,
-    0x33000000, 0x33000001, 0xb3400000, 0x387fc000, 0x38800000, 0x3f801000, 0x3f803000,
-    0x3f801001, 0x3f808000, 0x3f818000, 0x3f808001, 0x7f7fffff, 0xff7f8000, 0x3e2aaaab,
-};
-const int64_t kNumSpecial = sizeof(kSpecialBits) / sizeof(kSpecialBits[0]);
-
-/* Products by powers of two are exact, so these values do not depend on
- * whether the compiler fuses the multiply-adds. */
-void make_input(int kind, uint64_t seed, float *x, int64_t n) {
-    NibRng rng(seed);
-    for (int64_t i = 0; i < n; i++) {
-        const float u = rng.uniform();
-        float v;
-        switch (kind) {
-        case IN_UNIFORM:   v = u; break;
-        case IN_LARGE:     v = u * 30000.0f; break;
-        case IN_ZEROS:     v = 0.0f; break;
-        case IN_ONE_LARGE: v = (i % 29 == 3) ? 100.0f : u * 0.015625f; break;
-        case IN_TINY:      v = ((i / 64) % 2 == 0) ? u * 1e-6f : u * 1e-20f; break;
-        case IN_NEG_MAX:   v = (i % 32 == 7) ? -2.0f + u * 0.25f : u * 0.5f; break;
-        case IN_TIES:      v = (i % 32 == 0) ? 127.0f : (i % 32 == 17) ? -127.0f
-                                                    : (float)((int)(i % 61) - 30) + 0.5f; break;
-        case IN_HEAVY:     v = u * u * u * 16.0f; break;
-        default: {
-            const uint32_t b = i < kNumSpecial ? kSpecialBits[i] : (uint32_t)rng.next();
-            std::memcpy(&v, &b, sizeof(v));
-        }
-        }
-        x[i] = v;
-    }
-}
 
 std::vector<float> input(int kind, uint64_t seed, int64_t n) {
     std::vector<float> x((size_t)n);
