@@ -13,6 +13,8 @@
 #include "cli_runner.h"
 #include "test_util.h"
 
+#include <cjson/cJSON.h>
+
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -448,4 +450,71 @@ TEST(Quantize, DiskFullAndInterruptionLeaveNoFile) {
         EXPECT_NE(err.find("interrupted"), std::string::npos) << err;
         EXPECT_EQ(leftovers(out.path), 0) << "a partial or temporary file was left";
     }
+}
+
+/* --imatrix: every tensor equal to what llama.cpp's quantizer made from the
+ * same F32 file and importance matrix (tests/data/imatrix/expected.json: type
+ * and CRC32 per tensor, dense and MoE, ten file types with Q2_K_S), and the
+ * quantize.imatrix.* metadata llama-quantize writes. */
+TEST(Quantize, ImatrixOutputEqualsLlamaCpps) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
+    const std::string dir = std::string(NIB_SOURCE_DIR) + "/tests/data/imatrix/";
+    std::vector<uint8_t> raw = nib_test_read_file(dir + "expected.json");
+    cJSON *root = cJSON_ParseWithLength(reinterpret_cast<const char *>(raw.data()), raw.size());
+    ASSERT_NE(root, nullptr);
+    const cJSON *models = cJSON_GetObjectItem(root, "models");
+    int checked = 0;
+    for (const cJSON *m = models ? models->child : nullptr; m; m = m->next) {
+        const std::string src = nib_test_shared_dir() + "/models/synth/" + m->string + "-f32.gguf";
+        for (const cJSON *t = m->child; t; t = t->next) {
+            SCOPED_TRACE(std::string(m->string) + " " + t->string);
+            Temp out(std::string("imx_") + m->string + t->string + ".gguf");
+            CliRun r = run_nib("quantize --imatrix '" + dir + m->string + ".dat' '" + src + "' '" + out.path + "' " + t->string);
+            ASSERT_EQ(r.status, 0) << r.err;
+            File f(out.path);
+            auto ts = f.tensors();
+            ASSERT_EQ((int)ts.size(), cJSON_GetArraySize(t));
+            for (const cJSON *e = t->child; e; e = e->next) {
+                auto it = ts.find(e->string);
+                ASSERT_NE(it, ts.end()) << e->string;
+                char got[64];
+                snprintf(got, sizeof got, "%s:%08lx", nib_type_name(it->second->type),
+                         (unsigned long)crc32_z(0, (const Bytef *)it->second->data, it->second->n_bytes));
+                EXPECT_STREQ(got, e->valuestring) << e->string;
+            }
+            EXPECT_GT(f.u64("quantize.imatrix.entries_count"), 0);
+            EXPECT_EQ(f.u64("quantize.imatrix.chunks_count"), 10);
+            const char *ds = nullptr;
+            ASSERT_EQ(nib_gguf_get_str(f.g, "quantize.imatrix.dataset", &ds, nullptr), NIB_OK);
+            EXPECT_STREQ(ds, "synthetic");
+            checked++;
+        }
+    }
+    cJSON_Delete(root);
+    EXPECT_EQ(checked, 20);
+}
+
+TEST(Quantize, ImatrixErrorsAreClear) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
+    const std::string src = nib_test_shared_dir() + "/models/synth/llama-f32.gguf";
+    const std::string dir = std::string(NIB_SOURCE_DIR) + "/tests/data/imatrix/";
+    Temp out("imx_err.gguf"), bad("imx_bad.dat");
+    CliRun r = run_nib("quantize --imatrix '" + dir + "missing.dat' '" + src + "' '" + out.path + "' Q4_K_M");
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("missing.dat"), std::string::npos) << r.err;
+    /* another model's matrix (rows of 256 for stories260K's 64): refused, as llama-quantize */
+    r = run_nib("quantize --imatrix '" + dir + "llama.dat' '" + nib_test_shared_dir() + "/models/stories260K/stories260K-f32.gguf' '" +
+                out.path + "' Q4_0");
+    EXPECT_NE(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("has 256 weights, the tensor needs 64"), std::string::npos) << r.err;
+    EXPECT_FALSE(exists(out.path));
+    std::vector<uint8_t> b = nib_test_read_file(dir + "llama.dat");
+    FILE *f = fopen(bad.path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    fwrite(b.data(), 1, b.size() / 3, f);
+    fclose(f);
+    r = run_nib("quantize --imatrix '" + bad.path + "' '" + src + "' '" + out.path + "' Q4_K_M");
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("imatrix"), std::string::npos) << r.err;
+    EXPECT_FALSE(exists(out.path));
 }

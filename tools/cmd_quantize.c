@@ -14,8 +14,16 @@
  * replaces it) and may never be the input. Rows are converted in parallel,
  * CHUNK_BYTES of output at a time. --verify re-reads OUT and compares every
  * tensor's name, type, shape and CRC32 with what was written.
+ *
+ * --imatrix FILE (llama.cpp's GGUF or legacy .dat importance matrix,
+ * tools/imatrix.c): the converted rows go through nib_quantize_weighted with
+ * their tensor's (and expert's) weights, as llama-quantize passes them to
+ * ggml; tensors the file lacks are quantized without; the file, dataset,
+ * entry and chunk counts are recorded as llama-quantize records them
+ * (quantize.imatrix.*), after general.file_type.
  */
 #include "cli.h"
+#include "imatrix.h"
 #include "progress.h"
 #include "quant_plan.h"
 
@@ -46,6 +54,8 @@ static void usage(FILE *f) {
             "  --force                     replace OUT if it exists\n"
             "  --verify                    re-read OUT and check every tensor's CRC32, type and shape\n"
             "  --dry-run                   print the plan (tensor, type now, new type, size) and write nothing\n"
+            "  --imatrix FILE              importance matrix from llama-imatrix (GGUF or legacy .dat): weighted\n"
+            "                              quantization as llama-quantize does it (Q2_K_S needs one)\n"
             "  --progress                  progress on stderr even when it is not a terminal\n"
             "Norms, biases, the MoE router and other vectors keep their type. A row length that is not a\n"
             "multiple of the chosen type's block falls back as llama.cpp does (Q2_K/Q3_K->Q4_0, Q4_K->Q5_0,\n"
@@ -54,7 +64,8 @@ static void usage(FILE *f) {
 }
 
 struct quant_args {
-    const char               *in, *out;
+    const char               *in, *out, *imatrix_path;
+    struct imatrix           *im;
     const struct quant_ftype *ftype;
     struct quant_options      opt;
     int32_t                   n_threads;
@@ -100,6 +111,8 @@ static int parse_args(struct quant_args *a, int argc, char **argv) {
         else if (!strcmp(o, "--progress")) a->progress = true;
         else if (has_v && (!strcmp(o, "-t") || !strcmp(o, "--threads"))) {
             if (!parse_threads(argv[++i], &a->n_threads)) return cli_fail("quantize: %s: '%s' is not a number in 1..1024", o, argv[i]);
+        } else if (has_v && !strcmp(o, "--imatrix")) {
+            a->imatrix_path = argv[++i];
         } else if (has_v && !strcmp(o, "--output-tensor-type")) {
             if (parse_type_opt(o, argv[++i], &a->opt.output_type)) return 1;
         } else if (has_v && !strcmp(o, "--token-embedding-type")) {
@@ -168,9 +181,15 @@ static int make_plan(const struct quant_args *a, const struct nib_gguf *g, struc
     for (int64_t i = 0; !rc && i < n; i++) {
         const struct quant_tensor *t = &ts[i];
         if (t->new_type == t->type) continue;
-        if (quant_requires_imatrix(a->ftype, t))
-            rc = cli_fail("quantize: %s makes tensor '%s' %s, which needs an importance matrix (--imatrix FILE); "
-                          "without one the result would be garbage", a->ftype->name, t->name, nib_type_name(t->new_type));
+        const float *w = NULL;
+        struct nib_error ierr = { 0 };
+        const int lr = a->im ? imatrix_lookup(a->im, t->name, t->ne[0], t->ne[2], 0, &w, &ierr) : NIB_E_NOT_FOUND;
+        if (quant_requires_imatrix(a->ftype, t) && lr != NIB_OK)
+            rc = cli_fail("quantize: %s makes tensor '%s' %s, which needs importance data (--imatrix FILE%s); "
+                          "without it the result would be garbage", a->ftype->name, t->name, nib_type_name(t->new_type),
+                          a->im ? " with an entry for it" : "");
+        else if (lr != NIB_OK && lr != NIB_E_NOT_FOUND && strcmp(t->name, "token_embd.weight"))
+            rc = cli_fail("quantize: --imatrix %s: %s", a->imatrix_path, ierr.msg); /* llama-quantize refuses too */
         else if (!nib_type_is_supported((int)t->type))
             rc = cli_fail("quantize: tensor '%s' is %s, which nib cannot read", t->name, nib_type_name(t->type));
         else if (!a->allow_requantize && t->type != NIB_TYPE_F32 && t->type != NIB_TYPE_F16 && t->type != NIB_TYPE_BF16)
@@ -224,21 +243,36 @@ struct job {
     int32_t                 n_threads;
     struct progress         progress;
     uint32_t               *crc; /* per tensor, of the bytes written */
+    const float            *imw; /* this tensor's importance weights [n_experts][ne0], or NULL */
+    const struct imatrix   *im;
 };
 
-static int write_header(struct nib_gguf_writer *w, const struct nib_gguf *g, const struct quant_ftype *ft,
+/* llama-quantize passes these as string overrides: at most 127 bytes. */
+static void clip127(char out[128], const char *s) { snprintf(out, 128, "%s", s); }
+
+static int write_header(struct nib_gguf_writer *w, const struct nib_gguf *g, const struct quant_args *a,
                         const struct quant_tensor *ts, int64_t n) {
     static const char *const moved[] = { "general.quantization_version", "general.file_type", "split.no", "split.count",
                                          "split.tensors.count" };
+    static const char *const imatrix_keys[] = { "quantize.imatrix.file", "quantize.imatrix.dataset",
+                                                "quantize.imatrix.entries_count", "quantize.imatrix.chunks_count" };
+    const struct imatrix *im = a->im && a->im->n_entries > 0 ? a->im : NULL;
     struct nib_error err = { 0 };
     for (int64_t i = 0; i < nib_gguf_n_kv(g); i++) {
         const char *key = nib_gguf_kv_key(g, i);
         bool skip = false;
         for (size_t k = 0; k < sizeof moved / sizeof moved[0]; k++) skip |= !strcmp(key, moved[k]);
+        for (size_t k = 0; im && k < sizeof imatrix_keys / sizeof imatrix_keys[0]; k++) skip |= !strcmp(key, imatrix_keys[k]);
         if (!skip && nib_gguf_writer_set_kv(w, key, nib_gguf_kv_value(g, i), &err)) return cli_fail_err(&err);
     }
     if (nib_gguf_writer_set_u32(w, "general.quantization_version", QNT_VERSION, &err) ||
-        nib_gguf_writer_set_u32(w, "general.file_type", ft->ftype, &err))
+        nib_gguf_writer_set_u32(w, "general.file_type", a->ftype->ftype, &err))
+        return cli_fail_err(&err);
+    char clip[128];
+    if (im && ((clip127(clip, a->imatrix_path), nib_gguf_writer_set_str(w, imatrix_keys[0], clip, &err)) ||
+               (im->n_datasets > 0 && (clip127(clip, im->datasets[0]), nib_gguf_writer_set_str(w, imatrix_keys[1], clip, &err))) ||
+               nib_gguf_writer_set_u32(w, imatrix_keys[2], (uint32_t)im->n_entries, &err) ||
+               (im->chunk_count > 0 && nib_gguf_writer_set_u32(w, imatrix_keys[3], im->chunk_count, &err))))
         return cli_fail_err(&err);
     for (int64_t i = 0; i < n; i++)
         if (nib_gguf_writer_add_tensor(w, ts[i].name, ts[i].new_type, dims_of(ts[i].ne), ts[i].ne, &err))
@@ -248,7 +282,7 @@ static int write_header(struct nib_gguf_writer *w, const struct nib_gguf *g, con
 }
 
 /* Converts rows [r0, r0 + nr) of t (source rows at src) into j->buf. */
-static bool convert_rows(const struct job *j, const struct quant_tensor *t, const uint8_t *src, int64_t nr) {
+static bool convert_rows(const struct job *j, const struct quant_tensor *t, const uint8_t *src, int64_t r0, int64_t nr) {
     int64_t ne0 = t->ne[0];
     size_t in_bytes = nib_type_row_bytes((int)t->type, ne0), out_bytes = nib_type_row_bytes((int)t->new_type, ne0);
     int failed = 0;
@@ -265,7 +299,13 @@ static bool convert_rows(const struct job *j, const struct quant_tensor *t, cons
                 if (nib_dequantize((int)t->type, in, row, ne0, NULL)) failed = 1;
                 f = row;
             }
-            if (nib_quantize((int)t->new_type, f, j->buf + (size_t)i * out_bytes, ne0, NULL)) failed = 1;
+            uint8_t *dst = j->buf + (size_t)i * out_bytes;
+            if (j->imw) { /* the row's expert: rows of expert e are [e * ne1, (e + 1) * ne1) */
+                const float *w = j->imw + (size_t)((r0 + i) / t->ne[1]) * (size_t)ne0;
+                if (nib_quantize_weighted((int)t->new_type, f, dst, ne0, 1, w, NULL)) failed = 1;
+            } else if (nib_quantize((int)t->new_type, f, dst, ne0, NULL)) {
+                failed = 1;
+            }
         }
         free(row);
     }
@@ -309,10 +349,12 @@ static int write_tensor(struct job *j, const struct nib_gguf *g, const struct qu
         return cli_fail("quantize: tensor '%s': cannot convert rows of %" PRId64 " from %s to %s", t->name, t->ne[0],
                         nib_type_name(t->type), nib_type_name(t->new_type));
     int64_t per_chunk = (int64_t)(j->cap / out_bytes);
+    j->imw = NULL; /* absent, or of the wrong size for token_embd: quantized without, as llama-quantize */
+    if (j->im && imatrix_lookup(j->im, t->name, t->ne[0], t->ne[2], 0, &j->imw, NULL) != NIB_OK) j->imw = NULL;
     for (int64_t r0 = 0; r0 < rows; r0 += per_chunk) {
         int64_t nr = rows - r0 < per_chunk ? rows - r0 : per_chunk;
         if (check_interrupted()) return 1;
-        if (!convert_rows(j, t, data + (size_t)r0 * in_bytes, nr))
+        if (!convert_rows(j, t, data + (size_t)r0 * in_bytes, r0, nr))
             return cli_fail("quantize: tensor '%s': out of memory or cannot convert %s to %s", t->name,
                             nib_type_name(t->type), nib_type_name(t->new_type));
         size_t len = (size_t)nr * out_bytes;
@@ -350,7 +392,7 @@ static int verify_output(const char *path, const struct quant_tensor *ts, int64_
 }
 
 static int write_model(const struct quant_args *a, const struct nib_gguf *g, const struct quant_tensor *ts, int64_t n) {
-    struct job j = { .n_threads = a->n_threads, .cap = CHUNK_BYTES };
+    struct job j = { .n_threads = a->n_threads, .cap = CHUNK_BYTES, .im = a->im };
     for (int64_t i = 0; i < n; i++) {
         size_t rb = nib_type_row_bytes((int)ts[i].new_type, ts[i].ne[0]);
         if (rb > j.cap) j.cap = rb;
@@ -361,7 +403,7 @@ static int write_model(const struct quant_args *a, const struct nib_gguf *g, con
     if (!(j.crc = calloc(n > 0 ? (size_t)n : 1, sizeof *j.crc)) || !(j.buf = malloc(j.cap)))
         rc = cli_fail("quantize: out of memory for a %zu-byte chunk", j.cap);
     if (!rc && nib_gguf_writer_open(a->out, align, &j.w, &err)) rc = cli_fail_err(&err);
-    if (!rc) rc = write_header(j.w, g, a->ftype, ts, n);
+    if (!rc) rc = write_header(j.w, g, a, ts, n);
     progress_start(&j.progress, a->progress);
     catch_signals(true);
     for (int64_t i = 0; !rc && i < n; i++) rc = write_tensor(&j, g, &ts[i], i, n);
@@ -400,7 +442,14 @@ int nib_cmd_quantize(int argc, char **argv) {
     if (!a.dry_run && (rc = check_paths(&a))) return rc;
     struct nib_gguf *g = NULL;
     struct nib_error err = { 0 };
-    if (nib_gguf_open(a.in, NULL, &g, &err)) return cli_fail_err(&err);
+    if (a.imatrix_path) {
+        if (imatrix_load(a.imatrix_path, &a.im, &err)) return cli_fail("quantize: --imatrix %s: %s", a.imatrix_path, err.msg);
+        a.opt.has_imatrix = a.im->n_entries > 0;
+    }
+    if (nib_gguf_open(a.in, NULL, &g, &err)) {
+        imatrix_free(a.im);
+        return cli_fail_err(&err);
+    }
     struct quant_tensor *ts = NULL;
     int64_t n = 0;
     rc = make_plan(&a, g, &ts, &n);
@@ -408,5 +457,6 @@ int nib_cmd_quantize(int argc, char **argv) {
     else if (!rc) rc = write_model(&a, g, ts, n);
     free(ts);
     nib_gguf_free(g);
+    imatrix_free(a.im);
     return rc;
 }
