@@ -333,7 +333,7 @@ TEST(Quantize, RefusesUnsafeOrBadRequests) {
 
     r = run_nib("quantize '" + nib_test_shared_dir() + "/models/synth/llama-f32.gguf' '" + out.path + "' Q2_K_S");
     EXPECT_NE(r.status, 0);
-    EXPECT_NE(r.err.find("needs an importance matrix"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("needs importance data (--imatrix FILE)"), std::string::npos) << r.err;
     EXPECT_FALSE(exists(out.path));
 
     r = run_nib("quantize '" + f32 + "' '" + out.path + "' Q9_9");
