@@ -69,7 +69,11 @@ nvcc=$(command -v nvcc || true)
 if [ -n "$nvcc" ]; then
   cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DNIB_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
     -DCMAKE_CUDA_ARCHITECTURES=75 >/dev/null
-  cmake --build build-cuda -j"$jobs" --target nib_tests
+  if ! cmake --build build-cuda -j"$jobs" --target nib_tests >build-cuda/build.log 2>&1; then
+    tail -60 build-cuda/build.log
+    echo "CUDA build failed; log: build-cuda/build.log" >&2
+    exit 1
+  fi
   if ! build-cuda/nib_tests --gtest_filter='Cuda*' >build-cuda/cuda-tests.log 2>&1; then
     cat build-cuda/cuda-tests.log
     echo "CUDA tests failed; log: build-cuda/cuda-tests.log" >&2
