@@ -17,7 +17,7 @@
  * Hugging Face directories are not converted yet: a clear error says so.
  */
 #include "cli.h"
-#include "convert_llama2c.h"
+#include "l2c_checkpoint.h"
 #include "model_args.h"
 #include "progress.h"
 

@@ -1,8 +1,8 @@
 /*
- * convert_llama2c.c — llama2.c checkpoints and tokenizer.bin (see
- * convert_llama2c.h).
+ * l2c_checkpoint.c — llama2.c checkpoints and tokenizer.bin (see
+ * l2c_checkpoint.h).
  */
-#include "convert_llama2c.h"
+#include "l2c_checkpoint.h"
 #include "cli.h"
 
 #include <errno.h>

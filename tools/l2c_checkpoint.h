@@ -1,5 +1,5 @@
 /*
- * convert_llama2c.h — reading karpathy's llama2.c checkpoints and their
+ * l2c_checkpoint.h — reading karpathy's llama2.c checkpoints and their
  * tokenizer.bin for `nib convert` (one job: bytes in, validated arrays out).
  *
  * Checkpoint formats (all little-endian):
@@ -22,8 +22,8 @@
  * tokenizer.bin: int32 max_token_length, then per token: float32 score,
  * int32 length, bytes.
  */
-#ifndef NIB_CONVERT_LLAMA2C_H
-#define NIB_CONVERT_LLAMA2C_H
+#ifndef NIB_L2C_CHECKPOINT_H
+#define NIB_L2C_CHECKPOINT_H
 
 #include "nib.h"
 

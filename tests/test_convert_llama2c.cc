@@ -119,7 +119,7 @@ void put_q8(std::vector<uint8_t> &b, std::vector<float> &v, size_t gs) {
 
 }  // namespace
 
-TEST(Convert, Llama2cGivesThePublishedGgufByteForByte) {
+TEST(ConvertLlama2c, Llama2cGivesThePublishedGgufByteForByte) {
     if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
     Temp out("stories.gguf"), plain("stories_ctx.gguf");
     CliRun r = run_nib("convert '" + shared("stories260K.bin") + "' --tokenizer '" + shared("tok512.bin") + "' --ctx 2048 -o '" +
@@ -144,7 +144,7 @@ TEST(Convert, Llama2cGivesThePublishedGgufByteForByte) {
     }
 }
 
-TEST(Convert, VersionedExportsGiveTheSameTensors) {
+TEST(ConvertLlama2c, VersionedExportsGiveTheSameTensors) {
     if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
     Legacy lg(nib_test_read_file(shared("stories260K.bin")));
     Temp ref("ref.gguf"), v1("v1.bin"), v1o("v1.gguf"), v2("v2.bin"), v2o("v2.gguf");
@@ -184,7 +184,7 @@ TEST(Convert, VersionedExportsGiveTheSameTensors) {
     EXPECT_EQ(f.floats("blk.4.attn_norm.weight"), std::vector<float>(lg.att.begin() + 4 * d, lg.att.begin() + 5 * d));
 }
 
-TEST(Convert, OuttypesLoadAndQ8IsNibQuantize) {
+TEST(ConvertLlama2c, OuttypesLoadAndQ8IsNibQuantize) {
     if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
     const std::string src = "'" + shared("stories260K.bin") + "' --tokenizer '" + shared("tok512.bin") + "'";
     for (const char *t : { "f16", "bf16", "q8_0" }) {
@@ -210,7 +210,7 @@ TEST(Convert, OuttypesLoadAndQ8IsNibQuantize) {
     }
 }
 
-TEST(Convert, BadInputsGiveAClearErrorAndNoFile) {
+TEST(ConvertLlama2c, BadInputsGiveAClearErrorAndNoFile) {
     if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
     std::vector<uint8_t> bin = nib_test_read_file(shared("stories260K.bin"));
     Temp out("bad_out.gguf"), src("bad.bin"), tok("bad_tok.bin");
