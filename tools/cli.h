@@ -22,6 +22,7 @@ int nib_cmd_synth(int argc, char **argv);
 int nib_cmd_bench(int argc, char **argv);
 int nib_cmd_chat(int argc, char **argv);
 int nib_cmd_serve(int argc, char **argv);
+int nib_cmd_convert(int argc, char **argv);
 
 /* "nib: error: <msg>" on stderr; returns 1 (the exit code for errors). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
