@@ -35,15 +35,16 @@ const char *st_dtype_name(enum st_dtype t) { return t == ST_F32 ? "F32" : t == S
 static const char *const other_dtypes[] = { "F64", "I64", "I32", "I16", "I8", "U8", "U16", "U32", "U64", "BOOL",
                                             "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "C64" };
 
-static int parse_dtype(const char *name, const char *s, enum st_dtype *out, struct nib_error *err) {
+static int parse_dtype(const char *file, const char *name, const char *s, enum st_dtype *out, struct nib_error *err) {
     if (!strcmp(s, "F32")) *out = ST_F32;
     else if (!strcmp(s, "F16")) *out = ST_F16;
     else if (!strcmp(s, "BF16")) *out = ST_BF16;
     else {
         for (size_t i = 0; i < sizeof(other_dtypes) / sizeof(other_dtypes[0]); i++)
             if (!strcmp(s, other_dtypes[i]))
-                return fail(err, NIB_E_UNSUPPORTED, "tensor '%s': dtype %s is not supported (only F32, F16, BF16)", name, s);
-        return fail(err, NIB_E_FORMAT, "tensor '%s': unknown dtype '%.32s'", name, s);
+                return fail(err, NIB_E_UNSUPPORTED, "%s: tensor '%s': dtype %s is not supported (only F32, F16, BF16)", file,
+                            name, s);
+        return fail(err, NIB_E_FORMAT, "%s: tensor '%s': unknown dtype '%.32s'", file, name, s);
     }
     return NIB_OK;
 }
@@ -67,7 +68,7 @@ static int parse_entry(const cJSON *e, const char *file, struct st_tensor *t, ui
     if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(of))
         return fail(err, NIB_E_FORMAT, "%s: tensor '%s': needs \"dtype\" (string), \"shape\" and \"data_offsets\" (arrays)",
                     file, name);
-    int rc = parse_dtype(name, dt->valuestring, &t->dtype, err);
+    int rc = parse_dtype(file, name, dt->valuestring, &t->dtype, err);
     if (rc) return rc;
     int n = cJSON_GetArraySize(sh);
     if (n > ST_MAX_DIMS) return fail(err, NIB_E_FORMAT, "%s: tensor '%s': %d dims (at most %d)", file, name, n, ST_MAX_DIMS);
