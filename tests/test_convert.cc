@@ -26,7 +26,9 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <cstdlib>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <vector>
 
 namespace {
@@ -387,6 +389,11 @@ std::vector<float> as_floats(const Gguf &g, const std::string &name) {
     return f;
 }
 
+int64_t n_merges(const Gguf &g) {
+    const nib_gguf_value *v = nib_gguf_get(g.g, "tokenizer.ggml.merges");
+    return v && v->type == NIB_GGUF_ARRAY ? (int64_t)v->v.arr.n : -1;
+}
+
 /* Loads the model and decodes a short prompt; logits must be finite. */
 void expect_runs(const std::string &path) {
     nib_model *m = nullptr;
@@ -493,6 +500,15 @@ TEST(Convert, SyntheticArchitecturesConvertAndRun) {
                 }
             }
             EXPECT_EQ(g.tensor("output.weight") == nullptr, s.tied);
+            if (s.arch.rfind("Qwen", 0) == 0) { /* byte-level BPE with Qwen2's regex */
+                EXPECT_EQ(g.str("tokenizer.ggml.model"), "gpt2");
+                EXPECT_EQ(g.str("tokenizer.ggml.pre"), "qwen2");
+                EXPECT_NE(g.str("tokenizer.chat_template").find("im_start"), std::string::npos);
+                uint64_t eos = 0;
+                EXPECT_EQ(nib_gguf_get_u64(g.g, "tokenizer.ggml.eos_token_id", &eos, nullptr), NIB_OK);
+                EXPECT_EQ(eos, 259u);
+                EXPECT_EQ(n_merges(g), 2);
+            }
         }
         expect_runs(out);
         /* and as Q8_0 */
@@ -611,4 +627,22 @@ TEST(Convert, BadInputsFailCleanly) {
     EXPECT_FALSE(exists(out));
     remove_tree(dir);
     remove_tree(outdir);
+}
+
+/* A write error mid-file (here EFBIG from a file size limit, as a full disk
+ * gives ENOSPC): the message names the failure and nothing is left behind. */
+TEST(Convert, WriteErrorLeavesNoFile) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
+    std::string dir = tmp("full_out"), out = dir + "/x.gguf", errf = tmp("full_err.txt");
+    fresh_dir(dir);
+    std::string cmd = "sh -c \"ulimit -f 500; trap '' XFSZ; exec '" + std::string(NIB_CLI_PATH) + "' convert " +
+                      q(shared("models/tinystories656K")) + " -o " + q(out) + "\" 2>" + q(errf);
+    int st = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1) << st;
+    std::vector<uint8_t> e = nib_test_read_file(errf);
+    std::string msg(e.begin(), e.end());
+    EXPECT_NE(msg.find("write failed"), std::string::npos) << msg;
+    EXPECT_TRUE(list_dir(dir).empty()) << "left: " << (list_dir(dir).empty() ? "" : list_dir(dir)[0]);
+    std::remove(errf.c_str());
+    remove_tree(dir);
 }

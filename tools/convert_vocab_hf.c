@@ -440,7 +440,7 @@ static bool added_is(const cJSON *tj, int64_t id, bool *special) {
 }
 
 static int llama_hf_body(const cJSON *tj, const cJSON *tc, struct cv_vocab *v, struct nib_error *err) {
-    int64_t n = max_id(tj, true) + 1;
+    int64_t n = max_id(tj, true) + 1, n_base = max_id(tj, false) + 1;
     int rc = cv_vocab_alloc(v, n, true, err);
     if (!rc) rc = fill_vocab(tj, v, true, err);
     for (int64_t i = 0; !rc && i < n; i++) {
@@ -451,8 +451,9 @@ static int llama_hf_body(const cJSON *tj, const cJSON *tc, struct cv_vocab *v, s
             const char *c = tc_token(tc, typ_names[t]);
             special = c && !strcmp(c, v->text[i]);
         }
-        (void)added;
-        v->types[i] = is_byte_piece(v->text[i]) ? CV_TOK_BYTE : special ? CV_TOK_CONTROL : CV_TOK_NORMAL;
+        /* added tokens past the base vocabulary: USER_DEFINED unless special (LlamaHfVocab.added_tokens) */
+        if (added && i >= n_base && !special) v->types[i] = CV_TOK_USER_DEFINED;
+        else v->types[i] = is_byte_piece(v->text[i]) ? CV_TOK_BYTE : special ? CV_TOK_CONTROL : CV_TOK_NORMAL;
     }
     if (!rc) rc = read_merges(tj, v, err);
     if (!rc) rc = rank_scores(v, err);
