@@ -646,3 +646,83 @@ TEST(Convert, WriteErrorLeavesNoFile) {
     std::remove(errf.c_str());
     remove_tree(dir);
 }
+
+/* llama2.c's versioned "ak42" v1 export of the same weights converts to the
+ * same tensors as the legacy file. */
+TEST(Convert, Llama2cVersion1) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
+    std::string m = shared("models/stories260K/");
+    std::vector<uint8_t> legacy = nib_test_read_file(m + "stories260K.bin");
+    int32_t h[7];
+    memcpy(h, legacy.data(), sizeof h);
+    ASSERT_GT(h[5], 0) << "shared classifier expected";
+    const size_t d = (size_t)h[0], hd = (size_t)h[1], L = (size_t)h[2], kv = d * (size_t)h[4] / (size_t)h[3], v = (size_t)h[5];
+    /* legacy order and sizes (floats) */
+    const size_t emb = v * d, att = L * d, wq = L * d * d, wk = L * kv * d, wo = L * d * d, w1 = L * hd * d, fin = d;
+    const float *f = reinterpret_cast<const float *>(legacy.data() + 28);
+    const float *p_emb = f, *p_att = p_emb + emb, *p_wq = p_att + att, *p_wk = p_wq + wq, *p_wv = p_wk + wk, *p_wo = p_wv + wk;
+    const float *p_ffn = p_wo + wo, *p_w1 = p_ffn + att, *p_w2 = p_w1 + w1, *p_w3 = p_w2 + w1, *p_fin = p_w3 + w1;
+    std::vector<uint8_t> v1(256, 0);
+    uint32_t magic = 0x616b3432;
+    int32_t version = 1;
+    memcpy(&v1[0], &magic, 4);
+    memcpy(&v1[4], &version, 4);
+    memcpy(&v1[8], h, sizeof h);
+    v1[36] = 1; /* shared classifier */
+    auto put = [&](const float *p, size_t n) {
+        const uint8_t *b = reinterpret_cast<const uint8_t *>(p);
+        v1.insert(v1.end(), b, b + 4 * n);
+    };
+    put(p_att, att), put(p_ffn, att), put(p_fin, fin), put(p_emb, emb), put(p_wq, wq), put(p_wk, wk), put(p_wv, wk);
+    put(p_wo, wo), put(p_w1, w1), put(p_w2, w1), put(p_w3, w1);
+    std::string bin = tmp("v1.bin"), a = tmp("v1.gguf"), b = tmp("v0.gguf");
+    write_bytes(bin, v1);
+    std::remove(a.c_str());
+    std::remove(b.c_str());
+    CliRun r = convert(q(bin) + " --tokenizer " + q(m + "tok512.bin") + " -o " + q(a));
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_EQ(convert(q(m + "stories260K.bin") + " --tokenizer " + q(m + "tok512.bin") + " -o " + q(b)).status, 0);
+    Gguf ga(a), gb(b);
+    ASSERT_EQ(nib_gguf_n_tensors(ga.g), nib_gguf_n_tensors(gb.g));
+    for (int64_t i = 0; i < nib_gguf_n_tensors(gb.g); i++) {
+        const nib_gguf_tensor *x = nib_gguf_get_tensor(ga.g, i), *y = nib_gguf_get_tensor(gb.g, i);
+        ASSERT_STREQ(x->name, y->name);
+        ASSERT_EQ(x->n_bytes, y->n_bytes);
+        EXPECT_EQ(memcmp(x->data, y->data, x->n_bytes), 0) << x->name;
+    }
+    /* version 2 (int8) is refused by name */
+    version = 2;
+    memcpy(&v1[4], &version, 4);
+    write_bytes(bin, v1);
+    r = convert(q(bin) + " --tokenizer " + q(m + "tok512.bin") + " -o " + q(a + "2"));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("version 2"), std::string::npos) << r.err;
+    for (const std::string &s : { bin, a, b }) std::remove(s.c_str());
+}
+
+/* tokenizer.model: truncations and byte flips are refused (or still parse), never crash. */
+TEST(Convert, SentencePieceModelBadBytes) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
+    std::vector<uint8_t> good = nib_test_read_file(shared("models/tokenizers/llama2/tokenizer.model"));
+    std::string dir = tmp("spm_bad"), out = tmp("spm_bad.gguf");
+    fresh_dir(dir);
+    write_bytes(dir + "/tokenizer.model", std::vector<uint8_t>(good.begin(), good.begin() + 1001));
+    CliRun r = convert(q(dir) + " --vocab-only -o " + q(out));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("tokenizer.model"), std::string::npos) << r.err;
+    EXPECT_FALSE(exists(out));
+    write_text(dir + "/tokenizer.model", "this is not protobuf");
+    r = convert(q(dir) + " --vocab-only -o " + q(out));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("SentencePiece"), std::string::npos) << r.err;
+    NibRng rng(3);
+    for (int it = 0; it < 40; it++) {
+        std::vector<uint8_t> b(good.begin(), good.begin() + 4000);
+        for (int k = 0; k < 4; k++) b[rng.next() % b.size()] ^= (uint8_t)(1u << (rng.next() % 8));
+        write_bytes(dir + "/tokenizer.model", b);
+        r = convert(q(dir) + " --vocab-only --force -o " + q(out));
+        ASSERT_TRUE(r.status == 0 || r.status == 1) << r.status << " " << r.err;
+    }
+    std::remove(out.c_str());
+    remove_tree(dir);
+}
