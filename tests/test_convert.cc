@@ -523,16 +523,27 @@ TEST(Convert, SyntheticArchitecturesConvertAndRun) {
     }
 }
 
-TEST(Convert, AutoOuttypeFollowsSource) {
+TEST(Convert, AutoOuttypeAndSamplingKeys) {
     if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
     HfSpec s;
     s.dtype = "BF16";
     std::string dir = tmp("hf_auto"), out = tmp("hf_auto.gguf");
     make_hf_dir(dir, s);
+    write_text(dir + "/generation_config.json", "{\"temperature\":0.6,\"top_k\":20,\"repetition_penalty\":1.1,\"top_p\":null}");
     std::remove(out.c_str());
     ASSERT_EQ(convert(q(dir) + " -o " + q(out)).status, 0);
     {
         Gguf g(out);
+        /* generation_config.json -> general.sampling.* as gguf-py's Metadata */
+        double temp = 0, rep = 0;
+        int64_t top_k = 0;
+        EXPECT_EQ(nib_gguf_get_f64(g.g, "general.sampling.temp", &temp, nullptr), NIB_OK);
+        EXPECT_EQ(nib_gguf_get_f64(g.g, "general.sampling.penalty_repeat", &rep, nullptr), NIB_OK);
+        EXPECT_EQ(nib_gguf_get_i64(g.g, "general.sampling.top_k", &top_k, nullptr), NIB_OK);
+        EXPECT_FLOAT_EQ((float)temp, 0.6f);
+        EXPECT_FLOAT_EQ((float)rep, 1.1f);
+        EXPECT_EQ(top_k, 20);
+        EXPECT_EQ(nib_gguf_get(g.g, "general.sampling.top_p"), nullptr);
         EXPECT_EQ(g.tensor("blk.0.attn_q.weight")->type, NIB_TYPE_BF16);
         EXPECT_EQ(g.tensor("blk.0.attn_norm.weight")->type, NIB_TYPE_F32);
         uint64_t ft = 0;

@@ -80,13 +80,14 @@ const char *cv_detect_pre(const void *tokenizer_json_root);
 
 /* ------------------------------------------------------------------ plan */
 
-enum cv_kind { CV_STR, CV_U32, CV_F32, CV_BOOL };
+enum cv_kind { CV_STR, CV_U32, CV_I32, CV_F32, CV_BOOL };
 
 struct cv_kv {
     char         key[96];
     enum cv_kind kind;
     char        *s;
     uint32_t     u;
+    int32_t      i;
     float        f;
 };
 
@@ -135,6 +136,7 @@ void cv_plan_init(struct cv_plan *p);
 void cv_plan_free(struct cv_plan *p);
 int  cv_kv_str(struct cv_plan *p, const char *key, const char *s, struct nib_error *err);
 int  cv_kv_u32(struct cv_plan *p, const char *key, uint32_t u, struct nib_error *err);
+int  cv_kv_i32(struct cv_plan *p, const char *key, int32_t i, struct nib_error *err);
 int  cv_kv_f32(struct cv_plan *p, const char *key, float f, struct nib_error *err);
 int  cv_kv_bool(struct cv_plan *p, const char *key, bool b, struct nib_error *err);
 /* Appends a tensor; *out points into p->t (valid until the next add). */

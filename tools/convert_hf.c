@@ -110,6 +110,43 @@ static int rope_keys(struct cv_plan *p, const struct hf *h, struct nib_error *er
     return rc;
 }
 
+/* generation_config.json -> general.sampling.* (gguf-py Metadata.load). */
+static int sampling_keys(struct cv_plan *p, const char *dir, struct nib_error *err) {
+    static const struct { const char *json, *json_alt, *key; bool is_int; } map[] = {
+        { "top_k", NULL, "top_k", true },
+        { "top_p", NULL, "top_p", false },
+        { "min_p", NULL, "min_p", false },
+        { "xtc_probability", NULL, "xtc_probability", false },
+        { "xtc_threshold", NULL, "xtc_threshold", false },
+        { "temperature", NULL, "temp", false },
+        { "penalty_last_n", NULL, "penalty_last_n", true },
+        { "penalty_repeat", "repetition_penalty", "penalty_repeat", false },
+        { "mirostat", NULL, "mirostat", true },
+        { "mirostat_tau", NULL, "mirostat_tau", false },
+        { "mirostat_eta", NULL, "mirostat_eta", false },
+    };
+    char path[4096], *buf;
+    size_t len;
+    snprintf(path, sizeof(path), "%s/generation_config.json", dir);
+    struct stat st;
+    if (stat(path, &st) != 0 || cv_slurp(path, &buf, &len, NULL) != NIB_OK) return NIB_OK;
+    cJSON *g = cJSON_ParseWithLength(buf, len); /* an unreadable file is ignored, as gguf-py does */
+    free(buf);
+    int rc = NIB_OK;
+    const cJSON *seq = item(g, "sequence");
+    if (cJSON_IsString(seq)) rc = cv_kv_str(p, "general.sampling.sequence", seq->valuestring, err);
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]) && !rc; i++) {
+        const cJSON *v = item(g, map[i].json);
+        if (!v && map[i].json_alt) v = item(g, map[i].json_alt);
+        if (!cJSON_IsNumber(v)) continue;
+        char key[96];
+        snprintf(key, sizeof(key), "general.sampling.%s", map[i].key);
+        rc = map[i].is_int ? cv_kv_i32(p, key, (int32_t)v->valuedouble, err) : cv_kv_f32(p, key, (float)v->valuedouble, err);
+    }
+    cJSON_Delete(g);
+    return rc;
+}
+
 static int hparams(struct cv_plan *p, const struct hf *h, struct nib_error *err) {
     const char *base = strrchr(h->dir, '/');
     char name[256];
@@ -117,9 +154,10 @@ static int hparams(struct cv_plan *p, const struct hf *h, struct nib_error *err)
     char key[96];
     int rc;
     if ((rc = cv_kv_str(p, "general.architecture", h->arch->gguf, err)) || (rc = cv_kv_str(p, "general.type", "model", err)) ||
-        (rc = cv_kv_str(p, "general.name", name, err)) ||
+        (rc = cv_kv_str(p, "general.name", name, err)) || (rc = sampling_keys(p, h->dir, err)) ||
         (rc = u32_key(p, h, "block_count", KEYS("num_hidden_layers", "n_layers", "n_layer", "num_layers"), err)) ||
-        (rc = u32_key(p, h, "context_length", KEYS("max_position_embeddings", "n_ctx", "n_positions", "max_length"), err)) ||
+        (rc = u32_key(p, h, "context_length", KEYS("max_position_embeddings", "n_ctx", "n_positions", "max_length",
+                                                                     "max_sequence_length", "model_max_length"), err)) ||
         (rc = u32_key(p, h, "embedding_length", KEYS("hidden_size", "n_embd", "dim"), err)) ||
         (rc = u32_key(p, h, "feed_forward_length", KEYS("intermediate_size", "n_inner", "hidden_dim"), err)) ||
         (rc = u32_key(p, h, "attention.head_count", KEYS("num_attention_heads", "n_head", "n_heads"), err)) ||

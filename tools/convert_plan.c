@@ -111,6 +111,13 @@ int cv_kv_u32(struct cv_plan *p, const char *key, uint32_t u, struct nib_error *
     return NIB_OK;
 }
 
+int cv_kv_i32(struct cv_plan *p, const char *key, int32_t i, struct nib_error *err) {
+    struct cv_kv *k = kv_new(p, key, CV_I32, err);
+    if (!k) return err ? err->status : NIB_E_NOMEM;
+    k->i = i;
+    return NIB_OK;
+}
+
 int cv_kv_f32(struct cv_plan *p, const char *key, float f, struct nib_error *err) {
     struct cv_kv *k = kv_new(p, key, CV_F32, err);
     if (!k) return err ? err->status : NIB_E_NOMEM;

@@ -58,7 +58,9 @@ static int set_kvs(struct nib_gguf_writer *w, const struct cv_plan *p, struct ni
     for (int64_t i = 0; i < p->n_kv && !rc; i++) {
         const struct cv_kv *k = &p->kv[i];
         struct nib_gguf_value v = { .type = NIB_GGUF_BOOL, .v.b = k->u != 0 };
+        struct nib_gguf_value iv = { .type = NIB_GGUF_INT32, .v.i64 = k->i };
         switch (k->kind) {
+        case CV_I32: rc = nib_gguf_writer_set_kv(w, k->key, &iv, err); break;
         case CV_STR: rc = nib_gguf_writer_set_str(w, k->key, k->s, err); break;
         case CV_U32: rc = nib_gguf_writer_set_u32(w, k->key, k->u, err); break;
         case CV_F32: rc = nib_gguf_writer_set_f32(w, k->key, k->f, err); break;
