@@ -617,6 +617,23 @@ TEST(Convert, BadInputsFailCleanly) {
         remove_tree(qd);
     }
 
+    /* sharded: the index names a tensor its file lacks; a shard missing */
+    {
+        HfSpec ss;
+        ss.shards = 2;
+        std::string sd = tmp("bad_sharded");
+        make_hf_dir(sd, ss);
+        std::vector<uint8_t> idx = nib_test_read_file(sd + "/model.safetensors.index.json");
+        std::string t(idx.begin(), idx.end());
+        t.insert(t.find("\"weight_map\":{") + 14, "\"model.layers.9.mlp.up_proj.weight\":\"model-00001-of-00002.safetensors\",");
+        write_text(sd + "/model.safetensors.index.json", t);
+        expect_fails(q(sd) + " -o " + q(out), out, "model.layers.9.mlp.up_proj.weight' is not in model-00001-of-00002");
+        write_bytes(sd + "/model.safetensors.index.json", idx);
+        std::remove((sd + "/model-00002-of-00002.safetensors").c_str());
+        expect_fails(q(sd) + " -o " + q(out), out, "model-00002-of-00002.safetensors");
+        remove_tree(sd);
+    }
+
     /* existing output, output = input, unwritable output directory */
     write_text(out, "precious");
     expect_fails(q(dir) + " -o " + q(out), out, "exists");

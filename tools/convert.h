@@ -149,6 +149,11 @@ enum nib_type cv_choose_type(const char *name, uint32_t n_dims, int64_t ne0, enu
 /* general.file_type (LLAMA_FTYPE) of an outtype. */
 uint32_t cv_file_type(enum cv_outtype out);
 
+/* Maps the model's safetensors parts into p->files: the files named by
+ * model.safetensors.index.json (whose weight_map must agree with the parts'
+ * tensors), else model*.safetensors; sorted by name. */
+int cv_open_parts(const char *dir, struct cv_plan *p, struct nib_error *err);
+
 int cv_plan_hf(const char *dir, const struct cv_options *o, struct cv_plan *p, struct nib_error *err);
 int cv_plan_llama2c(const char *path, const struct cv_options *o, struct cv_plan *p, struct nib_error *err);
 

@@ -24,7 +24,6 @@
 
 #include <cjson/cJSON.h>
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,83 +316,6 @@ static int map_tensor(struct cv_plan *p, struct hf *h, const char *name, const s
 
 /* ---------------------------------------------------------------- parts */
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static int list_parts(const char *dir, char ***out, int64_t *n_out, struct nib_error *err) {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/model.safetensors.index.json", dir);
-    char **v = NULL;
-    int64_t n = 0;
-    struct stat st;
-    if (stat(path, &st) == 0) {
-        char *buf;
-        size_t len;
-        int rc = cv_slurp(path, &buf, &len, err);
-        if (rc) return rc;
-        cJSON *idx = cJSON_ParseWithLength(buf, len);
-        free(buf);
-        const cJSON *wm = item(idx, "weight_map"), *e;
-        if (!cJSON_IsObject(wm)) {
-            cJSON_Delete(idx);
-            return cv_error(err, NIB_E_FORMAT, "%s: no \"weight_map\" object", path);
-        }
-        v = calloc((size_t)cJSON_GetArraySize(wm) + 1, sizeof(*v));
-        cJSON_ArrayForEach(e, wm) {
-            bool dup = false;
-            if (!cJSON_IsString(e) || strchr(e->valuestring, '/')) {
-                cJSON_Delete(idx);
-                for (int64_t i = 0; i < n; i++) free(v[i]);
-                free(v);
-                return cv_error(err, NIB_E_FORMAT, "%s: weight_map entry '%s' is not a file name", path, e->string);
-            }
-            for (int64_t i = 0; i < n && !dup; i++) dup = !strcmp(v[i], e->valuestring);
-            if (!dup) v[n++] = strdup(e->valuestring);
-        }
-        cJSON_Delete(idx);
-    } else {
-        DIR *d = opendir(dir);
-        if (!d) return cv_error(err, NIB_E_IO, "cannot read directory %s", dir);
-        struct dirent *de;
-        int64_t cap = 0;
-        while ((de = readdir(d))) {
-            size_t l = strlen(de->d_name);
-            if (strncmp(de->d_name, "model", 5) || l < 12 || strcmp(de->d_name + l - 12, ".safetensors")) continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 8;
-                v = realloc(v, sizeof(*v) * (size_t)cap);
-            }
-            v[n++] = strdup(de->d_name);
-        }
-        closedir(d);
-    }
-    if (n == 0) {
-        free(v);
-        return cv_error(err, NIB_E_NOT_FOUND, "%s: no model*.safetensors files", dir);
-    }
-    qsort(v, (size_t)n, sizeof(*v), cmp_str);
-    *out = v;
-    *n_out = n;
-    return NIB_OK;
-}
-
-static int open_parts(const char *dir, struct cv_plan *p, struct nib_error *err) {
-    char **names = NULL;
-    int64_t n = 0;
-    int rc = list_parts(dir, &names, &n, err);
-    if (rc) return rc;
-    p->files = calloc((size_t)n, sizeof(*p->files));
-    if (!p->files) rc = cv_error(err, NIB_E_NOMEM, "out of memory");
-    for (int64_t i = 0; i < n && !rc; i++) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        rc = st_open(path, &p->files[i], err);
-        if (!rc) p->n_files++;
-    }
-    for (int64_t i = 0; i < n; i++) free(names[i]);
-    free(names);
-    return rc;
-}
-
 static int cmp_tensor(const void *a, const void *b) {
     return strcmp((*(const struct st_tensor *const *)a)->name, (*(const struct st_tensor *const *)b)->name);
 }
@@ -497,7 +419,7 @@ static enum cv_outtype auto_type(const struct cv_plan *p) {
 }
 
 static int plan_tensors(struct cv_plan *p, struct hf *h, struct nib_error *err) {
-    int rc = open_parts(h->dir, p, err);
+    int rc = cv_open_parts(h->dir, p, err);
     if (rc) return rc;
     if (h->out == CV_OUT_AUTO) h->out = auto_type(p);
     if (h->n_expert) {

@@ -119,6 +119,10 @@ static int cmp_begin(const void *a, const void *b) {
     return x->data < y->data ? -1 : x->data > y->data;
 }
 
+static int cmp_name(const void *a, const void *b) {
+    return strcmp((*(const struct st_tensor *const *)a)->name, (*(const struct st_tensor *const *)b)->name);
+}
+
 /* Sorted by start offset, each tensor must end at or before the next one starts.
  * Also catches duplicate names (cJSON keeps both). */
 static int check_layout(struct st_file *f, const char *file, struct nib_error *err) {
@@ -134,10 +138,10 @@ static int check_layout(struct st_file *f, const char *file, struct nib_error *e
             rc = fail(err, NIB_E_FORMAT, "%s: tensors '%s' and '%s' overlap (bytes %llu.. and ..%llu)", file, v[i - 1]->name,
                       v[i]->name, (unsigned long long)(uintptr_t)v[i]->data, (unsigned long long)prev_end);
     }
-    for (int64_t i = 0; i < n && !rc; i++)
-        for (int64_t j = i + 1; j < n && !rc; j++)
-            if (!strcmp(f->tensors[i].name, f->tensors[j].name))
-                rc = fail(err, NIB_E_FORMAT, "%s: tensor '%s' appears twice in the header", file, f->tensors[i].name);
+    qsort(v, (size_t)n, sizeof(*v), cmp_name);
+    for (int64_t i = 1; i < n && !rc; i++)
+        if (!strcmp(v[i - 1]->name, v[i]->name))
+            rc = fail(err, NIB_E_FORMAT, "%s: tensor '%s' appears twice in the header", file, v[i]->name);
     free(v);
     return rc;
 }
