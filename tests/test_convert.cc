@@ -754,3 +754,30 @@ TEST(Convert, SentencePieceModelBadBytes) {
     std::remove(out.c_str());
     remove_tree(dir);
 }
+
+/* tinystories656K's tokenizer.json is SentencePiece-style BPE without a
+ * tokenizer.model. llama.cpp's LlamaHfVocab gives every token score -1000,
+ * so a SentencePiece tokenizer would merge leftmost-first; nib writes -rank
+ * of the merge that creates each token instead. The expected ids come from
+ * a direct BPE-by-merge-rank implementation (prepend U+2581, spaces to
+ * U+2581, lowest-rank pair first, byte fallback) run on tokenizer.json. */
+TEST(Convert, SentencePieceStyleBpeTokenizesByMergeRank) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
+    std::string out = tmp("ts_vocab.gguf");
+    std::remove(out.c_str());
+    ASSERT_EQ(convert(q(shared("models/tinystories656K")) + " --vocab-only -o " + q(out)).status, 0);
+    VocabFile vf(out);
+    ASSERT_TRUE(vf.v) << vf.error;
+    const std::vector<std::pair<std::string, std::vector<int32_t>>> cases = {
+        { "Once upon a time", { 80, 147, 201, 282, 57 } },
+        { "The little dog ran fast.", { 80, 247, 229, 401, 650, 698, 10 } },
+        { "She said, \"Hello!\" and smiled.", { 80, 892, 204, 1288, 67, 4, 5, 100, 1069, 10 } },
+        { "abcabcabc xyz", { 639, 295, 54, 295, 54, 55, 80, 76, 77, 78 } },
+        { "Lily and Tom played in the park every day", { 80, 669, 388, 351, 238, 834, 833 } },
+        { "1234567 99", { 80, 12, 13, 14, 15, 16, 17, 18, 80, 20, 20 } },
+        { "unbelievable happiness", { 80, 148, 164, 158, 745, 1822, 181, 96, 233, 71 } },
+        { "a  b   c", { 104, 80, 1927, 80, 80, 55 } },
+    };
+    for (const auto &c : cases) EXPECT_EQ(ids_str(tokenize(vf.v, c.first, 0)), ids_str(c.second)) << c.first;
+    std::remove(out.c_str());
+}
