@@ -782,3 +782,53 @@ TEST(Convert, SentencePieceStyleBpeTokenizesByMergeRank) {
     for (const auto &c : cases) EXPECT_EQ(ids_str(tokenize(vf.v, c.first, 0)), ids_str(c.second)) << c.first;
     std::remove(out.c_str());
 }
+
+/* rope_scaling: llama3 -> a generated rope_freqs.weight (1 for short
+ * wavelengths, factor for long ones); yarn -> the scaling keys. */
+TEST(Convert, RopeScaling) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
+    std::string dir = tmp("hf_rope"), out = tmp("hf_rope.gguf");
+    make_hf_dir(dir, HfSpec());
+    std::vector<uint8_t> cfg = nib_test_read_file(dir + "/config.json");
+    std::string base(cfg.begin(), cfg.end() - 1);
+    write_text(dir + "/config.json", base + ",\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,"
+                                            "\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192}}");
+    std::remove(out.c_str());
+    CliRun r = convert(q(dir) + " -o " + q(out));
+    ASSERT_EQ(r.status, 0) << r.err;
+    {
+        Gguf g(out);
+        const nib_gguf_tensor *t = g.tensor("rope_freqs.weight");
+        ASSERT_NE(t, nullptr);
+        EXPECT_EQ(t->type, NIB_TYPE_F32);
+        EXPECT_EQ(t->ne[0], 8); /* head_dim 16 / 2 */
+        EXPECT_EQ(nib_gguf_get_tensor(g.g, 0), t) << "generated tensors come first";
+        const float *f = static_cast<const float *>(t->data);
+        EXPECT_EQ(f[0], 1.0f);
+        EXPECT_EQ(f[7], 8.0f);
+    }
+    write_text(dir + "/config.json", base + ",\"rope_scaling\":{\"type\":\"yarn\",\"factor\":4.0,"
+                                            "\"original_max_position_embeddings\":64,\"beta_fast\":32}}");
+    std::remove(out.c_str());
+    r = convert(q(dir) + " -o " + q(out));
+    ASSERT_EQ(r.status, 0) << r.err;
+    {
+        Gguf g(out);
+        EXPECT_EQ(g.str("llama.rope.scaling.type"), "yarn");
+        double f = 0, bf = 0;
+        uint64_t orig = 0;
+        EXPECT_EQ(nib_gguf_get_f64(g.g, "llama.rope.scaling.factor", &f, nullptr), NIB_OK);
+        EXPECT_EQ(nib_gguf_get_f64(g.g, "llama.rope.scaling.yarn_beta_fast", &bf, nullptr), NIB_OK);
+        EXPECT_EQ(nib_gguf_get_u64(g.g, "llama.rope.scaling.original_context_length", &orig, nullptr), NIB_OK);
+        EXPECT_EQ(f, 4.0);
+        EXPECT_EQ(bf, 32.0);
+        EXPECT_EQ(orig, 64u);
+    }
+    write_text(dir + "/config.json", base + ",\"rope_scaling\":{\"type\":\"mystery\",\"factor\":2}}");
+    std::remove(out.c_str());
+    r = convert(q(dir) + " -o " + q(out));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("mystery"), std::string::npos) << r.err;
+    EXPECT_FALSE(exists(out));
+    remove_tree(dir);
+}

@@ -77,36 +77,48 @@ static int u32_key(struct cv_plan *p, const struct hf *h, const char *suffix, co
     return cv_kv_u32(p, key, (uint32_t)v, err);
 }
 
+static int rope_f32(struct cv_plan *p, const struct hf *h, const char *suffix, double v, struct nib_error *err) {
+    char key[96];
+    snprintf(key, sizeof(key), "%s.rope.%s", h->arch->gguf, suffix);
+    return cv_kv_f32(p, key, (float)v, err);
+}
+
+/* TextModel.set_gguf_parameters' rope keys. An unknown rope type is an error
+ * here (llama.cpp only warns and writes nothing, which runs the model with
+ * the wrong positions). */
 static int rope_keys(struct cv_plan *p, const struct hf *h, struct nib_error *err) {
     const cJSON *rs = item(h->cfg, "rope_parameters");
     if (!cJSON_IsObject(rs)) rs = item(h->cfg, "rope_scaling");
     char key[96];
     int rc = NIB_OK;
-    double theta;
-    if (num(rs, KEYS("rope_theta"), &theta) || num(h->cfg, KEYS("rope_theta", "rotary_emb_base"), &theta)) {
-        snprintf(key, sizeof(key), "%s.rope.freq_base", h->arch->gguf);
-        if ((rc = cv_kv_f32(p, key, (float)theta, err))) return rc;
-    }
+    double theta, factor = 0, v;
+    if ((num(rs, KEYS("rope_theta"), &theta) || num(h->cfg, KEYS("rope_theta", "rotary_emb_base"), &theta)) &&
+        (rc = rope_f32(p, h, "freq_base", theta, err)))
+        return rc;
     const cJSON *tj = item(rs, "rope_type");
     if (!cJSON_IsString(tj)) tj = item(rs, "type");
-    if (!cJSON_IsString(tj) || !strcmp(tj->valuestring, "default") || !strcasecmp(tj->valuestring, "llama3")) return NIB_OK;
-    double factor;
-    bool has_factor = num(rs, KEYS("factor"), &factor);
+    if (!cJSON_IsString(tj)) return NIB_OK;
     const char *t = tj->valuestring;
-    if ((strcmp(t, "linear") && strcmp(t, "yarn")) || !has_factor)
-        return cv_error(err, NIB_E_UNSUPPORTED, "config.json: rope scaling type '%s' is not supported by nib convert", t);
+    bool has_factor = num(rs, KEYS("factor"), &factor);
     snprintf(key, sizeof(key), "%s.rope.scaling.type", h->arch->gguf);
-    if ((rc = cv_kv_str(p, key, t, err))) return rc;
-    snprintf(key, sizeof(key), "%s.rope.scaling.factor", h->arch->gguf);
-    if ((rc = cv_kv_f32(p, key, (float)factor, err))) return rc;
+    if (!strcmp(t, "default") || !strcmp(t, "dynamic") || !strcasecmp(t, "llama3")) return NIB_OK; /* llama3: rope_freqs */
+    if (!strcmp(t, "su") || !strcmp(t, "longrope")) return cv_kv_str(p, key, "longrope", err);
+    if (strcmp(t, "linear") && strcmp(t, "yarn"))
+        return cv_error(err, NIB_E_UNSUPPORTED, "config.json: rope scaling type '%s' is not supported by nib convert", t);
+    if (!has_factor) return NIB_OK;
+    if ((rc = cv_kv_str(p, key, t, err)) || (rc = rope_f32(p, h, "scaling.factor", factor, err)) || strcmp(t, "yarn"))
+        return rc;
     double orig;
-    if (!strcmp(t, "yarn")) {
-        if (!num(rs, KEYS("original_max_position_embeddings"), &orig))
-            return cv_error(err, NIB_E_FORMAT, "config.json: yarn rope scaling without original_max_position_embeddings");
-        snprintf(key, sizeof(key), "%s.rope.scaling.original_context_length", h->arch->gguf);
-        rc = cv_kv_u32(p, key, (uint32_t)orig, err);
-    }
-    return rc;
+    if (!num(rs, KEYS("original_max_position_embeddings"), &orig))
+        return cv_error(err, NIB_E_FORMAT, "config.json: yarn rope scaling without original_max_position_embeddings");
+    snprintf(key, sizeof(key), "%s.rope.scaling.original_context_length", h->arch->gguf);
+    if ((rc = cv_kv_u32(p, key, (uint32_t)orig, err))) return rc;
+    if (num(rs, KEYS("extrapolation_factor"), &v) && (rc = rope_f32(p, h, "scaling.yarn_ext_factor", v, err))) return rc;
+    if (num(rs, KEYS("attention_factor", "attn_factor"), &v) && (rc = rope_f32(p, h, "scaling.yarn_attn_factor", v, err)))
+        return rc;
+    if (num(rs, KEYS("beta_fast"), &v) && (rc = rope_f32(p, h, "scaling.yarn_beta_fast", v, err))) return rc;
+    if (num(rs, KEYS("beta_slow"), &v) && (rc = rope_f32(p, h, "scaling.yarn_beta_slow", v, err))) return rc;
+    return NIB_OK;
 }
 
 /* generation_config.json -> general.sampling.* (gguf-py Metadata.load). */
