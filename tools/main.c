@@ -22,7 +22,7 @@ static const struct subcommand commands[] = {
     { "inspect", nib_cmd_inspect, "show a GGUF file's metadata, architecture, tensors and totals" },
     { "tokenize", nib_cmd_tokenize, "text -> token ids with a model's vocabulary" },
     { "detokenize", nib_cmd_detokenize, "token ids -> text" },
-    { "convert", nib_cmd_convert, "a llama2.c checkpoint + tokenizer.bin to GGUF, as llama.cpp's converter writes it" },
+    { "convert", nib_cmd_convert, "Hugging Face safetensors or a llama2.c checkpoint -> GGUF (f32, f16, bf16, q8_0)" },
     { "quantize", nib_cmd_quantize, "convert a model's weights to Q4_K_M, Q8_0, ... as llama-quantize does" },
     { "synth", nib_cmd_synth, "write a GGUF of a real model shape with random weights (benchmarks)" },
 };
