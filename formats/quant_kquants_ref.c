@@ -172,28 +172,7 @@ void nib_quant_from_float_q3_K(const float *src, void *dst, int64_t n) {
             }
         }
         y[i].d = q3_K_pack_scales(scales, max_scale, y[i].scales);
-        int8_t sc[16];
-        nib_q3_K_unpack_scales(y[i].scales, sc);
-        for (int j = 0; j < 16; j++) {
-            const float d = nib_fp16_to_fp32(y[i].d) * (float)(sc[j] - 32);
-            if (d == 0.0f) continue;
-            for (int l = 0; l < 16; l++) {
-                const int q = nib_clamp_int(nib_nearest_int(x[16 * j + l] / d), -4, 3);
-                L[16 * j + l] = (int8_t)(q + 4);
-            }
-        }
-        /* high bit of element j goes to bit j/32 of hmask[j%32] */
-        uint8_t low[NIB_QK_K];
-        memset(y[i].hmask, 0, sizeof(y[i].hmask));
-        for (int j = 0; j < NIB_QK_K; j++) {
-            int l = L[j];
-            if (l > 3) {
-                y[i].hmask[j % 32] |= (uint8_t)(1 << (j / 32));
-                l -= 4;
-            }
-            low[j] = (uint8_t)l;
-        }
-        nib_pack_2bit(low, y[i].qs);
+        nib_q3_K_quants(x, L, &y[i]);
     }
 }
 

@@ -5,6 +5,8 @@
  */
 #include "quant_search.h"
 
+#include "fp16.h"
+
 #include <string.h>
 
 /* ---------------------------------------------------- make_qx_quants */
@@ -258,4 +260,29 @@ float nib_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const floa
         if (!qp_refine_pass(n, nmax, x, qw, L, &sumlx, &suml2)) break;
     }
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+void nib_q3_K_quants(const float *x, int8_t *L, struct nib_block_q3_K *y) {
+    int8_t sc[16];
+    nib_q3_K_unpack_scales(y->scales, sc);
+    for (int j = 0; j < 16; j++) {
+        const float d = nib_fp16_to_fp32(y->d) * (float)(sc[j] - 32);
+        if (d == 0.0f) continue;
+        for (int l = 0; l < 16; l++) {
+            const int q = nib_clamp_int(nib_nearest_int(x[16 * j + l] / d), -4, 3);
+            L[16 * j + l] = (int8_t)(q + 4);
+        }
+    }
+    /* high bit of element j goes to bit j/32 of hmask[j%32] */
+    uint8_t low[NIB_QK_K];
+    memset(y->hmask, 0, sizeof(y->hmask));
+    for (int j = 0; j < NIB_QK_K; j++) {
+        int l = L[j];
+        if (l > 3) {
+            y->hmask[j % 32] |= (uint8_t)(1 << (j / 32));
+            l -= 4;
+        }
+        low[j] = (uint8_t)l;
+    }
+    nib_pack_2bit(low, y->qs);
 }

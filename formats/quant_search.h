@@ -62,6 +62,13 @@ float nib_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const floa
 
 /* Q2_K / Q3_K low bits: byte l of each 32-byte group holds elements l, l+32,
  * l+64, l+96 of that 128-element half. */
+/* Q3_K's last step, shared by the reference and weighted quantizers: with
+ * y->scales and y->d set, each of x's 256 values quantized against its
+ * sub-block's scale (y->d * (scale - 32)) to -4..3, stored + 4 in L (a
+ * sub-block whose scale is 0 keeps the first pass's L, as ggml), then the
+ * high bits into y->hmask, the low two into y->qs (quantize_row_q3_K_*). */
+void nib_q3_K_quants(const float *x /* [256] */, int8_t *L /* [256] */, struct nib_block_q3_K *y);
+
 static inline void nib_pack_2bit(const uint8_t *L /* [256], each 0..3 */, uint8_t *qs /* [64] */) {
     for (int j = 0; j < NIB_QK_K; j += 128) {
         for (int l = 0; l < 32; l++) {
