@@ -2,7 +2,7 @@
 // the prebuilt libllama of ../shared/ref), for making reference files that
 // nib quantize must reproduce on shapes the shared fixtures do not cover.
 // A developer tool: never built by CMake, never used by the tests.
-//   llama-quantize-ref IN.gguf OUT.gguf FTYPE_ID [--pure] [--leave-output] [--imatrix LEGACY.dat]
+//   llama-quantize-ref IN.gguf OUT.gguf FTYPE_ID [--pure] [--leave-output] [--threads N] [--imatrix LEGACY.dat]
 // FTYPE_ID: llama.h's LLAMA_FTYPE_* number (15 = Q4_K_M, 2 = Q4_0, ...).
 // --imatrix: a legacy-format importance matrix, turned into weights and
 // metadata exactly as llama-quantize's load_imatrix / main do for that format.
@@ -64,6 +64,7 @@ int main(int argc, char **argv) {
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--pure")) p.pure = true;
         else if (!strcmp(argv[i], "--leave-output")) p.quantize_output_tensor = false;
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) p.nthread = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--imatrix") && i + 1 < argc) {
             const char *file = argv[++i];
             int last_call = -1;
