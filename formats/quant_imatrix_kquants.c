@@ -142,17 +142,7 @@ static void q45_K_weighted(const float *x, const float *qw, int nmax, uint8_t *p
     }
     *d_out    = nib_fp32_to_fp16(d_block);
     *dmin_out = nib_fp32_to_fp16(m_block);
-    for (int j = 0; j < 8; j++) {
-        uint8_t sc, m;
-        nib_q4_K_scale_min(j, packed, &sc, &m);
-        const float d = nib_fp16_to_fp32(*d_out) * (float)sc;
-        if (d == 0.0f) continue;
-        const float dm = nib_fp16_to_fp32(*dmin_out) * (float)m;
-        for (int l = 0; l < 32; l++) {
-            const float t = x[32 * j + l] + dm;
-            L[32 * j + l] = (uint8_t)nib_clamp_int(nib_nearest_int(t / d), 0, nmax);
-        }
-    }
+    nib_q45_K_levels(x, packed, *d_out, *dmin_out, nmax, L);
 }
 
 void nib_quant_weighted_q4_K(const float *src, void *dst, int64_t n, const float *qw) {

@@ -286,3 +286,17 @@ void nib_q3_K_quants(const float *x, int8_t *L, struct nib_block_q3_K *y) {
     }
     nib_pack_2bit(low, y->qs);
 }
+
+void nib_q45_K_levels(const float *x, const uint8_t *packed, uint16_t d16, uint16_t dmin16, int nmax, uint8_t *L) {
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc, m;
+        nib_q4_K_scale_min(j, packed, &sc, &m);
+        const float d = nib_fp16_to_fp32(d16) * (float)sc;
+        if (d == 0.0f) continue;
+        const float dm = nib_fp16_to_fp32(dmin16) * (float)m;
+        for (int l = 0; l < 32; l++) {
+            const float t = x[32 * j + l] + dm;
+            L[32 * j + l] = (uint8_t)nib_clamp_int(nib_nearest_int(t / d), 0, nmax);
+        }
+    }
+}

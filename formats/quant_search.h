@@ -69,6 +69,13 @@ float nib_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const floa
  * high bits into y->hmask, the low two into y->qs (quantize_row_q3_K_*). */
 void nib_q3_K_quants(const float *x /* [256] */, int8_t *L /* [256] */, struct nib_block_q3_K *y);
 
+/* Q4_K/Q5_K's last step, shared by the reference and weighted quantizers:
+ * each of x's 8 sub-blocks quantized to 0..nmax against its scale and min
+ * unpacked from packed[12] times the fp16 super-scales d, dmin (a sub-block
+ * whose scale is 0 keeps L as it is, as ggml). */
+void nib_q45_K_levels(const float *x /* [256] */, const uint8_t *packed, uint16_t d, uint16_t dmin, int nmax,
+                      uint8_t *L /* [256] */);
+
 static inline void nib_pack_2bit(const uint8_t *L /* [256], each 0..3 */, uint8_t *qs /* [64] */) {
     for (int j = 0; j < NIB_QK_K; j += 128) {
         for (int l = 0; l < 32; l++) {

@@ -23,6 +23,7 @@
 #ifndef NIB_CONVERT_H
 #define NIB_CONVERT_H
 
+#include "cli.h"
 #include "nib.h"
 #include "safetensors.h"
 
@@ -162,9 +163,6 @@ int cv_write(struct cv_plan *p, const char *path, void (*progress)(int64_t, int6
              struct nib_error *err);
 /* Re-opens path and checks every tensor's name, type, shape and CRC32. */
 int cv_verify(const struct cv_plan *p, const char *path, struct nib_error *err);
-
-/* snprintf into err (when non-NULL); returns status. */
-int cv_error(struct nib_error *err, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Whole file into a NUL-terminated buffer (*len without the NUL). */
 int cv_slurp(const char *path, char **out, size_t *len, struct nib_error *err);

@@ -71,7 +71,7 @@ static bool num(const cJSON *cfg, const char *const *keys, double *out) {
 static int u32_key(struct cv_plan *p, const struct hf *h, const char *suffix, const char *const *keys, struct nib_error *err) {
     double v;
     if (!num(h->cfg, keys, &v)) return NIB_OK;
-    if (v < 0 || v > 4294967295.0) return cv_error(err, NIB_E_FORMAT, "config.json: %s = %g out of range", keys[0], v);
+    if (v < 0 || v > 4294967295.0) return cli_set_error(err, NIB_E_FORMAT, "config.json: %s = %g out of range", keys[0], v);
     char key[96];
     snprintf(key, sizeof(key), "%s.%s", h->arch->gguf, suffix);
     return cv_kv_u32(p, key, (uint32_t)v, err);
@@ -104,13 +104,13 @@ static int rope_keys(struct cv_plan *p, const struct hf *h, struct nib_error *er
     if (!strcmp(t, "default") || !strcmp(t, "dynamic") || !strcasecmp(t, "llama3")) return NIB_OK; /* llama3: rope_freqs */
     if (!strcmp(t, "su") || !strcmp(t, "longrope")) return cv_kv_str(p, key, "longrope", err);
     if (strcmp(t, "linear") && strcmp(t, "yarn"))
-        return cv_error(err, NIB_E_UNSUPPORTED, "config.json: rope scaling type '%s' is not supported by nib convert", t);
+        return cli_set_error(err, NIB_E_UNSUPPORTED, "config.json: rope scaling type '%s' is not supported by nib convert", t);
     if (!has_factor) return NIB_OK;
     if ((rc = cv_kv_str(p, key, t, err)) || (rc = rope_f32(p, h, "scaling.factor", factor, err)) || strcmp(t, "yarn"))
         return rc;
     double orig;
     if (!num(rs, KEYS("original_max_position_embeddings"), &orig))
-        return cv_error(err, NIB_E_FORMAT, "config.json: yarn rope scaling without original_max_position_embeddings");
+        return cli_set_error(err, NIB_E_FORMAT, "config.json: yarn rope scaling without original_max_position_embeddings");
     snprintf(key, sizeof(key), "%s.rope.scaling.original_context_length", h->arch->gguf);
     if ((rc = cv_kv_u32(p, key, (uint32_t)orig, err))) return rc;
     if (num(rs, KEYS("extrapolation_factor"), &v) && (rc = rope_f32(p, h, "scaling.yarn_ext_factor", v, err))) return rc;
@@ -244,7 +244,7 @@ static void fill_shape(struct cv_tensor *t, const struct st_tensor *s) {
 static int add_plain(struct cv_plan *p, struct hf *h, const char *name, const struct st_tensor *s, int64_t perm,
                      struct nib_error *err) {
     if (s->n_dims < 1 || s->n_dims > 2)
-        return cv_error(err, NIB_E_FORMAT, "tensor '%s' has %d dims (1 or 2 expected)", name, s->n_dims);
+        return cli_set_error(err, NIB_E_FORMAT, "tensor '%s' has %d dims (1 or 2 expected)", name, s->n_dims);
     struct cv_tensor *t;
     int rc = cv_tensor_add(p, name, 1, &t, err);
     if (rc) return rc;
@@ -254,7 +254,7 @@ static int add_plain(struct cv_plan *p, struct hf *h, const char *name, const st
     if (perm > 0) {
         int64_t rows = s->n_dims == 2 ? s->shape[0] : s->shape[0];
         if (rows % (2 * perm))
-            return cv_error(err, NIB_E_FORMAT, "tensor '%s': %lld rows cannot be split into %lld heads of even size", name,
+            return cli_set_error(err, NIB_E_FORMAT, "tensor '%s': %lld rows cannot be split into %lld heads of even size", name,
                             (long long)rows, (long long)perm);
         t->perm_heads = perm;
     }
@@ -269,7 +269,7 @@ static int add_experts(struct cv_plan *p, struct hf *h, int64_t bid, struct nib_
         snprintf(name, sizeof(name), "blk.%lld.%s.weight", (long long)bid, (mixtral ? mixtral_exps : qwen_exps)[k]);
         for (int64_t e = 1; e < h->n_expert; e++)
             if (src[e].n_rows != src[0].n_rows || src[e].n_cols != src[0].n_cols)
-                return cv_error(err, NIB_E_FORMAT, "%s: expert %lld is %lldx%lld, expert 0 %lldx%lld", name, (long long)e,
+                return cli_set_error(err, NIB_E_FORMAT, "%s: expert %lld is %lldx%lld, expert 0 %lldx%lld", name, (long long)e,
                                 (long long)src[e].n_rows, (long long)src[e].n_cols, (long long)src[0].n_rows,
                                 (long long)src[0].n_cols);
         struct cv_tensor *t;
@@ -288,17 +288,17 @@ static int add_experts(struct cv_plan *p, struct hf *h, int64_t bid, struct nib_
 static int map_layer(struct cv_plan *p, struct hf *h, const char *hf_name, int64_t bid, const char *rest,
                      const struct st_tensor *s, struct nib_error *err) {
     if (bid < 0 || bid >= h->n_layer)
-        return cv_error(err, NIB_E_FORMAT, "tensor '%s': layer %lld but num_hidden_layers is %lld", hf_name, (long long)bid,
+        return cli_set_error(err, NIB_E_FORMAT, "tensor '%s': layer %lld but num_hidden_layers is %lld", hf_name, (long long)bid,
                         (long long)h->n_layer);
     if (!strcmp(rest, "self_attn.rotary_emb.inv_freq")) return NIB_OK;
     int64_t e;
     int slot = expert_slot(rest, &e, !strcmp(h->arch->hf, "MixtralForCausalLM"));
     if (slot >= 0) {
         if (e < 0 || e >= h->n_expert || s->n_dims != 2)
-            return cv_error(err, NIB_E_FORMAT, "tensor '%s': expert %lld of %lld (or not 2-D)", hf_name, (long long)e,
+            return cli_set_error(err, NIB_E_FORMAT, "tensor '%s': expert %lld of %lld (or not 2-D)", hf_name, (long long)e,
                             (long long)h->n_expert);
         struct cv_source *dst = &h->experts[(bid * 3 + slot) * h->n_expert + e];
-        if (dst->data) return cv_error(err, NIB_E_FORMAT, "tensor '%s' appears twice", hf_name);
+        if (dst->data) return cli_set_error(err, NIB_E_FORMAT, "tensor '%s' appears twice", hf_name);
         *dst = (struct cv_source){ s->data, s->dtype, s->shape[0], s->shape[1] };
         return ++h->n_seen[bid] == 3 * h->n_expert ? add_experts(p, h, bid, err) : NIB_OK;
     }
@@ -313,7 +313,7 @@ static int map_layer(struct cv_plan *p, struct hf *h, const char *hf_name, int64
         if (h->arch->permute && i == 2) perm = h->n_head_kv > 0 ? h->n_head_kv : h->n_head;
         return add_plain(p, h, name, s, perm, err);
     }
-    return cv_error(err, NIB_E_FORMAT, "cannot map tensor '%s' to a GGUF name (%s)", hf_name, h->arch->hf);
+    return cli_set_error(err, NIB_E_FORMAT, "cannot map tensor '%s' to a GGUF name (%s)", hf_name, h->arch->hf);
 }
 
 static int map_tensor(struct cv_plan *p, struct hf *h, const char *name, const struct st_tensor *s, struct nib_error *err) {
@@ -323,7 +323,7 @@ static int map_tensor(struct cv_plan *p, struct hf *h, const char *name, const s
     if (!strcmp(name, "model.embed_tokens.weight")) return add_plain(p, h, "token_embd.weight", s, 0, err);
     if (!strcmp(name, "lm_head.weight")) return add_plain(p, h, "output.weight", s, 0, err);
     if (!strcmp(name, "model.norm.weight")) return add_plain(p, h, "output_norm.weight", s, 0, err);
-    return cv_error(err, NIB_E_FORMAT, "cannot map tensor '%s' to a GGUF name (%s)", name, h->arch->hf);
+    return cli_set_error(err, NIB_E_FORMAT, "cannot map tensor '%s' to a GGUF name (%s)", name, h->arch->hf);
 }
 
 /* ---------------------------------------------------------------- parts */
@@ -341,7 +341,7 @@ static const struct st_tensor *embed_alias(const struct st_file *f) {
 
 static int map_part(struct cv_plan *p, struct hf *h, const struct st_file *f, bool tied, struct nib_error *err) {
     const struct st_tensor **v = malloc(sizeof(*v) * (size_t)(f->n_tensors + 1));
-    if (!v) return cv_error(err, NIB_E_NOMEM, "out of memory");
+    if (!v) return cli_set_error(err, NIB_E_NOMEM, "out of memory");
     int64_t n = 0;
     const struct st_tensor *alias = embed_alias(f);
     struct st_tensor embed;
@@ -379,7 +379,7 @@ static int llama3_rope(struct cv_plan *p, const struct hf *h, struct nib_error *
     struct cv_tensor *t;
     int rc = cv_tensor_add(p, "rope_freqs.weight", 1, &t, err);
     if (rc) return rc;
-    if (!(t->owned_f32 = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1)))) return cv_error(err, NIB_E_NOMEM, "out of memory");
+    if (!(t->owned_f32 = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1)))) return cli_set_error(err, NIB_E_NOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++) {
         float freq = 1.0f / powf((float)base, (float)(2 * i) / (float)dim);
         double wl = 2 * M_PI / freq, lw = old / lo, hw = old / hi;
@@ -401,22 +401,22 @@ static int read_config(const char *dir, struct hf *h, struct nib_error *err) {
     if (rc) return rc;
     h->cfg = cJSON_ParseWithLength(buf, len);
     free(buf);
-    if (!cJSON_IsObject(h->cfg)) return cv_error(err, NIB_E_FORMAT, "%s is not a JSON object", path);
+    if (!cJSON_IsObject(h->cfg)) return cli_set_error(err, NIB_E_FORMAT, "%s is not a JSON object", path);
     const cJSON *a = cJSON_GetArrayItem(item(h->cfg, "architectures"), 0);
-    if (!cJSON_IsString(a)) return cv_error(err, NIB_E_FORMAT, "%s: no \"architectures\" list", path);
+    if (!cJSON_IsString(a)) return cli_set_error(err, NIB_E_FORMAT, "%s: no \"architectures\" list", path);
     for (size_t i = 0; i < sizeof(arches) / sizeof(arches[0]); i++)
         if (!strcmp(arches[i].hf, a->valuestring)) h->arch = &arches[i];
     if (!h->arch)
-        return cv_error(err, NIB_E_UNSUPPORTED, "%s: architecture '%s' is not supported (Llama, Mistral, Mixtral, Qwen2, "
+        return cli_set_error(err, NIB_E_UNSUPPORTED, "%s: architecture '%s' is not supported (Llama, Mistral, Mixtral, Qwen2, "
                         "Qwen3, Qwen3-MoE ...ForCausalLM)", path, a->valuestring);
     double v = 0;
     if (!num(h->cfg, KEYS("num_hidden_layers", "n_layers", "n_layer", "num_layers"), &v) || v < 1 || v > 4096)
-        return cv_error(err, NIB_E_FORMAT, "%s: num_hidden_layers missing or out of range", path);
+        return cli_set_error(err, NIB_E_FORMAT, "%s: num_hidden_layers missing or out of range", path);
     h->n_layer = (int64_t)v;
     h->n_head = num(h->cfg, KEYS("num_attention_heads", "n_heads"), &v) && v >= 1 ? (int64_t)v : 0;
     h->n_head_kv = num(h->cfg, KEYS("num_key_value_heads", "n_kv_heads"), &v) && v >= 1 ? (int64_t)v : 0;
     h->n_expert = num(h->cfg, KEYS("num_local_experts", "num_experts"), &v) && v >= 1 && v <= 4096 ? (int64_t)v : 0;
-    if (h->arch->permute && h->n_head == 0) return cv_error(err, NIB_E_FORMAT, "%s: num_attention_heads missing", path);
+    if (h->arch->permute && h->n_head == 0) return cli_set_error(err, NIB_E_FORMAT, "%s: num_attention_heads missing", path);
     return NIB_OK;
 }
 
@@ -437,16 +437,16 @@ static int plan_tensors(struct cv_plan *p, struct hf *h, struct nib_error *err) 
     if (h->n_expert) {
         h->experts = calloc((size_t)(h->n_layer * 3 * h->n_expert), sizeof(*h->experts));
         h->n_seen = calloc((size_t)h->n_layer, sizeof(*h->n_seen));
-        if (!h->experts || !h->n_seen) return cv_error(err, NIB_E_NOMEM, "out of memory");
+        if (!h->experts || !h->n_seen) return cli_set_error(err, NIB_E_NOMEM, "out of memory");
     }
     bool tied = cJSON_IsTrue(item(h->cfg, "tie_word_embeddings"));
     if ((rc = llama3_rope(p, h, err))) return rc;
     for (int64_t f = 0; f < p->n_files && !rc; f++) rc = map_part(p, h, &p->files[f], tied, err);
     for (int64_t b = 0; b < h->n_layer && h->n_seen && !rc; b++)
         if (h->n_seen[b] && h->n_seen[b] != 3 * h->n_expert)
-            rc = cv_error(err, NIB_E_FORMAT, "layer %lld: %lld of %lld expert tensors present", (long long)b,
+            rc = cli_set_error(err, NIB_E_FORMAT, "layer %lld: %lld of %lld expert tensors present", (long long)b,
                           (long long)h->n_seen[b], (long long)(3 * h->n_expert));
-    if (!rc && p->n_t == 0) rc = cv_error(err, NIB_E_FORMAT, "%s: no tensors", h->dir);
+    if (!rc && p->n_t == 0) rc = cli_set_error(err, NIB_E_FORMAT, "%s: no tensors", h->dir);
     return rc;
 }
 

@@ -26,11 +26,11 @@ static int names_add(struct names *s, const char *name, struct nib_error *err) {
     if (s->n == s->cap) {
         int64_t cap = s->cap ? 2 * s->cap : 8;
         char **nv = realloc(s->v, sizeof(*nv) * (size_t)cap);
-        if (!nv) return cv_error(err, NIB_E_NOMEM, "out of memory");
+        if (!nv) return cli_set_error(err, NIB_E_NOMEM, "out of memory");
         s->v = nv;
         s->cap = cap;
     }
-    if (!(s->v[s->n] = strdup(name))) return cv_error(err, NIB_E_NOMEM, "out of memory");
+    if (!(s->v[s->n] = strdup(name))) return cli_set_error(err, NIB_E_NOMEM, "out of memory");
     s->n++;
     return NIB_OK;
 }
@@ -50,10 +50,10 @@ static int read_index(const char *path, cJSON **index, struct names *parts, stru
     *index = cJSON_ParseWithLength(buf, len);
     free(buf);
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(*index, "weight_map"), *e;
-    if (!cJSON_IsObject(wm)) return cv_error(err, NIB_E_FORMAT, "%s: no \"weight_map\" object", path);
+    if (!cJSON_IsObject(wm)) return cli_set_error(err, NIB_E_FORMAT, "%s: no \"weight_map\" object", path);
     cJSON_ArrayForEach(e, wm) {
         if (!cJSON_IsString(e) || strchr(e->valuestring, '/') || !strcmp(e->valuestring, "..") || !e->valuestring[0])
-            return cv_error(err, NIB_E_FORMAT, "%s: weight_map entry '%s' is not a file name", path, e->string);
+            return cli_set_error(err, NIB_E_FORMAT, "%s: weight_map entry '%s' is not a file name", path, e->string);
         if ((rc = names_add(parts, e->valuestring, err))) return rc;
     }
     return NIB_OK;
@@ -61,7 +61,7 @@ static int read_index(const char *path, cJSON **index, struct names *parts, stru
 
 static int scan_dir(const char *dir, struct names *parts, struct nib_error *err) {
     DIR *d = opendir(dir);
-    if (!d) return cv_error(err, NIB_E_IO, "cannot read directory %s", dir);
+    if (!d) return cli_set_error(err, NIB_E_IO, "cannot read directory %s", dir);
     struct dirent *de;
     int rc = NIB_OK;
     while (!rc && (de = readdir(d))) {
@@ -85,12 +85,12 @@ static int check_index(const cJSON *index, const char *path, const struct cv_pla
             if (!strcmp(base ? base + 1 : p->files[i].path, e->valuestring)) f = &p->files[i];
         }
         if (!f || !st_find(f, e->string))
-            return cv_error(err, NIB_E_FORMAT, "%s: tensor '%s' is not in %s (missing or incomplete model file)", path,
+            return cli_set_error(err, NIB_E_FORMAT, "%s: tensor '%s' is not in %s (missing or incomplete model file)", path,
                             e->string, e->valuestring);
     }
     for (int64_t i = 0; i < p->n_files; i++) n_parts += p->files[i].n_tensors;
     if (n_parts != n_index)
-        return cv_error(err, NIB_E_FORMAT, "%s names %lld tensors but its files hold %lld", path, (long long)n_index,
+        return cli_set_error(err, NIB_E_FORMAT, "%s names %lld tensors but its files hold %lld", path, (long long)n_index,
                         (long long)n_parts);
     return NIB_OK;
 }
@@ -103,10 +103,10 @@ int cv_open_parts(const char *dir, struct cv_plan *p, struct nib_error *err) {
     cJSON *index = NULL;
     bool has_index = stat(path, &st) == 0;
     int rc = has_index ? read_index(path, &index, &parts, err) : scan_dir(dir, &parts, err);
-    if (!rc && parts.n == 0) rc = cv_error(err, NIB_E_NOT_FOUND, "%s: no model*.safetensors files", dir);
+    if (!rc && parts.n == 0) rc = cli_set_error(err, NIB_E_NOT_FOUND, "%s: no model*.safetensors files", dir);
     if (!rc) {
         qsort(parts.v, (size_t)parts.n, sizeof(*parts.v), cmp_str);
-        if (!(p->files = calloc((size_t)parts.n, sizeof(*p->files)))) rc = cv_error(err, NIB_E_NOMEM, "out of memory");
+        if (!(p->files = calloc((size_t)parts.n, sizeof(*p->files)))) rc = cli_set_error(err, NIB_E_NOMEM, "out of memory");
     }
     for (int64_t i = 0; i < parts.n && !rc; i++) {
         char fp[4096];

@@ -11,20 +11,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-int cv_error(struct nib_error *err, int status, const char *fmt, ...) {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-        va_end(ap);
-        err->status = status;
-    }
-    return status;
-}
-
 int cv_slurp(const char *path, char **out, size_t *len, struct nib_error *err) {
     FILE *f = fopen(path, "rb");
-    if (!f) return cv_error(err, NIB_E_IO, "cannot open %s: %s", path, strerror(errno));
+    if (!f) return cli_set_error(err, NIB_E_IO, "cannot open %s: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);
     while (buf) {
@@ -42,10 +31,10 @@ int cv_slurp(const char *path, char **out, size_t *len, struct nib_error *err) {
     }
     bool bad = ferror(f);
     fclose(f);
-    if (!buf) return cv_error(err, NIB_E_NOMEM, "%s: out of memory (or over 2 GiB)", path);
+    if (!buf) return cli_set_error(err, NIB_E_NOMEM, "%s: out of memory (or over 2 GiB)", path);
     if (bad) {
         free(buf);
-        return cv_error(err, NIB_E_IO, "cannot read %s", path);
+        return cli_set_error(err, NIB_E_IO, "cannot read %s", path);
     }
     buf[n] = 0;
     *out = buf;
@@ -77,14 +66,14 @@ void cv_plan_free(struct cv_plan *p) {
 static struct cv_kv *kv_new(struct cv_plan *p, const char *key, enum cv_kind kind, struct nib_error *err) {
     for (int64_t i = 0; i < p->n_kv; i++)
         if (!strcmp(p->kv[i].key, key)) {
-            cv_error(err, NIB_E_STATE, "metadata key %s set twice", key);
+            cli_set_error(err, NIB_E_STATE, "metadata key %s set twice", key);
             return NULL;
         }
     if (p->n_kv == p->cap_kv) {
         int64_t cap = p->cap_kv ? p->cap_kv * 2 : 32;
         struct cv_kv *nk = realloc(p->kv, sizeof(*nk) * (size_t)cap);
         if (!nk) {
-            cv_error(err, NIB_E_NOMEM, "out of memory");
+            cli_set_error(err, NIB_E_NOMEM, "out of memory");
             return NULL;
         }
         p->kv = nk;
@@ -100,7 +89,7 @@ static struct cv_kv *kv_new(struct cv_plan *p, const char *key, enum cv_kind kin
 int cv_kv_str(struct cv_plan *p, const char *key, const char *s, struct nib_error *err) {
     struct cv_kv *k = kv_new(p, key, CV_STR, err);
     if (!k) return err ? err->status : NIB_E_NOMEM;
-    if (!(k->s = strdup(s))) return cv_error(err, NIB_E_NOMEM, "out of memory");
+    if (!(k->s = strdup(s))) return cli_set_error(err, NIB_E_NOMEM, "out of memory");
     return NIB_OK;
 }
 
@@ -134,12 +123,12 @@ int cv_kv_bool(struct cv_plan *p, const char *key, bool b, struct nib_error *err
 
 int cv_tensor_add(struct cv_plan *p, const char *name, int64_t n_src, struct cv_tensor **out, struct nib_error *err) {
     for (int64_t i = 0; i < p->n_t; i++)
-        if (!strcmp(p->t[i].name, name)) return cv_error(err, NIB_E_FORMAT, "two input tensors map to '%s'", name);
-    if (strlen(name) >= sizeof(p->t[0].name)) return cv_error(err, NIB_E_FORMAT, "tensor name '%s' is too long", name);
+        if (!strcmp(p->t[i].name, name)) return cli_set_error(err, NIB_E_FORMAT, "two input tensors map to '%s'", name);
+    if (strlen(name) >= sizeof(p->t[0].name)) return cli_set_error(err, NIB_E_FORMAT, "tensor name '%s' is too long", name);
     if (p->n_t == p->cap_t) {
         int64_t cap = p->cap_t ? p->cap_t * 2 : 64;
         struct cv_tensor *nt = realloc(p->t, sizeof(*nt) * (size_t)cap);
-        if (!nt) return cv_error(err, NIB_E_NOMEM, "out of memory");
+        if (!nt) return cli_set_error(err, NIB_E_NOMEM, "out of memory");
         p->t = nt;
         p->cap_t = cap;
     }
@@ -147,7 +136,7 @@ int cv_tensor_add(struct cv_plan *p, const char *name, int64_t n_src, struct cv_
     memset(t, 0, sizeof(*t));
     snprintf(t->name, sizeof(t->name), "%s", name);
     t->src = calloc((size_t)n_src, sizeof(*t->src));
-    if (!t->src) return cv_error(err, NIB_E_NOMEM, "out of memory");
+    if (!t->src) return cli_set_error(err, NIB_E_NOMEM, "out of memory");
     t->n_src = n_src;
     t->ne[0] = t->ne[1] = t->ne[2] = t->ne[3] = 1;
     p->n_t++;

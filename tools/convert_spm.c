@@ -83,7 +83,7 @@ static int parse_piece(struct pb b, struct piece *out, const char *path, int64_t
         struct pb sub = { 0 };
         uint64_t num = 0;
         if (!pb_field(&b, &f, &wt, &sub, &num))
-            return cv_error(err, NIB_E_FORMAT, "%s: piece %lld: malformed protobuf field", path, (long long)i);
+            return cli_set_error(err, NIB_E_FORMAT, "%s: piece %lld: malformed protobuf field", path, (long long)i);
         if (f == 1 && wt == 2) {
             out->text = sub.p;
             out->len = (size_t)(sub.end - sub.p);
@@ -93,13 +93,13 @@ static int parse_piece(struct pb b, struct piece *out, const char *path, int64_t
             memcpy(&out->score, &bits, 4);
         } else if (f == 3 && wt == 0) {
             if (num < 1 || num > 6)
-                return cv_error(err, NIB_E_FORMAT, "%s: piece %lld: unknown type %llu", path, (long long)i, (unsigned long long)num);
+                return cli_set_error(err, NIB_E_FORMAT, "%s: piece %lld: unknown type %llu", path, (long long)i, (unsigned long long)num);
             out->type = (int32_t)num;
         } else if (f <= 3) {
-            return cv_error(err, NIB_E_FORMAT, "%s: piece %lld: field %u has wire type %u", path, (long long)i, f, wt);
+            return cli_set_error(err, NIB_E_FORMAT, "%s: piece %lld: field %u has wire type %u", path, (long long)i, f, wt);
         }
     }
-    if (!has_piece) return cv_error(err, NIB_E_FORMAT, "%s: piece %lld has no text", path, (long long)i);
+    if (!has_piece) return cli_set_error(err, NIB_E_FORMAT, "%s: piece %lld has no text", path, (long long)i);
     return NIB_OK;
 }
 
@@ -111,12 +111,12 @@ static int read_pieces(const char *path, const uint8_t *data, size_t size, struc
         struct pb sub;
         uint64_t num;
         if (!pb_field(&b, &f, &wt, &sub, &num))
-            return cv_error(err, NIB_E_FORMAT, "%s: not a SentencePiece model (malformed protobuf at byte %zu)", path,
+            return cli_set_error(err, NIB_E_FORMAT, "%s: not a SentencePiece model (malformed protobuf at byte %zu)", path,
                             (size_t)(b.p - data));
         if (f == 1 && wt == 2) n++;
-        else if (f == 1) return cv_error(err, NIB_E_FORMAT, "%s: field 1 (pieces) has wire type %u", path, wt);
+        else if (f == 1) return cli_set_error(err, NIB_E_FORMAT, "%s: field 1 (pieces) has wire type %u", path, wt);
     }
-    if (n == 0) return cv_error(err, NIB_E_FORMAT, "%s: no pieces in the SentencePiece model", path);
+    if (n == 0) return cli_set_error(err, NIB_E_FORMAT, "%s: no pieces in the SentencePiece model", path);
     int rc = cv_vocab_alloc(v, n, true, err);
     b.p = data;
     for (int64_t i = 0; !rc && b.p < b.end;) {
@@ -127,7 +127,7 @@ static int read_pieces(const char *path, const uint8_t *data, size_t size, struc
         if (f != 1) continue;
         struct piece pc;
         if ((rc = parse_piece(sub, &pc, path, i, err))) break;
-        if (memchr(pc.text, 0, pc.len)) return cv_error(err, NIB_E_FORMAT, "%s: piece %lld contains a NUL byte", path, (long long)i);
+        if (memchr(pc.text, 0, pc.len)) return cli_set_error(err, NIB_E_FORMAT, "%s: piece %lld contains a NUL byte", path, (long long)i);
         rc = cv_vocab_set_text(v, i, (const char *)pc.text, pc.len, err);
         v->scores[i] = pc.score;
         v->types[i] = pc.type;

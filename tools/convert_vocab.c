@@ -37,19 +37,19 @@ void cv_vocab_free(struct cv_vocab *v) {
 }
 
 int cv_vocab_alloc(struct cv_vocab *v, int64_t n, bool with_scores, struct nib_error *err) {
-    if (n <= 0 || n > (1 << 24)) return cv_error(err, NIB_E_FORMAT, "vocabulary size %lld out of range", (long long)n);
+    if (n <= 0 || n > (1 << 24)) return cli_set_error(err, NIB_E_FORMAT, "vocabulary size %lld out of range", (long long)n);
     v->n = n;
     v->text = calloc((size_t)n, sizeof(*v->text));
     v->types = malloc(sizeof(*v->types) * (size_t)n);
     v->scores = with_scores ? calloc((size_t)n, sizeof(*v->scores)) : NULL;
-    if (!v->text || !v->types || (with_scores && !v->scores)) return cv_error(err, NIB_E_NOMEM, "out of memory for the vocabulary");
+    if (!v->text || !v->types || (with_scores && !v->scores)) return cli_set_error(err, NIB_E_NOMEM, "out of memory for the vocabulary");
     for (int64_t i = 0; i < n; i++) v->types[i] = CV_TOK_NORMAL;
     return NIB_OK;
 }
 
 int cv_vocab_set_text(struct cv_vocab *v, int64_t i, const char *s, size_t len, struct nib_error *err) {
     char *t = malloc(len + 1);
-    if (!t) return cv_error(err, NIB_E_NOMEM, "out of memory for the vocabulary");
+    if (!t) return cli_set_error(err, NIB_E_NOMEM, "out of memory for the vocabulary");
     memcpy(t, s, len);
     t[len] = 0;
     free(v->text[i]);
@@ -59,7 +59,7 @@ int cv_vocab_set_text(struct cv_vocab *v, int64_t i, const char *s, size_t len, 
 
 static int set_str_array(struct nib_gguf_writer *w, const char *key, char **items, int64_t n, struct nib_error *err) {
     struct nib_gguf_value *vals = malloc(sizeof(*vals) * (size_t)(n ? n : 1));
-    if (!vals) return cv_error(err, NIB_E_NOMEM, "out of memory");
+    if (!vals) return cli_set_error(err, NIB_E_NOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++)
         vals[i] = (struct nib_gguf_value){ .type = NIB_GGUF_STRING, .v.str = { items[i], strlen(items[i]) } };
     struct nib_gguf_value a = { .type = NIB_GGUF_ARRAY, .v.arr = { NIB_GGUF_STRING, (uint64_t)n, vals } };
@@ -75,7 +75,7 @@ static int set_bool(struct nib_gguf_writer *w, const char *key, bool b, struct n
 
 int cv_vocab_write(struct nib_gguf_writer *w, const struct cv_vocab *v, struct nib_error *err) {
     for (int64_t i = 0; i < v->n; i++)
-        if (!v->text[i]) return cv_error(err, NIB_E_FORMAT, "vocabulary: token %lld has no text", (long long)i);
+        if (!v->text[i]) return cli_set_error(err, NIB_E_FORMAT, "vocabulary: token %lld has no text", (long long)i);
     int rc;
     if ((rc = nib_gguf_writer_set_str(w, "tokenizer.ggml.model", v->model, err))) return rc;
     if (v->pre[0] && (rc = nib_gguf_writer_set_str(w, "tokenizer.ggml.pre", v->pre, err))) return rc;

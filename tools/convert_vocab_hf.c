@@ -49,7 +49,7 @@ static int load_json(const char *dir, const char *name, cJSON **out, struct nib_
     if (rc) return rc;
     *out = cJSON_ParseWithLength(buf, len);
     free(buf);
-    if (!*out) return cv_error(err, NIB_E_FORMAT, "%s is not valid JSON", path);
+    if (!*out) return cli_set_error(err, NIB_E_FORMAT, "%s is not valid JSON", path);
     return NIB_OK;
 }
 
@@ -98,7 +98,7 @@ static int map_build(struct tok_map *m, char **text, int64_t n, struct nib_error
     while (m->cap < 2 * n + 2) m->cap <<= 1;
     m->slot = malloc(sizeof(*m->slot) * (size_t)m->cap);
     m->text = text;
-    if (!m->slot) return cv_error(err, NIB_E_NOMEM, "out of memory");
+    if (!m->slot) return cli_set_error(err, NIB_E_NOMEM, "out of memory");
     for (int64_t i = 0; i < m->cap; i++) m->slot[i] = -1;
     for (int64_t i = 0; i < n; i++) {
         if (!text[i]) continue;
@@ -148,11 +148,11 @@ static int read_merges(const cJSON *tj, struct cv_vocab *v, struct nib_error *er
     int n = cJSON_GetArraySize(ms);
     if (!cJSON_IsArray(ms) || n == 0) return NIB_OK;
     v->merges = calloc((size_t)n, sizeof(*v->merges));
-    if (!v->merges) return cv_error(err, NIB_E_NOMEM, "out of memory");
+    if (!v->merges) return cli_set_error(err, NIB_E_NOMEM, "out of memory");
     const cJSON *m;
     cJSON_ArrayForEach(m, ms) {
         char *t = merge_text(m);
-        if (!t) return cv_error(err, NIB_E_FORMAT, "tokenizer.json: merge %lld is not \"a b\" or [\"a\", \"b\"]", (long long)v->n_merges);
+        if (!t) return cli_set_error(err, NIB_E_FORMAT, "tokenizer.json: merge %lld is not \"a b\" or [\"a\", \"b\"]", (long long)v->n_merges);
         v->merges[v->n_merges++] = t;
     }
     return NIB_OK;
@@ -164,14 +164,14 @@ static int rank_scores(struct cv_vocab *v, struct nib_error *err) {
     int rc = map_build(&m, v->text, v->n, err);
     if (rc) return rc;
     bool *done = calloc((size_t)v->n, 1);
-    if (!done) rc = cv_error(err, NIB_E_NOMEM, "out of memory");
+    if (!done) rc = cli_set_error(err, NIB_E_NOMEM, "out of memory");
     for (int64_t r = 0; !rc && r < v->n_merges; r++) {
         const char *s = v->merges[r], *sp = strchr(s, ' ');
         if (!sp) continue;
         size_t la = (size_t)(sp - s), lb = strlen(sp + 1);
         char *cat = malloc(la + lb + 1);
         if (!cat) {
-            rc = cv_error(err, NIB_E_NOMEM, "out of memory");
+            rc = cli_set_error(err, NIB_E_NOMEM, "out of memory");
             break;
         }
         memcpy(cat, s, la);
@@ -273,7 +273,7 @@ static int chat_template(const char *dir, const cJSON *tc, struct cv_vocab *v, s
         const cJSON *e;
         cJSON_ArrayForEach(e, ct) if (str_of(e, "name") && !strcmp(str_of(e, "name"), "default")) s = str_of(e, "template");
     }
-    if (s) return (v->chat_template = strdup(s)) ? NIB_OK : cv_error(err, NIB_E_NOMEM, "out of memory");
+    if (s) return (v->chat_template = strdup(s)) ? NIB_OK : cli_set_error(err, NIB_E_NOMEM, "out of memory");
     char path[4096];
     snprintf(path, sizeof(path), "%s/chat_template.jinja", dir);
     size_t len;
@@ -281,7 +281,7 @@ static int chat_template(const char *dir, const cJSON *tc, struct cv_vocab *v, s
     cJSON *cj = NULL;
     int rc = load_json(dir, "chat_template.json", &cj, err);
     if (!rc && cJSON_IsString(item(cj, "chat_template")) && !(v->chat_template = strdup(str_of(cj, "chat_template"))))
-        rc = cv_error(err, NIB_E_NOMEM, "out of memory");
+        rc = cli_set_error(err, NIB_E_NOMEM, "out of memory");
     cJSON_Delete(cj);
     return rc;
 }
@@ -330,7 +330,7 @@ static int pad_text(struct cv_vocab *v, int64_t i, struct nib_error *err) {
 static int set_user_text(struct cv_vocab *v, int64_t i, const char *s, struct nib_error *err) {
     size_t n = strlen(s);
     char *buf = malloc(n + 1), *q = buf;
-    if (!buf) return cv_error(err, NIB_E_NOMEM, "out of memory");
+    if (!buf) return cli_set_error(err, NIB_E_NOMEM, "out of memory");
     for (size_t k = 0; k < n;) {
         if (!strncmp(s + k, "\xe2\x96\x81", 3)) {
             *q++ = ' ';
@@ -400,7 +400,7 @@ static int fill_vocab(const cJSON *tj, struct cv_vocab *v, bool with_added, stru
     cJSON_ArrayForEach(e, item(item(tj, "model"), "vocab")) {
         double id = cJSON_IsNumber(e) ? e->valuedouble : -1;
         if (id < 0 || id >= (double)v->n || id != (double)(int64_t)id)
-            return cv_error(err, NIB_E_FORMAT, "tokenizer.json: token '%s' has id %g outside the vocabulary of %lld",
+            return cli_set_error(err, NIB_E_FORMAT, "tokenizer.json: token '%s' has id %g outside the vocabulary of %lld",
                             e->string, id, (long long)v->n);
         if ((rc = cv_vocab_set_text(v, (int64_t)id, e->string, strlen(e->string), err))) return rc;
     }
@@ -409,7 +409,7 @@ static int fill_vocab(const cJSON *tj, struct cv_vocab *v, bool with_added, stru
         const char *c = str_of(e, "content");
         if (!with_added || !cJSON_IsNumber(idj) || !c) continue;
         if (idj->valuedouble < 0 || idj->valuedouble >= (double)v->n)
-            return cv_error(err, NIB_E_FORMAT, "tokenizer.json: added token '%s' has id %g outside the vocabulary of %lld", c,
+            return cli_set_error(err, NIB_E_FORMAT, "tokenizer.json: added token '%s' has id %g outside the vocabulary of %lld", c,
                             idj->valuedouble, (long long)v->n);
         if ((rc = cv_vocab_set_text(v, (int64_t)idj->valuedouble, c, strlen(c), err))) return rc;
     }
@@ -444,7 +444,7 @@ static int llama_hf_body(const cJSON *tj, const cJSON *tc, struct cv_vocab *v, s
     int rc = cv_vocab_alloc(v, n, true, err);
     if (!rc) rc = fill_vocab(tj, v, true, err);
     for (int64_t i = 0; !rc && i < n; i++) {
-        if (!v->text[i]) return cv_error(err, NIB_E_FORMAT, "tokenizer.json: no token has id %lld", (long long)i);
+        if (!v->text[i]) return cli_set_error(err, NIB_E_FORMAT, "tokenizer.json: no token has id %lld", (long long)i);
         bool special = false;
         bool added = added_is(tj, i, &special);
         for (int t = 0; !special && t < 7; t++) {
@@ -469,12 +469,12 @@ static int llama_hf_body(const cJSON *tj, const cJSON *tc, struct cv_vocab *v, s
 static int bpe_body(const cJSON *tj, int64_t n_hint, const char *pre, struct cv_vocab *v, struct nib_error *err) {
     const char *det = pre ? pre : cv_detect_pre(tj);
     if (!det)
-        return cv_error(err, NIB_E_UNSUPPORTED,
+        return cli_set_error(err, NIB_E_UNSUPPORTED,
                         "tokenizer.json: unknown BPE pre-tokenizer (not GPT-2, Llama 3 or Qwen2's regex); "
                         "name it with --pre NAME (llama.cpp's tokenizer.ggml.pre)");
     int64_t n = n_hint > 0 ? n_hint : max_id(tj, true) + 1;
     if (max_id(tj, true) >= n)
-        return cv_error(err, NIB_E_FORMAT, "tokenizer.json: token id %lld is not below vocab_size %lld",
+        return cli_set_error(err, NIB_E_FORMAT, "tokenizer.json: token id %lld is not below vocab_size %lld",
                         (long long)max_id(tj, true), (long long)n);
     int rc = cv_vocab_alloc(v, n, false, err);
     if (!rc) rc = fill_vocab(tj, v, true, err);
@@ -487,7 +487,7 @@ static int bpe_body(const cJSON *tj, int64_t n_hint, const char *pre, struct cv_
             if (special || looks_special(v->text[i])) v->types[i] = CV_TOK_CONTROL;
             else {
                 char *t = strdup(v->text[i]);
-                rc = t ? set_user_text(v, i, t, err) : cv_error(err, NIB_E_NOMEM, "out of memory");
+                rc = t ? set_user_text(v, i, t, err) : cli_set_error(err, NIB_E_NOMEM, "out of memory");
                 free(t);
                 v->types[i] = CV_TOK_USER_DEFINED;
             }
@@ -518,7 +518,7 @@ int cv_hf_vocab_read(const char *dir, const char *family, int64_t n_hint, const 
     bool spm = strcmp(family, "bpe") && is_file(path);
     bool llama_hf = !spm && !strcmp(family, "llama") && tj && is_llama_hf(tj);
     if (!rc && !spm && !tj)
-        rc = cv_error(err, NIB_E_NOT_FOUND, "%s: no tokenizer (neither tokenizer.model nor tokenizer.json)", dir);
+        rc = cli_set_error(err, NIB_E_NOT_FOUND, "%s: no tokenizer (neither tokenizer.model nor tokenizer.json)", dir);
     if (!rc) {
         if (spm) rc = spm_body(dir, tc, n_hint, v, err);
         else if (llama_hf) rc = llama_hf_body(tj, tc, v, err);

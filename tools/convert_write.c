@@ -84,7 +84,7 @@ static int write_all(struct nib_gguf_writer *w, struct cv_plan *p, void (*progre
     int64_t cap = CHUNK_FLOATS > max_cols ? CHUNK_FLOATS : max_cols;
     float *f32 = malloc(sizeof(float) * (size_t)(cap + max_cols));
     uint8_t *out = malloc(sizeof(float) * (size_t)cap);
-    if (!f32 || !out) rc = cv_error(err, NIB_E_NOMEM, "out of memory for conversion buffers");
+    if (!f32 || !out) rc = cli_set_error(err, NIB_E_NOMEM, "out of memory for conversion buffers");
     for (int64_t i = 0; i < p->n_t && !rc; i++) {
         struct cv_tensor *t = &p->t[i];
         t->crc = (uint32_t)crc32(0, Z_NULL, 0);
@@ -110,11 +110,11 @@ int cv_write(struct cv_plan *p, const char *path, void (*progress)(int64_t, int6
 static int verify_tensor(const struct cv_tensor *t, const struct nib_gguf_tensor *g, const char *path,
                          struct nib_error *err) {
     if (strcmp(t->name, g->name) || t->type != g->type || t->n_dims != g->n_dims)
-        return cv_error(err, NIB_E_FORMAT, "%s: tensor '%s' (%s) reads back as '%s' (%s)", path, t->name,
+        return cli_set_error(err, NIB_E_FORMAT, "%s: tensor '%s' (%s) reads back as '%s' (%s)", path, t->name,
                         nib_type_name(t->type), g->name, nib_type_name(g->type));
     for (uint32_t d = 0; d < t->n_dims; d++)
         if (t->ne[d] != g->ne[d])
-            return cv_error(err, NIB_E_FORMAT, "%s: tensor '%s': ne[%u] %lld reads back as %lld", path, t->name, d,
+            return cli_set_error(err, NIB_E_FORMAT, "%s: tensor '%s': ne[%u] %lld reads back as %lld", path, t->name, d,
                             (long long)t->ne[d], (long long)g->ne[d]);
     uLong crc = crc32(0, Z_NULL, 0);
     const uint8_t *q = g->data;
@@ -124,7 +124,7 @@ static int verify_tensor(const struct cv_tensor *t, const struct nib_gguf_tensor
         off += n;
     }
     if ((uint32_t)crc != t->crc)
-        return cv_error(err, NIB_E_FORMAT, "%s: tensor '%s': CRC32 %08x of the file's bytes differs from %08x written",
+        return cli_set_error(err, NIB_E_FORMAT, "%s: tensor '%s': CRC32 %08x of the file's bytes differs from %08x written",
                         path, t->name, (unsigned)crc, (unsigned)t->crc);
     return NIB_OK;
 }
@@ -134,7 +134,7 @@ int cv_verify(const struct cv_plan *p, const char *path, struct nib_error *err) 
     int rc = nib_gguf_open(path, NULL, &g, err);
     if (rc) return rc;
     if (nib_gguf_n_tensors(g) != p->n_t)
-        rc = cv_error(err, NIB_E_FORMAT, "%s: %lld tensors read back, %lld written", path,
+        rc = cli_set_error(err, NIB_E_FORMAT, "%s: %lld tensors read back, %lld written", path,
                       (long long)nib_gguf_n_tensors(g), (long long)p->n_t);
     for (int64_t i = 0; i < p->n_t && !rc; i++) rc = verify_tensor(&p->t[i], nib_gguf_get_tensor(g, i), path, err);
     nib_gguf_free(g);
