@@ -18,6 +18,7 @@
 #include "nib.h"
 #include "cli_runner.h"
 #include "convert_fixtures.h"
+#include "convert_test_util.h"
 #include "test_util.h"
 #include "tokenizer_util.h"
 
@@ -31,76 +32,6 @@
 #include <sys/wait.h>
 #include <vector>
 
-namespace {
-
-std::string shared(const std::string &p) { return nib_test_shared_dir() + "/" + p; }
-std::string tmp(const std::string &n) { return nib_test_temp_path("conv_" + n); }
-bool exists(const std::string &p) {
-    struct stat st;
-    return stat(p.c_str(), &st) == 0;
-}
-std::string q(const std::string &s) { return "'" + s + "'"; }
-
-struct Gguf {
-    nib_gguf *g = nullptr;
-    explicit Gguf(const std::string &path) {
-        nib_error err = {};
-        EXPECT_EQ(nib_gguf_open(path.c_str(), nullptr, &g, &err), NIB_OK) << path << ": " << err.msg;
-    }
-    ~Gguf() { nib_gguf_free(g); }
-    const nib_gguf_tensor *tensor(const std::string &name) const {
-        int64_t i = g ? nib_gguf_find_tensor(g, name.c_str()) : -1;
-        return i < 0 ? nullptr : nib_gguf_get_tensor(g, i);
-    }
-    std::vector<uint8_t> bytes(const std::string &name) const {
-        const nib_gguf_tensor *t = tensor(name);
-        if (!t) return {};
-        const uint8_t *p = static_cast<const uint8_t *>(t->data);
-        return std::vector<uint8_t>(p, p + t->n_bytes);
-    }
-    std::string str(const char *key) const {
-        const char *s = nullptr;
-        return g && nib_gguf_get_str(g, key, &s, nullptr) == NIB_OK ? s : "(missing)";
-    }
-};
-
-/* Every metadata key of a as text, compared with b's. */
-std::string value_text(const nib_gguf_value *v) {
-    if (!v) return "(absent)";
-    char *buf = nullptr;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    /* the CLI's printer is not in the library; hash the raw value instead */
-    switch (v->type) {
-    case NIB_GGUF_STRING: fwrite(v->v.str.ptr, 1, v->v.str.len, f); break;
-    case NIB_GGUF_ARRAY: {
-        fprintf(f, "arr %d n=%llu:", (int)v->v.arr.type, (unsigned long long)v->v.arr.n);
-        for (uint64_t i = 0; i < v->v.arr.n; i++) {
-            const nib_gguf_value *e = nib_gguf_array_get_value(v, i);
-            if (e && e->type == NIB_GGUF_STRING) fwrite(e->v.str.ptr, 1, e->v.str.len, f), fputc(0, f);
-            else {
-                double d = 0;
-                nib_gguf_array_get_f64(v, i, &d);
-                fprintf(f, "%.9g,", d);
-            }
-        }
-        break;
-    }
-    default: {
-        fprintf(f, "type %d: %llx", (int)v->type, (unsigned long long)v->v.u64);
-    }
-    }
-    fclose(f);
-    std::string s(buf, len);
-    free(buf);
-    return s;
-}
-
-CliRun convert(const std::string &args) { return run_nib("convert " + args); }
-
-std::vector<int32_t> tok(const nib_vocab *v, const std::string &text) { return tokenize(v, text, NIB_TOKENIZE_ADD_SPECIAL); }
-
-} // namespace
 
 /* ------------------------------------------------------------- golden */
 
@@ -283,83 +214,6 @@ TEST(Convert, Llama2cQ8_0KeepsOddRowsF16) {
     std::remove(out.c_str());
 }
 
-/* ---------------------------------------------------------- vocabularies */
-
-namespace {
-
-void expect_same_array(const Gguf &a, const Gguf &b, const char *key) {
-    EXPECT_EQ(value_text(nib_gguf_get(a.g, key)), value_text(nib_gguf_get(b.g, key))) << key;
-}
-
-std::string vocab_only(const std::string &dir, const std::string &name) {
-    std::string out = tmp(name);
-    std::remove(out.c_str());
-    CliRun r = convert(q(dir) + " --vocab-only -o " + q(out));
-    EXPECT_EQ(r.status, 0) << r.err;
-    return out;
-}
-
-} // namespace
-
-TEST(Convert, VocabSentencePieceLlama2) {
-    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
-    std::string out = vocab_only(shared("models/tokenizers/llama2"), "v_spm.gguf");
-    Gguf a(out), b(shared("models/vocab/ggml-vocab-llama-spm.gguf"));
-    EXPECT_EQ(nib_gguf_n_tensors(a.g), 0);
-    EXPECT_EQ(a.str("tokenizer.ggml.model"), "llama");
-    EXPECT_EQ(a.str("tokenizer.ggml.pre"), b.str("tokenizer.ggml.pre"));
-    for (const char *k : { "tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type" }) expect_same_array(a, b, k);
-    std::remove(out.c_str());
-}
-
-TEST(Convert, VocabBpeLlama3) {
-    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
-    std::string out = vocab_only(shared("models/tokenizers/llama3"), "v_bpe.gguf");
-    {
-        Gguf a(out), b(shared("models/vocab/ggml-vocab-llama-bpe.gguf"));
-        EXPECT_EQ(a.str("tokenizer.ggml.model"), "gpt2");
-        EXPECT_EQ(a.str("tokenizer.ggml.pre"), "llama-bpe");
-        for (const char *k : { "tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.merges",
-                               "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id" })
-            expect_same_array(a, b, k);
-        EXPECT_NE(a.str("tokenizer.chat_template").find("start_header_id"), std::string::npos);
-    }
-    /* llama.cpp's tokenizer test vectors for this vocab, through the converted file */
-    VocabFile vf(out);
-    ASSERT_TRUE(vf.v) << vf.error;
-    auto cases = read_vocab_vectors(shared("models/vocab/ggml-vocab-llama-bpe.gguf"));
-    ASSERT_GT(cases.size(), 10u);
-    for (const auto &c : cases) EXPECT_EQ(ids_str(tokenize(vf.v, c.text, 0)), ids_str(c.ids)) << c.text;
-    std::remove(out.c_str());
-}
-
-TEST(Convert, VocabMistralTokenizerJson) {
-    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
-    std::string out = vocab_only(shared("models/tokenizers/mistral"), "v_mistral.gguf");
-    VocabFile vf(out);
-    ASSERT_TRUE(vf.v) << vf.error;
-    EXPECT_EQ(nib_vocab_n_tokens(vf.v), 32000);
-    EXPECT_EQ(nib_vocab_special(vf.v, NIB_SPECIAL_BOS), 1);
-    EXPECT_EQ(nib_vocab_special(vf.v, NIB_SPECIAL_EOS), 2);
-    EXPECT_TRUE(nib_vocab_add_bos(vf.v));
-    Gguf g(out);
-    EXPECT_EQ(g.str("tokenizer.ggml.model"), "llama");
-    /* byte tokens typed BYTE, specials CONTROL (LlamaHfVocab) */
-    const nib_gguf_value *types = nib_gguf_get(g.g, "tokenizer.ggml.token_type");
-    int64_t t0 = 0, t3 = 0, t500 = 0;
-    nib_gguf_array_get_i64(types, 0, &t0);
-    nib_gguf_array_get_i64(types, 3, &t3);
-    nib_gguf_array_get_i64(types, 500, &t500);
-    EXPECT_EQ(t0, 3);
-    EXPECT_EQ(t3, 6);
-    EXPECT_EQ(t500, 1);
-    for (const char *s : { "Hello world", "The quick brown fox jumps over the lazy dog.", "naïve café 🦙 12345" }) {
-        std::vector<int32_t> ids = tokenize(vf.v, s, 0);
-        EXPECT_LT(ids.size(), strlen(s)) << s; /* merges happened */
-        EXPECT_EQ(detokenize(vf.v, ids, 0), s);
-    }
-    std::remove(out.c_str());
-}
 
 /* ------------------------------------------------- synthetic HF models */
 
@@ -731,61 +585,6 @@ TEST(Convert, Llama2cVersion1) {
 }
 
 /* tokenizer.model: truncations and byte flips are refused (or still parse), never crash. */
-TEST(Convert, SentencePieceModelBadBytes) {
-    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
-    std::vector<uint8_t> good = nib_test_read_file(shared("models/tokenizers/llama2/tokenizer.model"));
-    std::string dir = tmp("spm_bad"), out = tmp("spm_bad.gguf");
-    fresh_dir(dir);
-    write_bytes(dir + "/tokenizer.model", std::vector<uint8_t>(good.begin(), good.begin() + 1001));
-    CliRun r = convert(q(dir) + " --vocab-only -o " + q(out));
-    EXPECT_EQ(r.status, 1);
-    EXPECT_NE(r.err.find("tokenizer.model"), std::string::npos) << r.err;
-    EXPECT_FALSE(exists(out));
-    write_text(dir + "/tokenizer.model", "this is not protobuf");
-    r = convert(q(dir) + " --vocab-only -o " + q(out));
-    EXPECT_EQ(r.status, 1);
-    EXPECT_NE(r.err.find("SentencePiece"), std::string::npos) << r.err;
-    NibRng rng(3);
-    for (int it = 0; it < 40; it++) {
-        std::vector<uint8_t> b(good.begin(), good.begin() + 4000);
-        for (int k = 0; k < 4; k++) b[rng.next() % b.size()] ^= (uint8_t)(1u << (rng.next() % 8));
-        write_bytes(dir + "/tokenizer.model", b);
-        r = convert(q(dir) + " --vocab-only --force -o " + q(out));
-        ASSERT_TRUE(r.status == 0 || r.status == 1) << r.status << " " << r.err;
-    }
-    std::remove(out.c_str());
-    remove_tree(dir);
-}
-
-/* tinystories656K's tokenizer.json is SentencePiece-style BPE without a
- * tokenizer.model. llama.cpp's LlamaHfVocab gives every token score -1000,
- * so a SentencePiece tokenizer would merge leftmost-first; nib writes -rank
- * of the merge that creates each token instead. The expected ids come from
- * a direct BPE-by-merge-rank implementation (prepend U+2581, spaces to
- * U+2581, lowest-rank pair first, byte fallback) run on tokenizer.json. */
-TEST(Convert, SentencePieceStyleBpeTokenizesByMergeRank) {
-    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
-    std::string out = tmp("ts_vocab.gguf");
-    std::remove(out.c_str());
-    ASSERT_EQ(convert(q(shared("models/tinystories656K")) + " --vocab-only -o " + q(out)).status, 0);
-    VocabFile vf(out);
-    ASSERT_TRUE(vf.v) << vf.error;
-    const std::vector<std::pair<std::string, std::vector<int32_t>>> cases = {
-        { "Once upon a time", { 80, 147, 201, 282, 57 } },
-        { "The little dog ran fast.", { 80, 247, 229, 401, 650, 698, 10 } },
-        { "She said, \"Hello!\" and smiled.", { 80, 892, 204, 1288, 67, 4, 5, 100, 1069, 10 } },
-        { "abcabcabc xyz", { 639, 295, 54, 295, 54, 55, 80, 76, 77, 78 } },
-        { "Lily and Tom played in the park every day", { 80, 669, 388, 351, 238, 834, 833 } },
-        { "1234567 99", { 80, 12, 13, 14, 15, 16, 17, 18, 80, 20, 20 } },
-        { "unbelievable happiness", { 80, 148, 164, 158, 745, 1822, 181, 96, 233, 71 } },
-        { "a  b   c", { 104, 80, 1927, 80, 80, 55 } },
-    };
-    for (const auto &c : cases) EXPECT_EQ(ids_str(tokenize(vf.v, c.first, 0)), ids_str(c.second)) << c.first;
-    std::remove(out.c_str());
-}
-
-/* rope_scaling: llama3 -> a generated rope_freqs.weight (1 for short
- * wavelengths, factor for long ones); yarn -> the scaling keys. */
 TEST(Convert, RopeScaling) {
     if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
     std::string dir = tmp("hf_rope"), out = tmp("hf_rope.gguf");
