@@ -224,6 +224,10 @@ TEST(KernelDispatch, TablesAndChoice) {
     if (nib_cpu_variant_available(NIB_CPU_VARIANT_AVX2)) {
         EXPECT_TRUE(f->avx2 && f->fma && f->f16c && f->os_ymm);
     }
+    if (nib_cpu_variant_available(NIB_CPU_VARIANT_AVX512)) {
+        EXPECT_TRUE(nib_cpu_variant_available(NIB_CPU_VARIANT_AVX2));
+        EXPECT_TRUE(f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->os_zmm);
+    }
     printf("[          ] CPU variant in use: %s%s%s\n", nib_cpu_variant_name(v), nib_cpu_variant_note() ? "; " : "",
            nib_cpu_variant_note() ? nib_cpu_variant_note() : "");
 }
@@ -426,7 +430,8 @@ TEST(KernelDispatch, QuantizeRowsUsesTable) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, KernelVariant,
-                         ::testing::Values((int)NIB_CPU_VARIANT_REF, (int)NIB_CPU_VARIANT_AVX2, (int)NIB_CPU_VARIANT_NEON),
+                         ::testing::Values((int)NIB_CPU_VARIANT_REF, (int)NIB_CPU_VARIANT_AVX2, (int)NIB_CPU_VARIANT_NEON,
+                                           (int)NIB_CPU_VARIANT_AVX512),
                          variant_name);
 
 /* ------------------------------------------------ forward pass, ref vs avx2 */
@@ -534,5 +539,12 @@ TEST(KernelForward, RefAndAvx2LogitsAgree) {
         EXPECT_LE(worst, tol) << model;
         printf("[          ] %s: max |logit(ref) - logit(avx2)| = %.3g (max |logit| %.3g, bound %.3g)\n",
                model.substr(model.rfind('/') + 1).c_str(), worst, S, tol);
+        if (nib_cpu_variant_available(NIB_CPU_VARIANT_AVX512)) { /* VNNI gives AVX2's integer sums: same bits */
+            std::string used_512;
+            std::vector<float> v512;
+            ASSERT_TRUE(run_child(model, "avx512", &used_512, &v512)) << model;
+            EXPECT_EQ(used_512, "avx512");
+            EXPECT_TRUE(v512 == avx2) << model << ": avx512 logits differ from avx2's";
+        }
     }
 }

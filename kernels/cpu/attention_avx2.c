@@ -40,7 +40,7 @@ static double softmax_exp(float *scores, int32_t n_kv, float max) {
     return sum;
 }
 
-void nib_attention_head_avx2(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base, size_t row_stride,
+void NIB_X86_FN(nib_attention_head)(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base, size_t row_stride,
                              size_t head_off, const int32_t *slot, int32_t n_kv, float scale, enum nib_attn_order order,
                              float *scores, float *out) {
     if (head_dim % 8 != 0 || head_dim > 1024) {
@@ -51,7 +51,7 @@ void nib_attention_head_avx2(const float *q, int head_dim, const uint16_t *k_bas
     for (int d = 0; d < head_dim; d += 8)
         _mm_storeu_si128((__m128i *)(qh + d), _mm256_cvtps_ph(_mm256_loadu_ps(q + d), _MM_FROUND_TO_NEAREST_INT));
     /* the F16 weight dots have exactly the two orders: tinyBLAS's (gemm_dot) and vec_dot_f16's */
-    nib_vec_dot_fn dot = order == NIB_ATTN_BATCH ? nib_gemm_dot_f16_f16_avx2 : nib_vec_dot_f16_f16_avx2;
+    nib_vec_dot_fn dot = order == NIB_ATTN_BATCH ? NIB_X86_FN(nib_gemm_dot_f16_f16) : NIB_X86_FN(nib_vec_dot_f16_f16);
     const int tiny = order == NIB_ATTN_BATCH; /* head_dim % 8 == 0 here: both matmuls take tinyBLAS */
     float max = -INFINITY;
     for (int32_t j = 0; j < n_kv; j++) {
@@ -108,7 +108,7 @@ void nib_attention_head_avx2(const float *q, int head_dim, const uint16_t *k_bas
 
 /* attention_ref.h's Q8_0-cache attention with the V rows dequantized 8 at
  * a time (the reference's products and sums, so its bits). */
-void nib_attention_head_q8_0_avx2(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
+void NIB_X86_FN(nib_attention_head_q8_0)(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
                                   size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out) {
     const float max = nib_attention_scores_q8_0(q, head_dim, k_base, row_bytes, head_off, slot, n_kv, scale, scores);
     const float inv = (float)(1.0 / softmax_exp(scores, n_kv, max));

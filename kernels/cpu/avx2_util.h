@@ -1,12 +1,27 @@
 /*
- * avx2_util.h — small AVX2 helpers shared by the vec_dot_avx2*.c files (only
- * included from files compiled with -mavx2 -mfma -mf16c).
+ * avx2_util.h — small AVX2 helpers shared by the x86 kernel files (*_avx2*.c,
+ * compiled with -mavx2 -mfma -mf16c, and a second time with AVX-512
+ * F/BW/VL/VNNI added and NIB_AVX512_BUILD defined).
+ *
+ * NIB_X86_FN(name) names a kernel of the build at hand: name_avx2 or
+ * name_avx512 (x86_kernels.h). In the AVX-512 build the helpers below use
+ * VNNI's vpdpbusd where the AVX2 build pairs maddubs with madd: its 32-bit
+ * lanes are the same four-product sums, exactly (maddubs never saturates
+ * under the contracts stated at each use), so both builds give equal bits.
  */
 #ifndef NIB_AVX2_UTIL_H
 #define NIB_AVX2_UTIL_H
 
 #include <immintrin.h>
 #include <stdint.h>
+
+#ifdef NIB_AVX512_BUILD
+#define NIB_X86_FN(name) name##_avx512
+#define NIB_VNNI 1 /* vpdpbusd on 256-bit vectors (AVX512_VNNI + AVX512VL) */
+#else
+#define NIB_X86_FN(name) name##_avx2
+#define NIB_VNNI 0
+#endif
 
 /* The 8-lane float sum in ggml's order (hsum_float_8). */
 static inline float hsum_f32x8(__m256 v) {
@@ -40,7 +55,11 @@ static inline __m256i unpack_nibbles(const uint8_t *qs /* [16] */) {
 /* Eight int32 sums of four products: unsigned bytes u times signed bytes s.
  * maddubs cannot saturate: |u| <= 128 and |s| <= 127 keep pair sums < 2^15. */
 static inline __m256i dot_u8_s8(__m256i u, __m256i s) {
+#if NIB_VNNI
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
 }
 
 /* The same for signed x signed: |x| goes unsigned, x's sign moves to y.

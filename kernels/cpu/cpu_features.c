@@ -46,7 +46,15 @@ static void detect(struct nib_cpu_features *f) {
     f->f16c = (c >> 29) & 1;
     /* The OS must save XMM (bit 1) and YMM (bit 2) state across switches. */
     f->os_ymm = osxsave && avx && (read_xcr0() & 6) == 6;
-    if (__get_cpuid_max(0, NULL) >= 7 && __get_cpuid_count(7, 0, &a, &b, &c, &d)) f->avx2 = (b >> 5) & 1;
+    /* ... and for AVX-512 also opmask (bit 5) and the upper ZMM halves (6, 7). */
+    f->os_zmm = f->os_ymm && (read_xcr0() & 0xE0) == 0xE0;
+    if (__get_cpuid_max(0, NULL) >= 7 && __get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        f->avx2       = (b >> 5) & 1;
+        f->avx512f    = (b >> 16) & 1;
+        f->avx512bw   = (b >> 30) & 1;
+        f->avx512vl   = (b >> 31) & 1;
+        f->avx512vnni = (c >> 11) & 1;
+    }
 }
 #elif defined(NIB_CPU_AARCH64_LINUX)
 static void detect(struct nib_cpu_features *f) {
@@ -63,7 +71,8 @@ static bool built(enum nib_cpu_variant v) {
     switch (v) {
     case NIB_CPU_VARIANT_REF: return true;
 #ifdef NIB_CPU_X86_64
-    case NIB_CPU_VARIANT_AVX2: return true;
+    case NIB_CPU_VARIANT_AVX2:
+    case NIB_CPU_VARIANT_AVX512: return true;
 #endif
 #ifdef NIB_CPU_AARCH64_LINUX
     case NIB_CPU_VARIANT_NEON: return true;
@@ -77,6 +86,8 @@ static bool supported(const struct nib_cpu_features *f, enum nib_cpu_variant v) 
     case NIB_CPU_VARIANT_REF:  return true;
     case NIB_CPU_VARIANT_AVX2: return f->avx2 && f->fma && f->f16c && f->os_ymm;
     case NIB_CPU_VARIANT_NEON: return f->neon;
+    case NIB_CPU_VARIANT_AVX512:
+        return supported(f, NIB_CPU_VARIANT_AVX2) && f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->os_zmm;
     default:                   return false;
     }
 }
@@ -85,7 +96,11 @@ static bool available(enum nib_cpu_variant v) { return built(v) && supported(&fe
 
 static const char *missing_text(enum nib_cpu_variant v) {
     if (!built(v)) return "not built for this architecture";
-    return v == NIB_CPU_VARIANT_AVX2 ? "this CPU/OS lacks AVX2, FMA, F16C or YMM state" : "this CPU lacks NEON";
+    switch (v) {
+    case NIB_CPU_VARIANT_AVX2: return "this CPU/OS lacks AVX2, FMA, F16C or YMM state";
+    case NIB_CPU_VARIANT_AVX512: return "this CPU/OS lacks AVX-512 F/BW/VL/VNNI or ZMM state";
+    default: return "this CPU lacks NEON";
+    }
 }
 
 static void init(void) {
@@ -110,7 +125,7 @@ static void init(void) {
         }
         return;
     }
-    snprintf(note, sizeof(note), "NIB_CPU=%.40s: unknown variant (ref, avx2, neon, auto); using %s", env,
+    snprintf(note, sizeof(note), "NIB_CPU=%.40s: unknown variant (ref, avx2, avx512, neon, auto); using %s", env,
              nib_cpu_variant_name(chosen));
 }
 
@@ -130,7 +145,7 @@ enum nib_cpu_variant nib_cpu_variant(void) {
 }
 
 const char *nib_cpu_variant_name(enum nib_cpu_variant v) {
-    static const char *const names[NIB_CPU_VARIANT_COUNT] = {"ref", "avx2", "neon"};
+    static const char *const names[NIB_CPU_VARIANT_COUNT] = {"ref", "avx2", "neon", "avx512"};
     return (int)v >= 0 && (int)v < NIB_CPU_VARIANT_COUNT ? names[v] : "?";
 }
 

@@ -25,37 +25,41 @@ static void fill_ref(struct nib_cpu_kernels *k) {
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
-static void override_avx2(struct nib_cpu_kernels *k) {
-    k->vec_dot[NIB_TYPE_F32]  = nib_vec_dot_f32_f32_avx2;
-    k->vec_dot[NIB_TYPE_F16]  = nib_vec_dot_f16_f16_avx2;
-    k->vec_dot[NIB_TYPE_BF16] = nib_vec_dot_bf16_bf16_avx2;
-    k->rows8[NIB_TYPE_Q4_0] = nib_rows8_q4_0_q8_0_avx2;
-    k->rows8[NIB_TYPE_Q4_K] = nib_rows8_q4_K_q8_K_avx2;
-    k->attention_head = nib_attention_head_avx2;
-    k->attention_head_q8_0 = nib_attention_head_q8_0_avx2;
-    k->swiglu = nib_swiglu_avx2;
-    k->packed8[NIB_TYPE_Q4_0] = nib_packed8_q4_0_q8_0_avx2;
-    k->block_sums_q8_0 = nib_block_sums_q8_0_avx2;
-    k->dot4[NIB_TYPE_Q8_0] = nib_dot4_q8_0_q8_0_avx2;
-    k->dot4[NIB_TYPE_Q6_K] = nib_dot4_q6_K_q8_K_avx2;
-    k->packed8[NIB_TYPE_Q4_K] = nib_packed8_q4_K_q8_K_avx2;
-    k->gemm_dot[NIB_TYPE_F32]  = nib_gemm_dot_f32_f32_avx2;
-    k->gemm_dot[NIB_TYPE_F16]  = nib_gemm_dot_f16_f16_avx2;
-    k->gemm_dot[NIB_TYPE_BF16] = nib_gemm_dot_bf16_bf16_avx2;
-    k->vec_dot[NIB_TYPE_Q4_0] = nib_vec_dot_q4_0_q8_0_avx2;
-    k->vec_dot[NIB_TYPE_Q4_1] = nib_vec_dot_q4_1_q8_1_avx2;
-    k->vec_dot[NIB_TYPE_Q5_0] = nib_vec_dot_q5_0_q8_0_avx2;
-    k->vec_dot[NIB_TYPE_Q5_1] = nib_vec_dot_q5_1_q8_1_avx2;
-    k->vec_dot[NIB_TYPE_Q8_0] = nib_vec_dot_q8_0_q8_0_avx2;
-    k->vec_dot[NIB_TYPE_Q2_K] = nib_vec_dot_q2_K_q8_K_avx2;
-    k->vec_dot[NIB_TYPE_Q3_K] = nib_vec_dot_q3_K_q8_K_avx2;
-    k->vec_dot[NIB_TYPE_Q4_K] = nib_vec_dot_q4_K_q8_K_avx2;
-    k->vec_dot[NIB_TYPE_Q5_K] = nib_vec_dot_q5_K_q8_K_avx2;
-    k->vec_dot[NIB_TYPE_Q6_K] = nib_vec_dot_q6_K_q8_K_avx2;
-    k->quantize_act[NIB_TYPE_Q8_0] = nib_quantize_act_q8_0_avx2;
-    k->quantize_act[NIB_TYPE_Q8_1] = nib_quantize_act_q8_1_avx2;
-    k->quantize_act[NIB_TYPE_Q8_K] = nib_quantize_act_q8_K_avx2;
-}
+/* The x86 kernel files' entries, for the build with suffix SFX (avx2 or
+ * avx512: the same kernels, see x86_kernels.h). */
+#define X86_OVERRIDES(k, SFX) \
+    k->vec_dot[NIB_TYPE_F32]  = nib_vec_dot_f32_f32_##SFX; \
+    k->vec_dot[NIB_TYPE_F16]  = nib_vec_dot_f16_f16_##SFX; \
+    k->vec_dot[NIB_TYPE_BF16] = nib_vec_dot_bf16_bf16_##SFX; \
+    k->rows8[NIB_TYPE_Q4_0] = nib_rows8_q4_0_q8_0_##SFX; \
+    k->rows8[NIB_TYPE_Q4_K] = nib_rows8_q4_K_q8_K_##SFX; \
+    k->attention_head = nib_attention_head_##SFX; \
+    k->attention_head_q8_0 = nib_attention_head_q8_0_##SFX; \
+    k->swiglu = nib_swiglu_##SFX; \
+    k->packed8[NIB_TYPE_Q4_0] = nib_packed8_q4_0_q8_0_##SFX; \
+    k->block_sums_q8_0 = nib_block_sums_q8_0_##SFX; \
+    k->dot4[NIB_TYPE_Q8_0] = nib_dot4_q8_0_q8_0_##SFX; \
+    k->dot4[NIB_TYPE_Q6_K] = nib_dot4_q6_K_q8_K_##SFX; \
+    k->packed8[NIB_TYPE_Q4_K] = nib_packed8_q4_K_q8_K_##SFX; \
+    k->gemm_dot[NIB_TYPE_F32]  = nib_gemm_dot_f32_f32_##SFX; \
+    k->gemm_dot[NIB_TYPE_F16]  = nib_gemm_dot_f16_f16_##SFX; \
+    k->gemm_dot[NIB_TYPE_BF16] = nib_gemm_dot_bf16_bf16_##SFX; \
+    k->vec_dot[NIB_TYPE_Q4_0] = nib_vec_dot_q4_0_q8_0_##SFX; \
+    k->vec_dot[NIB_TYPE_Q4_1] = nib_vec_dot_q4_1_q8_1_##SFX; \
+    k->vec_dot[NIB_TYPE_Q5_0] = nib_vec_dot_q5_0_q8_0_##SFX; \
+    k->vec_dot[NIB_TYPE_Q5_1] = nib_vec_dot_q5_1_q8_1_##SFX; \
+    k->vec_dot[NIB_TYPE_Q8_0] = nib_vec_dot_q8_0_q8_0_##SFX; \
+    k->vec_dot[NIB_TYPE_Q2_K] = nib_vec_dot_q2_K_q8_K_##SFX; \
+    k->vec_dot[NIB_TYPE_Q3_K] = nib_vec_dot_q3_K_q8_K_##SFX; \
+    k->vec_dot[NIB_TYPE_Q4_K] = nib_vec_dot_q4_K_q8_K_##SFX; \
+    k->vec_dot[NIB_TYPE_Q5_K] = nib_vec_dot_q5_K_q8_K_##SFX; \
+    k->vec_dot[NIB_TYPE_Q6_K] = nib_vec_dot_q6_K_q8_K_##SFX; \
+    k->quantize_act[NIB_TYPE_Q8_0] = nib_quantize_act_q8_0_##SFX; \
+    k->quantize_act[NIB_TYPE_Q8_1] = nib_quantize_act_q8_1_##SFX; \
+    k->quantize_act[NIB_TYPE_Q8_K] = nib_quantize_act_q8_K_##SFX;
+
+static void override_avx2(struct nib_cpu_kernels *k) { X86_OVERRIDES(k, avx2); }
+static void override_avx512(struct nib_cpu_kernels *k) { X86_OVERRIDES(k, avx512); }
 #endif
 
 #if defined(__aarch64__)
@@ -89,6 +93,7 @@ static void init(void) {
     }
 #if defined(__x86_64__) || defined(_M_X64)
     override_avx2(&tables[NIB_CPU_VARIANT_AVX2]);
+    override_avx512(&tables[NIB_CPU_VARIANT_AVX512]);
 #endif
 #if defined(__aarch64__)
     override_neon(&tables[NIB_CPU_VARIANT_NEON], nib_cpu_features()->dotprod);

@@ -94,45 +94,16 @@ const struct nib_cpu_kernels *nib_cpu_kernels_for(enum nib_cpu_variant v);
 void nib_quantize_act_q8_0_ref(const float *x, void *y, int64_t n);
 void nib_quantize_act_q8_1_ref(const float *x, void *y, int64_t n);
 
-/* vec_dot_avx2.c, vec_dot_avx2_kquants.c (built with -mavx2 -mfma -mf16c on
- * x86-64 only): call only where nib_cpu_variant_available(AVX2). */
-void nib_vec_dot_f32_f32_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_vec_dot_f16_f16_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_vec_dot_bf16_bf16_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_rows8_q4_0_q8_0_avx2(int64_t n, float *out, const void *w, size_t row_bytes, const void *y, int gemm);
-void nib_rows8_q4_K_q8_K_avx2(int64_t n, float *out, const void *w, size_t row_bytes, const void *y, int gemm);
-void nib_packed8_q4_0_q8_0_avx2(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                size_t y_stride, int gemm, const int16_t *ysum);
-void nib_block_sums_q8_0_avx2(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);
-void nib_packed8_q4_K_q8_K_avx2(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                size_t y_stride, int gemm, const int16_t *ysum);
-void nib_attention_head_avx2(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base, size_t row_stride,
-                             size_t head_off, const int32_t *slot, int32_t n_kv, float scale, enum nib_attn_order order,
-                             float *scores, float *out);
-void nib_dot4_q8_0_q8_0_avx2(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
-                             const float *dy);
-void nib_dot4_q6_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
-                             const float *dy);
-void nib_swiglu_avx2(const float *g, const float *u, int64_t n, float *y);
+/* ops_ref.c's SwiGLU, the reference entry. */
 void nib_swiglu_ref(const float *g, const float *u, int64_t n, float *y);
-void nib_attention_head_q8_0_avx2(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
-                                  size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out);
-void nib_gemm_dot_f32_f32_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_gemm_dot_f16_f16_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_gemm_dot_bf16_bf16_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_vec_dot_q4_0_q8_0_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_vec_dot_q4_1_q8_1_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_vec_dot_q5_0_q8_0_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_vec_dot_q5_1_q8_1_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_vec_dot_q8_0_q8_0_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_vec_dot_q2_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_vec_dot_q3_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_vec_dot_q4_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_vec_dot_q5_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_vec_dot_q6_K_q8_K_avx2(int64_t n, float *out, const void *x, const void *y);
-void nib_quantize_act_q8_0_avx2(const float *x, void *y, int64_t n);
-void nib_quantize_act_q8_1_avx2(const float *x, void *y, int64_t n);
-void nib_quantize_act_q8_K_avx2(const float *x, void *y, int64_t n);
+
+/* The x86 kernel files (x86_kernels.h), in two builds. */
+#define NIB_X86_PROTO(name) name##_avx2
+#include "x86_kernels.h"
+#undef NIB_X86_PROTO
+#define NIB_X86_PROTO(name) name##_avx512
+#include "x86_kernels.h"
+#undef NIB_X86_PROTO
 
 /* vec_dot_neon.c (plain ARMv8-A, aarch64 only): float dots and activation
  * quantizers; call only where nib_cpu_variant_available(NEON). */

@@ -10,7 +10,7 @@
 
 /* ggml_vec_swiglu_f32: silu(g) * u with ggml_v_silu 8 at a time, the tail
  * through expf as the reference does. */
-void nib_swiglu_avx2(const float *g, const float *u, int64_t n, float *y) {
+void NIB_X86_FN(nib_swiglu)(const float *g, const float *u, int64_t n, float *y) {
     int64_t i = 0;
     const __m256 one = _mm256_set1_ps(1.0f);
     for (; i + 8 <= n; i += 8) {

@@ -34,7 +34,7 @@ static inline __m256i bcast4(const int8_t *p) {
 static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const struct nib_block_q4_0x8 *w, const void *xq,
                                                             size_t xq_row_bytes, const int16_t *ysum, float *y,
                                                             size_t y_stride, const int NT) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
     const struct nib_block_q8_0 *a[TILE];
     __m256 acc[TILE];
     for (int t = 0; t < NT; t++) {
@@ -42,27 +42,36 @@ static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const st
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
-        __m256i s16[TILE];
+        __m256i s16[TILE]; /* AVX2: int16 pair sums; VNNI: the int32 lane sums directly */
         for (int t = 0; t < NT; t++) s16[t] = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));
             const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
             for (int t = 0; t < NT; t++) {
+#if NIB_VNNI
+                s16[t] = _mm256_dpbusd_epi32(s16[t], lo, bcast4(a[t][b].qs + 8 * c));
+                s16[t] = _mm256_dpbusd_epi32(s16[t], hi, bcast4(a[t][b].qs + 8 * c + 4));
+#else
                 s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast4(a[t][b].qs + 8 * c)));
                 s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast4(a[t][b].qs + 8 * c + 4)));
+#endif
             }
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
         for (int t = 0; t < NT; t++) {
             const __m256i corr = _mm256_set1_epi32(8 * ysum[(size_t)t * (size_t)nb + (size_t)b]);
-            const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], ones), corr);
+#if NIB_VNNI
+            const __m256i isum = _mm256_sub_epi32(s16[t], corr);
+#else
+            const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], _mm256_set1_epi16(1)), corr);
+#endif
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(fp16_to_f32(a[t][b].d))), acc[t]);
         }
     }
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (size_t)t * y_stride, acc[t]);
 }
 
-void nib_packed8_q4_0_q8_0_avx2(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+void NIB_X86_FN(nib_packed8_q4_0_q8_0)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                 size_t y_stride, int gemm, const int16_t *ysum) {
     (void)gemm; /* GEMV and GEMM add the same per-block terms */
     const int64_t nb = n / NIB_QK8_0;
@@ -74,7 +83,7 @@ void nib_packed8_q4_0_q8_0_avx2(int64_t n, const void *group, const void *xq, si
     }
 }
 
-void nib_block_sums_q8_0_avx2(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out) {
+void NIB_X86_FN(nib_block_sums_q8_0)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out) {
     const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
     for (int64_t t = 0; t < n_tok; t++) {
         const struct nib_block_q8_0 *a = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
@@ -144,7 +153,7 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (size_t)t * y_stride, _mm256_sub_ps(acc[t], accm[t]));
 }
 
-void nib_packed8_q4_K_q8_K_avx2(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+void NIB_X86_FN(nib_packed8_q4_K_q8_K)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                 size_t y_stride, int gemm, const int16_t *ysum) {
     (void)ysum; /* Q8_K carries its sums */
     const int64_t nb = n / NIB_QK_K;

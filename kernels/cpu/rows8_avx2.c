@@ -38,7 +38,7 @@ static inline __m256i transpose_sum8(const __m256i v[8]) {
                             _mm256_permute2x128_si256(s0123, s4567, 0x31));
 }
 
-void nib_rows8_q4_0_q8_0_avx2(int64_t n, float *out, const void *vw, size_t row_bytes, const void *vy, int gemm) {
+void NIB_X86_FN(nib_rows8_q4_0_q8_0)(int64_t n, float *out, const void *vw, size_t row_bytes, const void *vy, int gemm) {
     (void)gemm; /* GEMV and GEMM add the same per-block terms */
     const struct nib_block_q8_0 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_0;
@@ -69,7 +69,7 @@ static inline void scale_min_k4(int j, const uint8_t *q, int *sc, int *m) {
     }
 }
 
-void nib_rows8_q4_K_q8_K_avx2(int64_t n, float *out, const void *vw, size_t row_bytes, const void *vy, int gemm) {
+void NIB_X86_FN(nib_rows8_q4_K_q8_K)(int64_t n, float *out, const void *vw, size_t row_bytes, const void *vy, int gemm) {
     const struct nib_block_q8_K *y = vy; /* [n/256] */
     const int64_t nb = n / NIB_QK_K;
     for (int r = 0; r < 8; r++) {

@@ -58,7 +58,7 @@ static inline float reduce4_f32x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
 }
 
-void nib_vec_dot_f32_f32_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_f32_f32)(int64_t n, float *out, const void *vx, const void *vy) {
     const float *x = vx, *y = vy; /* [n], [n] */
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
@@ -73,7 +73,7 @@ void nib_vec_dot_f32_f32_avx2(int64_t n, float *out, const void *vx, const void 
     *out = sum;
 }
 
-void nib_vec_dot_f16_f16_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_f16_f16)(int64_t n, float *out, const void *vx, const void *vy) {
     const uint16_t *x = vx, *y = vy; /* [n], [n] fp16 bits */
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
@@ -92,7 +92,7 @@ static inline __m256 load_bf16x8(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
 }
 
-void nib_vec_dot_bf16_bf16_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_bf16_bf16)(int64_t n, float *out, const void *vx, const void *vy) {
     const uint16_t *x = vx, *y = vy; /* [n], [n] bf16 bits */
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
@@ -116,21 +116,21 @@ void nib_vec_dot_bf16_bf16_avx2(int64_t n, float *out, const void *vx, const voi
 /* ---- the same three in tinyBLAS's order (llama.cpp's prompt path): one
  * 8-lane fma accumulator over 8-element steps, then tree8. n % 8 == 0. ---- */
 
-void nib_gemm_dot_f32_f32_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_gemm_dot_f32_f32)(int64_t n, float *out, const void *vx, const void *vy) {
     const float *x = vx, *y = vy; /* [n], [n] */
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc);
     *out = hsum_f32x8(acc);
 }
 
-void nib_gemm_dot_f16_f16_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_gemm_dot_f16_f16)(int64_t n, float *out, const void *vx, const void *vy) {
     const uint16_t *x = vx, *y = vy; /* [n], [n] */
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), acc);
     *out = hsum_f32x8(acc);
 }
 
-void nib_gemm_dot_bf16_bf16_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_gemm_dot_bf16_bf16)(int64_t n, float *out, const void *vx, const void *vy) {
     const uint16_t *x = vx, *y = vy; /* [n], [n] */
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), acc);
@@ -179,7 +179,7 @@ static inline __m256 block_q5_1(const struct nib_block_q5_1 *x, const struct nib
     return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_s8(qx, load32(y->qs))), acc);
 }
 
-void nib_vec_dot_q4_0_q8_0_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_q4_0_q8_0)(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q4_0 *x = vx; /* [n/32] */
     const struct nib_block_q8_0 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_0;
@@ -188,7 +188,7 @@ void nib_vec_dot_q4_0_q8_0_avx2(int64_t n, float *out, const void *vx, const voi
     *out = hsum_f32x8(acc);
 }
 
-void nib_vec_dot_q5_0_q8_0_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_q5_0_q8_0)(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q5_0 *x = vx; /* [n/32] */
     const struct nib_block_q8_0 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_0;
@@ -197,7 +197,7 @@ void nib_vec_dot_q5_0_q8_0_avx2(int64_t n, float *out, const void *vx, const voi
     *out = hsum_f32x8(acc);
 }
 
-void nib_vec_dot_q8_0_q8_0_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_q8_0_q8_0)(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q8_0 *x = vx; /* [n/32] */
     const struct nib_block_q8_0 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_0;
@@ -222,15 +222,14 @@ static inline __attribute__((always_inline)) void q8_0_rows(int64_t nb, const st
         float d[4];
         _mm_storeu_ps(d, _mm_mul_ps(_mm_set1_ps(fp16_to_f32(x[i].d)), _mm_loadu_ps(dy + 4 * i)));
         for (int t = 0; t < NT; t++) {
-            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(load32(y[t][i].qs), qx)),
-                                                _mm256_set1_epi16(1));
+            const __m256i p = dot_u8_s8(ax, _mm256_sign_epi8(load32(y[t][i].qs), qx));
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d[t]), _mm256_cvtepi32_ps(p), acc[t]);
         }
     }
     for (int t = 0; t < NT; t++) out[t] = hsum_f32x8(acc[t]);
 }
 
-void nib_dot4_q8_0_q8_0_avx2(int64_t n, float *out, const void *vx, const void *vy, size_t y_row_bytes, int n_rows,
+void NIB_X86_FN(nib_dot4_q8_0_q8_0)(int64_t n, float *out, const void *vx, const void *vy, size_t y_row_bytes, int n_rows,
                              const float *dy) {
     const int64_t nb = n / NIB_QK8_0;
     switch (n_rows) {
@@ -241,7 +240,7 @@ void nib_dot4_q8_0_q8_0_avx2(int64_t n, float *out, const void *vx, const void *
     }
 }
 
-void nib_vec_dot_q4_1_q8_1_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_q4_1_q8_1)(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q4_1 *x = vx; /* [n/32] */
     const struct nib_block_q8_1 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_1;
@@ -251,7 +250,7 @@ void nib_vec_dot_q4_1_q8_1_avx2(int64_t n, float *out, const void *vx, const voi
     *out = hsum_f32x8(acc) + summs;
 }
 
-void nib_vec_dot_q5_1_q8_1_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_q5_1_q8_1)(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q5_1 *x = vx; /* [n/32] */
     const struct nib_block_q8_1 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_1;
@@ -294,7 +293,7 @@ static inline float q8_block(const float *x /* [32] */, int8_t *qs /* [32] */, _
     return d;
 }
 
-void nib_quantize_act_q8_0_avx2(const float *x, void *vy, int64_t n) {
+void NIB_X86_FN(nib_quantize_act_q8_0)(const float *x, void *vy, int64_t n) {
     struct nib_block_q8_0 *y = vy; /* [n/32] */
     for (int64_t b = 0; b < n / NIB_QK8_0; b++) {
         __m256i q[4];
@@ -302,7 +301,7 @@ void nib_quantize_act_q8_0_avx2(const float *x, void *vy, int64_t n) {
     }
 }
 
-void nib_quantize_act_q8_1_avx2(const float *x, void *vy, int64_t n) {
+void NIB_X86_FN(nib_quantize_act_q8_1)(const float *x, void *vy, int64_t n) {
     struct nib_block_q8_1 *y = vy; /* [n/32] */
     for (int64_t b = 0; b < n / NIB_QK8_1; b++) {
         __m256i q[4];
@@ -315,7 +314,7 @@ void nib_quantize_act_q8_1_avx2(const float *x, void *vy, int64_t n) {
 
 /* As nib_quant_from_float_q8_K: the scale comes from the first element of
  * largest magnitude (its sign included), quants are clamped to <= 127. */
-void nib_quantize_act_q8_K_avx2(const float *x, void *vy, int64_t n) {
+void NIB_X86_FN(nib_quantize_act_q8_K)(const float *x, void *vy, int64_t n) {
     struct nib_block_q8_K *y = vy; /* [n/256] */
     for (int64_t b = 0; b < n / NIB_QK_K; b++, x += NIB_QK_K) {
         __m256 m = _mm256_setzero_ps();

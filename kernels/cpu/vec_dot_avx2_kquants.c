@@ -79,7 +79,7 @@ static inline __m256i scaled_bsums(__m256i sc16, const int16_t *bsums) {
  * ggml order per block: acc = fma(dmin, mins lanes, acc) with dmin = -y.d *
  * x.dmin and mins lane k = m[2k]*bsums[2k] + m[2k+1]*bsums[2k+1]; then
  * acc = fma(d, sumi, acc). Result hsum_float_8(acc). */
-void nib_vec_dot_q2_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_q2_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q2_K *x = vx; /* [n/256] */
     const struct nib_block_q8_K *y = vy; /* [n/256] */
     const int64_t nb = n / NIB_QK_K;
@@ -124,7 +124,7 @@ static inline __m256i q3_K_scales(const uint8_t *p /* [12] */) {
  * bits, y) - maddubs(4 where the high bit is clear, y), so every lane holds
  * exactly its own elements, at most 32*32*4*128 < 2^18. ggml order: acc =
  * fma(d, sumi, acc) per block, result hsum_float_8(acc). */
-void nib_vec_dot_q3_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_q3_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q3_K *x = vx; /* [n/256] */
     const struct nib_block_q8_K *y = vy; /* [n/256] */
     const int64_t nb = n / NIB_QK_K;
@@ -180,7 +180,7 @@ static inline __m128i q4_K_min_lanes(__m128i mins, const int16_t *bsums) {
  * ggml order: acc_m (4 lanes) = fma(dmin, min lanes, acc_m) with dmin =
  * -y.d * x.dmin; acc = fma(d, sumi, acc). Result hsum_float_8(acc) +
  * ((m0 + m2) + (m1 + m3)) of acc_m (movehl, then movehdup). */
-void nib_vec_dot_q4_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_q4_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q4_K *x = vx; /* [n/256] */
     const struct nib_block_q8_K *y = vy; /* [n/256] */
     const int64_t nb = n / NIB_QK_K;
@@ -213,7 +213,7 @@ void nib_vec_dot_q4_K_q8_K_avx2(int64_t n, float *out, const void *vx, const voi
  * ggml order (unlike Q4_K): the mins are one exact int32 per block, summs =
  * fma(dmin, (float)that, summs) in scalar with dmin = -y.d * x.dmin; acc =
  * fma(d, sumi, acc). Result hsum_float_8(acc) + summs. */
-void nib_vec_dot_q5_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_q5_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy) {
     const struct nib_block_q5_K *x = vx; /* [n/256] */
     const struct nib_block_q8_K *y = vy; /* [n/256] */
     const int64_t nb = n / NIB_QK_K;
@@ -291,11 +291,11 @@ static inline __attribute__((always_inline)) void q6_K_rows(int64_t nb, const st
     for (int t = 0; t < NT; t++) out[t] = hsum_f32x8(acc[t]);
 }
 
-void nib_vec_dot_q6_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy) {
+void NIB_X86_FN(nib_vec_dot_q6_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy) {
     q6_K_rows(n / NIB_QK_K, vx, vy, 0, out, 1);
 }
 
-void nib_dot4_q6_K_q8_K_avx2(int64_t n, float *out, const void *vx, const void *vy, size_t y_row_bytes, int n_rows,
+void NIB_X86_FN(nib_dot4_q6_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy, size_t y_row_bytes, int n_rows,
                              const float *dy) {
     (void)dy; /* Q8_K's scales are floats already */
     const int64_t nb = n / NIB_QK_K;

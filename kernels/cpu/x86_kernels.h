@@ -1,0 +1,45 @@
+/*
+ * x86_kernels.h — prototypes of the x86 kernel files (*_avx2*.c), included by
+ * dispatch.h twice: once with NIB_X86_PROTO(name) = name##_avx2 (the files
+ * built with -mavx2 -mfma -mf16c), once with name##_avx512 (the same files
+ * built again with AVX-512 F/BW/VL/VNNI, NIB_AVX512_BUILD defined; see
+ * avx2_util.h's NIB_X86_FN). Call the _avx2 set only where
+ * nib_cpu_variant_available(AVX2), the _avx512 set only where AVX512.
+ * No include guard, on purpose.
+ */
+void NIB_X86_PROTO(nib_vec_dot_f32_f32)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_vec_dot_f16_f16)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_vec_dot_bf16_bf16)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_rows8_q4_0_q8_0)(int64_t n, float *out, const void *w, size_t row_bytes, const void *y, int gemm);
+void NIB_X86_PROTO(nib_rows8_q4_K_q8_K)(int64_t n, float *out, const void *w, size_t row_bytes, const void *y, int gemm);
+void NIB_X86_PROTO(nib_packed8_q4_0_q8_0)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+                                size_t y_stride, int gemm, const int16_t *ysum);
+void NIB_X86_PROTO(nib_block_sums_q8_0)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);
+void NIB_X86_PROTO(nib_packed8_q4_K_q8_K)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+                                size_t y_stride, int gemm, const int16_t *ysum);
+void NIB_X86_PROTO(nib_attention_head)(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base, size_t row_stride,
+                             size_t head_off, const int32_t *slot, int32_t n_kv, float scale, enum nib_attn_order order,
+                             float *scores, float *out);
+void NIB_X86_PROTO(nib_dot4_q8_0_q8_0)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
+                             const float *dy);
+void NIB_X86_PROTO(nib_dot4_q6_K_q8_K)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
+                             const float *dy);
+void NIB_X86_PROTO(nib_swiglu)(const float *g, const float *u, int64_t n, float *y);
+void NIB_X86_PROTO(nib_attention_head_q8_0)(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
+                                  size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out);
+void NIB_X86_PROTO(nib_gemm_dot_f32_f32)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_gemm_dot_f16_f16)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_gemm_dot_bf16_bf16)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_vec_dot_q4_0_q8_0)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_vec_dot_q4_1_q8_1)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_vec_dot_q5_0_q8_0)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_vec_dot_q5_1_q8_1)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_vec_dot_q8_0_q8_0)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_vec_dot_q2_K_q8_K)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_vec_dot_q3_K_q8_K)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_vec_dot_q4_K_q8_K)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_vec_dot_q5_K_q8_K)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_vec_dot_q6_K_q8_K)(int64_t n, float *out, const void *x, const void *y);
+void NIB_X86_PROTO(nib_quantize_act_q8_0)(const float *x, void *y, int64_t n);
+void NIB_X86_PROTO(nib_quantize_act_q8_1)(const float *x, void *y, int64_t n);
+void NIB_X86_PROTO(nib_quantize_act_q8_K)(const float *x, void *y, int64_t n);
