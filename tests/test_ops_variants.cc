@@ -39,8 +39,9 @@ TEST(OpsVariants, SwigluGivesReferenceBits) {
     if (!variants) GTEST_SKIP() << "only the reference runs on this CPU";
 }
 
-// dot4 (one weight row against up to 4 token rows) gives each row's vec_dot
-// bits: it only shares the weight unpacking.
+// dot4 (one weight row against up to 4 token rows) and dot4x4 (four weight
+// rows against 4 token rows) give each pair's vec_dot bits: they only share
+// the weight unpacking. Only Q8_0 has a dot4x4 (the 34-byte blocks above).
 TEST(OpsVariants, Dot4GivesVecDotBits) {
     NibRng rng(0xd04);
     int checked = 0;
@@ -75,6 +76,23 @@ TEST(OpsVariants, Dot4GivesVecDotBits) {
                         k->vec_dot[type](n, &want, w.data(), xq.data() + (size_t)t * xrow);
                         EXPECT_EQ(memcmp(&got[t], &want, 4), 0) << k->name << " " << tt->name << " n=" << n << " rows " << m << " t " << t;
                     }
+                }
+                if (k->dot4x4[type]) { /* four weight rows: row r is w with its quants rotated by r (and -128s) */
+                    const size_t wrow = w.size();
+                    std::vector<uint8_t> w4(wrow * 4);
+                    for (int r = 0; r < 4; r++) {
+                        memcpy(w4.data() + (size_t)r * wrow, w.data(), wrow);
+                        for (size_t b = 0; type == NIB_TYPE_Q8_0 && b < wrow / 34; b++) w4[(size_t)r * wrow + b * 34 + 2 + (size_t)(r * 7 + b) % 32] = 0x80;
+                    }
+                    float got16[16], want;
+                    k->dot4x4[type](n, got16, w4.data(), wrow, xq.data(), xrow, dy.data());
+                    for (int r = 0; r < 4; r++)
+                        for (int t = 0; t < 4; t++) {
+                            k->vec_dot[type](n, &want, w4.data() + (size_t)r * wrow, xq.data() + (size_t)t * xrow);
+                            EXPECT_EQ(memcmp(&got16[4 * r + t], &want, 4), 0)
+                                << k->name << " dot4x4 " << tt->name << " n=" << n << " row " << r << " t " << t;
+                        }
+                    checked++;
                 }
                 checked++;
             }

@@ -59,7 +59,10 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     k->quantize_act[NIB_TYPE_Q8_K] = nib_quantize_act_q8_K_##SFX;
 
 static void override_avx2(struct nib_cpu_kernels *k) { X86_OVERRIDES(k, avx2); }
-static void override_avx512(struct nib_cpu_kernels *k) { X86_OVERRIDES(k, avx512); }
+static void override_avx512(struct nib_cpu_kernels *k) {
+    X86_OVERRIDES(k, avx512);
+    k->dot4x4[NIB_TYPE_Q8_0] = nib_dot4x4_q8_0_q8_0_avx512;
+}
 #endif
 
 #if defined(__aarch64__)

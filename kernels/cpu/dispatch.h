@@ -45,6 +45,12 @@ typedef void (*nib_packed8_fn)(int64_t n, const void *group, const void *xq, siz
 typedef void (*nib_dot4_fn)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
                             const float *dy);
 
+/* Four weight rows (x_row_bytes apart) against four activation rows:
+ * out[4 * r + t] equals nib_dot4_fn's out[t] for weight row r, bit for bit
+ * (dy as there). */
+typedef void (*nib_dot4x4_fn)(int64_t n, float *out /* [16] */, const void *x, size_t x_row_bytes, const void *y,
+                              size_t y_row_bytes, const float *dy);
+
 /* Sums of the 32 int8 of each Q8_0 block of n_tok activation rows. */
 typedef void (*nib_block_sums_fn)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);
 
@@ -72,6 +78,7 @@ struct nib_cpu_kernels {
      * matrix (repack.h), which the model makes at load time where this is set. */
     nib_packed8_fn      packed8[NIB_TYPE_COUNT];
     nib_dot4_fn         dot4[NIB_TYPE_COUNT];         /* by weight type, NULL for most */
+    nib_dot4x4_fn       dot4x4[NIB_TYPE_COUNT];       /* by weight type, NULL for most; needs dot4 too */
     nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */
     nib_attention_fn    attention_head;
     /* attention_ref.h's Q8_0-cache attention */

@@ -47,10 +47,10 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
     return true;
 }
 
-/* Each weight row against 4 token rows at a time; 16 weight rows (from L2)
- * meet each 4-token tile (kept in L1) in turn. Returns false (nothing done)
- * only when the scale scratch cannot be had. */
-static bool matmul_dot4(nib_dot4_fn dot4, int w_type, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out,
+/* Each weight row (four at a time where dot4x4 exists) against 4 token rows
+ * at a time; 16 weight rows (from L2) meet each 4-token tile (kept in L1) in
+ * turn. Returns false (nothing done) only when the scale scratch cannot be had. */
+static bool matmul_dot4(nib_dot4_fn dot4, nib_dot4x4_fn dot4x4, int w_type, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out,
                         const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
     const int64_t nb = n_in / 32;
     float *dy = NULL; /* partner Q8_0: its fp16 block scales as floats, [tile][block][4] */
@@ -67,7 +67,15 @@ static bool matmul_dot4(nib_dot4_fn dot4, int w_type, const void *w, size_t w_ro
         const int64_t o1 = o0 + 16 < n_out ? o0 + 16 : n_out;
         for (int64_t t = 0; t < n_tok; t += 4) {
             const int m = n_tok - t < 4 ? (int)(n_tok - t) : 4;
-            for (int64_t o = o0; o < o1; o++) {
+            int64_t o = o0;
+            for (; dot4x4 && m == 4 && o + 4 <= o1; o += 4) {
+                float r16[16];
+                dot4x4(n_in, r16, (const char *)w + (size_t)o * w_row_bytes, w_row_bytes,
+                       (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes, dy ? dy + (t / 4) * 4 * nb : NULL);
+                for (int r = 0; r < 4; r++)
+                    for (int i = 0; i < m; i++) y[(t + i) * n_out + o + r] = r16[4 * r + i];
+            }
+            for (; o < o1; o++) {
                 float r4[4];
                 dot4(n_in, r4, (const char *)w + (size_t)o * w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes,
                      xq_row_bytes, m, dy ? dy + (t / 4) * 4 * nb : NULL);
@@ -105,7 +113,7 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
     nib_vec_dot_fn dot = k->vec_dot[w_type];
     if (n_tok >= 2 && !rowwise && k->gemm_dot[w_type] && n_in % 8 == 0 && n_out % 4 == 0) dot = k->gemm_dot[w_type];
     else if (n_tok >= 2 && k->dot4[w_type] &&
-             matmul_dot4(k->dot4[w_type], w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt))
+             matmul_dot4(k->dot4[w_type], k->dot4x4[w_type], w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt))
         return; /* else (no scratch) the vec_dot, which needs none */
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t o = 0; o < n_out; o++) {
