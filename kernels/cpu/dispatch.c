@@ -16,6 +16,7 @@ static void fill_ref(struct nib_cpu_kernels *k) {
         const struct nib_type_traits *tt = nib_type_traits(t);
         k->vec_dot[t] = tt->vec_dot;
         k->quantize_act[t] = tt->from_float;
+        k->packed8_tokens[t] = 4;
     }
     k->quantize_act[NIB_TYPE_Q8_0] = nib_quantize_act_q8_0_ref;
     k->quantize_act[NIB_TYPE_Q8_1] = nib_quantize_act_q8_1_ref;
@@ -62,6 +63,7 @@ static void override_avx2(struct nib_cpu_kernels *k) { X86_OVERRIDES(k, avx2); }
 static void override_avx512(struct nib_cpu_kernels *k) {
     X86_OVERRIDES(k, avx512);
     k->dot4x4[NIB_TYPE_Q8_0] = nib_dot4x4_q8_0_q8_0_avx512;
+    k->packed8_tokens[NIB_TYPE_Q4_0] = 8; /* packed_avx2.c's TILE in this build */
 }
 #endif
 

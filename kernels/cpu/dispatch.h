@@ -31,8 +31,8 @@ extern "C" {
  * repacked GEMM (batch rows in groups of 4), else its GEMV's. */
 typedef void (*nib_rows8_fn)(int64_t n, float *out /* [8] */, const void *w, size_t row_bytes, const void *y, int gemm);
 
-/* One group of 8 packed weight rows (repack.h) against n_tok <= 4
- * activation rows (xq_row_bytes apart): y[t * y_stride + r]; gemm as for
+/* One group of 8 packed weight rows (repack.h) against n_tok <=
+ * packed8_tokens[type] activation rows (xq_row_bytes apart): y[t * y_stride + r]; gemm as for
  * nib_rows8_fn; ysum: the activation rows' block sums [n_tok][n/32] for
  * Q4_0 (nib_block_sums_fn), unused otherwise. */
 typedef void (*nib_packed8_fn)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
@@ -77,6 +77,7 @@ struct nib_cpu_kernels {
     /* By weight type, NULL for most: the kernel over the packed copy of a
      * matrix (repack.h), which the model makes at load time where this is set. */
     nib_packed8_fn      packed8[NIB_TYPE_COUNT];
+    int                 packed8_tokens[NIB_TYPE_COUNT]; /* the most activation rows one packed8 call takes (4 or 8) */
     nib_dot4_fn         dot4[NIB_TYPE_COUNT];         /* by weight type, NULL for most */
     nib_dot4x4_fn       dot4x4[NIB_TYPE_COUNT];       /* by weight type, NULL for most; needs dot4 too */
     nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */

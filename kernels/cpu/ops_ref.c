@@ -22,6 +22,7 @@
 static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
                           const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int64_t n_gemm, int nt) {
     nib_packed8_fn kern = k->packed8[w_type];
+    const int tile = k->packed8_tokens[w_type];
     const size_t group_bytes = nib_repack_size(w_type, n_in, 8);
     const int64_t nb = n_in / 32;
     int16_t ysum_small[2048], *ysum = NULL; /* Q4_0: the activations' block sums */
@@ -36,10 +37,12 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t g = 0; g < n_out / 8; g++) {
             const char *grp = (const char *)packed + (size_t)g * group_bytes;
-            for (int64_t t = t0; t < t1; t += 4) {
-                const int nt4 = t1 - t < 4 ? (int)(t1 - t) : 4;
-                kern(n_in, grp, (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes, nt4, y + t * n_out + 8 * g,
+            for (int64_t t = t0; t < t1;) { /* tiles of up to `tile` rows, none straddling n_gemm */
+                const int64_t end = t < n_gemm && n_gemm < t1 ? n_gemm : t1;
+                const int ntt = end - t < tile ? (int)(end - t) : tile;
+                kern(n_in, grp, (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes, ntt, y + t * n_out + 8 * g,
                      (size_t)n_out, t < n_gemm, ysum ? ysum + (t - t0) * nb : NULL);
+                t += ntt;
             }
         }
     }

@@ -28,7 +28,10 @@ static inline __m256i bcast4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
-#define TILE 4
+/* Activation rows per call: 8 where AVX-512 gives 32 registers (Q4_0 only:
+ * Q4_K's five accumulators per row would not fit), else 4. */
+#define TILE (NIB_VNNI ? 8 : 4)
+#define TILE_Q4_K 4
 
 /* The Q4_0 body for a compile-time token count: accumulators stay in registers. */
 static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const struct nib_block_q4_0x8 *w, const void *xq,
@@ -76,6 +79,12 @@ void NIB_X86_FN(nib_packed8_q4_0_q8_0)(int64_t n, const void *group, const void 
     (void)gemm; /* GEMV and GEMM add the same per-block terms */
     const int64_t nb = n / NIB_QK8_0;
     switch (n_tok) {
+#if NIB_VNNI
+    case 8: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 8); break;
+    case 7: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 7); break;
+    case 6: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 6); break;
+    case 5: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 5); break;
+#endif
     case 4: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 4); break;
     case 3: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 3); break;
     case 2: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 2); break;
@@ -107,8 +116,8 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
                                                             size_t xq_row_bytes, float *y, size_t y_stride, int gemm,
                                                             const int NT) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const struct nib_block_q8_K *a[TILE];
-    __m256 acc[TILE], accm[TILE];
+    const struct nib_block_q8_K *a[TILE_Q4_K];
+    __m256 acc[TILE_Q4_K], accm[TILE_Q4_K];
     for (int t = 0; t < NT; t++) {
         a[t] = (const struct nib_block_q8_K *)((const char *)xq + (size_t)t * xq_row_bytes);
         acc[t] = accm[t] = _mm256_setzero_ps();
@@ -116,24 +125,38 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
     for (int64_t b = 0; b < nb; b++) {
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
         const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].dmin));
-        __m256i isum[TILE], imin[TILE];
+        __m256i isum[TILE_Q4_K], imin[TILE_Q4_K];
         for (int t = 0; t < NT; t++) isum[t] = imin[t] = _mm256_setzero_si256();
         for (int s = 0; s < 8; s++) {
-            __m256i s16[TILE];
+            __m256i s16[TILE_Q4_K];
             for (int t = 0; t < NT; t++) s16[t] = _mm256_setzero_si256();
             for (int c = 0; c < 4; c++) {
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 128 * s + 32 * c));
                 const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
                 for (int t = 0; t < NT; t++) {
                     const int8_t *q8 = a[t][b].qs + 32 * s + 8 * c;
+#if NIB_VNNI
+                    s16[t] = _mm256_dpbusd_epi32(s16[t], lo, bcast4(q8));
+                    s16[t] = _mm256_dpbusd_epi32(s16[t], hi, bcast4(q8 + 4));
+#else
                     s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast4(q8)));
                     s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast4(q8 + 4)));
+#endif
                 }
             }
-            const __m256i sc = widen_pairs(w[b].sc[s]), mn = widen_pairs(w[b].m[s]);
+            const __m256i mn = widen_pairs(w[b].m[s]);
+#if NIB_VNNI /* s16 holds row r's 32-bit sum in lane r: times its scale, the same integer as the madd */
+            const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)w[b].sc[s]));
+#else
+            const __m256i sc = widen_pairs(w[b].sc[s]);
+#endif
             for (int t = 0; t < NT; t++) {
                 const int bsum = a[t][b].bsums[2 * s] + a[t][b].bsums[2 * s + 1];
+#if NIB_VNNI
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(s16[t], sc32));
+#else
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
+#endif
                 imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(mn, _mm256_set1_epi32(bsum & 0xFFFF)));
                 if (gemm && s % 2 == 1) { /* the GEMM: one fma per pair of sub-blocks */
                     const __m256 dy = _mm256_set1_ps(a[t][b].d);
