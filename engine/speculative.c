@@ -33,6 +33,7 @@ struct nib_spec {
     double                 sw, sx, sy, sxx, sxy; /* decayed sums fitting target pass time = a + b * rows */
     int32_t                plain_steps;
     int32_t                reused;      /* prompt tokens the last nib_spec_prompt found in the cache */
+    int32_t                n_prompt;    /* hist[0, n_prompt) is the prompt (target: prompt_flags batches) */
     int32_t               *seqs;        /* [n_seqs] p.seq, the sequence column of every batch */
     int32_t                n_seqs;
     struct nib_spec_stats  st;
@@ -180,6 +181,7 @@ int nib_spec_prompt(struct nib_spec *s, const int32_t *tokens, int32_t n, struct
     s->n_d = s->d ? pd : 0;
     if ((rc = feed(s, s->t, tokens + p, n - p, s->p.prompt_flags, &s->prompt_row, err))) return rc;
     s->n_t = n;
+    s->n_prompt = n;
     s->reused = p;
     return NIB_OK;
 }
@@ -257,10 +259,12 @@ static int32_t for_draft(const struct nib_spec *s, int32_t tok, int32_t nv) {
 static int32_t draft_model(struct nib_spec *s, struct nib_sampler *smp, int32_t k, struct nib_error *err, int *rc) {
     const int32_t cur_at = s->n_hist - 1;
     const int32_t nv = nib_model_n_vocab(nib_context_model(s->d));
-    while (s->n_d < cur_at) { /* catch up with what the target accepted */
-        int32_t buf[512], m = 0;
-        while (m < 512 && s->n_d + m < cur_at) buf[m] = for_draft(s, s->hist[s->n_d + m], nv), m++;
-        if ((*rc = feed(s, s->d, buf, m, 0, NULL, err))) return 0;
+    while (s->n_d < cur_at) { /* catch up with what the target accepted, with the target's kernels: */
+        int32_t buf[512], m = 0;  /* the prompt's batch flags, then row-exact (as verification), so the */
+        const bool in_prompt = s->n_d < s->n_prompt; /* draft's K/V match bits (self-drafting agrees) */
+        const int32_t end = in_prompt && s->n_prompt < cur_at ? s->n_prompt : cur_at;
+        while (m < 512 && s->n_d + m < end) buf[m] = for_draft(s, s->hist[s->n_d + m], nv), m++;
+        if ((*rc = feed(s, s->d, buf, m, in_prompt ? s->p.prompt_flags : NIB_BATCH_ROW_EXACT, NULL, err))) return 0;
         s->n_d += m;
     }
     int32_t tok = for_draft(s, s->hist[cur_at], nv), n = 0;

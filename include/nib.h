@@ -367,8 +367,8 @@ size_t nib_utf8_stream_finish(struct nib_utf8_stream *s, char *out);
 
 /* ----------------------------------------------------------------- cpu */
 
-/* The CPU kernel variant in use ("ref", "avx2", "neon"), chosen once from the
- * CPU's features; NIB_CPU=ref|avx2|neon forces one. */
+/* The CPU kernel variant in use ("ref", "avx2", "avx512", "neon"), chosen once
+ * from the CPU's features; NIB_CPU=ref|avx2|avx512|neon forces one. */
 const char *nib_cpu_backend(void);
 /* Why a forced NIB_CPU value was not used, or NULL. */
 const char *nib_cpu_backend_note(void);

@@ -51,6 +51,14 @@ typedef void (*nib_dot4_fn)(int64_t n, float *out, const void *x, const void *y,
 typedef void (*nib_dot4x4_fn)(int64_t n, float *out /* [16] */, const void *x, size_t x_row_bytes, const void *y,
                               size_t y_row_bytes, const float *dy);
 
+/* Eight weight rows (w_row_bytes apart) against n_tok <= 8 activation rows
+ * in llama.cpp's repacked-GEMM float order (one exact integer sum and one fma
+ * per block and row: not vec_dot's bits, so never for NIB_MATMUL_ROWWISE):
+ * y[t * y_stride + r]. ybase: -128 * each activation block's sum, dyf: its
+ * scale as a float, both [n_tok][n/32]. */
+typedef void (*nib_gemm8_fn)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
+                             int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride);
+
 /* Sums of the 32 int8 of each Q8_0 block of n_tok activation rows. */
 typedef void (*nib_block_sums_fn)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);
 
@@ -80,6 +88,7 @@ struct nib_cpu_kernels {
     int                 packed8_tokens[NIB_TYPE_COUNT]; /* the most activation rows one packed8 call takes (4 or 8) */
     nib_dot4_fn         dot4[NIB_TYPE_COUNT];         /* by weight type, NULL for most */
     nib_dot4x4_fn       dot4x4[NIB_TYPE_COUNT];       /* by weight type, NULL for most; needs dot4 too */
+    nib_gemm8_fn        gemm8[NIB_TYPE_COUNT];        /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */
     nib_attention_fn    attention_head;
     /* attention_ref.h's Q8_0-cache attention */

@@ -50,6 +50,41 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
     return true;
 }
 
+/* Q8_0 through gemm8: groups of 8 weight rows against tiles of up to 8
+ * token rows, PACKED_TOKEN_CHUNK token rows per pass. Returns false (nothing
+ * done) only when the scratch cannot be had. */
+static bool matmul_gemm8(const struct nib_cpu_kernels *k, nib_gemm8_fn kern, const void *w, size_t w_row_bytes,
+                         int64_t n_in, int64_t n_out, const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
+    const int64_t nb = n_in / 32, chunk = n_tok < PACKED_TOKEN_CHUNK ? n_tok : PACKED_TOKEN_CHUNK;
+    int16_t *sums = malloc(sizeof(int16_t) * (size_t)(nb * chunk));
+    int32_t *ybase = malloc(sizeof(int32_t) * (size_t)(nb * chunk));
+    float *dyf = malloc(sizeof(float) * (size_t)(nb * chunk));
+    const bool ok = sums && ybase && dyf;
+    for (int64_t t0 = 0; ok && t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
+        const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
+        k->block_sums_q8_0((const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, nb, t1 - t0, sums);
+        for (int64_t t = t0; t < t1; t++) {
+            const struct nib_block_q8_0 *a = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
+            for (int64_t b = 0; b < nb; b++) {
+                ybase[(t - t0) * nb + b] = -128 * (int32_t)sums[(t - t0) * nb + b];
+                dyf[(t - t0) * nb + b] = nib_fp16_to_fp32(a[b].d);
+            }
+        }
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t g = 0; g < n_out / 8; g++)
+            for (int64_t t = t0; t < t1; t += 8) {
+                const int ntt = t1 - t < 8 ? (int)(t1 - t) : 8;
+                kern(n_in, (const char *)w + (size_t)(8 * g) * w_row_bytes, w_row_bytes,
+                     (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes, ntt, ybase + (t - t0) * nb,
+                     dyf + (t - t0) * nb, y + t * n_out + 8 * g, (size_t)n_out);
+            }
+    }
+    free(sums);
+    free(ybase);
+    free(dyf);
+    return ok;
+}
+
 /* Each weight row (four at a time where dot4x4 exists) against 4 token rows
  * at a time; 16 weight rows (from L2) meet each 4-token tile (kept in L1) in
  * turn. Returns false (nothing done) only when the scale scratch cannot be had. */
@@ -113,6 +148,11 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
         }
         return;
     }
+    /* Q8_0 on AVX-512: every row of a batch in the GEMM order (a row's bits
+     * then depend only on whether its batch has one row or more) */
+    if (n_tok >= 2 && !rowwise && k->gemm8[w_type] && n_out % 8 == 0 &&
+        matmul_gemm8(k, k->gemm8[w_type], w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt))
+        return; /* else (no scratch) the kernels below */
     nib_vec_dot_fn dot = k->vec_dot[w_type];
     if (n_tok >= 2 && !rowwise && k->gemm_dot[w_type] && n_in % 8 == 0 && n_out % 4 == 0) dot = k->gemm_dot[w_type];
     else if (n_tok >= 2 && k->dot4[w_type] &&

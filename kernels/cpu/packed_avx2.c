@@ -45,15 +45,17 @@ static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const st
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
-        __m256i s16[TILE]; /* AVX2: int16 pair sums; VNNI: the int32 lane sums directly */
-        for (int t = 0; t < NT; t++) s16[t] = _mm256_setzero_si256();
+        /* AVX2: int16 pair sums; VNNI: the int32 lane sums directly, low and
+         * high nibbles in two chains (vpdpbusd's latency) joined below */
+        __m256i s16[TILE], s_hi[TILE];
+        for (int t = 0; t < NT; t++) s16[t] = s_hi[t] = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));
             const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
             for (int t = 0; t < NT; t++) {
 #if NIB_VNNI
                 s16[t] = _mm256_dpbusd_epi32(s16[t], lo, bcast4(a[t][b].qs + 8 * c));
-                s16[t] = _mm256_dpbusd_epi32(s16[t], hi, bcast4(a[t][b].qs + 8 * c + 4));
+                s_hi[t] = _mm256_dpbusd_epi32(s_hi[t], hi, bcast4(a[t][b].qs + 8 * c + 4));
 #else
                 s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast4(a[t][b].qs + 8 * c)));
                 s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast4(a[t][b].qs + 8 * c + 4)));
@@ -64,7 +66,7 @@ static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const st
         for (int t = 0; t < NT; t++) {
             const __m256i corr = _mm256_set1_epi32(8 * ysum[(size_t)t * (size_t)nb + (size_t)b]);
 #if NIB_VNNI
-            const __m256i isum = _mm256_sub_epi32(s16[t], corr);
+            const __m256i isum = _mm256_sub_epi32(_mm256_add_epi32(s16[t], s_hi[t]), corr);
 #else
             const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], _mm256_set1_epi16(1)), corr);
 #endif

@@ -250,15 +250,14 @@ void NIB_X86_FN(nib_dot4_q8_0_q8_0)(int64_t n, float *out, const void *vx, const
  * vec_dot: its bits. Sixteen named accumulators (an array of them ends up
  * in memory). */
 #define Q8_PAIR(r, t)                                                                                           \
-    acc##r##t = _mm256_fmadd_ps(_mm256_mul_ps(dx##r, dy##t), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(b##t, w##r, y##t)), \
+    acc##r##t = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[r][t]), _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(b##t, w##r, y##t)), \
                                 acc##r##t)
 #define Q8_TOKEN(t)                                                                                            \
     const __m256i y##t = load32(a##t[i].qs);                                                                   \
-    const __m256i b##t = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, flip, y##t));                       \
-    const __m256  dy##t = _mm256_broadcast_ss(dy + 4 * i + t)
+    const __m256i b##t = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, flip, y##t))
 #define Q8_ROW(r)                                                                                              \
     const __m256i w##r = _mm256_xor_si256(load32(x##r[i].qs), flip);                                          \
-    const __m256  dx##r = _mm256_set1_ps(fp16_to_f32(x##r[i].d))
+    _mm_storeu_ps(d[r], _mm_mul_ps(_mm_set1_ps(fp16_to_f32(x##r[i].d)), dy4))
 
 void NIB_X86_FN(nib_dot4x4_q8_0_q8_0)(int64_t n, float *out, const void *vx, size_t x_row_bytes, const void *vy,
                                       size_t y_row_bytes, const float *dy) {
@@ -274,6 +273,10 @@ void NIB_X86_FN(nib_dot4x4_q8_0_q8_0)(int64_t n, float *out, const void *vx, siz
            acc12 = acc00, acc13 = acc00, acc20 = acc00, acc21 = acc00, acc22 = acc00, acc23 = acc00, acc30 = acc00,
            acc31 = acc00, acc32 = acc00, acc33 = acc00;
     for (int64_t i = 0; i < nb; i++) {
+        /* the 16 scale products d_x * d_y, 4 per multiply, read back as
+         * broadcasts (a load port's work, not a vector unit's) */
+        float d[4][4];
+        const __m128 dy4 = _mm_loadu_ps(dy + 4 * i);
         Q8_ROW(0);
         Q8_ROW(1);
         Q8_ROW(2);

@@ -1,0 +1,100 @@
+/*
+ * q8_0_gemm_avx2.c — Q8_0 x Q8_0 prompt GEMM: 8 weight rows against up to 8
+ * activation rows per call. Built in the AVX-512 variant only (needs VNNI's
+ * vpdpbusd and 32 registers); the AVX2 build compiles this file empty.
+ *
+ * Per block, the eight rows' 32-byte quants are transposed (8 x 8 dwords) so
+ * that vector c holds bytes 4c..4c+3 of row r in lane r, and flipped
+ * unsigned (q + 128). Each activation row then needs 8 vpdpbusd against its
+ * dword c broadcast, starting from -128 * (its block sum): lane r ends with
+ * row r's exact integer dot product. The float step is one fma per block and
+ * row, in block order:
+ *     acc_r = fma((float)isum_r, d_w[r] * d_y, acc_r)
+ * (llama.cpp's repacked-GEMM order, as packed_avx2.c's Q4_0) — not the
+ * per-lane order of the Q8_0 vec_dot and of llama.cpp's tinyBLAS, so results
+ * agree with those within float rounding, not bit for bit. nib_op_matmul
+ * therefore never uses it for NIB_MATMUL_ROWWISE.
+ */
+#include "avx2_util.h"
+#include "dispatch.h"
+#include "quant_blocks.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#if NIB_VNNI
+
+/* Rows r0..r7 (one ymm each) -> t[c] = dword c of every row, row r in lane r. */
+static inline void transpose8x8(const __m256i r[8], __m256i t[8]) {
+    __m256i a[8], b[8];
+    for (int i = 0; i < 8; i += 2) {
+        a[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);     /* d0 d0' d1 d1' | d4 d4' d5 d5' */
+        a[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]); /* d2 d2' d3 d3' | d6 d6' d7 d7' */
+    }
+    for (int h = 0; h < 8; h += 4) { /* rows h..h+3 */
+        b[h + 0] = _mm256_unpacklo_epi64(a[h], a[h + 2]);     /* d0 of 4 rows | d4 */
+        b[h + 1] = _mm256_unpackhi_epi64(a[h], a[h + 2]);     /* d1 | d5 */
+        b[h + 2] = _mm256_unpacklo_epi64(a[h + 1], a[h + 3]); /* d2 | d6 */
+        b[h + 3] = _mm256_unpackhi_epi64(a[h + 1], a[h + 3]); /* d3 | d7 */
+    }
+    for (int c = 0; c < 4; c++) {
+        t[c] = _mm256_permute2x128_si256(b[c], b[4 + c], 0x20);
+        t[c + 4] = _mm256_permute2x128_si256(b[c], b[4 + c], 0x31);
+    }
+}
+
+static inline __attribute__((always_inline)) void q8_0_gemm_tile(int64_t nb, const struct nib_block_q8_0 *const w[8],
+                                                                 const void *xq, size_t xq_row_bytes, const int32_t *ybase,
+                                                                 const float *dyf, float *y, size_t y_stride, const int NT) {
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    const struct nib_block_q8_0 *a[8];
+    __m256 acc[8];
+    for (int t = 0; t < NT; t++) {
+        a[t] = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i rows[8], q[8];
+        for (int r = 0; r < 8; r++) rows[r] = load32(w[r][b].qs);
+        transpose8x8(rows, q);
+        for (int c = 0; c < 8; c++) q[c] = _mm256_xor_si256(q[c], flip);
+        const __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16((short)w[0][b].d, (short)w[1][b].d, (short)w[2][b].d,
+                                                         (short)w[3][b].d, (short)w[4][b].d, (short)w[5][b].d,
+                                                         (short)w[6][b].d, (short)w[7][b].d));
+        for (int t = 0; t < NT; t++) {
+            /* two chains of four (vpdpbusd's latency), joined by one add */
+            __m256i s0 = _mm256_set1_epi32(ybase[(size_t)t * (size_t)nb + (size_t)b]), s1 = _mm256_setzero_si256();
+            const int8_t *qy = a[t][b].qs;
+            for (int c = 0; c < 8; c += 2) {
+                int32_t v0, v1;
+                memcpy(&v0, qy + 4 * c, sizeof v0);
+                memcpy(&v1, qy + 4 * c + 4, sizeof v1);
+                s0 = _mm256_dpbusd_epi32(s0, q[c], _mm256_set1_epi32(v0));
+                s1 = _mm256_dpbusd_epi32(s1, q[c + 1], _mm256_set1_epi32(v1));
+            }
+            const __m256i s = _mm256_add_epi32(s0, s1);
+            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(dyf[(size_t)t * (size_t)nb + (size_t)b]));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), d, acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (size_t)t * y_stride, acc[t]);
+}
+
+void NIB_X86_FN(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
+                                     int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride) {
+    const int64_t nb = n / NIB_QK8_0;
+    const struct nib_block_q8_0 *rows[8];
+    for (int r = 0; r < 8; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
+    switch (n_tok) {
+    case 8: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 8); break;
+    case 7: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 7); break;
+    case 6: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 6); break;
+    case 5: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 5); break;
+    case 4: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 4); break;
+    case 3: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 3); break;
+    case 2: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 2); break;
+    default: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 1); break;
+    }
+}
+
+#endif
