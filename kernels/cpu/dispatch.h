@@ -51,13 +51,16 @@ typedef void (*nib_dot4_fn)(int64_t n, float *out, const void *x, const void *y,
 typedef void (*nib_dot4x4_fn)(int64_t n, float *out /* [16] */, const void *x, size_t x_row_bytes, const void *y,
                               size_t y_row_bytes, const float *dy);
 
-/* Eight weight rows (w_row_bytes apart) against n_tok <= 8 activation rows
- * in llama.cpp's repacked-GEMM float order (one exact integer sum and one fma
+/* Eight weight rows (w_row_bytes apart) against n_tok activation rows in
+ * llama.cpp's repacked-GEMM float order (one exact integer sum and one fma
  * per block and row: not vec_dot's bits, so never for NIB_MATMUL_ROWWISE):
  * y[t * y_stride + r]. ybase: -128 * each activation block's sum, dyf: its
- * scale as a float, both [n_tok][n/32]. */
+ * scale as a float, both [n_tok][n/32]. scratch: NIB_GEMM8_SCRATCH(n) bytes,
+ * 32-byte aligned, the kernel's own (one per thread). */
 typedef void (*nib_gemm8_fn)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
-                             int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride);
+                             int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
+                             void *scratch);
+#define NIB_GEMM8_SCRATCH(n) ((size_t)((n) / 32) * 288)
 
 /* Sums of the 32 int8 of each Q8_0 block of n_tok activation rows. */
 typedef void (*nib_block_sums_fn)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);

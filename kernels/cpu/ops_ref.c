@@ -10,6 +10,7 @@
 #include "repack.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,9 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, nib_gemm8_fn kern, con
     int16_t *sums = malloc(sizeof(int16_t) * (size_t)(nb * chunk));
     int32_t *ybase = malloc(sizeof(int32_t) * (size_t)(nb * chunk));
     float *dyf = malloc(sizeof(float) * (size_t)(nb * chunk));
-    const bool ok = sums && ybase && dyf;
+    const size_t scratch_bytes = (NIB_GEMM8_SCRATCH(n_in) + 63) & ~(size_t)63;
+    char *scratch = aligned_alloc(64, scratch_bytes * (size_t)nt);
+    const bool ok = sums && ybase && dyf && scratch;
     for (int64_t t0 = 0; ok && t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
         const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
         k->block_sums_q8_0((const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, nb, t1 - t0, sums);
@@ -70,15 +73,17 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, nib_gemm8_fn kern, con
                 dyf[(t - t0) * nb + b] = nib_fp16_to_fp32(a[b].d);
             }
         }
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (int64_t g = 0; g < n_out / 8; g++)
-            for (int64_t t = t0; t < t1; t += 8) {
-                const int ntt = t1 - t < 8 ? (int)(t1 - t) : 8;
+#pragma omp parallel num_threads(nt)
+        {
+            char *mine = scratch + scratch_bytes * (size_t)omp_get_thread_num();
+#pragma omp for schedule(static)
+            for (int64_t g = 0; g < n_out / 8; g++)
                 kern(n_in, (const char *)w + (size_t)(8 * g) * w_row_bytes, w_row_bytes,
-                     (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes, ntt, ybase + (t - t0) * nb,
-                     dyf + (t - t0) * nb, y + t * n_out + 8 * g, (size_t)n_out);
-            }
+                     (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, (int)(t1 - t0), ybase, dyf,
+                     y + t0 * n_out + 8 * g, (size_t)n_out, mine);
+        }
     }
+    free(scratch);
     free(sums);
     free(ybase);
     free(dyf);

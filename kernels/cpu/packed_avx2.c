@@ -130,8 +130,8 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
         __m256i isum[TILE_Q4_K], imin[TILE_Q4_K];
         for (int t = 0; t < NT; t++) isum[t] = imin[t] = _mm256_setzero_si256();
         for (int s = 0; s < 8; s++) {
-            __m256i s16[TILE_Q4_K];
-            for (int t = 0; t < NT; t++) s16[t] = _mm256_setzero_si256();
+            __m256i s16[TILE_Q4_K], s_hi[TILE_Q4_K]; /* VNNI: two chains (vpdpbusd's latency) */
+            for (int t = 0; t < NT; t++) s16[t] = s_hi[t] = _mm256_setzero_si256();
             for (int c = 0; c < 4; c++) {
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 128 * s + 32 * c));
                 const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
@@ -139,7 +139,7 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
                     const int8_t *q8 = a[t][b].qs + 32 * s + 8 * c;
 #if NIB_VNNI
                     s16[t] = _mm256_dpbusd_epi32(s16[t], lo, bcast4(q8));
-                    s16[t] = _mm256_dpbusd_epi32(s16[t], hi, bcast4(q8 + 4));
+                    s_hi[t] = _mm256_dpbusd_epi32(s_hi[t], hi, bcast4(q8 + 4));
 #else
                     s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast4(q8)));
                     s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast4(q8 + 4)));
@@ -155,11 +155,12 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
             for (int t = 0; t < NT; t++) {
                 const int bsum = a[t][b].bsums[2 * s] + a[t][b].bsums[2 * s + 1];
 #if NIB_VNNI
-                isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(s16[t], sc32));
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(_mm256_add_epi32(s16[t], s_hi[t]), sc32));
+                imin[t] = _mm256_dpwssd_epi32(imin[t], mn, _mm256_set1_epi32(bsum & 0xFFFF));
 #else
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
-#endif
                 imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(mn, _mm256_set1_epi32(bsum & 0xFFFF)));
+#endif
                 if (gemm && s % 2 == 1) { /* the GEMM: one fma per pair of sub-blocks */
                     const __m256 dy = _mm256_set1_ps(a[t][b].d);
                     acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, dy), acc[t]);
@@ -183,7 +184,11 @@ void NIB_X86_FN(nib_packed8_q4_K_q8_K)(int64_t n, const void *group, const void 
     (void)ysum; /* Q8_K carries its sums */
     const int64_t nb = n / NIB_QK_K;
     switch (n_tok) {
-    case 4: q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, gemm, 4); break;
+    /* gemm as a constant too: the sub-block loop without the branch */
+    case 4:
+        if (gemm) q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, 1, 4);
+        else q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, 0, 4);
+        break;
     case 3: q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, gemm, 3); break;
     case 2: q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, gemm, 2); break;
     default: q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, gemm, 1); break;

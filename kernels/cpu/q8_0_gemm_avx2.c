@@ -43,10 +43,29 @@ static inline void transpose8x8(const __m256i r[8], __m256i t[8]) {
     }
 }
 
-static inline __attribute__((always_inline)) void q8_0_gemm_tile(int64_t nb, const struct nib_block_q8_0 *const w[8],
-                                                                 const void *xq, size_t xq_row_bytes, const int32_t *ybase,
-                                                                 const float *dyf, float *y, size_t y_stride, const int NT) {
+/* The group's blocks, transposed once per call: 256 quant bytes (dword c of
+ * row r at 32c + 4r, flipped unsigned) and the 8 row scales as floats. */
+struct q8_0x8t {
+    uint8_t qs[256];
+    float   d[8];
+};
+
+static void transpose_group(int64_t nb, const struct nib_block_q8_0 *const w[8], struct q8_0x8t *out) {
     const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i rows[8], q[8];
+        for (int r = 0; r < 8; r++) rows[r] = load32(w[r][b].qs);
+        transpose8x8(rows, q);
+        for (int c = 0; c < 8; c++) _mm256_storeu_si256((__m256i *)(out[b].qs + 32 * c), _mm256_xor_si256(q[c], flip));
+        _mm256_storeu_ps(out[b].d, _mm256_cvtph_ps(_mm_setr_epi16((short)w[0][b].d, (short)w[1][b].d, (short)w[2][b].d,
+                                                                  (short)w[3][b].d, (short)w[4][b].d, (short)w[5][b].d,
+                                                                  (short)w[6][b].d, (short)w[7][b].d)));
+    }
+}
+
+static inline __attribute__((always_inline)) void q8_0_gemm_tile(int64_t nb, const struct q8_0x8t *w, const void *xq,
+                                                                 size_t xq_row_bytes, const int32_t *ybase,
+                                                                 const float *dyf, float *y, size_t y_stride, const int NT) {
     const struct nib_block_q8_0 *a[8];
     __m256 acc[8];
     for (int t = 0; t < NT; t++) {
@@ -54,13 +73,9 @@ static inline __attribute__((always_inline)) void q8_0_gemm_tile(int64_t nb, con
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
-        __m256i rows[8], q[8];
-        for (int r = 0; r < 8; r++) rows[r] = load32(w[r][b].qs);
-        transpose8x8(rows, q);
-        for (int c = 0; c < 8; c++) q[c] = _mm256_xor_si256(q[c], flip);
-        const __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16((short)w[0][b].d, (short)w[1][b].d, (short)w[2][b].d,
-                                                         (short)w[3][b].d, (short)w[4][b].d, (short)w[5][b].d,
-                                                         (short)w[6][b].d, (short)w[7][b].d));
+        __m256i q[8];
+        for (int c = 0; c < 8; c++) q[c] = load32(w[b].qs + 32 * c);
+        const __m256 dw = _mm256_loadu_ps(w[b].d);
         for (int t = 0; t < NT; t++) {
             /* two chains of four (vpdpbusd's latency), joined by one add */
             __m256i s0 = _mm256_set1_epi32(ybase[(size_t)t * (size_t)nb + (size_t)b]), s1 = _mm256_setzero_si256();
@@ -81,19 +96,28 @@ static inline __attribute__((always_inline)) void q8_0_gemm_tile(int64_t nb, con
 }
 
 void NIB_X86_FN(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
-                                     int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride) {
+                                     int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
+                                     void *scratch) {
     const int64_t nb = n / NIB_QK8_0;
     const struct nib_block_q8_0 *rows[8];
     for (int r = 0; r < 8; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
-    switch (n_tok) {
-    case 8: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 8); break;
-    case 7: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 7); break;
-    case 6: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 6); break;
-    case 5: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 5); break;
-    case 4: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 4); break;
-    case 3: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 3); break;
-    case 2: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 2); break;
-    default: q8_0_gemm_tile(nb, rows, xq, xq_row_bytes, ybase, dyf, y, y_stride, 1); break;
+    struct q8_0x8t *g = scratch;
+    transpose_group(nb, rows, g);
+    for (int t = 0; t < n_tok; t += 8) {
+        const char *x = (const char *)xq + (size_t)t * xq_row_bytes;
+        const int32_t *yb = ybase + (size_t)t * (size_t)nb;
+        const float *yd = dyf + (size_t)t * (size_t)nb;
+        float *yt = y + (size_t)t * y_stride;
+        switch (n_tok - t < 8 ? n_tok - t : 8) {
+        case 8: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 8); break;
+        case 7: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 7); break;
+        case 6: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 6); break;
+        case 5: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 5); break;
+        case 4: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 4); break;
+        case 3: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 3); break;
+        case 2: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 2); break;
+        default: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 1); break;
+        }
     }
 }
 
