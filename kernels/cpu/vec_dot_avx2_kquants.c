@@ -69,6 +69,24 @@ static inline __m256i chunk_dot(__m256i q, __m256i y, __m256i sc) {
     return _mm256_madd_epi16(sc, _mm256_maddubs_epi16(q, y));
 }
 
+/* sumi + chunk_dot(q, y, sc), and sumi + madd(sc, p16): one vpdpwssd in the
+ * AVX-512 build (the same int32 sums, no saturation either way). */
+static inline __m256i add_chunk_dot(__m256i sumi, __m256i q, __m256i y, __m256i sc) {
+#if NIB_VNNI
+    return _mm256_dpwssd_epi32(sumi, sc, _mm256_maddubs_epi16(q, y));
+#else
+    return _mm256_add_epi32(sumi, chunk_dot(q, y, sc));
+#endif
+}
+
+static inline __m256i add_madd(__m256i sumi, __m256i sc, __m256i p16) {
+#if NIB_VNNI
+    return _mm256_dpwssd_epi32(sumi, sc, p16);
+#else
+    return _mm256_add_epi32(sumi, _mm256_madd_epi16(sc, p16));
+#endif
+}
+
 /* Sum over the 16 sub-blocks of sc[j] * bsums[j] as eight int32 lanes. */
 static inline __m256i scaled_bsums(__m256i sc16, const int16_t *bsums) {
     return _mm256_madd_epi16(sc16, load32(bsums));
@@ -98,7 +116,7 @@ void NIB_X86_FN(nib_vec_dot_q2_K_q8_K)(int64_t n, float *out, const void *vx, co
             const int8_t *q8 = y[i].qs + 128 * h;
             for (int s = 0; s < 4; s++) {
                 const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
-                sumi = _mm256_add_epi32(sumi, chunk_dot(q, load32(q8 + 32 * s), pick_scales(sc, 2 * s, 2 * s + 1)));
+                sumi = add_chunk_dot(sumi, q, load32(q8 + 32 * s), pick_scales(sc, 2 * s, 2 * s + 1));
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -144,7 +162,7 @@ void NIB_X86_FN(nib_vec_dot_q3_K_q8_K)(int64_t n, float *out, const void *vx, co
                 const __m256i off = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(nhbits, g), one), 2);
                 const __m256i a = load32(q8 + 32 * s);
                 const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, a), _mm256_maddubs_epi16(off, a));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(pick_scales(sc, 2 * s, 2 * s + 1), p16));
+                sumi = add_madd(sumi, pick_scales(sc, 2 * s, 2 * s + 1), p16);
             }
         }
         const float d = y[i].d * fp16_to_f32(x[i].d);
@@ -198,8 +216,8 @@ void NIB_X86_FN(nib_vec_dot_q4_K_q8_K)(int64_t n, float *out, const void *vx, co
             const __m256i bits = load32(x[i].qs + 32 * j);
             const __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
             const int8_t *q8 = y[i].qs + 64 * j;
-            sumi = _mm256_add_epi32(sumi, chunk_dot(lo, load32(q8), pick_scales(sc, 2 * j, 2 * j)));
-            sumi = _mm256_add_epi32(sumi, chunk_dot(hi, load32(q8 + 32), pick_scales(sc, 2 * j + 1, 2 * j + 1)));
+            sumi = add_chunk_dot(sumi, lo, load32(q8), pick_scales(sc, 2 * j, 2 * j));
+            sumi = add_chunk_dot(sumi, hi, load32(q8 + 32), pick_scales(sc, 2 * j + 1, 2 * j + 1));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
@@ -235,8 +253,8 @@ void NIB_X86_FN(nib_vec_dot_q5_K_q8_K)(int64_t n, float *out, const void *vx, co
             const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), h0);
             const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), h1);
             const int8_t *q8 = y[i].qs + 64 * j;
-            sumi = _mm256_add_epi32(sumi, chunk_dot(lo, load32(q8), pick_scales(sc, 2 * j, 2 * j)));
-            sumi = _mm256_add_epi32(sumi, chunk_dot(hi, load32(q8 + 32), pick_scales(sc, 2 * j + 1, 2 * j + 1)));
+            sumi = add_chunk_dot(sumi, lo, load32(q8), pick_scales(sc, 2 * j, 2 * j));
+            sumi = add_chunk_dot(sumi, hi, load32(q8 + 32), pick_scales(sc, 2 * j + 1, 2 * j + 1));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
@@ -279,7 +297,7 @@ static inline __attribute__((always_inline)) void q6_K_rows(int64_t nb, const st
             for (int s = 0; s < 4; s++) {
                 const __m256i scs = pick_scales(sc, 2 * s, 2 * s + 1);
                 for (int t = 0; t < NT; t++)
-                    sumi[t] = _mm256_add_epi32(sumi[t], chunk_dot(q[s], load32(y[t][i].qs + 128 * h + 32 * s), scs));
+                    sumi[t] = add_chunk_dot(sumi[t], q[s], load32(y[t][i].qs + 128 * h + 32 * s), scs);
             }
         }
         const float dx = fp16_to_f32(x[i].d);
