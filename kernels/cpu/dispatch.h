@@ -33,10 +33,11 @@ typedef void (*nib_rows8_fn)(int64_t n, float *out /* [8] */, const void *w, siz
 
 /* One group of 8 packed weight rows (repack.h) against n_tok <=
  * packed8_tokens[type] activation rows (xq_row_bytes apart): y[t * y_stride + r]; gemm as for
- * nib_rows8_fn; ysum: the activation rows' block sums [n_tok][n/32] for
- * Q4_0 (nib_block_sums_fn), unused otherwise. */
+ * nib_rows8_fn. For Q4_0 (NULL otherwise), per activation row and block,
+ * [n_tok][n/32]: ycorr = 8 * the block's quant sum (nib_block_sums_fn), dyf
+ * = its scale as a float. */
 typedef void (*nib_packed8_fn)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                               size_t y_stride, int gemm, const int16_t *ysum);
+                               size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
 
 /* One weight row against n_rows <= 4 activation rows (y_row_bytes apart):
  * out[t] equals vec_dot's result for row t, bit for bit. dy: for partner

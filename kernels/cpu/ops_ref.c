@@ -19,22 +19,42 @@
  * while every weight group (8 rows, a few KiB) streams through once. */
 #define PACKED_TOKEN_CHUNK 64
 
+/* For the Q8_0 activation rows [t0, t1): mul * each block's quant sum and its
+ * scale as a float, [t - t0][block] (sums: int16 scratch of the same size). */
+static void q8_0_block_terms(const struct nib_cpu_kernels *k, const void *xq, size_t xq_row_bytes, int64_t nb, int64_t t0,
+                             int64_t t1, int32_t mul, int16_t *sums, int32_t *base, float *dyf) {
+    k->block_sums_q8_0((const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, nb, t1 - t0, sums);
+    for (int64_t t = t0; t < t1; t++) {
+        const struct nib_block_q8_0 *a = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
+        for (int64_t b = 0; b < nb; b++) {
+            base[(t - t0) * nb + b] = mul * (int32_t)sums[(t - t0) * nb + b];
+            dyf[(t - t0) * nb + b] = nib_fp16_to_fp32(a[b].d);
+        }
+    }
+}
+
 /* Returns false (nothing done) only when the Q4_0 scratch cannot be had. */
 static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
                           const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int64_t n_gemm, int nt) {
     nib_packed8_fn kern = k->packed8[w_type];
     const int tile = k->packed8_tokens[w_type];
     const size_t group_bytes = nib_repack_size(w_type, n_in, 8);
-    const int64_t nb = n_in / 32;
-    int16_t ysum_small[2048], *ysum = NULL; /* Q4_0: the activations' block sums */
+    const int64_t nb = n_in / 32, chunk = n_tok < PACKED_TOKEN_CHUNK ? n_tok : PACKED_TOKEN_CHUNK;
+    int16_t *sums = NULL; /* Q4_0: the activations' block terms */
+    int32_t *ycorr = NULL;
+    float *dyf = NULL;
     if (w_type == NIB_TYPE_Q4_0) {
-        const int64_t need = nb * (n_tok < PACKED_TOKEN_CHUNK ? n_tok : PACKED_TOKEN_CHUNK);
-        ysum = need <= 2048 ? ysum_small : malloc(sizeof(int16_t) * (size_t)need);
-        if (!ysum) return false;
+        sums = malloc(sizeof(int16_t) * (size_t)(nb * chunk));
+        ycorr = malloc(sizeof(int32_t) * (size_t)(nb * chunk));
+        dyf = malloc(sizeof(float) * (size_t)(nb * chunk));
+        if (!sums || !ycorr || !dyf) {
+            free(sums), free(ycorr), free(dyf);
+            return false;
+        }
     }
     for (int64_t t0 = 0; t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
         const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
-        if (ysum) k->block_sums_q8_0((const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, nb, t1 - t0, ysum);
+        if (sums) q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, 8, sums, ycorr, dyf);
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t g = 0; g < n_out / 8; g++) {
             const char *grp = (const char *)packed + (size_t)g * group_bytes;
@@ -42,12 +62,12 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
                 const int64_t end = t < n_gemm && n_gemm < t1 ? n_gemm : t1;
                 const int ntt = end - t < tile ? (int)(end - t) : tile;
                 kern(n_in, grp, (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes, ntt, y + t * n_out + 8 * g,
-                     (size_t)n_out, t < n_gemm, ysum ? ysum + (t - t0) * nb : NULL);
+                     (size_t)n_out, t < n_gemm, sums ? ycorr + (t - t0) * nb : NULL, sums ? dyf + (t - t0) * nb : NULL);
                 t += ntt;
             }
         }
     }
-    if (ysum != ysum_small) free(ysum);
+    free(sums), free(ycorr), free(dyf);
     return true;
 }
 
@@ -65,14 +85,7 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, nib_gemm8_fn kern, con
     const bool ok = sums && ybase && dyf && scratch;
     for (int64_t t0 = 0; ok && t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
         const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
-        k->block_sums_q8_0((const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, nb, t1 - t0, sums);
-        for (int64_t t = t0; t < t1; t++) {
-            const struct nib_block_q8_0 *a = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
-            for (int64_t b = 0; b < nb; b++) {
-                ybase[(t - t0) * nb + b] = -128 * (int32_t)sums[(t - t0) * nb + b];
-                dyf[(t - t0) * nb + b] = nib_fp16_to_fp32(a[b].d);
-            }
-        }
+        q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, -128, sums, ybase, dyf);
 #pragma omp parallel num_threads(nt)
         {
             char *mine = scratch + scratch_bytes * (size_t)omp_get_thread_num();

@@ -8,7 +8,7 @@
  * (q + 8), so maddubs takes them as they are, the eight 16-bit pair sums of
  * the four chunks add up within int16 (8 * 2 * 15 * 127 < 2^15), one madd
  * widens them, and 8 * sum(y) is taken off (the block sums of the activation
- * rows, computed once per matmul by nib_block_sums_q8_0_avx2). The float step is llama.cpp's
+ * rows, computed once per pass by the caller, as ycorr). The float step is llama.cpp's
  * repacked GEMV/GEMM's (see rows8_avx2.c):
  *     acc_t = fma((float)isum, d_w * d_y, acc_t)       per block, in order
  * so results equal llama.cpp's bit for bit. Up to four activation rows share
@@ -35,8 +35,8 @@ static inline __m256i bcast4(const int8_t *p) {
 
 /* The Q4_0 body for a compile-time token count: accumulators stay in registers. */
 static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const struct nib_block_q4_0x8 *w, const void *xq,
-                                                            size_t xq_row_bytes, const int16_t *ysum, float *y,
-                                                            size_t y_stride, const int NT) {
+                                                            size_t xq_row_bytes, const int32_t *ycorr, const float *dyf,
+                                                            float *y, size_t y_stride, const int NT) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const struct nib_block_q8_0 *a[TILE];
     __m256 acc[TILE];
@@ -63,34 +63,35 @@ static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const st
             }
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
-        for (int t = 0; t < NT; t++) {
-            const __m256i corr = _mm256_set1_epi32(8 * ysum[(size_t)t * (size_t)nb + (size_t)b]);
+        for (int t = 0; t < NT; t++) { /* ycorr and dyf: broadcasts from memory, no vector work */
+            const size_t tb = (size_t)t * (size_t)nb + (size_t)b;
+            const __m256i corr = _mm256_set1_epi32(ycorr[tb]);
 #if NIB_VNNI
             const __m256i isum = _mm256_sub_epi32(_mm256_add_epi32(s16[t], s_hi[t]), corr);
 #else
             const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], _mm256_set1_epi16(1)), corr);
 #endif
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(fp16_to_f32(a[t][b].d))), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_broadcast_ss(dyf + tb)), acc[t]);
         }
     }
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (size_t)t * y_stride, acc[t]);
 }
 
 void NIB_X86_FN(nib_packed8_q4_0_q8_0)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                size_t y_stride, int gemm, const int16_t *ysum) {
+                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf) {
     (void)gemm; /* GEMV and GEMM add the same per-block terms */
     const int64_t nb = n / NIB_QK8_0;
     switch (n_tok) {
 #if NIB_VNNI
-    case 8: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 8); break;
-    case 7: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 7); break;
-    case 6: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 6); break;
-    case 5: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 5); break;
+    case 8: q4_0_tile(nb, group, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 8); break;
+    case 7: q4_0_tile(nb, group, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 7); break;
+    case 6: q4_0_tile(nb, group, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 6); break;
+    case 5: q4_0_tile(nb, group, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 5); break;
 #endif
-    case 4: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 4); break;
-    case 3: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 3); break;
-    case 2: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 2); break;
-    default: q4_0_tile(nb, group, xq, xq_row_bytes, ysum, y, y_stride, 1); break;
+    case 4: q4_0_tile(nb, group, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 4); break;
+    case 3: q4_0_tile(nb, group, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 3); break;
+    case 2: q4_0_tile(nb, group, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 2); break;
+    default: q4_0_tile(nb, group, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 1); break;
     }
 }
 
@@ -180,8 +181,8 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
 }
 
 void NIB_X86_FN(nib_packed8_q4_K_q8_K)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                size_t y_stride, int gemm, const int16_t *ysum) {
-    (void)ysum; /* Q8_K carries its sums */
+                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf) {
+    (void)ycorr, (void)dyf; /* Q8_K carries its sums and a float scale */
     const int64_t nb = n / NIB_QK_K;
     switch (n_tok) {
     /* gemm as a constant too: the sub-block loop without the branch */

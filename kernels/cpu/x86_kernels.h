@@ -13,10 +13,10 @@ void NIB_X86_PROTO(nib_vec_dot_bf16_bf16)(int64_t n, float *out, const void *x, 
 void NIB_X86_PROTO(nib_rows8_q4_0_q8_0)(int64_t n, float *out, const void *w, size_t row_bytes, const void *y, int gemm);
 void NIB_X86_PROTO(nib_rows8_q4_K_q8_K)(int64_t n, float *out, const void *w, size_t row_bytes, const void *y, int gemm);
 void NIB_X86_PROTO(nib_packed8_q4_0_q8_0)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                size_t y_stride, int gemm, const int16_t *ysum);
+                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
 void NIB_X86_PROTO(nib_block_sums_q8_0)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);
 void NIB_X86_PROTO(nib_packed8_q4_K_q8_K)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                size_t y_stride, int gemm, const int16_t *ysum);
+                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
 void NIB_X86_PROTO(nib_attention_head)(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base, size_t row_stride,
                              size_t head_off, const int32_t *slot, int32_t n_kv, float scale, enum nib_attn_order order,
                              float *scores, float *out);
