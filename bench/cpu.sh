@@ -61,7 +61,9 @@ print(f"Measured {datetime.datetime.now():%Y-%m-%d %H:%M} by `bench/cpu.sh -p {P
 print(f"Model: synthetic `nib synth --preset {preset}`. llama.cpp: v0.5.0 prebuilt CPU binary via")
 print("`../shared/ref/llamaref.mjs bench` (same file, same threads). t/s: mean ± sd over the repetitions.")
 print("GB/s: weight bytes one decode step reads × tokens/s (MoE: the routed experts' bytes, not all experts');")
-print("% of the read bandwidth `bench/membw.c` measured in the same run.\n")
+print("% of the read bandwidth `bench/membw.c` measured in the same run.")
+variants = sorted({r.get('kernels', '?') for ty, t, bw in rows for r in json.load(open(f"{out}/nib-{ty}-{t}.json"))})
+print(f"nib's CPU kernel variant: {', '.join(variants)} (`NIB_CPU` picks another).\n")
 print("| type | threads | test | nib t/s | llama.cpp t/s | nib / llama.cpp | nib decode GB/s | % of read bandwidth |")
 print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
 for ty, t, bw in rows:
