@@ -27,11 +27,19 @@
 #include <omp.h>
 #endif
 
+/* Row-wise steps between the matmuls (norms, RoPE, SwiGLU, residual adds,
+ * activation quantization, the K/V store) split their rows across the
+ * threads from this many rows on: each row is computed alone, so the bits do
+ * not depend on the split. */
+#define PAR_ROWS 8
+
 size_t nib_forward_quantize(struct nib_context *c, const struct nib_weight *w, const float *x, int32_t n) {
     const int pt = nib_type_traits(w->type)->vec_dot_type;
     const size_t xq_row = nib_type_row_bytes(pt, w->ne0);
     if (c->xq_src != x || c->xq_type != pt || c->xq_row != xq_row) {
-        nib_op_quantize_rows(pt, x, w->ne0, n, c->xq, xq_row);
+#pragma omp parallel for schedule(static) num_threads(c->n_threads) if (n >= PAR_ROWS)
+        for (int32_t t = 0; t < n; t++)
+            nib_op_quantize_rows(pt, x + (size_t)t * (size_t)w->ne0, w->ne0, 1, (char *)c->xq + (size_t)t * xq_row, xq_row);
         c->xq_src = x;
         c->xq_type = pt;
         c->xq_row = xq_row;
@@ -51,8 +59,17 @@ void nib_forward_matmul(struct nib_context *c, const struct nib_weight *w, const
             for (int64_t o = 0; o < w->ne1; o++) y[t * w->ne1 + o] += bias[o];
 }
 
-static void rmsnorm_rows(const float *x, const float *w, int64_t width, int32_t n, float eps, float *y) {
+static void rmsnorm_rows(const struct nib_context *c, const float *x, const float *w, int64_t width, int32_t n, float eps,
+                         float *y) {
+#pragma omp parallel for schedule(static) num_threads(c->n_threads) if (n >= PAR_ROWS)
     for (int32_t t = 0; t < n; t++) nib_op_rmsnorm(x + t * width, w, width, eps, y + t * width);
+}
+
+/* x += y over n rows of width floats */
+static void add_rows(const struct nib_context *c, float *x, const float *y, int64_t width, int32_t n) {
+#pragma omp parallel for schedule(static) num_threads(c->n_threads) if (n >= PAR_ROWS)
+    for (int32_t t = 0; t < n; t++)
+        for (int64_t i = t * width; i < (t + 1) * width; i++) x[i] += y[i];
 }
 
 static void attention(struct nib_context *c, int32_t layer, int32_t n) {
@@ -84,6 +101,7 @@ static void attention(struct nib_context *c, int32_t layer, int32_t n) {
 
 static void store_kv(struct nib_context *c, int32_t layer, int32_t n) {
     const int32_t row = c->kv.row;
+#pragma omp parallel for schedule(static) num_threads(c->n_threads) if (n >= PAR_ROWS)
     for (int32_t t = 0; t < n; t++) {
         int32_t slot = c->kv.seqs[c->tok_seq[t]].slots[c->tok_pos[t]];
         if (c->kv.type == NIB_TYPE_Q8_0) { /* rounded as activations are */
@@ -103,7 +121,7 @@ static void attention_block(struct nib_context *c, const struct nib_layer *L, in
     const struct nib_model *m = c->m;
     const struct nib_hparams *hp = &m->hp;
     const int hd = hp->head_dim_k;
-    rmsnorm_rows(c->x, L->attn_norm, hp->n_embd, n, hp->rms_eps, c->xn);
+    rmsnorm_rows(c, c->x, L->attn_norm, hp->n_embd, n, hp->rms_eps, c->xn);
     nib_forward_matmul(c, &L->wq, c->xn, n, L->bq, c->q);
     nib_forward_matmul(c, &L->wk, c->xn, n, L->bk, c->k);
     nib_forward_matmul(c, &L->wv, c->xn, n, L->bv, c->v);
@@ -111,6 +129,7 @@ static void attention_block(struct nib_context *c, const struct nib_layer *L, in
         hp->n_rot, hp->rope_kind == NIB_ROPE_NEOX, hp->rope_freq_base, hp->rope_freq_scale, m->rope_freqs,
         hp->yarn_ext_factor, hp->yarn_attn_factor, hp->yarn_beta_fast, hp->yarn_beta_slow, hp->n_ctx_orig,
     };
+#pragma omp parallel for schedule(static) num_threads(c->n_threads) if (n >= PAR_ROWS)
     for (int32_t t = 0; t < n; t++) {
         float *q = c->q + (size_t)t * hp->n_head * hd, *k = c->k + (size_t)t * hp->n_head_kv * hd;
         if (L->q_norm) {
@@ -123,22 +142,23 @@ static void attention_block(struct nib_context *c, const struct nib_layer *L, in
     store_kv(c, layer, n);
     attention(c, layer, n);
     nib_forward_matmul(c, &L->wo, c->att, n, L->bo, c->xn);
-    for (int64_t i = 0; i < (int64_t)n * hp->n_embd; i++) c->x[i] += c->xn[i];
+    add_rows(c, c->x, c->xn, hp->n_embd, n);
 }
 
 static void ffn_block(struct nib_context *c, const struct nib_layer *L, int32_t n) {
     const struct nib_hparams *hp = &c->m->hp;
-    rmsnorm_rows(c->x, L->ffn_norm, hp->n_embd, n, hp->rms_eps, c->xn);
+    rmsnorm_rows(c, c->x, L->ffn_norm, hp->n_embd, n, hp->rms_eps, c->xn);
     if (L->gate_exps) {
         nib_forward_moe(c, L, n);
         return;
     }
     nib_forward_matmul(c, &L->ffn_gate, c->xn, n, L->b_gate, c->gate);
     nib_forward_matmul(c, &L->ffn_up, c->xn, n, L->b_up, c->up);
+#pragma omp parallel for schedule(static) num_threads(c->n_threads) if (n >= PAR_ROWS)
     for (int32_t t = 0; t < n; t++) nib_op_swiglu(c->gate + (size_t)t * hp->n_ff, c->up + (size_t)t * hp->n_ff, hp->n_ff,
                                                   c->gate + (size_t)t * hp->n_ff);
     nib_forward_matmul(c, &L->ffn_down, c->gate, n, L->b_down, c->xn);
-    for (int64_t i = 0; i < (int64_t)n * hp->n_embd; i++) c->x[i] += c->xn[i];
+    add_rows(c, c->x, c->xn, hp->n_embd, n);
 }
 
 /* Moves the residual rows that want logits to the front, in batch order, and
