@@ -34,7 +34,7 @@ typedef void (*nib_rows8_fn)(int64_t n, float *out /* [8] */, const void *w, siz
 /* One group of 8 packed weight rows (repack.h) against n_tok <=
  * packed8_tokens[type] activation rows (xq_row_bytes apart): y[t * y_stride + r]; gemm as for
  * nib_rows8_fn. For Q4_0 (NULL otherwise), per activation row and block,
- * [n_tok][n/32]: ycorr = 8 * the block's quant sum (nib_block_sums_fn), dyf
+ * [n_tok][n/32]: ycorr = -8 * the block's quant sum (nib_block_sums_fn), dyf
  * = its scale as a float. */
 typedef void (*nib_packed8_fn)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);

@@ -54,7 +54,7 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
     }
     for (int64_t t0 = 0; t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
         const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
-        if (sums) q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, 8, sums, ycorr, dyf);
+        if (sums) q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, -8, sums, ycorr, dyf);
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t g = 0; g < n_out / 8; g++) {
             const char *grp = (const char *)packed + (size_t)g * group_bytes;

@@ -8,7 +8,7 @@
  * (q + 8), so maddubs takes them as they are, the eight 16-bit pair sums of
  * the four chunks add up within int16 (8 * 2 * 15 * 127 < 2^15), one madd
  * widens them, and 8 * sum(y) is taken off (the block sums of the activation
- * rows, computed once per pass by the caller, as ycorr). The float step is llama.cpp's
+ * rows, computed once per pass by the caller, as ycorr = -8 * sum). The float step is llama.cpp's
  * repacked GEMV/GEMM's (see rows8_avx2.c):
  *     acc_t = fma((float)isum, d_w * d_y, acc_t)       per block, in order
  * so results equal llama.cpp's bit for bit. Up to four activation rows share
@@ -47,8 +47,16 @@ static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const st
     for (int64_t b = 0; b < nb; b++) {
         /* AVX2: int16 pair sums; VNNI: the int32 lane sums directly, low and
          * high nibbles in two chains (vpdpbusd's latency) joined below */
-        __m256i s16[TILE], s_hi[TILE];
-        for (int t = 0; t < NT; t++) s16[t] = s_hi[t] = _mm256_setzero_si256();
+        __m256i s16[TILE];
+#if NIB_VNNI /* the low chain starts from -8 * sum(y): the correction costs a broadcast load, no add */
+        __m256i s_hi[TILE];
+        for (int t = 0; t < NT; t++) {
+            s16[t] = _mm256_set1_epi32(ycorr[(size_t)t * (size_t)nb + (size_t)b]);
+            s_hi[t] = _mm256_setzero_si256();
+        }
+#else
+        for (int t = 0; t < NT; t++) s16[t] = _mm256_setzero_si256();
+#endif
         for (int c = 0; c < 4; c++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));
             const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
@@ -65,11 +73,10 @@ static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const st
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
         for (int t = 0; t < NT; t++) { /* ycorr and dyf: broadcasts from memory, no vector work */
             const size_t tb = (size_t)t * (size_t)nb + (size_t)b;
-            const __m256i corr = _mm256_set1_epi32(ycorr[tb]);
 #if NIB_VNNI
-            const __m256i isum = _mm256_sub_epi32(_mm256_add_epi32(s16[t], s_hi[t]), corr);
+            const __m256i isum = _mm256_add_epi32(s16[t], s_hi[t]);
 #else
-            const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], _mm256_set1_epi16(1)), corr);
+            const __m256i isum = _mm256_add_epi32(_mm256_madd_epi16(s16[t], _mm256_set1_epi16(1)), _mm256_set1_epi32(ycorr[tb]));
 #endif
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_broadcast_ss(dyf + tb)), acc[t]);
         }
