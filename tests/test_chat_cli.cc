@@ -90,9 +90,14 @@ TEST(ChatCli, SpeculativeRepliesAreTheSame) {
         EXPECT_EQ(r.out, plain.out) << how;
         std::vector<Turn> a = turns(plain.err), b = turns(r.err);
         ASSERT_EQ(a.size(), b.size()) << r.err;
+        /* The same prompts; speculation may already hold a reply's last tokens
+         * (a verified batch decodes the end-of-turn token, plain decoding stops
+         * before it), and where a turn ends inside a batch depends on the draft
+         * length, which adapts to measured timings: so at least the plain
+         * run's reuse, never less, and the same total. */
         for (size_t i = 0; i < a.size(); i++) {
-            EXPECT_EQ(b[i].reused, a[i].reused) << how << " turn " << i;
-            EXPECT_EQ(b[i].processed, a[i].processed) << how << " turn " << i;
+            EXPECT_GE(b[i].reused, a[i].reused) << how << " turn " << i;
+            EXPECT_EQ(b[i].reused + b[i].processed, a[i].reused + a[i].processed) << how << " turn " << i;
         }
     }
     std::remove(in.c_str());

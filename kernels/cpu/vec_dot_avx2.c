@@ -240,6 +240,65 @@ void NIB_X86_FN(nib_dot4_q8_0_q8_0)(int64_t n, float *out, const void *vx, const
     }
 }
 
+/* Q5_0, Q4_1 and Q5_1 against up to 4 activation rows: each block's weights
+ * unpacked once (and for Q5_0 made unsigned with their signs, once), then
+ * per row block_q5_0's / block_q4_1's / block_q5_1's steps: the vec_dot's bits. */
+static inline __attribute__((always_inline)) void legacy_rows(int type, int64_t nb, const void *vx, const void *vy,
+                                                              size_t y_row_bytes, float *out, const int NT) {
+    __m256 acc[4];
+    float summs[4];
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps(), summs[t] = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i qx, ux;
+        float dx, mx = 0.0f;
+        if (type == NIB_TYPE_Q5_0) {
+            const struct nib_block_q5_0 *x = (const struct nib_block_q5_0 *)vx + i;
+            qx = _mm256_or_si256(unpack_nibbles(x->qs), _mm256_andnot_si256(bits_to_bytes(x->qh), _mm256_set1_epi8((char)0xF0)));
+            ux = _mm256_sign_epi8(qx, qx);
+            dx = fp16_to_f32(x->d);
+        } else if (type == NIB_TYPE_Q4_1) {
+            const struct nib_block_q4_1 *x = (const struct nib_block_q4_1 *)vx + i;
+            qx = ux = unpack_nibbles(x->qs);
+            dx = fp16_to_f32(x->d), mx = fp16_to_f32(x->m);
+        } else { /* Q5_1 */
+            const struct nib_block_q5_1 *x = (const struct nib_block_q5_1 *)vx + i;
+            qx = ux = _mm256_or_si256(unpack_nibbles(x->qs), _mm256_and_si256(bits_to_bytes(x->qh), _mm256_set1_epi8(0x10)));
+            dx = fp16_to_f32(x->d), mx = fp16_to_f32(x->m);
+        }
+        for (int t = 0; t < NT; t++) {
+            const char *row = (const char *)vy + (size_t)t * y_row_bytes;
+            if (type == NIB_TYPE_Q5_0) {
+                const struct nib_block_q8_0 *y = (const struct nib_block_q8_0 *)row + i;
+                const __m256 d = _mm256_set1_ps(dx * fp16_to_f32(y->d));
+                acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_s8(ux, _mm256_sign_epi8(load32(y->qs), qx))), acc[t]);
+            } else {
+                const struct nib_block_q8_1 *y = (const struct nib_block_q8_1 *)row + i;
+                const __m256 d = _mm256_set1_ps(dx * fp16_to_f32(y->d));
+                summs[t] += mx * fp16_to_f32(y->s);
+                acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_s8(ux, load32(y->qs))), acc[t]);
+            }
+        }
+    }
+    for (int t = 0; t < NT; t++) out[t] = hsum_f32x8(acc[t]) + summs[t];
+}
+
+#define LEGACY_DOT4(name, type)                                                                                       \
+    void NIB_X86_FN(name)(int64_t n, float *out, const void *vx, const void *vy, size_t y_row_bytes, int n_rows,     \
+                          const float *dy) {                                                                          \
+        (void)dy; /* the activations' scales are read from their blocks */                                           \
+        const int64_t nb = n / 32;                                                                                    \
+        switch (n_rows) {                                                                                             \
+        case 4: legacy_rows(type, nb, vx, vy, y_row_bytes, out, 4); break;                                            \
+        case 3: legacy_rows(type, nb, vx, vy, y_row_bytes, out, 3); break;                                            \
+        case 2: legacy_rows(type, nb, vx, vy, y_row_bytes, out, 2); break;                                            \
+        default: legacy_rows(type, nb, vx, vy, y_row_bytes, out, 1); break;                                           \
+        }                                                                                                             \
+    }
+LEGACY_DOT4(nib_dot4_q5_0_q8_0, NIB_TYPE_Q5_0)
+LEGACY_DOT4(nib_dot4_q4_1_q8_1, NIB_TYPE_Q4_1)
+LEGACY_DOT4(nib_dot4_q5_1_q8_1, NIB_TYPE_Q5_1)
+#undef LEGACY_DOT4
+
 #if NIB_VNNI
 /* Four Q8_0 weight rows against four activation rows, each (row, token)
  * lane sum as q8_0_rows gives it, with fewer steps per pair: the weights go

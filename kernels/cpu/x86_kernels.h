@@ -28,6 +28,12 @@ void NIB_X86_PROTO(nib_dot4x4_q8_0_q8_0)(int64_t n, float *out, const void *x, s
 void NIB_X86_PROTO(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
                                         int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
                                         void *scratch);
+void NIB_X86_PROTO(nib_dot4_q5_0_q8_0)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
+                                       const float *dy);
+void NIB_X86_PROTO(nib_dot4_q4_1_q8_1)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
+                                       const float *dy);
+void NIB_X86_PROTO(nib_dot4_q5_1_q8_1)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
+                                       const float *dy);
 void NIB_X86_PROTO(nib_dot4_q6_K_q8_K)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
                              const float *dy);
 void NIB_X86_PROTO(nib_swiglu)(const float *g, const float *u, int64_t n, float *y);
