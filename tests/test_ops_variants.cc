@@ -100,3 +100,36 @@ TEST(OpsVariants, Dot4GivesVecDotBits) {
     }
     if (!checked) GTEST_SKIP() << "no variant has dot4 kernels on this CPU";
 }
+
+// gemm_tile (float weights in prompt batches, gemm_tile_rows rows x 4 tokens)
+// gives each pair gemm_dot's bits: it only shares the loads.
+TEST(OpsVariants, GemmTileGivesGemmDotBits) {
+    NibRng rng(0x711e);
+    int checked = 0;
+    for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
+        const struct nib_cpu_kernels *k = nib_cpu_kernels_for((enum nib_cpu_variant)v);
+        if (!k) continue;
+        for (int type = 0; type < NIB_TYPE_COUNT; type++) {
+            if (!k->gemm_tile[type]) continue;
+            const int rm = k->gemm_tile_rows;
+            for (int64_t n : { (int64_t)8, (int64_t)64, (int64_t)4096 + 8 }) {
+                const size_t row = nib_type_row_bytes(type, n);
+                std::vector<uint8_t> w(row * (size_t)rm), x(row * 4);
+                std::vector<float> f((size_t)n);
+                for (int r = 0; r < rm + 4; r++) {
+                    for (auto &e : f) e = rng.uniform() * 4.0f - 2.0f;
+                    nib_type_traits(type)->from_float(f.data(), r < rm ? w.data() + (size_t)r * row : x.data() + (size_t)(r - rm) * row, n);
+                }
+                float got[16], want;
+                k->gemm_tile[type](n, got, w.data(), row, x.data(), row);
+                for (int r = 0; r < rm; r++)
+                    for (int t = 0; t < 4; t++) {
+                        k->gemm_dot[type](n, &want, w.data() + (size_t)r * row, x.data() + (size_t)t * row);
+                        EXPECT_EQ(memcmp(&got[4 * r + t], &want, 4), 0) << k->name << " " << nib_type_name(type) << " n=" << n;
+                    }
+                checked++;
+            }
+        }
+    }
+    if (!checked) GTEST_SKIP() << "no variant has gemm_tile kernels on this CPU";
+}

@@ -48,6 +48,10 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     k->gemm_dot[NIB_TYPE_F32]  = nib_gemm_dot_f32_f32_##SFX; \
     k->gemm_dot[NIB_TYPE_F16]  = nib_gemm_dot_f16_f16_##SFX; \
     k->gemm_dot[NIB_TYPE_BF16] = nib_gemm_dot_bf16_bf16_##SFX; \
+    k->gemm_tile[NIB_TYPE_F32] = nib_gemm_tile_f32_##SFX; \
+    k->gemm_tile[NIB_TYPE_F16] = nib_gemm_tile_f16_##SFX; \
+    k->gemm_tile[NIB_TYPE_BF16] = nib_gemm_tile_bf16_##SFX; \
+    k->gemm_tile_rows = nib_gemm_tile_rows_##SFX(); \
     k->vec_dot[NIB_TYPE_Q4_0] = nib_vec_dot_q4_0_q8_0_##SFX; \
     k->vec_dot[NIB_TYPE_Q4_1] = nib_vec_dot_q4_1_q8_1_##SFX; \
     k->vec_dot[NIB_TYPE_Q5_0] = nib_vec_dot_q5_0_q8_0_##SFX; \

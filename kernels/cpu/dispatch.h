@@ -63,6 +63,12 @@ typedef void (*nib_gemm8_fn)(int64_t n, const void *w, size_t w_row_bytes, const
                              void *scratch);
 #define NIB_GEMM8_SCRATCH(n) ((size_t)((n) / 32) * 288)
 
+/* gemm_tile_rows weight rows (w_row_bytes apart) against 4 activation rows
+ * (x_row_bytes apart): out[4 * r + t] equals gemm_dot's result for that
+ * pair, bit for bit; n % 8 == 0. */
+typedef void (*nib_gemm_tile_fn)(int64_t n, float *out, const void *w, size_t w_row_bytes, const void *x,
+                                 size_t x_row_bytes);
+
 /* Sums of the 32 int8 of each Q8_0 block of n_tok activation rows. */
 typedef void (*nib_block_sums_fn)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);
 
@@ -82,6 +88,8 @@ struct nib_cpu_kernels {
      * sends those shapes through llamafile's tinyBLAS, whose float order
      * differs from its vec_dot's, and nib follows it. */
     nib_vec_dot_fn      gemm_dot[NIB_TYPE_COUNT];
+    nib_gemm_tile_fn    gemm_tile[NIB_TYPE_COUNT]; /* by weight type, NULL for most; with gemm_dot */
+    int                 gemm_tile_rows;            /* weight rows per gemm_tile call */
     /* By weight type, NULL for most: used for every matmul whose row count is
      * a multiple of 8 — the shapes llama.cpp repacks on this CPU, whose
      * kernels add one exact integer sum per block (rows8_avx2.c). */

@@ -172,7 +172,31 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
         matmul_gemm8(k, k->gemm8[w_type], w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt))
         return; /* else (no scratch) the kernels below */
     nib_vec_dot_fn dot = k->vec_dot[w_type];
-    if (n_tok >= 2 && !rowwise && k->gemm_dot[w_type] && n_in % 8 == 0 && n_out % 4 == 0) dot = k->gemm_dot[w_type];
+    if (n_tok >= 2 && !rowwise && k->gemm_dot[w_type] && n_in % 8 == 0 && n_out % 4 == 0) {
+        dot = k->gemm_dot[w_type];
+        if (k->gemm_tile[w_type] && n_tok >= 4) { /* tiles, then gemm_dot for the rows and tokens left over */
+            const int rm = k->gemm_tile_rows;
+            const int64_t n_rt = n_out - n_out % rm, n_tt = n_tok - n_tok % 4;
+#pragma omp parallel for schedule(static) num_threads(nt)
+            for (int64_t o = 0; o < n_out; o += rm) {
+                for (int64_t t = 0; t < n_tok; t += 4) {
+                    if (o < n_rt && t < n_tt) {
+                        float r16[16];
+                        k->gemm_tile[w_type](n_in, r16, (const char *)w + (size_t)o * w_row_bytes, w_row_bytes,
+                                             (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes);
+                        for (int r = 0; r < rm; r++)
+                            for (int i = 0; i < 4; i++) y[(t + i) * n_out + o + r] = r16[4 * r + i];
+                        continue;
+                    }
+                    for (int64_t r = o; r < o + rm && r < n_out; r++)
+                        for (int64_t i = t; i < t + 4 && i < n_tok; i++)
+                            dot(n_in, &y[i * n_out + r], (const char *)w + (size_t)r * w_row_bytes,
+                                (const char *)xq + (size_t)i * xq_row_bytes);
+                }
+            }
+            return;
+        }
+    }
     else if (n_tok >= 2 && k->dot4[w_type] &&
              matmul_dot4(k->dot4[w_type], k->dot4x4[w_type], w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt))
         return; /* else (no scratch) the vec_dot, which needs none */

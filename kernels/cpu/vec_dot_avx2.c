@@ -137,6 +137,50 @@ void NIB_X86_FN(nib_gemm_dot_bf16_bf16)(int64_t n, float *out, const void *vx, c
     *out = hsum_f32x8(acc);
 }
 
+/* ---- float weights in prompt batches: NIB_GEMM_TILE_ROWS weight rows x 4
+ * activation rows per call, each pair in gemm_dot's order (one 8-lane fma
+ * accumulator, then hsum_f32x8), every weight and activation vector loaded
+ * and converted once per tile instead of once per pair. ---- */
+
+static inline __m256 load_float8(int type, const void *p, int64_t i) {
+    if (type == NIB_TYPE_F32) return _mm256_loadu_ps((const float *)p + i);
+    if (type == NIB_TYPE_F16) return load_f16x8((const uint16_t *)p + i);
+    return load_bf16x8((const uint16_t *)p + i);
+}
+
+#define TILE_ROWS (NIB_VNNI ? 4 : 2) /* 16 or 8 accumulators: what the registers hold */
+
+static inline __attribute__((always_inline)) void float_tile(int type, int64_t n, float *out, const char *w,
+                                                             size_t w_row_bytes, const char *x, size_t x_row_bytes) {
+    __m256 acc[TILE_ROWS][4];
+    for (int r = 0; r < TILE_ROWS; r++)
+        for (int t = 0; t < 4; t++) acc[r][t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256 xv[4];
+        for (int t = 0; t < 4; t++) xv[t] = load_float8(type, x + (size_t)t * x_row_bytes, i);
+        for (int r = 0; r < TILE_ROWS; r++) {
+            const __m256 wv = load_float8(type, w + (size_t)r * w_row_bytes, i);
+            for (int t = 0; t < 4; t++) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+        }
+    }
+    for (int r = 0; r < TILE_ROWS; r++)
+        for (int t = 0; t < 4; t++) out[4 * r + t] = hsum_f32x8(acc[r][t]);
+}
+
+void NIB_X86_FN(nib_gemm_tile_f32)(int64_t n, float *out, const void *w, size_t w_row_bytes, const void *x,
+                                   size_t x_row_bytes) {
+    float_tile(NIB_TYPE_F32, n, out, w, w_row_bytes, x, x_row_bytes);
+}
+void NIB_X86_FN(nib_gemm_tile_f16)(int64_t n, float *out, const void *w, size_t w_row_bytes, const void *x,
+                                   size_t x_row_bytes) {
+    float_tile(NIB_TYPE_F16, n, out, w, w_row_bytes, x, x_row_bytes);
+}
+void NIB_X86_FN(nib_gemm_tile_bf16)(int64_t n, float *out, const void *w, size_t w_row_bytes, const void *x,
+                                    size_t x_row_bytes) {
+    float_tile(NIB_TYPE_BF16, n, out, w, w_row_bytes, x, x_row_bytes);
+}
+int NIB_X86_FN(nib_gemm_tile_rows)(void) { return TILE_ROWS; }
+
 /* ---- legacy quants: one block -> acc += d * (8 lanes of int32 sums).
  * One accumulator in block order, then the 8-lane sum (plus, for Q4_1/Q5_1,
  * the running sum of m*s): the float order of ggml's x86 kernels, so the
