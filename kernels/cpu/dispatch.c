@@ -44,6 +44,7 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     k->dot4[NIB_TYPE_Q5_0] = nib_dot4_q5_0_q8_0_##SFX; \
     k->dot4[NIB_TYPE_Q4_1] = nib_dot4_q4_1_q8_1_##SFX; \
     k->dot4[NIB_TYPE_Q5_1] = nib_dot4_q5_1_q8_1_##SFX; \
+    k->dot4[NIB_TYPE_Q5_K] = nib_dot4_q5_K_q8_K_##SFX; \
     k->packed8[NIB_TYPE_Q4_K] = nib_packed8_q4_K_q8_K_##SFX; \
     k->gemm_dot[NIB_TYPE_F32]  = nib_gemm_dot_f32_f32_##SFX; \
     k->gemm_dot[NIB_TYPE_F16]  = nib_gemm_dot_f16_f16_##SFX; \

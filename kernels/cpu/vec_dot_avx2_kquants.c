@@ -231,34 +231,63 @@ void NIB_X86_FN(nib_vec_dot_q4_K_q8_K)(int64_t n, float *out, const void *vx, co
  * ggml order (unlike Q4_K): the mins are one exact int32 per block, summs =
  * fma(dmin, (float)that, summs) in scalar with dmin = -y.d * x.dmin; acc =
  * fma(d, sumi, acc). Result hsum_float_8(acc) + summs. */
-void NIB_X86_FN(nib_vec_dot_q5_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy) {
-    const struct nib_block_q5_K *x = vx; /* [n/256] */
-    const struct nib_block_q8_K *y = vy; /* [n/256] */
-    const int64_t nb = n / NIB_QK_K;
+/* Against up to 4 activation rows at once (dot4), each weight block's scales
+ * and 5-bit quants unpacked once; per row the steps above: the vec_dot's bits. */
+static inline __attribute__((always_inline)) void q5_K_rows(int64_t nb, const struct nib_block_q5_K *x, const void *vy,
+                                                            size_t y_row_bytes, float *out, const int NT) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps();
-    float summs = 0.0f;
+    const struct nib_block_q8_K *y[4];
+    __m256 acc[4];
+    float summs[4];
+    for (int t = 0; t < NT; t++) {
+        y[t] = (const struct nib_block_q8_K *)((const char *)vy + (size_t)t * y_row_bytes);
+        acc[t] = _mm256_setzero_ps();
+        summs[t] = 0.0f;
+    }
     for (int64_t i = 0; i < nb; i++) {
-        const float d = y[i].d * fp16_to_f32(x[i].d), dmin = -y[i].d * fp16_to_f32(x[i].dmin);
         __m256i sc;
         __m128i mins;
         q4_K_scales_mins(x[i].scales, &sc, &mins);
-        summs = fmadd_f32(dmin, (float)hsum_i32x4(q4_K_min_lanes(mins, y[i].bsums)), summs);
+        const float dx = fp16_to_f32(x[i].d), dminx = fp16_to_f32(x[i].dmin);
+        __m256i sumi[4];
+        for (int t = 0; t < NT; t++) {
+            summs[t] = fmadd_f32(-y[t][i].d * dminx, (float)hsum_i32x4(q4_K_min_lanes(mins, y[t][i].bsums)), summs[t]);
+            sumi[t] = _mm256_setzero_si256();
+        }
         const __m256i hbits = load32(x[i].qh);
-        __m256i sumi = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
             const __m256i bits = load32(x[i].qs + 32 * j);
             const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4);
             const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4);
             const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), h0);
             const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), h1);
-            const int8_t *q8 = y[i].qs + 64 * j;
-            sumi = add_chunk_dot(sumi, lo, load32(q8), pick_scales(sc, 2 * j, 2 * j));
-            sumi = add_chunk_dot(sumi, hi, load32(q8 + 32), pick_scales(sc, 2 * j + 1, 2 * j + 1));
+            const __m256i sc_lo = pick_scales(sc, 2 * j, 2 * j), sc_hi = pick_scales(sc, 2 * j + 1, 2 * j + 1);
+            for (int t = 0; t < NT; t++) {
+                const int8_t *q8 = y[t][i].qs + 64 * j;
+                sumi[t] = add_chunk_dot(sumi[t], lo, load32(q8), sc_lo);
+                sumi[t] = add_chunk_dot(sumi[t], hi, load32(q8 + 32), sc_hi);
+            }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        for (int t = 0; t < NT; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y[t][i].d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
     }
-    *out = hsum_f32x8(acc) + summs;
+    for (int t = 0; t < NT; t++) out[t] = hsum_f32x8(acc[t]) + summs[t];
+}
+
+void NIB_X86_FN(nib_vec_dot_q5_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy) {
+    q5_K_rows(n / NIB_QK_K, vx, vy, 0, out, 1);
+}
+
+void NIB_X86_FN(nib_dot4_q5_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy, size_t y_row_bytes, int n_rows,
+                                    const float *dy) {
+    (void)dy; /* Q8_K's scales are floats already */
+    const int64_t nb = n / NIB_QK_K;
+    switch (n_rows) {
+    case 4: q5_K_rows(nb, vx, vy, y_row_bytes, out, 4); break;
+    case 3: q5_K_rows(nb, vx, vy, y_row_bytes, out, 3); break;
+    case 2: q5_K_rows(nb, vx, vy, y_row_bytes, out, 2); break;
+    default: q5_K_rows(nb, vx, vy, y_row_bytes, out, 1); break;
+    }
 }
 
 /* Q6_K: x = d*sc*(q - 32), q in [0, 63], sc int8. As in ggml the -32 is
