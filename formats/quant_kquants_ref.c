@@ -234,16 +234,7 @@ void nib_quant_from_float_q5_K(const float *src, void *dst, int64_t n) {
     for (int64_t i = 0; i < nb; i++) {
         uint8_t L[NIB_QK_K];
         q45_K_quantize(src + i * NIB_QK_K, &par, y[i].scales, &y[i].d, &y[i].dmin, L);
-        /* 5th bit of element 32k + l goes to bit k of qh[l] */
-        memset(y[i].qh, 0, sizeof(y[i].qh));
-        for (int j = 0; j < NIB_QK_K; j++) {
-            if (L[j] > 15) y[i].qh[j % 32] |= (uint8_t)(1 << (j / 32));
-        }
-        for (int j = 0; j < NIB_QK_K; j += 64) {
-            for (int l = 0; l < 32; l++) {
-                y[i].qs[j / 2 + l] = (uint8_t)((L[j + l] & 0xF) | ((L[j + l + 32] & 0xF) << 4));
-            }
-        }
+        nib_pack_q5_K(L, &y[i]);
     }
 }
 

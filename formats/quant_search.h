@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Groups whose max |x| is below this are "all zero" (ggml's GROUP_MAX_EPS). */
 #define NIB_GROUP_MAX_EPS 1e-15f
@@ -75,6 +76,16 @@ void nib_q3_K_quants(const float *x /* [256] */, int8_t *L /* [256] */, struct n
  * whose scale is 0 keeps L as it is, as ggml). */
 void nib_q45_K_levels(const float *x /* [256] */, const uint8_t *packed, uint16_t d, uint16_t dmin, int nmax,
                       uint8_t *L /* [256] */);
+
+/* Q5_K's levels L (0..31) into y->qs (low nibbles, as Q4_K) and y->qh (the
+ * 5th bit of element 32k + l is bit k of qh[l]). */
+static inline void nib_pack_q5_K(const uint8_t *L /* [256] */, struct nib_block_q5_K *y) {
+    memset(y->qh, 0, sizeof(y->qh));
+    for (int j = 0; j < NIB_QK_K; j++)
+        if (L[j] > 15) y->qh[j % 32] |= (uint8_t)(1 << (j / 32));
+    for (int j = 0; j < NIB_QK_K; j += 64)
+        for (int l = 0; l < 32; l++) y->qs[j / 2 + l] = (uint8_t)((L[j + l] & 0xF) | ((L[j + l + 32] & 0xF) << 4));
+}
 
 static inline void nib_pack_2bit(const uint8_t *L /* [256], each 0..3 */, uint8_t *qs /* [64] */) {
     for (int j = 0; j < NIB_QK_K; j += 128) {
