@@ -40,15 +40,17 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
     const int tile = k->packed8_tokens[w_type];
     const size_t group_bytes = nib_repack_size(w_type, n_in, 8);
     const int64_t nb = n_in / 32, chunk = n_tok < PACKED_TOKEN_CHUNK ? n_tok : PACKED_TOKEN_CHUNK;
-    int16_t *sums = NULL; /* Q4_0: the activations' block terms */
-    int32_t *ycorr = NULL;
-    float *dyf = NULL;
+    /* Q4_0: the activations' block terms; on the stack for decode-sized batches */
+    int16_t sums_small[1024], *sums = NULL;
+    int32_t ycorr_small[1024], *ycorr = NULL;
+    float dyf_small[1024], *dyf = NULL;
+    const bool small = nb * chunk <= 1024;
     if (w_type == NIB_TYPE_Q4_0) {
-        sums = malloc(sizeof(int16_t) * (size_t)(nb * chunk));
-        ycorr = malloc(sizeof(int32_t) * (size_t)(nb * chunk));
-        dyf = malloc(sizeof(float) * (size_t)(nb * chunk));
+        sums = small ? sums_small : malloc(sizeof(int16_t) * (size_t)(nb * chunk));
+        ycorr = small ? ycorr_small : malloc(sizeof(int32_t) * (size_t)(nb * chunk));
+        dyf = small ? dyf_small : malloc(sizeof(float) * (size_t)(nb * chunk));
         if (!sums || !ycorr || !dyf) {
-            free(sums), free(ycorr), free(dyf);
+            if (!small) free(sums), free(ycorr), free(dyf);
             return false;
         }
     }
@@ -67,7 +69,7 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
             }
         }
     }
-    free(sums), free(ycorr), free(dyf);
+    if (!small) free(sums), free(ycorr), free(dyf);
     return true;
 }
 
