@@ -3,6 +3,8 @@
  */
 #include "context.h"
 
+#include "attention_ref.h"
+
 #include "error.h"
 #include "gpu.h"
 #include "type_traits.h"
@@ -72,14 +74,16 @@ static int alloc_buffers(struct nib_context *c, struct nib_error *err) {
         c->compute_bytes += sizeof(float) * mf + sizeof(int32_t) * mi + xq_bytes;
     }
     c->xq = malloc(xq_bytes);
-    c->scores = malloc(sizeof(float) * (size_t)c->n_threads * (size_t)c->n_ctx);
-    c->tok_seq = malloc(sizeof(int32_t) * nb * 3);
+    c->scores_stride = nib_attention_tile_scratch(c->n_ctx, hp->head_dim_k); /* >= n_ctx: the single-head kernels' too */
+    c->scores = malloc(sizeof(float) * (size_t)c->n_threads * c->scores_stride);
+    c->tok_seq = malloc(sizeof(int32_t) * (nb * 4 + 1));
     if (!c->x || !c->xq || !c->scores || !c->tok_seq)
         return nib_error_set(err, NIB_E_NOMEM, "out of memory for compute buffers");
     c->tok_pos = c->tok_seq + nb;
     c->out_of = c->tok_pos + nb;
+    c->tok_tile = c->out_of + nb;
     c->xq_type = -1;
-    c->compute_bytes += sizeof(float) * floats + xq_bytes + sizeof(float) * (size_t)c->n_threads * (size_t)c->n_ctx;
+    c->compute_bytes += sizeof(float) * floats + xq_bytes + sizeof(float) * (size_t)c->n_threads * c->scores_stride;
     return NIB_OK;
 }
 

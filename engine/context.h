@@ -20,7 +20,8 @@ struct nib_context {
     size_t xq_row;            /* bytes per row of xq as last filled */
     const float *xq_src;      /* what xq holds: source rows ... */
     int    xq_type;           /* ... and type (-1: nothing) */
-    float *scores;            /* [n_threads][n_ctx] attention scratch */
+    float *scores;            /* [n_threads][scores_stride] attention scratch */
+    size_t scores_stride;     /* floats per thread: nib_attention_tile_scratch(n_ctx, head dim) */
     /* MoE scratch (NULL for dense models): router probabilities [n_batch][n_expert],
      * the chosen experts and their weights [n_batch][n_expert_used], the
      * experts' outputs [n_batch][n_expert_used][n_embd], the batch rows routed
@@ -30,6 +31,7 @@ struct nib_context {
     int32_t *moe_ids, *moe_rows, *moe_start;
     void    *moe_xq;
     int32_t *tok_seq, *tok_pos;
+    int32_t *tok_tile;        /* [n_batch + 1]: forward.c's attention tiles' first tokens */
 
     float   *logits;          /* [n_out][n_vocab] */
     int32_t  n_out, cap_out;

@@ -72,18 +72,65 @@ static void add_rows(const struct nib_context *c, float *x, const float *y, int6
         for (int64_t i = t * width; i < (t + 1) * width; i++) x[i] += y[i];
 }
 
+/* This thread's attention scratch (c->scores_stride floats). */
+static float *thread_scores(const struct nib_context *c) {
+#ifdef _OPENMP
+    return c->scores + (size_t)omp_get_thread_num() * c->scores_stride;
+#else
+    return c->scores;
+#endif
+}
+
+/* The batch order over an F16 cache, in tiles (attention_ref.h): the query
+ * heads of one K/V head — the GQA group's, of consecutive tokens of one
+ * sequence — up to NIB_ATTN_TILE_MAX, share each converted K/V row. Every
+ * head's output is the single-head kernel's, bit for bit. */
+static void attention_tiled(struct nib_context *c, int32_t layer, int32_t n) {
+    const struct nib_hparams *hp = &c->m->hp;
+    const int hd = hp->head_dim_k, group = hp->n_head / hp->n_head_kv;
+    const int heads = group < NIB_ATTN_TILE_MAX ? group : NIB_ATTN_TILE_MAX; /* per tile */
+    const int head_tiles = (group + heads - 1) / heads, tokens = NIB_ATTN_TILE_MAX / heads;
+    const int64_t qw = (int64_t)hp->n_head * hd;
+    int32_t n_tiles = 0;
+    for (int32_t t = 0; t < n;) { /* token tiles: runs of one sequence, `tokens` long at most */
+        int32_t u = t + 1;
+        while (u < n && u - t < tokens && c->tok_seq[u] == c->tok_seq[t]) u++;
+        c->tok_tile[n_tiles++] = t;
+        t = u;
+    }
+    c->tok_tile[n_tiles] = n;
+    const int64_t per_tile = (int64_t)hp->n_head_kv * head_tiles, items = n_tiles * per_tile;
+#pragma omp parallel for schedule(static, 1) num_threads(c->n_threads) /* round robin: causal rows grow with t */
+    for (int64_t it = 0; it < items; it++) {
+        const int32_t tt = (int32_t)(it / per_tile);
+        const int g = (int)(it % per_tile) / head_tiles, h0 = g * group + (int)(it % per_tile) % head_tiles * heads;
+        const int h1 = h0 + heads < (g + 1) * group ? h0 + heads : (g + 1) * group;
+        struct nib_attn_tile tile;
+        tile.n_q = 0;
+        for (int32_t t = c->tok_tile[tt]; t < c->tok_tile[tt + 1]; t++)
+            for (int h = h0; h < h1; h++) {
+                tile.q[tile.n_q] = c->q + t * qw + (int64_t)h * hd;
+                tile.out[tile.n_q] = c->att + t * qw + (int64_t)h * hd;
+                tile.n_kv[tile.n_q++] = c->tok_pos[t] + 1;
+            }
+        nib_op_attention_tile(&tile, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0), (size_t)c->kv.row,
+                              (size_t)g * (size_t)hd, c->kv.seqs[c->tok_seq[c->tok_tile[tt]]].slots, hp->attn_scale,
+                              thread_scores(c));
+    }
+}
+
 static void attention(struct nib_context *c, int32_t layer, int32_t n) {
+    if (c->kv.type != NIB_TYPE_Q8_0 && n > 1 && !c->row_exact) {
+        attention_tiled(c, layer, n);
+        return;
+    }
     const struct nib_hparams *hp = &c->m->hp;
     const int hd = hp->head_dim_k, group = hp->n_head / hp->n_head_kv;
     const int64_t qw = (int64_t)hp->n_head * hd;
 #pragma omp parallel for collapse(2) schedule(static, 1) num_threads(c->n_threads) /* round robin: causal rows grow with t */
     for (int32_t t = 0; t < n; t++) {
         for (int h = 0; h < hp->n_head; h++) {
-#ifdef _OPENMP
-            float *scores = c->scores + (size_t)omp_get_thread_num() * (size_t)c->n_ctx;
-#else
-            float *scores = c->scores;
-#endif
+            float *scores = thread_scores(c);
             const struct nib_kv_seq *s = &c->kv.seqs[c->tok_seq[t]];
             const float *q = c->q + t * qw + (int64_t)h * hd;
             float *out = c->att + t * qw + (int64_t)h * hd;
@@ -94,7 +141,7 @@ static void attention(struct nib_context *c, int32_t layer, int32_t n) {
             else
                 nib_op_attention_head(q, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0), (size_t)c->kv.row,
                                       (size_t)(h / group) * (size_t)hd, s->slots, c->tok_pos[t] + 1, hp->attn_scale,
-                                      n > 1 && !c->row_exact ? NIB_ATTN_BATCH : NIB_ATTN_DECODE, scores, out);
+                                      NIB_ATTN_DECODE, scores, out);
         }
     }
 }

@@ -79,6 +79,68 @@ TEST(Attention, VariantsGiveReferenceBits) {
     if (!variants) GTEST_SKIP() << "only the reference runs on this CPU";
 }
 
+// A tile of query heads over one K/V head: every query's output is the
+// batch-order single-head reference's, bit for bit, whatever the mix of KV
+// lengths (equal as for GQA heads of one token, growing as for consecutive
+// tokens, or scattered), across the kernels' 8-key groups and 256-key chunks.
+TEST(Attention, TileGivesHeadBits) {
+    NibRng rng(0xa79);
+    struct TileCase {
+        int head_dim;
+        std::vector<int32_t> n_kv;
+    };
+    const std::vector<TileCase> cases = {
+        { 64, { 1 } },
+        { 64, { 5, 5, 5, 5, 5, 5, 5, 5 } },
+        { 64, { 9, 10, 11, 12, 13, 14, 15, 16 } },
+        { 64, { 300, 3, 257, 256, 1, 511, 8, 40 } },
+        { 8, { 17, 1, 9 } },
+        { 12, { 9, 4 } },
+        { 80, { 40, 41, 39, 1, 2 } },
+        { 128, { 31, 33, 520 } },
+        { 256, { 64, 65, 66, 67 } },
+        { 1024, { 3, 4 } },
+        { 48, { 3, 3, 3, 17, 17, 17, 16, 16, 260, 261, 262, 263, 9, 9, 1, 30 } }, /* 16 queries; 16-dim slabs */
+        { 40, { 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40 } }, /* slabs of 16, 16, 8 */
+    };
+    for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
+        const struct nib_cpu_kernels *k = nib_cpu_kernels_for((enum nib_cpu_variant)v);
+        if (!k) continue;
+        for (const TileCase &c : cases) {
+            int32_t n_max = 0;
+            for (int32_t n : c.n_kv) n_max = std::max(n_max, n);
+            Cache kv(c.head_dim, n_max, rng);
+            const int nq = (int)c.n_kv.size(), hd = c.head_dim;
+            std::vector<float> q((size_t)nq * (size_t)hd), out((size_t)nq * (size_t)(hd + 8));
+            for (auto &x : q) x = rng.uniform() * 3.0f;
+            memset(out.data(), 0x7f, out.size() * sizeof(float));
+            struct nib_attn_tile t = {};
+            t.n_q = nq;
+            for (int i = 0; i < nq; i++) {
+                t.q[i] = q.data() + (size_t)i * (size_t)hd;
+                t.out[i] = out.data() + (size_t)i * (size_t)(hd + 8);
+                t.n_kv[i] = c.n_kv[(size_t)i];
+            }
+            for (size_t head_off : { (size_t)0, (size_t)hd }) {
+                std::vector<float> scratch(nib_attention_tile_scratch(n_max, hd));
+                k->attention_tile(&t, hd, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), 0.125f, scratch.data());
+                for (int i = 0; i < nq; i++) {
+                    std::vector<float> s((size_t)n_max), o((size_t)hd);
+                    nib_attention_head_ref(t.q[i], hd, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), t.n_kv[i],
+                                           0.125f, NIB_ATTN_BATCH, s.data(), o.data());
+                    EXPECT_EQ(memcmp(o.data(), t.out[i], (size_t)hd * sizeof(float)), 0)
+                        << k->name << " head_dim " << hd << " query " << i << " n_kv " << t.n_kv[i];
+                    for (int g = 0; g < 8; g++) {
+                        uint32_t bits;
+                        memcpy(&bits, t.out[i] + hd + g, 4);
+                        EXPECT_EQ(bits, 0x7f7f7f7fu) << "wrote past out";
+                    }
+                }
+            }
+        }
+    }
+}
+
 TEST(Attention, ReferenceIsSoftmaxMean) {
     NibRng rng(0xa78);
     for (const Case &c : cases()) {

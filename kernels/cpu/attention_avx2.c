@@ -219,6 +219,181 @@ void NIB_X86_FN(nib_attention_head)(const float *q, int head_dim, const uint16_t
     }
 }
 
+/* ---- Tiles of query heads sharing one K/V head (attention_ref.h) ---- */
+
+/* hsum_f32x8 of eight vectors at once: lane l of the result is a[l]'s sum,
+ * with its additions ((lane i + lane i+4), then (0+2) + (1+3)), by transposes. */
+static inline __m256 hsum8_f32x8(const __m256 a[8]) {
+    __m256 p[4]; /* p[i] = [a[i]'s 4 pair sums | a[i+4]'s] */
+    for (int i = 0; i < 4; i++)
+        p[i] = _mm256_add_ps(_mm256_permute2f128_ps(a[i], a[i + 4], 0x20), _mm256_permute2f128_ps(a[i], a[i + 4], 0x31));
+    const __m256 z0 = _mm256_add_ps(_mm256_shuffle_ps(p[0], p[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm256_shuffle_ps(p[0], p[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m256 z1 = _mm256_add_ps(_mm256_shuffle_ps(p[2], p[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm256_shuffle_ps(p[2], p[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm256_add_ps(_mm256_shuffle_ps(z0, z1, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(z0, z1, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* Eight keys' batch-order scores (unscaled) for one query: kf holds the
+ * keys' rows converted to float, hd apart; one 8-lane fma chain per key. */
+static inline __m256 tile_scores8(const float *qf, const float *kf, int hd) {
+    __m256 a[8];
+    for (int l = 0; l < 8; l++) a[l] = _mm256_setzero_ps();
+    for (int d = 0; d < hd; d += 8) {
+        const __m256 qv = _mm256_loadu_ps(qf + d);
+        for (int l = 0; l < 8; l++) a[l] = _mm256_fmadd_ps(_mm256_loadu_ps(kf + (size_t)l * (size_t)hd + d), qv, a[l]);
+    }
+    return hsum8_f32x8(a);
+}
+
+/* P.V over keys [0, nj) of a chunk whose V columns (NV * 8 of them) were
+ * converted to vf (NV * 8 floats per key): batch_pv_pass's accumulators,
+ * carried between chunks in st (the chunk starts at a multiple of 8 keys). */
+static inline __attribute__((always_inline)) void tile_pv_chunk(const float *p, const float *vf, int32_t nj, float *st,
+                                                                int first, const int NV) {
+    __m256 A[8][PV_SW / 8];
+    for (int l = 0; l < 8; l++)
+        for (int v = 0; v < NV; v++) A[l][v] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(st + (l * NV + v) * 8);
+    int32_t j = 0;
+    for (; j + 8 <= nj; j += 8)
+        for (int l = 0; l < 8; l++) {
+            const __m256 pj = _mm256_broadcast_ss(p + j + l);
+            for (int v = 0; v < NV; v++)
+                A[l][v] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vf + (size_t)(j + l) * (size_t)(NV * 8) + 8 * v), A[l][v]);
+        }
+    for (int l = 0; l < 8; l++)
+        if (j + l < nj) {
+            const __m256 pj = _mm256_broadcast_ss(p + j + l);
+            for (int v = 0; v < NV; v++)
+                A[l][v] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vf + (size_t)(j + l) * (size_t)(NV * 8) + 8 * v), A[l][v]);
+        }
+    for (int l = 0; l < 8; l++)
+        for (int v = 0; v < NV; v++) _mm256_storeu_ps(st + (l * NV + v) * 8, A[l][v]);
+}
+
+#if NIB_VNNI
+/* The same for QB queries at once over 16 head dims (zmm lanes are ymm
+ * lanes side by side, so the sums are the same): each V row is loaded once
+ * for the block and each probability is an fma's broadcast operand, so the
+ * fmas, not the loads, bound it. Query b runs over keys [0, nj[b]). */
+static inline __attribute__((always_inline)) void tile_pv_block_zmm(const float *const *p, const int32_t *nj, const float *vf,
+                                                                    float *const *st, int first, const int QB) {
+    __m512 A[3][8];
+    int32_t lo = nj[0], hi = nj[0];
+    for (int b = 0; b < QB; b++) {
+        lo = nj[b] < lo ? nj[b] : lo;
+        hi = nj[b] > hi ? nj[b] : hi;
+        for (int l = 0; l < 8; l++) A[b][l] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(st[b] + l * 16);
+    }
+    int32_t j = 0;
+    for (; j + 8 <= lo; j += 8)
+        for (int l = 0; l < 8; l++) {
+            const __m512 v = _mm512_loadu_ps(vf + (size_t)(j + l) * 16);
+            for (int b = 0; b < QB; b++) A[b][l] = _mm512_fmadd_ps(_mm512_set1_ps(p[b][j + l]), v, A[b][l]);
+        }
+    for (; j < hi; j += 8) /* the keys not every query reads */
+        for (int l = 0; l < 8 && j + l < hi; l++) {
+            const __m512 v = _mm512_loadu_ps(vf + (size_t)(j + l) * 16);
+            for (int b = 0; b < QB; b++)
+                if (j + l < nj[b]) A[b][l] = _mm512_fmadd_ps(_mm512_set1_ps(p[b][j + l]), v, A[b][l]);
+        }
+    for (int b = 0; b < QB; b++)
+        for (int l = 0; l < 8; l++) _mm512_storeu_ps(st[b] + l * 16, A[b][l]);
+}
+#define TILE_SW 16 /* head dims per P.V slab */
+#else
+#define TILE_SW 8
+#endif
+#define TILE_CHUNK 256 /* keys per converted V chunk (a multiple of 8; 16 KB at TILE_SW 16) */
+
+void NIB_X86_FN(nib_attention_tile)(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                                    size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch) {
+    const int hd = head_dim, nq = t->n_q;
+    if (hd % 8 != 0 || hd > 1024) {
+        for (int i = 0; i < nq; i++)
+            nib_attention_head_ref(t->q[i], hd, k_base, v_base, row_stride, head_off, slot, t->n_kv[i], scale,
+                                   NIB_ATTN_BATCH, scratch, t->out[i]);
+        return;
+    }
+    int32_t n_max = 0;
+    for (int i = 0; i < nq; i++) n_max = t->n_kv[i] > n_max ? t->n_kv[i] : n_max;
+    const size_t n_pad = ((size_t)n_max + 7) / 8 * 8;
+    float *S = scratch, *qf = S + NIB_ATTN_TILE_MAX * n_pad, *kf = qf + NIB_ATTN_TILE_MAX * (size_t)hd;
+    float *vf = kf + 8 * (size_t)hd, *st = vf + TILE_CHUNK * 16;
+    for (int i = 0; i < nq; i++) /* q meets fp16 K in fp16 */
+        for (int d = 0; d < hd; d += 8)
+            _mm256_storeu_ps(qf + (size_t)i * (size_t)hd + d,
+                             _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(t->q[i] + d), _MM_FROUND_TO_NEAREST_INT)));
+    /* scores: each group of 8 K rows converted once, then met by every query that reads it */
+    const __m256 sc = _mm256_set1_ps(scale);
+    for (int32_t j0 = 0; j0 < n_max; j0 += 8) {
+        for (int l = 0; l < 8; l++) {
+            float *row = kf + (size_t)l * (size_t)hd;
+            if (j0 + l < n_max) {
+                const uint16_t *k = k_base + (size_t)slot[j0 + l] * row_stride + head_off;
+                for (int d = 0; d < hd; d += 8) _mm256_storeu_ps(row + d, load_f16x8(k + d));
+            } else {
+                for (int d = 0; d < hd; d += 8) _mm256_storeu_ps(row + d, _mm256_setzero_ps());
+            }
+        }
+        for (int i = 0; i < nq; i++)
+            if (j0 < t->n_kv[i])
+                _mm256_storeu_ps(S + (size_t)i * n_pad + (size_t)j0,
+                                 _mm256_mul_ps(tile_scores8(qf + (size_t)i * (size_t)hd, kf, hd), sc));
+    }
+    for (int i = 0; i < nq; i++) {
+        float *si = S + (size_t)i * n_pad;
+        normalize_probs(si, t->n_kv[i], max_of(si, t->n_kv[i]));
+    }
+    /* P.V: per slab of head dims, V converted a chunk of keys at a time */
+    for (int d0 = 0; d0 < hd;) {
+        const int w = hd - d0 >= TILE_SW ? TILE_SW : 8; /* 16 on AVX-512 only */
+        for (int32_t c0 = 0; c0 < n_max; c0 += TILE_CHUNK) {
+            const int32_t rows = n_max - c0 < TILE_CHUNK ? n_max - c0 : TILE_CHUNK;
+            for (int32_t r = 0; r < rows; r++) {
+                const uint16_t *v = v_base + (size_t)slot[c0 + r] * row_stride + head_off + (size_t)d0;
+                for (int d = 0; d < w; d += 8) _mm256_storeu_ps(vf + (size_t)r * (size_t)w + d, load_f16x8(v + d));
+            }
+            const float *p[NIB_ATTN_TILE_MAX];
+            float *sti[NIB_ATTN_TILE_MAX];
+            int32_t nj[NIB_ATTN_TILE_MAX];
+            int nr = 0; /* the queries that read keys of this chunk */
+            for (int i = 0; i < nq; i++) {
+                nj[nr] = t->n_kv[i] - c0 < rows ? t->n_kv[i] - c0 : rows;
+                if (nj[nr] <= 0) continue;
+                p[nr] = S + (size_t)i * n_pad + (size_t)c0;
+                sti[nr++] = st + (size_t)i * 8 * TILE_SW; /* row l of the accumulators: w floats */
+            }
+            for (int b = 0; b < nr;) {
+#if NIB_VNNI
+                if (w == 16) {
+                    const int qb = nr - b >= 3 ? 3 : nr - b;
+                    if (qb == 3) tile_pv_block_zmm(p + b, nj + b, vf, sti + b, c0 == 0, 3);
+                    else if (qb == 2) tile_pv_block_zmm(p + b, nj + b, vf, sti + b, c0 == 0, 2);
+                    else tile_pv_block_zmm(p + b, nj + b, vf, sti + b, c0 == 0, 1);
+                    b += qb;
+                    continue;
+                }
+#endif
+                tile_pv_chunk(p[b], vf, nj[b], sti[b], c0 == 0, 1);
+                b++;
+            }
+        }
+        const int nv = w / 8;
+        for (int i = 0; i < nq; i++) { /* tree8: (l, l+4), (l, l+2), (0, 1) */
+            const float *sti = st + (size_t)i * 8 * TILE_SW;
+            for (int v = 0; v < nv; v++) {
+                __m256 A[8];
+                for (int l = 0; l < 8; l++) A[l] = _mm256_loadu_ps(sti + (l * nv + v) * 8);
+                const __m256 a0 = _mm256_add_ps(A[4], A[0]), a1 = _mm256_add_ps(A[5], A[1]);
+                const __m256 a2 = _mm256_add_ps(A[6], A[2]), a3 = _mm256_add_ps(A[7], A[3]);
+                _mm256_storeu_ps(t->out[i] + d0 + 8 * v, _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)));
+            }
+        }
+        d0 += w;
+    }
+}
+
 /* attention_ref.h's Q8_0-cache attention with the V rows dequantized 8 at
  * a time (the reference's products and sums, so its bits). */
 void NIB_X86_FN(nib_attention_head_q8_0)(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,

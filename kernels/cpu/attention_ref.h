@@ -48,6 +48,34 @@ void nib_attention_head_ref(const float *q, int head_dim, const uint16_t *k_base
                             size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
                             enum nib_attn_order order, float *scores, float *out);
 
+/* Most query heads one attention tile takes. */
+#define NIB_ATTN_TILE_MAX 16
+
+/*
+ * An attention tile: n_q query heads (1..NIB_ATTN_TILE_MAX) that read the
+ * same K/V head of one sequence in the batch order — query i attends to
+ * rows slot[0..n_kv[i]) (n_kv[i] >= 1). out[i] (head_dim floats) is
+ * nib_op_attention_head(q[i], ..., n_kv[i], NIB_ATTN_BATCH)'s, bit for bit;
+ * a vector variant converts each fp16 K and V row once for the whole tile.
+ */
+struct nib_attn_tile {
+    int         n_q;
+    const float *q[NIB_ATTN_TILE_MAX];
+    float       *out[NIB_ATTN_TILE_MAX];
+    int32_t      n_kv[NIB_ATTN_TILE_MAX];
+};
+
+/* Floats of scratch one tile call needs for KV lengths up to n_kv_max. */
+size_t nib_attention_tile_scratch(int32_t n_kv_max, int head_dim);
+
+/* The chosen CPU variant's tile kernel; scratch: nib_attention_tile_scratch floats. */
+void nib_op_attention_tile(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                           size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch);
+
+/* The reference: nib_attention_head_ref per query. */
+void nib_attention_tile_ref(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                            size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch);
+
 /*
  * The same attention over a Q8_0 cache (K/V rows as Q8_0 blocks; head_dim a
  * multiple of 32; head_off in values). nib's own arithmetic (llama.cpp reads

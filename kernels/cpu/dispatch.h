@@ -103,10 +103,13 @@ struct nib_cpu_kernels {
     nib_gemm8_fn        gemm8[NIB_TYPE_COUNT];        /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */
     nib_attention_fn    attention_head;
+    /* attention_ref.h's tile of query heads sharing a K/V head (batch order) */
+    void (*attention_tile)(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                           size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch);
     /* attention_ref.h's Q8_0-cache attention */
     void (*attention_head_q8_0)(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
                                 size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out);
-    void (*swiglu)(const float *g, const float *u, int64_t n, float *y); /* ops_ref.h's nib_op_swiglu contract */               /* attention_ref.h's contract */
+    void (*swiglu)(const float *g, const float *u, int64_t n, float *y); /* ops_ref.h's nib_op_swiglu contract */
     const char         *name;                         /* the variant's name */
 };
 

@@ -18,6 +18,7 @@
 /* Token rows per pass over a packed matrix: their activations stay in L2
  * while every weight group (8 rows, a few KiB) streams through once. */
 #define PACKED_TOKEN_CHUNK 64
+#define GEMM8_TOKEN_CHUNK 256 /* see matmul_gemm8 */
 
 /* For the Q8_0 activation rows [t0, t1): mul * each block's quant sum and its
  * scale as a float, [t - t0][block] (sums: int16 scratch of the same size). */
@@ -74,24 +75,29 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
 }
 
 /* Q8_0 through gemm8: groups of 8 weight rows against tiles of up to 8
- * token rows, PACKED_TOKEN_CHUNK token rows per pass. Returns false (nothing
+ * token rows, GEMM8_TOKEN_CHUNK token rows per pass (each pass transposes
+ * every group once: 256 rows amortize that and still sit in L2). Returns false (nothing
  * done) only when the scratch cannot be had. */
 static bool matmul_gemm8(const struct nib_cpu_kernels *k, nib_gemm8_fn kern, const void *w, size_t w_row_bytes,
                          int64_t n_in, int64_t n_out, const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
-    const int64_t nb = n_in / 32, chunk = n_tok < PACKED_TOKEN_CHUNK ? n_tok : PACKED_TOKEN_CHUNK;
+    const int64_t nb = n_in / 32, chunk = n_tok < GEMM8_TOKEN_CHUNK ? n_tok : GEMM8_TOKEN_CHUNK;
     int16_t *sums = malloc(sizeof(int16_t) * (size_t)(nb * chunk));
     int32_t *ybase = malloc(sizeof(int32_t) * (size_t)(nb * chunk));
     float *dyf = malloc(sizeof(float) * (size_t)(nb * chunk));
     const size_t scratch_bytes = (NIB_GEMM8_SCRATCH(n_in) + 63) & ~(size_t)63;
     char *scratch = aligned_alloc(64, scratch_bytes * (size_t)nt);
     const bool ok = sums && ybase && dyf && scratch;
-    for (int64_t t0 = 0; ok && t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
-        const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
-        q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, -128, sums, ybase, dyf);
+    for (int64_t t0 = 0; ok && t0 < n_tok; t0 += GEMM8_TOKEN_CHUNK) {
+        const int64_t t1 = t0 + GEMM8_TOKEN_CHUNK < n_tok ? t0 + GEMM8_TOKEN_CHUNK : n_tok;
 #pragma omp parallel num_threads(nt)
         {
             char *mine = scratch + scratch_bytes * (size_t)omp_get_thread_num();
 #pragma omp for schedule(static)
+            for (int64_t t = t0; t < t1; t++) {
+                const size_t o = (size_t)((t - t0) * nb);
+                q8_0_block_terms(k, xq, xq_row_bytes, nb, t, t + 1, -128, sums + o, ybase + o, dyf + o);
+            }
+#pragma omp for schedule(dynamic, 2) /* a thread the host slows does less */
             for (int64_t g = 0; g < n_out / 8; g++)
                 kern(n_in, (const char *)w + (size_t)(8 * g) * w_row_bytes, w_row_bytes,
                      (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, (int)(t1 - t0), ybase, dyf,

@@ -63,7 +63,8 @@ static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const st
             for (int t = 0; t < NT; t++) {
 #if NIB_VNNI
                 s16[t] = _mm256_dpbusd_epi32(s16[t], lo, bcast4(a[t][b].qs + 8 * c));
-                s_hi[t] = _mm256_dpbusd_epi32(s_hi[t], hi, bcast4(a[t][b].qs + 8 * c + 4));
+                if (NT >= 4) s16[t] = _mm256_dpbusd_epi32(s16[t], hi, bcast4(a[t][b].qs + 8 * c + 4));
+                else s_hi[t] = _mm256_dpbusd_epi32(s_hi[t], hi, bcast4(a[t][b].qs + 8 * c + 4));
 #else
                 s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast4(a[t][b].qs + 8 * c)));
                 s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast4(a[t][b].qs + 8 * c + 4)));
@@ -74,7 +75,7 @@ static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const st
         for (int t = 0; t < NT; t++) { /* ycorr and dyf: broadcasts from memory, no vector work */
             const size_t tb = (size_t)t * (size_t)nb + (size_t)b;
 #if NIB_VNNI
-            const __m256i isum = _mm256_add_epi32(s16[t], s_hi[t]);
+            const __m256i isum = NT >= 4 ? s16[t] : _mm256_add_epi32(s16[t], s_hi[t]);
 #else
             const __m256i isum = _mm256_add_epi32(_mm256_madd_epi16(s16[t], _mm256_set1_epi16(1)), _mm256_set1_epi32(ycorr[tb]));
 #endif
