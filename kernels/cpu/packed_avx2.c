@@ -32,6 +32,7 @@ static inline __m256i bcast4(const int8_t *p) {
  * Q4_K's five accumulators per row would not fit), else 4. */
 #define TILE (NIB_VNNI ? 8 : 4)
 #define TILE_Q4_K 4
+#define PF_BLOCKS 32 /* blocks ahead that a multi-token tile prefetches */
 
 /* The Q4_0 body for a compile-time token count: accumulators stay in registers. */
 static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const struct nib_block_q4_0x8 *w, const void *xq,
@@ -45,6 +46,12 @@ static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const st
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
+        if (NT >= 2) { /* weights from memory: the stream prefetcher alone leaves this tile waiting */
+            const char *ahead = (const char *)(w + b + PF_BLOCKS);
+            _mm_prefetch(ahead, _MM_HINT_T0);
+            _mm_prefetch(ahead + 64, _MM_HINT_T0);
+            _mm_prefetch(ahead + 128, _MM_HINT_T0);
+        }
         /* AVX2: int16 pair sums; VNNI: the int32 lane sums directly, low and
          * high nibbles in two chains (vpdpbusd's latency) joined below */
         __m256i s16[TILE];
@@ -139,6 +146,12 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
         __m256i isum[TILE_Q4_K], imin[TILE_Q4_K];
         for (int t = 0; t < NT; t++) isum[t] = imin[t] = _mm256_setzero_si256();
         for (int s = 0; s < 8; s++) {
+            if (NT >= 2) { /* as q4_0_tile: the super-block PF_BLOCKS / 8 ahead, a sub-block's share at a time */
+                const char *ahead = (const char *)(w + b + PF_BLOCKS / 8) + 148 * s;
+                _mm_prefetch(ahead, _MM_HINT_T0);
+                _mm_prefetch(ahead + 64, _MM_HINT_T0);
+                _mm_prefetch(ahead + 128, _MM_HINT_T0);
+            }
             __m256i s16[TILE_Q4_K], s_hi[TILE_Q4_K]; /* VNNI: two chains (vpdpbusd's latency) */
             for (int t = 0; t < NT; t++) s16[t] = s_hi[t] = _mm256_setzero_si256();
             for (int c = 0; c < 4; c++) {
@@ -155,21 +168,30 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
 #endif
                 }
             }
-            const __m256i mn = widen_pairs(w[b].m[s]);
+            /* the mins of sub-blocks s-1 and s as 16-bit pairs (lanes 2r, 2r+1), met by the two bsums in one madd */
+            const __m256i mn2 = s % 2 ? _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)w[b].m[s - 1]),
+                                                                               _mm_loadl_epi64((const __m128i *)w[b].m[s])))
+                                      : _mm256_setzero_si256();
 #if NIB_VNNI /* s16 holds row r's 32-bit sum in lane r: times its scale, the same integer as the madd */
             const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)w[b].sc[s]));
 #else
             const __m256i sc = widen_pairs(w[b].sc[s]);
 #endif
             for (int t = 0; t < NT; t++) {
-                const int bsum = a[t][b].bsums[2 * s] + a[t][b].bsums[2 * s + 1];
 #if NIB_VNNI
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(_mm256_add_epi32(s16[t], s_hi[t]), sc32));
-                imin[t] = _mm256_dpwssd_epi32(imin[t], mn, _mm256_set1_epi32(bsum & 0xFFFF));
 #else
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
-                imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(mn, _mm256_set1_epi32(bsum & 0xFFFF)));
 #endif
+                if (s % 2 == 1) {
+                    const int16_t *bs = a[t][b].bsums + 2 * (s - 1); /* sub-block s-1: bs[0] + bs[1]; s: bs[2] + bs[3] */
+                    const uint32_t pair = (uint16_t)(bs[0] + bs[1]) | (uint32_t)(uint16_t)(bs[2] + bs[3]) << 16;
+#if NIB_VNNI
+                    imin[t] = _mm256_dpwssd_epi32(imin[t], mn2, _mm256_set1_epi32((int32_t)pair));
+#else
+                    imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(mn2, _mm256_set1_epi32((int32_t)pair)));
+#endif
+                }
                 if (gemm && s % 2 == 1) { /* the GEMM: one fma per pair of sub-blocks */
                     const __m256 dy = _mm256_set1_ps(a[t][b].d);
                     acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, dy), acc[t]);
