@@ -39,7 +39,7 @@ TEST(OpsVariants, SwigluGivesReferenceBits) {
     if (!variants) GTEST_SKIP() << "only the reference runs on this CPU";
 }
 
-// dot4 (one weight row against up to 4 token rows) and dot4x4 (four weight
+// dot4 (one weight row against up to dot4_tokens token rows) and dot4x4 (four weight
 // rows against 4 token rows) give each pair's vec_dot bits: they only share
 // the weight unpacking. Only Q8_0 has a dot4x4 (the 34-byte blocks above).
 TEST(OpsVariants, Dot4GivesVecDotBits) {
@@ -53,14 +53,16 @@ TEST(OpsVariants, Dot4GivesVecDotBits) {
             const struct nib_type_traits *tt = nib_type_traits(type);
             const int pt = tt->vec_dot_type;
             for (int64_t n : { (int64_t)256, (int64_t)4096 + 256 }) {
-                std::vector<float> wf((size_t)n), xf((size_t)n * 4);
+                const int tk = k->dot4_tokens[type];
+                ASSERT_TRUE(tk == 4 || (tk == 8 && pt != NIB_TYPE_Q8_0)) << tt->name;
+                std::vector<float> wf((size_t)n), xf((size_t)n * 8);
                 for (auto &f : wf) f = rng.uniform();
                 for (auto &f : xf) f = rng.uniform() * 10.0f;
                 std::vector<uint8_t> w(nib_type_row_bytes(type, n));
                 tt->from_float(wf.data(), w.data(), n);
                 const size_t xrow = nib_type_row_bytes(pt, n);
-                std::vector<uint8_t> xq(xrow * 4);
-                for (int t = 0; t < 4; t++) k->quantize_act[pt](xf.data() + (size_t)t * (size_t)n, xq.data() + (size_t)t * xrow, n);
+                std::vector<uint8_t> xq(xrow * 8);
+                for (int t = 0; t < 8; t++) k->quantize_act[pt](xf.data() + (size_t)t * (size_t)n, xq.data() + (size_t)t * xrow, n);
                 std::vector<float> dy((size_t)(n / 32) * 4, 0.0f); /* Q8_0 partners: fp16 scales as floats, [block][4] */
                 if (pt == NIB_TYPE_Q8_0)
                     for (int t = 0; t < 4; t++)
@@ -69,8 +71,8 @@ TEST(OpsVariants, Dot4GivesVecDotBits) {
                             memcpy(&h, xq.data() + (size_t)t * xrow + (size_t)b * 34, 2);
                             dy[(size_t)b * 4 + (size_t)t] = nib_fp16_to_fp32(h);
                         }
-                for (int m = 1; m <= 4; m++) {
-                    float got[4], want;
+                for (int m = 1; m <= tk; m++) {
+                    float got[8], want;
                     k->dot4[type](n, got, w.data(), xq.data(), xrow, m, dy.data());
                     for (int t = 0; t < m; t++) {
                         k->vec_dot[type](n, &want, w.data(), xq.data() + (size_t)t * xrow);

@@ -17,6 +17,7 @@ static void fill_ref(struct nib_cpu_kernels *k) {
         k->vec_dot[t] = tt->vec_dot;
         k->quantize_act[t] = tt->from_float;
         k->packed8_tokens[t] = 4;
+        k->dot4_tokens[t] = 4;
     }
     k->quantize_act[NIB_TYPE_Q8_0] = nib_quantize_act_q8_0_ref;
     k->quantize_act[NIB_TYPE_Q8_1] = nib_quantize_act_q8_1_ref;
@@ -75,6 +76,7 @@ static void override_avx512(struct nib_cpu_kernels *k) {
     k->dot4x4[NIB_TYPE_Q8_0] = nib_dot4x4_q8_0_q8_0_avx512;
     k->gemm8[NIB_TYPE_Q8_0] = nib_gemm8_q8_0_q8_0_avx512;
     k->packed8_tokens[NIB_TYPE_Q4_0] = 8; /* packed_avx2.c's TILE in this build */
+    k->dot4_tokens[NIB_TYPE_Q6_K] = 8;    /* vec_dot_avx2_kquants.c's TILE_Q6_K in this build */
 }
 #endif
 

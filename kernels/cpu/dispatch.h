@@ -39,7 +39,8 @@ typedef void (*nib_rows8_fn)(int64_t n, float *out /* [8] */, const void *w, siz
 typedef void (*nib_packed8_fn)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
 
-/* One weight row against n_rows <= 4 activation rows (y_row_bytes apart):
+/* One weight row against n_rows <= dot4_tokens[type] (4, or 8 where a
+ * variant says so; Q8_0 partners always 4) activation rows (y_row_bytes apart):
  * out[t] equals vec_dot's result for row t, bit for bit. dy: for partner
  * types with fp16 block scales (Q8_0), those scales as floats, [block][4]
  * (nib_op_matmul fills it once per 4 rows); unused otherwise. */
@@ -99,6 +100,7 @@ struct nib_cpu_kernels {
     nib_packed8_fn      packed8[NIB_TYPE_COUNT];
     int                 packed8_tokens[NIB_TYPE_COUNT]; /* the most activation rows one packed8 call takes (4 or 8) */
     nib_dot4_fn         dot4[NIB_TYPE_COUNT];         /* by weight type, NULL for most */
+    int                 dot4_tokens[NIB_TYPE_COUNT];  /* the most activation rows one dot4 call takes (4 or 8) */
     nib_dot4x4_fn       dot4x4[NIB_TYPE_COUNT];       /* by weight type, NULL for most; needs dot4 too */
     nib_gemm8_fn        gemm8[NIB_TYPE_COUNT];        /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */

@@ -114,9 +114,12 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, nib_gemm8_fn kern, con
 /* Each weight row (four at a time where dot4x4 exists) against 4 token rows
  * at a time; 16 weight rows (from L2) meet each 4-token tile (kept in L1) in
  * turn. Returns false (nothing done) only when the scale scratch cannot be had. */
-static bool matmul_dot4(nib_dot4_fn dot4, nib_dot4x4_fn dot4x4, int w_type, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out,
+static bool matmul_dot4(const struct nib_cpu_kernels *k, int w_type, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out,
                         const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
     const int64_t nb = n_in / 32;
+    nib_dot4_fn dot4 = k->dot4[w_type];
+    nib_dot4x4_fn dot4x4 = k->dot4x4[w_type];
+    const int tk = w_type == NIB_TYPE_Q8_0 ? 4 : k->dot4_tokens[w_type]; /* token rows per dot4 call */
     float *dy = NULL; /* partner Q8_0: its fp16 block scales as floats, [tile][block][4] */
     if (w_type == NIB_TYPE_Q8_0) {
         dy = malloc(sizeof(float) * 4 * (size_t)nb * (size_t)((n_tok + 3) / 4));
@@ -129,8 +132,8 @@ static bool matmul_dot4(nib_dot4_fn dot4, nib_dot4x4_fn dot4x4, int w_type, cons
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t o0 = 0; o0 < n_out; o0 += 16) {
         const int64_t o1 = o0 + 16 < n_out ? o0 + 16 : n_out;
-        for (int64_t t = 0; t < n_tok; t += 4) {
-            const int m = n_tok - t < 4 ? (int)(n_tok - t) : 4;
+        for (int64_t t = 0; t < n_tok; t += tk) {
+            const int m = n_tok - t < tk ? (int)(n_tok - t) : tk;
             int64_t o = o0;
             for (; dot4x4 && m == 4 && o + 4 <= o1; o += 4) {
                 float r16[16];
@@ -140,10 +143,10 @@ static bool matmul_dot4(nib_dot4_fn dot4, nib_dot4x4_fn dot4x4, int w_type, cons
                     for (int i = 0; i < m; i++) y[(t + i) * n_out + o + r] = r16[4 * r + i];
             }
             for (; o < o1; o++) {
-                float r4[4];
-                dot4(n_in, r4, (const char *)w + (size_t)o * w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes,
+                float r8[8];
+                dot4(n_in, r8, (const char *)w + (size_t)o * w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes,
                      xq_row_bytes, m, dy ? dy + (t / 4) * 4 * nb : NULL);
-                for (int i = 0; i < m; i++) y[(t + i) * n_out + o] = r4[i];
+                for (int i = 0; i < m; i++) y[(t + i) * n_out + o] = r8[i];
             }
         }
     }
@@ -206,7 +209,7 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
         }
     }
     else if (n_tok >= 2 && k->dot4[w_type] &&
-             matmul_dot4(k->dot4[w_type], k->dot4x4[w_type], w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt))
+             matmul_dot4(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt))
         return; /* else (no scratch) the vec_dot, which needs none */
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t o = 0; o < n_out; o++) {

@@ -298,18 +298,20 @@ void NIB_X86_FN(nib_dot4_q5_K_q8_K)(int64_t n, float *out, const void *vx, const
  * acc) per block, result hsum_float_8(acc). Against up to 4 activation rows
  * at once (dot4), each weight block is unpacked once; the vec_dot is the
  * one-row case. */
+#define TILE_Q6_K (NIB_VNNI ? 8 : 4) /* activation rows per call: 8 where AVX-512 gives 32 registers */
+
 static inline __attribute__((always_inline)) void q6_K_rows(int64_t nb, const struct nib_block_q6_K *x, const void *vy,
                                                             size_t y_row_bytes, float *out, const int NT) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
-    const struct nib_block_q8_K *y[4];
-    __m256 acc[4];
+    const struct nib_block_q8_K *y[TILE_Q6_K];
+    __m256 acc[TILE_Q6_K];
     for (int t = 0; t < NT; t++) {
         y[t] = (const struct nib_block_q8_K *)((const char *)vy + (size_t)t * y_row_bytes);
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t i = 0; i < nb; i++) {
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
-        __m256i sumi[4];
+        __m256i sumi[TILE_Q6_K];
         for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i l0 = load32(x[i].ql + 64 * h), l1 = load32(x[i].ql + 64 * h + 32);
@@ -347,6 +349,12 @@ void NIB_X86_FN(nib_dot4_q6_K_q8_K)(int64_t n, float *out, const void *vx, const
     (void)dy; /* Q8_K's scales are floats already */
     const int64_t nb = n / NIB_QK_K;
     switch (n_rows) {
+#if NIB_VNNI
+    case 8: q6_K_rows(nb, vx, vy, y_row_bytes, out, 8); break;
+    case 7: q6_K_rows(nb, vx, vy, y_row_bytes, out, 7); break;
+    case 6: q6_K_rows(nb, vx, vy, y_row_bytes, out, 6); break;
+    case 5: q6_K_rows(nb, vx, vy, y_row_bytes, out, 5); break;
+#endif
     case 4: q6_K_rows(nb, vx, vy, y_row_bytes, out, 4); break;
     case 3: q6_K_rows(nb, vx, vy, y_row_bytes, out, 3); break;
     case 2: q6_K_rows(nb, vx, vy, y_row_bytes, out, 2); break;
