@@ -125,7 +125,7 @@ static struct spec_run speculate(const struct nib_model *tm, const struct nib_mo
     struct spec_run out = { .t = now_s() - t0 };
     struct nib_spec_stats st;
     nib_spec_get_stats(s, &st);
-    out.alpha = st.drafted ? (double)st.accepted / (double)st.drafted : 0;
+    out.alpha = st.judged ? (double)st.accepted / (double)st.judged : 0; /* per judged token, as the formula's a */
     out.t_draft_tok = st.drafted ? st.t_draft / (double)st.drafted : 0;
     out.passes = (double)st.steps;
     out.t_pass = st.steps ? st.t_target / (double)st.steps : 0;

@@ -3,7 +3,7 @@
 # `nib synth` (a TinyLlama-1.1B-shaped target and a 1-layer, FFN-512 draft of the same seed, so
 # they share embeddings and output matrix; --block-std sets how far the target's blocks move it
 # from the draft, hence the acceptance rate), then bench_spec on each: plain vs speculative greedy
-# decoding at fixed K and adaptive K, with the acceptance rate a, the cost ratio c, the
+# decoding at fixed K and adaptive K, with the per-token acceptance rate a, the cost ratio c, the
 # verification cost v, the speed-up (1 - a^(K+1)) / ((1 - a)(cK + v)) expects, and a check that
 # the tokens are identical.
 #
@@ -27,9 +27,10 @@ out=bench/RESULTS-spec.md
   echo "Measured $(date '+%Y-%m-%d %H:%M') by \`bench/spec.sh -t $T -n $N --type $TYPE\` at nib $(git rev-parse --short HEAD) on"
   echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'). Greedy, $N tokens, $T threads. Target: \`nib synth --preset"
   echo "tinyllama-1.1b --block-std S\`; draft: the same with \`--n-layer 1 --n-ff 512\` (same seed: shared embeddings"
-  echo "and output). a: drafted tokens accepted; c: one draft token / one target token; v: a row-exact target"
-  echo "pass over K + 1 tokens / a one-token pass (timed apart); expected: (1 - a^(K+1)) / ((1 - a)(cK + v)),"
-  echo "which assumes independent acceptances (real runs accept in bursts, so they beat it at large K)."
+  echo "and output). a: the per-token acceptance rate, kept / judged proposals (a draft's proposals up to and"
+  echo "including its first rejection; the rest are never judged); c: one draft token / one target token; v: a"
+  echo "row-exact target pass over K + 1 tokens / a one-token pass (timed apart); expected: (1 - a^(K+1)) /"
+  echo "((1 - a)(cK + v)), which assumes independent acceptances (real runs accept in bursts, so they can beat it)."
   for S in $STDS; do
     tm="$B/bench-models/spec-target-$S-$TYPE.gguf" dm="$B/bench-models/spec-draft-$S-$TYPE.gguf"
     [ -f "$tm" ] || "$B/nib" synth --preset tinyllama-1.1b --type "$TYPE" --block-std "$S" -o "$tm" >&2

@@ -28,7 +28,8 @@ struct nib_spec {
     float                 *q;           /* [draft_max][n_vocab]: the draft's distributions (sampling) */
     float                 *pd;          /* [n_vocab] the target's distribution of one row */
     uint64_t               rng;
-    double                 alpha;        /* acceptance rate (running) */
+    double                 alpha;        /* per-token acceptance rate (running: kept_w / judged_w) */
+    double                 kept_w, judged_w; /* decayed counts of kept and judged proposals */
     double                 t_tok;        /* seconds per drafted token (running) */
     double                 sw, sx, sy, sxx, sxy; /* decayed sums fitting target pass time = a + b * rows */
     int32_t                plain_steps;
@@ -111,7 +112,8 @@ int nib_spec_new(struct nib_context *target, struct nib_context *draft, const st
     s->n_vocab = nib_model_n_vocab(nib_context_model(target));
     s->prompt_row = -1;
     s->rng = pp.seed;
-    s->alpha = 0.7;
+    s->alpha = 0.7; /* a prior worth ten judged proposals */
+    s->kept_w = 0.7 * 10, s->judged_w = 10;
     s->prop = malloc(sizeof(int32_t) * (size_t)pp.draft_max);
     s->pd = malloc(sizeof(float) * (size_t)s->n_vocab);
     if (!pp.greedy) s->q = malloc(sizeof(float) * (size_t)pp.draft_max * (size_t)s->n_vocab);
@@ -405,13 +407,17 @@ int32_t nib_spec_next(struct nib_spec *s, struct nib_sampler *ts, struct nib_sam
     }
     /* running estimates for choosing K */
     record_pass(s, n_prop + 1, t2 - t1);
-    if (n_prop > 0) {
-        s->alpha = 0.85 * s->alpha + 0.15 * (double)accepted / (double)n_prop;
+    const int32_t judged = accepted + (accepted < n_prop); /* the proposals after a rejection were never judged */
+    if (n_prop > 0) { /* accepted / n_prop would count them as rejected and make long drafts look bad */
+        s->kept_w = 0.95 * s->kept_w + accepted;
+        s->judged_w = 0.95 * s->judged_w + judged;
+        s->alpha = s->kept_w / s->judged_w;
         s->t_tok = s->st.drafted ? 0.8 * s->t_tok + 0.2 * (t1 - t0) / n_prop : (t1 - t0) / n_prop;
     }
     s->st.steps++;
     s->st.drafted += n_prop;
     s->st.accepted += accepted;
+    s->st.judged += judged;
     s->st.emitted += m;
     s->st.t_draft += t1 - t0;
     s->st.t_target += t2 - t1;

@@ -645,6 +645,9 @@ struct nib_spec_stats {
     int64_t steps;          /* target passes */
     int64_t drafted;        /* tokens proposed */
     int64_t accepted;       /* proposals kept */
+    int64_t judged;         /* proposals the target judged: the kept ones and each first rejected one
+                               (the rest of a rejected draft is never looked at). accepted / judged
+                               is the per-token acceptance rate, the a of (1 - a^(K+1)) / (1 - a) */
     int64_t emitted;        /* tokens returned */
     double  t_draft, t_target; /* seconds spent proposing / verifying */
 };

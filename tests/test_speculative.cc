@@ -157,6 +157,10 @@ TEST(Speculative, GreedyIsExactWithOtherDrafts) {
             nib_spec_stats st = {};
             EXPECT_EQ(speculative(t, dm, prompt, 64, greedy(), &st, k), plain(t, prompt, 64, greedy())) << "K " << k;
             EXPECT_LE(st.accepted, st.drafted);
+            /* judged: the kept proposals plus at most one rejected per target pass */
+            EXPECT_LE(st.accepted, st.judged);
+            EXPECT_LE(st.judged, st.drafted);
+            EXPECT_LE(st.judged - st.accepted, st.steps);
         }
         nib_model_free(t);
         nib_model_free(dm);

@@ -95,10 +95,11 @@ int gen_spec_setup(const struct gen_spec_args *a, const struct nib_sampler_param
 void gen_print_spec_stats(const struct nib_spec *spec) {
     struct nib_spec_stats st;
     nib_spec_get_stats(spec, &st);
-    fprintf(stderr, "nib: speculative: %lld target passes, %lld drafted, %lld accepted (%.1f%%), %.2f tokens per pass; "
-                    "drafting %.3f s, verifying %.3f s\n",
+    fprintf(stderr, "nib: speculative: %lld target passes, %lld drafted, %lld accepted (%.1f%%; per judged token %.1f%%), "
+                    "%.2f tokens per pass; drafting %.3f s, verifying %.3f s\n",
             (long long)st.steps, (long long)st.drafted, (long long)st.accepted,
             st.drafted ? 100.0 * (double)st.accepted / (double)st.drafted : 0.0,
+            st.judged ? 100.0 * (double)st.accepted / (double)st.judged : 0.0,
             st.steps ? (double)(st.emitted - 1) / (double)st.steps : 0.0, st.t_draft, st.t_target);
 }
 

@@ -81,6 +81,7 @@ static void slot_release(struct serve_engine *e, int s) {
         nib_spec_get_stats(sl->spec, &st);
         pthread_mutex_lock(&e->spec_mu);
         e->spec_done.steps += st.steps, e->spec_done.drafted += st.drafted, e->spec_done.accepted += st.accepted;
+        e->spec_done.judged += st.judged;
         e->spec_done.emitted += st.emitted, e->spec_done.t_draft += st.t_draft, e->spec_done.t_target += st.t_target;
         pthread_mutex_unlock(&e->spec_mu);
         nib_spec_free(sl->spec);
