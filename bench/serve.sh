@@ -40,7 +40,7 @@ log="$B/bench-serve/server.log"
 
 # Starts the server; sets PID and PORT.
 start_server() {
-  OMP_WAIT_POLICY=PASSIVE "$B/nib" serve -m "$MODEL" --port 0 --parallel 8 -t "$T" 2>"$log" &
+  "$B/nib" serve -m "$MODEL" --port 0 --parallel 8 -t "$T" 2>"$log" &
   PID=$!
   PORT=""
   for _ in $(seq 600); do

@@ -122,6 +122,25 @@ static int open_model(const struct serve_args *a, struct serve_app *app, struct 
     return app->model_name ? 0 : cli_fail("out of memory");
 }
 
+/* SIGINT/SIGTERM: stop accepting connections, then stop the engine (its
+ * loop returns on the main thread). */
+struct stopper {
+    const sigset_t      *sigs;
+    struct MHD_Daemon   *d;
+    struct serve_engine *engine;
+    MHD_socket           listen_fd;
+};
+
+static void *wait_signal(void *arg) {
+    struct stopper *st = arg;
+    int sig = 0;
+    sigwait(st->sigs, &sig);
+    fprintf(stderr, "nib serve: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    st->listen_fd = MHD_quiesce_daemon(st->d);
+    serve_engine_stop(st->engine);
+    return NULL;
+}
+
 int nib_cmd_serve(int argc, char **argv) {
     struct serve_args a = { .m.default_name = "tiny-chat-q8_0.gguf", .host = "127.0.0.1", .port = 8080, .parallel = 4,
                             .queue = 64, .max_body = 4 << 20, .timeout = 600, .spec.p = nib_spec_default_params() };
@@ -148,7 +167,7 @@ int nib_cmd_serve(int argc, char **argv) {
     if (!rc) {
         app.model = model;
         app.vocab = nib_model_vocab(model);
-        rc = serve_engine_start(&app.engine, model, ctx, a.parallel, a.queue, speculate ? &spec : NULL);
+        rc = serve_engine_start(&app.engine, model, ctx, a.parallel, a.queue, speculate ? &spec : NULL, false);
         if (!rc) serve_engine_set_timeout(app.engine, a.timeout);
     }
     int port = 0;
@@ -165,11 +184,18 @@ int nib_cmd_serve(int argc, char **argv) {
                     a.spec.p.draft_max);
         fprintf(stderr, strchr(a.host, ':') ? "nib serve: listening on http://[%s]:%d\n" : "nib serve: listening on http://%s:%d\n",
                 a.host, port);
-        int sig = 0;
-        sigwait(&sigs, &sig);
-        fprintf(stderr, "nib serve: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-        const MHD_socket listen_fd = MHD_quiesce_daemon(d);
-        serve_engine_stop(app.engine);
+        /* the engine runs here, on the thread whose OpenMP team loaded the model; a
+         * signal thread stops the daemon's listening and the engine */
+        struct stopper st = { .sigs = &sigs, .d = d, .engine = app.engine, .listen_fd = MHD_INVALID_SOCKET };
+        pthread_t sig_thread;
+        if (pthread_create(&sig_thread, NULL, wait_signal, &st)) {
+            fprintf(stderr, "nib serve: cannot start the signal thread\n");
+            serve_engine_stop(app.engine);
+        } else {
+            serve_engine_run(app.engine);
+            pthread_join(sig_thread, NULL);
+        }
+        const MHD_socket listen_fd = st.listen_fd;
         /* in-flight streams now end with a "shutting down" chunk and [DONE]: let them be sent */
         for (int i = 0; i < 200 && atomic_load(&app.open_streams) > 0; i++) {
             struct timespec ms10 = { 0, 10 * 1000000L };

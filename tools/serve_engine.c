@@ -421,8 +421,7 @@ static void decode_step(struct serve_engine *e, int32_t m) {
     }
 }
 
-static void *engine_main(void *arg) {
-    struct serve_engine *e = arg;
+void serve_engine_run(struct serve_engine *e) {
     for (;;) {
         pthread_mutex_lock(&e->mu);
         while (!e->stopping && atomic_load(&e->n_active) == 0 && e->n_queue == 0) pthread_cond_wait(&e->cv, &e->mu);
@@ -435,11 +434,15 @@ static void *engine_main(void *arg) {
     }
     for (int s = 0; s < e->n_parallel; s++)
         if (e->slots[s].t) slot_fail(e, s, 503, "the server is shutting down");
+}
+
+static void *engine_main(void *arg) {
+    serve_engine_run(arg);
     return NULL;
 }
 
 int serve_engine_start(struct serve_engine **out, const struct nib_model *m, struct nib_context *ctx, int32_t n_parallel,
-                       int32_t queue_cap, const struct serve_spec_cfg *spec) {
+                       int32_t queue_cap, const struct serve_spec_cfg *spec, bool own_thread) {
     struct serve_engine *e = calloc(1, sizeof(*e));
     if (!e) return cli_fail("out of memory");
     e->ctx = ctx;
@@ -462,6 +465,7 @@ int serve_engine_start(struct serve_engine **out, const struct nib_model *m, str
     *out = e;
     if (!e->queue || !e->tok || !e->seq || !e->want) return cli_fail("out of memory");
     if (e->n_batch < n_parallel) return cli_fail("--parallel %d is more than a batch holds (%d tokens)", n_parallel, e->n_batch);
+    if (!own_thread) return 0;
     if (pthread_create(&e->thread, NULL, engine_main, e)) return cli_fail("cannot start the engine thread");
     e->running = true;
     return 0;

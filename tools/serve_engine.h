@@ -49,11 +49,17 @@ struct serve_spec_cfg {
     struct nib_spec_params p;
 };
 
-/* Starts the engine thread on ctx (which it owns from now on; the caller
- * frees it and spec->draft after serve_engine_free). spec: NULL for none.
- * 0, or 1 with an error printed. */
+/* Makes the engine on ctx (which it owns from now on; the caller frees it
+ * and spec->draft after serve_engine_free). spec: NULL for none. With
+ * own_thread it starts its thread; without, the caller runs
+ * serve_engine_run on the thread that loaded the model (one OpenMP team in
+ * the process: libgomp throttles its spin-waits when its teams together
+ * have more threads than the machine has CPUs, and every barrier then
+ * sleeps). 0, or 1 with an error printed. */
 int serve_engine_start(struct serve_engine **out, const struct nib_model *m, struct nib_context *ctx, int32_t n_parallel,
-                       int32_t queue_cap, const struct serve_spec_cfg *spec);
+                       int32_t queue_cap, const struct serve_spec_cfg *spec, bool own_thread);
+/* The engine loop on the calling thread; returns once serve_engine_stop is called. */
+void serve_engine_run(struct serve_engine *e);
 /* Requests still waiting or generating `seconds` after submission fail with
  * 504 (0: no limit, the default). Call before the first submit. */
 void serve_engine_set_timeout(struct serve_engine *e, double seconds);
@@ -65,7 +71,8 @@ int serve_engine_submit(struct serve_engine *e, struct serve_task *t);
 void serve_engine_cancel(struct serve_engine *e, struct serve_task *t);
 void serve_engine_stats(struct serve_engine *e, struct serve_engine_stats *s);
 /* Fails every queued and active task with 503 "shutting down" and joins the
- * thread; later submits get SERVE_SUBMIT_STOPPING. */
+ * engine's own thread (serve_engine_run returns); later submits get
+ * SERVE_SUBMIT_STOPPING. */
 void serve_engine_stop(struct serve_engine *e);
 void serve_engine_free(struct serve_engine *e);
 
