@@ -6,7 +6,7 @@
 #   (a) one streaming client alone, R requests one after another;
 #   (b) 8 streaming clients at once, R requests each (closed loop);
 # every request a greedy completion of max_tokens tokens (EOS biased off) on
-# its own ~50-token prompt (no prefix-cache hits). Reports tokens/s, time to
+# its own 48-word prompt (no prefix-cache hits). Reports tokens/s, time to
 # first token p50/p99 and the ratio aggregate (b) / one client (a); the
 # issue's goal is >= 5x.
 #
@@ -85,7 +85,10 @@ print(f"Measured {datetime.datetime.now():%Y-%m-%d %H:%M} by `{cmd}` at nib {com
 print(f"- machine: {machine}; server threads: {t} (`-t {t}`), `--parallel 8`")
 print(f"- model: `{os.path.basename(model)}` ({os.path.getsize(model) / 1e9:.2f} GB)")
 print(f"- each request: streamed `/v1/completions`, greedy, `max_tokens` {one['max_tokens']} (EOS biased off), "
-      "its own ~50-token prompt; clients in a closed loop (next request when the last one ends)")
+      f"its own prompt of {one['prompt_words']} words, {many['prompt_tokens'] / many['requests']:.0f} tokens on average with this "
+      "model's vocabulary (no prefix-cache hits); clients in a closed loop (next request when the last one ends)")
+print(f"- the prompts are {many['prompt_tokens'] / max(1, many['tokens']):.1f}x the generated tokens: both phases are "
+      "bound by prompt processing as much as by decoding, which batching speeds up less")
 print("- tokens/s: completion tokens / wall time of the phase; TTFT: request sent → first chunk with text; "
       "decode t/s per request: (tokens − 1) / (last token − first token)")
 print(f"- server exit status after SIGTERM: {status}\n")

@@ -70,13 +70,13 @@ async function streamedCompletion(base, id, a) {
   });
   if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   let ttft = null;
-  let tokens = 0;
+  let tokens = 0, promptTokens = 0;
   const done = await readSSE(res, (ev) => {
     if (ttft === null && ev.choices?.length && ev.choices[0].text) ttft = performance.now() - t0;
-    if (ev.usage) tokens = ev.usage.completion_tokens;
+    if (ev.usage) tokens = ev.usage.completion_tokens, promptTokens = ev.usage.prompt_tokens;
   });
   if (!done) throw new Error('stream ended without [DONE]');
-  return { ttft_ms: ttft, tokens, wall_ms: performance.now() - t0 };
+  return { ttft_ms: ttft, tokens, prompt_tokens: promptTokens, wall_ms: performance.now() - t0 };
 }
 
 async function bench(a) {
@@ -94,6 +94,7 @@ async function bench(a) {
   const decode = reqs.map((r) => (r.tokens - 1) / ((r.wall_ms - r.ttft_ms) / 1000));
   return {
     clients: a.clients, requests: reqs.length, max_tokens: a.maxTokens, wall_s: wall, tokens,
+    prompt_words: a.promptWords, prompt_tokens: reqs.reduce((s, r) => s + r.prompt_tokens, 0),
     aggregate_tps: tokens / wall, ttft_p50_ms: pct(50), ttft_p99_ms: pct(99), ttft_max_ms: ttft[ttft.length - 1],
     per_request_decode_tps: decode.reduce((s, x) => s + x, 0) / decode.length,
   };
