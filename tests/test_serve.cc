@@ -385,9 +385,13 @@ TEST_F(Serve, StopStrings) {
     EXPECT_EQ(s.finish, "stop");
 }
 
+// Requests 2 and 6 have prompts longer than the engine's prefill chunk (128
+// rows per step while others decode), so they are read over several steps
+// shared with the others' decoding.
 TEST_F(Serve, ConcurrentGreedyEqualsAlone) {
-    const char *starts[8] = { "Once upon a time", "The cat sat", "Tom had a red ball.", "Lily went to the park",
-                              "A big bird", "The sun was hot.", "Ben and Mia", "There was a little boat" };
+    std::string starts[8] = { "Once upon a time", "The cat sat", "", "Lily went to the park",
+                              "A big bird", "The sun was hot.", "", "There was a little boat" };
+    for (int r = 0; r < 30; r++) starts[2] += "Tom had a red ball. ", starts[6] += "Ben and Mia ran to the big tree. ";
     auto body = [&](int i) {
         std::string b = "\"temperature\":0,\"max_tokens\":" + std::to_string(16 + 3 * i);
         return i % 2 ? chat_body(starts[i], b) : completion_body(starts[i], b);

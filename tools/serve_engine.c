@@ -359,6 +359,8 @@ static void spec_step(struct serve_engine *e, int s) {
         if (!slot_emit(e, s, out[i], NULL)) return;
 }
 
+#define PREFILL_CHUNK 128 /* see step */
+
 static void decode_step(struct serve_engine *e, int32_t m);
 
 /* One step: a batch of every active sequence's work, decoded together;
@@ -383,10 +385,13 @@ static void step(struct serve_engine *e) {
         e->want[m] = 1;
         sl->row = m++;
     }
-    for (int s = 0; s < e->n_parallel && m < e->n_batch; s++) {
+    /* prompt rows: while other sequences decode, at most PREFILL_CHUNK per step, so a long
+     * prompt takes a few steps and the streams it shares them with keep flowing */
+    const int32_t end = m > 0 && m + PREFILL_CHUNK < e->n_batch ? m + PREFILL_CHUNK : e->n_batch;
+    for (int s = 0; s < e->n_parallel && m < end; s++) {
         struct slot *sl = &e->slots[s];
         if (!sl->t || sl->n_past >= sl->t->n_prompt) continue;
-        const int32_t left = sl->t->n_prompt - sl->n_past, take = left < e->n_batch - m ? left : e->n_batch - m;
+        const int32_t left = sl->t->n_prompt - sl->n_past, take = left < end - m ? left : end - m;
         for (int32_t i = 0; i < take; i++) {
             e->tok[m] = sl->t->prompt[sl->n_past + i];
             e->seq[m] = s;
