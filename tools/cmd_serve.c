@@ -1,10 +1,11 @@
 /*
  * cmd_serve.c — `nib serve`: an OpenAI-compatible HTTP server. Parses the
  * options, loads the model, makes one context whose KV pool all sequences
- * share, starts the engine thread (serve_engine.c) and the HTTP daemon
- * (serve_http.c), then waits for SIGINT/SIGTERM: it stops accepting,
- * cancels in-flight requests (they get a 503 or a final SSE error chunk),
- * joins every thread and exits 0.
+ * share, starts the HTTP daemon (serve_http.c) and runs the engine
+ * (serve_engine.c) on this thread, the one whose OpenMP team loaded the
+ * model. A signal thread waits for SIGINT/SIGTERM: it stops accepting and
+ * stops the engine, which cancels in-flight requests (they get a 503 or a
+ * final SSE error chunk); then every thread is joined and nib exits 0.
  */
 #include "cli.h"
 #include "gen_common.h"

@@ -1,7 +1,8 @@
 /*
- * serve_engine.c — the engine thread of nib serve: admission, one batched
- * nib_decode per step, sampling and text for every active sequence (see
- * serve_engine.h).
+ * serve_engine.c — the engine of nib serve (on the main thread, or a
+ * thread of its own): admission, one batched nib_decode per step (prompts
+ * in chunks while other sequences decode), sampling and text for every
+ * active sequence (see serve_engine.h).
  */
 #include "serve_engine.h"
 

@@ -12,7 +12,9 @@
  * repacked GEMV/GEMM's (see rows8_avx2.c):
  *     acc_t = fma((float)isum, d_w * d_y, acc_t)       per block, in order
  * so results equal llama.cpp's bit for bit. Up to four activation rows share
- * each weight load and nibble unpacking (the prefill GEMM tile is 8 x 4).
+ * each weight load and nibble unpacking (the prefill GEMM tile is 8 x 4, 8 x 8
+ * for Q4_0 on AVX-512); tiles of 2+ rows prefetch the weights PF_BLOCKS
+ * ahead, since from memory the stream prefetcher alone falls behind them.
  */
 #include "avx2_util.h"
 #include "dispatch.h"
