@@ -112,6 +112,14 @@ static void batch_scores(const uint16_t *qh, int head_dim, const uint16_t *k_bas
  * vectors stay in registers (16 of the AVX-512 build's 32, 8 of AVX2's 16). */
 #define PV_SW (NIB_VNNI ? 16 : 8)
 
+/* tree8 over the eight accumulator rows of the batch order's P.V:
+ * (l, l+4), (l, l+2), (0, 1), lane by lane. */
+static inline __m256 tree8_rows(const __m256 r[8]) {
+    const __m256 a0 = _mm256_add_ps(r[4], r[0]), a1 = _mm256_add_ps(r[5], r[1]);
+    const __m256 a2 = _mm256_add_ps(r[6], r[2]), a3 = _mm256_add_ps(r[7], r[3]);
+    return _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
+}
+
 /* One pass of the batch order's P.V over NV * 8 head dims from d0:
  * compile-time indices only, so the accumulators stay in registers. */
 static inline __attribute__((always_inline)) void batch_pv_pass(const float *p, const uint16_t *v_base, size_t row_stride,
@@ -133,10 +141,9 @@ static inline __attribute__((always_inline)) void batch_pv_pass(const float *p, 
             const uint16_t *vr = v_base + (size_t)slot[j + l] * row_stride + off;
             for (int v = 0; v < NV; v++) A[l][v] = _mm256_fmadd_ps(pj, load_f16x8(vr + 8 * v), A[l][v]);
         }
-    for (int v = 0; v < NV; v++) { /* tree8: (l, l+4), (l, l+2), (0, 1) */
-        const __m256 a0 = _mm256_add_ps(A[4][v], A[0][v]), a1 = _mm256_add_ps(A[5][v], A[1][v]);
-        const __m256 a2 = _mm256_add_ps(A[6][v], A[2][v]), a3 = _mm256_add_ps(A[7][v], A[3][v]);
-        _mm256_storeu_ps(out + 8 * v, _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)));
+    for (int v = 0; v < NV; v++) {
+        const __m256 r[8] = { A[0][v], A[1][v], A[2][v], A[3][v], A[4][v], A[5][v], A[6][v], A[7][v] };
+        _mm256_storeu_ps(out + 8 * v, tree8_rows(r));
     }
 }
 
@@ -181,8 +188,8 @@ void NIB_X86_FN(nib_attention_head)(const float *q, int head_dim, const uint16_t
         batch_pv(scores, head_dim, v_base, row_stride, head_off, slot, n_kv, out);
         return;
     }
-    /* P . V: accumulator row j % n_acc, 8 head dims per vector, 64 per pass */
-    const int n_acc = tiny ? 8 : 32;
+    /* P . V in vec_dot_f16's order: accumulator row j % 32, 8 head dims per vector, 64 per pass */
+    const int n_acc = 32;
     float acc[32][64];
     for (int d0 = 0; d0 < head_dim; d0 += 64) {
         const int nd = head_dim - d0 < 64 ? head_dim - d0 : 64;
@@ -196,25 +203,14 @@ void NIB_X86_FN(nib_attention_head)(const float *q, int head_dim, const uint16_t
                 _mm256_storeu_ps(a + d, _mm256_fmadd_ps(p, load_f16x8(v + d), _mm256_loadu_ps(a + d)));
         }
         for (int d = 0; d < nd; d += 8) {
-            __m256 r[8];
-            if (tiny) {
-                for (int l = 0; l < 8; l++) r[l] = _mm256_loadu_ps(&acc[l][d]);
-            } else { /* GGML_F32x8_REDUCE's register adds: (a0 + a2) + (a1 + a3), lane by lane */
-                for (int l = 0; l < 8; l++)
-                    r[l] = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(&acc[l][d]), _mm256_loadu_ps(&acc[16 + l][d])),
-                                         _mm256_add_ps(_mm256_loadu_ps(&acc[8 + l][d]), _mm256_loadu_ps(&acc[24 + l][d])));
-            }
-            __m256 o;
-            if (tiny) { /* tree8: (l, l+4), (l, l+2), (0, 1) */
-                const __m256 a0 = _mm256_add_ps(r[4], r[0]), a1 = _mm256_add_ps(r[5], r[1]);
-                const __m256 a2 = _mm256_add_ps(r[6], r[2]), a3 = _mm256_add_ps(r[7], r[3]);
-                o = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
-            } else { /* hadd8: (l, l+4), then (0,1) + (2,3) */
-                const __m256 a0 = _mm256_add_ps(r[0], r[4]), a1 = _mm256_add_ps(r[1], r[5]);
-                const __m256 a2 = _mm256_add_ps(r[2], r[6]), a3 = _mm256_add_ps(r[3], r[7]);
-                o = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-            }
-            _mm256_storeu_ps(out + d0 + d, o);
+            __m256 r[8]; /* GGML_F32x8_REDUCE's register adds: (a0 + a2) + (a1 + a3), lane by lane */
+            for (int l = 0; l < 8; l++)
+                r[l] = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(&acc[l][d]), _mm256_loadu_ps(&acc[16 + l][d])),
+                                     _mm256_add_ps(_mm256_loadu_ps(&acc[8 + l][d]), _mm256_loadu_ps(&acc[24 + l][d])));
+            /* hadd8: (l, l+4), then (0,1) + (2,3) */
+            const __m256 a0 = _mm256_add_ps(r[0], r[4]), a1 = _mm256_add_ps(r[1], r[5]);
+            const __m256 a2 = _mm256_add_ps(r[2], r[6]), a3 = _mm256_add_ps(r[3], r[7]);
+            _mm256_storeu_ps(out + d0 + d, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
         }
     }
 }
@@ -246,29 +242,18 @@ static inline __m256 tile_scores8(const float *qf, const float *kf, int hd) {
     return hsum8_f32x8(a);
 }
 
-/* P.V over keys [0, nj) of a chunk whose V columns (NV * 8 of them) were
- * converted to vf (NV * 8 floats per key): batch_pv_pass's accumulators,
- * carried between chunks in st (the chunk starts at a multiple of 8 keys). */
-static inline __attribute__((always_inline)) void tile_pv_chunk(const float *p, const float *vf, int32_t nj, float *st,
-                                                                int first, const int NV) {
-    __m256 A[8][PV_SW / 8];
-    for (int l = 0; l < 8; l++)
-        for (int v = 0; v < NV; v++) A[l][v] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(st + (l * NV + v) * 8);
+/* P.V over keys [0, nj) of a chunk whose 8 V columns were converted to vf
+ * (8 floats per key): batch_pv_pass's accumulators, carried between chunks
+ * in st (the chunk starts at a multiple of 8 keys). */
+static void tile_pv_chunk(const float *p, const float *vf, int32_t nj, float *st, int first) {
+    __m256 A[8];
+    for (int l = 0; l < 8; l++) A[l] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(st + l * 8);
     int32_t j = 0;
     for (; j + 8 <= nj; j += 8)
-        for (int l = 0; l < 8; l++) {
-            const __m256 pj = _mm256_broadcast_ss(p + j + l);
-            for (int v = 0; v < NV; v++)
-                A[l][v] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vf + (size_t)(j + l) * (size_t)(NV * 8) + 8 * v), A[l][v]);
-        }
+        for (int l = 0; l < 8; l++) A[l] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j + l), _mm256_loadu_ps(vf + (size_t)(j + l) * 8), A[l]);
     for (int l = 0; l < 8; l++)
-        if (j + l < nj) {
-            const __m256 pj = _mm256_broadcast_ss(p + j + l);
-            for (int v = 0; v < NV; v++)
-                A[l][v] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vf + (size_t)(j + l) * (size_t)(NV * 8) + 8 * v), A[l][v]);
-        }
-    for (int l = 0; l < 8; l++)
-        for (int v = 0; v < NV; v++) _mm256_storeu_ps(st + (l * NV + v) * 8, A[l][v]);
+        if (j + l < nj) A[l] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j + l), _mm256_loadu_ps(vf + (size_t)(j + l) * 8), A[l]);
+    for (int l = 0; l < 8; l++) _mm256_storeu_ps(st + l * 8, A[l]);
 }
 
 #if NIB_VNNI
@@ -375,19 +360,17 @@ void NIB_X86_FN(nib_attention_tile)(const struct nib_attn_tile *t, int head_dim,
                     continue;
                 }
 #endif
-                tile_pv_chunk(p[b], vf, nj[b], sti[b], c0 == 0, 1);
+                tile_pv_chunk(p[b], vf, nj[b], sti[b], c0 == 0);
                 b++;
             }
         }
         const int nv = w / 8;
-        for (int i = 0; i < nq; i++) { /* tree8: (l, l+4), (l, l+2), (0, 1) */
+        for (int i = 0; i < nq; i++) {
             const float *sti = st + (size_t)i * 8 * TILE_SW;
             for (int v = 0; v < nv; v++) {
                 __m256 A[8];
                 for (int l = 0; l < 8; l++) A[l] = _mm256_loadu_ps(sti + (l * nv + v) * 8);
-                const __m256 a0 = _mm256_add_ps(A[4], A[0]), a1 = _mm256_add_ps(A[5], A[1]);
-                const __m256 a2 = _mm256_add_ps(A[6], A[2]), a3 = _mm256_add_ps(A[7], A[3]);
-                _mm256_storeu_ps(t->out[i] + d0 + 8 * v, _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)));
+                _mm256_storeu_ps(t->out[i] + d0 + 8 * v, tree8_rows(A));
             }
         }
         d0 += w;

@@ -54,7 +54,8 @@ static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const st
             _mm_prefetch(ahead + 64, _MM_HINT_T0);
             _mm_prefetch(ahead + 128, _MM_HINT_T0);
         }
-        /* AVX2: int16 pair sums; VNNI: the int32 lane sums directly, low and
+        /* AVX2: int16 pair sums; VNNI: the int32 lane sums directly, in one
+         * chain per row where 4+ rows give independent chains, else low and
          * high nibbles in two chains (vpdpbusd's latency) joined below */
         __m256i s16[TILE];
 #if NIB_VNNI /* the low chain starts from -8 * sum(y): the correction costs a broadcast load, no add */
