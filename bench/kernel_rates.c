@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
         }
         void *packed = NULL;
         const size_t ps = nib_repack_size(ty, n, n_out);
-        if (ps && nib_cpu_kernels()->packed8[ty] && (packed = malloc(ps))) nib_repack_groups(ty, w, wrow, n, 0, n_out / 8, packed);
+        if (ps && nib_cpu_kernels()->packed8[ty] && (packed = malloc(ps))) nib_repack_groups(ty, w, wrow, n, 0, n_out / 8, nib_op_packed_paired(ty, n_out), packed);
         double best = 1e30;
         for (int r = 0; r < runs; r++) {
             const double t0 = now();

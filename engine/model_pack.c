@@ -5,6 +5,7 @@
 #include "model.h"
 
 #include "dispatch.h"
+#include "ops_ref.h"
 #include "repack.h"
 
 #include <stdlib.h>
@@ -61,8 +62,9 @@ void nib_model_pack(struct nib_model *m) {
         if (!sz) continue;
         char *dst = (char *)m->packed + off;
         const int64_t groups = w->ne1 / 8;
+        const int pair = nib_op_packed_paired(w->type, w->ne1);
 #pragma omp parallel for schedule(static)
-        for (int64_t g = 0; g < groups; g++) nib_repack_groups(w->type, w->data, w->row_bytes, w->ne0, g, g + 1, dst);
+        for (int64_t g = 0; g < groups; g++) nib_repack_groups(w->type, w->data, w->row_bytes, w->ne0, g, g + 1, pair, dst);
         release_pages(w->data, w->row_bytes * (size_t)w->ne1);
         w->packed = dst;
         off += sz;

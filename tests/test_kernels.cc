@@ -372,8 +372,10 @@ TEST_P(KernelVariant, MatmulMatchesReference) {
 
 /* Packed matrices (repack.h): the packed kernels give the same bits as the
  * row-wise rows8 kernels (both follow llama.cpp's repacked float order), for
- * any number of token rows (GEMM tiles of 4 and GEMV tails), and stay within
- * the bound of the reference; the repack keeps every value. */
+ * any number of token rows (GEMM tiles of 4 and GEMV tails), in the paired
+ * layout too (16-row kernels); row-wise, every token row equals a one-row
+ * call; all stay within the bound of the reference; the repack keeps every
+ * value. */
 TEST(KernelPacked, SameBitsAsRows8) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
     NibRng rng(0x5ac);
@@ -383,8 +385,8 @@ TEST(KernelPacked, SameBitsAsRows8) {
         const int pt = nib_type_traits(wt.type)->vec_dot_type;
         const int64_t bs = nib_type_block_size(wt.type);
         for (int64_t n : { bs, 3 * bs, 4096 + bs })
-            for (int64_t n_out : { 8, 24 })
-                for (int64_t n_tok : { 1, 3, 4, 7, 70 }) {
+            for (int64_t n_out : { 8, 16, 24, 48 }) /* 16 and 48: the paired layout where the variant has it */
+                for (int64_t n_tok : { 1, 2, 3, 4, 5, 6, 7, 8, 9, 70 }) {
                     ASSERT_NE(nib_repack_size(wt.type, n, n_out), 0u);
                     const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
                     const std::vector<float> x = random_acts(n, n_tok, rng);
@@ -392,7 +394,7 @@ TEST(KernelPacked, SameBitsAsRows8) {
                     const std::vector<uint8_t> xq = quantize_with(ref_table(), pt, x.data(), n, n_tok, &xrow);
                     const size_t wrow = nib_type_row_bytes(wt.type, n), ny = (size_t)(n_out * n_tok);
                     std::vector<uint8_t> packed(nib_repack_size(wt.type, n, n_out) + 64, kGuard);
-                    nib_repack_groups(wt.type, w.data(), wrow, n, 0, n_out / 8, packed.data());
+                    nib_repack_groups(wt.type, w.data(), wrow, n, 0, n_out / 8, nib_op_packed_paired(wt.type, n_out), packed.data());
                     EXPECT_TRUE(guards_intact(packed.data() + packed.size() - 64, 64));
                     std::vector<float> rows(ny), pk(ny + 16), want(ny);
                     memset(pk.data(), kGuard, pk.size() * sizeof(float));
@@ -401,6 +403,15 @@ TEST(KernelPacked, SameBitsAsRows8) {
                     EXPECT_EQ(memcmp(rows.data(), pk.data(), ny * sizeof(float)), 0)
                         << nib_type_name(wt.type) << " n=" << n << " out=" << n_out << " tok=" << n_tok;
                     EXPECT_TRUE(guards_intact((const uint8_t *)(pk.data() + ny), 16 * sizeof(float)));
+                    /* row-wise: each token row as its own one-row call computes it */
+                    std::vector<float> rw(ny), one(ny);
+                    nib_op_matmul(wt.type, w.data(), wrow, packed.data(), n, n_out, xq.data(), xrow, n_tok, rw.data(),
+                                  NIB_MATMUL_ROWWISE, 2);
+                    for (int64_t t = 0; t < n_tok; t++)
+                        nib_op_matmul(wt.type, w.data(), wrow, packed.data(), n, n_out, xq.data() + (size_t)t * xrow, xrow, 1,
+                                      one.data() + t * n_out, 0, 1);
+                    EXPECT_EQ(memcmp(rw.data(), one.data(), ny * sizeof(float)), 0)
+                        << nib_type_name(wt.type) << " row-wise n=" << n << " out=" << n_out << " tok=" << n_tok;
                     loop_matmul(ref_table(), wt.type, w.data(), wrow, n, n_out, xq.data(), xrow, n_tok, want.data());
                     for (int64_t t = 0; t < n_tok; t++)
                         for (int64_t o = 0; o < n_out; o++) {

@@ -39,6 +39,13 @@ typedef void (*nib_rows8_fn)(int64_t n, float *out /* [8] */, const void *w, siz
 typedef void (*nib_packed8_fn)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
 
+/* A pair of groups (16 rows) in repack.h's paired layout against n_tok <=
+ * packed8_tokens[type] activation rows: what two packed8 calls on the
+ * unpaired groups give, bit for bit (for the types that have it, GEMV and
+ * GEMM orders agree); arguments as for nib_packed8_fn. */
+typedef void (*nib_packed16_fn)(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+                                size_t y_stride, const int32_t *ycorr, const float *dyf);
+
 /* One weight row against n_rows <= dot4_tokens[type] (4, or 8 where a
  * variant says so; Q8_0 partners always 4) activation rows (y_row_bytes apart):
  * out[t] equals vec_dot's result for row t, bit for bit. dy: for partner
@@ -98,6 +105,7 @@ struct nib_cpu_kernels {
     /* By weight type, NULL for most: the kernel over the packed copy of a
      * matrix (repack.h), which the model makes at load time where this is set. */
     nib_packed8_fn      packed8[NIB_TYPE_COUNT];
+    nib_packed16_fn     packed16[NIB_TYPE_COUNT];      /* NULL where a variant has none */
     int                 packed8_tokens[NIB_TYPE_COUNT]; /* the most activation rows one packed8 call takes (4 or 8) */
     nib_dot4_fn         dot4[NIB_TYPE_COUNT];         /* by weight type, NULL for most */
     int                 dot4_tokens[NIB_TYPE_COUNT];  /* the most activation rows one dot4 call takes (4 or 8) */

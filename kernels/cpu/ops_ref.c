@@ -34,10 +34,15 @@ static void q8_0_block_terms(const struct nib_cpu_kernels *k, const void *xq, si
     }
 }
 
+bool nib_op_packed_paired(int w_type, int64_t n_out) {
+    return nib_cpu_kernels()->packed16[w_type] && n_out % 16 == 0;
+}
+
 /* Returns false (nothing done) only when the Q4_0 scratch cannot be had. */
 static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
                           const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int64_t n_gemm, int nt) {
     nib_packed8_fn kern = k->packed8[w_type];
+    nib_packed16_fn kern16 = nib_op_packed_paired(w_type, n_out) ? k->packed16[w_type] : NULL;
     const int tile = k->packed8_tokens[w_type];
     const size_t group_bytes = nib_repack_size(w_type, n_in, 8);
     const int64_t nb = n_in / 32, chunk = n_tok < PACKED_TOKEN_CHUNK ? n_tok : PACKED_TOKEN_CHUNK;
@@ -58,14 +63,22 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
     for (int64_t t0 = 0; t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
         const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
         if (sums) q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, -8, sums, ycorr, dyf);
+        /* paired layout: units of two groups for packed16, else one */
+        const int64_t per = kern16 ? 2 : 1;
 #pragma omp parallel for schedule(static) num_threads(nt)
-        for (int64_t g = 0; g < n_out / 8; g++) {
+        for (int64_t u = 0; u < n_out / 8 / per; u++) {
+            const int64_t g = u * per;
             const char *grp = (const char *)packed + (size_t)g * group_bytes;
             for (int64_t t = t0; t < t1;) { /* tiles of up to `tile` rows, none straddling n_gemm */
                 const int64_t end = t < n_gemm && n_gemm < t1 ? n_gemm : t1;
                 const int ntt = end - t < tile ? (int)(end - t) : tile;
-                kern(n_in, grp, (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes, ntt, y + t * n_out + 8 * g,
-                     (size_t)n_out, t < n_gemm, sums ? ycorr + (t - t0) * nb : NULL, sums ? dyf + (t - t0) * nb : NULL);
+                const char *xt = (const char *)xq + (size_t)t * xq_row_bytes;
+                const int32_t *yc = sums ? ycorr + (t - t0) * nb : NULL;
+                const float *df = sums ? dyf + (t - t0) * nb : NULL;
+                if (kern16)
+                    kern16(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, yc, df);
+                else
+                    kern(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df);
                 t += ntt;
             }
         }

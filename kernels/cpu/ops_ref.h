@@ -12,6 +12,7 @@
 #ifndef NIB_OPS_REF_H
 #define NIB_OPS_REF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,11 @@ enum nib_matmul_flags { NIB_MATMUL_NO_REPACK = 1, NIB_MATMUL_ROWWISE = 2 };
 void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *packed, int64_t n_in, int64_t n_out,
                    const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y /* [n_tok][n_out] */, int flags,
                    int n_threads);
+
+/* Whether nib_op_matmul reads the packed copy of an n_out-row matrix of
+ * w_type in repack.h's paired layout (the variant has a 16-row kernel for
+ * w_type and n_out % 16 == 0): nib_repack_groups's `pair` for it. */
+bool nib_op_packed_paired(int w_type, int64_t n_out);
 
 /* Quantizes n_tok rows of n floats to `type` (the partner of a weight type),
  * rounding as ggml's CPU backend does (quantize_act.c). */

@@ -15,6 +15,8 @@
  * each weight load and nibble unpacking (the prefill GEMM tile is 8 x 4, 8 x 8
  * for Q4_0 on AVX-512); tiles of 2+ rows prefetch the weights PF_BLOCKS
  * ahead, since from memory the stream prefetcher alone falls behind them.
+ * AVX-512 adds a 16-row Q4_0 kernel over repack.h's paired layout (zmm
+ * lanes: two groups' rows), the same per-lane arithmetic.
  */
 #include "avx2_util.h"
 #include "dispatch.h"
@@ -112,6 +114,74 @@ void NIB_X86_FN(nib_packed8_q4_0_q8_0)(int64_t n, const void *group, const void 
     default: q4_0_tile(nb, group, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 1); break;
     }
 }
+
+#if NIB_VNNI
+/* A pair of groups (16 rows, repack.h's paired layout: the two groups'
+ * blocks b side by side) in 512-bit vectors: lanes 0-7 are the first
+ * group's rows, 8-15 the second's, so each vpdpbusd takes its activation
+ * bytes as one broadcast and covers twice the rows of q4_0_tile's: half the
+ * instructions per multiply-add. Each lane computes what q4_0_tile's lane
+ * computes, in the same order: the same bits. */
+static inline __attribute__((always_inline)) void q4_0_tile16(int64_t nb, const struct nib_block_q4_0x8 *w, const void *xq,
+                                                              size_t xq_row_bytes, const int32_t *ycorr, const float *dyf,
+                                                              float *y, size_t y_stride, const int NT) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const struct nib_block_q8_0 *a[TILE];
+    __m512 acc[TILE];
+    for (int t = 0; t < NT; t++) {
+        a[t] = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
+        acc[t] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const struct nib_block_q4_0x8 *w0 = w + 2 * b, *w1 = w0 + 1;
+        if (NT >= 2) { /* as q4_0_tile: 288 bytes a block pair */
+            const char *ahead = (const char *)(w0 + PF_BLOCKS);
+            for (int l = 0; l < 5; l++) _mm_prefetch(ahead + 64 * l, _MM_HINT_T0);
+        }
+        __m512i s[TILE], s_hi[TILE];
+        for (int t = 0; t < NT; t++) {
+            s[t] = _mm512_set1_epi32(ycorr[(size_t)t * (size_t)nb + (size_t)b]);
+            s_hi[t] = _mm512_setzero_si512();
+        }
+        for (int c = 0; c < 4; c++) {
+            const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(w0->qs + 32 * c))),
+                                                 _mm256_loadu_si256((const __m256i *)(w1->qs + 32 * c)), 1);
+            const __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+            for (int t = 0; t < NT; t++) {
+                int32_t ylo, yhi;
+                memcpy(&ylo, a[t][b].qs + 8 * c, 4);
+                memcpy(&yhi, a[t][b].qs + 8 * c + 4, 4);
+                s[t] = _mm512_dpbusd_epi32(s[t], lo, _mm512_set1_epi32(ylo));
+                if (NT >= 4) s[t] = _mm512_dpbusd_epi32(s[t], hi, _mm512_set1_epi32(yhi));
+                else s_hi[t] = _mm512_dpbusd_epi32(s_hi[t], hi, _mm512_set1_epi32(yhi));
+            }
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)w0->d)),
+                                                                  _mm_loadu_si128((const __m128i *)w1->d), 1));
+        for (int t = 0; t < NT; t++) {
+            const size_t tb = (size_t)t * (size_t)nb + (size_t)b;
+            const __m512i isum = NT >= 4 ? s[t] : _mm512_add_epi32(s[t], s_hi[t]);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(dyf[tb])), acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);
+}
+
+void nib_packed16_q4_0_q8_0_avx512(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+                                   size_t y_stride, const int32_t *ycorr, const float *dyf) {
+    const int64_t nb = n / NIB_QK8_0;
+    switch (n_tok) {
+    case 8: q4_0_tile16(nb, pair, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 8); break;
+    case 7: q4_0_tile16(nb, pair, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 7); break;
+    case 6: q4_0_tile16(nb, pair, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 6); break;
+    case 5: q4_0_tile16(nb, pair, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 5); break;
+    case 4: q4_0_tile16(nb, pair, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 4); break;
+    case 3: q4_0_tile16(nb, pair, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 3); break;
+    case 2: q4_0_tile16(nb, pair, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 2); break;
+    default: q4_0_tile16(nb, pair, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 1); break;
+    }
+}
+#endif
 
 void NIB_X86_FN(nib_block_sums_q8_0)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out) {
     const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);

@@ -60,14 +60,17 @@ static void pack_q4_K(const struct nib_block_q4_K *const rows[8], int64_t b, str
     }
 }
 
-void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0, int64_t g0, int64_t g1, void *dst) {
+void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0, int64_t g0, int64_t g1, int pair,
+                       void *dst) {
     for (int64_t g = g0; g < g1; g++) {
         const void *rows[8];
         for (int r = 0; r < 8; r++) rows[r] = (const char *)src + (size_t)(8 * g + r) * row_bytes;
         if (type == NIB_TYPE_Q4_0) {
             const int64_t nb = ne0 / NIB_QK4_0;
-            for (int64_t b = 0; b < nb; b++)
-                pack_q4_0((const struct nib_block_q4_0 *const *)rows, b, (struct nib_block_q4_0x8 *)dst + g * nb + b);
+            for (int64_t b = 0; b < nb; b++) {
+                const int64_t at = pair ? (g & ~(int64_t)1) * nb + 2 * b + (g & 1) : g * nb + b;
+                pack_q4_0((const struct nib_block_q4_0 *const *)rows, b, (struct nib_block_q4_0x8 *)dst + at);
+            }
         } else if (type == NIB_TYPE_Q4_K) {
             const int64_t nb = ne0 / NIB_QK_K;
             for (int64_t b = 0; b < nb; b++)

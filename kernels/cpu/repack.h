@@ -18,6 +18,10 @@
  *   sc[s][r], m[s][r]  row r's 6-bit scale and min of sub-block s, unpacked;
  *   qs[128 s + 32c + 4r + i]  sub-block s (32 weights) laid out as a Q4_0
  *                 block above (weights unsigned 0..15 as stored).
+ * Paired Q4_0 (pair != 0, for a kernel table with packed16 and ne1 % 16 ==
+ * 0: nib_op_packed_paired): groups 2u and 2u + 1 interleave block by block,
+ * block b of group 2u + h at struct index 2u * nb + 2b + h, so a 16-row
+ * kernel reads one sequential stream. Same bytes, same size.
  * The values are those of the source blocks, bit for bit.
  */
 #ifndef NIB_REPACK_H
@@ -46,8 +50,10 @@ struct nib_block_q4_Kx8 {
 size_t nib_repack_size(int type, int64_t ne0, int64_t ne1);
 
 /* Packs rows [8 * g0, 8 * g1) (groups g0..g1-1) of src (row_bytes apart)
- * into dst, which holds the whole packed matrix. */
-void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0, int64_t g0, int64_t g1, void *dst);
+ * into dst, which holds the whole packed matrix; pair: the paired Q4_0
+ * layout (ignored for other types). */
+void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0, int64_t g0, int64_t g1, int pair,
+                       void *dst);
 
 #ifdef __cplusplus
 }
