@@ -427,6 +427,48 @@ TEST(KernelPacked, SameBitsAsRows8) {
     if (!checked) GTEST_SKIP() << "variant " << k->name << " has no packed kernels";
 }
 
+/* The 16-row Q8_0 prompt GEMM (AVX-512) gives gemm8's bits on each half,
+ * for every tile size (1-8 tokens and tails) and row length. */
+TEST(KernelGemm16, SameBitsAsGemm8) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels();
+    if (!k->gemm16[NIB_TYPE_Q8_0] || !k->gemm8[NIB_TYPE_Q8_0])
+        GTEST_SKIP() << "variant " << k->name << " has no 16-row Q8_0 GEMM";
+    NibRng rng(0x516);
+    const WeightType *q8 = nullptr;
+    for (const WeightType &wt : weight_types())
+        if (wt.type == NIB_TYPE_Q8_0) q8 = &wt;
+    ASSERT_NE(q8, nullptr);
+    for (int64_t n : { 32, 96, 4096 + 32 })
+        for (int n_tok : { 1, 2, 3, 4, 5, 6, 7, 8, 9, 17 }) {
+            const int64_t nb = n / 32;
+            const std::vector<uint8_t> w = random_weights(*q8, n, 16, rng);
+            const std::vector<float> x = random_acts(n, n_tok, rng);
+            size_t xrow = 0;
+            const std::vector<uint8_t> xq = quantize_with(ref_table(), NIB_TYPE_Q8_0, x.data(), n, n_tok, &xrow);
+            std::vector<int32_t> ybase((size_t)(nb * n_tok));
+            std::vector<float> dyf((size_t)(nb * n_tok));
+            for (int t = 0; t < n_tok; t++)
+                for (int64_t b = 0; b < nb; b++) {
+                    const nib_block_q8_0 *a = (const nib_block_q8_0 *)(xq.data() + (size_t)t * xrow) + b;
+                    int32_t sum = 0;
+                    for (int i = 0; i < 32; i++) sum += a->qs[i];
+                    ybase[(size_t)(t * nb + b)] = -128 * sum;
+                    dyf[(size_t)(t * nb + b)] = nib_fp16_to_fp32(a->d);
+                }
+            const size_t wrow = nib_type_row_bytes(NIB_TYPE_Q8_0, n);
+            std::vector<uint8_t> scratch(NIB_GEMM16_SCRATCH(n) + 64);
+            void *sp = (void *)(((uintptr_t)scratch.data() + 63) & ~(uintptr_t)63);
+            std::vector<float> y8((size_t)(16 * n_tok)), y16((size_t)(16 * n_tok) + 16);
+            memset(y16.data(), kGuard, y16.size() * sizeof(float));
+            for (int h = 0; h < 2; h++)
+                k->gemm8[NIB_TYPE_Q8_0](n, w.data() + (size_t)(8 * h) * wrow, wrow, xq.data(), xrow, n_tok, ybase.data(),
+                                        dyf.data(), y8.data() + 8 * h, 16, sp);
+            k->gemm16[NIB_TYPE_Q8_0](n, w.data(), wrow, xq.data(), xrow, n_tok, ybase.data(), dyf.data(), y16.data(), 16, sp);
+            EXPECT_EQ(memcmp(y8.data(), y16.data(), y8.size() * sizeof(float)), 0) << "n=" << n << " tok=" << n_tok;
+            EXPECT_TRUE(guards_intact((const uint8_t *)(y16.data() + 16 * n_tok), 16 * sizeof(float)));
+        }
+}
+
 /* nib_op_quantize_rows runs the chosen table's quantizers; row gaps stay untouched. */
 TEST(KernelDispatch, QuantizeRowsUsesTable) {
     NibRng rng(0x9e1);

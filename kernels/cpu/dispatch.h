@@ -70,6 +70,9 @@ typedef void (*nib_gemm8_fn)(int64_t n, const void *w, size_t w_row_bytes, const
                              int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
                              void *scratch);
 #define NIB_GEMM8_SCRATCH(n) ((size_t)((n) / 32) * 288)
+/* The same for sixteen weight rows (the AVX-512 variant's gemm16: each
+ * row's bits equal gemm8's); scratch NIB_GEMM16_SCRATCH(n) bytes. */
+#define NIB_GEMM16_SCRATCH(n) ((size_t)((n) / 32) * 576)
 
 /* gemm_tile_rows weight rows (w_row_bytes apart) against 4 activation rows
  * (x_row_bytes apart): out[4 * r + t] equals gemm_dot's result for that
@@ -111,6 +114,7 @@ struct nib_cpu_kernels {
     int                 dot4_tokens[NIB_TYPE_COUNT];  /* the most activation rows one dot4 call takes (4 or 8) */
     nib_dot4x4_fn       dot4x4[NIB_TYPE_COUNT];       /* by weight type, NULL for most; needs dot4 too */
     nib_gemm8_fn        gemm8[NIB_TYPE_COUNT];        /* by weight type, NULL for most (AVX-512: Q8_0) */
+    nib_gemm8_fn        gemm16[NIB_TYPE_COUNT];       /* 16-row gemm8, NULL for most (AVX-512: Q8_0) */
     nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */
     nib_attention_fn    attention_head;
     /* attention_ref.h's tile of query heads sharing a K/V head (batch order) */

@@ -97,7 +97,9 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, nib_gemm8_fn kern, con
     int16_t *sums = malloc(sizeof(int16_t) * (size_t)(nb * chunk));
     int32_t *ybase = malloc(sizeof(int32_t) * (size_t)(nb * chunk));
     float *dyf = malloc(sizeof(float) * (size_t)(nb * chunk));
-    const size_t scratch_bytes = (NIB_GEMM8_SCRATCH(n_in) + 63) & ~(size_t)63;
+    nib_gemm8_fn kern16 = n_out % 16 == 0 ? k->gemm16[NIB_TYPE_Q8_0] : NULL; /* same bits, half the instructions */
+    const int64_t rows = kern16 ? 16 : 8;
+    const size_t scratch_bytes = ((kern16 ? NIB_GEMM16_SCRATCH(n_in) : NIB_GEMM8_SCRATCH(n_in)) + 63) & ~(size_t)63;
     char *scratch = aligned_alloc(64, scratch_bytes * (size_t)nt);
     const bool ok = sums && ybase && dyf && scratch;
     for (int64_t t0 = 0; ok && t0 < n_tok; t0 += GEMM8_TOKEN_CHUNK) {
@@ -111,10 +113,10 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, nib_gemm8_fn kern, con
                 q8_0_block_terms(k, xq, xq_row_bytes, nb, t, t + 1, -128, sums + o, ybase + o, dyf + o);
             }
 #pragma omp for schedule(dynamic, 2) /* a thread the host slows does less */
-            for (int64_t g = 0; g < n_out / 8; g++)
-                kern(n_in, (const char *)w + (size_t)(8 * g) * w_row_bytes, w_row_bytes,
-                     (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, (int)(t1 - t0), ybase, dyf,
-                     y + t0 * n_out + 8 * g, (size_t)n_out, mine);
+            for (int64_t g = 0; g < n_out / rows; g++)
+                (kern16 ? kern16 : kern)(n_in, (const char *)w + (size_t)(rows * g) * w_row_bytes, w_row_bytes,
+                                         (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, (int)(t1 - t0), ybase,
+                                         dyf, y + t0 * n_out + rows * g, (size_t)n_out, mine);
         }
     }
     free(scratch);

@@ -14,6 +14,8 @@
  * per-lane order of the Q8_0 vec_dot and of llama.cpp's tinyBLAS, so results
  * agree with those within float rounding, not bit for bit. nib_op_matmul
  * therefore never uses it for NIB_MATMUL_ROWWISE.
+ * gemm16 does the same for 16 rows (two groups transposed side by side into
+ * 512-bit vectors): every lane's arithmetic unchanged, half the instructions.
  */
 #include "avx2_util.h"
 #include "dispatch.h"
@@ -93,6 +95,90 @@ static inline __attribute__((always_inline)) void q8_0_gemm_tile(int64_t nb, con
         }
     }
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (size_t)t * y_stride, acc[t]);
+}
+
+/* Sixteen rows: two groups transposed side by side, vector c (64 bytes) =
+ * the first group's dword c in lanes 0-7, the second's in lanes 8-15. */
+struct q8_0x16t {
+    uint8_t qs[512];
+    float   d[16];
+};
+
+static void transpose_pair(int64_t nb, const struct nib_block_q8_0 *const w[16], struct q8_0x16t *out) {
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < nb; b++) {
+        for (int h = 0; h < 2; h++) {
+            __m256i rows[8], q[8];
+            for (int r = 0; r < 8; r++) rows[r] = load32(w[8 * h + r][b].qs);
+            transpose8x8(rows, q);
+            for (int c = 0; c < 8; c++)
+                _mm256_storeu_si256((__m256i *)(out[b].qs + 64 * c + 32 * h), _mm256_xor_si256(q[c], flip));
+            _mm256_storeu_ps(out[b].d + 8 * h,
+                             _mm256_cvtph_ps(_mm_setr_epi16((short)w[8 * h][b].d, (short)w[8 * h + 1][b].d, (short)w[8 * h + 2][b].d,
+                                                            (short)w[8 * h + 3][b].d, (short)w[8 * h + 4][b].d,
+                                                            (short)w[8 * h + 5][b].d, (short)w[8 * h + 6][b].d,
+                                                            (short)w[8 * h + 7][b].d)));
+        }
+    }
+}
+
+/* q8_0_gemm_tile over 16 rows in 512-bit vectors: each lane's arithmetic is
+ * the 8-row tile's, so the same bits with half the instructions. */
+static inline __attribute__((always_inline)) void q8_0_gemm_tile16(int64_t nb, const struct q8_0x16t *w, const void *xq,
+                                                                   size_t xq_row_bytes, const int32_t *ybase,
+                                                                   const float *dyf, float *y, size_t y_stride, const int NT) {
+    const struct nib_block_q8_0 *a[8];
+    __m512 acc[8];
+    for (int t = 0; t < NT; t++) {
+        a[t] = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
+        acc[t] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i q[8];
+        for (int c = 0; c < 8; c++) q[c] = _mm512_loadu_si512((const void *)(w[b].qs + 64 * c));
+        const __m512 dw = _mm512_loadu_ps(w[b].d);
+        for (int t = 0; t < NT; t++) {
+            __m512i s0 = _mm512_set1_epi32(ybase[(size_t)t * (size_t)nb + (size_t)b]), s1 = _mm512_setzero_si512();
+            const int8_t *qy = a[t][b].qs;
+            for (int c = 0; c < 8; c += 2) {
+                int32_t v0, v1;
+                memcpy(&v0, qy + 4 * c, sizeof v0);
+                memcpy(&v1, qy + 4 * c + 4, sizeof v1);
+                s0 = _mm512_dpbusd_epi32(s0, q[c], _mm512_set1_epi32(v0));
+                s1 = _mm512_dpbusd_epi32(s1, q[c + 1], _mm512_set1_epi32(v1));
+            }
+            const __m512i sum = _mm512_add_epi32(s0, s1);
+            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dyf[(size_t)t * (size_t)nb + (size_t)b]));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), d, acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);
+}
+
+void NIB_X86_FN(nib_gemm16_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
+                                      int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
+                                      void *scratch) {
+    const int64_t nb = n / NIB_QK8_0;
+    const struct nib_block_q8_0 *rows[16];
+    for (int r = 0; r < 16; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
+    struct q8_0x16t *g = scratch;
+    transpose_pair(nb, rows, g);
+    for (int t = 0; t < n_tok; t += 8) {
+        const char *x = (const char *)xq + (size_t)t * xq_row_bytes;
+        const int32_t *yb = ybase + (size_t)t * (size_t)nb;
+        const float *yd = dyf + (size_t)t * (size_t)nb;
+        float *yt = y + (size_t)t * y_stride;
+        switch (n_tok - t < 8 ? n_tok - t : 8) {
+        case 8: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 8); break;
+        case 7: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 7); break;
+        case 6: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 6); break;
+        case 5: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 5); break;
+        case 4: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 4); break;
+        case 3: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 3); break;
+        case 2: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 2); break;
+        default: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 1); break;
+        }
+    }
 }
 
 void NIB_X86_FN(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
