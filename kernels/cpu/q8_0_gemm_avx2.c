@@ -155,28 +155,38 @@ static inline __attribute__((always_inline)) void q8_0_gemm_tile16(int64_t nb, c
     for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);
 }
 
-void NIB_X86_FN(nib_gemm16_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
-                                      int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
-                                      void *scratch) {
+/* One tile of NT <= 8 token rows over R = 8 or 16 transposed rows. */
+static inline __attribute__((always_inline)) void gemm_tile(const int R, int64_t nb, const void *g, const void *xq,
+                                                            size_t xq_row_bytes, const int32_t *ybase, const float *dyf,
+                                                            float *y, size_t y_stride, const int NT) {
+    if (R == 16) q8_0_gemm_tile16(nb, g, xq, xq_row_bytes, ybase, dyf, y, y_stride, NT);
+    else q8_0_gemm_tile(nb, g, xq, xq_row_bytes, ybase, dyf, y, y_stride, NT);
+}
+
+/* R rows (w_row_bytes apart) transposed once into scratch, then every token row in tiles of 8. */
+static inline __attribute__((always_inline)) void gemm_rows(const int R, int64_t n, const void *w, size_t w_row_bytes,
+                                                            const void *xq, size_t xq_row_bytes, int n_tok,
+                                                            const int32_t *ybase, const float *dyf, float *y,
+                                                            size_t y_stride, void *scratch) {
     const int64_t nb = n / NIB_QK8_0;
     const struct nib_block_q8_0 *rows[16];
-    for (int r = 0; r < 16; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
-    struct q8_0x16t *g = scratch;
-    transpose_pair(nb, rows, g);
+    for (int r = 0; r < R; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
+    if (R == 16) transpose_pair(nb, rows, scratch);
+    else transpose_group(nb, rows, scratch);
     for (int t = 0; t < n_tok; t += 8) {
         const char *x = (const char *)xq + (size_t)t * xq_row_bytes;
         const int32_t *yb = ybase + (size_t)t * (size_t)nb;
         const float *yd = dyf + (size_t)t * (size_t)nb;
         float *yt = y + (size_t)t * y_stride;
         switch (n_tok - t < 8 ? n_tok - t : 8) {
-        case 8: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 8); break;
-        case 7: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 7); break;
-        case 6: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 6); break;
-        case 5: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 5); break;
-        case 4: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 4); break;
-        case 3: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 3); break;
-        case 2: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 2); break;
-        default: q8_0_gemm_tile16(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 1); break;
+        case 8: gemm_tile(R, nb, scratch, x, xq_row_bytes, yb, yd, yt, y_stride, 8); break;
+        case 7: gemm_tile(R, nb, scratch, x, xq_row_bytes, yb, yd, yt, y_stride, 7); break;
+        case 6: gemm_tile(R, nb, scratch, x, xq_row_bytes, yb, yd, yt, y_stride, 6); break;
+        case 5: gemm_tile(R, nb, scratch, x, xq_row_bytes, yb, yd, yt, y_stride, 5); break;
+        case 4: gemm_tile(R, nb, scratch, x, xq_row_bytes, yb, yd, yt, y_stride, 4); break;
+        case 3: gemm_tile(R, nb, scratch, x, xq_row_bytes, yb, yd, yt, y_stride, 3); break;
+        case 2: gemm_tile(R, nb, scratch, x, xq_row_bytes, yb, yd, yt, y_stride, 2); break;
+        default: gemm_tile(R, nb, scratch, x, xq_row_bytes, yb, yd, yt, y_stride, 1); break;
         }
     }
 }
@@ -184,27 +194,13 @@ void NIB_X86_FN(nib_gemm16_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_byt
 void NIB_X86_FN(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
                                      int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
                                      void *scratch) {
-    const int64_t nb = n / NIB_QK8_0;
-    const struct nib_block_q8_0 *rows[8];
-    for (int r = 0; r < 8; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
-    struct q8_0x8t *g = scratch;
-    transpose_group(nb, rows, g);
-    for (int t = 0; t < n_tok; t += 8) {
-        const char *x = (const char *)xq + (size_t)t * xq_row_bytes;
-        const int32_t *yb = ybase + (size_t)t * (size_t)nb;
-        const float *yd = dyf + (size_t)t * (size_t)nb;
-        float *yt = y + (size_t)t * y_stride;
-        switch (n_tok - t < 8 ? n_tok - t : 8) {
-        case 8: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 8); break;
-        case 7: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 7); break;
-        case 6: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 6); break;
-        case 5: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 5); break;
-        case 4: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 4); break;
-        case 3: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 3); break;
-        case 2: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 2); break;
-        default: q8_0_gemm_tile(nb, g, x, xq_row_bytes, yb, yd, yt, y_stride, 1); break;
-        }
-    }
+    gemm_rows(8, n, w, w_row_bytes, xq, xq_row_bytes, n_tok, ybase, dyf, y, y_stride, scratch);
+}
+
+void NIB_X86_FN(nib_gemm16_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
+                                      int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
+                                      void *scratch) {
+    gemm_rows(16, n, w, w_row_bytes, xq, xq_row_bytes, n_tok, ybase, dyf, y, y_stride, scratch);
 }
 
 #endif
