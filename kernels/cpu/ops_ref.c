@@ -87,19 +87,21 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
     return true;
 }
 
-/* Q8_0 through gemm8: groups of 8 weight rows against tiles of up to 8
+/* Q8_0 through gemm8 (gemm16 where the variant has it and n_out % 16 == 0:
+ * the same bits): groups of 8 (16) weight rows against tiles of up to 8
  * token rows, GEMM8_TOKEN_CHUNK token rows per pass (each pass transposes
  * every group once: 256 rows amortize that and still sit in L2). Returns false (nothing
  * done) only when the scratch cannot be had. */
-static bool matmul_gemm8(const struct nib_cpu_kernels *k, nib_gemm8_fn kern, const void *w, size_t w_row_bytes,
+static bool matmul_gemm8(const struct nib_cpu_kernels *k, int w_type, const void *w, size_t w_row_bytes,
                          int64_t n_in, int64_t n_out, const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
     const int64_t nb = n_in / 32, chunk = n_tok < GEMM8_TOKEN_CHUNK ? n_tok : GEMM8_TOKEN_CHUNK;
     int16_t *sums = malloc(sizeof(int16_t) * (size_t)(nb * chunk));
     int32_t *ybase = malloc(sizeof(int32_t) * (size_t)(nb * chunk));
     float *dyf = malloc(sizeof(float) * (size_t)(nb * chunk));
-    nib_gemm8_fn kern16 = n_out % 16 == 0 ? k->gemm16[NIB_TYPE_Q8_0] : NULL; /* same bits, half the instructions */
-    const int64_t rows = kern16 ? 16 : 8;
-    const size_t scratch_bytes = ((kern16 ? NIB_GEMM16_SCRATCH(n_in) : NIB_GEMM8_SCRATCH(n_in)) + 63) & ~(size_t)63;
+    const bool sixteen = k->gemm16[w_type] && n_out % 16 == 0; /* same bits, half the instructions */
+    const nib_gemm8_fn kern = sixteen ? k->gemm16[w_type] : k->gemm8[w_type];
+    const int64_t rows = sixteen ? 16 : 8;
+    const size_t scratch_bytes = ((sixteen ? NIB_GEMM16_SCRATCH(n_in) : NIB_GEMM8_SCRATCH(n_in)) + 63) & ~(size_t)63;
     char *scratch = aligned_alloc(64, scratch_bytes * (size_t)nt);
     const bool ok = sums && ybase && dyf && scratch;
     for (int64_t t0 = 0; ok && t0 < n_tok; t0 += GEMM8_TOKEN_CHUNK) {
@@ -114,9 +116,9 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, nib_gemm8_fn kern, con
             }
 #pragma omp for schedule(dynamic, 2) /* a thread the host slows does less */
             for (int64_t g = 0; g < n_out / rows; g++)
-                (kern16 ? kern16 : kern)(n_in, (const char *)w + (size_t)(rows * g) * w_row_bytes, w_row_bytes,
-                                         (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, (int)(t1 - t0), ybase,
-                                         dyf, y + t0 * n_out + rows * g, (size_t)n_out, mine);
+                kern(n_in, (const char *)w + (size_t)(rows * g) * w_row_bytes, w_row_bytes,
+                     (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, (int)(t1 - t0), ybase, dyf,
+                     y + t0 * n_out + rows * g, (size_t)n_out, mine);
         }
     }
     free(scratch);
@@ -195,7 +197,7 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
     /* Q8_0 on AVX-512: every row of a batch in the GEMM order (a row's bits
      * then depend only on whether its batch has one row or more) */
     if (n_tok >= 2 && !rowwise && k->gemm8[w_type] && n_out % 8 == 0 &&
-        matmul_gemm8(k, k->gemm8[w_type], w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt))
+        matmul_gemm8(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt))
         return; /* else (no scratch) the kernels below */
     nib_vec_dot_fn dot = k->vec_dot[w_type];
     if (n_tok >= 2 && !rowwise && k->gemm_dot[w_type] && n_in % 8 == 0 && n_out % 4 == 0) {
