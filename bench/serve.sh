@@ -74,6 +74,9 @@ if [ "$SOAK" = 0 ]; then
   echo "(b) $CLIENTS clients, $R requests of $N tokens each ..." >&2
   node bench/serve_load.mjs bench --port "$PORT" --clients "$CLIENTS" --requests "$R" --max-tokens "$N" --seed 2 >"$B/bench-serve/many.json"
   stop_server
+  # the load section replaces the file's head; its soak sections (appended by --soak runs) stay
+  soaks="$B/bench-serve/soak-sections.md"
+  if [ -f "$OUTFILE" ]; then sed -n '/^## Soak/,$p' "$OUTFILE" >"$soaks"; else : >"$soaks"; fi
   python3 - "$B/bench-serve/one.json" "$B/bench-serve/many.json" "$machine" "$T" "$MODEL" "$commit" "$STATUS" \
       "bench/serve.sh -m $MODEL -t $T -n $N -r $R --clients $CLIENTS" > "$OUTFILE" <<'PY'
 import json, sys, datetime, os
@@ -100,6 +103,7 @@ for name, r in (("(a) one client", one), (f"(b) {many['clients']} clients", many
 print(f"\n**Aggregate ({many['clients']} clients) / one client: {ratio:.2f}×** (goal ≥ 5×: "
       f"{'met' if ratio >= 5 else 'not met'}). With {many['requests']} requests, TTFT p99 is their maximum.")
 PY
+  [ -s "$soaks" ] && { echo; cat "$soaks"; } >>"$OUTFILE"
 else
   CLIENTS=${CLIENTS:-6}
   echo "soak: $SOAK minutes, $CLIENTS workers ..." >&2
