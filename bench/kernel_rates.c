@@ -4,7 +4,9 @@
  * the kernel variant NIB_CPU picks (best of R runs), with the packed copy
  * where the model loader would make one. Built and run by bench/kernels.sh.
  *
- *   kernel_rates [-n N_IN] [-o N_OUT] [-T TOKENS] [-t THREADS] [-r RUNS]
+ *   kernel_rates [-n N_IN] [-o N_OUT] [-T TOKENS] [-t THREADS] [-r RUNS] [-y TYPE]
+ *
+ * -y: that weight type only (its name as `nib inspect` prints it, e.g. q4_K).
  */
 #include "dispatch.h"
 #include "ops_ref.h"
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static double now(void) {
@@ -31,14 +34,16 @@ static float uniform(void) { /* xorshift64*, in [-0.5, 0.5) */
 int main(int argc, char **argv) {
     int64_t n = 2048, n_out = 2048;
     int T = 64, threads = 1, runs = 10;
+    const char *only = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-n")) n = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "-o")) n_out = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "-T")) T = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-t")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-r")) runs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-y")) only = argv[i + 1];
         else {
-            fprintf(stderr, "usage: kernel_rates [-n N_IN] [-o N_OUT] [-T TOKENS] [-t THREADS] [-r RUNS]\n");
+            fprintf(stderr, "usage: kernel_rates [-n N_IN] [-o N_OUT] [-T TOKENS] [-t THREADS] [-r RUNS] [-y TYPE]\n");
             return 2;
         }
     }
@@ -53,6 +58,7 @@ int main(int argc, char **argv) {
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         const int ty = types[ti];
         const struct nib_type_traits *tt = nib_type_traits(ty);
+        if (only && strcasecmp(only, tt->name)) continue;
         const int pt = tt->vec_dot_type;
         const size_t wrow = nib_type_row_bytes(ty, n), xrow = nib_type_row_bytes(pt, n);
         unsigned char *w = malloc(wrow * (size_t)n_out), *xq = malloc(xrow * (size_t)T);

@@ -41,10 +41,9 @@ typedef void (*nib_packed8_fn)(int64_t n, const void *group, const void *xq, siz
 
 /* A pair of groups (16 rows) in repack.h's paired layout against n_tok <=
  * packed8_tokens[type] activation rows: what two packed8 calls on the
- * unpaired groups give, bit for bit (for the types that have it, GEMV and
- * GEMM orders agree); arguments as for nib_packed8_fn. */
+ * unpaired groups give, bit for bit; arguments as for nib_packed8_fn. */
 typedef void (*nib_packed16_fn)(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                size_t y_stride, const int32_t *ycorr, const float *dyf);
+                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
 
 /* One weight row against n_rows <= dot4_tokens[type] (4, or 8 where a
  * variant says so; Q8_0 partners always 4) activation rows (y_row_bytes apart):

@@ -76,7 +76,7 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
                 const int32_t *yc = sums ? ycorr + (t - t0) * nb : NULL;
                 const float *df = sums ? dyf + (t - t0) * nb : NULL;
                 if (kern16)
-                    kern16(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, yc, df);
+                    kern16(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df);
                 else
                     kern(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df);
                 t += ntt;

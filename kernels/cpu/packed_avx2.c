@@ -15,8 +15,9 @@
  * each weight load and nibble unpacking (the prefill GEMM tile is 8 x 4, 8 x 8
  * for Q4_0 on AVX-512); tiles of 2+ rows prefetch the weights PF_BLOCKS
  * ahead, since from memory the stream prefetcher alone falls behind them.
- * AVX-512 adds a 16-row Q4_0 kernel over repack.h's paired layout (zmm
- * lanes: two groups' rows), the same per-lane arithmetic.
+ * AVX-512 adds 16-row Q4_0 and Q4_K kernels over repack.h's paired layouts
+ * (zmm lanes: two groups' rows), the same per-lane arithmetic; they read
+ * the same bytes ahead as the 8-row ones.
  */
 #include "avx2_util.h"
 #include "dispatch.h"
@@ -168,7 +169,8 @@ static inline __attribute__((always_inline)) void q4_0_tile16(int64_t nb, const 
 }
 
 void nib_packed16_q4_0_q8_0_avx512(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                   size_t y_stride, const int32_t *ycorr, const float *dyf) {
+                                   size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf) {
+    (void)gemm; /* as packed8 */
     const int64_t nb = n / NIB_QK8_0;
     switch (n_tok) {
     case 8: q4_0_tile16(nb, pair, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 8); break;
@@ -298,3 +300,94 @@ void NIB_X86_FN(nib_packed8_q4_K_q8_K)(int64_t n, const void *group, const void 
     default: q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, gemm, 1); break;
     }
 }
+
+#if NIB_VNNI
+/* Q4_K over 16 rows (repack.h's struct nib_block_q4_Kx16, one sequential
+ * stream) in 512-bit vectors, lanes 0-7 the first group's rows and 8-15 the
+ * second's: each lane computes what q4_K_tile's lane computes, in the same
+ * order. The integer sums are exact, so one vpdpbusd chain per row where 4
+ * rows give independent chains. */
+static inline __attribute__((always_inline)) void q4_K_tile16(int64_t nb, const struct nib_block_q4_Kx16 *w, const void *xq,
+                                                              size_t xq_row_bytes, float *y, size_t y_stride, int gemm,
+                                                              const int NT) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const struct nib_block_q8_K *a[TILE_Q4_K];
+    __m512 acc[TILE_Q4_K], accm[TILE_Q4_K];
+    for (int t = 0; t < NT; t++) {
+        a[t] = (const struct nib_block_q8_K *)((const char *)xq + (size_t)t * xq_row_bytes);
+        acc[t] = accm[t] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const struct nib_block_q4_Kx16 *wb = w + b;
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)wb->d));
+        const __m512 dmw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)wb->dmin));
+        __m512i isum[TILE_Q4_K], imin[TILE_Q4_K];
+        for (int t = 0; t < NT; t++) isum[t] = imin[t] = _mm512_setzero_si512();
+        for (int s = 0; s < 8; s++) {
+            if (NT >= 2) { /* as q4_K_tile: the same bytes ahead, a sub-block's share at a time */
+                const char *ahead = (const char *)(wb + PF_BLOCKS / 16) + 296 * s;
+                for (int l = 0; l < 5; l++) _mm_prefetch(ahead + 64 * l, _MM_HINT_T0);
+            }
+            __m512i s16[TILE_Q4_K], s_hi[TILE_Q4_K];
+            for (int t = 0; t < NT; t++) s16[t] = s_hi[t] = _mm512_setzero_si512();
+            for (int c = 0; c < 4; c++) {
+                const __m512i q = _mm512_loadu_si512((const void *)wb->qs[s][c]);
+                const __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+                for (int t = 0; t < NT; t++) {
+                    const int8_t *q8 = a[t][b].qs + 32 * s + 8 * c;
+                    int32_t ylo, yhi;
+                    memcpy(&ylo, q8, 4);
+                    memcpy(&yhi, q8 + 4, 4);
+                    s16[t] = _mm512_dpbusd_epi32(s16[t], lo, _mm512_set1_epi32(ylo));
+                    if (NT >= 4) s16[t] = _mm512_dpbusd_epi32(s16[t], hi, _mm512_set1_epi32(yhi));
+                    else s_hi[t] = _mm512_dpbusd_epi32(s_hi[t], hi, _mm512_set1_epi32(yhi));
+                }
+            }
+            __m512i mn2 = _mm512_setzero_si512();
+            if (s % 2) { /* mins of sub-blocks s-1 and s as 16-bit pairs: lanes 2r, 2r+1 */
+                const __m128i p = _mm_loadu_si128((const __m128i *)wb->m[s - 1]), q = _mm_loadu_si128((const __m128i *)wb->m[s]);
+                mn2 = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(p, q)),
+                                                                   _mm_unpackhi_epi8(p, q), 1));
+            }
+            const __m512i sc32 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)wb->sc[s]));
+            for (int t = 0; t < NT; t++) {
+                const __m512i sum = NT >= 4 ? s16[t] : _mm512_add_epi32(s16[t], s_hi[t]);
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(sum, sc32));
+                if (s % 2 == 1) {
+                    const int16_t *bs = a[t][b].bsums + 2 * (s - 1);
+                    const uint32_t pair = (uint16_t)(bs[0] + bs[1]) | (uint32_t)(uint16_t)(bs[2] + bs[3]) << 16;
+                    imin[t] = _mm512_dpwssd_epi32(imin[t], mn2, _mm512_set1_epi32((int32_t)pair));
+                }
+                if (gemm && s % 2 == 1) {
+                    const __m512 dy = _mm512_set1_ps(a[t][b].d);
+                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, dy), acc[t]);
+                    accm[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(imin[t]), _mm512_mul_ps(dmw, dy), accm[t]);
+                    isum[t] = imin[t] = _mm512_setzero_si512();
+                }
+            }
+        }
+        if (!gemm)
+            for (int t = 0; t < NT; t++) {
+                const __m512 dy = _mm512_set1_ps(a[t][b].d);
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, dy), acc[t]);
+                accm[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(imin[t]), _mm512_mul_ps(dmw, dy), accm[t]);
+            }
+    }
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + (size_t)t * y_stride, _mm512_sub_ps(acc[t], accm[t]));
+}
+
+void nib_packed16_q4_K_q8_K_avx512(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+                                   size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf) {
+    (void)ycorr, (void)dyf; /* as packed8 */
+    const int64_t nb = n / NIB_QK_K;
+    switch (n_tok) {
+    case 4:
+        if (gemm) q4_K_tile16(nb, pair, xq, xq_row_bytes, y, y_stride, 1, 4);
+        else q4_K_tile16(nb, pair, xq, xq_row_bytes, y, y_stride, 0, 4);
+        break;
+    case 3: q4_K_tile16(nb, pair, xq, xq_row_bytes, y, y_stride, gemm, 3); break;
+    case 2: q4_K_tile16(nb, pair, xq, xq_row_bytes, y, y_stride, gemm, 2); break;
+    default: q4_K_tile16(nb, pair, xq, xq_row_bytes, y, y_stride, gemm, 1); break;
+    }
+}
+#endif

@@ -60,6 +60,20 @@ static void pack_q4_K(const struct nib_block_q4_K *const rows[8], int64_t b, str
     }
 }
 
+/* One group's super-block into half h of a 16-row one (repack.h). */
+static void to_x16(const struct nib_block_q4_Kx8 *x8, int h, struct nib_block_q4_Kx16 *out) {
+    for (int r = 0; r < 8; r++) {
+        out->d[8 * h + r] = x8->d[r];
+        out->dmin[8 * h + r] = x8->dmin[r];
+        for (int s = 0; s < 8; s++) {
+            out->sc[s][8 * h + r] = x8->sc[s][r];
+            out->m[s][8 * h + r] = x8->m[s][r];
+        }
+    }
+    for (int s = 0; s < 8; s++)
+        for (int c = 0; c < 4; c++) memcpy(out->qs[s][c][h], x8->qs + 128 * s + 32 * c, 32);
+}
+
 void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0, int64_t g0, int64_t g1, int pair,
                        void *dst) {
     for (int64_t g = g0; g < g1; g++) {
@@ -73,8 +87,17 @@ void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0,
             }
         } else if (type == NIB_TYPE_Q4_K) {
             const int64_t nb = ne0 / NIB_QK_K;
-            for (int64_t b = 0; b < nb; b++)
-                pack_q4_K((const struct nib_block_q4_K *const *)rows, b, (struct nib_block_q4_Kx8 *)dst + g * nb + b);
+            for (int64_t b = 0; b < nb; b++) {
+                if (!pair) {
+                    pack_q4_K((const struct nib_block_q4_K *const *)rows, b, (struct nib_block_q4_Kx8 *)dst + g * nb + b);
+                    continue;
+                }
+                struct nib_block_q4_Kx8 x8;
+                pack_q4_K((const struct nib_block_q4_K *const *)rows, b, &x8);
+                to_x16(&x8, (int)(g & 1), (struct nib_block_q4_Kx16 *)dst + (g / 2) * nb + b);
+            }
         }
     }
 }
+
+_Static_assert(sizeof(struct nib_block_q4_Kx16) == 2 * sizeof(struct nib_block_q4_Kx8), "paired Q4_K keeps the bytes");

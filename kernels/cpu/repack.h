@@ -18,10 +18,14 @@
  *   sc[s][r], m[s][r]  row r's 6-bit scale and min of sub-block s, unpacked;
  *   qs[128 s + 32c + 4r + i]  sub-block s (32 weights) laid out as a Q4_0
  *                 block above (weights unsigned 0..15 as stored).
- * Paired Q4_0 (pair != 0, for a kernel table with packed16 and ne1 % 16 ==
- * 0: nib_op_packed_paired): groups 2u and 2u + 1 interleave block by block,
- * block b of group 2u + h at struct index 2u * nb + 2b + h, so a 16-row
- * kernel reads one sequential stream. Same bytes, same size.
+ * Paired (pair != 0, for a kernel table with packed16 and ne1 % 16 == 0:
+ * nib_op_packed_paired), so that a 16-row kernel reads one sequential
+ * stream (same bytes, same size):
+ *   Q4_0: groups 2u and 2u + 1 interleave block by block, block b of group
+ *   2u + h at struct index 2u * nb + 2b + h;
+ *   Q4_K: rows 16u..16u+15 as struct nib_block_q4_Kx16 per super-block:
+ *   d, dmin, sc[s], m[s] for the 16 rows, then sub-block s's chunk c as 64
+ *   bytes, the first group's 32 (as in Q4_Kx8) then the second's.
  * The values are those of the source blocks, bit for bit.
  */
 #ifndef NIB_REPACK_H
@@ -45,13 +49,18 @@ struct nib_block_q4_Kx8 {
     uint8_t  qs[1024];
 };
 
+struct nib_block_q4_Kx16 {
+    uint16_t d[16], dmin[16];
+    uint8_t  sc[8][16], m[8][16];
+    uint8_t  qs[8][4][2][32]; /* [sub-block][chunk][group][32 bytes] */
+};
+
 /* Bytes the packed copy of an ne1 x ne0 matrix of `type` takes; 0 when nib
  * has no packed layout for it (type, or ne1 % 8 != 0). */
 size_t nib_repack_size(int type, int64_t ne0, int64_t ne1);
 
 /* Packs rows [8 * g0, 8 * g1) (groups g0..g1-1) of src (row_bytes apart)
- * into dst, which holds the whole packed matrix; pair: the paired Q4_0
- * layout (ignored for other types). */
+ * into dst, which holds the whole packed matrix; pair: the paired layout. */
 void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0, int64_t g0, int64_t g1, int pair,
                        void *dst);
 
