@@ -257,24 +257,35 @@ static int32_t for_draft(const struct nib_spec *s, int32_t tok, int32_t nv) {
     return eos >= 0 && eos < nv ? eos : 0;
 }
 
-/* Up to k proposals after cur from the draft model; returns how many. */
+/* Up to k proposals after cur from the draft model; returns how many. The
+ * tokens the draft has not seen yet go in with prompt flags while in the
+ * prompt, and after it row-exact (as verification, so the draft's K/V match
+ * bits and self-drafting agrees); the last of them (at most a batch) go in
+ * with cur in the first draft step, whose only logits row is cur's: no
+ * logits for the catch-up rows, and no separate pass for them. */
 static int32_t draft_model(struct nib_spec *s, struct nib_sampler *smp, int32_t k, struct nib_error *err, int *rc) {
     const int32_t cur_at = s->n_hist - 1;
-    const int32_t nv = nib_model_n_vocab(nib_context_model(s->d));
-    while (s->n_d < cur_at) { /* catch up with what the target accepted, with the target's kernels: */
-        int32_t buf[512], m = 0;  /* the prompt's batch flags, then row-exact (as verification), so the */
-        const bool in_prompt = s->n_d < s->n_prompt; /* draft's K/V match bits (self-drafting agrees) */
+    const int32_t nv = nib_model_n_vocab(nib_context_model(s->d)), nb = nib_context_n_batch(s->d);
+    int32_t buf[512];
+    static const int8_t no_logits[512];
+    for (;;) {
+        const bool in_prompt = s->n_d < s->n_prompt;
+        if (!in_prompt && cur_at - s->n_d < (nb < 512 ? nb : 512)) break; /* these go with cur */
         const int32_t end = in_prompt && s->n_prompt < cur_at ? s->n_prompt : cur_at;
-        while (m < 512 && s->n_d + m < end) buf[m] = for_draft(s, s->hist[s->n_d + m], nv), m++;
-        if ((*rc = feed(s, s->d, buf, m, in_prompt ? s->p.prompt_flags : NIB_BATCH_ROW_EXACT, NULL, err))) return 0;
+        int32_t m = 0;
+        while (m < 512 && m < nb && s->n_d + m < end) buf[m] = for_draft(s, s->hist[s->n_d + m], nv), m++;
+        if (!m) break;
+        struct nib_batch b = { m, buf, NULL, s->seqs, no_logits, in_prompt ? s->p.prompt_flags : NIB_BATCH_ROW_EXACT };
+        if ((*rc = nib_decode(s->d, &b, err))) return 0;
         s->n_d += m;
     }
-    int32_t tok = for_draft(s, s->hist[cur_at], nv), n = 0;
+    int32_t m = 0, n = 0;
+    while (s->n_d + m <= cur_at) buf[m] = for_draft(s, s->hist[s->n_d + m], nv), m++; /* the rest, cur last */
     while (n < k) {
-        struct nib_batch b = { 1, &tok, NULL, s->seqs, NULL, 0 };
+        struct nib_batch b = { m, buf, NULL, s->seqs, NULL, NIB_BATCH_ROW_EXACT }; /* logits: the last row */
         if ((*rc = nib_decode(s->d, &b, err))) return 0;
-        s->n_d++;
-        const float *lg = nib_context_logits(s->d, 0);
+        s->n_d += m;
+        const float *lg = nib_context_logits(s->d, m - 1);
         if (n >= s->p.draft_min && top_prob(lg, nv) < s->p.p_min) break;
         int32_t next;
         if (smp) {
@@ -291,7 +302,8 @@ static int32_t draft_model(struct nib_spec *s, struct nib_sampler *smp, int32_t 
             }
         }
         if (next >= s->n_vocab) break; /* an id the target does not have */
-        s->prop[n++] = tok = next;
+        s->prop[n++] = buf[0] = next;
+        m = 1;
     }
     return n;
 }
