@@ -6,26 +6,28 @@
 #   (a) one streaming client alone, R requests one after another;
 #   (b) 8 streaming clients at once, R requests each (closed loop);
 # every request a greedy completion of max_tokens tokens (EOS biased off) on
-# its own 48-word prompt (no prefix-cache hits). Reports tokens/s, time to
-# first token p50/p99 and the ratio aggregate (b) / one client (a); the
-# issue's goal is >= 5x.
+# its own 48-word prompt (no prefix-cache hits); then (c) and (d) the same
+# with decode-heavy requests: 8-word prompts, --long-n (128) tokens each.
+# Reports tokens/s, time to first token p50/p99 and the ratios aggregate (b)
+# / one client (a) and (d) / (c); the issue's goal is >= 5x.
 #
 # --soak MINUTES instead runs the soak: mixed concurrent requests (normal,
 # streamed, cancelled mid-stream, malformed JSON) for MINUTES, the server's
 # VmRSS sampled every 5 s, unexpected statuses counted; appends a section to
 # the results file (which it creates if there is none).
 #
-#   bench/serve.sh [-m MODEL] [-t 2] [-n 64] [-r 3] [--clients 8] [--out bench/RESULTS-serve.md]
+#   bench/serve.sh [-m MODEL] [-t 2] [-n 64] [-r 3] [--clients 8] [--long-n 128] [--out bench/RESULTS-serve.md]
 #   bench/serve.sh --soak 10 [-m MODEL] [-t 2] [--clients 6]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${NIB_BUILD_DIR:-build}
-MODEL="" T=2 N=64 R=3 CLIENTS="" SOAK=0 OUTFILE=bench/RESULTS-serve.md
+MODEL="" T=2 N=64 R=3 CLIENTS="" SOAK=0 OUTFILE=bench/RESULTS-serve.md LONG_N=128
 while [ $# -gt 0 ]; do
   case "$1" in
     -m) MODEL=$2; shift 2 ;; -t) T=$2; shift 2 ;; -n) N=$2; shift 2 ;; -r) R=$2; shift 2 ;;
     --clients) CLIENTS=$2; shift 2 ;; --soak) SOAK=$2; shift 2 ;; --out) OUTFILE=$2; shift 2 ;;
-    *) echo "usage: bench/serve.sh [-m MODEL] [-t T] [-n MAX_TOKENS] [-r REQUESTS] [--clients C] [--out FILE] [--soak MINUTES]" >&2; exit 2 ;;
+    --long-n) LONG_N=$2; shift 2 ;;
+    *) echo "usage: bench/serve.sh [-m MODEL] [-t T] [-n MAX_TOKENS] [-r REQUESTS] [--clients C] [--long-n N] [--out FILE] [--soak MINUTES]" >&2; exit 2 ;;
   esac
 done
 command -v node >/dev/null || { echo "bench/serve.sh: needs node (Node.js 18+)" >&2; exit 1; }
@@ -73,35 +75,53 @@ if [ "$SOAK" = 0 ]; then
   node bench/serve_load.mjs bench --port "$PORT" --clients 1 --requests "$R" --max-tokens "$N" --seed 1 >"$B/bench-serve/one.json"
   echo "(b) $CLIENTS clients, $R requests of $N tokens each ..." >&2
   node bench/serve_load.mjs bench --port "$PORT" --clients "$CLIENTS" --requests "$R" --max-tokens "$N" --seed 2 >"$B/bench-serve/many.json"
+  echo "(c) one client, $R requests of $LONG_N tokens on 8-word prompts ..." >&2
+  node bench/serve_load.mjs bench --port "$PORT" --clients 1 --requests "$R" --max-tokens "$LONG_N" --prompt-words 8 \
+    --seed 3 >"$B/bench-serve/one-long.json"
+  echo "(d) $CLIENTS clients, $R requests of $LONG_N tokens each on 8-word prompts ..." >&2
+  node bench/serve_load.mjs bench --port "$PORT" --clients "$CLIENTS" --requests "$R" --max-tokens "$LONG_N" --prompt-words 8 \
+    --seed 4 >"$B/bench-serve/many-long.json"
   stop_server
   # the load section replaces the file's head; its soak sections (appended by --soak runs) stay
   soaks="$B/bench-serve/soak-sections.md"
   if [ -f "$OUTFILE" ]; then sed -n '/^## Soak/,$p' "$OUTFILE" >"$soaks"; else : >"$soaks"; fi
-  python3 - "$B/bench-serve/one.json" "$B/bench-serve/many.json" "$machine" "$T" "$MODEL" "$commit" "$STATUS" \
-      "bench/serve.sh -m $MODEL -t $T -n $N -r $R --clients $CLIENTS" > "$OUTFILE" <<'PY'
+  python3 - "$B/bench-serve/one.json" "$B/bench-serve/many.json" "$B/bench-serve/one-long.json" \
+      "$B/bench-serve/many-long.json" "$machine" "$T" "$MODEL" "$commit" "$STATUS" \
+      "bench/serve.sh -m $MODEL -t $T -n $N -r $R --clients $CLIENTS --long-n $LONG_N" > "$OUTFILE" <<'PY'
 import json, sys, datetime, os
-one, many = (json.load(open(p)) for p in sys.argv[1:3])
-machine, t, model, commit, status, cmd = sys.argv[3:9]
+one, many, one_l, many_l = (json.load(open(p)) for p in sys.argv[1:5])
+machine, t, model, commit, status, cmd = sys.argv[5:11]
 ratio = many['aggregate_tps'] / one['aggregate_tps']
+ratio_l = many_l['aggregate_tps'] / one_l['aggregate_tps']
 print("# nib serve benchmark\n")
 print(f"Measured {datetime.datetime.now():%Y-%m-%d %H:%M} by `{cmd}` at nib {commit}.\n")
 print(f"- machine: {machine}; server threads: {t} (`-t {t}`), `--parallel 8`")
 print(f"- model: `{os.path.basename(model)}` ({os.path.getsize(model) / 1e9:.2f} GB)")
-print(f"- each request: streamed `/v1/completions`, greedy, `max_tokens` {one['max_tokens']} (EOS biased off), "
+print(f"- (a), (b): each request streamed `/v1/completions`, greedy, `max_tokens` {one['max_tokens']} (EOS biased off), "
       f"its own prompt of {one['prompt_words']} words, {many['prompt_tokens'] / many['requests']:.0f} tokens on average with this "
       "model's vocabulary (no prefix-cache hits); clients in a closed loop (next request when the last one ends)")
-print(f"- the prompts are {many['prompt_tokens'] / max(1, many['tokens']):.1f}x the generated tokens: both phases are "
-      "bound by prompt processing as much as by decoding, which batching speeds up less")
+print(f"- in (a) and (b) the prompts are {many['prompt_tokens'] / max(1, many['tokens']):.1f}x the generated tokens: both "
+      "phases are bound by prompt processing as much as by decoding, which batching speeds up less; (c) and (d) are "
+      f"decode-heavy: {one_l['prompt_words']}-word prompts ({many_l['prompt_tokens'] / many_l['requests']:.0f} tokens), "
+      f"`max_tokens` {one_l['max_tokens']}")
 print("- tokens/s: completion tokens / wall time of the phase; TTFT: request sent → first chunk with text; "
       "decode t/s per request: (tokens − 1) / (last token − first token)")
 print(f"- server exit status after SIGTERM: {status}\n")
 print("| phase | clients | requests | max_tokens | tokens | wall s | tokens/s | decode t/s per request | TTFT p50 ms | TTFT p99 ms |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for name, r in (("(a) one client", one), (f"(b) {many['clients']} clients", many)):
+rows = (("(a) one client", one), (f"(b) {many['clients']} clients", many),
+        (f"(c) one client, {one_l['prompt_words']}-word prompts", one_l),
+        (f"(d) {many_l['clients']} clients, {many_l['prompt_words']}-word prompts", many_l))
+for name, r in rows:
     print(f"| {name} | {r['clients']} | {r['requests']} | {r['max_tokens']} | {r['tokens']} | {r['wall_s']:.1f} | "
           f"{r['aggregate_tps']:.2f} | {r['per_request_decode_tps']:.2f} | {r['ttft_p50_ms']:.0f} | {r['ttft_p99_ms']:.0f} |")
-print(f"\n**Aggregate ({many['clients']} clients) / one client: {ratio:.2f}×** (goal ≥ 5×: "
-      f"{'met' if ratio >= 5 else 'not met'}). With {many['requests']} requests, TTFT p99 is their maximum.")
+for label, rt, m, o in (("prompt-heavy, (b) / (a)", ratio, many, one), ("decode-heavy, (d) / (c)", ratio_l, many_l, one_l)):
+    print(f"\n**Aggregate ({m['clients']} clients) / one client, {label}: {rt:.2f}×** (goal ≥ 5×: "
+          f"{'met' if rt >= 5 else 'not met'}; prompts {m['prompt_tokens'] / m['requests']:.0f} tokens on average, "
+          f"{o['max_tokens']} generated).")
+print(f"\nWith {many['requests']} requests per 8-client phase, TTFT p99 is their maximum. The decode-heavy ratio is "
+      "bounded by batched decoding itself (`nib bench --parallel 8`, bench/RESULTS.md), the prompt-heavy one also by "
+      "prompt processing, which every client pays in full.")
 PY
   [ -s "$soaks" ] && { echo; cat "$soaks"; } >>"$OUTFILE"
 else
