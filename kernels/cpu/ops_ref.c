@@ -44,6 +44,7 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
     nib_packed8_fn kern = k->packed8[w_type];
     nib_packed16_fn kern16 = nib_op_packed_paired(w_type, n_out) ? k->packed16[w_type] : NULL;
     const int tile = k->packed8_tokens[w_type];
+    if (w_type == NIB_TYPE_Q4_0) n_gemm = 0; /* its GEMV and GEMM orders agree: tiles need not stop at n_gemm */
     const size_t group_bytes = nib_repack_size(w_type, n_in, 8);
     const int64_t nb = n_in / 32, chunk = n_tok < PACKED_TOKEN_CHUNK ? n_tok : PACKED_TOKEN_CHUNK;
     /* Q4_0: the activations' block terms; on the stack for decode-sized batches */
