@@ -242,6 +242,27 @@ static inline __m256 tile_scores8(const float *qf, const float *kf, int hd) {
     return hsum8_f32x8(a);
 }
 
+#if NIB_VNNI
+/* tile_scores8 for two queries at once (AVX-512 gives the 32 registers):
+ * each K load feeds both queries' chains, each chain as tile_scores8's. */
+static inline void tile_scores8x2(const float *qa, const float *qb, const float *kf, int hd, __m256 sc, float *outa,
+                                  float *outb) {
+    __m256 a[8], b[8];
+    for (int l = 0; l < 8; l++) a[l] = b[l] = _mm256_setzero_ps();
+    for (int d = 0; d < hd; d += 8) {
+        const __m256 qva = _mm256_loadu_ps(qa + d), qvb = _mm256_loadu_ps(qb + d);
+        for (int l = 0; l < 8; l++) {
+            __m256 k = _mm256_loadu_ps(kf + (size_t)l * (size_t)hd + d);
+            __asm__("" : "+v"(k)); /* one load for both fmas (as in tile_pv_block_zmm) */
+            a[l] = _mm256_fmadd_ps(k, qva, a[l]);
+            b[l] = _mm256_fmadd_ps(k, qvb, b[l]);
+        }
+    }
+    _mm256_storeu_ps(outa, _mm256_mul_ps(hsum8_f32x8(a), sc));
+    _mm256_storeu_ps(outb, _mm256_mul_ps(hsum8_f32x8(b), sc));
+}
+#endif
+
 /* P.V over keys [0, nj) of a chunk whose 8 V columns were converted to vf
  * (8 floats per key): batch_pv_pass's accumulators, carried between chunks
  * in st (the chunk starts at a multiple of 8 keys). */
@@ -273,7 +294,8 @@ static inline __attribute__((always_inline)) void tile_pv_block_zmm(const float 
     int32_t j = 0;
     for (; j + 8 <= lo; j += 8)
         for (int l = 0; l < 8; l++) {
-            const __m512 v = _mm512_loadu_ps(vf + (size_t)(j + l) * 16);
+            __m512 v = _mm512_loadu_ps(vf + (size_t)(j + l) * 16);
+            __asm__("" : "+v"(v)); /* one load for the QB fmas: gcc folds it into each, and the loads then bound the loop */
             for (int b = 0; b < QB; b++) A[b][l] = _mm512_fmadd_ps(_mm512_set1_ps(p[b][j + l]), v, A[b][l]);
         }
     for (; j < hi; j += 8) /* the keys not every query reads */
@@ -321,7 +343,13 @@ void NIB_X86_FN(nib_attention_tile)(const struct nib_attn_tile *t, int head_dim,
                 for (int d = 0; d < hd; d += 8) _mm256_storeu_ps(row + d, _mm256_setzero_ps());
             }
         }
-        for (int i = 0; i < nq; i++)
+        int i = 0;
+#if NIB_VNNI
+        for (; i + 1 < nq && j0 < t->n_kv[i] && j0 < t->n_kv[i + 1]; i += 2)
+            tile_scores8x2(qf + (size_t)i * (size_t)hd, qf + (size_t)(i + 1) * (size_t)hd, kf, hd, sc,
+                           S + (size_t)i * n_pad + (size_t)j0, S + (size_t)(i + 1) * n_pad + (size_t)j0);
+#endif
+        for (; i < nq; i++)
             if (j0 < t->n_kv[i])
                 _mm256_storeu_ps(S + (size_t)i * n_pad + (size_t)j0,
                                  _mm256_mul_ps(tile_scores8(qf + (size_t)i * (size_t)hd, kf, hd), sc));
