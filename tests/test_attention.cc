@@ -102,6 +102,8 @@ TEST(Attention, TileGivesHeadBits) {
         { 1024, { 3, 4 } },
         { 48, { 3, 3, 3, 17, 17, 17, 16, 16, 260, 261, 262, 263, 9, 9, 1, 30 } }, /* 16 queries; 16-dim slabs */
         { 40, { 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40 } }, /* slabs of 16, 16, 8 */
+        { 64, { 200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 201, 201, 201, 201, 201, 201, /* a full tile: */
+                202, 202, 202, 202, 202, 202, 202, 202, 203, 203, 203, 203, 203, 203, 203, 9 } }, /* 4 tokens x 8 heads */
     };
     for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
         const struct nib_cpu_kernels *k = nib_cpu_kernels_for((enum nib_cpu_variant)v);
@@ -111,6 +113,7 @@ TEST(Attention, TileGivesHeadBits) {
             for (int32_t n : c.n_kv) n_max = std::max(n_max, n);
             Cache kv(c.head_dim, n_max, rng);
             const int nq = (int)c.n_kv.size(), hd = c.head_dim;
+            ASSERT_LE(nq, NIB_ATTN_TILE_MAX);
             std::vector<float> q((size_t)nq * (size_t)hd), out((size_t)nq * (size_t)(hd + 8));
             for (auto &x : q) x = rng.uniform() * 3.0f;
             memset(out.data(), 0x7f, out.size() * sizeof(float));

@@ -49,7 +49,7 @@ void nib_attention_head_ref(const float *q, int head_dim, const uint16_t *k_base
                             enum nib_attn_order order, float *scores, float *out);
 
 /* Most query heads one attention tile takes. */
-#define NIB_ATTN_TILE_MAX 16
+#define NIB_ATTN_TILE_MAX 32
 
 /*
  * An attention tile: n_q query heads (1..NIB_ATTN_TILE_MAX) that read the
