@@ -343,16 +343,18 @@ void NIB_X86_FN(nib_attention_tile)(const struct nib_attn_tile *t, int head_dim,
                 for (int d = 0; d < hd; d += 8) _mm256_storeu_ps(row + d, _mm256_setzero_ps());
             }
         }
-        int i = 0;
+        for (int i = 0; i < nq; i++) {
+            if (j0 >= t->n_kv[i]) continue;
 #if NIB_VNNI
-        for (; i + 1 < nq && j0 < t->n_kv[i] && j0 < t->n_kv[i + 1]; i += 2)
-            tile_scores8x2(qf + (size_t)i * (size_t)hd, qf + (size_t)(i + 1) * (size_t)hd, kf, hd, sc,
-                           S + (size_t)i * n_pad + (size_t)j0, S + (size_t)(i + 1) * n_pad + (size_t)j0);
+            if (i + 1 < nq && j0 < t->n_kv[i + 1]) { /* two queries that read these keys */
+                tile_scores8x2(qf + (size_t)i * (size_t)hd, qf + (size_t)(i + 1) * (size_t)hd, kf, hd, sc,
+                               S + (size_t)i * n_pad + (size_t)j0, S + (size_t)(i + 1) * n_pad + (size_t)j0);
+                i++;
+                continue;
+            }
 #endif
-        for (; i < nq; i++)
-            if (j0 < t->n_kv[i])
-                _mm256_storeu_ps(S + (size_t)i * n_pad + (size_t)j0,
-                                 _mm256_mul_ps(tile_scores8(qf + (size_t)i * (size_t)hd, kf, hd), sc));
+            _mm256_storeu_ps(S + (size_t)i * n_pad + (size_t)j0, _mm256_mul_ps(tile_scores8(qf + (size_t)i * (size_t)hd, kf, hd), sc));
+        }
     }
     for (int i = 0; i < nq; i++) {
         float *si = S + (size_t)i * n_pad;
