@@ -81,15 +81,19 @@ static float *thread_scores(const struct nib_context *c) {
 #endif
 }
 
-/* The batch order over an F16 cache, in tiles (attention_ref.h): the query
- * heads of one K/V head — the GQA group's, of consecutive tokens of one
- * sequence — up to NIB_ATTN_TILE_MAX, share each converted K/V row. Every
- * head's output is the single-head kernel's, bit for bit. */
+/* Attention over an F16 cache, in tiles (attention_ref.h): the query heads
+ * of one K/V head — the GQA group's, of consecutive tokens of one sequence —
+ * up to NIB_ATTN_TILE_MAX, share each converted K row and V load. Plain
+ * batches take the batch order; one-token calls and row-exact batches the
+ * decode order (each row as llama.cpp runs it alone). Every head's output
+ * is the single-head kernel's, bit for bit. A group is split into smaller
+ * tiles where there are fewer tiles than threads. */
 static void attention_tiled(struct nib_context *c, int32_t layer, int32_t n) {
     const struct nib_hparams *hp = &c->m->hp;
     const int hd = hp->head_dim_k, group = hp->n_head / hp->n_head_kv;
-    const int heads = group < NIB_ATTN_TILE_MAX ? group : NIB_ATTN_TILE_MAX; /* per tile */
-    const int head_tiles = (group + heads - 1) / heads, tokens = NIB_ATTN_TILE_MAX / heads;
+    const enum nib_attn_order order = n > 1 && !c->row_exact ? NIB_ATTN_BATCH : NIB_ATTN_DECODE;
+    int heads = group < NIB_ATTN_TILE_MAX ? group : NIB_ATTN_TILE_MAX; /* per tile */
+    const int tokens = NIB_ATTN_TILE_MAX / heads;
     const int64_t qw = (int64_t)hp->n_head * hd;
     int32_t n_tiles = 0;
     for (int32_t t = 0; t < n;) { /* token tiles: runs of one sequence, `tokens` long at most */
@@ -99,6 +103,12 @@ static void attention_tiled(struct nib_context *c, int32_t layer, int32_t n) {
         t = u;
     }
     c->tok_tile[n_tiles] = n;
+    const int64_t kv_tiles = (int64_t)n_tiles * hp->n_head_kv;
+    if (kv_tiles < c->n_threads) { /* split the groups so every thread has a tile */
+        const int64_t parts = (c->n_threads + kv_tiles - 1) / kv_tiles;
+        heads = (int)(((int64_t)group + parts - 1) / parts);
+    }
+    const int head_tiles = (group + heads - 1) / heads;
     const int64_t per_tile = (int64_t)hp->n_head_kv * head_tiles, items = n_tiles * per_tile;
 #pragma omp parallel for schedule(static, 1) num_threads(c->n_threads) /* round robin: causal rows grow with t */
     for (int64_t it = 0; it < items; it++) {
@@ -106,6 +116,7 @@ static void attention_tiled(struct nib_context *c, int32_t layer, int32_t n) {
         const int g = (int)(it % per_tile) / head_tiles, h0 = g * group + (int)(it % per_tile) % head_tiles * heads;
         const int h1 = h0 + heads < (g + 1) * group ? h0 + heads : (g + 1) * group;
         struct nib_attn_tile tile;
+        tile.order = order;
         tile.n_q = 0;
         for (int32_t t = c->tok_tile[tt]; t < c->tok_tile[tt + 1]; t++)
             for (int h = h0; h < h1; h++) {
@@ -120,7 +131,7 @@ static void attention_tiled(struct nib_context *c, int32_t layer, int32_t n) {
 }
 
 static void attention(struct nib_context *c, int32_t layer, int32_t n) {
-    if (c->kv.type != NIB_TYPE_Q8_0 && n > 1 && !c->row_exact) {
+    if (c->kv.type != NIB_TYPE_Q8_0) {
         attention_tiled(c, layer, n);
         return;
     }
@@ -130,18 +141,11 @@ static void attention(struct nib_context *c, int32_t layer, int32_t n) {
 #pragma omp parallel for collapse(2) schedule(static, 1) num_threads(c->n_threads) /* round robin: causal rows grow with t */
     for (int32_t t = 0; t < n; t++) {
         for (int h = 0; h < hp->n_head; h++) {
-            float *scores = thread_scores(c);
             const struct nib_kv_seq *s = &c->kv.seqs[c->tok_seq[t]];
-            const float *q = c->q + t * qw + (int64_t)h * hd;
-            float *out = c->att + t * qw + (int64_t)h * hd;
-            if (c->kv.type == NIB_TYPE_Q8_0)
-                nib_cpu_kernels()->attention_head_q8_0(q, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0), c->kv.row_bytes,
-                                                       (size_t)(h / group) * (size_t)hd, s->slots, c->tok_pos[t] + 1,
-                                                       hp->attn_scale, scores, out);
-            else
-                nib_op_attention_head(q, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0), (size_t)c->kv.row,
-                                      (size_t)(h / group) * (size_t)hd, s->slots, c->tok_pos[t] + 1, hp->attn_scale,
-                                      NIB_ATTN_DECODE, scores, out);
+            nib_cpu_kernels()->attention_head_q8_0(c->q + t * qw + (int64_t)h * hd, hd, nib_kv_k(&c->kv, layer, 0),
+                                                   nib_kv_v(&c->kv, layer, 0), c->kv.row_bytes, (size_t)(h / group) * (size_t)hd,
+                                                   s->slots, c->tok_pos[t] + 1, hp->attn_scale, thread_scores(c),
+                                                   c->att + t * qw + (int64_t)h * hd);
         }
     }
 }

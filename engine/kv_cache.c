@@ -28,8 +28,11 @@ int nib_kv_init(struct nib_kv_cache *kv, int32_t n_tokens, int32_t block_size, i
     kv->type = type;
     kv->row_bytes = type == NIB_TYPE_F16 ? (size_t)row * 2 : (size_t)(row / 32) * 34;
     const size_t n = (size_t)kv->n_slots * (size_t)n_layer * kv->row_bytes;
-    kv->k = malloc(n);
-    kv->v = malloc(n);
+    /* 64-byte aligned: a head's fp16 row (128 bytes at head_dim 64) then
+     * sits in whole cache lines, and no vector load of it splits a line */
+    const size_t n_alloc = (n + 63) / 64 * 64; /* aligned_alloc takes whole multiples */
+    kv->k = aligned_alloc(64, n_alloc);
+    kv->v = aligned_alloc(64, n_alloc);
     bool ok = kv->k && kv->v;
     for (int s = 0; s < NIB_MAX_SEQ && ok; s++) ok = (kv->seqs[s].slots = malloc(sizeof(int32_t) * (size_t)kv->n_slots)) != NULL;
     if (!ok) {

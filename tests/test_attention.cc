@@ -28,11 +28,15 @@ struct Cache {
     size_t row;
     std::vector<uint16_t> k, v;
     std::vector<int32_t> slot;
-    Cache(int hd, int32_t n_kv, NibRng &rng) : head_dim(hd), row((size_t)hd * 2) {
+    /* near_ties: every K row is 4 plus a little noise, so with a q of the
+     * same kind the scores are large and close together: a score's last
+     * bit then moves its fp16 probability often enough that any change of
+     * summation order shows in the output. */
+    Cache(int hd, int32_t n_kv, NibRng &rng, bool near_ties = false) : head_dim(hd), row((size_t)hd * 2) {
         const int32_t n_slots = n_kv + 5;
         k.resize(row * (size_t)n_slots);
         v.resize(row * (size_t)n_slots);
-        for (auto &x : k) x = nib_fp32_to_fp16(rng.uniform() * 2.0f);
+        for (auto &x : k) x = nib_fp32_to_fp16(near_ties ? 4.0f + 0.02f * rng.uniform() : rng.uniform() * 2.0f);
         for (auto &x : v) x = nib_fp32_to_fp16(rng.uniform());
         for (int32_t j = 0; j < n_kv; j++) slot.push_back((j * 7 + 3) % n_slots); /* scattered, distinct */
     }
@@ -53,20 +57,22 @@ TEST(Attention, VariantsGiveReferenceBits) {
         const struct nib_cpu_kernels *k = nib_cpu_kernels_for((enum nib_cpu_variant)v);
         if (!k || v == NIB_CPU_VARIANT_REF) continue;
         variants++;
-        for (const Case &c : cases()) {
-            Cache kv(c.head_dim, c.n_kv, rng);
+        for (const Case &c : cases())
+        for (bool ties : { false, true }) {
+            Cache kv(c.head_dim, c.n_kv, rng, ties);
+            const float scale = ties ? 1.0f : 0.125f;
             std::vector<float> q((size_t)c.head_dim);
-            for (auto &x : q) x = rng.uniform() * 3.0f;
+            for (auto &x : q) x = ties ? 3.0f + 0.02f * rng.uniform() : rng.uniform() * 3.0f;
             for (int order : { NIB_ATTN_DECODE, NIB_ATTN_BATCH }) {
                 for (size_t head_off : { (size_t)0, (size_t)c.head_dim }) {
                     std::vector<float> s1((size_t)c.n_kv), s2((size_t)c.n_kv), o1((size_t)c.head_dim), o2((size_t)c.head_dim + 8);
                     memset(o2.data(), 0x7f, o2.size() * sizeof(float));
                     nib_attention_head_ref(q.data(), c.head_dim, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), c.n_kv,
-                                           0.125f, (enum nib_attn_order)order, s1.data(), o1.data());
+                                           scale, (enum nib_attn_order)order, s1.data(), o1.data());
                     k->attention_head(q.data(), c.head_dim, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), c.n_kv,
-                                      0.125f, (enum nib_attn_order)order, s2.data(), o2.data());
+                                      scale, (enum nib_attn_order)order, s2.data(), o2.data());
                     EXPECT_EQ(memcmp(o1.data(), o2.data(), o1.size() * sizeof(float)), 0)
-                        << k->name << " head_dim " << c.head_dim << " n_kv " << c.n_kv << " order " << order;
+                        << k->name << " head_dim " << c.head_dim << " n_kv " << c.n_kv << " order " << order << " ties " << ties;
                     for (size_t i = (size_t)c.head_dim; i < o2.size(); i++) {
                         uint32_t bits;
                         memcpy(&bits, &o2[i], 4);
@@ -108,14 +114,16 @@ TEST(Attention, TileGivesHeadBits) {
     for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
         const struct nib_cpu_kernels *k = nib_cpu_kernels_for((enum nib_cpu_variant)v);
         if (!k) continue;
-        for (const TileCase &c : cases) {
+        for (const TileCase &c : cases)
+        for (bool ties : { false, true }) {
             int32_t n_max = 0;
             for (int32_t n : c.n_kv) n_max = std::max(n_max, n);
-            Cache kv(c.head_dim, n_max, rng);
+            Cache kv(c.head_dim, n_max, rng, ties);
+            const float scale = ties ? 1.0f : 0.125f;
             const int nq = (int)c.n_kv.size(), hd = c.head_dim;
             ASSERT_LE(nq, NIB_ATTN_TILE_MAX);
             std::vector<float> q((size_t)nq * (size_t)hd), out((size_t)nq * (size_t)(hd + 8));
-            for (auto &x : q) x = rng.uniform() * 3.0f;
+            for (auto &x : q) x = ties ? 3.0f + 0.02f * rng.uniform() : rng.uniform() * 3.0f;
             memset(out.data(), 0x7f, out.size() * sizeof(float));
             struct nib_attn_tile t = {};
             t.n_q = nq;
@@ -124,15 +132,18 @@ TEST(Attention, TileGivesHeadBits) {
                 t.out[i] = out.data() + (size_t)i * (size_t)(hd + 8);
                 t.n_kv[i] = c.n_kv[(size_t)i];
             }
+            for (int order : { NIB_ATTN_DECODE, NIB_ATTN_BATCH })
             for (size_t head_off : { (size_t)0, (size_t)hd }) {
+                t.order = (enum nib_attn_order)order;
                 std::vector<float> scratch(nib_attention_tile_scratch(n_max, hd));
-                k->attention_tile(&t, hd, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), 0.125f, scratch.data());
+                k->attention_tile(&t, hd, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), scale, scratch.data());
                 for (int i = 0; i < nq; i++) {
                     std::vector<float> s((size_t)n_max), o((size_t)hd);
                     nib_attention_head_ref(t.q[i], hd, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), t.n_kv[i],
-                                           0.125f, NIB_ATTN_BATCH, s.data(), o.data());
+                                           scale, t.order, s.data(), o.data());
                     EXPECT_EQ(memcmp(o.data(), t.out[i], (size_t)hd * sizeof(float)), 0)
-                        << k->name << " head_dim " << hd << " query " << i << " n_kv " << t.n_kv[i];
+                        << k->name << " head_dim " << hd << " query " << i << " n_kv " << t.n_kv[i] << " order " << order
+                        << " ties " << ties;
                     for (int g = 0; g < 8; g++) {
                         uint32_t bits;
                         memcpy(&bits, t.out[i] + hd + g, 4);

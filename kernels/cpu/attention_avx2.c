@@ -12,57 +12,13 @@
  */
 #include "attention_ref.h"
 
+#include "attention_avx2.h"
 #include "avx2_util.h"
 #include "dispatch.h"
 #include "quant_blocks.h"
 
 #include <immintrin.h>
 #include <math.h>
-
-/* exp(s - max) in place, 8 keys at a time (padding keys give 0); the tree8
- * sums accumulated in a double, as attention_ref.c's softmax_exp. */
-static double softmax_exp(float *scores, int32_t n_kv, float max) {
-    double sum = 0.0;
-    for (int32_t j = 0; j < n_kv; j += 8) {
-        __m256 s;
-        if (j + 8 <= n_kv) {
-            s = nib_v_expf_avx2(_mm256_sub_ps(_mm256_loadu_ps(scores + j), _mm256_set1_ps(max)));
-            _mm256_storeu_ps(scores + j, s);
-        } else {
-            float tmp[8];
-            for (int l = 0; l < 8; l++) tmp[l] = j + l < n_kv ? scores[j + l] - max : -INFINITY;
-            s = nib_v_expf_avx2(_mm256_loadu_ps(tmp));
-            _mm256_storeu_ps(tmp, s);
-            for (int l = 0; j + l < n_kv; l++) scores[j + l] = tmp[l];
-        }
-        sum += (double)hsum_f32x8(s);
-    }
-    return sum;
-}
-
-/* The largest score (the scalar loop's result: max is order-free, and
- * max_ps(s, m) keeps m where s is not greater, as `s > m ? s : m`). */
-static float max_of(const float *s, int32_t n) {
-    __m256 m = _mm256_set1_ps(-INFINITY);
-    int32_t j = 0;
-    for (; j + 8 <= n; j += 8) m = _mm256_max_ps(_mm256_loadu_ps(s + j), m);
-    float lanes[8], max = -INFINITY;
-    _mm256_storeu_ps(lanes, m);
-    for (int l = 0; l < 8; l++) max = lanes[l] > max ? lanes[l] : max;
-    for (; j < n; j++) max = s[j] > max ? s[j] : max;
-    return max;
-}
-
-/* softmax: exp(s - max) / sum, the probabilities rounded to fp16, as they
- * meet fp16 V. */
-static void normalize_probs(float *scores, int32_t n_kv, float max) {
-    const double sum = softmax_exp(scores, n_kv, max);
-    const __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
-    int32_t j;
-    for (j = 0; j + 8 <= n_kv; j += 8)
-        _mm256_storeu_ps(scores + j, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(scores + j), inv), _MM_FROUND_TO_NEAREST_INT)));
-    for (; j < n_kv; j++) scores[j] = fp16_to_f32(_cvtss_sh(scores[j] * _mm256_cvtss_f32(inv), _MM_FROUND_TO_NEAREST_INT));
-}
 
 /* hsum_f32x8(a) and hsum_f32x8(b) into r[0], r[1], with the same additions
  * (lane i + lane i+4, then (0+2) + (1+3)), two vectors per shuffle. */
@@ -217,19 +173,6 @@ void NIB_X86_FN(nib_attention_head)(const float *q, int head_dim, const uint16_t
 
 /* ---- Tiles of query heads sharing one K/V head (attention_ref.h) ---- */
 
-/* hsum_f32x8 of eight vectors at once: lane l of the result is a[l]'s sum,
- * with its additions ((lane i + lane i+4), then (0+2) + (1+3)), by transposes. */
-static inline __m256 hsum8_f32x8(const __m256 a[8]) {
-    __m256 p[4]; /* p[i] = [a[i]'s 4 pair sums | a[i+4]'s] */
-    for (int i = 0; i < 4; i++)
-        p[i] = _mm256_add_ps(_mm256_permute2f128_ps(a[i], a[i + 4], 0x20), _mm256_permute2f128_ps(a[i], a[i + 4], 0x31));
-    const __m256 z0 = _mm256_add_ps(_mm256_shuffle_ps(p[0], p[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                    _mm256_shuffle_ps(p[0], p[1], _MM_SHUFFLE(3, 2, 3, 2)));
-    const __m256 z1 = _mm256_add_ps(_mm256_shuffle_ps(p[2], p[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                                    _mm256_shuffle_ps(p[2], p[3], _MM_SHUFFLE(3, 2, 3, 2)));
-    return _mm256_add_ps(_mm256_shuffle_ps(z0, z1, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(z0, z1, _MM_SHUFFLE(3, 1, 3, 1)));
-}
-
 /* Eight keys' batch-order scores (unscaled) for one query: kf holds the
  * keys' rows converted to float, hd apart; one 8-lane fma chain per key. */
 static inline __m256 tile_scores8(const float *qf, const float *kf, int hd) {
@@ -239,7 +182,7 @@ static inline __m256 tile_scores8(const float *qf, const float *kf, int hd) {
         const __m256 qv = _mm256_loadu_ps(qf + d);
         for (int l = 0; l < 8; l++) a[l] = _mm256_fmadd_ps(_mm256_loadu_ps(kf + (size_t)l * (size_t)hd + d), qv, a[l]);
     }
-    return hsum8_f32x8(a);
+    return sums8_f32x8(a, 0);
 }
 
 #if NIB_VNNI
@@ -258,8 +201,8 @@ static inline void tile_scores8x2(const float *qa, const float *qb, const float 
             b[l] = _mm256_fmadd_ps(k, qvb, b[l]);
         }
     }
-    _mm256_storeu_ps(outa, _mm256_mul_ps(hsum8_f32x8(a), sc));
-    _mm256_storeu_ps(outb, _mm256_mul_ps(hsum8_f32x8(b), sc));
+    _mm256_storeu_ps(outa, _mm256_mul_ps(sums8_f32x8(a, 0), sc));
+    _mm256_storeu_ps(outb, _mm256_mul_ps(sums8_f32x8(b, 0), sc));
 }
 #endif
 
@@ -315,34 +258,24 @@ static inline __attribute__((always_inline)) void tile_pv_block_zmm(const float 
 
 void NIB_X86_FN(nib_attention_tile)(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
                                     size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch) {
-    const int hd = head_dim, nq = t->n_q;
-    if (hd % 8 != 0 || hd > 1024) {
-        for (int i = 0; i < nq; i++)
-            nib_attention_head_ref(t->q[i], hd, k_base, v_base, row_stride, head_off, slot, t->n_kv[i], scale,
-                                   NIB_ATTN_BATCH, scratch, t->out[i]);
+    if (head_dim % 8 != 0 || head_dim > 1024) {
+        nib_attention_tile_ref(t, head_dim, k_base, v_base, row_stride, head_off, slot, scale, scratch);
         return;
     }
-    int32_t n_max = 0;
-    for (int i = 0; i < nq; i++) n_max = t->n_kv[i] > n_max ? t->n_kv[i] : n_max;
+    if (t->order == NIB_ATTN_DECODE) {
+        NIB_X86_FN(nib_attention_tile_decode)(t, head_dim, k_base, v_base, row_stride, head_off, slot, scale, scratch);
+        return;
+    }
+    const int hd = head_dim, nq = t->n_q;
+    const int32_t n_max = tile_n_max(t);
     const size_t n_pad = ((size_t)n_max + 7) / 8 * 8;
     float *S = scratch, *qf = S + NIB_ATTN_TILE_MAX * n_pad, *kf = qf + NIB_ATTN_TILE_MAX * (size_t)hd;
     float *vf = kf + 8 * (size_t)hd, *st = vf + TILE_CHUNK * 16;
-    for (int i = 0; i < nq; i++) /* q meets fp16 K in fp16 */
-        for (int d = 0; d < hd; d += 8)
-            _mm256_storeu_ps(qf + (size_t)i * (size_t)hd + d,
-                             _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(t->q[i] + d), _MM_FROUND_TO_NEAREST_INT)));
+    tile_queries_f16(t, hd, qf);
     /* scores: each group of 8 K rows converted once, then met by every query that reads it */
     const __m256 sc = _mm256_set1_ps(scale);
     for (int32_t j0 = 0; j0 < n_max; j0 += 8) {
-        for (int l = 0; l < 8; l++) {
-            float *row = kf + (size_t)l * (size_t)hd;
-            if (j0 + l < n_max) {
-                const uint16_t *k = k_base + (size_t)slot[j0 + l] * row_stride + head_off;
-                for (int d = 0; d < hd; d += 8) _mm256_storeu_ps(row + d, load_f16x8(k + d));
-            } else {
-                for (int d = 0; d < hd; d += 8) _mm256_storeu_ps(row + d, _mm256_setzero_ps());
-            }
-        }
+        tile_k_rows8(kf, k_base, row_stride, head_off, slot, j0, n_max, hd);
         for (int i = 0; i < nq; i++) {
             if (j0 >= t->n_kv[i]) continue;
 #if NIB_VNNI

@@ -100,9 +100,11 @@ void nib_attention_head_ref(const float *q, int head_dim, const uint16_t *k_base
 
 size_t nib_attention_tile_scratch(int32_t n_kv_max, int head_dim) {
     /* scores per query (padded to 8 keys), then the vector kernels' own:
-     * q as floats, 8 converted K rows, a V chunk, P.V state (attention_avx2.c) */
+     * q as floats, 8 converted K rows, a V chunk and P.V state
+     * (attention_avx2.c) or P.V state and a copy of the V rows
+     * (attention_decode_avx2.c) */
     const size_t n_pad = ((size_t)(n_kv_max > 0 ? n_kv_max : 1) + 7) / 8 * 8, hd = (size_t)head_dim;
-    return NIB_ATTN_TILE_MAX * (n_pad + hd) + 8 * hd + 256 * 16 + NIB_ATTN_TILE_MAX * 8 * 16 + 64;
+    return NIB_ATTN_TILE_MAX * (n_pad + hd) + 8 * hd + 256 * 16 + NIB_ATTN_TILE_MAX * 8 * 16 + 64 + n_pad * hd / 2;
 }
 
 void nib_op_attention_tile(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
@@ -114,7 +116,7 @@ void nib_attention_tile_ref(const struct nib_attn_tile *t, int head_dim, const u
                             size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch) {
     for (int i = 0; i < t->n_q; i++)
         nib_attention_head_ref(t->q[i], head_dim, k_base, v_base, row_stride, head_off, slot, t->n_kv[i], scale,
-                               NIB_ATTN_BATCH, scratch, t->out[i]);
+                               t->order, scratch, t->out[i]);
 }
 
 float nib_attention_scores_q8_0(const float *q, int head_dim, const void *k_base, size_t row_bytes, size_t head_off,

@@ -53,12 +53,14 @@ void nib_attention_head_ref(const float *q, int head_dim, const uint16_t *k_base
 
 /*
  * An attention tile: n_q query heads (1..NIB_ATTN_TILE_MAX) that read the
- * same K/V head of one sequence in the batch order — query i attends to
- * rows slot[0..n_kv[i]) (n_kv[i] >= 1). out[i] (head_dim floats) is
- * nib_op_attention_head(q[i], ..., n_kv[i], NIB_ATTN_BATCH)'s, bit for bit;
- * a vector variant converts each fp16 K and V row once for the whole tile.
+ * same K/V head of one sequence — query i attends to rows slot[0..n_kv[i])
+ * (n_kv[i] >= 1). out[i] (head_dim floats) is nib_op_attention_head(q[i],
+ * ..., n_kv[i], order)'s, bit for bit; a vector variant converts each fp16
+ * K row once for the whole tile and shares each V row's loads between
+ * queries.
  */
 struct nib_attn_tile {
+    enum nib_attn_order order;
     int         n_q;
     const float *q[NIB_ATTN_TILE_MAX];
     float       *out[NIB_ATTN_TILE_MAX];

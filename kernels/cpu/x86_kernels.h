@@ -20,6 +20,10 @@ void NIB_X86_PROTO(nib_packed8_q4_K_q8_K)(int64_t n, const void *group, const vo
 void NIB_X86_PROTO(nib_attention_head)(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base, size_t row_stride,
                              size_t head_off, const int32_t *slot, int32_t n_kv, float scale, enum nib_attn_order order,
                              float *scores, float *out);
+/* attention_decode_avx2.c: the tile in the decode order (called by nib_attention_tile). */
+void NIB_X86_PROTO(nib_attention_tile_decode)(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base,
+                                              const uint16_t *v_base, size_t row_stride, size_t head_off, const int32_t *slot,
+                                              float scale, float *scratch);
 void NIB_X86_PROTO(nib_dot4_q8_0_q8_0)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
                              const float *dy);
 /* These five: defined in the AVX-512 build only (they need VNNI). */
