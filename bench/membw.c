@@ -2,6 +2,8 @@
  * membw.c — the machine's memory read bandwidth, for the benchmarks' "physical
  * limit" line: T threads each sum their share of a buffer much larger than
  * the caches (default 1 GiB), best of R passes, reported in GB/s (1e9 B/s).
+ * The buffer asks for transparent huge pages, as nib's packed weights do
+ * (engine/model_pack.c), so the limit is the memory's, not the TLB's.
  *
  *   membw [-t THREADS] [-s MIB] [-r REPS] [--json]
  */
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 static double now_s(void) {
@@ -37,7 +40,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     size_t n = mib * 1024 * 1024 / sizeof(uint64_t);
-    uint64_t *buf = malloc(n * sizeof(uint64_t));
+    const size_t bytes = (n * sizeof(uint64_t) + (2u << 20) - 1) / (2u << 20) * (2u << 20); /* whole huge pages */
+    uint64_t *buf = aligned_alloc(2u << 20, bytes);
+    if (buf) madvise(buf, bytes, MADV_HUGEPAGE);
     if (!buf) {
         fprintf(stderr, "membw: cannot allocate %zu MiB\n", mib);
         return 1;

