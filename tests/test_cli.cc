@@ -207,6 +207,28 @@ TEST(Cli, BenchJsonHasLlamaBenchFields) {
     EXPECT_NE(r.err.find("bad value for -t"), std::string::npos) << r.err;
 }
 
+/* -d D: every test also after D tokens already in the KV cache, named as
+ * llama-bench names it, with n_depth in the JSON; with --parallel the
+ * sequences all start from the same D tokens. */
+TEST(Cli, BenchDepth) {
+    CliRun r = run_nib("bench -p 8 -n 4 -d 0,40 --parallel 1,3 -r 1 -t 1 -o json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    cJSON *j = cJSON_Parse(r.out.c_str());
+    ASSERT_NE(j, nullptr) << r.out;
+    ASSERT_EQ(cJSON_GetArraySize(j), 6);
+    const char *names[] = { "pp8", "tg4", "tg4 x3", "pp8 @ d40", "tg4 @ d40", "tg4 x3 @ d40" };
+    for (int i = 0; i < 6; i++) {
+        const cJSON *t = cJSON_GetArrayItem(j, i);
+        EXPECT_STREQ(cJSON_GetObjectItem(t, "test")->valuestring, names[i]);
+        EXPECT_EQ(cJSON_GetObjectItem(t, "n_depth")->valueint, i < 3 ? 0 : 40);
+        EXPECT_GT(cJSON_GetObjectItem(t, "avg_ts")->valuedouble, 0);
+    }
+    cJSON_Delete(j);
+    r = run_nib("bench -d -5");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("bad value for -d"), std::string::npos) << r.err;
+}
+
 /* nib batch: several prompts decoded together give each prompt the tokens
  * nib generate gives it alone (greedy), in input order; bad prompt files
  * give one line naming the line. */

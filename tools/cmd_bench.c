@@ -1,8 +1,9 @@
 /*
  * cmd_bench.c — `nib bench`, in the manner of llama-bench: for every model x
- * thread count x test (ppP: one batch of P random tokens; tgN: N one-token
- * decodes), one warm-up run then -r timed runs; mean ± sd tokens/s, and for
- * decode the weight bandwidth it implies (GB/s of weights read per token).
+ * thread count x depth x test (ppP: one batch of P random tokens; tgN: N
+ * one-token decodes; after D tokens already in the KV cache with -d D), one
+ * warm-up run then -r timed runs; mean ± sd tokens/s, and for decode the
+ * weight bandwidth it implies (GB/s of weights read per token).
  * Output: a markdown table (default), JSON with llama-bench's field names, or
  * CSV. A progress line goes to stderr.
  */
@@ -37,7 +38,7 @@ struct int_list {
 struct bench_args {
     const char     *models[MAX_LIST];
     int             n_models;
-    struct int_list threads, prompt, gen, parallel;
+    struct int_list threads, prompt, gen, parallel, depth;
     int32_t         reps;
     const char     *output; /* md, json, csv */
     char           *models_copy;
@@ -49,6 +50,7 @@ struct result {
     const char *model;
     const struct nib_model *m;
     int32_t n_threads, n_prompt, n_gen, n_par; /* n_par sequences decoding together (tg) */
+    int32_t n_depth;                           /* tokens in each sequence's KV cache before the test */
     bool    spec;                              /* tg with the -md draft, greedy from a short prompt */
     double  samples_ns[64];
     int     n_samples;
@@ -72,15 +74,29 @@ static double now_ns(void) {
     return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
-/* One timed run of a test on a fresh (cleared) context; returns ns or < 0.
- * tg with n_par > 1: every step one batch of n_par tokens, one per sequence,
- * each asking for logits. */
-static double run_once(struct nib_context *c, const int32_t *toks, int32_t n_prompt, int32_t n_gen, int32_t n_par) {
+/* Puts n_depth random tokens (not timed) in sequence 0, in batches of at
+ * most n_batch; 0 or -1. */
+static int fill_depth(struct nib_context *c, const int32_t *toks, int32_t n_depth, int32_t n_batch) {
+    struct nib_error err = { 0 };
+    for (int32_t i = 0; i < n_depth; i += n_batch) {
+        struct nib_batch b = { n_depth - i < n_batch ? n_depth - i : n_batch, toks + i, NULL, NULL, NULL, 0 };
+        if (nib_decode(c, &b, &err)) return cli_fail_err(&err), -1;
+    }
+    return 0;
+}
+
+/* One timed run of a test on a context holding only sequence 0's first
+ * n_depth tokens (fill_depth); every sequence starts from them (shared
+ * blocks). Returns ns or < 0. tg with n_par > 1: every step one batch of
+ * n_par tokens, one per sequence, each asking for logits. */
+static double run_once(struct nib_context *c, const int32_t *toks, int32_t n_prompt, int32_t n_gen, int32_t n_par,
+                       int32_t n_depth) {
     struct nib_error err = { 0 };
     int32_t seq[64], tk[64];
     int8_t want[64];
     for (int32_t s = 0; s < n_par; s++) {
-        nib_context_seq_truncate(c, s, 0, &err);
+        if (s == 0 ? nib_context_seq_truncate(c, 0, n_depth, &err) : nib_context_seq_fork(c, s, 0, &err))
+            return cli_fail_err(&err), -1;
         seq[s] = s;
         want[s] = 1;
     }
@@ -145,9 +161,11 @@ static void stats(struct result *r) {
 }
 
 static int run_test(const struct bench_args *a, struct result *r) {
-    int32_t n_ctx = r->n_prompt + (r->n_gen + 16) * r->n_par + 1 + (r->spec ? 8 + 257 : 0);
-    struct nib_context_params cp = { .n_ctx = n_ctx, .n_batch = r->spec ? 264 : r->n_prompt > 0 ? r->n_prompt : r->n_par,
-                                     .n_threads = r->n_threads };
+    /* per sequence: its tokens and a block copied on write; the depth once (shared) */
+    int32_t n_ctx = r->n_depth + r->n_prompt + (r->n_gen + 16 + 16) * r->n_par + 1 + (r->spec ? 8 + 257 : 0);
+    int32_t n_batch = r->spec ? 264 : r->n_prompt > 0 ? r->n_prompt : r->n_par;
+    if (r->n_depth > n_batch) n_batch = r->n_depth < 512 ? r->n_depth : 512;
+    struct nib_context_params cp = { .n_ctx = n_ctx, .n_batch = n_batch, .n_threads = r->n_threads };
     struct nib_context *c = NULL, *dc = NULL;
     struct nib_error err = { 0 };
     if (nib_context_new(r->m, &cp, &c, &err)) return cli_fail_err(&err);
@@ -157,14 +175,20 @@ static int run_test(const struct bench_args *a, struct result *r) {
     }
     r->n_threads = nib_context_n_threads(c);
     int32_t n = r->n_prompt > r->n_gen ? r->n_prompt : r->n_gen, n_vocab = nib_model_n_vocab(r->m);
+    if (r->n_depth > n) n = r->n_depth;
     int32_t *toks = malloc(sizeof(int32_t) * (size_t)n);
     uint64_t s = 0x9e3779b97f4a7c15ull;
     for (int32_t i = 0; toks && i < n; i++) toks[i] = (int32_t)((s = s * 6364136223846793005ull + 1442695040888963407ull) >> 33) % n_vocab;
     int rc = toks ? 0 : cli_fail("out of memory");
+    if (!rc && r->n_depth) {
+        fprintf(stderr, "\rnib bench: %s t=%d filling %d tokens of depth   ", r->model, r->n_threads, r->n_depth);
+        rc = fill_depth(c, toks, r->n_depth, n_batch) ? 1 : 0;
+    }
     for (int i = -1; !rc && i < a->reps; i++) { /* i = -1: warm-up */
-        fprintf(stderr, "\rnib bench: %s t=%d %s%d x%d%s run %d/%d   ", r->model, r->n_threads, r->n_prompt ? "pp" : "tg",
-                r->n_prompt ? r->n_prompt : r->n_gen, r->n_par, r->spec ? " -md" : "", i + 1, a->reps);
-        double ns = r->spec ? run_spec_once(c, dc, toks, r->n_gen) : run_once(c, toks, r->n_prompt, r->n_gen, r->n_par);
+        fprintf(stderr, "\rnib bench: %s t=%d %s%d x%d%s d%d run %d/%d   ", r->model, r->n_threads, r->n_prompt ? "pp" : "tg",
+                r->n_prompt ? r->n_prompt : r->n_gen, r->n_par, r->spec ? " -md" : "", r->n_depth, i + 1, a->reps);
+        double ns = r->spec ? run_spec_once(c, dc, toks, r->n_gen)
+                            : run_once(c, toks, r->n_prompt, r->n_gen, r->n_par, r->n_depth);
         if (ns < 0) rc = 1;
         else if (i >= 0) r->samples_ns[r->n_samples++] = ns;
     }
@@ -175,10 +199,12 @@ static int run_test(const struct bench_args *a, struct result *r) {
     return rc;
 }
 
-static const char *test_name(const struct result *r, char buf[32]) {
-    if (r->spec) snprintf(buf, 32, "tg%d -md", r->n_gen); /* greedy with the draft */
-    else if (r->n_par > 1) snprintf(buf, 32, "tg%d x%d", r->n_gen, r->n_par); /* aggregate t/s of n_par sequences */
-    else snprintf(buf, 32, r->n_prompt ? "pp%d" : "tg%d", r->n_prompt ? r->n_prompt : r->n_gen);
+static const char *test_name(const struct result *r, char buf[48]) {
+    char depth[20] = "";
+    if (r->n_depth) snprintf(depth, sizeof depth, " @ d%d", r->n_depth); /* llama-bench's notation */
+    if (r->spec) snprintf(buf, 48, "tg%d -md", r->n_gen); /* greedy with the draft */
+    else if (r->n_par > 1) snprintf(buf, 48, "tg%d x%d%s", r->n_gen, r->n_par, depth); /* aggregate t/s of n_par sequences */
+    else snprintf(buf, 48, "%s%d%s", r->n_prompt ? "pp" : "tg", r->n_prompt ? r->n_prompt : r->n_gen, depth);
     return buf;
 }
 
@@ -187,7 +213,7 @@ static void print_md(const struct result *rs, int n) {
     printf("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n");
     for (int i = 0; i < n; i++) {
         const struct result *r = &rs[i];
-        char sz[32], tn[32], gbs[48] = "";
+        char sz[32], tn[48], gbs[48] = "";
         if (r->n_gen && !r->spec) /* weights are read once per step, whatever the number of sequences */
             snprintf(gbs, sizeof gbs, "%.2f", r->avg_ts / r->n_par * (double)nib_model_decode_bytes(r->m) / 1e9);
         printf("| %s | %s | %.2f M | cpu-%s | %d | %s | %.2f ± %.2f | %s |\n", r->model,
@@ -199,7 +225,7 @@ static void print_md(const struct result *rs, int n) {
 
 static cJSON *result_json(const struct result *r) {
     cJSON *o = cJSON_CreateObject(), *sn = cJSON_CreateArray(), *st = cJSON_CreateArray();
-    char tn[32];
+    char tn[48];
     cJSON_AddStringToObject(o, "build_commit", NIB_GIT_COMMIT);
     cJSON_AddStringToObject(o, "compiler", NIB_COMPILER);
     cJSON_AddStringToObject(o, "backend", "cpu");
@@ -211,6 +237,7 @@ static cJSON *result_json(const struct result *r) {
     cJSON_AddNumberToObject(o, "n_threads", r->n_threads);
     cJSON_AddNumberToObject(o, "n_prompt", r->n_prompt);
     cJSON_AddNumberToObject(o, "n_gen", r->n_gen);
+    cJSON_AddNumberToObject(o, "n_depth", r->n_depth);
     cJSON_AddNumberToObject(o, "n_parallel", r->n_par);
     cJSON_AddStringToObject(o, "test", test_name(r, tn));
     cJSON_AddNumberToObject(o, "avg_ns", r->avg_ns);
@@ -242,7 +269,7 @@ static void print_csv(const struct result *rs, int n) {
     printf("build_commit,model_filename,model_type,model_size,model_n_params,n_threads,test,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,stddev_ts\n");
     for (int i = 0; i < n; i++) {
         const struct result *r = &rs[i];
-        char tn[32];
+        char tn[48];
         printf("%s,\"%s\",%s,%llu,%llu,%d,%s,%d,%d,%.0f,%.0f,%.4f,%.4f\n", NIB_GIT_COMMIT, r->model, nib_model_arch(r->m),
                (unsigned long long)nib_model_weight_bytes(r->m), (unsigned long long)nib_model_n_params(r->m), r->n_threads,
                test_name(r, tn), r->n_prompt, r->n_gen, r->avg_ns, r->sd_ns, r->avg_ts, r->sd_ts);
@@ -253,8 +280,10 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            puts("usage: nib bench [-m MODEL[,MODEL...]] [-t 1,2] [-p 512] [-n 128] [--parallel 1,4,8] [-r 5] [-o md|json|csv]\n"
+            puts("usage: nib bench [-m MODEL[,MODEL...]] [-t 1,2] [-p 512] [-n 128] [-d 0,2048] [--parallel 1,4,8] [-r 5]\n"
+                 "                 [-o md|json|csv]\n"
                  "  ppP: one batch of P random tokens; tgN: N one-token decodes; 0 disables a test.\n"
+                 "  -d D: each test also after D tokens already in the KV cache (\"tgN @ dD\"; not with -md).\n"
                  "  --parallel K: tgN also with K sequences decoding together (\"tgN xK\", aggregate t/s).\n"
                  "  -md DRAFT: tgN also as greedy speculative decoding with DRAFT (\"tgN -md\"; compare with tgN).\n"
                  "  Prints mean ± sd tokens/s, and for decode the GB/s of weights it reads.");
@@ -274,6 +303,7 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
         else if (!strcmp(o, "-p")) ok = parse_list(v, 0, 1 << 16, &a->prompt);
         else if (!strcmp(o, "-n")) ok = parse_list(v, 0, 1 << 16, &a->gen);
         else if (!strcmp(o, "--parallel")) ok = parse_list(v, 1, 64, &a->parallel);
+        else if (!strcmp(o, "-d") || !strcmp(o, "--n-depth")) ok = parse_list(v, 0, 1 << 20, &a->depth);
         else if (!strcmp(o, "-r")) ok = parse_i32(v, 1, 64, &a->reps);
         else if (!strcmp(o, "-o")) {
             a->output = v;
@@ -286,7 +316,7 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
 
 int nib_cmd_bench(int argc, char **argv) {
     struct bench_args a = { .threads = { { 0 }, 0 }, .prompt = { { 512 }, 1 }, .gen = { { 128 }, 1 }, .parallel = { { 1 }, 1 },
-                            .reps = 5, .output = "md" };
+                            .depth = { { 0 }, 1 }, .reps = 5, .output = "md" };
     int rc = parse_args(&a, argc, argv);
     if (rc) {
         free(a.models_copy);
@@ -296,7 +326,7 @@ int nib_cmd_bench(int argc, char **argv) {
     if (!a.n_models) a.models[a.n_models++] = model_args_default_model(defbuf, sizeof defbuf);
     if (!a.threads.n) a.threads = (struct int_list){ { 0 }, 1 };
     const int per = a.prompt.n + a.gen.n * a.parallel.n + (a.draft ? a.gen.n : 0);
-    struct result *rs = calloc((size_t)(a.n_models * a.threads.n * per), sizeof(*rs));
+    struct result *rs = calloc((size_t)(a.n_models * a.threads.n * a.depth.n * per), sizeof(*rs));
     if (a.draft) {
         struct nib_error err = { 0 };
         if (nib_model_load(a.draft, NULL, &a.draft_model, &err)) rc = cli_fail_err(&err);
@@ -310,11 +340,12 @@ int nib_cmd_bench(int argc, char **argv) {
             break;
         }
         for (int ti = 0; !rc && ti < a.threads.n; ti++)
+            for (int di = 0; !rc && di < a.depth.n; di++)
             for (int k = 0; !rc && k < per; k++) {
                 bool pp = k < a.prompt.n, spec = k >= a.prompt.n + a.gen.n * a.parallel.n;
                 const int g = k - a.prompt.n;
                 int32_t len = pp ? a.prompt.v[k] : spec ? a.gen.v[g - a.gen.n * a.parallel.n] : a.gen.v[g / a.parallel.n];
-                if (len == 0) continue;
+                if (len == 0 || (spec && a.depth.v[di])) continue; /* speculative runs: from a short prompt only */
                 if (spec) {
                     struct nib_error err = { 0 };
                     if (nib_spec_check_vocab(nib_model_vocab(models[mi]), nib_model_vocab(a.draft_model), &err)) {
@@ -324,7 +355,8 @@ int nib_cmd_bench(int argc, char **argv) {
                 }
                 rs[n] = (struct result){ .model = a.models[mi], .m = models[mi], .n_threads = a.threads.v[ti],
                                          .n_prompt = pp ? len : 0, .n_gen = pp ? 0 : len,
-                                         .n_par = pp || spec ? 1 : a.parallel.v[g % a.parallel.n], .spec = spec };
+                                         .n_par = pp || spec ? 1 : a.parallel.v[g % a.parallel.n], .spec = spec,
+                                         .n_depth = spec ? 0 : a.depth.v[di] };
                 rc = run_test(&a, &rs[n]);
                 if (!rc) n++;
             }
