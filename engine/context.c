@@ -109,7 +109,7 @@ int nib_context_new(const struct nib_model *m, const struct nib_context_params *
     const int kv_type = p.kv_type ? p.kv_type : NIB_TYPE_F16;
     if (kv_type == NIB_TYPE_Q8_0 && m->hp.head_dim_k % 32 != 0)
         return nib_context_free(c), nib_error_set(err, NIB_E_ARG, "context: a q8_0 KV cache needs head dims that are multiples of 32 (this model: %d)", m->hp.head_dim_k);
-    int rc = nib_kv_init(&c->kv, c->n_ctx, block, m->hp.n_layer, m->hp.n_head_kv * m->hp.head_dim_k, kv_type, err);
+    int rc = nib_kv_init(&c->kv, c->n_ctx, block, m->hp.n_layer, m->hp.n_head_kv, m->hp.head_dim_k, kv_type, err);
     if (!rc) c->n_ctx = c->kv.n_slots; /* whole blocks: up to block - 1 more tokens than asked */
     if (!rc) rc = alloc_buffers(c, err);
     if (!rc && p.n_gpu_layers < 0) rc = nib_error_set(err, NIB_E_ARG, "context: %d GPU layers", p.n_gpu_layers);

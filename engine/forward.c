@@ -124,9 +124,8 @@ static void attention_tiled(struct nib_context *c, int32_t layer, int32_t n) {
                 tile.out[tile.n_q] = c->att + t * qw + (int64_t)h * hd;
                 tile.n_kv[tile.n_q++] = c->tok_pos[t] + 1;
             }
-        nib_op_attention_tile(&tile, hd, nib_kv_k(&c->kv, layer, 0), nib_kv_v(&c->kv, layer, 0), (size_t)c->kv.row,
-                              (size_t)g * (size_t)hd, c->kv.seqs[c->tok_seq[c->tok_tile[tt]]].slots, hp->attn_scale,
-                              thread_scores(c));
+        nib_op_attention_tile(&tile, hd, nib_kv_k(&c->kv, layer, g, 0), nib_kv_v(&c->kv, layer, g, 0), (size_t)hd, 0,
+                              c->kv.seqs[c->tok_seq[c->tok_tile[tt]]].slots, hp->attn_scale, thread_scores(c));
     }
 }
 
@@ -142,28 +141,32 @@ static void attention(struct nib_context *c, int32_t layer, int32_t n) {
     for (int32_t t = 0; t < n; t++) {
         for (int h = 0; h < hp->n_head; h++) {
             const struct nib_kv_seq *s = &c->kv.seqs[c->tok_seq[t]];
-            nib_cpu_kernels()->attention_head_q8_0(c->q + t * qw + (int64_t)h * hd, hd, nib_kv_k(&c->kv, layer, 0),
-                                                   nib_kv_v(&c->kv, layer, 0), c->kv.row_bytes, (size_t)(h / group) * (size_t)hd,
-                                                   s->slots, c->tok_pos[t] + 1, hp->attn_scale, thread_scores(c),
+            nib_cpu_kernels()->attention_head_q8_0(c->q + t * qw + (int64_t)h * hd, hd, nib_kv_k(&c->kv, layer, h / group, 0),
+                                                   nib_kv_v(&c->kv, layer, h / group, 0), c->kv.head_bytes, 0, s->slots,
+                                                   c->tok_pos[t] + 1, hp->attn_scale, thread_scores(c),
                                                    c->att + t * qw + (int64_t)h * hd);
         }
     }
 }
 
+/* Each row's K and V, head by head, into its slot (kv_cache.h's layout). */
 static void store_kv(struct nib_context *c, int32_t layer, int32_t n) {
-    const int32_t row = c->kv.row;
+    const int32_t row = c->kv.row, hd = c->kv.head_dim;
 #pragma omp parallel for schedule(static) num_threads(c->n_threads) if (n >= PAR_ROWS)
     for (int32_t t = 0; t < n; t++) {
         int32_t slot = c->kv.seqs[c->tok_seq[t]].slots[c->tok_pos[t]];
-        if (c->kv.type == NIB_TYPE_Q8_0) { /* rounded as activations are */
-            nib_op_quantize_rows(NIB_TYPE_Q8_0, c->k + t * row, row, 1, nib_kv_k(&c->kv, layer, slot), c->kv.row_bytes);
-            nib_op_quantize_rows(NIB_TYPE_Q8_0, c->v + t * row, row, 1, nib_kv_v(&c->kv, layer, slot), c->kv.row_bytes);
-            continue;
-        }
-        uint16_t *k = nib_kv_k(&c->kv, layer, slot), *v = nib_kv_v(&c->kv, layer, slot);
-        for (int32_t i = 0; i < row; i++) {
-            k[i] = nib_fp32_to_fp16(c->k[t * row + i]);
-            v[i] = nib_fp32_to_fp16(c->v[t * row + i]);
+        for (int32_t h = 0; h < c->kv.n_head_kv; h++) {
+            const float *ks = c->k + t * row + h * hd, *vs = c->v + t * row + h * hd;
+            if (c->kv.type == NIB_TYPE_Q8_0) { /* rounded as activations are */
+                nib_op_quantize_rows(NIB_TYPE_Q8_0, ks, hd, 1, nib_kv_k(&c->kv, layer, h, slot), c->kv.head_bytes);
+                nib_op_quantize_rows(NIB_TYPE_Q8_0, vs, hd, 1, nib_kv_v(&c->kv, layer, h, slot), c->kv.head_bytes);
+                continue;
+            }
+            uint16_t *k = nib_kv_k(&c->kv, layer, h, slot), *v = nib_kv_v(&c->kv, layer, h, slot);
+            for (int32_t i = 0; i < hd; i++) {
+                k[i] = nib_fp32_to_fp16(ks[i]);
+                v[i] = nib_fp32_to_fp16(vs[i]);
+            }
         }
     }
 }

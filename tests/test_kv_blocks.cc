@@ -50,8 +50,8 @@ TEST(KvBlocks, RandomOperationsKeepInvariantsAndContents) {
     for (int32_t block : { 1, 4, 16 }) {
         nib_kv_cache kv;
         nib_error err = {};
-        const int32_t n_tokens = 48 * block, row = 2;
-        ASSERT_EQ(nib_kv_init(&kv, n_tokens, block, 1, row, NIB_TYPE_F16, &err), NIB_OK) << err.msg;
+        const int32_t n_tokens = 48 * block;
+        ASSERT_EQ(nib_kv_init(&kv, n_tokens, block, 1, 1, 2, NIB_TYPE_F16, &err), NIB_OK) << err.msg;
         std::vector<std::vector<uint16_t>> want(NIB_MAX_SEQ); /* the model: what each sequence holds */
         std::vector<std::vector<int32_t>> toks(NIB_MAX_SEQ);  /* and the tokens behind it */
         std::vector<int32_t> slot_token((size_t)48 * (size_t)block * 2, -1);
@@ -80,7 +80,7 @@ TEST(KvBlocks, RandomOperationsKeepInvariantsAndContents) {
                     for (int32_t i = 0; i < n; i++) {
                         const int32_t pos = (int32_t)want[(size_t)s].size(), slot = kv.seqs[s].slots[pos];
                         const int32_t t = (int32_t)(rng.next() % 3); /* a small alphabet: prefixes repeat */
-                        ((uint16_t *)nib_kv_k(&kv, 0, slot))[0] = next_value;
+                        ((uint16_t *)nib_kv_k(&kv, 0, 0, slot))[0] = next_value;
                         slot_token[(size_t)slot] = t;
                         nib_kv_blocks_set_tokens(&kv.blocks, s, pos, &t, 1);
                         want[(size_t)s].push_back(next_value++);
@@ -111,7 +111,7 @@ TEST(KvBlocks, RandomOperationsKeepInvariantsAndContents) {
                 toks[(size_t)s].assign(p.begin(), p.begin() + got);
                 for (int32_t q = 0; q < got; q++) { /* exact hit: the same tokens; adopt the cached values */
                     ASSERT_EQ(slot_token[(size_t)kv.seqs[s].slots[q]], p[(size_t)q]) << "cache hit with other tokens";
-                    want[(size_t)s].push_back(((uint16_t *)nib_kv_k(&kv, 0, kv.seqs[s].slots[q]))[0]);
+                    want[(size_t)s].push_back(((uint16_t *)nib_kv_k(&kv, 0, 0, kv.seqs[s].slots[q]))[0]);
                 }
                 reused += got > 0;
             }
@@ -120,7 +120,7 @@ TEST(KvBlocks, RandomOperationsKeepInvariantsAndContents) {
                 ASSERT_EQ(kv.seqs[q].len, (int32_t)want[(size_t)q].size());
                 for (int32_t p = 0; p < kv.seqs[q].len; p++) {
                     ASSERT_EQ(kv.seqs[q].slots[p], nib_kv_blocks_slot(&kv.blocks, q, p));
-                    ASSERT_EQ(((uint16_t *)nib_kv_k(&kv, 0, kv.seqs[q].slots[p]))[0], want[(size_t)q][(size_t)p])
+                    ASSERT_EQ(((uint16_t *)nib_kv_k(&kv, 0, 0, kv.seqs[q].slots[p]))[0], want[(size_t)q][(size_t)p])
                         << "block " << block << " step " << step << " seq " << q << " pos " << p;
                 }
             }
