@@ -50,6 +50,7 @@ const std::vector<Case> &cases() {
 
 } // namespace
 
+// One query alone (a tile of one), every variant, both orders.
 TEST(Attention, VariantsGiveReferenceBits) {
     NibRng rng(0xa77);
     int variants = 0;
@@ -65,12 +66,19 @@ TEST(Attention, VariantsGiveReferenceBits) {
             for (auto &x : q) x = ties ? 3.0f + 0.02f * rng.uniform() : rng.uniform() * 3.0f;
             for (int order : { NIB_ATTN_DECODE, NIB_ATTN_BATCH }) {
                 for (size_t head_off : { (size_t)0, (size_t)c.head_dim }) {
-                    std::vector<float> s1((size_t)c.n_kv), s2((size_t)c.n_kv), o1((size_t)c.head_dim), o2((size_t)c.head_dim + 8);
+                    std::vector<float> s1((size_t)c.n_kv), o1((size_t)c.head_dim), o2((size_t)c.head_dim + 8);
+                    std::vector<float> scratch(nib_attention_tile_scratch(c.n_kv, c.head_dim));
                     memset(o2.data(), 0x7f, o2.size() * sizeof(float));
                     nib_attention_head_ref(q.data(), c.head_dim, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), c.n_kv,
                                            scale, (enum nib_attn_order)order, s1.data(), o1.data());
-                    k->attention_head(q.data(), c.head_dim, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), c.n_kv,
-                                      scale, (enum nib_attn_order)order, s2.data(), o2.data());
+                    struct nib_attn_tile t = {};
+                    t.order = (enum nib_attn_order)order;
+                    t.n_q = 1;
+                    t.q[0] = q.data();
+                    t.out[0] = o2.data();
+                    t.n_kv[0] = c.n_kv;
+                    k->attention_tile(&t, c.head_dim, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), scale,
+                                      scratch.data());
                     EXPECT_EQ(memcmp(o1.data(), o2.data(), o1.size() * sizeof(float)), 0)
                         << k->name << " head_dim " << c.head_dim << " n_kv " << c.n_kv << " order " << order << " ties " << ties;
                     for (size_t i = (size_t)c.head_dim; i < o2.size(); i++) {

@@ -55,12 +55,6 @@ static float softmax_exp(float *s, int32_t n, float max) {
     return (float)(1.0 / sum);
 }
 
-void nib_op_attention_head(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
-                           size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
-                           enum nib_attn_order order, float *scores, float *out) {
-    nib_cpu_kernels()->attention_head(q, head_dim, k_base, v_base, row_stride, head_off, slot, n_kv, scale, order, scores, out);
-}
-
 void nib_attention_head_ref(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
                             size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
                             enum nib_attn_order order, float *scores, float *out) {

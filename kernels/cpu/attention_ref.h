@@ -35,15 +35,11 @@ enum nib_attn_order {
 };
 
 /*
- * k_base/v_base: fp16 K/V storage; row j of this head at
- * base + slot[j] * row_stride + head_off (elements). head_dim <= 1024.
- * scores: scratch [n_kv]. Runs the chosen CPU variant's kernel (dispatch.h);
- * nib_attention_head_ref is the scalar reference.
+ * One query head, the scalar reference: k_base/v_base: fp16 K/V storage;
+ * row j of this head at base + slot[j] * row_stride + head_off (elements).
+ * head_dim <= 1024. scores: scratch [n_kv]. The CPU variants run it in
+ * tiles (below).
  */
-void nib_op_attention_head(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
-                           size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
-                           enum nib_attn_order order, float *scores, float *out);
-
 void nib_attention_head_ref(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
                             size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
                             enum nib_attn_order order, float *scores, float *out);
@@ -54,7 +50,7 @@ void nib_attention_head_ref(const float *q, int head_dim, const uint16_t *k_base
 /*
  * An attention tile: n_q query heads (1..NIB_ATTN_TILE_MAX) that read the
  * same K/V head of one sequence — query i attends to rows slot[0..n_kv[i])
- * (n_kv[i] >= 1). out[i] (head_dim floats) is nib_op_attention_head(q[i],
+ * (n_kv[i] >= 1). out[i] (head_dim floats) is nib_attention_head_ref(q[i],
  * ..., n_kv[i], order)'s, bit for bit; a vector variant converts each fp16
  * K row once for the whole tile and shares each V row's loads between
  * queries.

@@ -82,12 +82,6 @@ typedef void (*nib_gemm_tile_fn)(int64_t n, float *out, const void *w, size_t w_
 /* Sums of the 32 int8 of each Q8_0 block of n_tok activation rows. */
 typedef void (*nib_block_sums_fn)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);
 
-/* One query head's attention (attention_ref.h): every variant gives the
- * reference's bits. */
-typedef void (*nib_attention_fn)(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
-                                 size_t row_stride, size_t head_off, const int32_t *slot, int32_t n_kv, float scale,
-                                 enum nib_attn_order order, float *scores, float *out);
-
 typedef void (*nib_quantize_act_fn)(const float *x /* [n] */, void *y /* n / block_size blocks */, int64_t n);
 
 struct nib_cpu_kernels {
@@ -115,8 +109,7 @@ struct nib_cpu_kernels {
     nib_gemm8_fn        gemm8[NIB_TYPE_COUNT];        /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_gemm8_fn        gemm16[NIB_TYPE_COUNT];       /* 16-row gemm8, NULL for most (AVX-512: Q8_0) */
     nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */
-    nib_attention_fn    attention_head;
-    /* attention_ref.h's tile of query heads sharing a K/V head (batch order) */
+    /* attention_ref.h's tile of query heads sharing a K/V head (both orders) */
     void (*attention_tile)(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
                            size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch);
     /* attention_ref.h's Q8_0-cache attention */

@@ -17,9 +17,6 @@ void NIB_X86_PROTO(nib_packed8_q4_0_q8_0)(int64_t n, const void *group, const vo
 void NIB_X86_PROTO(nib_block_sums_q8_0)(const void *xq, size_t xq_row_bytes, int64_t nb, int64_t n_tok, int16_t *out);
 void NIB_X86_PROTO(nib_packed8_q4_K_q8_K)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                 size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
-void NIB_X86_PROTO(nib_attention_head)(const float *q, int head_dim, const uint16_t *k_base, const uint16_t *v_base, size_t row_stride,
-                             size_t head_off, const int32_t *slot, int32_t n_kv, float scale, enum nib_attn_order order,
-                             float *scores, float *out);
 /* attention_decode_avx2.c: the tile in the decode order (called by nib_attention_tile). */
 void NIB_X86_PROTO(nib_attention_tile_decode)(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base,
                                               const uint16_t *v_base, size_t row_stride, size_t head_off, const int32_t *slot,
