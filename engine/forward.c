@@ -81,14 +81,15 @@ static float *thread_scores(const struct nib_context *c) {
 #endif
 }
 
-/* Attention over an F16 cache, in tiles (attention_ref.h): the query heads
- * of one K/V head — the GQA group's, of consecutive tokens of one sequence —
- * up to NIB_ATTN_TILE_MAX, share each converted K row and V load. Plain
- * batches take the batch order; one-token calls and row-exact batches the
- * decode order (each row as llama.cpp runs it alone). Every head's output
- * is the single-head kernel's, bit for bit. A group is split into smaller
- * tiles where there are fewer tiles than threads. */
-static void attention_tiled(struct nib_context *c, int32_t layer, int32_t n) {
+/* Attention in tiles (attention_ref.h): the query heads of one K/V head —
+ * the GQA group's, of consecutive tokens of one sequence — up to
+ * NIB_ATTN_TILE_MAX, share each K row and V load. Over an F16 cache plain
+ * batches take the batch order, one-token calls and row-exact batches the
+ * decode order (each row as llama.cpp runs it alone); a Q8_0 cache has one
+ * order. Every head's output is the single-head reference's, bit for bit.
+ * A group is split into smaller tiles where there are fewer tiles than
+ * threads. */
+static void attention(struct nib_context *c, int32_t layer, int32_t n) {
     const struct nib_hparams *hp = &c->m->hp;
     const int hd = hp->head_dim_k, group = hp->n_head / hp->n_head_kv;
     const enum nib_attn_order order = n > 1 && !c->row_exact ? NIB_ATTN_BATCH : NIB_ATTN_DECODE;
@@ -124,28 +125,13 @@ static void attention_tiled(struct nib_context *c, int32_t layer, int32_t n) {
                 tile.out[tile.n_q] = c->att + t * qw + (int64_t)h * hd;
                 tile.n_kv[tile.n_q++] = c->tok_pos[t] + 1;
             }
-        nib_op_attention_tile(&tile, hd, nib_kv_k(&c->kv, layer, g, 0), nib_kv_v(&c->kv, layer, g, 0), (size_t)hd, 0,
-                              c->kv.seqs[c->tok_seq[c->tok_tile[tt]]].slots, hp->attn_scale, thread_scores(c));
-    }
-}
-
-static void attention(struct nib_context *c, int32_t layer, int32_t n) {
-    if (c->kv.type != NIB_TYPE_Q8_0) {
-        attention_tiled(c, layer, n);
-        return;
-    }
-    const struct nib_hparams *hp = &c->m->hp;
-    const int hd = hp->head_dim_k, group = hp->n_head / hp->n_head_kv;
-    const int64_t qw = (int64_t)hp->n_head * hd;
-#pragma omp parallel for collapse(2) schedule(static, 1) num_threads(c->n_threads) /* round robin: causal rows grow with t */
-    for (int32_t t = 0; t < n; t++) {
-        for (int h = 0; h < hp->n_head; h++) {
-            const struct nib_kv_seq *s = &c->kv.seqs[c->tok_seq[t]];
-            nib_cpu_kernels()->attention_head_q8_0(c->q + t * qw + (int64_t)h * hd, hd, nib_kv_k(&c->kv, layer, h / group, 0),
-                                                   nib_kv_v(&c->kv, layer, h / group, 0), c->kv.head_bytes, 0, s->slots,
-                                                   c->tok_pos[t] + 1, hp->attn_scale, thread_scores(c),
-                                                   c->att + t * qw + (int64_t)h * hd);
-        }
+        const int32_t *slots = c->kv.seqs[c->tok_seq[c->tok_tile[tt]]].slots;
+        if (c->kv.type == NIB_TYPE_Q8_0) /* nib's own arithmetic, one order */
+            nib_op_attention_tile_q8_0(&tile, hd, nib_kv_k(&c->kv, layer, g, 0), nib_kv_v(&c->kv, layer, g, 0), c->kv.head_bytes, 0,
+                                       slots, hp->attn_scale, thread_scores(c));
+        else
+            nib_op_attention_tile(&tile, hd, nib_kv_k(&c->kv, layer, g, 0), nib_kv_v(&c->kv, layer, g, 0), (size_t)hd, 0, slots,
+                                  hp->attn_scale, thread_scores(c));
     }
 }
 

@@ -1,7 +1,8 @@
 /*
  * attention_avx2.c — attention_ref.c's attention, vectorized (AVX2 + F16C +
  * FMA; this file alone gets those flags): the tile in the batch order (the
- * decode order's is attention_decode_avx2.c) and the Q8_0-cache head. Every
+ * decode order's is attention_decode_avx2.c, a Q8_0 cache's
+ * attention_q8_0_avx2.c). Every
  * rounding step is the one the reference takes (attention_ref.h), so the
  * two give identical bits:
  *   - fp16 products are exact in float, so the reference's "acc + p" and an
@@ -197,26 +198,3 @@ void NIB_X86_FN(nib_attention_tile)(const struct nib_attn_tile *t, int head_dim,
         d0 += w;
     }
 }
-
-/* attention_ref.h's Q8_0-cache attention with the V rows dequantized 8 at
- * a time (the reference's products and sums, so its bits). */
-void NIB_X86_FN(nib_attention_head_q8_0)(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
-                                  size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out) {
-    const float max = nib_attention_scores_q8_0(q, head_dim, k_base, row_bytes, head_off, slot, n_kv, scale, scores);
-    const float inv = (float)(1.0 / softmax_exp(scores, n_kv, max));
-    const size_t off = head_off / 32 * sizeof(struct nib_block_q8_0);
-    for (int d = 0; d < head_dim; d++) out[d] = 0.0f;
-    for (int32_t j = 0; j < n_kv; j++) {
-        const float p = scores[j] * inv;
-        const struct nib_block_q8_0 *v = (const struct nib_block_q8_0 *)((const char *)v_base + (size_t)slot[j] * row_bytes + off);
-        for (int b = 0; b < head_dim / 32; b++) {
-            const __m256 pd = _mm256_set1_ps(p * fp16_to_f32(v[b].d));
-            for (int i = 0; i < 32; i += 8) {
-                const __m256 qv = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(v[b].qs + i))));
-                float *o = out + 32 * b + i;
-                _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), _mm256_mul_ps(pd, qv)));
-            }
-        }
-    }
-}
-

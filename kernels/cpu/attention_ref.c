@@ -129,6 +129,18 @@ float nib_attention_scores_q8_0(const float *q, int head_dim, const void *k_base
     return max;
 }
 
+void nib_op_attention_tile_q8_0(const struct nib_attn_tile *t, int head_dim, const void *k_base, const void *v_base,
+                                size_t row_bytes, size_t head_off, const int32_t *slot, float scale, float *scratch) {
+    nib_cpu_kernels()->attention_tile_q8_0(t, head_dim, k_base, v_base, row_bytes, head_off, slot, scale, scratch);
+}
+
+void nib_attention_tile_q8_0_ref(const struct nib_attn_tile *t, int head_dim, const void *k_base, const void *v_base,
+                                 size_t row_bytes, size_t head_off, const int32_t *slot, float scale, float *scratch) {
+    for (int i = 0; i < t->n_q; i++)
+        nib_attention_head_q8_0_ref(t->q[i], head_dim, k_base, v_base, row_bytes, head_off, slot, t->n_kv[i], scale, scratch,
+                                    t->out[i]);
+}
+
 void nib_attention_head_q8_0_ref(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
                                  size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out) {
     const float max = nib_attention_scores_q8_0(q, head_dim, k_base, row_bytes, head_off, slot, n_kv, scale, scores);

@@ -83,10 +83,20 @@ void nib_attention_tile_ref(const struct nib_attn_tile *t, int head_dim, const u
  */
 void nib_attention_head_q8_0_ref(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
                                  size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out);
-/* Its first step, shared by every variant: scores[j] = scale * q . k_j with
- * the chosen CPU table's Q8_0 kernels; returns their maximum. */
+/* Its first step: scores[j] = scale * q . k_j with the chosen CPU table's
+ * Q8_0 kernels (every variant's tile takes the same dots: its dot4 gives
+ * vec_dot's bits); returns their maximum. */
 float nib_attention_scores_q8_0(const float *q, int head_dim, const void *k_base, size_t row_bytes, size_t head_off,
                                 const int32_t *slot, int32_t n_kv, float scale, float *scores);
+
+/* A tile (above) over a Q8_0 cache: out[i] is nib_attention_head_q8_0_ref's
+ * for query i, bit for bit (the order field is not read). The chosen
+ * variant's kernel; scratch: nib_attention_tile_scratch floats. */
+void nib_op_attention_tile_q8_0(const struct nib_attn_tile *t, int head_dim, const void *k_base, const void *v_base,
+                                size_t row_bytes, size_t head_off, const int32_t *slot, float scale, float *scratch);
+/* The reference: nib_attention_head_q8_0_ref per query. */
+void nib_attention_tile_q8_0_ref(const struct nib_attn_tile *t, int head_dim, const void *k_base, const void *v_base,
+                                 size_t row_bytes, size_t head_off, const int32_t *slot, float scale, float *scratch);
 
 /* Dot of two fp16 vectors in ggml_vec_dot_f16's order (AVX2 build). */
 float nib_dot_f16_vec(const uint16_t *x, const uint16_t *y, int64_t n);

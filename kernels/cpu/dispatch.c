@@ -22,7 +22,7 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     k->quantize_act[NIB_TYPE_Q8_0] = nib_quantize_act_q8_0_ref;
     k->quantize_act[NIB_TYPE_Q8_1] = nib_quantize_act_q8_1_ref;
     k->attention_tile = nib_attention_tile_ref;
-    k->attention_head_q8_0 = nib_attention_head_q8_0_ref;
+    k->attention_tile_q8_0 = nib_attention_tile_q8_0_ref;
     k->swiglu = nib_swiglu_ref;
 }
 
@@ -36,7 +36,7 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     k->rows8[NIB_TYPE_Q4_0] = nib_rows8_q4_0_q8_0_##SFX; \
     k->rows8[NIB_TYPE_Q4_K] = nib_rows8_q4_K_q8_K_##SFX; \
     k->attention_tile = nib_attention_tile_##SFX; \
-    k->attention_head_q8_0 = nib_attention_head_q8_0_##SFX; \
+    k->attention_tile_q8_0 = nib_attention_tile_q8_0_##SFX; \
     k->swiglu = nib_swiglu_##SFX; \
     k->packed8[NIB_TYPE_Q4_0] = nib_packed8_q4_0_q8_0_##SFX; \
     k->block_sums_q8_0 = nib_block_sums_q8_0_##SFX; \

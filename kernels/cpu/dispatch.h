@@ -112,9 +112,9 @@ struct nib_cpu_kernels {
     /* attention_ref.h's tile of query heads sharing a K/V head (both orders) */
     void (*attention_tile)(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
                            size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch);
-    /* attention_ref.h's Q8_0-cache attention */
-    void (*attention_head_q8_0)(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
-                                size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out);
+    /* attention_ref.h's tile over a Q8_0 cache */
+    void (*attention_tile_q8_0)(const struct nib_attn_tile *t, int head_dim, const void *k_base, const void *v_base,
+                                size_t row_bytes, size_t head_off, const int32_t *slot, float scale, float *scratch);
     void (*swiglu)(const float *g, const float *u, int64_t n, float *y); /* ops_ref.h's nib_op_swiglu contract */
     const char         *name;                         /* the variant's name */
 };

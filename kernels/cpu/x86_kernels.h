@@ -56,8 +56,8 @@ void NIB_X86_PROTO(nib_dot4_q6_K_q8_K)(int64_t n, float *out, const void *x, con
 void NIB_X86_PROTO(nib_swiglu)(const float *g, const float *u, int64_t n, float *y);
 void NIB_X86_PROTO(nib_attention_tile)(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
                                        size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch);
-void NIB_X86_PROTO(nib_attention_head_q8_0)(const float *q, int head_dim, const void *k_base, const void *v_base, size_t row_bytes,
-                                  size_t head_off, const int32_t *slot, int32_t n_kv, float scale, float *scores, float *out);
+void NIB_X86_PROTO(nib_attention_tile_q8_0)(const struct nib_attn_tile *t, int head_dim, const void *k_base, const void *v_base,
+                                            size_t row_bytes, size_t head_off, const int32_t *slot, float scale, float *scratch);
 void NIB_X86_PROTO(nib_gemm_dot_f32_f32)(int64_t n, float *out, const void *x, const void *y);
 void NIB_X86_PROTO(nib_gemm_dot_f16_f16)(int64_t n, float *out, const void *x, const void *y);
 void NIB_X86_PROTO(nib_gemm_dot_bf16_bf16)(int64_t n, float *out, const void *x, const void *y);
