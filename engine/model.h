@@ -76,8 +76,10 @@ struct nib_model {
 
 /* model_pack.c: copies the matrices the CPU variant has packed kernels for
  * into its interleaved layout (kernels/cpu/repack.h) and sets their
- * `packed`; the mapped pages of the originals are released. Out of memory is
- * not an error: those matrices keep the row-wise path. */
-void nib_model_pack(struct nib_model *m);
+ * `packed`; with copy_all, the other matmul weights too, as stored (their
+ * `data` then points into the copy). The mapped pages of the originals are
+ * released. Out of memory is not an error: those matrices keep the mapped
+ * data and the row-wise path. */
+void nib_model_pack(struct nib_model *m, bool copy_all);
 
 #endif

@@ -301,7 +301,7 @@ static int bind_tensors(struct loader *L) {
     return NIB_OK;
 }
 
-static int load(struct loader *L, const char *path) {
+static int load(struct loader *L, const char *path, bool copy_all) {
     struct nib_model *m = L->m;
     int rc = nib_gguf_open(path, NULL, &m->gguf, L->err);
     if (rc) return rc;
@@ -313,18 +313,17 @@ static int load(struct loader *L, const char *path) {
         return nib_error_set(L->err, NIB_E_UNSUPPORTED, "model: architecture '%s' is not supported (nib supports %s)", arch,
                              nib_arch_list());
     if ((rc = load_hparams(L)) || (rc = nib_vocab_load(m->gguf, &m->vocab, L->err)) || (rc = bind_tensors(L))) return rc;
-    nib_model_pack(m);
+    nib_model_pack(m, copy_all);
     return NIB_OK;
 }
 
 int nib_model_load(const char *path, const struct nib_model_params *params, struct nib_model **out, struct nib_error *err) {
-    (void)params;
     if (!path || !out) return nib_error_set(err, NIB_E_ARG, "nib_model_load: NULL argument");
     *out = NULL;
     struct nib_model *m = calloc(1, sizeof(*m));
     if (!m) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
     struct loader L = { .m = m, .err = err };
-    int rc = load(&L, path);
+    int rc = load(&L, path, params && params->no_mmap);
     m->owned_arena = L.arena;
     if (rc) {
         if (m->gguf && err && strncmp(err->msg, path, strlen(path)) != 0) nib_error_prefix(err, "%s: ", path);

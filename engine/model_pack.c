@@ -9,6 +9,7 @@
 #include "repack.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -41,14 +42,24 @@ static void release_pages(const void *p, size_t n) {
     if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
-void nib_model_pack(struct nib_model *m) {
+/* Bytes of w's copy in the packed buffer: its packed layout, or with
+ * copy_all its rows as stored (64-byte multiples, so every copy starts
+ * aligned); 0 for none. The tied output matrix is the embeddings' (read by
+ * get_rows too) and stays mapped. */
+static size_t copy_bytes(const struct nib_cpu_kernels *k, const struct nib_weight *w, bool copy_all) {
+    if (!w->data) return 0;
+    if (k->packed8[w->type]) return nib_repack_size(w->type, w->ne0, w->ne1);
+    if (!copy_all || w->is_embedding) return 0;
+    return (w->row_bytes * (size_t)w->ne1 + 63) / 64 * 64;
+}
+
+void nib_model_pack(struct nib_model *m, bool copy_all) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
     struct nib_weight **ws = NULL;
     const int n = list_weights(m, &ws);
     if (n < 0) return;
     size_t total = 0;
-    for (int i = 0; i < n; i++)
-        if (ws[i]->data && k->packed8[ws[i]->type]) total += nib_repack_size(ws[i]->type, ws[i]->ne0, ws[i]->ne1);
+    for (int i = 0; i < n; i++) total += copy_bytes(k, ws[i], copy_all);
     if (total == 0 || posix_memalign(&m->packed, 2u << 20, total) != 0) {
         m->packed = NULL;
         free(ws);
@@ -63,15 +74,22 @@ void nib_model_pack(struct nib_model *m) {
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         struct nib_weight *w = ws[i];
-        const size_t sz = w->data && k->packed8[w->type] ? nib_repack_size(w->type, w->ne0, w->ne1) : 0;
+        const size_t sz = copy_bytes(k, w, copy_all);
         if (!sz) continue;
         char *dst = (char *)m->packed + off;
-        const int64_t groups = w->ne1 / 8;
-        const int pair = nib_op_packed_paired(w->type, w->ne1);
+        const size_t stored = w->row_bytes * (size_t)w->ne1;
+        if (k->packed8[w->type]) {
+            const int64_t groups = w->ne1 / 8;
+            const int pair = nib_op_packed_paired(w->type, w->ne1);
 #pragma omp parallel for schedule(static)
-        for (int64_t g = 0; g < groups; g++) nib_repack_groups(w->type, w->data, w->row_bytes, w->ne0, g, g + 1, pair, dst);
-        release_pages(w->data, w->row_bytes * (size_t)w->ne1);
-        w->packed = dst;
+            for (int64_t g = 0; g < groups; g++) nib_repack_groups(w->type, w->data, w->row_bytes, w->ne0, g, g + 1, pair, dst);
+            release_pages(w->data, stored);
+            w->packed = dst;
+        } else {
+            memcpy(dst, w->data, stored);
+            release_pages(w->data, stored);
+            w->data = dst;
+        }
         off += sz;
     }
     free(ws);

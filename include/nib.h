@@ -383,7 +383,13 @@ const char *nib_cpu_backend_note(void);
 struct nib_model;
 
 struct nib_model_params {
-    bool reserved; /* placeholder for backend / offload choices (later) */
+    /* false (default): weights the CPU kernels read as stored stay mapped
+     * from the file (the repacked Q4_0/Q4_K copies are made either way).
+     * true: every matmul weight is copied into anonymous memory on huge
+     * pages where the system gives them, and the file's pages are released
+     * (llama.cpp's --no-mmap): a load-time copy for faster decode of the
+     * types that are not repacked (Q8_0, K-quants but Q4_K, floats). */
+    bool no_mmap;
 };
 struct nib_model_params nib_model_default_params(void);
 

@@ -4,6 +4,8 @@
 // written in code.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "gguf_variant.h"
 #include "test_util.h"
 
@@ -78,3 +80,44 @@ TEST(ModelLoad, InconsistentHyperparameters) {
            "rope scaling type 'longrope' is not supported");
     expect(load_error({ { "llama.attention.layer_norm_rms_epsilon", gv_str("tiny") } }), "layer_norm_rms_epsilon");
 }
+
+/* nib_model_params.no_mmap: every matmul weight is copied into memory, and
+ * the logits are the mapped model's, bit for bit (the kernels read the same
+ * bytes), for a prompt batch and a one-token step, across the weight types
+ * that stay mapped by default (Q8_0, K-quants, floats) and MoE experts. */
+TEST(ModelLoad, NoMmapGivesTheSameLogits) {
+    const std::string dir = nib_test_shared_dir() + "/models/synth/";
+    for (const char *name : { "llama-q8_0.gguf", "llama-q4km.gguf", "llama-f16.gguf", "qwen3moe-q4km.gguf" }) {
+        std::vector<float> logits[2];
+        for (int copy = 0; copy < 2; copy++) {
+            struct nib_model_params mp = nib_model_default_params();
+            mp.no_mmap = copy == 1;
+            struct nib_model *m = nullptr;
+            struct nib_error err = {};
+            ASSERT_EQ(nib_model_load((dir + name).c_str(), &mp, &m, &err), NIB_OK) << name << ": " << err.msg;
+            struct nib_context_params cp = nib_context_default_params();
+            cp.n_ctx = 64;
+            cp.n_threads = 2;
+            struct nib_context *c = nullptr;
+            ASSERT_EQ(nib_context_new(m, &cp, &c, &err), NIB_OK) << err.msg;
+            const int32_t n_vocab = nib_model_n_vocab(m);
+            int32_t toks[6] = { 1, 5, 9, 13, 17, 21 };
+            for (auto &t : toks) t %= n_vocab;
+            struct nib_batch b = { 5, toks, nullptr, nullptr, nullptr, 0 };
+            ASSERT_EQ(nib_decode(c, &b, &err), NIB_OK) << err.msg;
+            const float *l = nib_context_logits(c, 4); /* the batch's last token asks for logits */
+            ASSERT_NE(l, nullptr);
+            logits[copy].assign(l, l + n_vocab);
+            struct nib_batch one = { 1, toks + 5, nullptr, nullptr, nullptr, 0 };
+            ASSERT_EQ(nib_decode(c, &one, &err), NIB_OK) << err.msg;
+            l = nib_context_logits(c, 0);
+            ASSERT_NE(l, nullptr);
+            logits[copy].insert(logits[copy].end(), l, l + n_vocab);
+            nib_context_free(c);
+            nib_model_free(m);
+        }
+        ASSERT_EQ(logits[0].size(), logits[1].size());
+        EXPECT_EQ(memcmp(logits[0].data(), logits[1].data(), logits[0].size() * sizeof(float)), 0) << name;
+    }
+}
+

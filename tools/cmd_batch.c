@@ -219,7 +219,7 @@ int nib_cmd_batch(int argc, char **argv) {
     const char *path = a.m.model ? a.m.model : model_args_default_model(buf, sizeof buf);
     struct nib_error err = { 0 };
     struct nib_model *model = NULL;
-    if (nib_model_load(path, NULL, &model, &err) != NIB_OK) return cli_fail_err(&err);
+    if (model_args_load_model(&a.m, path, &model)) return 1;
     const struct nib_vocab *v = nib_model_vocab(model);
     struct job *jobs = NULL;
     int n_jobs = 0;

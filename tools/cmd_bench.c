@@ -43,6 +43,7 @@ struct bench_args {
     const char     *output; /* md, json, csv */
     char           *models_copy;
     const char     *draft;  /* -md: tgN also with speculative decoding ("tgN -md") */
+    bool            no_mmap; /* --no-mmap: nib_model_params.no_mmap for every model */
     struct nib_model *draft_model;
 };
 
@@ -286,8 +287,13 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
                  "  -d D: each test also after D tokens already in the KV cache (\"tgN @ dD\"; not with -md).\n"
                  "  --parallel K: tgN also with K sequences decoding together (\"tgN xK\", aggregate t/s).\n"
                  "  -md DRAFT: tgN also as greedy speculative decoding with DRAFT (\"tgN -md\"; compare with tgN).\n"
+                 "  --no-mmap: weights copied into memory (huge pages) instead of mapped from the file.\n"
                  "  Prints mean ± sd tokens/s, and for decode the GB/s of weights it reads.");
             return -1;
+        }
+        if (!strcmp(o, "--no-mmap")) {
+            a->no_mmap = true;
+            continue;
         }
         if (!v) return cli_fail("bench: option %s needs a value", o);
         i++;
@@ -335,7 +341,9 @@ int nib_cmd_bench(int argc, char **argv) {
     struct nib_model *models[MAX_LIST] = { 0 };
     for (int mi = 0; !rc && mi < a.n_models; mi++) {
         struct nib_error err = { 0 };
-        if (nib_model_load(a.models[mi], NULL, &models[mi], &err)) {
+        struct nib_model_params mp = nib_model_default_params();
+        mp.no_mmap = a.no_mmap;
+        if (nib_model_load(a.models[mi], &mp, &models[mi], &err)) {
             rc = cli_fail_err(&err);
             break;
         }

@@ -34,6 +34,7 @@ static void usage(FILE *f) {
           "  --kv-type T         KV cache type: f16 (default) or q8_0 (half the memory)\n"
           "  -ngl N              the first N layers on the CUDA GPU (99: all; a build with -DNIB_CUDA=ON)\n"
           "  -t N                threads (default: physical cores)\n"
+          "  --no-mmap           copy the weights into memory (huge pages) instead of mapping the file\n"
           "  --temp T            temperature (default 0.8; 0 = greedy)\n"
           "  --top-k K --top-p P --min-p P --typical-p P\n"
           "  --repeat-penalty R --repeat-last-n N --frequency-penalty F --presence-penalty F\n"

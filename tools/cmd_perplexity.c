@@ -316,8 +316,7 @@ int nib_cmd_perplexity(int argc, char **argv) {
     char path[4096];
     const char *mp = a.m.model ? a.m.model : model_args_default_model(path, sizeof path);
     struct nib_model *model = NULL;
-    struct nib_error err = { 0 };
-    if (nib_model_load(mp, NULL, &model, &err)) return cli_fail_err(&err);
+    if (model_args_load_model(&a.m, mp, &model)) return 1;
     const struct nib_vocab *v = nib_model_vocab(model);
     struct ppl_run r = { 0 };
     r.n_vocab = nib_model_n_vocab(model);

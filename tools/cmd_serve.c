@@ -98,7 +98,7 @@ static int open_model(const struct serve_args *a, struct serve_app *app, struct 
     char buf[4096];
     const char *path = a->m.model ? a->m.model : model_args_find_model(a->m.default_name, buf, sizeof buf);
     struct nib_error err = { 0 };
-    if (nib_model_load(path, NULL, model, &err) != NIB_OK) return cli_fail_err(&err);
+    if (model_args_load_model(&a->m, path, model)) return 1;
     const int32_t train = nib_model_n_ctx_train(*model);
     const int32_t seq = train > 0 && train < DEFAULT_CTX_SEQ ? train : DEFAULT_CTX_SEQ;
     struct nib_context_params cp = nib_context_default_params();

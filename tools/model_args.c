@@ -60,12 +60,24 @@ int64_t parse_token_list(const char *s, int32_t **out) {
     return (int64_t)n;
 }
 
+int model_args_load_model(const struct model_args *a, const char *path, struct nib_model **out) {
+    struct nib_model_params mp = nib_model_default_params();
+    mp.no_mmap = a->no_mmap;
+    struct nib_error err = { 0 };
+    if (nib_model_load(path, &mp, out, &err) != NIB_OK) return cli_fail_err(&err);
+    return 0;
+}
+
 int model_args_parse(struct model_args *a, int argc, char **argv, int *i) {
     const char *o = argv[*i];
     bool has = *i + 1 < argc;
     const char *v = has ? argv[*i + 1] : NULL;
     if (!strcmp(o, "--no-special")) {
         a->no_special = true;
+        return 1;
+    }
+    if (!strcmp(o, "--no-mmap")) {
+        a->no_mmap = true;
         return 1;
     }
     bool known = !strcmp(o, "-m") || !strcmp(o, "--model") || !strcmp(o, "-p") || !strcmp(o, "--prompt") ||
@@ -140,9 +152,7 @@ static int load_model(const struct model_args *a, struct loaded *out) {
     char buf[4096];
     const char *path = a->model ? a->model : a->default_name ? model_args_find_model(a->default_name, buf, sizeof buf)
                                                               : model_args_default_model(buf, sizeof buf);
-    struct nib_error err = { 0 };
-    if (nib_model_load(path, NULL, &out->model, &err) != NIB_OK) return cli_fail_err(&err);
-    return 0;
+    return model_args_load_model(a, path, &out->model);
 }
 
 static int make_context(const struct model_args *a, int32_t n_ctx, struct loaded *out) {

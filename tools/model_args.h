@@ -20,6 +20,7 @@ struct model_args {
     int32_t     kv_type;    /* --kv-type f16|q8_0: 0 = default (f16) */
     int32_t     n_gpu_layers; /* -ngl / --n-gpu-layers: layers on the CUDA device (0: CPU) */
     bool        no_special; /* --no-special: do not parse special-token text */
+    bool        no_mmap;    /* --no-mmap: weights copied into memory (nib_model_params) */
     const char *default_name; /* the file in models/ without -m (NULL: the story model) */
 };
 
@@ -49,6 +50,10 @@ void loaded_free(struct loaded *l);
 const char *model_args_find_model(const char *name, char *buf, size_t cap);
 /* The default model: models/stories260K-q8_0.gguf, found as above. */
 const char *model_args_default_model(char *buf, size_t cap);
+
+/* Loads the model at path with the options' model parameters (--no-mmap);
+ * prints one error line and returns 1 on failure. */
+int model_args_load_model(const struct model_args *a, const char *path, struct nib_model **out);
 
 /* Parses "1,2,3" into ids (prints an error and returns -1 on bad input). */
 int64_t parse_token_list(const char *s, int32_t **out);
