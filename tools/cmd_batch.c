@@ -37,7 +37,7 @@ static void usage(FILE *f) {
           "  -n N                tokens to generate per prompt (default 128)\n"
           "  -c N                KV cache size in tokens, all sequences together (default: what the\n"
           "                      prompts and -n need)\n"
-          "  --kv-block N -t N --no-special, and the sampling flags of nib generate (--temp --top-k\n"
+          "  --kv-block N -t N --no-special --no-mmap, and the sampling flags of nib generate (--temp --top-k\n"
           "  --top-p --min-p --typical-p --repeat-penalty --repeat-last-n --frequency-penalty\n"
           "  --presence-penalty --seed; every sequence samples with the same seed)\n"
           "  --ignore-eos        do not stop at end-of-generation tokens\n"

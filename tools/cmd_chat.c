@@ -46,7 +46,7 @@ static void usage(FILE *f) {
           "  --context-overflow stop|trim  when a turn does not fit: stop and say so (default), or drop\n"
           "                           the oldest exchanges (the system prompt stays) and say so\n"
           "  -c N                     context size in tokens (default: the model's, at most 4096)\n"
-          "  -t N                     threads; --kv-block N, --kv-type f16|q8_0 as in nib generate\n"
+          "  -t N                     threads; --kv-block N, --kv-type f16|q8_0, --no-mmap as in nib generate\n"
           "  -n N                     reply limit in tokens (default -1: until end of turn or a full context)\n"
           "  --temp T --top-k K --top-p P --min-p P --typical-p P --repeat-penalty R --repeat-last-n N\n"
           "  --frequency-penalty F --presence-penalty F --seed S    sampling, as nib generate\n"

@@ -14,7 +14,7 @@
 
 static void usage(FILE *f) {
     fputs("usage: nib logits [-m MODEL] (-p TEXT | --tokens IDS) [-k K] [--all] [--json] [--dump-logits FILE]\n"
-          "                  [-c N] [-t N] [--no-special]\n"
+          "                  [-c N] [-t N] [--no-special] [--no-mmap]\n"
           "  Evaluate the prompt in one batch; print the top K logits (default 10) at the last position,\n"
           "  or at every position with --all. Output is JSON.\n",
           f);

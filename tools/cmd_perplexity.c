@@ -49,7 +49,7 @@ static void usage(FILE *f) {
           "                             with --kl-divergence, read them and compare this model with them\n"
           "                             (the text and -c come from FILE; -f, if given, must match it)\n"
           "  --json                     print one JSON object instead of the text report\n"
-          "  -t N, --kv-type T, --kv-block N   as for nib generate\n",
+          "  -t N, --kv-type T, --kv-block N, --no-mmap   as for nib generate\n",
           f);
 }
 

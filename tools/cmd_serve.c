@@ -49,7 +49,7 @@ static void usage(FILE *f) {
           "  --queue N           requests that may wait for a slot (default 64; more: 503)\n"
           "  --timeout S         a request still queued or generating S seconds after it came in fails\n"
           "                      with 504 (default 600; 0: no limit)\n"
-          "  -t N --kv-block N --kv-type f16|q8_0   as for nib chat\n"
+          "  -t N --kv-block N --kv-type f16|q8_0 --no-mmap   as for nib chat\n"
           "  speculative decoding, per request (not for requests asking for logprobs):\n"
           "  Ctrl-C / SIGTERM stops it: in-flight requests are cancelled, exit status 0.\n",
           f);
