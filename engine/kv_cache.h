@@ -5,8 +5,9 @@
  * values each) of n_blocks * block_size slots, one after another: a head's
  * rows are contiguous, so attention streams them (one slot's heads side by
  * side would put each head's rows a whole row apart, read 128 bytes at a
- * time at head_dim 64; measured 1.4x slower at 4000 keys). Bookkeeping, kept apart from storage, is
- * kv_blocks.h's block pool and per-sequence block tables (fork shares
+ * time at head_dim 64; measured 1.4x slower at 4000 keys).
+ * Bookkeeping, kept apart from storage, is kv_blocks.h's block pool and
+ * per-sequence block tables (fork shares
  * blocks, a write to a shared partly-filled block copies it first). For the
  * kernels each sequence also keeps the slot of every position it holds, so
  * attention reads K/V through one slot array whatever the block layout.

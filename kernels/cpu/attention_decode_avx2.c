@@ -84,7 +84,7 @@ static inline __attribute__((always_inline)) __m256 scores8(const float *qf, con
         }                                                                                                               \
         for (int l = 0; l < 8; l++) {                                                                                   \
             const uint16_t *vl = vp + (size_t)l * k8 * hd;                                                              \
-            VEC A[6][4];                                                                                                \
+            VEC A[PV_QB_MAX][4];                                                                                        \
             for (int b = 0; b < QB; b++)                                                                                \
                 for (int c = 0; c < 4; c++) A[b][c] = ZERO();                                                           \
             int32_t k = 0; /* key j = 8 k + l feeds chain k % 4 */                                                      \
@@ -110,17 +110,20 @@ static inline __attribute__((always_inline)) __m256 scores8(const float *qf, con
         }                                                                                                               \
     }
 
+#if NIB_VNNI
+#define PV_SW 16    /* head dims per slab */
+#define PV_QB_MAX 6 /* queries per block: 24 of the 32 registers */
+#else
+#define PV_SW 8
+#define PV_QB_MAX 3 /* 12 of the 16 registers */
+#endif
+
 DEFINE_DECODE_PV(decode_pv_ymm, __m256, 8, _mm256_setzero_ps, load_f16x8, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_add_ps, _mm256_loadu_ps,
                  _mm256_storeu_ps)
 #if NIB_VNNI
 static inline __m512 load_f16x16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
 DEFINE_DECODE_PV(decode_pv_zmm, __m512, 16, _mm512_setzero_ps, load_f16x16, _mm512_fmadd_ps, _mm512_set1_ps, _mm512_add_ps, _mm512_loadu_ps,
                  _mm512_storeu_ps)
-#define PV_SW 16    /* head dims per slab */
-#define PV_QB_MAX 6 /* queries per block: 24 of the 32 registers */
-#else
-#define PV_SW 8
-#define PV_QB_MAX 3 /* 12 of the 16 registers */
 #endif
 
 /* One slab of w head dims (16 on AVX-512, else 8) at d0 for a block of
