@@ -113,6 +113,8 @@ int nib_context_new(const struct nib_model *m, const struct nib_context_params *
     if (!rc) c->n_ctx = c->kv.n_slots; /* whole blocks: up to block - 1 more tokens than asked */
     if (!rc) rc = alloc_buffers(c, err);
     if (!rc && p.n_gpu_layers < 0) rc = nib_error_set(err, NIB_E_ARG, "context: %d GPU layers", p.n_gpu_layers);
+    c->gpu_progress = p.gpu_progress;
+    c->gpu_progress_user = p.gpu_progress_user;
     if (!rc && p.n_gpu_layers > 0) rc = nib_gpu_new(c, p.n_gpu_layers, &c->gpu, err);
     if (rc) {
         nib_context_free(c);

@@ -43,6 +43,8 @@ struct nib_context {
     int32_t  cap_embd;
     uint64_t compute_bytes;
     struct nib_gpu *gpu;      /* the first layers on a CUDA device (gpu.h), or NULL */
+    void (*gpu_progress)(uint64_t done, uint64_t total, void *user); /* nib_context_params' */
+    void *gpu_progress_user;
 };
 
 /* The forward pass over one validated batch (forward.c). */

@@ -7,6 +7,7 @@
 
 #include "error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,16 @@ int nib_gpu_new(struct nib_context *c, int32_t n_gpu_layers, struct nib_gpu **ou
 
 void nib_gpu_free(struct nib_gpu *g) { (void)g; }
 int32_t nib_gpu_layers(const struct nib_gpu *g) { (void)g; return 0; }
+
+int nib_gpu_info(struct nib_gpu_info *out, struct nib_error *err) {
+    memset(out, 0, sizeof(*out));
+    return nib_error_set(err, NIB_E_UNSUPPORTED, "this nib was built without CUDA (configure with -DNIB_CUDA=ON)");
+}
+
+int nib_gpu_copy_gbps(double *gbps, struct nib_error *err) {
+    *gbps = 0;
+    return nib_error_set(err, NIB_E_UNSUPPORTED, "this nib was built without CUDA (configure with -DNIB_CUDA=ON)");
+}
 
 int nib_gpu_forward(struct nib_context *c, int32_t n, bool *head_done, struct nib_error *err) {
     (void)c, (void)n;
@@ -60,12 +71,24 @@ struct nib_gpu {
     /* activations [n_batch][width] */
     float   *x, *xn, *q, *k, *v, *att, *gate, *up, *logits;
     void    *mm_scratch, *att_scratch;
-    int32_t *pos, *tok_slot, *seq_slots; /* seq_slots: each sequence's slot array, concatenated */
+    int32_t *ints;                       /* [4][n_batch]: pos, tok_slot, off, n_kv of each row */
+    int32_t *pos, *tok_slot, *off, *n_kv; /* into ints */
+    int32_t *seq_slots;                  /* each sequence's slot array, concatenated */
     int64_t  seq_slots_cap;
+    int      att_split;                  /* key splits of attention for batches of <= ATT_SPLIT_ROWS rows */
+    struct nib_cuda_graph *graph[2];     /* the one-token step without / with the head, captured at its first run */
+    bool     graph_off;                  /* NIB_CUDA_GRAPH=0, or the capture failed once */
     void   **owned;                      /* every device allocation, freed together */
     int32_t  n_owned, cap_owned;
     int32_t *h_ints;                     /* host staging for pos / slots */
+    uint64_t up_done, up_total;          /* weight bytes uploaded so far, of all (progress) */
+    void   (*progress)(uint64_t done, uint64_t total, void *user);
+    void    *progress_user;
 };
+
+/* Batches of at most this many rows split attention's keys (decode, row-exact
+ * batches of a few sequences); larger ones have a block per (head, row). */
+#define ATT_SPLIT_ROWS 8
 
 static void *dev_alloc(struct nib_gpu *g, size_t bytes, struct nib_error *err) {
     if (g->n_owned == g->cap_owned) {
@@ -99,10 +122,16 @@ static int upload_weight(struct nib_gpu *g, const struct nib_weight *w, struct g
     out->type = w->type;
     out->rows = w->ne1;
     out->cols = w->ne0;
+    out->d = NULL;
+    if (!w->data) return NIB_OK;
     if (!nib_cuda_supports_type(w->type))
         return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: weights of type %s are not supported there (use -ngl 0)",
                              nib_type_name(w->type));
-    return upload(g, w->data, w->row_bytes * (size_t)w->ne1, &out->d, err);
+    if (!(out->d = dev_alloc(g, nib_cuda_weight_bytes(w->type, w->ne1, w->ne0), err))) return err ? err->status : NIB_E_NOMEM;
+    int rc = nib_cuda_weight_upload(w->type, w->ne1, w->ne0, w->data, out->d, err);
+    g->up_done += w->row_bytes * (uint64_t)w->ne1;
+    if (!rc && g->progress) g->progress(g->up_done < g->up_total ? g->up_done : g->up_total, g->up_total, g->progress_user);
+    return rc;
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
@@ -121,26 +150,28 @@ uint64_t nib_gpu_bytes(const struct nib_model *m, int32_t n_gpu_layers, int32_t 
         const struct nib_layer *L = &m->layers[l];
         const struct nib_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down };
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
-            if (ws[i]->data) b += ws[i]->row_bytes * (uint64_t)ws[i]->ne1;
+            if (ws[i]->data) b += nib_cuda_weight_bytes(ws[i]->type, ws[i]->ne1, ws[i]->ne0);
             scratch = max_sz(scratch, mm_scratch_for(ws[i], n_batch));
         }
         b += 2ull * (uint64_t)n_ctx * (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim_k * 2; /* K and V, F16 */
     }
     if (nl == hp->n_layer) {
-        b += m->output.row_bytes * (uint64_t)m->output.ne1;
+        b += nib_cuda_weight_bytes(m->output.type, m->output.ne1, m->output.ne0);
         scratch = max_sz(scratch, mm_scratch_for(&m->output, n_batch));
         b += sizeof(float) * (uint64_t)n_batch * (uint64_t)hp->n_vocab;
     }
     const uint64_t qw = (uint64_t)hp->n_head * hp->head_dim_k, kvw = (uint64_t)hp->n_head_kv * hp->head_dim_k;
     const uint64_t ff = (uint64_t)hp->n_ff;
     b += sizeof(float) * (uint64_t)n_batch * (2 * (uint64_t)hp->n_embd + 2 * qw + 2 * kvw + 2 * ff);
-    b += scratch + nib_cuda_attention_scratch_bytes(hp->n_head, hp->head_dim_k, n_ctx);
-    b += sizeof(int32_t) * ((uint64_t)n_batch * 2 + (uint64_t)n_ctx * 4);
+    b += scratch + nib_cuda_attention_scratch_bytes(hp->n_head, hp->head_dim_k, ATT_SPLIT_ROWS, nib_cuda_attention_splits(n_ctx));
+    b += sizeof(int32_t) * ((uint64_t)n_batch * 4 + (uint64_t)n_ctx * 4);
     return b;
 }
 
 void nib_gpu_free(struct nib_gpu *g) {
     if (!g) return;
+    nib_cuda_graph_free(g->graph[0]);
+    nib_cuda_graph_free(g->graph[1]);
     for (int32_t i = 0; i < g->n_owned; i++) nib_cuda_free(g->owned[i]);
     free(g->owned);
     free(g->layers);
@@ -149,6 +180,28 @@ void nib_gpu_free(struct nib_gpu *g) {
 }
 
 int32_t nib_gpu_layers(const struct nib_gpu *g) { return g ? g->n_layers : 0; }
+
+int nib_gpu_info(struct nib_gpu_info *out, struct nib_error *err) {
+    memset(out, 0, sizeof(*out));
+    if (nib_cuda_device_count() == 0) return nib_error_set(err, NIB_E_UNSUPPORTED, "no CUDA device is present");
+    struct nib_cuda_device d;
+    int rc = nib_cuda_device_get(0, &d, err);
+    if (rc) return rc;
+    snprintf(out->name, sizeof out->name, "%s", d.name);
+    out->cc_major = d.major;
+    out->cc_minor = d.minor;
+    out->sm_count = d.sm_count;
+    out->total_bytes = d.total_mem;
+    out->free_bytes = d.free_mem;
+    return NIB_OK;
+}
+
+int nib_gpu_copy_gbps(double *gbps, struct nib_error *err) {
+    *gbps = 0;
+    if (nib_cuda_device_count() == 0) return nib_error_set(err, NIB_E_UNSUPPORTED, "no CUDA device is present");
+    int rc = nib_cuda_use_device(0, err);
+    return rc ? rc : nib_cuda_copy_bandwidth((size_t)1 << 30, gbps, err);
+}
 
 static int check_model(const struct nib_context *c, struct nib_error *err) {
     const struct nib_hparams *hp = &c->m->hp;
@@ -194,10 +247,19 @@ int nib_gpu_new(struct nib_context *c, int32_t n_gpu_layers, struct nib_gpu **ou
     if (!g) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
     g->n_layers = n_gpu_layers < hp->n_layer ? n_gpu_layers : hp->n_layer;
     g->head = g->n_layers == hp->n_layer;
+    g->progress = c->gpu_progress;
+    g->progress_user = c->gpu_progress_user;
+    for (int32_t l = 0; l < g->n_layers; l++) {
+        const struct nib_layer *L = &m->layers[l];
+        const struct nib_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down };
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            if (ws[i]->data) g->up_total += ws[i]->row_bytes * (uint64_t)ws[i]->ne1;
+    }
+    if (g->head) g->up_total += m->output.row_bytes * (uint64_t)m->output.ne1;
     g->layers = calloc((size_t)g->n_layers, sizeof(*g->layers));
     const size_t nb = (size_t)c->n_batch;
     g->seq_slots_cap = (int64_t)c->n_ctx * (int64_t)(nb < NIB_MAX_SEQ ? nb : NIB_MAX_SEQ);
-    g->h_ints = malloc(sizeof(int32_t) * (size_t)(g->seq_slots_cap > 2 * (int64_t)nb ? g->seq_slots_cap : 2 * (int64_t)nb));
+    g->h_ints = malloc(sizeof(int32_t) * (size_t)(g->seq_slots_cap > 4 * (int64_t)nb ? g->seq_slots_cap : 4 * (int64_t)nb));
     if (!g->layers || !g->h_ints) rc = nib_error_set(err, NIB_E_NOMEM, "out of memory");
     size_t scratch = 0;
     for (int32_t l = 0; !rc && l < g->n_layers; l++) {
@@ -219,11 +281,20 @@ int nib_gpu_new(struct nib_context *c, int32_t n_gpu_layers, struct nib_gpu **ou
     const size_t widths[] = { e, e, qw, qw, kvw, kvw, ff, ff };
     for (size_t i = 0; !rc && i < sizeof bufs / sizeof bufs[0]; i++)
         if (!(*bufs[i] = dev_alloc(g, sizeof(float) * nb * widths[i], err))) rc = err ? err->status : NIB_E_NOMEM;
-    if (!rc && (!(g->mm_scratch = dev_alloc(g, scratch, err)) ||
-                !(g->att_scratch = dev_alloc(g, nib_cuda_attention_scratch_bytes(hp->n_head, hp->head_dim_k, c->n_ctx), err)) ||
-                !(g->pos = dev_alloc(g, sizeof(int32_t) * nb, err)) || !(g->tok_slot = dev_alloc(g, sizeof(int32_t) * nb, err)) ||
+    g->att_split = nib_cuda_attention_splits(c->n_ctx);
+    const char *env = getenv("NIB_CUDA_GRAPH");
+    g->graph_off = env && !strcmp(env, "0");
+    const size_t att = nib_cuda_attention_scratch_bytes(hp->n_head, hp->head_dim_k, ATT_SPLIT_ROWS, g->att_split);
+    if (!rc && (!(g->mm_scratch = dev_alloc(g, scratch, err)) || !(g->att_scratch = dev_alloc(g, att, err)) ||
+                !(g->ints = dev_alloc(g, sizeof(int32_t) * 4 * nb, err)) ||
                 !(g->seq_slots = dev_alloc(g, sizeof(int32_t) * (size_t)g->seq_slots_cap, err))))
         rc = err ? err->status : NIB_E_NOMEM;
+    if (!rc) {
+        g->pos = g->ints;
+        g->tok_slot = g->ints + nb;
+        g->off = g->ints + 2 * nb;
+        g->n_kv = g->ints + 3 * nb;
+    }
     if (!rc) rc = nib_cuda_sync(err);
     if (rc) {
         nib_gpu_free(g);
@@ -233,81 +304,193 @@ int nib_gpu_new(struct nib_context *c, int32_t n_gpu_layers, struct nib_gpu **ou
     return NIB_OK;
 }
 
-/* y [n][w.rows] = x [n][w.cols] . w (+ bias): matvec per row for one token or
- * a row-exact batch (each row as a lone decode computes it), GEMM otherwise. */
-static int mm(struct nib_gpu *g, const struct gpu_weight *w, const float *x, int32_t n, bool per_row, const float *bias, float *y,
+/* y [n][w.rows] = x [n][w.cols] . w (+ bias): the matvec for one row, a
+ * cuBLAS GEMM for more. */
+static int mm(struct nib_gpu *g, const struct gpu_weight *w, const float *x, int32_t n, const float *bias, float *y,
               struct nib_error *err) {
-    int rc = NIB_OK;
-    if (n == 1 || per_row) {
-        for (int32_t r = 0; !rc && r < n; r++)
-            rc = nib_cuda_matvec(w->type, w->d, w->rows, w->cols, x + (size_t)r * w->cols, y + (size_t)r * w->rows, g->mm_scratch, err);
-    } else {
-        rc = nib_cuda_matmul(w->type, w->d, w->rows, w->cols, x, n, y, g->mm_scratch, err);
-    }
+    int rc = n == 1 ? nib_cuda_matvec(w->type, w->d, w->rows, w->cols, x, y, g->mm_scratch, err)
+                    : nib_cuda_matmul(w->type, w->d, w->rows, w->cols, x, n, y, g->mm_scratch, err);
     if (!rc && bias) rc = nib_cuda_add_bias(y, bias, n, w->rows, err);
     return rc;
 }
 
-/* Positions, the rows' slots, and each sequence's slot array (the causal
- * prefix every token of it attends over) to the device; off[t]: where token
- * t's sequence array starts. */
-static int upload_positions(struct nib_gpu *g, const struct nib_context *c, int32_t n, int64_t *off, struct nib_error *err) {
-    int32_t *h = g->h_ints;
-    for (int32_t t = 0; t < n; t++) h[t] = c->tok_pos[t];
-    int rc = nib_cuda_upload(g->pos, h, sizeof(int32_t) * (size_t)n, err);
-    for (int32_t t = 0; t < n; t++) h[t] = c->kv.seqs[c->tok_seq[t]].slots[c->tok_pos[t]];
-    if (!rc) rc = nib_cuda_upload(g->tok_slot, h, sizeof(int32_t) * (size_t)n, err);
+/* Each row's position, slot, and where its sequence's slot array (the
+ * causal prefix it attends over: its first pos + 1 entries) starts in
+ * seq_slots, with those arrays, to the device. */
+static int upload_positions(struct nib_gpu *g, const struct nib_context *c, int32_t n, struct nib_error *err) {
+    const size_t nb = (size_t)c->n_batch;
+    int32_t *h = g->h_ints, *pos = h, *slot = h + nb, *off = h + 2 * nb, *n_kv = h + 3 * nb;
+    for (int32_t t = 0; t < n; t++) {
+        pos[t] = c->tok_pos[t];
+        slot[t] = c->kv.seqs[c->tok_seq[t]].slots[c->tok_pos[t]];
+        n_kv[t] = c->tok_pos[t] + 1;
+    }
     int64_t seq_off[NIB_MAX_SEQ], used = 0;
     for (int s = 0; s < NIB_MAX_SEQ; s++) seq_off[s] = -1;
-    for (int32_t t = 0; !rc && t < n; t++) {
+    for (int32_t t = 0; t < n; t++) {
         const int32_t s = c->tok_seq[t];
         if (seq_off[s] < 0) {
-            const int32_t len = c->kv.seqs[s].len; /* every position the batch appended is held */
-            if (used + len > g->seq_slots_cap)
-                return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: the batch's sequences hold more positions than the GPU slot table");
-            memcpy(h + used, c->kv.seqs[s].slots, sizeof(int32_t) * (size_t)len);
             seq_off[s] = used;
-            used += len;
+            used += c->kv.seqs[s].len; /* every position the batch appended is held */
         }
-        off[t] = seq_off[s];
+        off[t] = (int32_t)seq_off[s];
     }
-    if (!rc && used) rc = nib_cuda_upload(g->seq_slots, h, sizeof(int32_t) * (size_t)used, err);
+    if (used > g->seq_slots_cap)
+        return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: the batch's sequences hold more positions than the GPU slot table");
+    int rc = nib_cuda_upload(g->ints, h, sizeof(int32_t) * 4 * nb, err);
+    for (int s = 0; !rc && s < NIB_MAX_SEQ; s++) /* h is free again: the slot arrays go up one by one */
+        if (seq_off[s] >= 0 && c->kv.seqs[s].len > 0)
+            rc = nib_cuda_upload(g->seq_slots + seq_off[s], c->kv.seqs[s].slots, sizeof(int32_t) * (size_t)c->kv.seqs[s].len, err);
     return rc;
 }
 
-static int layer(struct nib_gpu *g, const struct nib_context *c, int32_t l, int32_t n, const int64_t *off, struct nib_error *err) {
+/* One decode row's matrices over x (width cols), with the step before (an
+ * RMSNorm with norm_w) and after (mode: NIB_CUDA_MV_STORE, _ADD into y, or
+ * _SWIGLU of two parts into parts[0].y) folded into one launch per run of
+ * parts of one weight type where the kernels allow; otherwise the same steps
+ * apart: the norm into xs (a row of g->xn), the matvecs, then the add or
+ * SwiGLU through tmp (a free row at least as wide as any part). */
+static int mv_row(struct nib_gpu *g, const float *x, int64_t cols, const float *norm_w, float eps, const struct gpu_weight *const *ws,
+                  const struct nib_cuda_mv_part *parts, int n, int mode, float *xs, float *tmp, struct nib_error *err) {
+    int rc = NIB_OK;
+    bool normed = false;
+    if (mode == NIB_CUDA_MV_SWIGLU && ws[1]->type != ws[0]->type) mode = -1; /* apart */
+    for (int i = 0; rc == NIB_OK && i < n;) {
+        int j = i + 1;
+        while (j < n && ws[j]->type == ws[i]->type) j++;
+        rc = mode < 0 ? NIB_E_UNSUPPORTED : nib_cuda_matvec_multi(ws[i]->type, cols, x, norm_w, eps, parts + i, j - i, mode, err);
+        for (int k = i; rc == NIB_E_UNSUPPORTED && k < j; k++) { /* apart */
+            rc = NIB_OK;
+            const int mk = mode < 0 ? NIB_CUDA_MV_SWIGLU : mode;
+            if (norm_w && !normed) {
+                if ((rc = nib_cuda_rmsnorm(x, norm_w, xs, 1, cols, eps, err))) return rc;
+                normed = true;
+            }
+            const struct gpu_weight *w = ws[k];
+            float *y = mk == NIB_CUDA_MV_ADD || (mk == NIB_CUDA_MV_SWIGLU && k == 1) ? tmp : parts[k].y;
+            if ((rc = nib_cuda_matvec(w->type, w->d, w->rows, w->cols, norm_w ? xs : x, y, g->mm_scratch, err)) ||
+                (parts[k].bias && (rc = nib_cuda_add_bias(y, parts[k].bias, 1, w->rows, err))) ||
+                (mk == NIB_CUDA_MV_ADD && (rc = nib_cuda_add(parts[k].y, tmp, w->rows, err))) ||
+                (mk == NIB_CUDA_MV_SWIGLU && k == 1 && (rc = nib_cuda_swiglu(parts[0].y, tmp, parts[0].y, w->rows, err))))
+                return rc;
+            if (k + 1 < j) rc = NIB_E_UNSUPPORTED; /* the rest of this run apart too */
+        }
+        i = j;
+    }
+    return rc;
+}
+
+/* Rotary embedding, the K/V store and attention of the batch's n rows (q, k,
+ * v computed). */
+static int attend(struct nib_gpu *g, const struct nib_context *c, const struct gpu_layer *L, int32_t n, struct nib_error *err) {
     const struct nib_hparams *hp = &c->m->hp;
-    const struct gpu_layer *L = &g->layers[l];
     const int hd = hp->head_dim_k;
-    const int64_t e = hp->n_embd, qw = (int64_t)hp->n_head * hd, kvw = (int64_t)hp->n_head_kv * hd;
-    const bool per_row = c->row_exact;
     const struct nib_cuda_rope_params rp = { hp->n_rot, hp->rope_kind == NIB_ROPE_NEOX, hp->rope_freq_base, hp->rope_freq_scale,
                                              hp->yarn_attn_factor, g->rope_freqs };
     int rc;
-    if ((rc = nib_cuda_rmsnorm(g->x, L->attn_norm, g->xn, n, e, hp->rms_eps, err)) ||
-        (rc = mm(g, &L->wq, g->xn, n, per_row, L->bq, g->q, err)) || (rc = mm(g, &L->wk, g->xn, n, per_row, L->bk, g->k, err)) ||
-        (rc = mm(g, &L->wv, g->xn, n, per_row, L->bv, g->v, err)))
-        return rc;
     if (L->q_norm && ((rc = nib_cuda_rmsnorm(g->q, L->q_norm, g->q, (int64_t)n * hp->n_head, hd, hp->rms_eps, err)) ||
                       (rc = nib_cuda_rmsnorm(g->k, L->k_norm, g->k, (int64_t)n * hp->n_head_kv, hd, hp->rms_eps, err))))
         return rc;
-    if ((rc = nib_cuda_rope(g->q, n, hp->n_head, hd, g->pos, &rp, err)) ||
-        (rc = nib_cuda_rope(g->k, n, hp->n_head_kv, hd, g->pos, &rp, err)) ||
-        (rc = nib_cuda_kv_store(g->k, L->kpool, g->tok_slot, n, (int)kvw, err)) ||
-        (rc = nib_cuda_kv_store(g->v, L->vpool, g->tok_slot, n, (int)kvw, err)))
+    if ((rc = nib_cuda_rope_store(g->q, g->k, g->v, L->kpool, L->vpool, g->tok_slot, n, hp->n_head, hp->n_head_kv, hd, g->pos, &rp,
+                                  err)))
         return rc;
-    for (int32_t t = 0; t < n; t++)
-        if ((rc = nib_cuda_attention_decode(g->q + (size_t)t * qw, L->kpool, L->vpool, g->seq_slots + off[t], c->tok_pos[t] + 1,
-                                            hp->n_head, hp->n_head_kv, hd, hp->attn_scale, g->att + (size_t)t * qw, g->att_scratch, err)))
-            return rc;
-    if ((rc = mm(g, &L->wo, g->att, n, per_row, L->bo, g->xn, err)) || (rc = nib_cuda_add(g->x, g->xn, (int64_t)n * e, err)) ||
-        (rc = nib_cuda_rmsnorm(g->x, L->ffn_norm, g->xn, n, e, hp->rms_eps, err)) ||
-        (rc = mm(g, &L->gate, g->xn, n, per_row, L->b_gate, g->gate, err)) ||
-        (rc = mm(g, &L->up, g->xn, n, per_row, L->b_up, g->up, err)) ||
+    return nib_cuda_attention(g->q, L->kpool, L->vpool, g->seq_slots, g->off, g->n_kv, n, n <= ATT_SPLIT_ROWS ? g->att_split : 1,
+                              hp->n_head, hp->n_head_kv, hd, hp->attn_scale, g->att, g->att_scratch, err);
+}
+
+/* Layer l over n rows computed as lone decodes (n == 1, or a row-exact
+ * batch): per row, q/k/v with the norm folded in, wo added into x, gate and
+ * up with the norm and SwiGLU folded in, down added into x. */
+static int layer_rows(struct nib_gpu *g, const struct nib_context *c, int32_t l, int32_t n, struct nib_error *err) {
+    const struct nib_hparams *hp = &c->m->hp;
+    const struct gpu_layer *L = &g->layers[l];
+    const int64_t e = hp->n_embd, hd = hp->head_dim_k, qw = (int64_t)hp->n_head * hd, kvw = (int64_t)hp->n_head_kv * hd, ff = hp->n_ff;
+    const float eps = hp->rms_eps;
+    int rc = NIB_OK;
+    const struct gpu_weight *qkv[] = { &L->wq, &L->wk, &L->wv }, *o[] = { &L->wo }, *gu[] = { &L->gate, &L->up }, *dn[] = { &L->down };
+    for (int32_t t = 0; !rc && t < n; t++) {
+        const struct nib_cuda_mv_part p[] = { { L->wq.d, qw, g->q + t * qw, L->bq },
+                                              { L->wk.d, kvw, g->k + t * kvw, L->bk },
+                                              { L->wv.d, kvw, g->v + t * kvw, L->bv } };
+        rc = mv_row(g, g->x + t * e, e, L->attn_norm, eps, qkv, p, 3, NIB_CUDA_MV_STORE, g->xn + t * e, g->up + t * ff, err);
+    }
+    if (!rc) rc = attend(g, c, L, n, err);
+    for (int32_t t = 0; !rc && t < n; t++) {
+        const struct nib_cuda_mv_part p[] = { { L->wo.d, e, g->x + t * e, L->bo } };
+        rc = mv_row(g, g->att + t * qw, qw, NULL, eps, o, p, 1, NIB_CUDA_MV_ADD, NULL, g->xn + t * e, err);
+    }
+    for (int32_t t = 0; !rc && t < n; t++) {
+        const struct nib_cuda_mv_part p[] = { { L->gate.d, ff, g->gate + t * ff, L->b_gate }, { L->up.d, ff, NULL, L->b_up } };
+        rc = mv_row(g, g->x + t * e, e, L->ffn_norm, eps, gu, p, 2, NIB_CUDA_MV_SWIGLU, g->xn + t * e, g->up + t * ff, err);
+    }
+    for (int32_t t = 0; !rc && t < n; t++) {
+        const struct nib_cuda_mv_part p[] = { { L->down.d, e, g->x + t * e, L->b_down } };
+        rc = mv_row(g, g->gate + t * ff, ff, NULL, eps, dn, p, 1, NIB_CUDA_MV_ADD, NULL, g->xn + t * e, err);
+    }
+    return rc;
+}
+
+/* Layer l over a prompt batch of n rows: cuBLAS GEMMs. */
+static int layer_batch(struct nib_gpu *g, const struct nib_context *c, int32_t l, int32_t n, struct nib_error *err) {
+    const struct nib_hparams *hp = &c->m->hp;
+    const struct gpu_layer *L = &g->layers[l];
+    const int64_t e = hp->n_embd;
+    int rc;
+    if ((rc = nib_cuda_rmsnorm(g->x, L->attn_norm, g->xn, n, e, hp->rms_eps, err)) ||
+        (rc = mm(g, &L->wq, g->xn, n, L->bq, g->q, err)) || (rc = mm(g, &L->wk, g->xn, n, L->bk, g->k, err)) ||
+        (rc = mm(g, &L->wv, g->xn, n, L->bv, g->v, err)) || (rc = attend(g, c, L, n, err)) ||
+        (rc = mm(g, &L->wo, g->att, n, L->bo, g->xn, err)) ||
+        (rc = nib_cuda_add_rmsnorm(g->x, g->xn, L->ffn_norm, g->xn, n, e, hp->rms_eps, err)) ||
+        (rc = mm(g, &L->gate, g->xn, n, L->b_gate, g->gate, err)) ||
+        (rc = mm(g, &L->up, g->xn, n, L->b_up, g->up, err)) ||
         (rc = nib_cuda_swiglu(g->gate, g->up, g->gate, (int64_t)n * hp->n_ff, err)) ||
-        (rc = mm(g, &L->down, g->gate, n, per_row, L->b_down, g->xn, err)) || (rc = nib_cuda_add(g->x, g->xn, (int64_t)n * e, err)))
+        (rc = mm(g, &L->down, g->gate, n, L->b_down, g->xn, err)))
         return rc;
-    return NIB_OK;
+    return nib_cuda_add(g->x, g->xn, (int64_t)n * e, err);
+}
+
+/* The launches of a batch after its inputs are on the device: the GPU
+ * layers, and with the head there the wanted rows' norms and logits. */
+static int launch(struct nib_gpu *g, const struct nib_context *c, int32_t n, bool head, struct nib_error *err) {
+    const struct nib_hparams *hp = &c->m->hp;
+    const int64_t e = hp->n_embd;
+    const bool rows = n == 1 || c->row_exact;
+    int rc = NIB_OK;
+    for (int32_t l = 0; !rc && l < g->n_layers; l++) rc = rows ? layer_rows(g, c, l, n, err) : layer_batch(g, c, l, n, err);
+    if (rc || !head || !c->n_out) return rc;
+    if (rows) { /* each wanted row's logits, the norm folded in */
+        const struct gpu_weight *out[] = { &g->output };
+        for (int32_t t = 0; !rc && t < n; t++)
+            if (c->out_of[t] >= 0) {
+                const struct nib_cuda_mv_part p[] = { { g->output.d, g->output.rows, g->logits + (size_t)c->out_of[t] * hp->n_vocab, NULL } };
+                rc = mv_row(g, g->x + t * e, e, g->output_norm, hp->rms_eps, out, p, 1, NIB_CUDA_MV_STORE, g->xn + t * e, NULL, err);
+            }
+        return rc;
+    }
+    for (int32_t t = 0; !rc && t < n; t++) /* the wanted rows, normed, packed in batch order */
+        if (c->out_of[t] >= 0)
+            rc = nib_cuda_rmsnorm(g->x + (size_t)t * e, g->output_norm, g->xn + (size_t)c->out_of[t] * e, 1, e, hp->rms_eps, err);
+    return rc ? rc : mm(g, &g->output, g->xn, c->n_out, NULL, g->logits, err);
+}
+
+/* One-token steps (the row's logits wanted, or no head here) replay a graph
+ * captured at the first one: every argument that changes between steps is
+ * read from device memory. */
+static int launch_step(struct nib_gpu *g, const struct nib_context *c, bool head, struct nib_error *err) {
+    struct nib_cuda_graph **graph = &g->graph[head];
+    if (!*graph) {
+        int rc = nib_cuda_graph_begin(err);
+        if (rc) { /* no capture here: run as launches, and do not try again */
+            g->graph_off = true;
+            return launch(g, c, 1, head, err);
+        }
+        rc = launch(g, c, 1, head, err);
+        struct nib_error err2 = { 0 };
+        int rc2 = nib_cuda_graph_end(rc == NIB_OK, graph, rc ? &err2 : err);
+        if (rc) return rc;
+        if (rc2) return rc2;
+    }
+    return nib_cuda_graph_launch(*graph, err);
 }
 
 int nib_gpu_forward(struct nib_context *c, int32_t n, bool *head_done, struct nib_error *err) {
@@ -315,10 +498,8 @@ int nib_gpu_forward(struct nib_context *c, int32_t n, bool *head_done, struct ni
     const struct nib_hparams *hp = &c->m->hp;
     const int64_t e = hp->n_embd;
     *head_done = false;
-    int64_t *off = malloc(sizeof(int64_t) * (size_t)n);
-    if (!off) return nib_error_set(err, NIB_E_NOMEM, "out of memory");
     int rc = nib_cuda_upload(g->x, c->x, sizeof(float) * (size_t)(n * e), err);
-    if (!rc) rc = upload_positions(g, c, n, off, err);
+    if (!rc) rc = upload_positions(g, c, n, err);
     /* the cache's copy-on-write copies of this batch, repeated in the device pools */
     const size_t row_bytes = (size_t)hp->n_head_kv * (size_t)hp->head_dim_k * 2, bs = (size_t)c->kv.blocks.block_size;
     for (int32_t i = 0; !rc && i < c->kv.n_cow; i++) {
@@ -329,18 +510,15 @@ int nib_gpu_forward(struct nib_context *c, int32_t n, bool *head_done, struct ni
             if (!rc) rc = nib_cuda_copy((char *)g->layers[l].vpool + dst, (const char *)g->layers[l].vpool + src, len, err);
         }
     }
-    for (int32_t l = 0; !rc && l < g->n_layers; l++) rc = layer(g, c, l, n, off, err);
-    free(off);
     if (rc) return rc;
-    if (!g->head || c->embeddings) /* the CPU goes on (or takes the hidden states) */
+    const bool head = g->head && !c->embeddings; /* else the CPU goes on (or takes the hidden states) */
+    if (n == 1 && !g->graph_off && (!head || c->out_of[0] == 0)) rc = launch_step(g, c, head, err);
+    else rc = launch(g, c, n, head, err);
+    if (rc) return rc;
+    if (!head)
         return nib_cuda_download(c->x, g->x, sizeof(float) * (size_t)(n * e), err) || nib_cuda_sync(err) ? (err ? err->status : NIB_E_IO)
                                                                                                         : NIB_OK;
-    for (int32_t t = 0; !rc && t < n; t++) /* the wanted rows, normed, packed in batch order */
-        if (c->out_of[t] >= 0)
-            rc = nib_cuda_rmsnorm(g->x + (size_t)t * e, g->output_norm, g->xn + (size_t)c->out_of[t] * e, 1, e, hp->rms_eps, err);
-    const int32_t k = c->n_out;
-    if (!rc && k) rc = mm(g, &g->output, g->xn, k, c->row_exact, NULL, g->logits, err);
-    if (!rc && k) rc = nib_cuda_download(c->logits, g->logits, sizeof(float) * (size_t)k * (size_t)hp->n_vocab, err);
+    if (c->n_out) rc = nib_cuda_download(c->logits, g->logits, sizeof(float) * (size_t)c->n_out * (size_t)hp->n_vocab, err);
     if (!rc) rc = nib_cuda_sync(err);
     *head_done = rc == NIB_OK;
     return rc;

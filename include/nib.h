@@ -434,6 +434,10 @@ struct nib_context_params {
     int32_t n_gpu_layers; /* the first N layers (all: N >= n_layer, the head too) on the CUDA device;
                              0 (default): CPU only. Needs a build with -DNIB_CUDA=ON and a device;
                              dense models, F16 KV (a clear error otherwise) */
+    /* Called while the GPU layers' weights are uploaded, with the bytes done
+     * and the total (the last call has done == total); NULL: none. */
+    void (*gpu_progress)(uint64_t done, uint64_t total, void *user);
+    void *gpu_progress_user;
 };
 struct nib_context_params nib_context_default_params(void);
 
@@ -450,6 +454,20 @@ uint64_t nib_context_compute_bytes(const struct nib_context *c);
 /* Device bytes a context with these parameters would take on the GPU (0 in
  * a build without CUDA or with n_gpu_layers 0), for printing before loading. */
 uint64_t nib_context_gpu_bytes(const struct nib_model *m, const struct nib_context_params *p);
+
+/* The CUDA device nib uses (device 0): name, compute capability, multiprocessors,
+ * memory. NIB_E_UNSUPPORTED in a build without CUDA or when no device is
+ * present (the message says which). */
+struct nib_gpu_info {
+    char     name[256];
+    int32_t  cc_major, cc_minor, sm_count;
+    uint64_t total_bytes, free_bytes;
+};
+int nib_gpu_info(struct nib_gpu_info *out, struct nib_error *err);
+/* Measures that device's copy bandwidth (GB/s of a device-to-device copy of
+ * 1 GiB, bytes read and written both counted, best of five): the physical
+ * limit GPU decode is measured against. NIB_E_UNSUPPORTED as nib_gpu_info. */
+int nib_gpu_copy_gbps(double *gbps, struct nib_error *err);
 
 /*
  * A batch: n tokens, each with its position, its sequence and whether its

@@ -5,21 +5,20 @@
 # with -DNIB_CUDA=ON for sm_90 (H100/H200; pass other architectures as $1)
 # into build-device/, and copies them with the shared libraries they need
 # (all but glibc's and the CUDA driver's) into .device/ (git-ignored), to be
-# carried and run there with:
-#   run(command="LD_LIBRARY_PATH=.device/lib:/usr/local/cuda/lib64 .device/nib_tests --gtest_filter='Cuda*'",
-#       carry=[".device"])
+# carried and run there by scripts/device-check.sh:
+#   run(command="bash scripts/device-check.sh", carry=[".device"])
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:-90}
 nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 cmake -S . -B build-device -DCMAKE_BUILD_TYPE=Release -DNIB_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
   -DCMAKE_CUDA_ARCHITECTURES="$arch" >/dev/null
-cmake --build build-device -j"$(nproc)" --target nib_tests nib_cli
+cmake --build build-device -j"$(nproc)" --target nib_tests nib_cli bench_cuda_kernels
 rm -rf .device
 mkdir -p .device/lib
-cp build-device/nib_tests build-device/nib .device/
+cp build-device/nib_tests build-device/nib build-device/bench/bench_cuda_kernels .device/
 grep -qx '/.device/' .git/info/exclude 2>/dev/null || echo '/.device/' >>.git/info/exclude
-for bin in .device/nib_tests .device/nib; do
+for bin in .device/nib_tests .device/nib .device/bench_cuda_kernels; do
   ldd "$bin" | awk '/=> \// { print $3 }' | while read -r lib; do
     case "$(basename "$lib")" in
       libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libcuda.so*) ;;
@@ -28,5 +27,21 @@ for bin in .device/nib_tests .device/nib; do
     esac
   done
 done
+strip .device/nib_tests .device/nib .device/bench_cuda_kernels
+# the dense fixture models for Cuda.GpuForwardMatchesTheCpuOnEveryDenseFixture
+# (NIB_SHARED_DIR=.device/shared): all but the largest F32/F16 copies, to fit
+# the device tool's 64 MiB
+shared=${NIB_SHARED_DIR:-../shared}
+mkdir -p .device/shared/models/stories260K .device/shared/models/trained .device/shared/models/synth
+cp "$shared"/models/stories260K/*.gguf .device/shared/models/stories260K/
+for f in tiny-chat-q8_0 tiny-qwen2-q8_0 tiny-qwen3-f32 tiny-target-q8_0; do
+  cp "$shared/models/trained/$f.gguf" .device/shared/models/trained/
+done
+for f in "$shared"/models/synth/*.gguf; do
+  case "$(basename "$f")" in
+    *moe*|*-f32.gguf|qwen2-f16.gguf|qwen3-f16.gguf) ;;
+    *) cp "$f" .device/shared/models/synth/ ;;
+  esac
+done
 du -sh .device
-echo "carry .device; run: LD_LIBRARY_PATH=.device/lib:/usr/local/cuda/lib64 .device/nib_tests --gtest_filter='Cuda*'"
+echo "carry .device; run: bash scripts/device-check.sh (its head says more)"

@@ -15,6 +15,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -73,6 +74,48 @@ std::vector<uint8_t> weights(int type, int64_t rows, int64_t cols, unsigned seed
         EXPECT_EQ(nib_dequantize(type, w.data() + r * rb, deq->data() + r * cols, cols, nullptr), NIB_OK);
     }
     return w;
+}
+
+/* The types whose matvec quantizes x to int8 (dp4a), as the CPU's Q8 partner types do. */
+bool dp4a_type(int type) {
+    return type == NIB_TYPE_Q4_0 || type == NIB_TYPE_Q8_0 || type == NIB_TYPE_Q4_K || type == NIB_TYPE_Q6_K;
+}
+
+/* GGUF rows w into dev (nib_cuda_weight_bytes) in the GPU layout. */
+void up_weights(int type, int64_t rows, int64_t cols, const std::vector<uint8_t> &w, void *dev) {
+    nib_error err = {};
+    ASSERT_EQ(nib_cuda_weight_bytes(type, rows, cols), w.size());
+    ASSERT_EQ(nib_cuda_weight_upload(type, rows, cols, w.data(), dev, &err), NIB_OK) << err.msg;
+}
+
+/* x as the dp4a kernels see it: 32-element blocks, d = amax / 127, q = rint(x / d), value q * d. */
+std::vector<float> x_as_int8(const std::vector<float> &x) {
+    std::vector<float> v(x.size());
+    for (size_t b = 0; b < x.size(); b += 32) { /* (a last partial block only for widths the dp4a kernels never see) */
+        const size_t e = std::min(b + 32, x.size());
+        float amax = 0;
+        for (size_t i = b; i < e; i++) amax = std::max(amax, std::fabs(x[i]));
+        const float d = amax / 127.0f;
+        for (size_t i = b; i < e; i++) v[i] = amax == 0.0f ? 0.0f : (float)(int)std::nearbyint(x[i] / d) * d;
+    }
+    return v;
+}
+
+/* The GPU layout of GGUF rows (the spec in cuda_backend.h): Q4_0, Q8_0, Q6_K
+ * split into all quant parts then all fp16 d; other types unchanged. */
+std::vector<uint8_t> gpu_layout(int type, const std::vector<uint8_t> &w) {
+    int raw = 0, qb = 0, q_off = 0, d_off = 0;
+    if (type == NIB_TYPE_Q4_0) raw = 18, qb = 16, q_off = 2, d_off = 0;
+    if (type == NIB_TYPE_Q8_0) raw = 34, qb = 32, q_off = 2, d_off = 0;
+    if (type == NIB_TYPE_Q6_K) raw = 210, qb = 208, q_off = 0, d_off = 208;
+    if (!raw) return w;
+    const size_t n = w.size() / raw;
+    std::vector<uint8_t> o(w.size());
+    for (size_t i = 0; i < n; i++) {
+        memcpy(&o[i * qb], &w[i * raw + q_off], qb);
+        memcpy(&o[n * qb + 2 * i], &w[i * raw + d_off], 2);
+    }
+    return o;
 }
 
 double rel_err(const std::vector<float> &got, const std::vector<double> &want) {
@@ -138,26 +181,54 @@ TEST(Cuda, DequantizeEqualsTheCpuReferenceBitForBit) {
 
 TEST(Cuda, MatvecMatchesTheCpuReference) {
     NEED_DEVICE();
-    const int64_t rows = 67, cols = 1024;
-    std::vector<float> x = randoms(cols, 7);
-    Dev dx(cols * 4), dy(rows * 4), scratch(nib_cuda_matvec_scratch_bytes(cols));
-    up(dx.p, x.data(), cols * 4);
-    for (int type : kTypes) {
-        SCOPED_TRACE(nib_type_name(type));
-        std::vector<float> deq;
+    struct Case { int type; int64_t rows, cols; };
+    std::vector<Case> cases;
+    for (int type : kTypes) cases.push_back({ type, 67, 1024 });
+    /* the fast kernels: tiles of 32 rows (partial, odd), one row, K-quant widths, more tiles than SMs
+     * (the grid strides), and 65536 columns (x needs 80 KiB of shared memory: the opt-in size) */
+    const int fast[] = { NIB_TYPE_Q4_0, NIB_TYPE_Q8_0, NIB_TYPE_Q4_K, NIB_TYPE_Q6_K, NIB_TYPE_F16, NIB_TYPE_F32, NIB_TYPE_BF16 };
+    for (int type : fast)
+        for (Case c : { Case{ 0, 1, 256 }, Case{ 0, 33, 512 }, Case{ 0, 45, 11008 }, Case{ 0, 100, 4096 },
+                        Case{ 0, 4500, 256 }, Case{ 0, 3, 65536 } })
+            cases.push_back({ type, c.rows, c.cols });
+    for (int type : { NIB_TYPE_Q4_0, NIB_TYPE_Q8_0, NIB_TYPE_F16 }) /* widths of whole 32-blocks only */
+        for (Case c : { Case{ 0, 70, 96 }, Case{ 0, 31, 32 }, Case{ 0, 5, 4000 } }) cases.push_back({ type, c.rows, c.cols });
+    for (int type : { NIB_TYPE_F32, NIB_TYPE_F16, NIB_TYPE_BF16 }) cases.push_back({ type, 7, 100 }); /* generic kernel */
+    const float kGuard = 12345.0f;
+    for (const Case &k : cases) {
+        const int type = k.type;
+        const int64_t rows = k.rows, cols = k.cols;
+        SCOPED_TRACE(std::string(nib_type_name(type)) + " " + std::to_string(rows) + " x " + std::to_string(cols));
+        std::vector<float> x = randoms(cols, 7 + (unsigned)cols), deq;
         std::vector<uint8_t> w = weights(type, rows, cols, 2000 + type, &deq);
-        std::vector<double> want(rows);
+        const std::vector<float> x8 = x_as_int8(x);
+        std::vector<double> want(rows), want8(rows), mag(rows), block_amax((cols + 31) / 32);
+        for (int64_t c = 0; c < cols; c++) block_amax[c / 32] = std::max(block_amax[c / 32], (double)std::fabs(x[c]));
         for (int64_t r = 0; r < rows; r++)
-            for (int64_t c = 0; c < cols; c++) want[r] += (double)deq[r * cols + c] * x[c];
-        Dev dw(w.size());
-        up(dw.p, w.data(), w.size());
+            for (int64_t c = 0; c < cols; c++) {
+                want[r] += (double)deq[r * cols + c] * x[c];
+                want8[r] += (double)deq[r * cols + c] * x8[c];
+                mag[r] += std::fabs((double)deq[r * cols + c]) * block_amax[c / 32];
+            }
+        Dev dw(w.size()), dx(cols * 4), dy((rows + 8) * 4), scratch(nib_cuda_matvec_scratch_bytes(cols));
+        up_weights(type, rows, cols, w, dw.p);
+        up(dx.p, x.data(), cols * 4);
+        std::vector<float> got(rows + 8, kGuard);
+        up(dy.p, got.data(), got.size() * 4);
         nib_error err = {};
         ASSERT_EQ(nib_cuda_matvec(type, dw.p, rows, cols, dx.f(), dy.f(), scratch.p, &err), NIB_OK) << err.msg;
-        std::vector<float> got(rows);
-        down(got.data(), dy.p, rows * 4);
-        /* dp4a types quantize x to int8 (as the CPU's Q8 partner types do): ~1e-2; float paths ~1e-6 */
-        const double bound = type == NIB_TYPE_Q4_0 || type == NIB_TYPE_Q8_0 ? 1e-2 : 1e-5;
-        EXPECT_LT(rel_err(got, want), bound);
+        down(got.data(), dy.p, got.size() * 4);
+        for (int i = 0; i < 8; i++) EXPECT_EQ(got[rows + i], kGuard) << "guard " << i << " overwritten";
+        got.resize(rows);
+        if (dp4a_type(type)) {
+            /* x rounded to int8 as the kernel does: only fp32 rounding left. Against the exact product: the
+             * int8 rounding moves each x by at most half a step (its block's amax / 254), so a row is within
+             * sum |w| amax / 254 (a single row may cancel: not a bound relative to the result) */
+            EXPECT_LT(rel_err(got, want8), 1e-5);
+            for (int64_t r = 0; r < rows; r++) EXPECT_LE(std::fabs(got[r] - want[r]), mag[r] / 254 * 1.001 + 1e-6) << "row " << r;
+        } else {
+            EXPECT_LT(rel_err(got, want), 1e-5);
+        }
     }
 }
 
@@ -176,7 +247,7 @@ TEST(Cuda, MatmulMatchesTheCpuReference) {
             for (int64_t r = 0; r < rows; r++)
                 for (int64_t c = 0; c < cols; c++) want[t * rows + r] += (double)deq[r * cols + c] * x[t * cols + c];
         Dev dw(w.size()), scratch(nib_cuda_matmul_scratch_bytes(type, rows, cols, n_tok) + 1);
-        up(dw.p, w.data(), w.size());
+        up_weights(type, rows, cols, w, dw.p);
         nib_error err = {};
         ASSERT_EQ(nib_cuda_matmul(type, dw.p, rows, cols, dx.f(), n_tok, dy.f(), scratch.p, &err), NIB_OK) << err.msg;
         std::vector<float> got(n_tok * rows);
@@ -218,6 +289,15 @@ TEST(Cuda, BadShapesAreErrorsNotCrashes) {
     EXPECT_NE(std::string(err.msg).find("whole Q4_K blocks"), std::string::npos) << err.msg;
     EXPECT_EQ(nib_cuda_dequantize(NIB_TYPE_IQ2_XXS, nullptr, nullptr, 256, &err), NIB_E_UNSUPPORTED);
     EXPECT_EQ(nib_cuda_matmul(NIB_TYPE_Q8_0, nullptr, 4, 33, nullptr, 1, nullptr, nullptr, &err), NIB_E_ARG);
+    EXPECT_EQ(nib_cuda_weight_bytes(NIB_TYPE_Q4_K, 4, 100), 0u);
+    EXPECT_EQ(nib_cuda_weight_bytes(NIB_TYPE_IQ2_XXS, 4, 256), 0u);
+    EXPECT_EQ(nib_cuda_weight_bytes(NIB_TYPE_Q6_K, 3, 512), 3u * 2 * 210);
+    EXPECT_EQ(nib_cuda_weight_bytes(NIB_TYPE_Q4_0, 5, 96), 5u * 3 * 18);
+    err = {};
+    EXPECT_EQ(nib_cuda_weight_upload(NIB_TYPE_Q8_0, 4, 33, nullptr, nullptr, &err), NIB_E_ARG);
+    EXPECT_NE(std::string(err.msg).find("whole Q8_0 blocks"), std::string::npos) << err.msg;
+    EXPECT_EQ(nib_cuda_weight_upload(NIB_TYPE_IQ2_XXS, 4, 256, nullptr, nullptr, &err), NIB_E_UNSUPPORTED);
+    EXPECT_EQ(nib_cuda_weight_upload(NIB_TYPE_Q4_0, 0, 32, nullptr, nullptr, &err), NIB_E_ARG);
 }
 TEST(Cuda, RopeMatchesTheCpuReference) {
     NEED_DEVICE();
@@ -242,52 +322,213 @@ TEST(Cuda, RopeMatchesTheCpuReference) {
     }
 }
 
-TEST(Cuda, DecodeAttentionOverPagedSlotsMatchesAReference) {
+/* The fused launches the layer loop uses give the same bits as the separate
+ * ones: rope of q and k + the K/V store (partial rotation, NEOX and normal),
+ * and the residual add + RMSNorm. */
+TEST(Cuda, FusedRopeStoreAndAddNormEqualTheSeparateKernels) {
     NEED_DEVICE();
-    const int n_head = 8, n_head_kv = 2, hd = 64, row = n_head_kv * hd;
-    for (int32_t n_kv : { 1, 255, 700 }) {
-        SCOPED_TRACE(n_kv);
-        const int n_slots = 1024;
-        std::vector<int32_t> slots(n_kv);
-        for (int32_t t = 0; t < n_kv; t++) slots[t] = (int32_t)((t * 37 + 11) % n_slots); /* scattered, distinct */
-        std::vector<float> q = randoms((size_t)n_head * hd, 31), kf = randoms((size_t)n_slots * row, 32),
+    const int n_tok = 3, n_head = 4, n_head_kv = 2, hd = 64, row = n_head_kv * hd, n_slots = 16;
+    const int32_t pos[n_tok] = { 0, 17, 4000 }, slots[n_tok] = { 5, 0, 11 };
+    for (int neox = 0; neox <= 1; neox++)
+        for (int n_rot : { hd, hd / 2 }) {
+            SCOPED_TRACE(std::to_string(neox) + " " + std::to_string(n_rot));
+            std::vector<float> q = randoms((size_t)n_tok * n_head * hd, 41), k = randoms((size_t)n_tok * row, 42),
+                               v = randoms((size_t)n_tok * row, 43);
+            Dev dq(q.size() * 4), dk(k.size() * 4), dv(v.size() * 4), dq2(q.size() * 4), dk2(k.size() * 4), dp(sizeof pos),
+                ds(sizeof slots), kp((size_t)n_slots * row * 2), vp((size_t)n_slots * row * 2), kp2((size_t)n_slots * row * 2),
+                vp2((size_t)n_slots * row * 2);
+            up(dq.p, q.data(), q.size() * 4), up(dq2.p, q.data(), q.size() * 4);
+            up(dk.p, k.data(), k.size() * 4), up(dk2.p, k.data(), k.size() * 4);
+            up(dv.p, v.data(), v.size() * 4);
+            up(dp.p, pos, sizeof pos), up(ds.p, slots, sizeof slots);
+            std::vector<uint16_t> zero((size_t)n_slots * row, 0);
+            for (const Dev *d : { &kp, &vp, &kp2, &vp2 }) up(d->p, zero.data(), zero.size() * 2);
+            const nib_cuda_rope_params rp = { n_rot, neox, 10000.0f, 1.0f, 1.0f, nullptr };
+            const int32_t *pp = static_cast<const int32_t *>(dp.p), *sp = static_cast<const int32_t *>(ds.p);
+            nib_error err = {};
+            ASSERT_EQ(nib_cuda_rope(dq.f(), n_tok, n_head, hd, pp, &rp, &err), NIB_OK) << err.msg;
+            ASSERT_EQ(nib_cuda_rope(dk.f(), n_tok, n_head_kv, hd, pp, &rp, &err), NIB_OK) << err.msg;
+            ASSERT_EQ(nib_cuda_kv_store(dk.f(), kp.p, sp, n_tok, row, &err), NIB_OK) << err.msg;
+            ASSERT_EQ(nib_cuda_kv_store(dv.f(), vp.p, sp, n_tok, row, &err), NIB_OK) << err.msg;
+            ASSERT_EQ(nib_cuda_rope_store(dq2.f(), dk2.f(), dv.f(), kp2.p, vp2.p, sp, n_tok, n_head, n_head_kv, hd, pp, &rp, &err),
+                      NIB_OK)
+                << err.msg;
+            std::vector<float> a(q.size()), b(q.size());
+            down(a.data(), dq.p, a.size() * 4), down(b.data(), dq2.p, b.size() * 4);
+            EXPECT_EQ(a, b);
+            std::vector<uint16_t> ha(zero.size()), hb(zero.size());
+            for (auto pr : { std::make_pair(&kp, &kp2), std::make_pair(&vp, &vp2) }) {
+                down(ha.data(), pr.first->p, ha.size() * 2), down(hb.data(), pr.second->p, hb.size() * 2);
+                EXPECT_EQ(ha, hb);
+            }
+        }
+    const int64_t rows = 3, n = 4096;
+    std::vector<float> x = randoms(rows * n, 51), y = randoms(rows * n, 52), w = randoms(n, 53);
+    Dev dx(x.size() * 4), dx2(x.size() * 4), dy(y.size() * 4), dw(w.size() * 4), dn(x.size() * 4), dn2(x.size() * 4);
+    up(dx.p, x.data(), x.size() * 4), up(dx2.p, x.data(), x.size() * 4), up(dy.p, y.data(), y.size() * 4);
+    up(dw.p, w.data(), w.size() * 4);
+    nib_error err = {};
+    ASSERT_EQ(nib_cuda_add(dx.f(), dy.f(), rows * n, &err), NIB_OK) << err.msg;
+    ASSERT_EQ(nib_cuda_rmsnorm(dx.f(), dw.f(), dn.f(), rows, n, 1e-5f, &err), NIB_OK) << err.msg;
+    ASSERT_EQ(nib_cuda_add_rmsnorm(dx2.f(), dy.f(), dw.f(), dn2.f(), rows, n, 1e-5f, &err), NIB_OK) << err.msg;
+    std::vector<float> a(x.size()), b(x.size());
+    down(a.data(), dx.p, a.size() * 4), down(b.data(), dx2.p, b.size() * 4);
+    EXPECT_EQ(a, b);
+    down(a.data(), dn.p, a.size() * 4), down(b.data(), dn2.p, b.size() * 4);
+    EXPECT_EQ(a, b);
+    /* in place, as the layer loop calls it (the added rows are the output) */
+    up(dx2.p, x.data(), x.size() * 4);
+    ASSERT_EQ(nib_cuda_add_rmsnorm(dx2.f(), dy.f(), dw.f(), dy.f(), rows, n, 1e-5f, &err), NIB_OK) << err.msg;
+    down(b.data(), dy.p, b.size() * 4);
+    EXPECT_EQ(a, b);
+}
+
+/* nib_cuda_matvec_multi (the decode steps folded together) against the same
+ * steps apart: RMSNorm, one matvec per part, bias, then store, add into y, or
+ * SwiGLU. Parts of different heights (q, k, v with GQA); rows past a tile
+ * boundary. The folded norm sums in another order, which may move an int8
+ * rounding of x: within 1e-3. */
+TEST(Cuda, FusedMatvecEqualsTheStepsApart) {
+    NEED_DEVICE();
+    const int64_t cols = 512;
+    const int64_t heights[4] = { 96, 33, 33, 96 }; /* q, k, v; the fourth: SwiGLU's up */
+    std::vector<float> x = randoms(cols, 61), nw = randoms(cols, 62), b = randoms(96, 63);
+    Dev dx(cols * 4), dnw(cols * 4), db(96 * 4), dxn(cols * 4), dtmp(96 * 4);
+    up(dx.p, x.data(), cols * 4), up(dnw.p, nw.data(), cols * 4), up(db.p, b.data(), 96 * 4);
+    for (int type : { NIB_TYPE_Q4_0, NIB_TYPE_Q8_0, NIB_TYPE_Q4_K, NIB_TYPE_Q6_K, NIB_TYPE_F16 }) {
+        SCOPED_TRACE(nib_type_name(type));
+        std::vector<std::unique_ptr<Dev>> dw;
+        for (int p = 0; p < 4; p++) {
+            std::vector<float> deq;
+            std::vector<uint8_t> w = weights(type, heights[p], cols, 4000 + 10 * type + p, &deq);
+            dw.emplace_back(new Dev(w.size()));
+            up_weights(type, heights[p], cols, w, dw.back()->p);
+        }
+        for (int mode : { NIB_CUDA_MV_STORE, NIB_CUDA_MV_ADD, NIB_CUDA_MV_SWIGLU })
+            for (bool norm : { false, true }) {
+                SCOPED_TRACE(std::to_string(mode) + (norm ? " norm" : ""));
+                const int n = mode == NIB_CUDA_MV_SWIGLU ? 2 : 3;
+                const bool sw = mode == NIB_CUDA_MV_SWIGLU;
+                const int64_t h[3] = { heights[0], sw ? heights[3] : heights[1], heights[2] };
+                const Dev *wp[3] = { dw[0].get(), sw ? dw[3].get() : dw[1].get(), dw[2].get() };
+                std::vector<std::vector<float>> y0(n);
+                std::vector<std::unique_ptr<Dev>> dy, dref;
+                nib_cuda_mv_part parts[3];
+                for (int p = 0; p < n; p++) {
+                    y0[p] = randoms(h[p], 70 + p);
+                    dy.emplace_back(new Dev(h[p] * 4)), dref.emplace_back(new Dev(h[p] * 4));
+                    up(dy.back()->p, y0[p].data(), h[p] * 4), up(dref.back()->p, y0[p].data(), h[p] * 4);
+                    parts[p] = { wp[p]->p, h[p], dy[p]->f(), p == 0 ? db.f() : nullptr };
+                }
+                nib_error err = {};
+                const int rc = nib_cuda_matvec_multi(type, cols, dx.f(), norm ? dnw.f() : nullptr, 1e-5f, parts, n, mode, &err);
+                if (norm && type == NIB_TYPE_F16) { /* float weights take no folded norm: the caller does it apart */
+                    EXPECT_EQ(rc, NIB_E_UNSUPPORTED);
+                    continue;
+                }
+                ASSERT_EQ(rc, NIB_OK) << err.msg;
+                /* the steps apart */
+                const float *in = dx.f();
+                if (norm) {
+                    ASSERT_EQ(nib_cuda_rmsnorm(dx.f(), dnw.f(), dxn.f(), 1, cols, 1e-5f, &err), NIB_OK) << err.msg;
+                    in = dxn.f();
+                }
+                for (int p = 0; p < n; p++) {
+                    float *y = mode == NIB_CUDA_MV_STORE || (mode == NIB_CUDA_MV_SWIGLU && p == 0) ? dref[p]->f() : dtmp.f();
+                    ASSERT_EQ(nib_cuda_matvec(type, wp[p]->p, h[p], cols, in, y, nullptr, &err), NIB_OK) << err.msg;
+                    if (p == 0) {
+                        ASSERT_EQ(nib_cuda_add_bias(y, db.f(), 1, h[p], &err), NIB_OK) << err.msg;
+                    }
+                    if (mode == NIB_CUDA_MV_ADD) {
+                        ASSERT_EQ(nib_cuda_add(dref[p]->f(), dtmp.f(), h[p], &err), NIB_OK) << err.msg;
+                    }
+                    if (sw && p == 1) {
+                        ASSERT_EQ(nib_cuda_swiglu(dref[0]->f(), dtmp.f(), dref[0]->f(), h[0], &err), NIB_OK) << err.msg;
+                    }
+                }
+                for (int p = 0; p < (mode == NIB_CUDA_MV_SWIGLU ? 1 : n); p++) {
+                    std::vector<float> got(h[p]), ref(h[p]);
+                    down(got.data(), dy[p]->p, h[p] * 4), down(ref.data(), dref[p]->p, h[p] * 4);
+                    EXPECT_LT(rel_err(got, std::vector<double>(ref.begin(), ref.end())), 1e-3) << "part " << p;
+                }
+            }
+    }
+    nib_error err = {};
+    nib_cuda_mv_part one[1] = { { nullptr, 4, nullptr, nullptr } };
+    EXPECT_EQ(nib_cuda_matvec_multi(NIB_TYPE_Q4_0, 32, nullptr, nullptr, 0, one, 1, NIB_CUDA_MV_SWIGLU, &err), NIB_E_ARG);
+    EXPECT_EQ(nib_cuda_matvec_multi(NIB_TYPE_Q4_0, 32, nullptr, nullptr, 0, one, 0, NIB_CUDA_MV_STORE, &err), NIB_E_ARG);
+    EXPECT_EQ(nib_cuda_matvec_multi(NIB_TYPE_Q5_0, 32, nullptr, nullptr, 0, one, 1, NIB_CUDA_MV_STORE, &err), NIB_E_UNSUPPORTED);
+}
+
+/* Three query tokens at once (1, 255 and 700 keys, scattered slots, each
+ * its own slot array), head dims 48, 64 and 128, one split and several
+ * (empty splits included), against a double-precision softmax. */
+TEST(Cuda, AttentionOverPagedSlotsMatchesAReference) {
+    NEED_DEVICE();
+    const int n_head = 8, n_head_kv = 2, n_slots = 1024;
+    const std::vector<int32_t> n_kv = { 1, 255, 700 };
+    const int32_t n_tok = (int32_t)n_kv.size();
+    std::vector<int32_t> slots, off;
+    for (int32_t t = 0; t < n_tok; t++) {
+        off.push_back((int32_t)slots.size());
+        for (int32_t j = 0; j < n_kv[t]; j++) slots.push_back((int32_t)((j * 37 + 11 + 101 * t) % n_slots)); /* distinct */
+    }
+    for (int hd : { 48, 64, 128 }) {
+        SCOPED_TRACE(hd);
+        const int row = n_head_kv * hd;
+        std::vector<float> q = randoms((size_t)n_tok * n_head * hd, 31), kf = randoms((size_t)n_slots * row, 32),
                            vf = randoms((size_t)n_slots * row, 33);
         std::vector<uint16_t> kh(kf.size()), vh(vf.size());
         for (size_t i = 0; i < kf.size(); i++) kh[i] = nib_fp32_to_fp16(kf[i]), vh[i] = nib_fp32_to_fp16(vf[i]);
         const float scale = 1.0f / std::sqrt((float)hd);
-        std::vector<double> want((size_t)n_head * hd);
-        for (int h = 0; h < n_head; h++) {
-            const int hk = h / (n_head / n_head_kv);
-            std::vector<double> s(n_kv);
-            double mx = -1e300, l = 0;
-            for (int32_t t = 0; t < n_kv; t++) {
-                double a = 0;
-                for (int d = 0; d < hd; d++) a += (double)q[h * hd + d] * nib_fp16_to_fp32(kh[(size_t)slots[t] * row + hk * hd + d]);
-                s[t] = a * scale;
-                mx = std::max(mx, s[t]);
+        std::vector<double> want((size_t)n_tok * n_head * hd);
+        for (int32_t t = 0; t < n_tok; t++)
+            for (int h = 0; h < n_head; h++) {
+                const int hk = h / (n_head / n_head_kv);
+                const float *qh = &q[((size_t)t * n_head + h) * hd];
+                const int32_t *sl = &slots[off[t]];
+                std::vector<double> s(n_kv[t]);
+                double mx = -1e300, l = 0;
+                for (int32_t j = 0; j < n_kv[t]; j++) {
+                    double a = 0;
+                    for (int d = 0; d < hd; d++) a += (double)qh[d] * nib_fp16_to_fp32(kh[(size_t)sl[j] * row + hk * hd + d]);
+                    s[j] = a * scale;
+                    mx = std::max(mx, s[j]);
+                }
+                for (int32_t j = 0; j < n_kv[t]; j++) l += (s[j] = std::exp(s[j] - mx));
+                for (int d = 0; d < hd; d++) {
+                    double a = 0;
+                    for (int32_t j = 0; j < n_kv[t]; j++) a += s[j] * nib_fp16_to_fp32(vh[(size_t)sl[j] * row + hk * hd + d]);
+                    want[((size_t)t * n_head + h) * hd + d] = a / l;
+                }
             }
-            for (int32_t t = 0; t < n_kv; t++) l += (s[t] = std::exp(s[t] - mx));
-            for (int d = 0; d < hd; d++) {
-                double a = 0;
-                for (int32_t t = 0; t < n_kv; t++) a += s[t] * nib_fp16_to_fp32(vh[(size_t)slots[t] * row + hk * hd + d]);
-                want[h * hd + d] = a / l;
-            }
-        }
-        Dev dq(q.size() * 4), dk(kh.size() * 2), dv(vh.size() * 2), ds(slots.size() * 4), dout(want.size() * 4),
-            scratch(nib_cuda_attention_scratch_bytes(n_head, hd, n_kv));
+        Dev dq(q.size() * 4), dk(kh.size() * 2), dv(vh.size() * 2), ds(slots.size() * 4), doff(off.size() * 4),
+            dn(n_kv.size() * 4), dout(want.size() * 4);
         up(dq.p, q.data(), q.size() * 4);
         up(dk.p, kh.data(), kh.size() * 2);
         up(dv.p, vh.data(), vh.size() * 2);
         up(ds.p, slots.data(), slots.size() * 4);
-        nib_error err = {};
-        ASSERT_EQ(nib_cuda_attention_decode(dq.f(), dk.p, dv.p, static_cast<const int32_t *>(ds.p), n_kv, n_head, n_head_kv, hd,
-                                            scale, dout.f(), scratch.p, &err),
-                  NIB_OK)
-            << err.msg;
-        std::vector<float> got(want.size());
-        down(got.data(), dout.p, got.size() * 4);
-        EXPECT_LT(rel_err(got, want), 1e-5);
+        up(doff.p, off.data(), off.size() * 4);
+        up(dn.p, n_kv.data(), n_kv.size() * 4);
+        for (int n_split : { 1, nib_cuda_attention_splits(700), 7, 64 }) {
+            SCOPED_TRACE(n_split);
+            Dev scratch(nib_cuda_attention_scratch_bytes(n_head, hd, n_tok, n_split));
+            nib_error err = {};
+            ASSERT_EQ(nib_cuda_attention(dq.f(), dk.p, dv.p, static_cast<const int32_t *>(ds.p), static_cast<const int32_t *>(doff.p),
+                                         static_cast<const int32_t *>(dn.p), n_tok, n_split, n_head, n_head_kv, hd, scale, dout.f(),
+                                         scratch.p, &err),
+                      NIB_OK)
+                << err.msg;
+            std::vector<float> got(want.size());
+            down(got.data(), dout.p, got.size() * 4);
+            EXPECT_LT(rel_err(got, want), 1e-5);
+        }
     }
+    nib_error err = {};
+    EXPECT_EQ(nib_cuda_attention(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 2, 8, 2, 64, 1.0f, nullptr, nullptr, &err),
+              NIB_E_ARG); /* several splits need scratch */
+    EXPECT_EQ(nib_cuda_attention(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 1, 8, 3, 64, 1.0f, nullptr, nullptr, &err),
+              NIB_E_ARG); /* 8 heads over 3 kv heads */
 }
 
 TEST(Cuda, EmbeddingRowsKvStoreAndAdd) {
@@ -339,9 +580,11 @@ struct Ctx {
     ~Ctx() { nib_context_free(c); }
 };
 
-/* Logits of every prompt position (one batch), then `gen` greedy steps. */
+/* Logits of every prompt position (one batch), then `gen` one-token steps:
+ * greedy (each step feeds the previous row's argmax) or, with `forced`, the
+ * given tokens (so two runs see the same inputs); *greedy gets the tokens fed. */
 void run(nib_context *c, const std::vector<int32_t> &prompt, int gen, int32_t n_vocab, std::vector<std::vector<float>> *rows,
-         std::vector<int32_t> *greedy) {
+         std::vector<int32_t> *greedy, const std::vector<int32_t> *forced = nullptr) {
     std::vector<int8_t> want(prompt.size(), 1);
     nib_batch b = { (int32_t)prompt.size(), prompt.data(), nullptr, nullptr, want.data(), 0 };
     nib_error err = {};
@@ -352,6 +595,7 @@ void run(nib_context *c, const std::vector<int32_t> &prompt, int gen, int32_t n_
     }
     int32_t tok = (int32_t)(std::max_element(rows->back().begin(), rows->back().end()) - rows->back().begin());
     for (int s = 0; s < gen; s++) {
+        if (forced) tok = (*forced)[s];
         greedy->push_back(tok);
         nib_batch one = { 1, &tok, nullptr, nullptr, nullptr, 0 };
         ASSERT_EQ(nib_decode(c, &one, &err), NIB_OK) << err.msg;
@@ -376,11 +620,15 @@ TEST(Cuda, GpuLayersWithoutADeviceAreAClearError) {
     nib_model_free(m);
 }
 
-/* Every dense golden-fixture model: the GPU (all layers, and one layer) against
- * the CPU on a prompt's logits and a greedy continuation. Bound: quantized
- * weights meet F16 (prefill GEMM) or int8 (decode matvec) activations on the
- * GPU and Q8 ones on the CPU, so 2e-2 of the largest |logit|; greedy tokens
- * equal until the CPU's top-2 gap falls below twice that. */
+/* Every dense golden-fixture model: the GPU (all layers, and one layer)
+ * against the CPU. Logits: every prompt position (one batch: the GEMM path)
+ * and 16 one-token steps fed the CPU's greedy tokens (the matvec path), so
+ * both see the same inputs; within max(5e-2, 2e-2 of the largest |logit|)
+ * (quantized weights meet F16 (GEMM) or int8 (matvec) activations on the
+ * GPU and Q8 ones on the CPU), and the same top-1 at every row whose CPU
+ * top-2 gap is over twice that. Then a free greedy run on the GPU: the CPU's tokens until
+ * the first near-tie (random-weight models have many; after one the two
+ * continuations may part). */
 TEST(Cuda, GpuForwardMatchesTheCpuOnEveryDenseFixture) {
     NEED_DEVICE();
     if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
@@ -389,6 +637,7 @@ TEST(Cuda, GpuForwardMatchesTheCpuOnEveryDenseFixture) {
         for (const std::string &p : nib_test_list_files(nib_test_shared_dir() + "/models/" + sub, ".gguf"))
             if (p.find("moe") == std::string::npos) files.push_back(p);
     ASSERT_GE(files.size(), 20u);
+    const int gen = 16;
     for (const std::string &path : files) {
         SCOPED_TRACE(path);
         nib_model *m = nullptr;
@@ -400,41 +649,106 @@ TEST(Cuda, GpuForwardMatchesTheCpuOnEveryDenseFixture) {
         ASSERT_GT(n, 1) << err.msg;
         std::vector<int32_t> prompt(ids, ids + n);
         const int32_t nv = nib_model_n_vocab(m);
-        std::vector<std::vector<float>> cpu_rows, gpu_rows, part_rows;
-        std::vector<int32_t> cpu_greedy, gpu_greedy, part_greedy;
+        std::vector<std::vector<float>> cpu_rows;
+        std::vector<int32_t> cpu_greedy;
         {
             Ctx c(m, 0, &err);
             ASSERT_NE(c.c, nullptr) << err.msg;
-            run(c.c, prompt, 16, nv, &cpu_rows, &cpu_greedy);
+            run(c.c, prompt, gen, nv, &cpu_rows, &cpu_greedy);
         }
-        {
-            Ctx c(m, 99, &err);
-            ASSERT_NE(c.c, nullptr) << err.msg;
-            run(c.c, prompt, 16, nv, &gpu_rows, &gpu_greedy);
-        }
-        {
-            Ctx c(m, 1, &err);
-            ASSERT_NE(c.c, nullptr) << err.msg;
-            run(c.c, prompt, 16, nv, &part_rows, &part_greedy);
-        }
-        for (const auto *other : { &gpu_rows, &part_rows }) {
-            double s = 0, worst = 0;
-            for (size_t r = 0; r < cpu_rows.size(); r++)
+        double s = 0;
+        for (const auto &row : cpu_rows)
+            for (float x : row) s = std::max(s, (double)std::fabs(x));
+        /* golden/README's floor between two implementations of quantized weights (5e-2), or 2e-2 of the
+         * largest |logit|: the GPU rounds activations differently from the CPU (int8 per 32 against Q8_K per
+         * 256 for K-quants; F16 in the GEMM), and random-weight models carry it through every layer (seen on
+         * an H100: up to 0.027 at S = 1.26, synth Q4_K_M decode rows) */
+        const double tol = std::max(5e-2, 2e-2 * s);
+        for (int ngl : { 99, 1 }) {
+            SCOPED_TRACE(ngl == 99 ? "all layers" : "one layer");
+            std::vector<std::vector<float>> rows, free_rows;
+            std::vector<int32_t> fed, free_greedy;
+            {
+                Ctx c(m, ngl, &err);
+                ASSERT_NE(c.c, nullptr) << err.msg;
+                run(c.c, prompt, gen, nv, &rows, &fed, &cpu_greedy);
+            }
+            {
+                Ctx c(m, ngl, &err);
+                ASSERT_NE(c.c, nullptr) << err.msg;
+                run(c.c, prompt, gen, nv, &free_rows, &free_greedy);
+            }
+            ASSERT_EQ(rows.size(), cpu_rows.size());
+            double worst = 0;
+            size_t worst_row = 0;
+            for (size_t r = 0; r < cpu_rows.size(); r++) {
                 for (int32_t i = 0; i < nv; i++) {
-                    s = std::max(s, (double)std::fabs(cpu_rows[r][i]));
-                    worst = std::max(worst, (double)std::fabs(cpu_rows[r][i] - (*other)[r][i]));
+                    const double e = std::fabs((double)cpu_rows[r][i] - rows[r][i]);
+                    ASSERT_TRUE(std::isfinite(rows[r][i])) << "row " << r << " id " << i;
+                    if (e > worst) worst = e, worst_row = r;
                 }
-            EXPECT_LT(worst, 2e-2 * s) << (other == &gpu_rows ? "all layers" : "one layer") << ": largest |logit| " << s;
-            const double tol = 2 * 2e-2 * s;
-            const auto &g = other == &gpu_rows ? gpu_greedy : part_greedy;
+                std::vector<float> top = cpu_rows[r];
+                std::nth_element(top.begin(), top.begin() + 1, top.end(), std::greater<float>());
+                if (top[0] - top[1] > 2 * tol) {
+                    EXPECT_EQ(std::max_element(rows[r].begin(), rows[r].end()) - rows[r].begin(),
+                              std::max_element(cpu_rows[r].begin(), cpu_rows[r].end()) - cpu_rows[r].begin())
+                        << "top-1 of row " << r;
+                }
+            }
+            EXPECT_LT(worst, tol) << "row " << worst_row << " (of " << prompt.size() << " prompt rows), largest |logit| " << s;
             for (size_t k = 0; k < cpu_greedy.size(); k++) {
-                std::vector<float> row = cpu_rows[prompt.size() - 1 + k];
-                std::nth_element(row.begin(), row.begin() + 1, row.end(), std::greater<float>());
-                if (row[0] - row[1] < tol) break; /* a near-tie: the rest may differ */
-                ASSERT_EQ(g[k], cpu_greedy[k]) << "greedy step " << k;
+                std::vector<float> top = cpu_rows[prompt.size() - 1 + k];
+                std::nth_element(top.begin(), top.begin() + 1, top.end(), std::greater<float>());
+                if (top[0] - top[1] < 2 * tol) break; /* a near-tie: the rest may differ */
+                ASSERT_EQ(free_greedy[k], cpu_greedy[k]) << "greedy step " << k;
             }
         }
         nib_model_free(m);
+    }
+}
+
+TEST(Cuda, WeightUploadWritesTheGpuLayout) {
+    NEED_DEVICE();
+    struct Case { int type; int64_t rows, cols; };
+    /* the split types over 8 MiB (the upload's chunk: two chunks, the last partial), and kept types */
+    const Case cases[] = { { NIB_TYPE_Q4_0, 8000, 2048 }, { NIB_TYPE_Q8_0, 4100, 2048 }, { NIB_TYPE_Q6_K, 4100, 2560 },
+                           { NIB_TYPE_Q4_0, 3, 96 },      { NIB_TYPE_Q6_K, 1, 256 },      { NIB_TYPE_Q4_K, 5, 512 },
+                           { NIB_TYPE_F16, 3, 40 },       { NIB_TYPE_Q5_K, 2, 256 } };
+    std::mt19937 g(5);
+    for (const Case &k : cases) {
+        SCOPED_TRACE(std::string(nib_type_name(k.type)) + " " + std::to_string(k.rows) + " x " + std::to_string(k.cols));
+        std::vector<uint8_t> w(nib_type_row_bytes(k.type, k.cols) * (size_t)k.rows); /* any bytes: the layout only moves them */
+        for (auto &b : w) b = (uint8_t)g();
+        Dev dw(w.size());
+        up_weights(k.type, k.rows, k.cols, w, dw.p);
+        std::vector<uint8_t> got(w.size());
+        down(got.data(), dw.p, got.size());
+        EXPECT_TRUE(got == gpu_layout(k.type, w));
+    }
+}
+
+TEST(Cuda, MatvecTakesUnalignedOperands) {
+    NEED_DEVICE();
+    /* W 2 bytes and x 4 bytes past 16-byte alignment: the generic kernel, reading the same layout */
+    const int64_t rows = 37, cols = 512;
+    std::vector<float> x = randoms(cols, 41);
+    for (int type : { NIB_TYPE_Q4_0, NIB_TYPE_Q8_0, NIB_TYPE_Q6_K, NIB_TYPE_Q4_K, NIB_TYPE_F16 }) {
+        SCOPED_TRACE(nib_type_name(type));
+        std::vector<float> deq;
+        std::vector<uint8_t> w = weights(type, rows, cols, 4000 + type, &deq);
+        std::vector<double> want(rows);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++) want[r] += (double)deq[r * cols + c] * x[c];
+        Dev dw(w.size()), dw2(w.size() + 16), dx((cols + 4) * 4), dy(rows * 4);
+        up_weights(type, rows, cols, w, dw.p);
+        nib_error err = {};
+        uint8_t *w2 = static_cast<uint8_t *>(dw2.p) + 2;
+        ASSERT_EQ(nib_cuda_copy(w2, dw.p, w.size(), &err), NIB_OK) << err.msg;
+        up(dx.f() + 1, x.data(), cols * 4);
+        ASSERT_EQ(nib_cuda_matvec(type, w2, rows, cols, dx.f() + 1, dy.f(), nullptr, &err), NIB_OK) << err.msg;
+        std::vector<float> got(rows);
+        down(got.data(), dy.p, rows * 4);
+        EXPECT_LT(rel_err(got, want), 1e-5); /* x stays float here */
     }
 }
 #endif

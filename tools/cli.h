@@ -40,6 +40,9 @@ void cli_print_value(FILE *f, const struct nib_gguf_value *v, int max_items);
 
 /* Human-readable byte count ("1.23 MiB"). buf gets at most 32 bytes. */
 const char *cli_fmt_bytes(char buf[32], double bytes);
+/* nib_context_params.gpu_progress for the CLI: "nib: uploading weights to
+ * the GPU: N/M MiB" on stderr when it is a terminal, and the last line. */
+void cli_gpu_progress(uint64_t done, uint64_t total, void *user);
 
 /* Shape as "[64, 512]" in ggml order (ne[0] first). */
 const char *cli_fmt_shape(char buf[96], const struct nib_gguf_tensor *t);

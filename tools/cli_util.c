@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 int cli_fail(const char *fmt, ...) {
     va_list ap;
@@ -107,3 +108,10 @@ const char *cli_fmt_dims(char buf[96], uint32_t n_dims, const int64_t *ne) {
 }
 
 const char *cli_fmt_shape(char buf[96], const struct nib_gguf_tensor *t) { return cli_fmt_dims(buf, t->n_dims, t->ne); }
+
+void cli_gpu_progress(uint64_t done, uint64_t total, void *user) {
+    (void)user;
+    if (done < total && !isatty(2)) return;
+    fprintf(stderr, "\rnib: uploading weights to the GPU: %.0f/%.0f MiB%s", (double)done / 1048576.0, (double)total / 1048576.0,
+            done >= total ? "\n" : "");
+}

@@ -238,6 +238,7 @@ int nib_cmd_batch(int argc, char **argv) {
         cp.n_threads = a.m.n_threads;
         cp.kv_block = a.m.kv_block;
         cp.n_gpu_layers = a.m.n_gpu_layers;
+        cp.gpu_progress = cli_gpu_progress;
         if (nib_context_new(model, &cp, &ctx, &err)) rc = cli_fail_err(&err);
     }
     int64_t generated = 0;

@@ -3,7 +3,9 @@
  * thread count x depth x test (ppP: one batch of P random tokens; tgN: N
  * one-token decodes; after D tokens already in the KV cache with -d D), one
  * warm-up run then -r timed runs; mean ± sd tokens/s, and for decode the
- * weight bandwidth it implies (GB/s of weights read per token).
+ * weight bandwidth it implies (GB/s of weights read per token). With -ngl N
+ * the first N layers run on the CUDA device; the device's copy bandwidth is
+ * measured once and decode is also shown as a fraction of it.
  * Output: a markdown table (default), JSON with llama-bench's field names, or
  * CSV. A progress line goes to stderr.
  */
@@ -38,13 +40,16 @@ struct int_list {
 struct bench_args {
     const char     *models[MAX_LIST];
     int             n_models;
-    struct int_list threads, prompt, gen, parallel, depth;
+    struct int_list threads, prompt, gen, parallel, depth, ngl;
     int32_t         reps;
     const char     *output; /* md, json, csv */
     char           *models_copy;
     const char     *draft;  /* -md: tgN also with speculative decoding ("tgN -md") */
     bool            no_mmap; /* --no-mmap: nib_model_params.no_mmap for every model */
     struct nib_model *draft_model;
+    bool            gpu;       /* some -ngl value > 0: the device's facts below */
+    struct nib_gpu_info gpu_info;
+    double          gpu_copy_gbps;
 };
 
 struct result {
@@ -52,6 +57,7 @@ struct result {
     const struct nib_model *m;
     int32_t n_threads, n_prompt, n_gen, n_par; /* n_par sequences decoding together (tg) */
     int32_t n_depth;                           /* tokens in each sequence's KV cache before the test */
+    int32_t n_gpu_layers;                      /* -ngl */
     bool    spec;                              /* tg with the -md draft, greedy from a short prompt */
     double  samples_ns[64];
     int     n_samples;
@@ -166,7 +172,8 @@ static int run_test(const struct bench_args *a, struct result *r) {
     int32_t n_ctx = r->n_depth + r->n_prompt + (r->n_gen + 16 + 16) * r->n_par + 1 + (r->spec ? 8 + 257 : 0);
     int32_t n_batch = r->spec ? 264 : r->n_prompt > 0 ? r->n_prompt : r->n_par;
     if (r->n_depth > n_batch) n_batch = r->n_depth < 512 ? r->n_depth : 512;
-    struct nib_context_params cp = { .n_ctx = n_ctx, .n_batch = n_batch, .n_threads = r->n_threads };
+    struct nib_context_params cp = { .n_ctx = n_ctx, .n_batch = n_batch, .n_threads = r->n_threads,
+                                     .n_gpu_layers = r->n_gpu_layers };
     struct nib_context *c = NULL, *dc = NULL;
     struct nib_error err = { 0 };
     if (nib_context_new(r->m, &cp, &c, &err)) return cli_fail_err(&err);
@@ -186,8 +193,9 @@ static int run_test(const struct bench_args *a, struct result *r) {
         rc = fill_depth(c, toks, r->n_depth, n_batch) ? 1 : 0;
     }
     for (int i = -1; !rc && i < a->reps; i++) { /* i = -1: warm-up */
-        fprintf(stderr, "\rnib bench: %s t=%d %s%d x%d%s d%d run %d/%d   ", r->model, r->n_threads, r->n_prompt ? "pp" : "tg",
-                r->n_prompt ? r->n_prompt : r->n_gen, r->n_par, r->spec ? " -md" : "", r->n_depth, i + 1, a->reps);
+        fprintf(stderr, "\rnib bench: %s ngl=%d t=%d %s%d x%d%s d%d run %d/%d   ", r->model, r->n_gpu_layers, r->n_threads,
+                r->n_prompt ? "pp" : "tg", r->n_prompt ? r->n_prompt : r->n_gen, r->n_par, r->spec ? " -md" : "", r->n_depth, i + 1,
+                a->reps);
         double ns = r->spec ? run_spec_once(c, dc, toks, r->n_gen)
                             : run_once(c, toks, r->n_prompt, r->n_gen, r->n_par, r->n_depth);
         if (ns < 0) rc = 1;
@@ -209,27 +217,52 @@ static const char *test_name(const struct result *r, char buf[48]) {
     return buf;
 }
 
-static void print_md(const struct result *rs, int n) {
-    printf("| model | size | params | backend | threads | test | t/s | GB/s |\n");
-    printf("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n");
+/* GB/s of weights a decode test read (weights are read once per step,
+ * whatever the number of sequences); 0 for other tests. */
+static double decode_gbps(const struct result *r) {
+    return r->n_gen && !r->spec ? r->avg_ts / r->n_par * (double)nib_model_decode_bytes(r->m) / 1e9 : 0;
+}
+
+static void backend_name(const struct result *r, char buf[32]) {
+    if (r->n_gpu_layers > 0) snprintf(buf, 32, "CUDA");
+    else snprintf(buf, 32, "cpu-%s", nib_cpu_backend());
+}
+
+static void print_md(const struct bench_args *a, const struct result *rs, int n) {
+    if (a->gpu) {
+        const struct nib_gpu_info *g = &a->gpu_info;
+        printf("GPU: %s (compute %d.%d, %d SMs, %.1f GiB); device-to-device copy %.0f GB/s (read + write), measured in this run\n\n",
+               g->name, g->cc_major, g->cc_minor, g->sm_count, (double)g->total_bytes / 1073741824.0, a->gpu_copy_gbps);
+        printf("| model | size | params | backend | ngl | threads | test | t/s | GB/s | of copy bw |\n");
+        printf("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    } else {
+        printf("| model | size | params | backend | threads | test | t/s | GB/s |\n");
+        printf("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n");
+    }
     for (int i = 0; i < n; i++) {
         const struct result *r = &rs[i];
-        char sz[32], tn[48], gbs[48] = "";
-        if (r->n_gen && !r->spec) /* weights are read once per step, whatever the number of sequences */
-            snprintf(gbs, sizeof gbs, "%.2f", r->avg_ts / r->n_par * (double)nib_model_decode_bytes(r->m) / 1e9);
-        printf("| %s | %s | %.2f M | cpu-%s | %d | %s | %.2f ± %.2f | %s |\n", r->model,
-               cli_fmt_bytes(sz, (double)nib_model_weight_bytes(r->m)), (double)nib_model_n_params(r->m) / 1e6, nib_cpu_backend(),
-               r->n_threads,
-               test_name(r, tn), r->avg_ts, r->sd_ts, gbs);
+        char sz[32], tn[48], be[32], gbs[48] = "", ngl[16] = "", frac[24] = "";
+        if (decode_gbps(r) > 0) snprintf(gbs, sizeof gbs, "%.2f", decode_gbps(r));
+        if (a->gpu) snprintf(ngl, sizeof ngl, " %d |", r->n_gpu_layers);
+        if (a->gpu && r->n_gpu_layers > 0 && decode_gbps(r) > 0) snprintf(frac, sizeof frac, "%.1f%%", 100 * decode_gbps(r) / a->gpu_copy_gbps);
+        backend_name(r, be);
+        printf("| %s | %s | %.2f M | %s |%s %d | %s | %.2f ± %.2f | %s |%s%s%s\n", r->model,
+               cli_fmt_bytes(sz, (double)nib_model_weight_bytes(r->m)), (double)nib_model_n_params(r->m) / 1e6, be, ngl,
+               r->n_threads, test_name(r, tn), r->avg_ts, r->sd_ts, gbs, a->gpu ? " " : "", frac, a->gpu ? " |" : "");
     }
 }
 
-static cJSON *result_json(const struct result *r) {
+static cJSON *result_json(const struct bench_args *a, const struct result *r) {
     cJSON *o = cJSON_CreateObject(), *sn = cJSON_CreateArray(), *st = cJSON_CreateArray();
     char tn[48];
     cJSON_AddStringToObject(o, "build_commit", NIB_GIT_COMMIT);
     cJSON_AddStringToObject(o, "compiler", NIB_COMPILER);
-    cJSON_AddStringToObject(o, "backend", "cpu");
+    cJSON_AddStringToObject(o, "backend", r->n_gpu_layers > 0 ? "CUDA" : "cpu");
+    cJSON_AddNumberToObject(o, "n_gpu_layers", r->n_gpu_layers);
+    if (r->n_gpu_layers > 0) {
+        cJSON_AddStringToObject(o, "gpu_info", a->gpu_info.name);
+        cJSON_AddNumberToObject(o, "gpu_copy_gbps", a->gpu_copy_gbps);
+    }
     cJSON_AddStringToObject(o, "kernels", nib_cpu_backend());
     cJSON_AddStringToObject(o, "model_filename", r->model);
     cJSON_AddStringToObject(o, "model_type", nib_model_arch(r->m));
@@ -245,8 +278,10 @@ static cJSON *result_json(const struct result *r) {
     cJSON_AddNumberToObject(o, "stddev_ns", r->sd_ns);
     cJSON_AddNumberToObject(o, "avg_ts", r->avg_ts);
     cJSON_AddNumberToObject(o, "stddev_ts", r->sd_ts);
-    if (r->n_gen && !r->spec)
-        cJSON_AddNumberToObject(o, "decode_gbps", r->avg_ts / r->n_par * (double)nib_model_decode_bytes(r->m) / 1e9);
+    if (decode_gbps(r) > 0) {
+        cJSON_AddNumberToObject(o, "decode_gbps", decode_gbps(r));
+        if (r->n_gpu_layers > 0) cJSON_AddNumberToObject(o, "decode_copy_bw_frac", decode_gbps(r) / a->gpu_copy_gbps);
+    }
     cJSON_AddBoolToObject(o, "speculative", r->spec);
     for (int i = 0; i < r->n_samples; i++) {
         cJSON_AddItemToArray(sn, cJSON_CreateNumber(r->samples_ns[i]));
@@ -257,9 +292,9 @@ static cJSON *result_json(const struct result *r) {
     return o;
 }
 
-static void print_json(const struct result *rs, int n) {
+static void print_json(const struct bench_args *a, const struct result *rs, int n) {
     cJSON *arr = cJSON_CreateArray();
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, result_json(&rs[i]));
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, result_json(a, &rs[i]));
     char *s = cJSON_Print(arr);
     if (s) puts(s);
     free(s);
@@ -267,12 +302,14 @@ static void print_json(const struct result *rs, int n) {
 }
 
 static void print_csv(const struct result *rs, int n) {
-    printf("build_commit,model_filename,model_type,model_size,model_n_params,n_threads,test,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,stddev_ts\n");
+    printf("build_commit,model_filename,model_type,model_size,model_n_params,n_gpu_layers,n_threads,test,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,"
+           "stddev_ts\n");
     for (int i = 0; i < n; i++) {
         const struct result *r = &rs[i];
         char tn[48];
-        printf("%s,\"%s\",%s,%llu,%llu,%d,%s,%d,%d,%.0f,%.0f,%.4f,%.4f\n", NIB_GIT_COMMIT, r->model, nib_model_arch(r->m),
-               (unsigned long long)nib_model_weight_bytes(r->m), (unsigned long long)nib_model_n_params(r->m), r->n_threads,
+        printf("%s,\"%s\",%s,%llu,%llu,%d,%d,%s,%d,%d,%.0f,%.0f,%.4f,%.4f\n", NIB_GIT_COMMIT, r->model, nib_model_arch(r->m),
+               (unsigned long long)nib_model_weight_bytes(r->m), (unsigned long long)nib_model_n_params(r->m), r->n_gpu_layers,
+               r->n_threads,
                test_name(r, tn), r->n_prompt, r->n_gen, r->avg_ns, r->sd_ns, r->avg_ts, r->sd_ts);
     }
 }
@@ -282,12 +319,14 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             puts("usage: nib bench [-m MODEL[,MODEL...]] [-t 1,2] [-p 512] [-n 128] [-d 0,2048] [--parallel 1,4,8] [-r 5]\n"
-                 "                 [-o md|json|csv]\n"
+                 "                 [-ngl 0,99] [-o md|json|csv]\n"
                  "  ppP: one batch of P random tokens; tgN: N one-token decodes; 0 disables a test.\n"
                  "  -d D: each test also after D tokens already in the KV cache (\"tgN @ dD\"; not with -md).\n"
                  "  --parallel K: tgN also with K sequences decoding together (\"tgN xK\", aggregate t/s).\n"
                  "  -md DRAFT: tgN also as greedy speculative decoding with DRAFT (\"tgN -md\"; compare with tgN).\n"
                  "  --no-mmap: weights copied into memory (huge pages) instead of mapped from the file.\n"
+                 "  -ngl N[,N...]: the first N layers on the CUDA device (99: all); the device's copy bandwidth is measured\n"
+                 "    once and decode is also shown as a fraction of it.\n"
                  "  Prints mean ± sd tokens/s, and for decode the GB/s of weights it reads.");
             return -1;
         }
@@ -311,6 +350,7 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
         else if (!strcmp(o, "--parallel")) ok = parse_list(v, 1, 64, &a->parallel);
         else if (!strcmp(o, "-d") || !strcmp(o, "--n-depth")) ok = parse_list(v, 0, 1 << 20, &a->depth);
         else if (!strcmp(o, "-r")) ok = parse_i32(v, 1, 64, &a->reps);
+        else if (!strcmp(o, "-ngl") || !strcmp(o, "--n-gpu-layers")) ok = parse_list(v, 0, 1 << 20, &a->ngl);
         else if (!strcmp(o, "-o")) {
             a->output = v;
             ok = !strcmp(v, "md") || !strcmp(v, "json") || !strcmp(v, "csv");
@@ -322,7 +362,7 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
 
 int nib_cmd_bench(int argc, char **argv) {
     struct bench_args a = { .threads = { { 0 }, 0 }, .prompt = { { 512 }, 1 }, .gen = { { 128 }, 1 }, .parallel = { { 1 }, 1 },
-                            .depth = { { 0 }, 1 }, .reps = 5, .output = "md" };
+                            .depth = { { 0 }, 1 }, .ngl = { { 0 }, 1 }, .reps = 5, .output = "md" };
     int rc = parse_args(&a, argc, argv);
     if (rc) {
         free(a.models_copy);
@@ -332,8 +372,15 @@ int nib_cmd_bench(int argc, char **argv) {
     if (!a.n_models) a.models[a.n_models++] = model_args_default_model(defbuf, sizeof defbuf);
     if (!a.threads.n) a.threads = (struct int_list){ { 0 }, 1 };
     const int per = a.prompt.n + a.gen.n * a.parallel.n + (a.draft ? a.gen.n : 0);
-    struct result *rs = calloc((size_t)(a.n_models * a.threads.n * a.depth.n * per), sizeof(*rs));
-    if (a.draft) {
+    struct result *rs = calloc((size_t)(a.n_models * a.ngl.n * a.threads.n * a.depth.n * per), sizeof(*rs));
+    if (!rs) rc = cli_fail("out of memory");
+    for (int i = 0; !rc && i < a.ngl.n; i++) a.gpu |= a.ngl.v[i] > 0;
+    if (!rc && a.gpu) {
+        struct nib_error err = { 0 };
+        fprintf(stderr, "nib bench: measuring the GPU's copy bandwidth\n");
+        if (nib_gpu_info(&a.gpu_info, &err) || nib_gpu_copy_gbps(&a.gpu_copy_gbps, &err)) rc = cli_fail_err(&err);
+    }
+    if (!rc && a.draft) {
         struct nib_error err = { 0 };
         if (nib_model_load(a.draft, NULL, &a.draft_model, &err)) rc = cli_fail_err(&err);
     }
@@ -347,6 +394,7 @@ int nib_cmd_bench(int argc, char **argv) {
             rc = cli_fail_err(&err);
             break;
         }
+        for (int gi = 0; !rc && gi < a.ngl.n; gi++)
         for (int ti = 0; !rc && ti < a.threads.n; ti++)
             for (int di = 0; !rc && di < a.depth.n; di++)
             for (int k = 0; !rc && k < per; k++) {
@@ -364,16 +412,16 @@ int nib_cmd_bench(int argc, char **argv) {
                 rs[n] = (struct result){ .model = a.models[mi], .m = models[mi], .n_threads = a.threads.v[ti],
                                          .n_prompt = pp ? len : 0, .n_gen = pp ? 0 : len,
                                          .n_par = pp || spec ? 1 : a.parallel.v[g % a.parallel.n], .spec = spec,
-                                         .n_depth = spec ? 0 : a.depth.v[di] };
+                                         .n_depth = spec ? 0 : a.depth.v[di], .n_gpu_layers = a.ngl.v[gi] };
                 rc = run_test(&a, &rs[n]);
                 if (!rc) n++;
             }
     }
     fprintf(stderr, "\r%60s\r", "");
     if (!rc) {
-        if (!strcmp(a.output, "json")) print_json(rs, n);
+        if (!strcmp(a.output, "json")) print_json(&a, rs, n);
         else if (!strcmp(a.output, "csv")) print_csv(rs, n);
-        else print_md(rs, n);
+        else print_md(&a, rs, n);
     }
     for (int mi = 0; mi < a.n_models; mi++) nib_model_free(models[mi]);
     nib_model_free(a.draft_model);

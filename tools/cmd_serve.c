@@ -109,6 +109,7 @@ static int open_model(const struct serve_args *a, struct serve_app *app, struct 
     cp.kv_block = a->m.kv_block;
     cp.kv_type = a->m.kv_type;
     cp.n_gpu_layers = a->m.n_gpu_layers;
+    cp.gpu_progress = cli_gpu_progress;
     if (nib_context_new(*model, &cp, ctx, &err) != NIB_OK) return cli_fail_err(&err);
     app->n_ctx_seq = a->m.n_ctx ? (train > 0 && train < nib_context_n_ctx(*ctx) ? train : nib_context_n_ctx(*ctx)) : seq;
     const char *tmpl = NULL;

@@ -164,6 +164,7 @@ static int make_context(const struct model_args *a, int32_t n_ctx, struct loaded
     cp.n_threads = a->n_threads;
     cp.n_batch = n_ctx < 512 ? n_ctx : 512; /* llama.cpp's n_ubatch: long prompts split where llama.cpp splits them */
     cp.n_gpu_layers = a->n_gpu_layers;
+    cp.gpu_progress = cli_gpu_progress;
     if (cp.n_gpu_layers > 0) {
         const uint64_t b = nib_context_gpu_bytes(out->model, &cp);
         if (b) fprintf(stderr, "nib: %d layer%s on the GPU: %.1f MiB of device memory (weights, KV, buffers)\n",

@@ -1,99 +1,156 @@
 /*
- * cuda_attention.cu — decode attention of one query token over a sequence's
- * KV rows in the paged pool (see cuda_backend.h). Split-K, FlashDecoding
- * style: the keys are cut into chunks of ATT_CHUNK; a block per (head,
- * chunk) scores its keys, keeps its max, sum of exponentials and weighted
- * V sum; a second kernel combines the chunks of each head.
+ * cuda_attention.cu — attention of a batch's query tokens over their
+ * sequences' KV rows in the paged pool (see cuda_backend.h).
+ *
+ * One block of ATT_WARPS warps per (head, token, split). Each warp walks
+ * every ATT_WARPS-th key of the split's range with an online softmax (running
+ * max m, sum l, and the weighted V sum in registers: lane i holds the dim
+ * pairs i, i + 32, ...), so no score row is ever stored; the warps' states
+ * are merged in shared memory. With one split the block writes the token's
+ * output; with several (decode over long contexts, FlashDecoding-style) it
+ * writes its (m, l, sum) and a second kernel combines the splits. The key
+ * counts and slot-array offsets are read on the device, and the grid only
+ * depends on (heads, tokens, splits), so a captured graph replays it as the
+ * context grows.
  */
 #include "cuda_common.cuh"
 
-#define ATT_CHUNK   256
-#define ATT_THREADS 128
-#define ATT_MAX_DIM 256
+#define ATT_WARPS     4
+#define ATT_MAX_PAIRS 4 /* dim pairs per lane: head_dim <= 256 */
+#define ATT_MAX_DIM   256
+#define ATT_MAX_SPLIT 64
 
-__device__ __forceinline__ float half_at(const __half *p) { return __half2float(*p); }
+__device__ __forceinline__ float att_warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
 
-/* partial[h][c]: m (max score), l (sum of exp), then o[head_dim] */
-__global__ void attention_chunks(const float *q, const __half *k, const __half *v, const int32_t *slots, int32_t n_kv,
-                                 int n_head, int group, int head_dim, int row, float scale, float *partial) {
-    __shared__ float sq[ATT_MAX_DIM];
-    __shared__ float score[ATT_CHUNK];
-    __shared__ float red[ATT_THREADS / 32];
-    const int h = blockIdx.x, c = blockIdx.y, hk = h / group;
-    const int32_t t0 = c * ATT_CHUNK, t1 = min(n_kv, t0 + ATT_CHUNK);
-    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) sq[d] = q[(size_t)h * head_dim + d];
-    __syncthreads();
-    float mx = -INFINITY;
-    for (int32_t t = t0 + threadIdx.x; t < t1; t += blockDim.x) {
-        const __half *kr = k + (size_t)slots[t] * row + (size_t)hk * head_dim;
+/* partial[(t * n_head + h) * n_split + c]: m, l, then o[head_dim] (unnormalized) */
+__global__ void attention_split(const float *q, const __half2 *k, const __half2 *v, const int32_t *slots, const int32_t *off,
+                                const int32_t *n_kv_of, int n_head, int group, int pairs, int row2, float scale, int n_split,
+                                float *partial, float *out) {
+    __shared__ float sm_m[ATT_WARPS], sm_l[ATT_WARPS];
+    __shared__ float2 sm_o[ATT_WARPS][ATT_MAX_DIM / 2];
+    nib_dev_pdl_trigger();
+    nib_dev_pdl_wait();
+    const int h = blockIdx.x, t = blockIdx.y, c = blockIdx.z;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int hk = h / group, hd = 2 * pairs;
+    const int32_t n_kv = n_kv_of[t];
+    const int32_t chunk = (n_kv + n_split - 1) / n_split;
+    const int32_t j0 = c * chunk, j1 = min(n_kv, j0 + chunk);
+    const int32_t *sl = slots + off[t];
+    const float *qh = q + ((size_t)t * n_head + h) * hd;
+    float2 qr[ATT_MAX_PAIRS], acc[ATT_MAX_PAIRS];
+#pragma unroll
+    for (int i = 0; i < ATT_MAX_PAIRS; i++) {
+        const int p = lane + 32 * i;
+        qr[i] = p < pairs ? make_float2(qh[2 * p] * scale, qh[2 * p + 1] * scale) : make_float2(0.0f, 0.0f);
+        acc[i] = make_float2(0.0f, 0.0f);
+    }
+    float m = -INFINITY, l = 0.0f;
+    for (int32_t j = j0 + warp; j < j1; j += ATT_WARPS) {
+        const size_t base = (size_t)sl[j] * row2 + (size_t)hk * pairs;
         float s = 0.0f;
-        for (int d = 0; d < head_dim; d++) s += sq[d] * half_at(kr + d);
-        s *= scale;
-        score[t - t0] = s;
-        mx = fmaxf(mx, s);
-    }
-    for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = mx;
-    __syncthreads();
-    mx = red[0];
-    for (int w = 1; w < ATT_THREADS / 32; w++) mx = fmaxf(mx, red[w]);
-    __syncthreads();
-    float l = 0.0f;
-    for (int32_t t = t0 + threadIdx.x; t < t1; t += blockDim.x) {
-        const float e = expf(score[t - t0] - mx);
-        score[t - t0] = e;
-        l += e;
-    }
-    for (int o = 16; o > 0; o >>= 1) l += __shfl_xor_sync(0xffffffffu, l, o);
-    __syncthreads();
-    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = l;
-    __syncthreads();
-    l = 0.0f;
-    for (int w = 0; w < ATT_THREADS / 32; w++) l += red[w];
-    float *out = partial + ((size_t)h * gridDim.y + c) * (2 + head_dim);
-    if (threadIdx.x == 0) out[0] = mx, out[1] = l;
-    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-        float acc = 0.0f;
-        for (int32_t t = t0; t < t1; t++) acc += score[t - t0] * half_at(v + (size_t)slots[t] * row + (size_t)hk * head_dim + d);
-        out[2 + d] = acc;
-    }
-}
-
-__global__ void attention_combine(const float *partial, int n_chunks, int head_dim, float *out) {
-    const int h = blockIdx.x;
-    const float *p = partial + (size_t)h * n_chunks * (2 + head_dim);
-    float mx = -INFINITY;
-    for (int c = 0; c < n_chunks; c++) mx = fmaxf(mx, p[(size_t)c * (2 + head_dim)]);
-    float l = 0.0f;
-    for (int c = 0; c < n_chunks; c++) l += p[(size_t)c * (2 + head_dim) + 1] * expf(p[(size_t)c * (2 + head_dim)] - mx);
-    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-        float acc = 0.0f;
-        for (int c = 0; c < n_chunks; c++) {
-            const float *pc = p + (size_t)c * (2 + head_dim);
-            acc += pc[2 + d] * expf(pc[0] - mx);
+#pragma unroll
+        for (int i = 0; i < ATT_MAX_PAIRS; i++) {
+            const int p = lane + 32 * i;
+            if (p < pairs) {
+                const float2 kf = __half22float2(k[base + p]);
+                s = fmaf(qr[i].x, kf.x, fmaf(qr[i].y, kf.y, s));
+            }
         }
-        out[(size_t)h * head_dim + d] = acc / l;
+        s = att_warp_sum(s);
+        const float mn = fmaxf(m, s), corr = expf(m - mn), pj = expf(s - mn);
+        l = l * corr + pj;
+#pragma unroll
+        for (int i = 0; i < ATT_MAX_PAIRS; i++) {
+            const int p = lane + 32 * i;
+            if (p < pairs) {
+                const float2 vf = __half22float2(v[base + p]);
+                acc[i].x = fmaf(pj, vf.x, acc[i].x * corr);
+                acc[i].y = fmaf(pj, vf.y, acc[i].y * corr);
+            }
+        }
+        m = mn;
+    }
+    if (lane == 0) sm_m[warp] = m, sm_l[warp] = l;
+#pragma unroll
+    for (int i = 0; i < ATT_MAX_PAIRS; i++)
+        if (lane + 32 * i < pairs) sm_o[warp][lane + 32 * i] = acc[i];
+    __syncthreads();
+    float M = sm_m[0];
+    for (int w = 1; w < ATT_WARPS; w++) M = fmaxf(M, sm_m[w]);
+    float f[ATT_WARPS], L = 0.0f;
+    for (int w = 0; w < ATT_WARPS; w++) {
+        f[w] = sm_m[w] == -INFINITY ? 0.0f : expf(sm_m[w] - M); /* a warp with no keys adds nothing */
+        L += sm_l[w] * f[w];
+    }
+    if (n_split == 1) {
+        float *o = out + ((size_t)t * n_head + h) * hd;
+        for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
+            float x = 0.0f, y = 0.0f;
+            for (int w = 0; w < ATT_WARPS; w++) x += sm_o[w][p].x * f[w], y += sm_o[w][p].y * f[w];
+            o[2 * p] = x / L;
+            o[2 * p + 1] = y / L;
+        }
+        return;
+    }
+    float *pa = partial + (((size_t)t * n_head + h) * n_split + c) * (2 + hd);
+    if (threadIdx.x == 0) pa[0] = M, pa[1] = L; /* M = -inf: an empty split */
+    for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
+        float x = 0.0f, y = 0.0f;
+        for (int w = 0; w < ATT_WARPS; w++) x += sm_o[w][p].x * f[w], y += sm_o[w][p].y * f[w];
+        pa[2 + 2 * p] = x;
+        pa[3 + 2 * p] = y;
     }
 }
 
-extern "C" size_t nib_cuda_attention_scratch_bytes(int n_head, int head_dim, int32_t n_kv) {
-    const size_t chunks = (size_t)(n_kv + ATT_CHUNK - 1) / ATT_CHUNK;
-    return (size_t)n_head * chunks * (size_t)(2 + head_dim) * sizeof(float);
+__global__ void attention_combine(const float *partial, int n_head, int n_split, int hd, float *out) {
+    nib_dev_pdl_trigger();
+    nib_dev_pdl_wait();
+    const int h = blockIdx.x, t = blockIdx.y;
+    const float *p = partial + ((size_t)t * n_head + h) * n_split * (2 + hd);
+    float M = -INFINITY;
+    for (int c = 0; c < n_split; c++) M = fmaxf(M, p[(size_t)c * (2 + hd)]);
+    float L = 0.0f;
+    for (int c = 0; c < n_split; c++) {
+        const float mc = p[(size_t)c * (2 + hd)];
+        if (mc != -INFINITY) L += p[(size_t)c * (2 + hd) + 1] * expf(mc - M);
+    }
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float acc = 0.0f;
+        for (int c = 0; c < n_split; c++) {
+            const float *pc = p + (size_t)c * (2 + hd);
+            if (pc[0] != -INFINITY) acc += pc[2 + d] * expf(pc[0] - M);
+        }
+        out[((size_t)t * n_head + h) * hd + d] = acc / L;
+    }
 }
 
-extern "C" int nib_cuda_attention_decode(const float *q, const void *k, const void *v, const int32_t *slots, int32_t n_kv,
-                                         int n_head, int n_head_kv, int head_dim, float scale, float *out, void *scratch,
-                                         struct nib_error *err) {
-    if (n_kv <= 0 || n_head <= 0 || n_head_kv <= 0 || n_head % n_head_kv || head_dim <= 0 || head_dim > ATT_MAX_DIM || !scratch)
-        return nib_cuda_fail(err, NIB_E_ARG, "CUDA attention: %d keys, %d heads / %d kv heads of %d (at most %d)", n_kv, n_head,
-                             n_head_kv, head_dim, ATT_MAX_DIM);
-    const int chunks = (n_kv + ATT_CHUNK - 1) / ATT_CHUNK;
+extern "C" int nib_cuda_attention_splits(int32_t n_kv) {
+    const int s = (n_kv + 255) / 256;
+    return s < 1 ? 1 : s > ATT_MAX_SPLIT ? ATT_MAX_SPLIT : s;
+}
+
+extern "C" size_t nib_cuda_attention_scratch_bytes(int n_head, int head_dim, int32_t n_tok, int n_split) {
+    if (n_split <= 1) return 0;
+    return (size_t)n_tok * (size_t)n_head * (size_t)n_split * (size_t)(2 + head_dim) * sizeof(float);
+}
+
+extern "C" int nib_cuda_attention(const float *q, const void *k, const void *v, const int32_t *slots, const int32_t *off,
+                                  const int32_t *n_kv, int32_t n_tok, int n_split, int n_head, int n_head_kv, int head_dim,
+                                  float scale, float *out, void *scratch, struct nib_error *err) {
+    if (n_tok <= 0 || n_tok > 65535 || n_head <= 0 || n_head_kv <= 0 || n_head % n_head_kv || head_dim <= 0 || head_dim % 2 ||
+        head_dim > ATT_MAX_DIM || n_split < 1 || n_split > ATT_MAX_SPLIT || (n_split > 1 && !scratch))
+        return nib_cuda_fail(err, NIB_E_ARG, "CUDA attention: %d tokens, %d heads / %d kv heads of %d, %d splits (head dim even, "
+                             "at most %d; splits 1..%d)", n_tok, n_head, n_head_kv, head_dim, n_split, ATT_MAX_DIM, ATT_MAX_SPLIT);
     float *partial = static_cast<float *>(scratch);
-    attention_chunks<<<dim3((unsigned)n_head, (unsigned)chunks), ATT_THREADS>>>(
-        q, static_cast<const __half *>(k), static_cast<const __half *>(v), slots, n_kv, n_head, n_head / n_head_kv, head_dim,
-        n_head_kv * head_dim, scale, partial);
-    int rc = nib_cuda_launched("attention", err);
-    if (rc) return rc;
-    attention_combine<<<(unsigned)n_head, 128>>>(partial, chunks, head_dim, out);
-    return nib_cuda_launched("attention combine", err);
+    int rc = nib_cuda_launch_pdl("attention", err, attention_split, dim3((unsigned)n_head, (unsigned)n_tok, (unsigned)n_split),
+                                 dim3(ATT_WARPS * 32), 0, q, static_cast<const __half2 *>(k), static_cast<const __half2 *>(v), slots,
+                                 off, n_kv, n_head, n_head / n_head_kv, head_dim / 2, n_head_kv * head_dim / 2, scale, n_split,
+                                 partial, out);
+    if (rc || n_split == 1) return rc;
+    return nib_cuda_launch_pdl("attention combine", err, attention_combine, dim3((unsigned)n_head, (unsigned)n_tok), dim3(128), 0,
+                               (const float *)partial, n_head, n_split, head_dim, out);
 }

@@ -40,6 +40,53 @@ static inline int nib_cuda_launched(const char *what, struct nib_error *err) {
     return nib_cuda_check(cudaGetLastError(), what, err);
 }
 
+/* Programmatic dependent launch (compute 9.0 and up): a kernel launched by
+ * nib_cuda_launch_pdl may be scheduled while the kernel before it is still
+ * running (once that one's blocks have triggered, nib_dev_pdl_trigger, or
+ * exited), so its launch and its first weight loads overlap that kernel's
+ * tail. It must call nib_dev_pdl_wait, which returns when the kernels before
+ * it have finished and their writes are visible, before it reads anything
+ * they wrote or writes anything; every block must call it. Older devices:
+ * both are no-ops and the launch is an ordinary one. */
+__device__ __forceinline__ void nib_dev_pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void nib_dev_pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+/* Whether launches use it: a device of compute 9.0 or up, and NIB_CUDA_PDL
+ * is not "0" (cuda_device.cu; read once). */
+bool nib_cuda_pdl(void);
+
+/* kernel<<<grid, block, smem>>>(args) on this thread's default stream, as a
+ * programmatic dependent launch where nib_cuda_pdl(). */
+template <typename... KArgs, typename... Args>
+static inline int nib_cuda_launch_pdl(const char *what, struct nib_error *err, void (*kernel)(KArgs...), dim3 grid, dim3 block,
+                                      size_t smem, Args... args) {
+    if (!nib_cuda_pdl()) {
+        kernel<<<grid, block, smem>>>(args...);
+        return nib_cuda_launched(what, err);
+    }
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = cudaStreamPerThread;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = 1;
+    const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
+    if (e != cudaSuccess) cudaGetLastError();
+    return nib_cuda_check(e, what, err);
+}
+
 __device__ __forceinline__ float nib_dev_h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
 
 /* Element i (0 <= i < block size) of the block at p. */
@@ -129,7 +176,8 @@ template <> __device__ __forceinline__ float nib_dev_dq<NIB_TYPE_Q5_K>(const uin
     const int v = (r < 32 ? (q & 0xF) : (q >> 4)) + 16 * hb;
     return __fsub_rn(__fmul_rn(__fmul_rn(nib_dev_h2f(b->d), (float)sc), (float)v), __fmul_rn(nib_dev_h2f(b->dmin), (float)m));
 }
-template <> __device__ __forceinline__ float nib_dev_dq<NIB_TYPE_Q6_K>(const uint8_t *p, int i) {
+/* Q6_K element i from the block's ql, qh, scales (the 208 bytes at p) and d. */
+__device__ __forceinline__ float nib_dev_dq_q6_K(const uint8_t *p, uint16_t d, int i) {
     const nib_block_q6_K *b = reinterpret_cast<const nib_block_q6_K *>(p);
     const int half = i / 128, r = i % 128, quarter = r / 32, l = r % 32;
     const uint8_t *ql = b->ql + half * 64, *qh = b->qh + half * 32;
@@ -137,7 +185,10 @@ template <> __device__ __forceinline__ float nib_dev_dq<NIB_TYPE_Q6_K>(const uin
     const int nib = quarter < 2 ? (lo & 0xF) : (lo >> 4);
     const int q = (nib | (((qh[l] >> (2 * quarter)) & 3) << 4)) - 32;
     const int sc = b->scales[half * 8 + l / 16 + 2 * quarter];
-    return nib_dev_h2f(b->d) * (float)sc * (float)q;
+    return nib_dev_h2f(d) * (float)sc * (float)q;
+}
+template <> __device__ __forceinline__ float nib_dev_dq<NIB_TYPE_Q6_K>(const uint8_t *p, int i) {
+    return nib_dev_dq_q6_K(p, reinterpret_cast<const nib_block_q6_K *>(p)->d, i);
 }
 
 /* Block size (elements) and bytes of the types the kernels handle. */
@@ -159,6 +210,48 @@ static inline nib_dev_type nib_cuda_type_info(int type) {
     default: return { 0, 0 };
     }
 }
+
+/* The GPU weight layout (cuda_backend.h, nib_cuda_weight_upload): Q4_0, Q8_0
+ * and Q6_K are split, all n_blocks blocks' quant bytes first ([n_blocks][Q],
+ * Q = 16, 32, 208: every block's quants 16-byte aligned) and then all fp16
+ * scales d ([n_blocks]); the other types keep their GGUF blocks. Q bytes of
+ * a split type, 0 for one kept as GGUF. */
+static inline int nib_cuda_split_bytes(int type) {
+    switch (type) {
+    case NIB_TYPE_Q4_0: return 16;
+    case NIB_TYPE_Q8_0: return 32;
+    case NIB_TYPE_Q6_K: return 208;
+    default: return 0;
+    }
+}
+
+/* Element i of block bi of a weight matrix of n_blocks blocks in the GPU
+ * layout: the same value as nib_dev_dq<T> on the GGUF block. */
+template <int T> __device__ __forceinline__ float nib_dev_dq_gpu(const uint8_t *w, int64_t n_blocks, int64_t bi, int i, int bytes) {
+    (void)n_blocks;
+    return nib_dev_dq<T>(w + bi * bytes, i);
+}
+template <>
+__device__ __forceinline__ float nib_dev_dq_gpu<NIB_TYPE_Q4_0>(const uint8_t *w, int64_t n_blocks, int64_t bi, int i, int) {
+    const uint8_t *qs = w + bi * 16;
+    const int q = i < 16 ? (qs[i] & 0xF) : (qs[i - 16] >> 4);
+    return (float)(q - 8) * nib_dev_h2f(reinterpret_cast<const uint16_t *>(w + n_blocks * 16)[bi]);
+}
+template <>
+__device__ __forceinline__ float nib_dev_dq_gpu<NIB_TYPE_Q8_0>(const uint8_t *w, int64_t n_blocks, int64_t bi, int i, int) {
+    const int8_t *qs = reinterpret_cast<const int8_t *>(w + bi * 32);
+    return (float)qs[i] * nib_dev_h2f(reinterpret_cast<const uint16_t *>(w + n_blocks * 32)[bi]);
+}
+template <>
+__device__ __forceinline__ float nib_dev_dq_gpu<NIB_TYPE_Q6_K>(const uint8_t *w, int64_t n_blocks, int64_t bi, int i, int) {
+    return nib_dev_dq_q6_K(w + bi * 208, reinterpret_cast<const uint16_t *>(w + n_blocks * 208)[bi], i);
+}
+
+/* cuda_matvec_q.cu: the fast matvec kernels (Q4_0, Q8_0, Q4_K, Q6_K through
+ * dp4a; F32, F16, BF16 with 16-byte loads). NIB_E_UNSUPPORTED (nothing
+ * launched, err untouched) where they do not apply; the caller checked the
+ * type and shape. */
+int nib_cuda_matvec_fast(int type, const void *w, int64_t rows, int64_t cols, const float *x, float *y, struct nib_error *err);
 
 /* Calls F<T>::run(args...) for the runtime type. */
 #define NIB_CUDA_TYPE_SWITCH(type, F, ...)                                        \

@@ -4,8 +4,23 @@
  */
 #include "cuda_common.cuh"
 
+#include <cstdlib>
+#include <cstring>
+
 #define MIN_MAJOR 7
 #define MIN_MINOR 5
+
+bool nib_cuda_pdl(void) {
+    static int on = -1; /* one device per process */
+    if (on < 0) {
+        int dev = 0, major = 0;
+        const char *env = getenv("NIB_CUDA_PDL");
+        on = cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+             major >= 9 && !(env && !strcmp(env, "0"));
+        cudaGetLastError();
+    }
+    return on == 1;
+}
 
 extern "C" int nib_cuda_device_count(void) {
     int n = 0;

@@ -1,6 +1,6 @@
 /*
- * cuda_matmul.cu — Y = X W^T for prefill (see cuda_backend.h): W
- * dequantized to F16 (F16 weights used as they are, F32 through SGEMM), X
+ * cuda_matmul.cu — Y = X W^T for prefill (see cuda_backend.h): W (GPU
+ * layout) dequantized to F16 (F16 weights used as they are, F32 through SGEMM), X
  * converted to F16, one cuBLAS GEMM with fp32 accumulation. The cuBLAS
  * handle is made on first use (one per process; the engine calls from one
  * thread).
@@ -25,10 +25,11 @@ static int blas_check(cublasStatus_t s, struct nib_error *err) {
     return nib_cuda_fail(err, s == CUBLAS_STATUS_ALLOC_FAILED ? NIB_E_NOMEM : NIB_E_IO, "cuBLAS GEMM failed (status %d)", (int)s);
 }
 
+/* src in the GPU layout (nib_cuda_weight_upload): n / block blocks. */
 template <int T>
 __global__ void dequant_half(const uint8_t *src, __half *dst, int64_t n, int block, int bytes) {
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) dst[i] = __float2half_rn(nib_dev_dq<T>(src + (i / block) * bytes, (int)(i % block)));
+    if (i < n) dst[i] = __float2half_rn(nib_dev_dq_gpu<T>(src, n / block, i / block, (int)(i % block), bytes));
 }
 
 template <int T> static int to_half(const void *src, __half *dst, int64_t n, struct nib_error *err) {

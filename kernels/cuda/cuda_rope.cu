@@ -23,6 +23,55 @@ __global__ void rope_kernel(float *x, int n_head, int head_dim, const int32_t *p
     }
 }
 
+/* Block (i, t): i < n_head rotates q head i of token t in place; then the
+ * n_head_kv k heads (rotated, then stored), then the v heads (stored). */
+__global__ void rope_store_kernel(float *q, float *k, const float *v, __half *kpool, __half *vpool, const int32_t *slots, int n_head,
+                                  int n_head_kv, int head_dim, const int32_t *pos, int n_pairs, int neox, float theta_scale,
+                                  float freq_scale, float attn_factor, const float *freq_factors) {
+    nib_dev_pdl_trigger();
+    nib_dev_pdl_wait();
+    const int t = blockIdx.y, i = blockIdx.x;
+    const int row = n_head_kv * head_dim;
+    if (i >= n_head + n_head_kv) { /* v head */
+        const int hv = i - n_head - n_head_kv;
+        const float *src = v + (size_t)t * row + (size_t)hv * head_dim;
+        __half *dst = vpool + (size_t)slots[t] * row + (size_t)hv * head_dim;
+        for (int d = threadIdx.x; d < head_dim; d += blockDim.x) dst[d] = __float2half_rn(src[d]);
+        return;
+    }
+    const bool is_k = i >= n_head;
+    float *x = is_k ? k + (size_t)t * row + (size_t)(i - n_head) * head_dim : q + ((size_t)t * n_head + i) * head_dim;
+    __half *dst = is_k ? kpool + (size_t)slots[t] * row + (size_t)(i - n_head) * head_dim : NULL;
+    for (int p = threadIdx.x; p < n_pairs; p += blockDim.x) {
+        float theta = (float)pos[t];
+        for (int j = 0; j < p; j++) theta *= theta_scale;
+        const float ff = freq_factors ? freq_factors[p] : 1.0f;
+        const float th = freq_scale * (theta / ff);
+        const float c = cosf(th) * attn_factor, s = sinf(th) * attn_factor;
+        const int a = neox ? p : 2 * p, b = neox ? p + n_pairs : 2 * p + 1;
+        const float x0 = x[a], x1 = x[b];
+        const float y0 = fmaf(x0, c, -(x1 * s)), y1 = fmaf(x0, s, x1 * c);
+        x[a] = y0;
+        x[b] = y1;
+        if (dst) dst[a] = __float2half_rn(y0), dst[b] = __float2half_rn(y1);
+    }
+    if (dst)
+        for (int d = 2 * n_pairs + threadIdx.x; d < head_dim; d += blockDim.x) dst[d] = __float2half_rn(x[d]); /* not rotated */
+}
+
+extern "C" int nib_cuda_rope_store(float *q, float *k, const float *v, void *kpool, void *vpool, const int32_t *slots, int n_tok,
+                                   int n_head, int n_head_kv, int head_dim, const int32_t *pos,
+                                   const struct nib_cuda_rope_params *p, struct nib_error *err) {
+    if (n_tok <= 0 || n_head <= 0 || n_head_kv <= 0 || head_dim <= 0 || p->n_rot <= 0 || p->n_rot % 2 || p->n_rot > head_dim)
+        return nib_cuda_fail(err, NIB_E_ARG, "CUDA rope + store: %d tokens, %d/%d heads of %d, %d rotated dims", n_tok, n_head,
+                             n_head_kv, head_dim, p->n_rot);
+    const float theta_scale = powf(p->freq_base, -2.0f / (float)p->n_rot);
+    return nib_cuda_launch_pdl("rope + store", err, rope_store_kernel, dim3((unsigned)(n_head + 2 * n_head_kv), (unsigned)n_tok),
+                               dim3(64), 0, q, k, v, static_cast<__half *>(kpool), static_cast<__half *>(vpool), slots, n_head,
+                               n_head_kv, head_dim, pos, p->n_rot / 2, p->neox, theta_scale, p->freq_scale, p->attn_factor,
+                               p->freq_factors);
+}
+
 extern "C" int nib_cuda_rope(float *x, int n_tok, int n_head, int head_dim, const int32_t *pos, const struct nib_cuda_rope_params *p,
                              struct nib_error *err) {
     if (n_tok <= 0 || n_head <= 0 || head_dim <= 0 || p->n_rot <= 0 || p->n_rot % 2 || p->n_rot > head_dim)

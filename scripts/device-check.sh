@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs on a GPU machine lent to a session (the `device` tool), over what
+# scripts/device-pack.sh put in .device/ (carried): the CUDA tests against
+# the CPU reference, every dense fixture model on the GPU against the CPU
+# (.device/shared holds a subset of ../shared's models), then `nib bench
+# -ngl 99` on synthetic llama-7b models that `nib synth` writes there
+# (nothing large travels). Logs and the bench tables go to $OUT.
+#   run(command="bash scripts/device-check.sh", carry=[".device"], timeout_s=...)
+# NIB_DEVICE_TYPES: the llama-7b weight types to bench (default: Q4_0 Q4_K_M Q8_0 F16);
+# NIB_DEVICE_TESTS: a gtest filter (default Cuda*; "-" skips the tests);
+# NIB_DEVICE_KERNELS=0 skips the matvec kernel benchmark (bench_cuda_kernels).
+set -u
+out=${OUT:-/tmp/nib-device-out}
+mkdir -p "$out"
+cublas=$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null || true)
+export LD_LIBRARY_PATH=$PWD/.device/lib:/usr/local/cuda/lib64:${cublas}:${LD_LIBRARY_PATH:-}
+export NIB_SHARED_DIR=$PWD/.device/shared
+start=$(date +%s)
+stamp() { echo "== [$(( $(date +%s) - start )) s] $*"; }
+
+stamp "device"
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,driver_version --format=csv 2>&1 | tee "$out/gpu.txt"
+if ldd .device/nib | grep -q "not found"; then
+  echo "missing libraries:"; ldd .device/nib | grep "not found"
+fi
+
+filter=${NIB_DEVICE_TESTS:-Cuda*}
+if [ "$filter" != "-" ]; then
+  stamp "tests ($filter)"
+  timeout 240 .device/nib_tests --gtest_filter="$filter" >"$out/tests.log" 2>&1
+  echo "tests exit $?"
+  grep -E "^\[  (FAILED|PASSED|SKIPPED) |^\[       OK|Failure|error|Expected|Which is|actual|\[  FAILED  \]" "$out/tests.log" | head -120
+fi
+
+if [ "${NIB_DEVICE_KERNELS:-1}" != 0 ]; then
+  stamp "matvec kernels"
+  timeout 180 .device/bench_cuda_kernels -n 200 -r 3 2>&1 | tee "$out/kernels.md"
+fi
+
+for t in ${NIB_DEVICE_TYPES:-Q4_0 Q4_K_M Q8_0 F16}; do
+  f=/tmp/llama-7b-$t.gguf
+  stamp "synth llama-7b $t"
+  timeout 240 .device/nib synth -o "$f" --preset llama-7b --type "$t" 2>&1 | tail -2
+  stamp "bench llama-7b $t"
+  depth=0
+  [ "$t" = Q4_0 ] && depth=0,4096 # decode over a long context too (split attention)
+  timeout 300 .device/nib bench -m "$f" -ngl 99 -p 512 -n 128 -d $depth -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
+  tail -c 600 "$out/bench.err" | tr '\r' '\n' | tail -3
+  if [ "$t" = Q4_0 ]; then
+    stamp "bench llama-7b $t, decode without CUDA graphs (NIB_CUDA_GRAPH=0)"
+    NIB_CUDA_GRAPH=0 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
+    stamp "bench llama-7b $t, decode without programmatic dependent launch (NIB_CUDA_PDL=0)"
+    NIB_CUDA_PDL=0 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
+  fi
+  rm -f "$f"
+done
+stamp "done"
