@@ -60,6 +60,9 @@ for T in $THREADS; do
   echo "read bandwidth, $T thread(s): $bw GB/s (best of before and after)" >&2
   rows=("${rows[@]/%/ $T:$bw}")
 done
+# a "## GPU" section at the end (bench/RESULTS.md's CUDA numbers, measured on a device) is kept
+gpu_section=""
+[ -f "$OUTFILE" ] && gpu_section=$(sed -n '/^## GPU/,$p' "$OUTFILE")
 python3 - "$out" "$P" "$N" "$R" "$PRESET" "${rows[@]}" > "$OUTFILE" <<'PY'
 import json, sys, datetime, platform, statistics, subprocess
 out, P, N, R, preset = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
@@ -104,4 +107,5 @@ for ty, t, bw in rows:
         tail = f"{statistics.mean(g):.2f} | {100 * statistics.mean(g) / bw:.0f}% of {bw:.1f} |" if g else " | |"
         print(f"| {ty} | {t} | {test} | {ms(v)} | {reft} | {ratio} | {tail}")
 PY
+[ -n "$gpu_section" ] && printf '\n%s\n' "$gpu_section" >>"$OUTFILE"
 cat "$OUTFILE"

@@ -8,12 +8,16 @@
  * or normal RoPE with freq factors), F16 KV. MoE layers, a Q8_0 KV cache and
  * YaRN are refused with a clear error (run them with -ngl 0).
  *
- * Per batch: the embedded rows go up, each GPU layer runs RMSNorm, the q/k/v
- * matmuls (matvec per row for one token or a row-exact batch, cuBLAS GEMM
- * otherwise), RoPE, the K/V store into the rows' slots, decode attention per
- * token over its sequence's slots (the causal prefix), wo, the SwiGLU FFN and
- * the residual adds. Without NIB_CUDA every entry point fails with
- * NIB_E_UNSUPPORTED ("built without CUDA").
+ * Per batch: the embedded rows, positions and slot arrays go up. A prompt
+ * batch runs each GPU layer as RMSNorm, cuBLAS GEMMs for q/k/v, RoPE + the
+ * K/V store into the rows' slots, attention of every row over its
+ * sequence's causal prefix (one launch), wo, add + RMSNorm, the SwiGLU FFN
+ * and the residual add. One-token steps and row-exact batches run each row
+ * as a lone decode: q/k/v in one matvec launch with the norm folded in, wo
+ * added into the residual, gate and up with the norm and SwiGLU folded in,
+ * down added into the residual; a one-token step is captured once as a CUDA
+ * graph and replayed (NIB_CUDA_GRAPH=0: plain launches). Without NIB_CUDA
+ * every entry point fails with NIB_E_UNSUPPORTED ("built without CUDA").
  */
 #ifndef NIB_GPU_H
 #define NIB_GPU_H

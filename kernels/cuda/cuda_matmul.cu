@@ -25,16 +25,41 @@ static int blas_check(cublasStatus_t s, struct nib_error *err) {
     return nib_cuda_fail(err, s == CUBLAS_STATUS_ALLOC_FAILED ? NIB_E_NOMEM : NIB_E_IO, "cuBLAS GEMM failed (status %d)", (int)s);
 }
 
-/* src in the GPU layout (nib_cuda_weight_upload): n / block blocks. */
+/* Elements per block of type T, known when compiling (divisions by it are shifts). */
+template <int T> __host__ __device__ constexpr int dq_block() {
+    return T == NIB_TYPE_F32 || T == NIB_TYPE_F16 || T == NIB_TYPE_BF16 ? 1
+           : T == NIB_TYPE_Q2_K || T == NIB_TYPE_Q3_K || T == NIB_TYPE_Q4_K || T == NIB_TYPE_Q5_K || T == NIB_TYPE_Q6_K ? 256
+                                                                                                                        : 32;
+}
+
+/* src in the GPU layout (nib_cuda_weight_upload): n / B blocks; each thread
+ * writes 8 consecutive halves (one 16-byte store), n % 8 == 0. */
 template <int T>
-__global__ void dequant_half(const uint8_t *src, __half *dst, int64_t n, int block, int bytes) {
+__global__ void dequant_half8(const uint8_t *src, __half *dst, int64_t n, int bytes) {
+    constexpr int B = dq_block<T>();
+    const int64_t i0 = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * 8;
+    if (i0 >= n) return;
+    __align__(16) __half h[8];
+#pragma unroll
+    for (int k = 0; k < 8; k++) h[k] = __float2half_rn(nib_dev_dq_gpu<T>(src, n / B, (i0 + k) / B, (int)((i0 + k) % B), bytes));
+    *reinterpret_cast<uint4 *>(dst + i0) = *reinterpret_cast<const uint4 *>(h);
+}
+
+/* The same, one element per thread (n not a multiple of 8). */
+template <int T>
+__global__ void dequant_half(const uint8_t *src, __half *dst, int64_t n, int bytes) {
+    constexpr int B = dq_block<T>();
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) dst[i] = __float2half_rn(nib_dev_dq_gpu<T>(src, n / block, i / block, (int)(i % block), bytes));
+    if (i < n) dst[i] = __float2half_rn(nib_dev_dq_gpu<T>(src, n / B, i / B, (int)(i % B), bytes));
 }
 
 template <int T> static int to_half(const void *src, __half *dst, int64_t n, struct nib_error *err) {
     const nib_dev_type ti = nib_cuda_type_info(T);
-    dequant_half<T><<<(unsigned)((n + 255) / 256), 256>>>(static_cast<const uint8_t *>(src), dst, n, ti.block, ti.bytes);
+    const uint8_t *s = static_cast<const uint8_t *>(src);
+    if (n % 8 == 0 && ((uintptr_t)dst & 15) == 0)
+        dequant_half8<T><<<(unsigned)((n / 8 + 255) / 256), 256>>>(s, dst, n, ti.bytes);
+    else
+        dequant_half<T><<<(unsigned)((n + 255) / 256), 256>>>(s, dst, n, ti.bytes);
     return nib_cuda_launched("dequantize to F16", err);
 }
 

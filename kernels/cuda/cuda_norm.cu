@@ -1,16 +1,14 @@
 /*
- * cuda_norm.cu — RMSNorm (one block of threads per row) and SwiGLU.
+ * cuda_norm.cu — RMSNorm (one block of threads per row), the residual add
+ * fused with it, and SwiGLU.
  */
 #include "cuda_common.cuh"
 
 #define NORM_THREADS 256
 
-__global__ void rmsnorm_kernel(const float *x, const float *w, float *y, int64_t n, float eps) {
-    __shared__ float part[NORM_THREADS / 32];
-    const float *xr = x + blockIdx.x * n;
-    float *yr = y + blockIdx.x * n;
-    float ss = 0.0f;
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) ss += xr[i] * xr[i];
+/* The block's sum of its threads' ss (part: NORM_THREADS / 32 floats of
+ * shared memory), in every thread. */
+__device__ __forceinline__ float block_sum(float ss, float *part) {
     for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
     if (threadIdx.x % 32 == 0) part[threadIdx.x / 32] = ss;
     __syncthreads();
@@ -20,7 +18,16 @@ __global__ void rmsnorm_kernel(const float *x, const float *w, float *y, int64_t
         if (threadIdx.x == 0) part[0] = ss;
     }
     __syncthreads();
-    const float scale = rsqrtf(part[0] / (float)n + eps);
+    return part[0];
+}
+
+__global__ void rmsnorm_kernel(const float *x, const float *w, float *y, int64_t n, float eps) {
+    __shared__ float part[NORM_THREADS / 32];
+    const float *xr = x + blockIdx.x * n;
+    float *yr = y + blockIdx.x * n;
+    float ss = 0.0f;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) ss += xr[i] * xr[i];
+    const float scale = rsqrtf(block_sum(ss, part) / (float)n + eps);
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) yr[i] = xr[i] * scale * w[i];
 }
 
@@ -55,16 +62,7 @@ __global__ void add_rmsnorm_kernel(float *x, const float *y, const float *w, flo
         xr[i] = v;
         ss += v * v;
     }
-    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    if (threadIdx.x % 32 == 0) part[threadIdx.x / 32] = ss;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        ss = threadIdx.x < blockDim.x / 32 ? part[threadIdx.x] : 0.0f;
-        for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-        if (threadIdx.x == 0) part[0] = ss;
-    }
-    __syncthreads();
-    const float scale = rsqrtf(part[0] / (float)n + eps);
+    const float scale = rsqrtf(block_sum(ss, part) / (float)n + eps);
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) yr[i] = xr[i] * scale * w[i];
 }
 

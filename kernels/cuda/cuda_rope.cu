@@ -6,16 +6,24 @@
  */
 #include "cuda_common.cuh"
 
+/* cos and sin (times attn_factor) of pair i at position pos. */
+__device__ __forceinline__ void rope_cs(int32_t pos, int i, float theta_scale, float freq_scale, float attn_factor,
+                                        const float *freq_factors, float *c, float *s) {
+    float theta = (float)pos;
+    for (int k = 0; k < i; k++) theta *= theta_scale;
+    const float ff = freq_factors ? freq_factors[i] : 1.0f;
+    const float th = freq_scale * (theta / ff);
+    *c = cosf(th) * attn_factor;
+    *s = sinf(th) * attn_factor;
+}
+
 __global__ void rope_kernel(float *x, int n_head, int head_dim, const int32_t *pos, int n_pairs, int neox, float theta_scale,
                             float freq_scale, float attn_factor, const float *freq_factors) {
     const int t = blockIdx.y, h = blockIdx.x;
     float *v = x + ((size_t)t * n_head + h) * head_dim;
     for (int i = threadIdx.x; i < n_pairs; i += blockDim.x) {
-        float theta = (float)pos[t];
-        for (int k = 0; k < i; k++) theta *= theta_scale;
-        const float ff = freq_factors ? freq_factors[i] : 1.0f;
-        const float th = freq_scale * (theta / ff);
-        const float c = cosf(th) * attn_factor, s = sinf(th) * attn_factor;
+        float c, s;
+        rope_cs(pos[t], i, theta_scale, freq_scale, attn_factor, freq_factors, &c, &s);
         const int a = neox ? i : 2 * i, b = neox ? i + n_pairs : 2 * i + 1;
         const float x0 = v[a], x1 = v[b];
         v[a] = fmaf(x0, c, -(x1 * s));
@@ -43,11 +51,8 @@ __global__ void rope_store_kernel(float *q, float *k, const float *v, __half *kp
     float *x = is_k ? k + (size_t)t * row + (size_t)(i - n_head) * head_dim : q + ((size_t)t * n_head + i) * head_dim;
     __half *dst = is_k ? kpool + (size_t)slots[t] * row + (size_t)(i - n_head) * head_dim : NULL;
     for (int p = threadIdx.x; p < n_pairs; p += blockDim.x) {
-        float theta = (float)pos[t];
-        for (int j = 0; j < p; j++) theta *= theta_scale;
-        const float ff = freq_factors ? freq_factors[p] : 1.0f;
-        const float th = freq_scale * (theta / ff);
-        const float c = cosf(th) * attn_factor, s = sinf(th) * attn_factor;
+        float c, s;
+        rope_cs(pos[t], p, theta_scale, freq_scale, attn_factor, freq_factors, &c, &s);
         const int a = neox ? p : 2 * p, b = neox ? p + n_pairs : 2 * p + 1;
         const float x0 = x[a], x1 = x[b];
         const float y0 = fmaf(x0, c, -(x1 * s)), y1 = fmaf(x0, s, x1 * c);
