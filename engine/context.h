@@ -59,6 +59,10 @@ void nib_forward_matmul(struct nib_context *c, const struct nib_weight *w, const
 /* forward_moe.c: the MoE FFN of layer L over the n normed rows in c->xn;
  * adds its output to the residual rows c->x. */
 void nib_forward_moe(struct nib_context *c, const struct nib_layer *L, int32_t n);
+/* forward_moe.c: groups the (row, slot) pairs of n routed rows (c->moe_ids)
+ * by expert: c->moe_rows holds t * k + s, the pairs of expert e at
+ * moe_rows[moe_start[e] .. moe_start[e + 1]) (the GPU's MoE uses it too). */
+void nib_forward_moe_group(struct nib_context *c, int32_t n);
 /* forward_moe.c, the expert half of it: with the routing of n rows in
  * c->moe_ids / c->moe_weights and their normed inputs in c->xn, the
  * weighted sums of their experts' outputs into c->moe_down [n][n_embd]. */

@@ -47,6 +47,7 @@ int nib_gpu_forward(struct nib_context *c, int32_t n, bool *head_done, struct ni
 #else /* NIB_CUDA */
 
 #include "cuda_backend.h"
+#include "moe_route.h"
 
 struct gpu_weight {
     int     type;
@@ -58,6 +59,7 @@ struct gpu_layer {
     float            *attn_norm, *ffn_norm, *q_norm, *k_norm;
     float            *bq, *bk, *bv, *bo, *b_gate, *b_up, *b_down;
     struct gpu_weight wq, wk, wv, wo, gate, up, down;
+    struct gpu_weight router, *gate_e, *up_e, *down_e; /* MoE layers: the router and [n_expert] experts */
     void             *kpool, *vpool; /* [n_slots][n_head_kv * head_dim] F16 */
 };
 
@@ -81,6 +83,12 @@ struct nib_gpu {
     void   **owned;                      /* every device allocation, freed together */
     int32_t  n_owned, cap_owned;
     int32_t *h_ints;                     /* host staging for pos / slots */
+    /* MoE layers (NULL without): router logits [n_batch][n_expert]; the grouped
+     * pairs' rows and weights [n_batch * k]; an expert's gathered inputs and
+     * outputs [n_batch][n_embd], its FFN [n_batch][n_ff_exp] twice */
+    float   *moe_logits, *moe_w, *moe_in, *moe_y, *moe_h, *moe_u;
+    int32_t *moe_idx;
+    float   *h_moe_w;                    /* host staging [n_batch * k] */
     uint64_t up_done, up_total;          /* weight bytes uploaded so far, of all (progress) */
     void   (*progress)(uint64_t done, uint64_t total, void *user);
     void    *progress_user;
@@ -141,20 +149,44 @@ static size_t mm_scratch_for(const struct nib_weight *w, int32_t n_batch) {
     return max_sz(nib_cuda_matmul_scratch_bytes(w->type, w->ne1, w->ne0, n_batch), nib_cuda_matvec_scratch_bytes(w->ne0));
 }
 
+/* The matrices of layer L the GPU multiplies by, absent ones included (7
+ * dense ones; in a MoE layer also the router and every expert's three);
+ * ws holds 8 + 3 * n_expert. Their count. */
+static int layer_weights(const struct nib_hparams *hp, const struct nib_layer *L, const struct nib_weight **ws) {
+    int n = 0;
+    const struct nib_weight *dense[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down };
+    for (size_t i = 0; i < sizeof dense / sizeof dense[0]; i++) ws[n++] = dense[i];
+    if (L->gate_exps) {
+        ws[n++] = &L->ffn_gate_inp;
+        for (int32_t e = 0; e < hp->n_expert; e++) {
+            ws[n++] = &L->gate_exps[e];
+            ws[n++] = &L->up_exps[e];
+            ws[n++] = &L->down_exps[e];
+        }
+    }
+    return n;
+}
+
+/* Device bytes of the layers' weights, and the matmul scratch they need. */
+static uint64_t weights_bytes(const struct nib_model *m, int32_t n_layers, int32_t n_batch, size_t *scratch) {
+    const struct nib_weight *ws[8 + 3 * 1024];
+    uint64_t b = 0;
+    for (int32_t l = 0; l < n_layers; l++) {
+        const int n = layer_weights(&m->hp, &m->layers[l], ws);
+        for (int i = 0; i < n; i++) {
+            if (ws[i]->data) b += nib_cuda_weight_bytes(ws[i]->type, ws[i]->ne1, ws[i]->ne0);
+            *scratch = max_sz(*scratch, mm_scratch_for(ws[i], n_batch));
+        }
+    }
+    return b;
+}
+
 uint64_t nib_gpu_bytes(const struct nib_model *m, int32_t n_gpu_layers, int32_t n_ctx, int32_t n_batch) {
     const struct nib_hparams *hp = &m->hp;
     const int32_t nl = n_gpu_layers < hp->n_layer ? n_gpu_layers : hp->n_layer;
-    uint64_t b = 0;
     size_t scratch = 0;
-    for (int32_t l = 0; l < nl; l++) {
-        const struct nib_layer *L = &m->layers[l];
-        const struct nib_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down };
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
-            if (ws[i]->data) b += nib_cuda_weight_bytes(ws[i]->type, ws[i]->ne1, ws[i]->ne0);
-            scratch = max_sz(scratch, mm_scratch_for(ws[i], n_batch));
-        }
-        b += 2ull * (uint64_t)n_ctx * (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim_k * 2; /* K and V, F16 */
-    }
+    uint64_t b = weights_bytes(m, nl, n_batch, &scratch);
+    b += (uint64_t)nl * 2ull * (uint64_t)n_ctx * (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim_k * 2; /* K and V, F16 */
     if (nl == hp->n_layer) {
         b += nib_cuda_weight_bytes(m->output.type, m->output.ne1, m->output.ne0);
         scratch = max_sz(scratch, mm_scratch_for(&m->output, n_batch));
@@ -163,6 +195,9 @@ uint64_t nib_gpu_bytes(const struct nib_model *m, int32_t n_gpu_layers, int32_t 
     const uint64_t qw = (uint64_t)hp->n_head * hp->head_dim_k, kvw = (uint64_t)hp->n_head_kv * hp->head_dim_k;
     const uint64_t ff = (uint64_t)hp->n_ff;
     b += sizeof(float) * (uint64_t)n_batch * (2 * (uint64_t)hp->n_embd + 2 * qw + 2 * kvw + 2 * ff);
+    if (hp->n_expert) /* MoE buffers */
+        b += sizeof(float) * (uint64_t)n_batch * ((uint64_t)hp->n_expert + 2 * (uint64_t)hp->n_embd + 2 * (uint64_t)hp->n_ff_exp) +
+             (sizeof(float) + sizeof(int32_t)) * (uint64_t)n_batch * (uint64_t)hp->n_expert_used;
     b += scratch + nib_cuda_attention_scratch_bytes(hp->n_head, hp->head_dim_k, ATT_SPLIT_ROWS, nib_cuda_attention_splits(n_ctx));
     b += sizeof(int32_t) * ((uint64_t)n_batch * 4 + (uint64_t)n_ctx * 4);
     return b;
@@ -175,7 +210,13 @@ void nib_gpu_free(struct nib_gpu *g) {
     for (int32_t i = 0; i < g->n_owned; i++) nib_cuda_free(g->owned[i]);
     free(g->owned);
     free(g->layers);
+    for (int32_t l = 0; g->layers && l < g->n_layers; l++) {
+        free(g->layers[l].gate_e);
+        free(g->layers[l].up_e);
+        free(g->layers[l].down_e);
+    }
     free(g->h_ints);
+    free(g->h_moe_w);
     free(g);
 }
 
@@ -205,7 +246,10 @@ int nib_gpu_copy_gbps(double *gbps, struct nib_error *err) {
 
 static int check_model(const struct nib_context *c, struct nib_error *err) {
     const struct nib_hparams *hp = &c->m->hp;
-    if (hp->n_expert) return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: MoE models run on the CPU only for now (use -ngl 0)");
+    const char *moe = getenv("NIB_CUDA_MOE");
+    if (hp->n_expert && !(moe && !strcmp(moe, "1"))) /* written, not yet run on a device */
+        return nib_error_set(err, NIB_E_UNSUPPORTED,
+                             "GPU: MoE layers have not been checked on a device yet; run them with -ngl 0 (or NIB_CUDA_MOE=1 to try)");
     if (c->kv.type != NIB_TYPE_F16)
         return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: only an F16 KV cache is supported there (drop --kv-type q8_0)");
     if (hp->yarn_ext_factor != 0.0f) return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: YaRN RoPE is not supported there yet (use -ngl 0)");
@@ -232,6 +276,17 @@ static int upload_layer(struct nib_gpu *g, const struct nib_context *c, const st
         (rc = upload_weight(g, &L->wo, &G->wo, err)) || (rc = upload_weight(g, &L->ffn_gate, &G->gate, err)) ||
         (rc = upload_weight(g, &L->ffn_up, &G->up, err)) || (rc = upload_weight(g, &L->ffn_down, &G->down, err)))
         return rc;
+    if (L->gate_exps) {
+        const size_t ne = (size_t)hp->n_expert;
+        if (!(G->gate_e = calloc(ne, sizeof(*G->gate_e))) || !(G->up_e = calloc(ne, sizeof(*G->up_e))) ||
+            !(G->down_e = calloc(ne, sizeof(*G->down_e))))
+            return nib_error_set(err, NIB_E_NOMEM, "out of memory");
+        if ((rc = upload_weight(g, &L->ffn_gate_inp, &G->router, err))) return rc;
+        for (size_t i = 0; i < ne; i++)
+            if ((rc = upload_weight(g, &L->gate_exps[i], &G->gate_e[i], err)) || (rc = upload_weight(g, &L->up_exps[i], &G->up_e[i], err)) ||
+                (rc = upload_weight(g, &L->down_exps[i], &G->down_e[i], err)))
+                return rc;
+    }
     const size_t pool = (size_t)c->kv.n_slots * (size_t)kvw * 2;
     if (!(G->kpool = dev_alloc(g, pool, err)) || !(G->vpool = dev_alloc(g, pool, err))) return err ? err->status : NIB_E_NOMEM;
     return NIB_OK;
@@ -249,24 +304,20 @@ int nib_gpu_new(struct nib_context *c, int32_t n_gpu_layers, struct nib_gpu **ou
     g->head = g->n_layers == hp->n_layer;
     g->progress = c->gpu_progress;
     g->progress_user = c->gpu_progress_user;
-    for (int32_t l = 0; l < g->n_layers; l++) {
-        const struct nib_layer *L = &m->layers[l];
-        const struct nib_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down };
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
-            if (ws[i]->data) g->up_total += ws[i]->row_bytes * (uint64_t)ws[i]->ne1;
-    }
+    size_t scratch = 0;
+    g->up_total = weights_bytes(m, g->n_layers, c->n_batch, &scratch);
     if (g->head) g->up_total += m->output.row_bytes * (uint64_t)m->output.ne1;
     g->layers = calloc((size_t)g->n_layers, sizeof(*g->layers));
     const size_t nb = (size_t)c->n_batch;
     g->seq_slots_cap = (int64_t)c->n_ctx * (int64_t)(nb < NIB_MAX_SEQ ? nb : NIB_MAX_SEQ);
-    g->h_ints = malloc(sizeof(int32_t) * (size_t)(g->seq_slots_cap > 4 * (int64_t)nb ? g->seq_slots_cap : 4 * (int64_t)nb));
+    int64_t h_cap = 4 * (int64_t)nb; /* positions and slots; slot arrays; a MoE batch's pairs */
+    if (g->seq_slots_cap > h_cap) h_cap = g->seq_slots_cap;
+    if ((int64_t)nb * hp->n_expert_used > h_cap) h_cap = (int64_t)nb * hp->n_expert_used;
+    g->h_ints = malloc(sizeof(int32_t) * (size_t)h_cap);
     if (!g->layers || !g->h_ints) rc = nib_error_set(err, NIB_E_NOMEM, "out of memory");
-    size_t scratch = 0;
     for (int32_t l = 0; !rc && l < g->n_layers; l++) {
         rc = upload_layer(g, c, &m->layers[l], &g->layers[l], err);
-        const struct nib_layer *L = &m->layers[l];
-        const struct nib_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down };
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) scratch = max_sz(scratch, mm_scratch_for(ws[i], c->n_batch));
+        if (m->layers[l].gate_exps) g->graph_off = true; /* the routing goes through the host */
     }
     if (!rc && g->head) {
         rc = upload_f(g, m->output_norm, hp->n_embd, &g->output_norm, err);
@@ -281,9 +332,19 @@ int nib_gpu_new(struct nib_context *c, int32_t n_gpu_layers, struct nib_gpu **ou
     const size_t widths[] = { e, e, qw, qw, kvw, kvw, ff, ff };
     for (size_t i = 0; !rc && i < sizeof bufs / sizeof bufs[0]; i++)
         if (!(*bufs[i] = dev_alloc(g, sizeof(float) * nb * widths[i], err))) rc = err ? err->status : NIB_E_NOMEM;
+    if (!rc && hp->n_expert) {
+        const size_t k = (size_t)hp->n_expert_used, fe = (size_t)hp->n_ff_exp;
+        if (!(g->moe_logits = dev_alloc(g, sizeof(float) * nb * (size_t)hp->n_expert, err)) ||
+            !(g->moe_w = dev_alloc(g, sizeof(float) * nb * k, err)) || !(g->moe_idx = dev_alloc(g, sizeof(int32_t) * nb * k, err)) ||
+            !(g->moe_in = dev_alloc(g, sizeof(float) * nb * e, err)) || !(g->moe_y = dev_alloc(g, sizeof(float) * nb * e, err)) ||
+            !(g->moe_h = dev_alloc(g, sizeof(float) * nb * fe, err)) || !(g->moe_u = dev_alloc(g, sizeof(float) * nb * fe, err)))
+            rc = err ? err->status : NIB_E_NOMEM;
+        else if (!(g->h_moe_w = malloc(sizeof(float) * nb * k)))
+            rc = nib_error_set(err, NIB_E_NOMEM, "out of memory");
+    }
     g->att_split = nib_cuda_attention_splits(c->n_ctx);
     const char *env = getenv("NIB_CUDA_GRAPH");
-    g->graph_off = env && !strcmp(env, "0");
+    if (env && !strcmp(env, "0")) g->graph_off = true;
     const size_t att = nib_cuda_attention_scratch_bytes(hp->n_head, hp->head_dim_k, ATT_SPLIT_ROWS, g->att_split);
     if (!rc && (!(g->mm_scratch = dev_alloc(g, scratch, err)) || !(g->att_scratch = dev_alloc(g, att, err)) ||
                 !(g->ints = dev_alloc(g, sizeof(int32_t) * 4 * nb, err)) ||
@@ -398,10 +459,60 @@ static int attend(struct nib_gpu *g, const struct nib_context *c, const struct g
                               hp->n_head, hp->n_head_kv, hd, hp->attn_scale, g->att, g->att_scratch, err);
 }
 
+/* y [m][w.rows] for m gathered rows: one matvec per row when the batch is
+ * row-exact or m == 1 (each row as a lone decode computes it), a GEMM
+ * otherwise. */
+static int mm_rows(struct nib_gpu *g, const struct gpu_weight *w, const float *x, int32_t m, bool per_row, float *y,
+                   struct nib_error *err) {
+    int rc = NIB_OK;
+    if (!per_row) return mm(g, w, x, m, NULL, y, err);
+    for (int32_t j = 0; !rc && j < m; j++) rc = mm(g, w, x + (size_t)j * w->cols, 1, NULL, y + (size_t)j * w->rows, err);
+    return rc;
+}
+
+/* The MoE FFN of layer L over the n rows normed in g->xn, added into x:
+ * the router's logits come to the host, which routes each row as the CPU
+ * does (moe_route.h) and groups the rows by expert; each chosen expert then
+ * runs over its gathered rows, and its outputs, times the rows' weights, are
+ * added back into their rows. */
+static int moe_ffn(struct nib_gpu *g, struct nib_context *c, const struct gpu_layer *L, int32_t n, struct nib_error *err) {
+    const struct nib_hparams *hp = &c->m->hp;
+    const int32_t ne = hp->n_expert, k = hp->n_expert_used;
+    const int64_t e = hp->n_embd, fe = hp->n_ff_exp;
+    const bool per_row = n == 1 || c->row_exact;
+    int rc = mm_rows(g, &L->router, g->xn, n, per_row, g->moe_logits, err);
+    if (!rc) rc = nib_cuda_download(c->moe_probs, g->moe_logits, sizeof(float) * (size_t)n * (size_t)ne, err);
+    if (rc) return rc;
+    for (int32_t t = 0; t < n; t++)
+        nib_moe_route(c->moe_probs + (size_t)t * ne, ne, k, c->moe_probs + (size_t)t * ne, c->moe_ids + (size_t)t * k,
+                      c->moe_weights + (size_t)t * k);
+    nib_forward_moe_group(c, n);
+    int32_t *h_idx = g->h_ints; /* the pairs' rows, grouped by expert, and their weights */
+    for (int32_t j = 0; j < n * k; j++) {
+        h_idx[j] = c->moe_rows[j] / k;
+        g->h_moe_w[j] = c->moe_weights[c->moe_rows[j]];
+    }
+    if ((rc = nib_cuda_upload(g->moe_idx, h_idx, sizeof(int32_t) * (size_t)(n * k), err)) ||
+        (rc = nib_cuda_upload(g->moe_w, g->h_moe_w, sizeof(float) * (size_t)(n * k), err)))
+        return rc;
+    for (int32_t x = 0; !rc && x < ne; x++) {
+        const int32_t j0 = c->moe_start[x], m = c->moe_start[x + 1] - j0;
+        if (m == 0) continue;
+        if ((rc = nib_cuda_gather_rows(g->xn, g->moe_idx + j0, m, e, g->moe_in, err)) ||
+            (rc = mm_rows(g, &L->gate_e[x], g->moe_in, m, per_row, g->moe_h, err)) ||
+            (rc = mm_rows(g, &L->up_e[x], g->moe_in, m, per_row, g->moe_u, err)) ||
+            (rc = nib_cuda_swiglu(g->moe_h, g->moe_u, g->moe_h, (int64_t)m * fe, err)) ||
+            (rc = mm_rows(g, &L->down_e[x], g->moe_h, m, per_row, g->moe_y, err)))
+            return rc;
+        rc = nib_cuda_scatter_add_rows(g->x, g->moe_idx + j0, g->moe_w + j0, g->moe_y, m, e, err);
+    }
+    return rc;
+}
+
 /* Layer l over n rows computed as lone decodes (n == 1, or a row-exact
  * batch): per row, q/k/v with the norm folded in, wo added into x, gate and
  * up with the norm and SwiGLU folded in, down added into x. */
-static int layer_rows(struct nib_gpu *g, const struct nib_context *c, int32_t l, int32_t n, struct nib_error *err) {
+static int layer_rows(struct nib_gpu *g, struct nib_context *c, int32_t l, int32_t n, struct nib_error *err) {
     const struct nib_hparams *hp = &c->m->hp;
     const struct gpu_layer *L = &g->layers[l];
     const int64_t e = hp->n_embd, hd = hp->head_dim_k, qw = (int64_t)hp->n_head * hd, kvw = (int64_t)hp->n_head_kv * hd, ff = hp->n_ff;
@@ -419,6 +530,10 @@ static int layer_rows(struct nib_gpu *g, const struct nib_context *c, int32_t l,
         const struct nib_cuda_mv_part p[] = { { L->wo.d, e, g->x + t * e, L->bo } };
         rc = mv_row(g, g->att + t * qw, qw, NULL, eps, o, p, 1, NIB_CUDA_MV_ADD, NULL, g->xn + t * e, err);
     }
+    if (!rc && L->gate_e) { /* MoE */
+        rc = nib_cuda_rmsnorm(g->x, L->ffn_norm, g->xn, n, e, eps, err);
+        return rc ? rc : moe_ffn(g, c, L, n, err);
+    }
     for (int32_t t = 0; !rc && t < n; t++) {
         const struct nib_cuda_mv_part p[] = { { L->gate.d, ff, g->gate + t * ff, L->b_gate }, { L->up.d, ff, NULL, L->b_up } };
         rc = mv_row(g, g->x + t * e, e, L->ffn_norm, eps, gu, p, 2, NIB_CUDA_MV_SWIGLU, g->xn + t * e, g->up + t * ff, err);
@@ -431,7 +546,7 @@ static int layer_rows(struct nib_gpu *g, const struct nib_context *c, int32_t l,
 }
 
 /* Layer l over a prompt batch of n rows: cuBLAS GEMMs. */
-static int layer_batch(struct nib_gpu *g, const struct nib_context *c, int32_t l, int32_t n, struct nib_error *err) {
+static int layer_batch(struct nib_gpu *g, struct nib_context *c, int32_t l, int32_t n, struct nib_error *err) {
     const struct nib_hparams *hp = &c->m->hp;
     const struct gpu_layer *L = &g->layers[l];
     const int64_t e = hp->n_embd;
@@ -440,8 +555,10 @@ static int layer_batch(struct nib_gpu *g, const struct nib_context *c, int32_t l
         (rc = mm(g, &L->wq, g->xn, n, L->bq, g->q, err)) || (rc = mm(g, &L->wk, g->xn, n, L->bk, g->k, err)) ||
         (rc = mm(g, &L->wv, g->xn, n, L->bv, g->v, err)) || (rc = attend(g, c, L, n, err)) ||
         (rc = mm(g, &L->wo, g->att, n, L->bo, g->xn, err)) ||
-        (rc = nib_cuda_add_rmsnorm(g->x, g->xn, L->ffn_norm, g->xn, n, e, hp->rms_eps, err)) ||
-        (rc = mm(g, &L->gate, g->xn, n, L->b_gate, g->gate, err)) ||
+        (rc = nib_cuda_add_rmsnorm(g->x, g->xn, L->ffn_norm, g->xn, n, e, hp->rms_eps, err)))
+        return rc;
+    if (L->gate_e) return moe_ffn(g, c, L, n, err);
+    if ((rc = mm(g, &L->gate, g->xn, n, L->b_gate, g->gate, err)) ||
         (rc = mm(g, &L->up, g->xn, n, L->b_up, g->up, err)) ||
         (rc = nib_cuda_swiglu(g->gate, g->up, g->gate, (int64_t)n * hp->n_ff, err)) ||
         (rc = mm(g, &L->down, g->gate, n, L->b_down, g->xn, err)))
@@ -451,7 +568,7 @@ static int layer_batch(struct nib_gpu *g, const struct nib_context *c, int32_t l
 
 /* The launches of a batch after its inputs are on the device: the GPU
  * layers, and with the head there the wanted rows' norms and logits. */
-static int launch(struct nib_gpu *g, const struct nib_context *c, int32_t n, bool head, struct nib_error *err) {
+static int launch(struct nib_gpu *g, struct nib_context *c, int32_t n, bool head, struct nib_error *err) {
     const struct nib_hparams *hp = &c->m->hp;
     const int64_t e = hp->n_embd;
     const bool rows = n == 1 || c->row_exact;
@@ -476,7 +593,7 @@ static int launch(struct nib_gpu *g, const struct nib_context *c, int32_t n, boo
 /* One-token steps (the row's logits wanted, or no head here) replay a graph
  * captured at the first one: every argument that changes between steps is
  * read from device memory. */
-static int launch_step(struct nib_gpu *g, const struct nib_context *c, bool head, struct nib_error *err) {
+static int launch_step(struct nib_gpu *g, struct nib_context *c, bool head, struct nib_error *err) {
     struct nib_cuda_graph **graph = &g->graph[head];
     if (!*graph) {
         int rc = nib_cuda_graph_begin(err);

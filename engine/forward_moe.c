@@ -22,9 +22,7 @@
 
 #include <string.h>
 
-/* Groups (row, slot) pairs by expert: moe_rows holds t * k + s, the pairs of
- * expert e at moe_rows[moe_start[e] .. moe_start[e + 1]). */
-static void group_by_expert(struct nib_context *c, int32_t n) {
+void nib_forward_moe_group(struct nib_context *c, int32_t n) {
     const int32_t ne = c->m->hp.n_expert, k = c->m->hp.n_expert_used;
     int32_t *start = c->moe_start;
     memset(start, 0, sizeof(int32_t) * (size_t)(ne + 1));
@@ -80,7 +78,7 @@ void nib_forward_moe_experts(struct nib_context *c, const struct nib_layer *L, i
     const struct nib_hparams *hp = &c->m->hp;
     const int32_t k = hp->n_expert_used;
     const int64_t d = hp->n_embd;
-    group_by_expert(c, n);
+    nib_forward_moe_group(c, n);
     for (int32_t e = 0; e < hp->n_expert; e++) run_expert(c, L, e, n);
     for (int32_t t = 0; t < n; t++) { /* the slots summed left to right */
         const float *o = c->moe_out + (size_t)t * (size_t)k * (size_t)d;

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Runs on a GPU machine lent to a session (the `device` tool), over what
 # scripts/device-pack.sh put in .device/ (carried): the CUDA tests against
-# the CPU reference, every dense fixture model on the GPU against the CPU
+# the CPU reference, every fixture model (MoE too) on the GPU against the CPU
 # (.device/shared holds a subset of ../shared's models), then `nib bench
 # -ngl 99` on synthetic llama-7b models that `nib synth` writes there
 # (nothing large travels). Logs and the bench tables go to $OUT.
 #   run(command="bash scripts/device-check.sh", carry=[".device"], timeout_s=...)
-# NIB_DEVICE_TYPES: the llama-7b weight types to bench (default: Q4_0 Q4_K_M Q8_0 F16);
+# NIB_DEVICE_TYPES: the llama-7b weight types to bench (default: Q4_0 Q4_K_M Q8_0 F16; empty: none);
 # NIB_DEVICE_TESTS: a gtest filter (default Cuda*; "-" skips the tests);
 # NIB_DEVICE_KERNELS=0 skips the matvec kernel benchmark (bench_cuda_kernels).
 set -u
 out=${OUT:-/tmp/nib-device-out}
 mkdir -p "$out"
+[ -f .device/lib.tar.xz ] && [ ! -d .device/lib ] && tar -C .device -xJf .device/lib.tar.xz
 cublas=$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null || true)
 export LD_LIBRARY_PATH=$PWD/.device/lib:/usr/local/cuda/lib64:${cublas}:${LD_LIBRARY_PATH:-}
 export NIB_SHARED_DIR=$PWD/.device/shared
@@ -37,7 +38,7 @@ if [ "${NIB_DEVICE_KERNELS:-1}" != 0 ]; then
   timeout 180 .device/bench_cuda_kernels -n 200 -r 3 2>&1 | tee "$out/kernels.md"
 fi
 
-for t in ${NIB_DEVICE_TYPES:-Q4_0 Q4_K_M Q8_0 F16}; do
+for t in ${NIB_DEVICE_TYPES-Q4_0 Q4_K_M Q8_0 F16}; do
   f=/tmp/llama-7b-$t.gguf
   stamp "synth llama-7b $t"
   timeout 240 .device/nib synth -o "$f" --preset llama-7b --type "$t" 2>&1 | tail -2

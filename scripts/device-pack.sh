@@ -29,19 +29,21 @@ for bin in .device/nib_tests .device/nib .device/bench_cuda_kernels; do
 done
 strip .device/nib_tests .device/nib .device/bench_cuda_kernels
 # the dense fixture models for Cuda.GpuForwardMatchesTheCpuOnEveryDenseFixture
-# (NIB_SHARED_DIR=.device/shared): all but the largest F32/F16 copies, to fit
+# (NIB_SHARED_DIR=.device/shared), MoE ones included: all but the largest F32/F16/Q8_0 copies, to fit
 # the device tool's 64 MiB
 shared=${NIB_SHARED_DIR:-../shared}
 mkdir -p .device/shared/models/stories260K .device/shared/models/trained .device/shared/models/synth
 cp "$shared"/models/stories260K/*.gguf .device/shared/models/stories260K/
-for f in tiny-chat-q8_0 tiny-qwen2-q8_0 tiny-qwen3-f32 tiny-target-q8_0; do
+for f in tiny-chat-q8_0 tiny-qwen2-q8_0 tiny-qwen3-f32 tiny-target-q8_0 tiny-llamamoe-q4km tiny-qwen3moe-q8_0; do
   cp "$shared/models/trained/$f.gguf" .device/shared/models/trained/
 done
 for f in "$shared"/models/synth/*.gguf; do
   case "$(basename "$f")" in
-    *moe*|*-f32.gguf|qwen2-f16.gguf|qwen3-f16.gguf) ;;
+    *-f32.gguf|qwen2-f16.gguf|qwen3-f16.gguf|*moe-f16.gguf|llamamoe-q8_0.gguf) ;;
     *) cp "$f" .device/shared/models/synth/ ;;
   esac
 done
+# the libraries travel compressed (device-check.sh unpacks them): 20 MB -> ~7 MB
+tar -C .device -cJf .device/lib.tar.xz lib && rm -rf .device/lib
 du -sh .device
 echo "carry .device; run: bash scripts/device-check.sh (its head says more)"

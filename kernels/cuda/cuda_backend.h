@@ -36,8 +36,9 @@
  *    layout) dequantized to F16 (or used as it is), X converted to F16,
  *    cuBLAS GEMM with fp32 accumulation;
  *  - nib_cuda_rmsnorm, nib_cuda_swiglu, nib_cuda_add, nib_cuda_get_rows
- *    (embedding rows), nib_cuda_kv_store (K/V rows to F16 slots of the pool):
- *    the other steps of a block;
+ *    (embedding rows), nib_cuda_kv_store (K/V rows to F16 slots of the pool),
+ *    nib_cuda_gather_rows / nib_cuda_scatter_add_rows (an expert's rows of a
+ *    MoE batch, its weighted outputs back): the other steps of a block;
  *  - nib_cuda_rope: rotary embedding, pairs (2i, 2i+1) or NEOX (i, i+n/2);
  *  - nib_cuda_attention: a batch's query tokens, each over the KV rows of
  *    its sequence's slots in the paged pool (the CPU cache's slot arrays),
@@ -152,6 +153,11 @@ int nib_cuda_add_bias(float *y, const float *b, int64_t rows, int64_t width, str
 int nib_cuda_copy(void *dst, const void *src, size_t bytes, struct nib_error *err);
 /* out[r] = row ids[r] of table (rows of cols elements of type, plain GGUF blocks), as float. */
 int nib_cuda_get_rows(int type, const void *table, int64_t cols, const int32_t *ids, int n, float *out, struct nib_error *err);
+/* MoE: dst[j] = src[idx[j]] (rows of width), and dst[idx[j]] += w[j] * src[j];
+ * the idx of one scatter are distinct rows. idx and w are device arrays. */
+int nib_cuda_gather_rows(const float *src, const int32_t *idx, int n, int64_t width, float *dst, struct nib_error *err);
+int nib_cuda_scatter_add_rows(float *dst, const int32_t *idx, const float *w, const float *src, int n, int64_t width,
+                              struct nib_error *err);
 /* pool[slots[t]] = F16(x[t]) for n_tok rows of `row` values. */
 int nib_cuda_kv_store(const float *x, void *pool, const int32_t *slots, int n_tok, int row, struct nib_error *err);
 

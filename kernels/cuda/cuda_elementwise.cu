@@ -66,3 +66,32 @@ extern "C" int nib_cuda_add_bias(float *y, const float *b, int64_t rows, int64_t
 extern "C" int nib_cuda_copy(void *dst, const void *src, size_t bytes, struct nib_error *err) {
     return nib_cuda_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice), "device copy", err);
 }
+
+__global__ void gather_rows_kernel(const float *src, const int32_t *idx, float *dst, int64_t width) {
+    const int64_t j = blockIdx.y;
+    const float *s = src + (int64_t)idx[j] * width;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < width; i += (int64_t)gridDim.x * blockDim.x)
+        dst[j * width + i] = s[i];
+}
+
+extern "C" int nib_cuda_gather_rows(const float *src, const int32_t *idx, int n, int64_t width, float *dst, struct nib_error *err) {
+    if (n <= 0 || width <= 0) return nib_cuda_fail(err, NIB_E_ARG, "CUDA gather rows: %d rows of %lld", n, (long long)width);
+    gather_rows_kernel<<<dim3((unsigned)((width + 255) / 256 < 8 ? (width + 255) / 256 : 8), (unsigned)n), 256>>>(src, idx, dst, width);
+    return nib_cuda_launched("gather rows", err);
+}
+
+__global__ void scatter_add_rows_kernel(float *dst, const int32_t *idx, const float *w, const float *src, int64_t width) {
+    const int64_t j = blockIdx.y;
+    float *d = dst + (int64_t)idx[j] * width;
+    const float wj = w[j];
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < width; i += (int64_t)gridDim.x * blockDim.x)
+        d[i] += src[j * width + i] * wj;
+}
+
+extern "C" int nib_cuda_scatter_add_rows(float *dst, const int32_t *idx, const float *w, const float *src, int n, int64_t width,
+                                         struct nib_error *err) {
+    if (n <= 0 || width <= 0) return nib_cuda_fail(err, NIB_E_ARG, "CUDA scatter-add rows: %d rows of %lld", n, (long long)width);
+    scatter_add_rows_kernel<<<dim3((unsigned)((width + 255) / 256 < 8 ? (width + 255) / 256 : 8), (unsigned)n), 256>>>(dst, idx, w, src,
+                                                                                                                   width);
+    return nib_cuda_launched("scatter-add rows", err);
+}
