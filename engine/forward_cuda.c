@@ -80,6 +80,7 @@ struct nib_gpu {
     int      att_split;                  /* key splits of attention for batches of <= ATT_SPLIT_ROWS rows */
     struct nib_cuda_graph *graph[2];     /* the one-token step without / with the head, captured at its first run */
     bool     graph_off;                  /* NIB_CUDA_GRAPH=0, or the capture failed once */
+    bool     att_tiles;                  /* NIB_CUDA_ATT_TILES=1: prompt batches of one sequence through the tiled kernel */
     void   **owned;                      /* every device allocation, freed together */
     int32_t  n_owned, cap_owned;
     int32_t *h_ints;                     /* host staging for pos / slots */
@@ -345,6 +346,8 @@ int nib_gpu_new(struct nib_context *c, int32_t n_gpu_layers, struct nib_gpu **ou
     g->att_split = nib_cuda_attention_splits(c->n_ctx);
     const char *env = getenv("NIB_CUDA_GRAPH");
     if (env && !strcmp(env, "0")) g->graph_off = true;
+    env = getenv("NIB_CUDA_ATT_TILES"); /* written, not yet run on a device: off unless asked for */
+    g->att_tiles = env && !strcmp(env, "1");
     const size_t att = nib_cuda_attention_scratch_bytes(hp->n_head, hp->head_dim_k, ATT_SPLIT_ROWS, g->att_split);
     if (!rc && (!(g->mm_scratch = dev_alloc(g, scratch, err)) || !(g->att_scratch = dev_alloc(g, att, err)) ||
                 !(g->ints = dev_alloc(g, sizeof(int32_t) * 4 * nb, err)) ||
@@ -455,6 +458,11 @@ static int attend(struct nib_gpu *g, const struct nib_context *c, const struct g
     if ((rc = nib_cuda_rope_store(g->q, g->k, g->v, L->kpool, L->vpool, g->tok_slot, n, hp->n_head, hp->n_head_kv, hd, g->pos, &rp,
                                   err)))
         return rc;
+    bool one_seq = g->att_tiles && n > ATT_SPLIT_ROWS;
+    for (int32_t t = 1; one_seq && t < n; t++) one_seq = c->tok_seq[t] == c->tok_seq[0];
+    if (one_seq)
+        return nib_cuda_attention_tiles(g->q, L->kpool, L->vpool, g->seq_slots, g->off, g->n_kv, n, hp->n_head, hp->n_head_kv, hd,
+                                        hp->attn_scale, g->att, err);
     return nib_cuda_attention(g->q, L->kpool, L->vpool, g->seq_slots, g->off, g->n_kv, n, n <= ATT_SPLIT_ROWS ? g->att_split : 1,
                               hp->n_head, hp->n_head_kv, hd, hp->attn_scale, g->att, g->att_scratch, err);
 }

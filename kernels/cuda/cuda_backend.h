@@ -193,6 +193,15 @@ int    nib_cuda_attention(const float *q, const void *k, const void *v, const in
                           const int32_t *n_kv, int32_t n_tok, int n_split, int n_head, int n_head_kv, int head_dim, float scale,
                           float *out, void *scratch, struct nib_error *err);
 
+/* Prefill attention in tiles, for a batch whose n_tok rows all belong to one
+ * sequence (off[t] the same for every t; the rows' key counts n_kv[t] may
+ * differ): out as nib_cuda_attention computes it, the tile of 16 rows of a
+ * head sharing each K/V row it reads through shared memory
+ * (FlashAttention-style, no score row stored). head_dim even, <= 256. */
+int nib_cuda_attention_tiles(const float *q, const void *k, const void *v, const int32_t *slots, const int32_t *off,
+                             const int32_t *n_kv, int32_t n_tok, int n_head, int n_head_kv, int head_dim, float scale, float *out,
+                             struct nib_error *err);
+
 /* Graphs: the kernels a thread launches between nib_cuda_graph_begin and
  * nib_cuda_graph_end are recorded, not run (no copies to or from the host
  * in between); nib_cuda_graph_launch replays them with the same arguments
