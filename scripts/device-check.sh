@@ -8,7 +8,8 @@
 #   run(command="bash scripts/device-check.sh", carry=[".device"], timeout_s=...)
 # NIB_DEVICE_TYPES: the llama-7b weight types to bench (default: Q4_0 Q4_K_M Q8_0 F16; empty: none);
 # NIB_DEVICE_TESTS: a gtest filter (default Cuda*; "-" skips the tests);
-# NIB_DEVICE_KERNELS=0 skips the matvec kernel benchmark (bench_cuda_kernels).
+# NIB_DEVICE_KERNELS=0 skips the matvec kernel benchmark (bench_cuda_kernels);
+# NIB_DEVICE_NCU=0 skips the Nsight Compute kernel durations of Q4_0 decode steps.
 set -u
 out=${OUT:-/tmp/nib-device-out}
 mkdir -p "$out"
@@ -55,6 +56,37 @@ for t in ${NIB_DEVICE_TYPES-Q4_0 Q4_K_M Q8_0 F16}; do
     stamp "bench llama-7b $t, decode without programmatic dependent launch (NIB_CUDA_PDL=0)"
     NIB_CUDA_PDL=0 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
   fi
-  rm -f "$f"
+  [ "$t" = Q4_0 ] && [ "${NIB_DEVICE_NCU:-1}" != 0 ] && keep=$f || rm -f "$f"
 done
+
+# where one decode step's time goes: Nsight Compute's duration of every kernel of a few tg steps
+if [ -n "${keep:-}" ] && command -v ncu >/dev/null; then
+  stamp "ncu: kernel durations of decode steps (llama-7b Q4_0)"
+  timeout 180 ncu --csv --metrics gpu__time_duration.sum --launch-skip 3000 --launch-count 400 \
+    .device/nib bench -m "$keep" -ngl 99 -p 0 -n 32 -r 1 >"$out/ncu.csv" 2>&1
+  python3 - "$out/ncu.csv" <<'PY' | tee "$out/ncu-summary.md"
+import csv, sys, collections
+rows = [r for r in csv.reader(open(sys.argv[1], errors="replace")) if len(r) > 10]
+if not rows:
+    sys.exit("ncu wrote no table")
+head = rows[0]
+ki, vi, ui = head.index("Kernel Name"), head.index("Metric Value"), head.index("Metric Unit")
+to_ns = {"nsecond": 1, "ns": 1, "usecond": 1e3, "us": 1e3, "msecond": 1e6, "ms": 1e6}
+tot, cnt = collections.Counter(), collections.Counter()
+for r in rows[1:]:
+    try:
+        v = float(r[vi].replace(",", "")) * to_ns.get(r[ui], 1)
+    except ValueError:
+        continue
+    name = r[ki].split("(")[0][:60]
+    tot[name] += v
+    cnt[name] += 1
+s = sum(tot.values())
+print("| kernel | launches | total us | mean us | share |")
+print("| --- | ---: | ---: | ---: | ---: |")
+for k, v in tot.most_common():
+    print(f"| {k} | {cnt[k]} | {v / 1e3:.1f} | {v / cnt[k] / 1e3:.2f} | {100 * v / s:.1f}% |")
+PY
+  rm -f "$keep"
+fi
 stamp "done"
