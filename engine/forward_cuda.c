@@ -344,6 +344,8 @@ int nib_gpu_new(struct nib_context *c, int32_t n_gpu_layers, struct nib_gpu **ou
             rc = nib_error_set(err, NIB_E_NOMEM, "out of memory");
     }
     g->att_split = nib_cuda_attention_splits(c->n_ctx);
+    const char *ms = getenv("NIB_CUDA_ATT_MIN_SPLIT"); /* an experiment's knob: at least this many key splits */
+    if (ms && atoi(ms) > g->att_split) g->att_split = atoi(ms) < 64 ? atoi(ms) : 64;
     const char *env = getenv("NIB_CUDA_GRAPH");
     if (env && !strcmp(env, "0")) g->graph_off = true;
     env = getenv("NIB_CUDA_ATT_TILES"); /* written, not yet run on a device: off unless asked for */

@@ -229,6 +229,29 @@ TEST(Cli, BenchDepth) {
     EXPECT_NE(r.err.find("bad value for -d"), std::string::npos) << r.err;
 }
 
+/* nib bench -ngl: 0 is the CPU (the JSON says so); a GPU run in a build
+ * without CUDA (or on a machine without a device) is a clear error, not a
+ * crash; a bad list is named. */
+TEST(Cli, BenchGpuLayers) {
+    CliRun r = run_nib("bench -p 8 -n 0 -r 1 -t 1 -ngl 0 -o json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    cJSON *j = cJSON_Parse(r.out.c_str());
+    ASSERT_NE(j, nullptr) << r.out;
+    ASSERT_EQ(cJSON_GetArraySize(j), 1);
+    const cJSON *t = cJSON_GetArrayItem(j, 0);
+    EXPECT_EQ(cJSON_GetObjectItem(t, "n_gpu_layers")->valueint, 0);
+    EXPECT_STREQ(cJSON_GetObjectItem(t, "backend")->valuestring, "cpu");
+    cJSON_Delete(j);
+    r = run_nib("bench -p 8 -n 0 -r 1 -t 1 -ngl 99");
+#ifndef NIB_CUDA
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("without CUDA"), std::string::npos) << r.err;
+#endif
+    r = run_nib("bench -ngl x");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("bad value for -ngl"), std::string::npos) << r.err;
+}
+
 /* nib batch: several prompts decoded together give each prompt the tokens
  * nib generate gives it alone (greedy), in input order; bad prompt files
  * give one line naming the line. */
