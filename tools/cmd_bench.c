@@ -223,6 +223,10 @@ static double decode_gbps(const struct result *r) {
     return r->n_gen && !r->spec ? r->avg_ts / r->n_par * (double)nib_model_decode_bytes(r->m) / 1e9 : 0;
 }
 
+/* Every layer on the GPU: its decode is measured against the device's copy
+ * bandwidth (with some on the CPU, that is not the limit). */
+static bool all_on_gpu(const struct result *r) { return r->n_gpu_layers >= nib_model_n_layer(r->m); }
+
 static void backend_name(const struct result *r, char buf[32]) {
     if (r->n_gpu_layers > 0) snprintf(buf, 32, "CUDA");
     else snprintf(buf, 32, "cpu-%s", nib_cpu_backend());
@@ -244,7 +248,7 @@ static void print_md(const struct bench_args *a, const struct result *rs, int n)
         char sz[32], tn[48], be[32], gbs[48] = "", ngl[16] = "", frac[24] = "";
         if (decode_gbps(r) > 0) snprintf(gbs, sizeof gbs, "%.2f", decode_gbps(r));
         if (a->gpu) snprintf(ngl, sizeof ngl, " %d |", r->n_gpu_layers);
-        if (a->gpu && r->n_gpu_layers > 0 && decode_gbps(r) > 0) snprintf(frac, sizeof frac, "%.1f%%", 100 * decode_gbps(r) / a->gpu_copy_gbps);
+        if (a->gpu && all_on_gpu(r) && decode_gbps(r) > 0) snprintf(frac, sizeof frac, "%.1f%%", 100 * decode_gbps(r) / a->gpu_copy_gbps);
         backend_name(r, be);
         printf("| %s | %s | %.2f M | %s |%s %d | %s | %.2f ± %.2f | %s |%s%s%s\n", r->model,
                cli_fmt_bytes(sz, (double)nib_model_weight_bytes(r->m)), (double)nib_model_n_params(r->m) / 1e6, be, ngl,
@@ -280,7 +284,7 @@ static cJSON *result_json(const struct bench_args *a, const struct result *r) {
     cJSON_AddNumberToObject(o, "stddev_ts", r->sd_ts);
     if (decode_gbps(r) > 0) {
         cJSON_AddNumberToObject(o, "decode_gbps", decode_gbps(r));
-        if (r->n_gpu_layers > 0) cJSON_AddNumberToObject(o, "decode_copy_bw_frac", decode_gbps(r) / a->gpu_copy_gbps);
+        if (all_on_gpu(r)) cJSON_AddNumberToObject(o, "decode_copy_bw_frac", decode_gbps(r) / a->gpu_copy_gbps);
     }
     cJSON_AddBoolToObject(o, "speculative", r->spec);
     for (int i = 0; i < r->n_samples; i++) {
@@ -326,7 +330,7 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
                  "  -md DRAFT: tgN also as greedy speculative decoding with DRAFT (\"tgN -md\"; compare with tgN).\n"
                  "  --no-mmap: weights copied into memory (huge pages) instead of mapped from the file.\n"
                  "  -ngl N[,N...]: the first N layers on the CUDA device (99: all); the device's copy bandwidth is measured\n"
-                 "    once and decode is also shown as a fraction of it.\n"
+                 "    once and, with every layer there, decode is also shown as a fraction of it.\n"
                  "  Prints mean ± sd tokens/s, and for decode the GB/s of weights it reads.");
             return -1;
         }
