@@ -460,6 +460,64 @@ TEST(Cuda, FusedMatvecEqualsTheStepsApart) {
     EXPECT_EQ(nib_cuda_matvec_multi(NIB_TYPE_Q5_0, 32, nullptr, nullptr, 0, one, 1, NIB_CUDA_MV_STORE, &err), NIB_E_UNSUPPORTED);
 }
 
+namespace {
+
+/* Random q (n_tok rows) and F16 K/V pools of n_slots rows for an attention
+ * test, the double-precision softmax every row should give (row t over the
+ * n_kv[t] slots from slots[off[t]]), and all of it on the device. */
+struct AttnCase {
+    int                   n_tok, n_head, n_head_kv, hd;
+    float                 scale;
+    std::vector<double>   want;
+    std::unique_ptr<Dev>  dq, dk, dv, ds, doff, dn, dout;
+    AttnCase(int n_head_, int n_head_kv_, int hd_, int n_slots, const std::vector<int32_t> &slots, const std::vector<int32_t> &off,
+             const std::vector<int32_t> &n_kv, unsigned seed)
+        : n_tok((int)n_kv.size()), n_head(n_head_), n_head_kv(n_head_kv_), hd(hd_), scale(1.0f / std::sqrt((float)hd_)) {
+        const int row = n_head_kv * hd;
+        std::vector<float> q = randoms((size_t)n_tok * n_head * hd, seed), kf = randoms((size_t)n_slots * row, seed + 1),
+                           vf = randoms((size_t)n_slots * row, seed + 2);
+        std::vector<uint16_t> kh(kf.size()), vh(vf.size());
+        for (size_t i = 0; i < kf.size(); i++) kh[i] = nib_fp32_to_fp16(kf[i]), vh[i] = nib_fp32_to_fp16(vf[i]);
+        want.assign((size_t)n_tok * n_head * hd, 0.0);
+        for (int32_t t = 0; t < n_tok; t++)
+            for (int h = 0; h < n_head; h++) {
+                const int hk = h / (n_head / n_head_kv);
+                const float *qh = &q[((size_t)t * n_head + h) * hd];
+                const int32_t *sl = &slots[off[t]];
+                std::vector<double> sc(n_kv[t]);
+                double mx = -1e300, l = 0;
+                for (int32_t j = 0; j < n_kv[t]; j++) {
+                    double a = 0;
+                    for (int d = 0; d < hd; d++) a += (double)qh[d] * nib_fp16_to_fp32(kh[(size_t)sl[j] * row + hk * hd + d]);
+                    sc[j] = a * scale;
+                    mx = std::max(mx, sc[j]);
+                }
+                for (int32_t j = 0; j < n_kv[t]; j++) l += (sc[j] = std::exp(sc[j] - mx));
+                for (int d = 0; d < hd; d++) {
+                    double a = 0;
+                    for (int32_t j = 0; j < n_kv[t]; j++) a += sc[j] * nib_fp16_to_fp32(vh[(size_t)sl[j] * row + hk * hd + d]);
+                    want[((size_t)t * n_head + h) * hd + d] = a / l;
+                }
+            }
+        dq.reset(new Dev(q.size() * 4)), dk.reset(new Dev(kh.size() * 2)), dv.reset(new Dev(vh.size() * 2));
+        ds.reset(new Dev(slots.size() * 4)), doff.reset(new Dev(off.size() * 4)), dn.reset(new Dev(n_kv.size() * 4));
+        dout.reset(new Dev(want.size() * 4));
+        up(dq->p, q.data(), q.size() * 4), up(dk->p, kh.data(), kh.size() * 2), up(dv->p, vh.data(), vh.size() * 2);
+        up(ds->p, slots.data(), slots.size() * 4), up(doff->p, off.data(), off.size() * 4), up(dn->p, n_kv.data(), n_kv.size() * 4);
+    }
+    const int32_t *slots() const { return static_cast<const int32_t *>(ds->p); }
+    const int32_t *offs() const { return static_cast<const int32_t *>(doff->p); }
+    const int32_t *n_kv() const { return static_cast<const int32_t *>(dn->p); }
+    /* the relative error of what the device wrote */
+    double error() const {
+        std::vector<float> got(want.size());
+        down(got.data(), dout->p, got.size() * 4);
+        return rel_err(got, want);
+    }
+};
+
+}  // namespace
+
 /* Three query tokens at once (1, 255 and 700 keys, scattered slots, each
  * its own slot array), head dims 48, 64 and 128, one split and several
  * (empty splits included), against a double-precision softmax. */
@@ -475,53 +533,16 @@ TEST(Cuda, AttentionOverPagedSlotsMatchesAReference) {
     }
     for (int hd : { 48, 64, 128 }) {
         SCOPED_TRACE(hd);
-        const int row = n_head_kv * hd;
-        std::vector<float> q = randoms((size_t)n_tok * n_head * hd, 31), kf = randoms((size_t)n_slots * row, 32),
-                           vf = randoms((size_t)n_slots * row, 33);
-        std::vector<uint16_t> kh(kf.size()), vh(vf.size());
-        for (size_t i = 0; i < kf.size(); i++) kh[i] = nib_fp32_to_fp16(kf[i]), vh[i] = nib_fp32_to_fp16(vf[i]);
-        const float scale = 1.0f / std::sqrt((float)hd);
-        std::vector<double> want((size_t)n_tok * n_head * hd);
-        for (int32_t t = 0; t < n_tok; t++)
-            for (int h = 0; h < n_head; h++) {
-                const int hk = h / (n_head / n_head_kv);
-                const float *qh = &q[((size_t)t * n_head + h) * hd];
-                const int32_t *sl = &slots[off[t]];
-                std::vector<double> s(n_kv[t]);
-                double mx = -1e300, l = 0;
-                for (int32_t j = 0; j < n_kv[t]; j++) {
-                    double a = 0;
-                    for (int d = 0; d < hd; d++) a += (double)qh[d] * nib_fp16_to_fp32(kh[(size_t)sl[j] * row + hk * hd + d]);
-                    s[j] = a * scale;
-                    mx = std::max(mx, s[j]);
-                }
-                for (int32_t j = 0; j < n_kv[t]; j++) l += (s[j] = std::exp(s[j] - mx));
-                for (int d = 0; d < hd; d++) {
-                    double a = 0;
-                    for (int32_t j = 0; j < n_kv[t]; j++) a += s[j] * nib_fp16_to_fp32(vh[(size_t)sl[j] * row + hk * hd + d]);
-                    want[((size_t)t * n_head + h) * hd + d] = a / l;
-                }
-            }
-        Dev dq(q.size() * 4), dk(kh.size() * 2), dv(vh.size() * 2), ds(slots.size() * 4), doff(off.size() * 4),
-            dn(n_kv.size() * 4), dout(want.size() * 4);
-        up(dq.p, q.data(), q.size() * 4);
-        up(dk.p, kh.data(), kh.size() * 2);
-        up(dv.p, vh.data(), vh.size() * 2);
-        up(ds.p, slots.data(), slots.size() * 4);
-        up(doff.p, off.data(), off.size() * 4);
-        up(dn.p, n_kv.data(), n_kv.size() * 4);
+        AttnCase a(n_head, n_head_kv, hd, n_slots, slots, off, n_kv, 31);
         for (int n_split : { 1, nib_cuda_attention_splits(700), 7, 64 }) {
             SCOPED_TRACE(n_split);
             Dev scratch(nib_cuda_attention_scratch_bytes(n_head, hd, n_tok, n_split));
             nib_error err = {};
-            ASSERT_EQ(nib_cuda_attention(dq.f(), dk.p, dv.p, static_cast<const int32_t *>(ds.p), static_cast<const int32_t *>(doff.p),
-                                         static_cast<const int32_t *>(dn.p), n_tok, n_split, n_head, n_head_kv, hd, scale, dout.f(),
-                                         scratch.p, &err),
+            ASSERT_EQ(nib_cuda_attention(a.dq->f(), a.dk->p, a.dv->p, a.slots(), a.offs(), a.n_kv(), n_tok, n_split, n_head, n_head_kv, hd,
+                                         a.scale, a.dout->f(), scratch.p, &err),
                       NIB_OK)
                 << err.msg;
-            std::vector<float> got(want.size());
-            down(got.data(), dout.p, got.size() * 4);
-            EXPECT_LT(rel_err(got, want), 1e-5);
+            EXPECT_LT(a.error(), 1e-5);
         }
     }
     nib_error err = {};
@@ -543,55 +564,18 @@ TEST(Cuda, AttentionTilesMatchAReference) {
     for (int32_t t = 0; t < n_tok; t++) n_kv[t] = first + t + 1;
     for (int hd : { 48, 64, 128, 256 }) {
         SCOPED_TRACE(hd);
-        const int row = n_head_kv * hd;
-        std::vector<float> q = randoms((size_t)n_tok * n_head * hd, 81), kf = randoms((size_t)n_slots * row, 82),
-                           vf = randoms((size_t)n_slots * row, 83);
-        std::vector<uint16_t> kh(kf.size()), vh(vf.size());
-        for (size_t i = 0; i < kf.size(); i++) kh[i] = nib_fp32_to_fp16(kf[i]), vh[i] = nib_fp32_to_fp16(vf[i]);
-        const float scale = 1.0f / std::sqrt((float)hd);
-        std::vector<double> want((size_t)n_tok * n_head * hd);
-        for (int32_t t = 0; t < n_tok; t++)
-            for (int h = 0; h < n_head; h++) {
-                const int hk = h / (n_head / n_head_kv);
-                const float *qh = &q[((size_t)t * n_head + h) * hd];
-                std::vector<double> sc(n_kv[t]);
-                double mx = -1e300, l = 0;
-                for (int32_t j = 0; j < n_kv[t]; j++) {
-                    double a = 0;
-                    for (int d = 0; d < hd; d++) a += (double)qh[d] * nib_fp16_to_fp32(kh[(size_t)slots[j] * row + hk * hd + d]);
-                    sc[j] = a * scale;
-                    mx = std::max(mx, sc[j]);
-                }
-                for (int32_t j = 0; j < n_kv[t]; j++) l += (sc[j] = std::exp(sc[j] - mx));
-                for (int d = 0; d < hd; d++) {
-                    double a = 0;
-                    for (int32_t j = 0; j < n_kv[t]; j++) a += sc[j] * nib_fp16_to_fp32(vh[(size_t)slots[j] * row + hk * hd + d]);
-                    want[((size_t)t * n_head + h) * hd + d] = a / l;
-                }
-            }
-        Dev dq(q.size() * 4), dk(kh.size() * 2), dv(vh.size() * 2), ds(slots.size() * 4), doff(off.size() * 4),
-            dn(n_kv.size() * 4), dout(want.size() * 4);
-        up(dq.p, q.data(), q.size() * 4);
-        up(dk.p, kh.data(), kh.size() * 2);
-        up(dv.p, vh.data(), vh.size() * 2);
-        up(ds.p, slots.data(), slots.size() * 4);
-        up(doff.p, off.data(), off.size() * 4);
-        up(dn.p, n_kv.data(), n_kv.size() * 4);
+        AttnCase a(n_head, n_head_kv, hd, n_slots, slots, off, n_kv, 81);
         nib_error err = {};
-        ASSERT_EQ(nib_cuda_attention_tiles(dq.f(), dk.p, dv.p, static_cast<const int32_t *>(ds.p), static_cast<const int32_t *>(doff.p),
-                                           static_cast<const int32_t *>(dn.p), n_tok, n_head, n_head_kv, hd, scale, dout.f(), &err),
+        ASSERT_EQ(nib_cuda_attention_tiles(a.dq->f(), a.dk->p, a.dv->p, a.slots(), a.offs(), a.n_kv(), n_tok, n_head, n_head_kv, hd,
+                                           a.scale, a.dout->f(), &err),
                   NIB_OK)
             << err.msg;
-        std::vector<float> got(want.size());
-        down(got.data(), dout.p, got.size() * 4);
-        EXPECT_LT(rel_err(got, want), 1e-5);
-        ASSERT_EQ(nib_cuda_attention(dq.f(), dk.p, dv.p, static_cast<const int32_t *>(ds.p), static_cast<const int32_t *>(doff.p),
-                                     static_cast<const int32_t *>(dn.p), n_tok, 1, n_head, n_head_kv, hd, scale, dout.f(), nullptr,
-                                     &err),
+        EXPECT_LT(a.error(), 1e-5);
+        ASSERT_EQ(nib_cuda_attention(a.dq->f(), a.dk->p, a.dv->p, a.slots(), a.offs(), a.n_kv(), n_tok, 1, n_head, n_head_kv, hd,
+                                     a.scale, a.dout->f(), nullptr, &err),
                   NIB_OK)
             << err.msg;
-        down(got.data(), dout.p, got.size() * 4);
-        EXPECT_LT(rel_err(got, want), 1e-5);
+        EXPECT_LT(a.error(), 1e-5);
     }
     nib_error err = {};
     EXPECT_EQ(nib_cuda_attention_tiles(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 4, 8, 3, 64, 1.0f, nullptr, &err), NIB_E_ARG);
