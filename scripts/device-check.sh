@@ -11,7 +11,7 @@
 # NIB_DEVICE_KERNELS=0 skips the matvec kernel benchmark (bench_cuda_kernels);
 # NIB_DEVICE_NCU=0 skips the Nsight Compute kernel durations of Q4_0 decode steps.
 set -u
-out=${OUT:-/tmp/nib-device-out}
+out=${OUT:-.device/out} # $OUT on the device machine
 mkdir -p "$out"
 [ -f .device/lib.tar.xz ] && [ ! -d .device/lib ] && tar -C .device -xJf .device/lib.tar.xz
 cublas=$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null || true)
@@ -40,7 +40,7 @@ if [ "${NIB_DEVICE_KERNELS:-1}" != 0 ]; then
 fi
 
 for t in ${NIB_DEVICE_TYPES-Q4_0 Q4_K_M Q8_0 F16}; do
-  f=/tmp/llama-7b-$t.gguf
+  f=.device/llama-7b-$t.gguf # written and removed there (.device is git-ignored)
   stamp "synth llama-7b $t"
   timeout 240 .device/nib synth -o "$f" --preset llama-7b --type "$t" 2>&1 | tail -2
   stamp "bench llama-7b $t"
