@@ -410,40 +410,47 @@ static int upload_positions(struct nib_gpu *g, const struct nib_context *c, int3
     return rc;
 }
 
+/* Parts [i, j) of a decode row as separate launches (what mv_row folds):
+ * the norm into xs, the matvecs and biases, then the add or the SwiGLU
+ * through tmp. */
+static int mv_apart(struct nib_gpu *g, const float *x, int64_t cols, const float *norm_w, float eps,
+                    const struct gpu_weight *const *ws, const struct nib_cuda_mv_part *parts, int i, int j, int mode, float *xs,
+                    float *tmp, struct nib_error *err) {
+    int rc = NIB_OK;
+    if (norm_w && (rc = nib_cuda_rmsnorm(x, norm_w, xs, 1, cols, eps, err))) return rc;
+    for (int k = i; k < j; k++) {
+        const struct gpu_weight *w = ws[k];
+        float *y = mode == NIB_CUDA_MV_ADD || (mode == NIB_CUDA_MV_SWIGLU && k == 1) ? tmp : parts[k].y;
+        if ((rc = nib_cuda_matvec(w->type, w->d, w->rows, w->cols, norm_w ? xs : x, y, g->mm_scratch, err)) ||
+            (parts[k].bias && (rc = nib_cuda_add_bias(y, parts[k].bias, 1, w->rows, err))) ||
+            (mode == NIB_CUDA_MV_ADD && (rc = nib_cuda_add(parts[k].y, tmp, w->rows, err))))
+            return rc;
+    }
+    return mode == NIB_CUDA_MV_SWIGLU ? nib_cuda_swiglu(parts[0].y, tmp, parts[0].y, ws[0]->rows, err) : NIB_OK;
+}
+
 /* One decode row's matrices over x (width cols), with the step before (an
  * RMSNorm with norm_w) and after (mode: NIB_CUDA_MV_STORE, _ADD into y, or
  * _SWIGLU of two parts into parts[0].y) folded into one launch per run of
- * parts of one weight type where the kernels allow; otherwise the same steps
- * apart: the norm into xs (a row of g->xn), the matvecs, then the add or
- * SwiGLU through tmp (a free row at least as wide as any part). */
+ * parts of one weight type where the kernels allow, apart (mv_apart)
+ * otherwise; xs: a row of g->xn, tmp: a free row at least as wide as any
+ * part. */
 static int mv_row(struct nib_gpu *g, const float *x, int64_t cols, const float *norm_w, float eps, const struct gpu_weight *const *ws,
                   const struct nib_cuda_mv_part *parts, int n, int mode, float *xs, float *tmp, struct nib_error *err) {
-    int rc = NIB_OK;
-    bool normed = false;
-    if (mode == NIB_CUDA_MV_SWIGLU && ws[1]->type != ws[0]->type) mode = -1; /* apart */
-    for (int i = 0; rc == NIB_OK && i < n;) {
+    if (mode == NIB_CUDA_MV_SWIGLU) { /* gate and up: one launch or all apart */
+        const int rc = ws[1]->type == ws[0]->type ? nib_cuda_matvec_multi(ws[0]->type, cols, x, norm_w, eps, parts, 2, mode, err)
+                                                  : NIB_E_UNSUPPORTED;
+        return rc == NIB_E_UNSUPPORTED ? mv_apart(g, x, cols, norm_w, eps, ws, parts, 0, 2, mode, xs, tmp, err) : rc;
+    }
+    for (int i = 0; i < n;) { /* runs of one weight type */
         int j = i + 1;
         while (j < n && ws[j]->type == ws[i]->type) j++;
-        rc = mode < 0 ? NIB_E_UNSUPPORTED : nib_cuda_matvec_multi(ws[i]->type, cols, x, norm_w, eps, parts + i, j - i, mode, err);
-        for (int k = i; rc == NIB_E_UNSUPPORTED && k < j; k++) { /* apart */
-            rc = NIB_OK;
-            const int mk = mode < 0 ? NIB_CUDA_MV_SWIGLU : mode;
-            if (norm_w && !normed) {
-                if ((rc = nib_cuda_rmsnorm(x, norm_w, xs, 1, cols, eps, err))) return rc;
-                normed = true;
-            }
-            const struct gpu_weight *w = ws[k];
-            float *y = mk == NIB_CUDA_MV_ADD || (mk == NIB_CUDA_MV_SWIGLU && k == 1) ? tmp : parts[k].y;
-            if ((rc = nib_cuda_matvec(w->type, w->d, w->rows, w->cols, norm_w ? xs : x, y, g->mm_scratch, err)) ||
-                (parts[k].bias && (rc = nib_cuda_add_bias(y, parts[k].bias, 1, w->rows, err))) ||
-                (mk == NIB_CUDA_MV_ADD && (rc = nib_cuda_add(parts[k].y, tmp, w->rows, err))) ||
-                (mk == NIB_CUDA_MV_SWIGLU && k == 1 && (rc = nib_cuda_swiglu(parts[0].y, tmp, parts[0].y, w->rows, err))))
-                return rc;
-            if (k + 1 < j) rc = NIB_E_UNSUPPORTED; /* the rest of this run apart too */
-        }
+        int rc = nib_cuda_matvec_multi(ws[i]->type, cols, x, norm_w, eps, parts + i, j - i, mode, err);
+        if (rc == NIB_E_UNSUPPORTED) rc = mv_apart(g, x, cols, norm_w, eps, ws, parts, i, j, mode, xs, tmp, err);
+        if (rc) return rc;
         i = j;
     }
-    return rc;
+    return NIB_OK;
 }
 
 /* Rotary embedding, the K/V store and attention of the batch's n rows (q, k,

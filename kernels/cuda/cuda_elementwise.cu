@@ -67,6 +67,12 @@ extern "C" int nib_cuda_copy(void *dst, const void *src, size_t bytes, struct ni
     return nib_cuda_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice), "device copy", err);
 }
 
+/* n rows of width: up to 8 blocks of 256 threads per row (they stride over it). */
+static dim3 rows_grid(int64_t width, int n) {
+    const int64_t x = (width + 255) / 256;
+    return dim3((unsigned)(x < 8 ? x : 8), (unsigned)n);
+}
+
 __global__ void gather_rows_kernel(const float *src, const int32_t *idx, float *dst, int64_t width) {
     const int64_t j = blockIdx.y;
     const float *s = src + (int64_t)idx[j] * width;
@@ -76,7 +82,7 @@ __global__ void gather_rows_kernel(const float *src, const int32_t *idx, float *
 
 extern "C" int nib_cuda_gather_rows(const float *src, const int32_t *idx, int n, int64_t width, float *dst, struct nib_error *err) {
     if (n <= 0 || width <= 0) return nib_cuda_fail(err, NIB_E_ARG, "CUDA gather rows: %d rows of %lld", n, (long long)width);
-    gather_rows_kernel<<<dim3((unsigned)((width + 255) / 256 < 8 ? (width + 255) / 256 : 8), (unsigned)n), 256>>>(src, idx, dst, width);
+    gather_rows_kernel<<<rows_grid(width, n), 256>>>(src, idx, dst, width);
     return nib_cuda_launched("gather rows", err);
 }
 
@@ -91,7 +97,6 @@ __global__ void scatter_add_rows_kernel(float *dst, const int32_t *idx, const fl
 extern "C" int nib_cuda_scatter_add_rows(float *dst, const int32_t *idx, const float *w, const float *src, int n, int64_t width,
                                          struct nib_error *err) {
     if (n <= 0 || width <= 0) return nib_cuda_fail(err, NIB_E_ARG, "CUDA scatter-add rows: %d rows of %lld", n, (long long)width);
-    scatter_add_rows_kernel<<<dim3((unsigned)((width + 255) / 256 < 8 ? (width + 255) / 256 : 8), (unsigned)n), 256>>>(dst, idx, w, src,
-                                                                                                                   width);
+    scatter_add_rows_kernel<<<rows_grid(width, n), 256>>>(dst, idx, w, src, width);
     return nib_cuda_launched("scatter-add rows", err);
 }
