@@ -33,6 +33,19 @@ static inline float hsum_f32x8(__m256 v) {
 
 static inline float fp16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
 
+/* Weights streamed from memory (a one-token matmul reads each once) are
+ * prefetched into L2 this many bytes ahead of the block being multiplied.
+ * On an Intel Xeon with AMX (2026-11-26, 1 thread, TinyLlama decode) the
+ * hardware prefetcher alone left a row-by-row Q8_0 dot reading 6.8 GB/s of
+ * the 14.8 the machine reads (13.0 with it), the packed Q4_0 kernel 12.4
+ * (14.9 with it); 1-4 KB ahead and the L1/L2 hints were tried, 3 KB into L2
+ * was best or tied for each. Prefetches never fault: running past a
+ * matrix's end is harmless. */
+#define NIB_STREAM_AHEAD 3072
+static inline void prefetch_stream(const void *block, unsigned bytes) {
+    for (unsigned l = 0; l < bytes; l += 64) _mm_prefetch((const char *)block + NIB_STREAM_AHEAD + l, _MM_HINT_T1);
+}
+
 static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
 /* Exact: F16C converts every fp16 value, subnormals included. */

@@ -14,7 +14,8 @@
  * so results equal llama.cpp's bit for bit. Up to four activation rows share
  * each weight load and nibble unpacking (the prefill GEMM tile is 8 x 4, 8 x 8
  * for Q4_0 on AVX-512); tiles of 2+ rows prefetch the weights PF_BLOCKS
- * ahead, since from memory the stream prefetcher alone falls behind them.
+ * ahead, since from memory the stream prefetcher alone falls behind them;
+ * one-token tiles prefetch into L2 (prefetch_stream, avx2_util.h).
  * AVX-512 adds 16-row Q4_0 and Q4_K kernels over repack.h's paired layouts
  * (zmm lanes: two groups' rows), the same per-lane arithmetic; they read
  * the same bytes ahead as the 8-row ones.
@@ -56,6 +57,8 @@ static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const st
             _mm_prefetch(ahead, _MM_HINT_T0);
             _mm_prefetch(ahead + 64, _MM_HINT_T0);
             _mm_prefetch(ahead + 128, _MM_HINT_T0);
+        } else {
+            prefetch_stream(w + b, sizeof w[b]);
         }
         /* AVX2: int16 pair sums; VNNI: the int32 lane sums directly, in one
          * chain per row where 4+ rows give independent chains, else low and
@@ -138,6 +141,8 @@ static inline __attribute__((always_inline)) void q4_0_tile16(int64_t nb, const 
         if (NT >= 2) { /* as q4_0_tile: 288 bytes a block pair */
             const char *ahead = (const char *)(w0 + PF_BLOCKS);
             for (int l = 0; l < 5; l++) _mm_prefetch(ahead + 64 * l, _MM_HINT_T0);
+        } else {
+            prefetch_stream(w0, 2 * sizeof *w0);
         }
         __m512i s[TILE], s_hi[TILE];
         for (int t = 0; t < NT; t++) {
@@ -226,6 +231,8 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
                 _mm_prefetch(ahead, _MM_HINT_T0);
                 _mm_prefetch(ahead + 64, _MM_HINT_T0);
                 _mm_prefetch(ahead + 128, _MM_HINT_T0);
+            } else {
+                prefetch_stream((const char *)(w + b) + 148 * s, 148);
             }
             __m256i s16[TILE_Q4_K], s_hi[TILE_Q4_K]; /* VNNI: two chains (vpdpbusd's latency) */
             for (int t = 0; t < NT; t++) s16[t] = s_hi[t] = _mm256_setzero_si256();
@@ -327,6 +334,8 @@ static inline __attribute__((always_inline)) void q4_K_tile16(int64_t nb, const 
             if (NT >= 2) { /* as q4_K_tile: the same bytes ahead, a sub-block's share at a time */
                 const char *ahead = (const char *)(wb + PF_BLOCKS / 16) + 296 * s;
                 for (int l = 0; l < 5; l++) _mm_prefetch(ahead + 64 * l, _MM_HINT_T0);
+            } else {
+                prefetch_stream((const char *)wb + 296 * s, 296);
             }
             __m512i s16[TILE_Q4_K], s_hi[TILE_Q4_K];
             for (int t = 0; t < NT; t++) s16[t] = s_hi[t] = _mm512_setzero_si512();

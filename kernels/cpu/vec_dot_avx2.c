@@ -63,6 +63,7 @@ void NIB_X86_FN(nib_vec_dot_f32_f32)(int64_t n, float *out, const void *vx, cons
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        prefetch_stream(x + i, 32 * 4);
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
         a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
         a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
@@ -78,6 +79,7 @@ void NIB_X86_FN(nib_vec_dot_f16_f16)(int64_t n, float *out, const void *vx, cons
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        prefetch_stream(x + i, 32 * 2);
         a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
         a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), a1);
         a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
@@ -97,6 +99,7 @@ void NIB_X86_FN(nib_vec_dot_bf16_bf16)(int64_t n, float *out, const void *vx, co
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) { /* bf16 products are exact: fma or not, the same sums */
+        prefetch_stream(x + i, 32 * 2);
         a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
         a1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), a1);
         a2 = _mm256_fmadd_ps(load_bf16x8(x + i + 16), load_bf16x8(y + i + 16), a2);
@@ -228,7 +231,10 @@ void NIB_X86_FN(nib_vec_dot_q4_0_q8_0)(int64_t n, float *out, const void *vx, co
     const struct nib_block_q8_0 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_0;
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) acc = block_q4_0(x + i, y + i, acc);
+    for (int64_t i = 0; i < nb; i++) {
+        prefetch_stream(x + i, sizeof x[i]);
+        acc = block_q4_0(x + i, y + i, acc);
+    }
     *out = hsum_f32x8(acc);
 }
 
@@ -237,7 +243,10 @@ void NIB_X86_FN(nib_vec_dot_q5_0_q8_0)(int64_t n, float *out, const void *vx, co
     const struct nib_block_q8_0 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_0;
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) acc = block_q5_0(x + i, y + i, acc);
+    for (int64_t i = 0; i < nb; i++) {
+        prefetch_stream(x + i, sizeof x[i]);
+        acc = block_q5_0(x + i, y + i, acc);
+    }
     *out = hsum_f32x8(acc);
 }
 
@@ -246,7 +255,10 @@ void NIB_X86_FN(nib_vec_dot_q8_0_q8_0)(int64_t n, float *out, const void *vx, co
     const struct nib_block_q8_0 *y = vy; /* [n/32] */
     const int64_t nb = n / NIB_QK8_0;
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) acc = block_q8_0(x + i, y + i, acc);
+    for (int64_t i = 0; i < nb; i++) {
+        prefetch_stream(x + i, sizeof x[i]);
+        acc = block_q8_0(x + i, y + i, acc);
+    }
     *out = hsum_f32x8(acc);
 }
 
@@ -262,6 +274,7 @@ static inline __attribute__((always_inline)) void q8_0_rows(int64_t nb, const st
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t i = 0; i < nb; i++) {
+        prefetch_stream(x + i, sizeof x[i]);
         const __m256i qx = load32(x[i].qs), ax = _mm256_sign_epi8(qx, qx);
         float d[4];
         _mm_storeu_ps(d, _mm_mul_ps(_mm_set1_ps(fp16_to_f32(x[i].d)), _mm_loadu_ps(dy + 4 * i)));
@@ -416,7 +429,10 @@ void NIB_X86_FN(nib_vec_dot_q4_1_q8_1)(int64_t n, float *out, const void *vx, co
     const int64_t nb = n / NIB_QK8_1;
     __m256 acc = _mm256_setzero_ps();
     float summs = 0.0f;
-    for (int64_t i = 0; i < nb; i++) acc = block_q4_1(x + i, y + i, acc, &summs);
+    for (int64_t i = 0; i < nb; i++) {
+        prefetch_stream(x + i, sizeof x[i]);
+        acc = block_q4_1(x + i, y + i, acc, &summs);
+    }
     *out = hsum_f32x8(acc) + summs;
 }
 
@@ -426,7 +442,10 @@ void NIB_X86_FN(nib_vec_dot_q5_1_q8_1)(int64_t n, float *out, const void *vx, co
     const int64_t nb = n / NIB_QK8_1;
     __m256 acc = _mm256_setzero_ps();
     float summs = 0.0f;
-    for (int64_t i = 0; i < nb; i++) acc = block_q5_1(x + i, y + i, acc, &summs);
+    for (int64_t i = 0; i < nb; i++) {
+        prefetch_stream(x + i, sizeof x[i]);
+        acc = block_q5_1(x + i, y + i, acc, &summs);
+    }
     *out = hsum_f32x8(acc) + summs;
 }
 

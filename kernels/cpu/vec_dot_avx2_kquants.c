@@ -104,6 +104,7 @@ void NIB_X86_FN(nib_vec_dot_q2_K_q8_K)(int64_t n, float *out, const void *vx, co
     const __m256i m3 = _mm256_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        prefetch_stream(x + i, sizeof x[i]);
         const float d = y[i].d * fp16_to_f32(x[i].d), dmin = -y[i].d * fp16_to_f32(x[i].dmin);
         const __m128i packed = _mm_loadu_si128((const __m128i *)x[i].scales);
         const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0x0F)));
@@ -149,6 +150,7 @@ void NIB_X86_FN(nib_vec_dot_q3_K_q8_K)(int64_t n, float *out, const void *vx, co
     const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        prefetch_stream(x + i, sizeof x[i]);
         const __m256i sc16 = q3_K_scales(x[i].scales);
         const __m256i nhbits = _mm256_xor_si256(load32(x[i].hmask), _mm256_set1_epi8(-1)); /* high bit clear */
         __m256i sumi = _mm256_setzero_si256();
@@ -206,6 +208,7 @@ void NIB_X86_FN(nib_vec_dot_q4_K_q8_K)(int64_t n, float *out, const void *vx, co
     __m256 acc = _mm256_setzero_ps();
     __m128 acc_m = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        prefetch_stream(x + i, sizeof x[i]);
         const float d = y[i].d * fp16_to_f32(x[i].d), dmin = -y[i].d * fp16_to_f32(x[i].dmin);
         __m256i sc;
         __m128i mins;
@@ -245,6 +248,7 @@ static inline __attribute__((always_inline)) void q5_K_rows(int64_t nb, const st
         summs[t] = 0.0f;
     }
     for (int64_t i = 0; i < nb; i++) {
+        prefetch_stream(x + i, sizeof x[i]);
         __m256i sc;
         __m128i mins;
         q4_K_scales_mins(x[i].scales, &sc, &mins);
@@ -310,6 +314,7 @@ static inline __attribute__((always_inline)) void q6_K_rows(int64_t nb, const st
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t i = 0; i < nb; i++) {
+        prefetch_stream(x + i, sizeof x[i]);
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
         __m256i sumi[TILE_Q6_K];
         for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
