@@ -384,11 +384,12 @@ struct nib_model;
 
 struct nib_model_params {
     /* false (default): weights the CPU kernels read as stored stay mapped
-     * from the file (the repacked Q4_0/Q4_K copies are made either way).
+     * from the file, but for the repacked Q4_0/Q4_K copies and Q8_0
+     * matrices, which are copied either way (onto huge pages: faster decode).
      * true: every matmul weight is copied into anonymous memory on huge
      * pages where the system gives them, and the file's pages are released
      * (llama.cpp's --no-mmap): a load-time copy for faster decode of the
-     * types that are not repacked (Q8_0, K-quants but Q4_K, floats). */
+     * other types (K-quants but Q4_K, Q4_1/Q5_x, floats). */
     bool no_mmap;
 };
 struct nib_model_params nib_model_default_params(void);
