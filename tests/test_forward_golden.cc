@@ -76,11 +76,12 @@ bool has_q8_0_gemm_weights(const nib_model *m) {
 }
 
 /* The x86 variants reproduce llama.cpp's AVX2 build bit for bit, except the
- * avx512 variant's Q8_0 prompt GEMM (one integer sum per block, not
+ * avx512 and amx variants' Q8_0 prompt GEMM (one integer sum per block, not
  * tinyBLAS's lanes): its models get the quantized-weights bound. */
 bool strict(const nib_model *m) {
     if (std::strcmp(nib_cpu_backend(), "avx2") == 0) return true;
-    return std::strcmp(nib_cpu_backend(), "avx512") == 0 && !has_q8_0_gemm_weights(m);
+    return (std::strcmp(nib_cpu_backend(), "avx512") == 0 || std::strcmp(nib_cpu_backend(), "amx") == 0) &&
+           !has_q8_0_gemm_weights(m);
 }
 
 float tolerance(const std::string &path, float S, bool exact) {

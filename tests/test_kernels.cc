@@ -228,6 +228,10 @@ TEST(KernelDispatch, TablesAndChoice) {
         EXPECT_TRUE(nib_cpu_variant_available(NIB_CPU_VARIANT_AVX2));
         EXPECT_TRUE(f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->os_zmm);
     }
+    if (nib_cpu_variant_available(NIB_CPU_VARIANT_AMX)) {
+        EXPECT_TRUE(nib_cpu_variant_available(NIB_CPU_VARIANT_AVX512));
+        EXPECT_TRUE(f->amx_tile && f->amx_int8 && f->os_amx);
+    }
     printf("[          ] CPU variant in use: %s%s%s\n", nib_cpu_variant_name(v), nib_cpu_variant_note() ? "; " : "",
            nib_cpu_variant_note() ? nib_cpu_variant_note() : "");
 }
@@ -485,7 +489,7 @@ TEST(KernelDispatch, QuantizeRowsUsesTable) {
 
 INSTANTIATE_TEST_SUITE_P(Kernels, KernelVariant,
                          ::testing::Values((int)NIB_CPU_VARIANT_REF, (int)NIB_CPU_VARIANT_AVX2, (int)NIB_CPU_VARIANT_NEON,
-                                           (int)NIB_CPU_VARIANT_AVX512),
+                                           (int)NIB_CPU_VARIANT_AVX512, (int)NIB_CPU_VARIANT_AMX),
                          variant_name);
 
 /* ------------------------------------------------ forward pass, ref vs avx2 */

@@ -14,6 +14,8 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #define NIB_CPU_X86_64 1
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #elif defined(__aarch64__) && defined(__linux__)
 #define NIB_CPU_AARCH64_LINUX 1
 #include <sys/auxv.h>
@@ -54,7 +56,14 @@ static void detect(struct nib_cpu_features *f) {
         f->avx512bw   = (b >> 30) & 1;
         f->avx512vl   = (b >> 31) & 1;
         f->avx512vnni = (c >> 11) & 1;
+        f->amx_tile   = (d >> 24) & 1;
+        f->amx_int8   = (d >> 25) & 1;
     }
+    /* Tile state: XCR0 bits 17 (XTILECFG) and 18 (XTILEDATA), and on Linux
+     * the process must ask for XTILEDATA (feature 18) before its first tile
+     * instruction; the grant holds for every thread of the process. */
+    if (f->amx_tile && f->amx_int8 && f->os_zmm && (read_xcr0() & 0x60000) == 0x60000)
+        f->os_amx = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18) == 0;
 }
 #elif defined(NIB_CPU_AARCH64_LINUX)
 static void detect(struct nib_cpu_features *f) {
@@ -73,6 +82,9 @@ static bool built(enum nib_cpu_variant v) {
 #ifdef NIB_CPU_X86_64
     case NIB_CPU_VARIANT_AVX2:
     case NIB_CPU_VARIANT_AVX512: return true;
+#ifdef NIB_HAVE_AMX
+    case NIB_CPU_VARIANT_AMX: return true;
+#endif
 #endif
 #ifdef NIB_CPU_AARCH64_LINUX
     case NIB_CPU_VARIANT_NEON: return true;
@@ -88,6 +100,7 @@ static bool supported(const struct nib_cpu_features *f, enum nib_cpu_variant v) 
     case NIB_CPU_VARIANT_NEON: return f->neon;
     case NIB_CPU_VARIANT_AVX512:
         return supported(f, NIB_CPU_VARIANT_AVX2) && f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->os_zmm;
+    case NIB_CPU_VARIANT_AMX:  return supported(f, NIB_CPU_VARIANT_AVX512) && f->os_amx;
     default:                   return false;
     }
 }
@@ -99,6 +112,7 @@ static const char *missing_text(enum nib_cpu_variant v) {
     switch (v) {
     case NIB_CPU_VARIANT_AVX2: return "this CPU/OS lacks AVX2, FMA, F16C or YMM state";
     case NIB_CPU_VARIANT_AVX512: return "this CPU/OS lacks AVX-512 F/BW/VL/VNNI or ZMM state";
+    case NIB_CPU_VARIANT_AMX: return "this CPU/OS lacks AVX-512, AMX-TILE/INT8 or the tile state";
     default: return "this CPU lacks NEON";
     }
 }
@@ -125,7 +139,7 @@ static void init(void) {
         }
         return;
     }
-    snprintf(note, sizeof(note), "NIB_CPU=%.40s: unknown variant (ref, avx2, avx512, neon, auto); using %s", env,
+    snprintf(note, sizeof(note), "NIB_CPU=%.40s: unknown variant (ref, avx2, avx512, amx, neon, auto); using %s", env,
              nib_cpu_variant_name(chosen));
 }
 
@@ -145,7 +159,7 @@ enum nib_cpu_variant nib_cpu_variant(void) {
 }
 
 const char *nib_cpu_variant_name(enum nib_cpu_variant v) {
-    static const char *const names[NIB_CPU_VARIANT_COUNT] = {"ref", "avx2", "neon", "avx512"};
+    static const char *const names[NIB_CPU_VARIANT_COUNT] = {"ref", "avx2", "neon", "avx512", "amx"};
     return (int)v >= 0 && (int)v < NIB_CPU_VARIANT_COUNT ? names[v] : "?";
 }
 

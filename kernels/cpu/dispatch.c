@@ -113,6 +113,10 @@ static void init(void) {
 #if defined(__x86_64__) || defined(_M_X64)
     override_avx2(&tables[NIB_CPU_VARIANT_AVX2]);
     override_avx512(&tables[NIB_CPU_VARIANT_AVX512]);
+#ifdef NIB_HAVE_AMX
+    override_avx512(&tables[NIB_CPU_VARIANT_AMX]);
+    tables[NIB_CPU_VARIANT_AMX].gemm16[NIB_TYPE_Q8_0] = nib_gemm16_q8_0_q8_0_amx;
+#endif
 #endif
 #if defined(__aarch64__)
     override_neon(&tables[NIB_CPU_VARIANT_NEON], nib_cpu_features()->dotprod);

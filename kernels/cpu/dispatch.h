@@ -142,6 +142,10 @@ void nib_swiglu_ref(const float *g, const float *u, int64_t n, float *y);
 #define NIB_X86_PROTO(name) name##_avx512
 #include "x86_kernels.h"
 #undef NIB_X86_PROTO
+/* q8_0_gemm_amx.c (built where the compiler has AMX: NIB_HAVE_AMX): the amx
+ * variant's gemm16 for Q8_0. */
+void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes, int n_tok,
+                              const int32_t *ybase, const float *dyf, float *y, size_t y_stride, void *scratch);
 
 /* vec_dot_neon.c (plain ARMv8-A, aarch64 only): float dots and activation
  * quantizers; call only where nib_cpu_variant_available(NEON). */

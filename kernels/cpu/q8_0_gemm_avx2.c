@@ -19,31 +19,13 @@
  */
 #include "avx2_util.h"
 #include "dispatch.h"
+#include "q8_0_transpose.h"
 #include "quant_blocks.h"
 
 #include <immintrin.h>
 #include <string.h>
 
 #if NIB_VNNI
-
-/* Rows r0..r7 (one ymm each) -> t[c] = dword c of every row, row r in lane r. */
-static inline void transpose8x8(const __m256i r[8], __m256i t[8]) {
-    __m256i a[8], b[8];
-    for (int i = 0; i < 8; i += 2) {
-        a[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);     /* d0 d0' d1 d1' | d4 d4' d5 d5' */
-        a[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]); /* d2 d2' d3 d3' | d6 d6' d7 d7' */
-    }
-    for (int h = 0; h < 8; h += 4) { /* rows h..h+3 */
-        b[h + 0] = _mm256_unpacklo_epi64(a[h], a[h + 2]);     /* d0 of 4 rows | d4 */
-        b[h + 1] = _mm256_unpackhi_epi64(a[h], a[h + 2]);     /* d1 | d5 */
-        b[h + 2] = _mm256_unpacklo_epi64(a[h + 1], a[h + 3]); /* d2 | d6 */
-        b[h + 3] = _mm256_unpackhi_epi64(a[h + 1], a[h + 3]); /* d3 | d7 */
-    }
-    for (int c = 0; c < 4; c++) {
-        t[c] = _mm256_permute2x128_si256(b[c], b[4 + c], 0x20);
-        t[c + 4] = _mm256_permute2x128_si256(b[c], b[4 + c], 0x31);
-    }
-}
 
 /* The group's blocks, transposed once per call: 256 quant bytes (dword c of
  * row r at 32c + 4r, flipped unsigned) and the 8 row scales as floats. */
@@ -97,31 +79,6 @@ static inline __attribute__((always_inline)) void q8_0_gemm_tile(int64_t nb, con
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (size_t)t * y_stride, acc[t]);
 }
 
-/* Sixteen rows: two groups transposed side by side, vector c (64 bytes) =
- * the first group's dword c in lanes 0-7, the second's in lanes 8-15. */
-struct q8_0x16t {
-    uint8_t qs[512];
-    float   d[16];
-};
-
-static void transpose_pair(int64_t nb, const struct nib_block_q8_0 *const w[16], struct q8_0x16t *out) {
-    const __m256i flip = _mm256_set1_epi8((char)0x80);
-    for (int64_t b = 0; b < nb; b++) {
-        for (int h = 0; h < 2; h++) {
-            __m256i rows[8], q[8];
-            for (int r = 0; r < 8; r++) rows[r] = load32(w[8 * h + r][b].qs);
-            transpose8x8(rows, q);
-            for (int c = 0; c < 8; c++)
-                _mm256_storeu_si256((__m256i *)(out[b].qs + 64 * c + 32 * h), _mm256_xor_si256(q[c], flip));
-            _mm256_storeu_ps(out[b].d + 8 * h,
-                             _mm256_cvtph_ps(_mm_setr_epi16((short)w[8 * h][b].d, (short)w[8 * h + 1][b].d, (short)w[8 * h + 2][b].d,
-                                                            (short)w[8 * h + 3][b].d, (short)w[8 * h + 4][b].d,
-                                                            (short)w[8 * h + 5][b].d, (short)w[8 * h + 6][b].d,
-                                                            (short)w[8 * h + 7][b].d)));
-        }
-    }
-}
-
 /* q8_0_gemm_tile over 16 rows in 512-bit vectors: each lane's arithmetic is
  * the 8-row tile's, so the same bits with half the instructions. */
 static inline __attribute__((always_inline)) void q8_0_gemm_tile16(int64_t nb, const struct q8_0x16t *w, const void *xq,
@@ -171,7 +128,7 @@ static inline __attribute__((always_inline)) void gemm_rows(const int R, int64_t
     const int64_t nb = n / NIB_QK8_0;
     const struct nib_block_q8_0 *rows[16];
     for (int r = 0; r < R; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
-    if (R == 16) transpose_pair(nb, rows, scratch);
+    if (R == 16) transpose_pair(nb, rows, scratch, 0x80);
     else transpose_group(nb, rows, scratch);
     for (int t = 0; t < n_tok; t += 8) {
         const char *x = (const char *)xq + (size_t)t * xq_row_bytes;
