@@ -13,9 +13,9 @@
  *     acc_t = fma((float)isum, d_w * d_y, acc_t)       per block, in order
  * so results equal llama.cpp's bit for bit. Up to four activation rows share
  * each weight load and nibble unpacking (the prefill GEMM tile is 8 x 4, 8 x 8
- * for Q4_0 on AVX-512); tiles of 2+ rows prefetch the weights PF_BLOCKS
- * ahead, since from memory the stream prefetcher alone falls behind them;
- * one-token tiles prefetch into L2 (prefetch_stream, avx2_util.h).
+ * for Q4_0 on AVX-512); every tile prefetches the weights 3 KB ahead into
+ * L2 (prefetch_stream, avx2_util.h), since from memory the stream
+ * prefetcher alone falls behind them.
  * AVX-512 adds 16-row Q4_0 and Q4_K kernels over repack.h's paired layouts
  * (zmm lanes: two groups' rows), the same per-lane arithmetic; they read
  * the same bytes ahead as the 8-row ones.
@@ -38,7 +38,6 @@ static inline __m256i bcast4(const int8_t *p) {
  * Q4_K's five accumulators per row would not fit), else 4. */
 #define TILE (NIB_VNNI ? 8 : 4)
 #define TILE_Q4_K 4
-#define PF_BLOCKS 32 /* blocks ahead that a multi-token tile prefetches */
 
 /* The Q4_0 body for a compile-time token count: accumulators stay in registers. */
 static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const struct nib_block_q4_0x8 *w, const void *xq,
@@ -52,14 +51,7 @@ static inline __attribute__((always_inline)) void q4_0_tile(int64_t nb, const st
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
-        if (NT >= 2) { /* weights from memory: the stream prefetcher alone leaves this tile waiting */
-            const char *ahead = (const char *)(w + b + PF_BLOCKS);
-            _mm_prefetch(ahead, _MM_HINT_T0);
-            _mm_prefetch(ahead + 64, _MM_HINT_T0);
-            _mm_prefetch(ahead + 128, _MM_HINT_T0);
-        } else {
-            prefetch_stream(w + b, sizeof w[b]);
-        }
+        prefetch_stream(w + b, sizeof w[b]); /* from memory the stream prefetcher alone falls behind */
         /* AVX2: int16 pair sums; VNNI: the int32 lane sums directly, in one
          * chain per row where 4+ rows give independent chains, else low and
          * high nibbles in two chains (vpdpbusd's latency) joined below */
@@ -138,12 +130,7 @@ static inline __attribute__((always_inline)) void q4_0_tile16(int64_t nb, const 
     }
     for (int64_t b = 0; b < nb; b++) {
         const struct nib_block_q4_0x8 *w0 = w + 2 * b, *w1 = w0 + 1;
-        if (NT >= 2) { /* as q4_0_tile: 288 bytes a block pair */
-            const char *ahead = (const char *)(w0 + PF_BLOCKS);
-            for (int l = 0; l < 5; l++) _mm_prefetch(ahead + 64 * l, _MM_HINT_T0);
-        } else {
-            prefetch_stream(w0, 2 * sizeof *w0);
-        }
+        prefetch_stream(w0, 2 * sizeof *w0);
         __m512i s[TILE], s_hi[TILE];
         for (int t = 0; t < NT; t++) {
             s[t] = _mm512_set1_epi32(ycorr[(size_t)t * (size_t)nb + (size_t)b]);
@@ -226,14 +213,7 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
         __m256i isum[TILE_Q4_K], imin[TILE_Q4_K];
         for (int t = 0; t < NT; t++) isum[t] = imin[t] = _mm256_setzero_si256();
         for (int s = 0; s < 8; s++) {
-            if (NT >= 2) { /* as q4_0_tile: the super-block PF_BLOCKS / 8 ahead, a sub-block's share at a time */
-                const char *ahead = (const char *)(w + b + PF_BLOCKS / 8) + 148 * s;
-                _mm_prefetch(ahead, _MM_HINT_T0);
-                _mm_prefetch(ahead + 64, _MM_HINT_T0);
-                _mm_prefetch(ahead + 128, _MM_HINT_T0);
-            } else {
-                prefetch_stream((const char *)(w + b) + 148 * s, 148);
-            }
+            prefetch_stream((const char *)(w + b) + 148 * s, 148); /* a sub-block's share at a time */
             __m256i s16[TILE_Q4_K], s_hi[TILE_Q4_K]; /* VNNI: two chains (vpdpbusd's latency) */
             for (int t = 0; t < NT; t++) s16[t] = s_hi[t] = _mm256_setzero_si256();
             for (int c = 0; c < 4; c++) {
@@ -331,12 +311,7 @@ static inline __attribute__((always_inline)) void q4_K_tile16(int64_t nb, const 
         __m512i isum[TILE_Q4_K], imin[TILE_Q4_K];
         for (int t = 0; t < NT; t++) isum[t] = imin[t] = _mm512_setzero_si512();
         for (int s = 0; s < 8; s++) {
-            if (NT >= 2) { /* as q4_K_tile: the same bytes ahead, a sub-block's share at a time */
-                const char *ahead = (const char *)(wb + PF_BLOCKS / 16) + 296 * s;
-                for (int l = 0; l < 5; l++) _mm_prefetch(ahead + 64 * l, _MM_HINT_T0);
-            } else {
-                prefetch_stream((const char *)wb + 296 * s, 296);
-            }
+            prefetch_stream((const char *)wb + 296 * s, 296);
             __m512i s16[TILE_Q4_K], s_hi[TILE_Q4_K];
             for (int t = 0; t < NT; t++) s16[t] = s_hi[t] = _mm512_setzero_si512();
             for (int c = 0; c < 4; c++) {
