@@ -10,7 +10,7 @@
 #   bench/spec.sh [-t 2] [-n 128] [--type Q4_0] [--block-std "0.0005 0.001"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-T=2 N=128 TYPE=Q4_0 STDS="0.0003 0.0005 0.001"
+T=2 N=128 TYPE=Q4_0 STDS="0.0003 0.0005 0.001 0.003 0.01"
 while [ $# -gt 0 ]; do
   case "$1" in
     -t) T=$2; shift 2 ;; -n) N=$2; shift 2 ;; --type) TYPE=$2; shift 2 ;; --block-std) STDS=$2; shift 2 ;;
