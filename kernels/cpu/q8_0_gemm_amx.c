@@ -15,8 +15,10 @@
  * The integer sums are the same (TDPBSSD's signed sums equal vpdpbusd's
  * unsigned sums less 128 * sum(y)), so the bits are gemm16's: tested
  * against gemm8 by KernelGemm16.SameBitsAsGemm8 on the variant chosen.
- * ybase is not needed. Tiles: 0-2 (A, B, C) for even blocks, 3-5 for odd.
+ * ybase is not needed (but for short calls, which go to the avx512 gemm16:
+ * amx_util.h). Tiles as amx_util.h says.
  */
+#include "amx_util.h"
 #include "dispatch.h"
 #include "q8_0_transpose.h"
 #include "quant_blocks.h"
@@ -24,29 +26,6 @@
 #include <immintrin.h>
 #include <stddef.h>
 #include <string.h>
-
-/* LDTILECFG's 64-byte operand (palette 1). */
-struct tile_config {
-    uint8_t  palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t  rows[16];
-};
-
-/* A (m token rows x 32 bytes), B (8 x 64), C (m x 16 int32), twice. */
-static void configure(int m) {
-    struct tile_config c;
-    memset(&c, 0, sizeof c);
-    c.palette = 1;
-    for (int h = 0; h < 2; h++) {
-        c.rows[3 * h + 0] = (uint8_t)m, c.colsb[3 * h + 0] = 32;
-        c.rows[3 * h + 1] = 8, c.colsb[3 * h + 1] = 64;
-        c.rows[3 * h + 2] = (uint8_t)m, c.colsb[3 * h + 2] = 64;
-    }
-    /* GCC's _tile_loadconfig tells the compiler it reads 8 bytes: without
-     * this barrier the stores to colsb and rows were dropped as dead. */
-    __asm__ volatile("" : : "r"(&c) : "memory");
-    _tile_loadconfig(&c);
-}
 
 /* acc[t] (row lanes) += isum[t] * (d_w * d_y[t]) for all 16 token rows:
  * rows past the tile's m are computed from stale sums and never stored (a
@@ -61,8 +40,11 @@ static inline __attribute__((always_inline)) void block_step(__m512 acc[16], con
 
 void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes, int n_tok,
                               const int32_t *ybase, const float *dyf, float *y, size_t y_stride, void *scratch) {
-    (void)ybase;
     const int64_t nb = n / NIB_QK8_0;
+    if (n_tok < NIB_AMX_MIN_TOKENS || nb > NIB_AMX_MAX_BLOCKS) {
+        nib_gemm16_q8_0_q8_0_avx512(n, w, w_row_bytes, xq, xq_row_bytes, n_tok, ybase, dyf, y, y_stride, scratch);
+        return;
+    }
     const struct nib_block_q8_0 *rows[16];
     for (int r = 0; r < 16; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
     struct q8_0x16t *wt = scratch;
@@ -74,7 +56,7 @@ void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, cons
     int configured = 0;
     for (int t0 = 0; t0 < n_tok; t0 += 16) {
         const int m = n_tok - t0 < 16 ? n_tok - t0 : 16;
-        if (m != configured) configure(configured = m);
+        if (m != configured) nib_amx_configure(configured = m);
         const char *a = (const char *)xq + (size_t)t0 * xq_row_bytes + offsetof(struct nib_block_q8_0, qs);
         const float *dy = dyf + (size_t)t0 * (size_t)nb;
         if (m < 16) {
