@@ -28,8 +28,9 @@
 #include <string.h>
 
 /* acc[t] (row lanes) += isum[t] * (d_w * d_y[t]) for all 16 token rows:
- * rows past the tile's m are computed from stale sums and never stored (a
- * fixed count keeps acc in registers); dyf has 16 rows of scales (dy16). */
+ * rows past a short tile's m are computed from stale sums and zero scales
+ * and never stored (a fixed count keeps acc in registers); dyf has 16 rows
+ * of scales (a short tile's come from dy_short). */
 static inline __attribute__((always_inline)) void block_step(__m512 acc[16], const int32_t isum[16 * 16], __m512 dw,
                                                              const float *dyf, int64_t nb) {
     for (int t = 0; t < 16; t++) {
