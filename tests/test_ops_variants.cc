@@ -3,6 +3,8 @@
 // overflow and underflow edges included) and lengths with vector tails.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "cpu_features.h"
 #include "dispatch.h"
 #include "fp16.h"
@@ -39,9 +41,10 @@ TEST(OpsVariants, SwigluGivesReferenceBits) {
     if (!variants) GTEST_SKIP() << "only the reference runs on this CPU";
 }
 
-// dot4 (one weight row against up to dot4_tokens token rows) and dot4x4 (four weight
-// rows against 4 token rows) give each pair's vec_dot bits: they only share
-// the weight unpacking. Only Q8_0 has a dot4x4 (the 34-byte blocks above).
+// dot4 (one weight row against up to dot4_tokens token rows), dot4x2 (two weight
+// rows against as many) and dot4x4 (four weight rows against 4 token rows) give
+// each pair's vec_dot bits: they only share the weight unpacking. Only Q8_0 has
+// a dot4x4 (the 34-byte blocks above), only Q6_K a dot4x2 (AVX-512).
 TEST(OpsVariants, Dot4GivesVecDotBits) {
     NibRng rng(0xd04);
     int checked = 0;
@@ -78,6 +81,25 @@ TEST(OpsVariants, Dot4GivesVecDotBits) {
                         k->vec_dot[type](n, &want, w.data(), xq.data() + (size_t)t * xrow);
                         EXPECT_EQ(memcmp(&got[t], &want, 4), 0) << k->name << " " << tt->name << " n=" << n << " rows " << m << " t " << t;
                     }
+                }
+                if (k->dot4x2[type]) { /* two weight rows: w, then another row drawn the same way */
+                    const size_t wrow = w.size();
+                    std::vector<uint8_t> w2(wrow * 2);
+                    memcpy(w2.data(), w.data(), wrow);
+                    std::vector<float> wf2((size_t)n);
+                    for (auto &f : wf2) f = rng.uniform() * 3.0f;
+                    tt->from_float(wf2.data(), w2.data() + wrow, n);
+                    for (int m = 1; m <= tk; m++) {
+                        float got16[16], want;
+                        k->dot4x2[type](n, got16, w2.data(), wrow, xq.data(), xrow, m);
+                        for (int r = 0; r < 2; r++)
+                            for (int t = 0; t < m; t++) {
+                                k->vec_dot[type](n, &want, w2.data() + (size_t)r * wrow, xq.data() + (size_t)t * xrow);
+                                EXPECT_EQ(memcmp(&got16[8 * r + t], &want, 4), 0)
+                                    << k->name << " dot4x2 " << tt->name << " n=" << n << " rows " << m << " row " << r << " t " << t;
+                            }
+                    }
+                    checked++;
                 }
                 if (k->dot4x4[type]) { /* four weight rows: row r is w with its quants rotated by r (and -128s) */
                     const size_t wrow = w.size();

@@ -77,6 +77,7 @@ static void override_avx512(struct nib_cpu_kernels *k) {
     k->packed8_tokens[NIB_TYPE_Q4_0] = 8; /* packed_avx2.c's TILE in this build */
     k->packed16[NIB_TYPE_Q4_0] = nib_packed16_q4_0_q8_0_avx512;
     k->packed16[NIB_TYPE_Q4_K] = nib_packed16_q4_K_q8_K_avx512;
+    k->dot4x2[NIB_TYPE_Q6_K] = nib_dot4x2_q6_K_q8_K_avx512;
     k->dot4_tokens[NIB_TYPE_Q6_K] = 8;    /* vec_dot_avx2_kquants.c's TILE_Q6_K in this build */
 }
 #endif

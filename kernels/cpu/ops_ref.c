@@ -160,6 +160,13 @@ static bool matmul_dot4(const struct nib_cpu_kernels *k, int w_type, const void 
                 for (int r = 0; r < 4; r++)
                     for (int i = 0; i < m; i++) y[(t + i) * n_out + o + r] = r16[4 * r + i];
             }
+            for (; k->dot4x2[w_type] && o + 2 <= o1; o += 2) {
+                float r16[16];
+                k->dot4x2[w_type](n_in, r16, (const char *)w + (size_t)o * w_row_bytes, w_row_bytes,
+                                  (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes, m);
+                for (int r = 0; r < 2; r++)
+                    for (int i = 0; i < m; i++) y[(t + i) * n_out + o + r] = r16[8 * r + i];
+            }
             for (; o < o1; o++) {
                 float r8[8];
                 dot4(n_in, r8, (const char *)w + (size_t)o * w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes,

@@ -345,6 +345,91 @@ static inline __attribute__((always_inline)) void q6_K_rows(int64_t nb, const st
     for (int t = 0; t < NT; t++) out[t] = hsum_f32x8(acc[t]);
 }
 
+#if NIB_VNNI
+/* q6_K_rows for two weight rows (x_row_bytes apart) at once in 512-bit
+ * vectors: the low 256 bits are row 0's ymm lanes, the high 256 row 1's,
+ * each activation chunk broadcast to both halves. Every lane takes the ymm
+ * kernel's steps (the scale word picks, the int32 sums, d = y.d * x.d as
+ * one rounded multiply, one fma per block), so each row's result is its
+ * vec_dot's bits; the weight unpacking and the dot products take half the
+ * instructions. out[8 * r + t]. */
+static inline __attribute__((always_inline)) void q6_K_rows2(int64_t nb, const struct nib_block_q6_K *x0, size_t x_row_bytes,
+                                                             const void *vy, size_t y_row_bytes, float *out, const int NT) {
+    const struct nib_block_q6_K *x1 = (const struct nib_block_q6_K *)((const char *)x0 + x_row_bytes);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
+    const struct nib_block_q8_K *y[TILE_Q6_K];
+    __m512 acc[TILE_Q6_K];
+    for (int t = 0; t < NT; t++) {
+        y[t] = (const struct nib_block_q8_K *)((const char *)vy + (size_t)t * y_row_bytes);
+        acc[t] = _mm512_setzero_ps();
+    }
+#define PAIR32(p0, p1) _mm512_inserti64x4(_mm512_castsi256_si512(load32(p0)), load32(p1), 1)
+    for (int64_t i = 0; i < nb; i++) {
+        prefetch_stream(x0 + i, sizeof x0[i]);
+        prefetch_stream(x1 + i, sizeof x1[i]);
+        const __m512i sc16 = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x0[i].scales))),
+            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x1[i].scales)), 1);
+        __m512i sumi[TILE_Q6_K];
+        for (int t = 0; t < NT; t++) sumi[t] = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            const __m512i l0 = PAIR32(x0[i].ql + 64 * h, x1[i].ql + 64 * h);
+            const __m512i l1 = PAIR32(x0[i].ql + 64 * h + 32, x1[i].ql + 64 * h + 32);
+            const __m512i hb = PAIR32(x0[i].qh + 32 * h, x1[i].qh + 32 * h);
+            /* dup_half per row: 128-bit lanes h, h of row 0's half, 2 + h, 2 + h of row 1's */
+            const __m512i sc = h ? _mm512_shuffle_i64x2(sc16, sc16, 0xF5) : _mm512_shuffle_i64x2(sc16, sc16, 0xA0);
+            __m512i q[4];
+            q[0] = _mm512_or_si512(_mm512_and_si512(l0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m2), 4));
+            q[1] = _mm512_or_si512(_mm512_and_si512(l1, m4),
+                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m4),
+                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m4),
+                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), m2), 4));
+            for (int s = 0; s < 4; s++) {
+                /* pick_scales per 256-bit half: word 2s in the low 128 bits, 2s + 1 in the high */
+                const int a = 2 * s, b = 2 * s + 1;
+                const __m128i ca = _mm_set1_epi16((short)(0x0100 * (2 * a + 1) + 2 * a));
+                const __m128i cb = _mm_set1_epi16((short)(0x0100 * (2 * b + 1) + 2 * b));
+                const __m256i c256 = _mm256_set_m128i(cb, ca);
+                const __m512i scs = _mm512_shuffle_epi8(sc, _mm512_inserti64x4(_mm512_castsi256_si512(c256), c256, 1));
+                for (int t = 0; t < NT; t++) {
+                    const __m512i yv = _mm512_broadcast_i64x4(load32(y[t][i].qs + 128 * h + 32 * s));
+                    sumi[t] = _mm512_dpwssd_epi32(sumi[t], scs, _mm512_maddubs_epi16(q[s], yv));
+                }
+            }
+        }
+        const __m512 dx = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(fp16_to_f32(x0[i].d))),
+                                                              _mm256_castps_pd(_mm256_set1_ps(fp16_to_f32(x1[i].d))), 1));
+        for (int t = 0; t < NT; t++) {
+            const __m512i bs = _mm512_madd_epi16(sc16, _mm512_broadcast_i64x4(load32(y[t][i].bsums)));
+            sumi[t] = _mm512_sub_epi32(sumi[t], _mm512_slli_epi32(bs, 5));
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(y[t][i].d), dx), _mm512_cvtepi32_ps(sumi[t]), acc[t]);
+        }
+    }
+#undef PAIR32
+    for (int t = 0; t < NT; t++) {
+        out[t] = hsum_f32x8(_mm512_castps512_ps256(acc[t]));
+        out[8 + t] = hsum_f32x8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[t]), 1)));
+    }
+}
+
+void NIB_X86_FN(nib_dot4x2_q6_K_q8_K)(int64_t n, float *out, const void *vx, size_t x_row_bytes, const void *vy,
+                                      size_t y_row_bytes, int n_rows) {
+    const int64_t nb = n / NIB_QK_K;
+    switch (n_rows) {
+    case 8: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 8); break;
+    case 7: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 7); break;
+    case 6: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 6); break;
+    case 5: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 5); break;
+    case 4: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 4); break;
+    case 3: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 3); break;
+    case 2: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 2); break;
+    default: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 1); break;
+    }
+}
+#endif
+
 void NIB_X86_FN(nib_vec_dot_q6_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy) {
     q6_K_rows(n / NIB_QK_K, vx, vy, 0, out, 1);
 }

@@ -51,6 +51,9 @@ void NIB_X86_PROTO(nib_gemm_tile_bf16)(int64_t n, float *out, const void *w, siz
 int NIB_X86_PROTO(nib_gemm_tile_rows)(void);
 void NIB_X86_PROTO(nib_dot4_q5_K_q8_K)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
                                        const float *dy);
+/* AVX-512 build only: two Q6_K weight rows against up to 8 activation rows, out[8 * r + t]. */
+void NIB_X86_PROTO(nib_dot4x2_q6_K_q8_K)(int64_t n, float *out, const void *x, size_t x_row_bytes, const void *y,
+                                         size_t y_row_bytes, int n_rows);
 void NIB_X86_PROTO(nib_dot4_q6_K_q8_K)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
                              const float *dy);
 void NIB_X86_PROTO(nib_swiglu)(const float *g, const float *u, int64_t n, float *y);
