@@ -3,8 +3,6 @@
 // overflow and underflow edges included) and lengths with vector tails.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-
 #include "cpu_features.h"
 #include "dispatch.h"
 #include "fp16.h"

@@ -304,6 +304,27 @@ void NIB_X86_FN(nib_dot4_q5_K_q8_K)(int64_t n, float *out, const void *vx, const
  * one-row case. */
 #define TILE_Q6_K (NIB_VNNI ? 8 : 4) /* activation rows per call: 8 where AVX-512 gives 32 registers */
 
+/* CALL(NT) for n = NT in 1..TILE_Q6_K: each token count its own compiled
+ * body (the accumulators stay in registers). */
+#define Q6_K_CASES_1_4(n, CALL)                                                                               \
+    case 4: CALL(4); break;                                                                                   \
+    case 3: CALL(3); break;                                                                                   \
+    case 2: CALL(2); break;                                                                                   \
+    default: CALL(1); break;
+#if NIB_VNNI
+#define Q6_K_BY_TOKENS(n, CALL)                                                                               \
+    switch (n) {                                                                                              \
+    case 8: CALL(8); break;                                                                                   \
+    case 7: CALL(7); break;                                                                                   \
+    case 6: CALL(6); break;                                                                                   \
+    case 5: CALL(5); break;                                                                                   \
+    Q6_K_CASES_1_4(n, CALL)                                                                                   \
+    }
+#else
+#define Q6_K_BY_TOKENS(n, CALL)                                                                               \
+    switch (n) { Q6_K_CASES_1_4(n, CALL) }
+#endif
+
 static inline __attribute__((always_inline)) void q6_K_rows(int64_t nb, const struct nib_block_q6_K *x, const void *vy,
                                                             size_t y_row_bytes, float *out, const int NT) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
@@ -417,16 +438,9 @@ static inline __attribute__((always_inline)) void q6_K_rows2(int64_t nb, const s
 void NIB_X86_FN(nib_dot4x2_q6_K_q8_K)(int64_t n, float *out, const void *vx, size_t x_row_bytes, const void *vy,
                                       size_t y_row_bytes, int n_rows) {
     const int64_t nb = n / NIB_QK_K;
-    switch (n_rows) {
-    case 8: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 8); break;
-    case 7: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 7); break;
-    case 6: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 6); break;
-    case 5: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 5); break;
-    case 4: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 4); break;
-    case 3: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 3); break;
-    case 2: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 2); break;
-    default: q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, 1); break;
-    }
+#define ROWS2(NT) q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, NT)
+    Q6_K_BY_TOKENS(n_rows, ROWS2);
+#undef ROWS2
 }
 #endif
 
@@ -438,16 +452,7 @@ void NIB_X86_FN(nib_dot4_q6_K_q8_K)(int64_t n, float *out, const void *vx, const
                              const float *dy) {
     (void)dy; /* Q8_K's scales are floats already */
     const int64_t nb = n / NIB_QK_K;
-    switch (n_rows) {
-#if NIB_VNNI
-    case 8: q6_K_rows(nb, vx, vy, y_row_bytes, out, 8); break;
-    case 7: q6_K_rows(nb, vx, vy, y_row_bytes, out, 7); break;
-    case 6: q6_K_rows(nb, vx, vy, y_row_bytes, out, 6); break;
-    case 5: q6_K_rows(nb, vx, vy, y_row_bytes, out, 5); break;
-#endif
-    case 4: q6_K_rows(nb, vx, vy, y_row_bytes, out, 4); break;
-    case 3: q6_K_rows(nb, vx, vy, y_row_bytes, out, 3); break;
-    case 2: q6_K_rows(nb, vx, vy, y_row_bytes, out, 2); break;
-    default: q6_K_rows(nb, vx, vy, y_row_bytes, out, 1); break;
-    }
+#define ROWS1(NT) q6_K_rows(nb, vx, vy, y_row_bytes, out, NT)
+    Q6_K_BY_TOKENS(n_rows, ROWS1);
+#undef ROWS1
 }
