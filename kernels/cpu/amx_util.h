@@ -3,7 +3,8 @@
  * (q8_0_gemm_amx.c, packed_amx.c), built with -mamx-tile -mamx-int8 and
  * AVX-512. Their layout: tiles 0-2 (A, B, C) for even blocks, 3-5 for odd;
  * A = m token rows x 32 activation bytes (one Q8_0 block), B = 8 rows of 16
- * dwords (16 weight rows x 4 consecutive weights: K = 32), C = m x 16 int32.
+ * dwords (16 weight rows x 4 consecutive weights: K = 32), C = m x 16 int32;
+ * and their float step (nib_amx_block_step).
  */
 #ifndef NIB_AMX_UTIL_H
 #define NIB_AMX_UTIL_H
@@ -12,12 +13,12 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Calls with fewer token rows go to the avx512 kernels (a tile of m rows
- * costs about what one of 16 does), and rows of more blocks too (the
- * kernels keep per-block scratch on the stack: 448 blocks, ~320 KiB, covers
- * rows of up to 14336 weights). */
+/* Q8_0 GEMM calls with fewer token rows go to the avx512 gemm16 (a tile of
+ * m rows costs about what one of 16 does). */
 #define NIB_AMX_MIN_TOKENS 16
-#define NIB_AMX_MAX_BLOCKS 448
+/* The Q4_0 packed16 on tiles (packed_amx.c) takes tiles of 16 token rows,
+ * and a last short one of this many rows or more. */
+#define NIB_AMX_MIN_PACKED 12
 
 /* LDTILECFG's 64-byte operand (palette 1). */
 struct nib_amx_config {
@@ -26,8 +27,11 @@ struct nib_amx_config {
     uint8_t  rows[16];
 };
 
+/* Loads the layout for m token rows unless the tile unit has it already
+ * (STTILECFG reads the one in force, whoever set it: LDTILECFG costs far
+ * more than the check). */
 static inline void nib_amx_configure(int m) {
-    struct nib_amx_config c;
+    struct nib_amx_config c, cur;
     memset(&c, 0, sizeof c);
     c.palette = 1;
     for (int h = 0; h < 2; h++) {
@@ -35,10 +39,112 @@ static inline void nib_amx_configure(int m) {
         c.rows[3 * h + 1] = 8, c.colsb[3 * h + 1] = 64;
         c.rows[3 * h + 2] = (uint8_t)m, c.colsb[3 * h + 2] = 64;
     }
-    /* GCC's _tile_loadconfig tells the compiler it reads 8 bytes: without
-     * this barrier the stores to colsb and rows were dropped as dead. */
-    __asm__ volatile("" : : "r"(&c) : "memory");
+    _tile_storeconfig(&cur);
+    /* GCC's _tile_loadconfig and _tile_storeconfig tell the compiler they
+     * touch 8 bytes: without these barriers the stores to colsb and rows
+     * were dropped as dead, and cur's bytes read before STTILECFG wrote them. */
+    __asm__ volatile("" : : "r"(&c), "r"(&cur) : "memory");
+    if (memcmp(&c, &cur, sizeof c) == 0) return;
     _tile_loadconfig(&c);
 }
+
+/* acc[t] (weight-row lanes) += isum[t] * (d_w * d_y[t]) for the NT token
+ * rows of a C tile stored at isum (16 int32 a row): the repacked kernels'
+ * float step, one block. dyf: token row 0's scale of the block, rows nb
+ * apart. */
+static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[16], const int32_t isum[16 * 16], __m512 dw,
+                                                                     const float *dyf, int64_t nb, const int NT) {
+    for (int t = 0; t < NT; t++) {
+        const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dyf[(size_t)t * (size_t)nb]));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512((const void *)(isum + 16 * t))), d, acc[t]);
+    }
+}
+
+/* Block j of a token tile on tile set S (0: tiles 0-2, 1: tiles 3-5;
+ * S = j & 1). AMX runs its instructions in order, and a tile store waits
+ * for its TDPBSSD; a load of what a tile store wrote waits for the store;
+ * a tile load of what vector stores just wrote waits for them. So step j
+ * stores block j - 2's C tile (TDPBSSD j - 1 ran meanwhile), issues block j
+ * (unpacked two steps earlier where the weights stream), and runs the float
+ * step of block j - 3 (stored one step earlier). issue == 0: the drain. */
+#define NIB_AMX_STEP(S, TA, TB, TC, j, issue)                                                                          \
+    do {                                                                                                               \
+        if ((j) >= 2 && (j) - 2 < nb) _tile_stored(TC, c[S], 64);                                                      \
+        if (issue) {                                                                                                   \
+            PREP((j) + 2);                                                                                             \
+            _tile_loadd(TA, a + (size_t)(j) * sizeof(struct nib_block_q8_0), (long)xq_row_bytes);                      \
+            _tile_loadd(TB, WT(j)->qs, 64);                                                                            \
+            _tile_zero(TC);                                                                                            \
+            _tile_dpbssd(TC, TA, TB);                                                                                  \
+        }                                                                                                              \
+        if ((j) >= 3) nib_amx_block_step(acc, c[1 - (S)], _mm512_load_ps(WT((j) - 3)->d), dyf + (j) - 3, nb, NT);      \
+    } while (0)
+#define NIB_AMX_STEP0(j, issue) NIB_AMX_STEP(0, 0, 1, 2, j, issue)
+#define NIB_AMX_STEP1(j, issue) NIB_AMX_STEP(1, 3, 4, 5, j, issue)
+
+/* The blocks of one token tile (NT <= 16 rows) in block order, into acc,
+ * then stored to y (rows y_stride apart). In scope: nb, a (token row 0's
+ * quants of block 0; rows xq_row_bytes apart), dyf, NT; WT(j): block j in
+ * B layout (->qs: 8 rows of 64 bytes; ->d: 16 float scales, 64-byte
+ * aligned); PREP(j): makes it, or nothing. */
+#define NIB_AMX_TOKEN_TILE()                                                                                           \
+    do {                                                                                                               \
+        _Alignas(64) int32_t c[2][16 * 16];                                                                            \
+        __m512 acc[16];                                                                                                \
+        for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();                                                     \
+        PREP(0);                                                                                                       \
+        PREP(1);                                                                                                       \
+        int64_t j = 0;                                                                                                 \
+        for (; j + 2 <= nb; j += 2) {                                                                                  \
+            NIB_AMX_STEP0(j, 1);                                                                                       \
+            NIB_AMX_STEP1(j + 1, 1);                                                                                   \
+        }                                                                                                              \
+        if (j < nb) {                                                                                                  \
+            NIB_AMX_STEP0(j, 1);                                                                                       \
+            NIB_AMX_STEP1(j + 1, 0);                                                                                   \
+            NIB_AMX_STEP0(j + 2, 0);                                                                                   \
+            NIB_AMX_STEP1(j + 3, 0);                                                                                   \
+        } else {                                                                                                       \
+            NIB_AMX_STEP0(j, 0);                                                                                       \
+            NIB_AMX_STEP1(j + 1, 0);                                                                                   \
+            NIB_AMX_STEP0(j + 2, 0);                                                                                   \
+        }                                                                                                              \
+        for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);                               \
+    } while (0)
+
+/* CALL(NT, ...) for NT = m (1..16), a compile-time count. */
+#define NIB_AMX_BY_TOKENS(m, CALL, ...)                                                                                \
+    switch (m) {                                                                                                       \
+    case 16: CALL(16, __VA_ARGS__); break;                                                                             \
+    case 15: CALL(15, __VA_ARGS__); break;                                                                             \
+    case 14: CALL(14, __VA_ARGS__); break;                                                                             \
+    case 13: CALL(13, __VA_ARGS__); break;                                                                             \
+    case 12: CALL(12, __VA_ARGS__); break;                                                                             \
+    case 11: CALL(11, __VA_ARGS__); break;                                                                             \
+    case 10: CALL(10, __VA_ARGS__); break;                                                                             \
+    case 9: CALL(9, __VA_ARGS__); break;                                                                               \
+    case 8: CALL(8, __VA_ARGS__); break;                                                                               \
+    case 7: CALL(7, __VA_ARGS__); break;                                                                               \
+    case 6: CALL(6, __VA_ARGS__); break;                                                                               \
+    case 5: CALL(5, __VA_ARGS__); break;                                                                               \
+    case 4: CALL(4, __VA_ARGS__); break;                                                                               \
+    case 3: CALL(3, __VA_ARGS__); break;                                                                               \
+    case 2: CALL(2, __VA_ARGS__); break;                                                                               \
+    default: CALL(1, __VA_ARGS__); break;                                                                              \
+    }
+
+/* The first n token rows in tiles of 16 (the last one shorter), each under
+ * its tile configuration: CALL(NT, at, dt, yt) with token row t0's quants
+ * (at), scales (dt) and output row (yt). In scope: xq, xq_row_bytes, dyf,
+ * nb, y, y_stride. */
+#define NIB_AMX_TOKEN_TILES(n, CALL)                                                                                   \
+    for (int t0 = 0; t0 < (n); t0 += 16) {                                                                             \
+        const int m = (n) - t0 < 16 ? (n) - t0 : 16;                                                                   \
+        nib_amx_configure(m);                                                                                          \
+        const char *at = (const char *)xq + (size_t)t0 * xq_row_bytes + offsetof(struct nib_block_q8_0, qs);           \
+        const float *dt = dyf + (size_t)t0 * (size_t)nb;                                                               \
+        float *yt = y + (size_t)t0 * y_stride;                                                                         \
+        NIB_AMX_BY_TOKENS(m, CALL, at, dt, yt)                                                                         \
+    }
 
 #endif

@@ -17,6 +17,7 @@ static void fill_ref(struct nib_cpu_kernels *k) {
         k->vec_dot[t] = tt->vec_dot;
         k->quantize_act[t] = tt->from_float;
         k->packed8_tokens[t] = 4;
+        k->packed16_tokens[t] = 4;
         k->dot4_tokens[t] = 4;
     }
     k->quantize_act[NIB_TYPE_Q8_0] = nib_quantize_act_q8_0_ref;
@@ -77,6 +78,8 @@ static void override_avx512(struct nib_cpu_kernels *k) {
     k->packed8_tokens[NIB_TYPE_Q4_0] = 8; /* packed_avx2.c's TILE in this build */
     k->packed16[NIB_TYPE_Q4_0] = nib_packed16_q4_0_q8_0_avx512;
     k->packed16[NIB_TYPE_Q4_K] = nib_packed16_q4_K_q8_K_avx512;
+    k->packed16_tokens[NIB_TYPE_Q4_0] = 8;
+    k->packed16_tokens[NIB_TYPE_Q4_K] = 4; /* TILE_Q4_K */
     k->dot4x2[NIB_TYPE_Q6_K] = nib_dot4x2_q6_K_q8_K_avx512;
     k->dot4_tokens[NIB_TYPE_Q6_K] = 8;    /* vec_dot_avx2_kquants.c's TILE_Q6_K in this build */
 }
@@ -117,6 +120,8 @@ static void init(void) {
 #ifdef NIB_HAVE_AMX
     override_avx512(&tables[NIB_CPU_VARIANT_AMX]);
     tables[NIB_CPU_VARIANT_AMX].gemm16[NIB_TYPE_Q8_0] = nib_gemm16_q8_0_q8_0_amx;
+    tables[NIB_CPU_VARIANT_AMX].packed16[NIB_TYPE_Q4_0] = nib_packed16_q4_0_q8_0_amx;
+    tables[NIB_CPU_VARIANT_AMX].packed16_tokens[NIB_TYPE_Q4_0] = NIB_AMX_PACKED_TOKENS;
 #endif
 #endif
 #if defined(__aarch64__)

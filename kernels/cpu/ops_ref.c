@@ -43,7 +43,7 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
                           const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int64_t n_gemm, int nt) {
     nib_packed8_fn kern = k->packed8[w_type];
     nib_packed16_fn kern16 = nib_op_packed_paired(w_type, n_out) ? k->packed16[w_type] : NULL;
-    const int tile = k->packed8_tokens[w_type];
+    const int tile = kern16 ? k->packed16_tokens[w_type] : k->packed8_tokens[w_type];
     if (w_type == NIB_TYPE_Q4_0) n_gemm = 0; /* its GEMV and GEMM orders agree: tiles need not stop at n_gemm */
     const size_t group_bytes = nib_repack_size(w_type, n_in, 8);
     const int64_t nb = n_in / 32, chunk = n_tok < PACKED_TOKEN_CHUNK ? n_tok : PACKED_TOKEN_CHUNK;
