@@ -122,6 +122,8 @@ static void init(void) {
     tables[NIB_CPU_VARIANT_AMX].gemm16[NIB_TYPE_Q8_0] = nib_gemm16_q8_0_q8_0_amx;
     tables[NIB_CPU_VARIANT_AMX].packed16[NIB_TYPE_Q4_0] = nib_packed16_q4_0_q8_0_amx;
     tables[NIB_CPU_VARIANT_AMX].packed16_tokens[NIB_TYPE_Q4_0] = NIB_AMX_PACKED_TOKENS;
+    tables[NIB_CPU_VARIANT_AMX].packed16[NIB_TYPE_Q4_K] = nib_packed16_q4_K_q8_K_amx;
+    tables[NIB_CPU_VARIANT_AMX].packed16_tokens[NIB_TYPE_Q4_K] = NIB_AMX_PACKED_TOKENS;
 #endif
 #endif
 #if defined(__aarch64__)

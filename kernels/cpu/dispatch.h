@@ -154,8 +154,10 @@ void nib_swiglu_ref(const float *g, const float *u, int64_t n, float *y);
  * NIB_HAVE_AMX): the amx variant's gemm16 for Q8_0 and packed16 for Q4_0. */
 void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes, int n_tok,
                               const int32_t *ybase, const float *dyf, float *y, size_t y_stride, void *scratch);
-#define NIB_AMX_PACKED_TOKENS 64 /* the most token rows one call of the latter takes */
+#define NIB_AMX_PACKED_TOKENS 64 /* the most token rows one call of the packed16s takes */
 void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
+void nib_packed16_q4_K_q8_K_amx(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                 size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
 
 /* vec_dot_neon.c (plain ARMv8-A, aarch64 only): float dots and activation

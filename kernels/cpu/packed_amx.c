@@ -1,7 +1,8 @@
 /*
- * packed_amx.c — the amx variant's Q4_0 packed16 (dispatch.h's
+ * packed_amx.c — the amx variant's Q4_0 and Q4_K packed16 (dispatch.h's
  * nib_packed16_fn): a pair of 8-row groups in repack.h's paired layout
- * against up to NIB_AMX_PACKED_TOKENS activation rows, on Intel AMX tiles.
+ * against up to NIB_AMX_PACKED_TOKENS activation rows, on Intel AMX tiles
+ * (Q4_K: below).
  * Built with AVX-512 F/BW/VL/VNNI and AMX-TILE/AMX-INT8; called only where
  * cpu_features.c found AMX and Linux granted the tile state.
  *
@@ -95,4 +96,127 @@ void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, siz
     NIB_AMX_TOKEN_TILES(n_amx, STREAM);
 #undef STREAM
     avx512_rows(n, pair, xq, xq_row_bytes, n_amx, n_tok, y, y_stride, gemm, ycorr, dyf);
+}
+
+/* Q4_K x Q8_K over struct nib_block_q4_Kx16 (16 rows, one stream), in
+ * the GEMM order of packed16's Q4_K (llama.cpp's repacked GEMM): per pair
+ * of sub-blocks and token row, isum = sc[s] * dot_s + sc[s+1] * dot_s+1 in
+ * int32 and acc = fma((float)isum, d_w * d_y, acc); the mins' term
+ * imin = m[s] * (bsums 0-1) + m[s+1] * (bsums 2-3) of the pair and
+ * accm = fma((float)imin, dmin_w * d_y, accm); y = acc - accm. Each
+ * sub-block's dot is one TDPBSSD (the weights 0..15 unpacked into B's
+ * layout as for Q4_0, K = 32); the two accumulations are independent chains,
+ * so accm runs first, parked in y, and acc after it, NT registers each. */
+#define KSUB(g) ((const struct nib_block_q4_Kx16 *)w + (g) / 8)
+/* Sub-block g (of all the row's, 8 a super-block) on tile set S, in
+ * NIB_AMX_STEP's pipeline: store g - 2's C tile (four buffers), unpack
+ * g + 2, issue g; on even steps the pair g - 4, g - 3 (both stored). */
+#define KSTEP(S, TA, TB, TC, g, issue)                                                                             \
+    do {                                                                                                           \
+        if ((g) >= 2 && (g) - 2 < n_sub) _tile_stored(TC, c[((g) - 2) & 3], 64);                                  \
+        if (issue) {                                                                                               \
+            if ((g) + 2 < n_sub) unpack_sub(KSUB((g) + 2), ((g) + 2) % 8, ring[((g) + 2) % RING]);                 \
+            _tile_loadd(TA, a + (size_t)((g) / 8) * sizeof(struct nib_block_q8_K) + 4 + 32 * ((g) % 8),            \
+                        (long)xq_row_bytes);                                                                       \
+            _tile_loadd(TB, ring[(g) % RING], 64);                                                                 \
+            _tile_zero(TC);                                                                                        \
+            _tile_dpbssd(TC, TA, TB);                                                                              \
+        }                                                                                                          \
+        if ((S) == 0 && (g) >= 4) q4_K_pair(acc, c[((g) - 4) & 3], c[((g) - 3) & 3], KSUB((g) - 4), ((g) - 4) % 8, \
+                                            dy + ((g) - 4) / 8 * 16, NT);                                          \
+    } while (0)
+
+static inline __attribute__((always_inline)) void unpack_sub(const struct nib_block_q4_Kx16 *wb, int s, int8_t out[8][64]) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    if (s == 0) prefetch_stream(wb, sizeof *wb);
+    for (int c = 0; c < 4; c++) {
+        const __m512i q = _mm512_loadu_si512((const void *)wb->qs[s][c]);
+        _mm512_store_si512((void *)out[2 * c], _mm512_and_si512(q, m4));
+        _mm512_store_si512((void *)out[2 * c + 1], _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
+    }
+}
+
+/* The pair of sub-blocks s, s + 1 (s even) of super-block wb, from their
+ * stored C tiles c0, c1; dy: the tile's token scales of the super-block. */
+static inline __attribute__((always_inline)) void q4_K_pair(__m512 acc[16], const int32_t *c0, const int32_t *c1,
+                                                            const struct nib_block_q4_Kx16 *wb, int s, const float *dy,
+                                                            const int NT) {
+    const __m512i sc0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)wb->sc[s]));
+    const __m512i sc1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)wb->sc[s + 1]));
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)wb->d));
+    for (int t = 0; t < NT; t++) {
+        const __m512i isum = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_load_si512((const void *)(c0 + 16 * t)), sc0),
+                                              _mm512_mullo_epi32(_mm512_load_si512((const void *)(c1 + 16 * t)), sc1));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(dy[t])), acc[t]);
+    }
+}
+
+/* NT (<= 16) token rows: y = acc - accm (see above). */
+static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const struct nib_block_q4_Kx16 *w, const char *xq,
+                                                            size_t xq_row_bytes, float *y, size_t y_stride, const int NT) {
+    _Alignas(64) float dy[nb * 16];
+    _Alignas(16) int32_t pairs[nb * 16 * 4]; /* [b][t][pair]: bsums 4p+0..1 | 4p+2..3 << 16, as 16-bit sums */
+    for (int t = 0; t < NT; t++)
+        for (int64_t b = 0; b < nb; b++) {
+            const struct nib_block_q8_K *ab = (const struct nib_block_q8_K *)(xq + (size_t)t * xq_row_bytes) + b;
+            dy[b * 16 + t] = ab->d;
+            _mm_store_si128((__m128i *)(pairs + (b * 16 + t) * 4),
+                            _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)ab->bsums),
+                                           _mm_loadu_si128((const __m128i *)(ab->bsums + 8))));
+        }
+    __m512 acc[16];
+    for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) { /* the mins first */
+        const __m512 dmw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)w[b].dmin));
+        for (int p = 0; p < 4; p++) {
+            const __m128i m0 = _mm_loadu_si128((const __m128i *)w[b].m[2 * p]), m1 = _mm_loadu_si128((const __m128i *)w[b].m[2 * p + 1]);
+            const __m512i mn2 = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(m0, m1)),
+                                                                              _mm_unpackhi_epi8(m0, m1), 1));
+            for (int t = 0; t < NT; t++) {
+                const __m512i imin = _mm512_dpwssd_epi32(_mm512_setzero_si512(), mn2, _mm512_set1_epi32(pairs[(b * 16 + t) * 4 + p]));
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(imin), _mm512_mul_ps(dmw, _mm512_set1_ps(dy[b * 16 + t])), acc[t]);
+            }
+        }
+    }
+    for (int t = 0; t < NT; t++) {
+        _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);
+        acc[t] = _mm512_setzero_ps();
+    }
+    _Alignas(64) int32_t c[4][16 * 16];
+    _Alignas(64) int8_t ring[RING][8][64];
+    const char *a = xq;
+    const int64_t n_sub = 8 * nb; /* even */
+    unpack_sub(KSUB(0), 0, ring[0]);
+    unpack_sub(KSUB(1), 1, ring[1]);
+    int64_t g = 0;
+    for (; g < n_sub; g += 2) {
+        KSTEP(0, 0, 1, 2, g, 1);
+        KSTEP(1, 3, 4, 5, g + 1, 1);
+    }
+    KSTEP(0, 0, 1, 2, g, 0);
+    KSTEP(1, 3, 4, 5, g + 1, 0);
+    KSTEP(0, 0, 1, 2, g + 2, 0);
+    for (int t = 0; t < NT; t++) {
+        float *yt = y + (size_t)t * y_stride;
+        _mm512_storeu_ps(yt, _mm512_sub_ps(acc[t], _mm512_loadu_ps(yt)));
+    }
+}
+
+void nib_packed16_q4_K_q8_K_amx(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
+                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf) {
+    const int64_t nb = n / NIB_QK_K;
+    /* GEMM-order calls in whole tiles of 16 rows, a short tail of NIB_AMX_MIN_PACKED+ too */
+    const int n_amx = !gemm ? 0 : n_tok % 16 >= NIB_AMX_MIN_PACKED ? n_tok : n_tok / 16 * 16;
+    for (int t0 = 0; t0 < n_amx; t0 += 16) {
+        const int m = n_amx - t0 < 16 ? n_amx - t0 : 16;
+        nib_amx_configure(m);
+        const char *at = (const char *)xq + (size_t)t0 * xq_row_bytes;
+        float *yt = y + (size_t)t0 * y_stride;
+#define KTILE(NT, ...) q4_K_tile(nb, pair, at, xq_row_bytes, yt, y_stride, NT)
+        NIB_AMX_BY_TOKENS(m, KTILE, 0)
+#undef KTILE
+    }
+    for (int t = n_amx; t < n_tok; t += 4) /* the avx512 kernel takes 4 rows a call */
+        nib_packed16_q4_K_q8_K_avx512(n, pair, (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes,
+                                      n_tok - t < 4 ? n_tok - t : 4, y + (size_t)t * y_stride, y_stride, gemm, ycorr, dyf);
 }
