@@ -120,7 +120,7 @@ for label, rt, m, o in (("prompt-heavy, (b) / (a)", ratio, many, one), ("decode-
           f"{'met' if rt >= 5 else 'not met'}; prompts {m['prompt_tokens'] / m['requests']:.0f} tokens on average, "
           f"{o['max_tokens']} generated).")
 print(f"\nWith {many['requests']} requests per 8-client phase, TTFT p99 is their maximum. The decode-heavy ratio is "
-      "bounded by batched decoding itself (`nib bench --parallel 8`, bench/RESULTS.md), the prompt-heavy one also by "
+      "bounded by batched decoding itself (`nib bench --parallel 8`, bench/README.md), the prompt-heavy one also by "
       "prompt processing, which every client pays in full.")
 PY
   [ -s "$soaks" ] && { echo; cat "$soaks"; } >>"$OUTFILE"
