@@ -27,11 +27,17 @@ struct nib_amx_config {
     uint8_t  rows[16];
 };
 
-/* Loads the layout for m token rows unless the tile unit has it already
- * (STTILECFG reads the one in force, whoever set it: LDTILECFG costs far
- * more than the check). */
+/* The token rows of the layout this thread's tile unit holds (0: none);
+ * nib's AMX kernels are the only code that loads one (defined in
+ * packed_amx.c). */
+extern _Thread_local int nib_amx_rows_loaded;
+
+/* Loads the layout for m token rows unless this thread holds it already:
+ * LDTILECFG, and STTILECFG too, wait for the tile unit to drain (checking
+ * with STTILECFG per tile took 18% of the Q8_0 GEMM's time). */
 static inline void nib_amx_configure(int m) {
-    struct nib_amx_config c, cur;
+    if (nib_amx_rows_loaded == m) return;
+    struct nib_amx_config c;
     memset(&c, 0, sizeof c);
     c.palette = 1;
     for (int h = 0; h < 2; h++) {
@@ -39,13 +45,11 @@ static inline void nib_amx_configure(int m) {
         c.rows[3 * h + 1] = 8, c.colsb[3 * h + 1] = 64;
         c.rows[3 * h + 2] = (uint8_t)m, c.colsb[3 * h + 2] = 64;
     }
-    _tile_storeconfig(&cur);
-    /* GCC's _tile_loadconfig and _tile_storeconfig tell the compiler they
-     * touch 8 bytes: without these barriers the stores to colsb and rows
-     * were dropped as dead, and cur's bytes read before STTILECFG wrote them. */
-    __asm__ volatile("" : : "r"(&c), "r"(&cur) : "memory");
-    if (memcmp(&c, &cur, sizeof c) == 0) return;
+    /* GCC's _tile_loadconfig tells the compiler it reads 8 bytes: without
+     * this barrier the stores to colsb and rows were dropped as dead. */
+    __asm__ volatile("" : : "r"(&c) : "memory");
     _tile_loadconfig(&c);
+    nib_amx_rows_loaded = m;
 }
 
 /* acc[t] (weight-row lanes) += isum[t] * (d_w * d_y[t]) for the NT token

@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <string.h>
 
+_Thread_local int nib_amx_rows_loaded;
+
 /* One block of the pair unpacked: B's 8 rows of 64 bytes, the 16 row scales. */
 struct q4_0x16_amx {
     _Alignas(64) int8_t qs[8][64];
