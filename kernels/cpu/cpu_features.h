@@ -33,7 +33,7 @@ enum nib_cpu_variant {
     /* x86-64: the AVX2 kernels built again with AVX-512 F/BW/VL/VNNI (32
      * vector registers, vpdpbusd); the same bits as AVX2 (avx2_util.h) */
     NIB_CPU_VARIANT_AVX512 = 3,
-    /* x86-64: avx512's table with the Q8_0 prompt GEMM on AMX tiles
+    /* x86-64: avx512's table with the Q8_0, Q4_0 and Q4_K prompt kernels on AMX tiles
      * (AMX-TILE + AMX-INT8, the OS saving tile state and granting it to
      * this process); the same bits as avx512 */
     NIB_CPU_VARIANT_AMX = 4,

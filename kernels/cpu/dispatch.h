@@ -109,7 +109,7 @@ struct nib_cpu_kernels {
     nib_packed8_fn      packed8[NIB_TYPE_COUNT];
     nib_packed16_fn     packed16[NIB_TYPE_COUNT];      /* NULL where a variant has none */
     int                 packed8_tokens[NIB_TYPE_COUNT]; /* the most activation rows one packed8 call takes (4 or 8) */
-    int                 packed16_tokens[NIB_TYPE_COUNT]; /* the same for packed16 (8; amx Q4_0: 64) */
+    int                 packed16_tokens[NIB_TYPE_COUNT]; /* the same for packed16 (avx512: 8 Q4_0, 4 Q4_K; amx: 64) */
     nib_dot4_fn         dot4[NIB_TYPE_COUNT];         /* by weight type, NULL for most */
     int                 dot4_tokens[NIB_TYPE_COUNT];  /* the most activation rows one dot4 call takes (4 or 8) */
     nib_dot4x2_fn       dot4x2[NIB_TYPE_COUNT];       /* by weight type, NULL for most (AVX-512: Q6_K) */
@@ -151,7 +151,7 @@ void nib_swiglu_ref(const float *g, const float *u, int64_t n, float *y);
 #include "x86_kernels.h"
 #undef NIB_X86_PROTO
 /* q8_0_gemm_amx.c and packed_amx.c (built where the compiler has AMX:
- * NIB_HAVE_AMX): the amx variant's gemm16 for Q8_0 and packed16 for Q4_0. */
+ * NIB_HAVE_AMX): the amx variant's gemm16 for Q8_0 and packed16 for Q4_0 and Q4_K. */
 void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes, int n_tok,
                               const int32_t *ybase, const float *dyf, float *y, size_t y_stride, void *scratch);
 #define NIB_AMX_PACKED_TOKENS 64 /* the most token rows one call of the packed16s takes */

@@ -325,6 +325,21 @@ void NIB_X86_FN(nib_dot4_q5_K_q8_K)(int64_t n, float *out, const void *vx, const
     switch (n) { Q6_K_CASES_1_4(n, CALL) }
 #endif
 
+/* The four 32-weight chunks q[0..3] of one half (h) of a Q6_K block, as
+ * unsigned 6-bit bytes, in W-bit vectors (256, or 512 for two rows side by
+ * side): low nibbles of ql (l0: bytes 0-31, l1: 32-63) for chunks 0 and 1,
+ * high nibbles for 2 and 3, each with its 2 bits of qh (hb) above. */
+#define Q6_K_QUANTS(W, l0, l1, hb, m4, m2, q)                                                                          \
+    do {                                                                                                               \
+        q[0] = _mm##W##_or_si##W(_mm##W##_and_si##W(l0, m4), _mm##W##_slli_epi16(_mm##W##_and_si##W(hb, m2), 4));      \
+        q[1] = _mm##W##_or_si##W(_mm##W##_and_si##W(l1, m4),                                                           \
+                                 _mm##W##_slli_epi16(_mm##W##_and_si##W(_mm##W##_srli_epi16(hb, 2), m2), 4));          \
+        q[2] = _mm##W##_or_si##W(_mm##W##_and_si##W(_mm##W##_srli_epi16(l0, 4), m4),                                   \
+                                 _mm##W##_slli_epi16(_mm##W##_and_si##W(_mm##W##_srli_epi16(hb, 4), m2), 4));          \
+        q[3] = _mm##W##_or_si##W(_mm##W##_and_si##W(_mm##W##_srli_epi16(l1, 4), m4),                                   \
+                                 _mm##W##_slli_epi16(_mm##W##_and_si##W(_mm##W##_srli_epi16(hb, 6), m2), 4));          \
+    } while (0)
+
 static inline __attribute__((always_inline)) void q6_K_rows(int64_t nb, const struct nib_block_q6_K *x, const void *vy,
                                                             size_t y_row_bytes, float *out, const int NT) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
@@ -344,13 +359,7 @@ static inline __attribute__((always_inline)) void q6_K_rows(int64_t nb, const st
             const __m256i hb = load32(x[i].qh + 32 * h);
             const __m256i sc = dup_half(sc16, h);
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            Q6_K_QUANTS(256, l0, l1, hb, m4, m2, q);
             for (int s = 0; s < 4; s++) {
                 const __m256i scs = pick_scales(sc, 2 * s, 2 * s + 1);
                 for (int t = 0; t < NT; t++)
@@ -400,13 +409,7 @@ static inline __attribute__((always_inline)) void q6_K_rows2(int64_t nb, const s
             /* dup_half per row: 128-bit lanes h, h of row 0's half, 2 + h, 2 + h of row 1's */
             const __m512i sc = h ? _mm512_shuffle_i64x2(sc16, sc16, 0xF5) : _mm512_shuffle_i64x2(sc16, sc16, 0xA0);
             __m512i q[4];
-            q[0] = _mm512_or_si512(_mm512_and_si512(l0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m2), 4));
-            q[1] = _mm512_or_si512(_mm512_and_si512(l1, m4),
-                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m2), 4));
-            q[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m4),
-                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), m2), 4));
-            q[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m4),
-                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), m2), 4));
+            Q6_K_QUANTS(512, l0, l1, hb, m4, m2, q);
             for (int s = 0; s < 4; s++) {
                 /* pick_scales per 256-bit half: word 2s in the low 128 bits, 2s + 1 in the high */
                 const int a = 2 * s, b = 2 * s + 1;
