@@ -9,6 +9,16 @@
 #include "kv_cache.h"
 #include "model.h"
 
+/* A test's record of MoE routing: every routed row (each layer, in the
+ * order routed) appends its k expert ids as chosen and its margin, the k-th
+ * probability less the largest unchosen one (how near the choice was to a
+ * tie); rows past cap are counted in n but not kept. */
+struct nib_moe_trace {
+    int32_t *ids;    /* [cap][k] */
+    float   *margin; /* [cap] */
+    int64_t  n, cap;
+};
+
 struct nib_context {
     const struct nib_model *m;
     int32_t n_ctx, n_batch, n_threads;
@@ -30,6 +40,7 @@ struct nib_context {
     float   *moe_probs, *moe_weights, *moe_out, *moe_down; /* moe_down: one expert's rows [n_batch][n_embd] */
     int32_t *moe_ids, *moe_rows, *moe_start;
     void    *moe_xq;
+    struct nib_moe_trace *moe_trace; /* NULL but in tests */
     int32_t *tok_seq, *tok_pos;
     int32_t *tok_tile;        /* [n_batch + 1]: forward.c's attention tiles' first tokens */
 

@@ -80,7 +80,7 @@ struct nib_gpu {
     int      att_split;                  /* key splits of attention for batches of <= ATT_SPLIT_ROWS rows */
     struct nib_cuda_graph *graph[2];     /* the one-token step without / with the head, captured at its first run */
     bool     graph_off;                  /* NIB_CUDA_GRAPH=0, or the capture failed once */
-    bool     att_tiles;                  /* NIB_CUDA_ATT_TILES=1: prompt batches of one sequence through the tiled kernel */
+    bool     att_tiles;                  /* prompt batches of one sequence through the tiled kernel (NIB_CUDA_ATT_TILES=0: not) */
     void   **owned;                      /* every device allocation, freed together */
     int32_t  n_owned, cap_owned;
     int32_t *h_ints;                     /* host staging for pos / slots */
@@ -199,7 +199,8 @@ uint64_t nib_gpu_bytes(const struct nib_model *m, int32_t n_gpu_layers, int32_t 
     if (hp->n_expert) /* MoE buffers */
         b += sizeof(float) * (uint64_t)n_batch * ((uint64_t)hp->n_expert + 2 * (uint64_t)hp->n_embd + 2 * (uint64_t)hp->n_ff_exp) +
              (sizeof(float) + sizeof(int32_t)) * (uint64_t)n_batch * (uint64_t)hp->n_expert_used;
-    b += scratch + nib_cuda_attention_scratch_bytes(hp->n_head, hp->head_dim_k, ATT_SPLIT_ROWS, nib_cuda_attention_splits(n_ctx));
+    b += scratch +
+         nib_cuda_attention_scratch_bytes(hp->n_head, hp->head_dim_k, ATT_SPLIT_ROWS, nib_cuda_attention_splits(n_ctx, hp->n_head));
     b += sizeof(int32_t) * ((uint64_t)n_batch * 4 + (uint64_t)n_ctx * 4);
     return b;
 }
@@ -247,10 +248,6 @@ int nib_gpu_copy_gbps(double *gbps, struct nib_error *err) {
 
 static int check_model(const struct nib_context *c, struct nib_error *err) {
     const struct nib_hparams *hp = &c->m->hp;
-    const char *moe = getenv("NIB_CUDA_MOE");
-    if (hp->n_expert && !(moe && !strcmp(moe, "1"))) /* written, not yet run on a device */
-        return nib_error_set(err, NIB_E_UNSUPPORTED,
-                             "GPU: MoE layers have not been checked on a device yet; run them with -ngl 0 (or NIB_CUDA_MOE=1 to try)");
     if (c->kv.type != NIB_TYPE_F16)
         return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: only an F16 KV cache is supported there (drop --kv-type q8_0)");
     if (hp->yarn_ext_factor != 0.0f) return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: YaRN RoPE is not supported there yet (use -ngl 0)");
@@ -343,13 +340,13 @@ int nib_gpu_new(struct nib_context *c, int32_t n_gpu_layers, struct nib_gpu **ou
         else if (!(g->h_moe_w = malloc(sizeof(float) * nb * k)))
             rc = nib_error_set(err, NIB_E_NOMEM, "out of memory");
     }
-    g->att_split = nib_cuda_attention_splits(c->n_ctx);
-    const char *ms = getenv("NIB_CUDA_ATT_MIN_SPLIT"); /* an experiment's knob: at least this many key splits */
-    if (ms && atoi(ms) > g->att_split) g->att_split = atoi(ms) < 64 ? atoi(ms) : 64;
+    g->att_split = nib_cuda_attention_splits(c->n_ctx, hp->n_head);
+    const char *ms = getenv("NIB_CUDA_ATT_SPLIT"); /* an experiment's knob: this many key splits */
+    if (ms && atoi(ms) > 0) g->att_split = atoi(ms) < 64 ? atoi(ms) : 64;
     const char *env = getenv("NIB_CUDA_GRAPH");
     if (env && !strcmp(env, "0")) g->graph_off = true;
-    env = getenv("NIB_CUDA_ATT_TILES"); /* written, not yet run on a device: off unless asked for */
-    g->att_tiles = env && !strcmp(env, "1");
+    env = getenv("NIB_CUDA_ATT_TILES"); /* NIB_CUDA_ATT_TILES=0: the per-row kernel for prompts too (an A/B knob) */
+    g->att_tiles = !(env && !strcmp(env, "0"));
     const size_t att = nib_cuda_attention_scratch_bytes(hp->n_head, hp->head_dim_k, ATT_SPLIT_ROWS, g->att_split);
     if (!rc && (!(g->mm_scratch = dev_alloc(g, scratch, err)) || !(g->att_scratch = dev_alloc(g, att, err)) ||
                 !(g->ints = dev_alloc(g, sizeof(int32_t) * 4 * nb, err)) ||

@@ -22,8 +22,27 @@
 
 #include <string.h>
 
+static void trace_routes(struct nib_context *c, int32_t n) {
+    const int32_t ne = c->m->hp.n_expert, k = c->m->hp.n_expert_used;
+    struct nib_moe_trace *tr = c->moe_trace;
+    for (int32_t t = 0; t < n; t++, tr->n++) {
+        if (tr->n >= tr->cap) continue;
+        const int32_t *ids = c->moe_ids + (size_t)t * (size_t)k;
+        const float *p = c->moe_probs + (size_t)t * (size_t)ne;
+        float unchosen = 0.0f; /* probabilities are >= 0 */
+        for (int32_t e = 0; e < ne; e++) {
+            bool chosen = false;
+            for (int32_t s = 0; s < k; s++) chosen |= ids[s] == e;
+            if (!chosen && p[e] > unchosen) unchosen = p[e];
+        }
+        memcpy(tr->ids + tr->n * k, ids, sizeof(int32_t) * (size_t)k);
+        tr->margin[tr->n] = p[ids[k - 1]] - unchosen;
+    }
+}
+
 void nib_forward_moe_group(struct nib_context *c, int32_t n) {
     const int32_t ne = c->m->hp.n_expert, k = c->m->hp.n_expert_used;
+    if (c->moe_trace) trace_routes(c, n);
     int32_t *start = c->moe_start;
     memset(start, 0, sizeof(int32_t) * (size_t)(ne + 1));
     for (int32_t i = 0; i < n * k; i++) start[c->moe_ids[i] + 1]++;

@@ -51,10 +51,10 @@ for t in ${NIB_DEVICE_TYPES-Q4_0 Q4_K_M Q8_0 F16}; do
   if [ "$t" = Q4_0 ]; then
     stamp "bench llama-7b $t, decode without CUDA graphs (NIB_CUDA_GRAPH=0)"
     NIB_CUDA_GRAPH=0 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
-    stamp "bench llama-7b $t, decode attention in at least 8 key splits (NIB_CUDA_ATT_MIN_SPLIT=8)"
-    NIB_CUDA_ATT_MIN_SPLIT=8 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
-    stamp "bench llama-7b $t, prefill with the tiled attention (NIB_CUDA_ATT_TILES=1)"
-    NIB_CUDA_ATT_TILES=1 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 512 -n 0 -d 0,4096 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
+    stamp "bench llama-7b $t, decode attention in one key split (NIB_CUDA_ATT_SPLIT=1)"
+    NIB_CUDA_ATT_SPLIT=1 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
+    stamp "bench llama-7b $t, prefill with the per-row attention (NIB_CUDA_ATT_TILES=0)"
+    NIB_CUDA_ATT_TILES=0 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 512 -n 0 -d 0,4096 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
     stamp "bench llama-7b $t, decode without programmatic dependent launch (NIB_CUDA_PDL=0)"
     NIB_CUDA_PDL=0 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
   fi

@@ -530,7 +530,7 @@ TEST(Cuda, AttentionOverPagedSlotsMatchesAReference) {
     for (int hd : { 48, 64, 128 }) {
         SCOPED_TRACE(hd);
         AttnCase a(n_head, n_head_kv, hd, n_slots, slots, off, n_kv, 31);
-        for (int n_split : { 1, nib_cuda_attention_splits(700), 7, 64 }) {
+        for (int n_split : { 1, nib_cuda_attention_splits(700, 8), 7, 64 }) {
             SCOPED_TRACE(n_split);
             Dev scratch(nib_cuda_attention_scratch_bytes(n_head, hd, n_tok, n_split));
             nib_error err = {};

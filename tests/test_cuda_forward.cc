@@ -4,12 +4,14 @@
 #ifdef NIB_CUDA
 #include <gtest/gtest.h>
 
+#include "context.h"
 #include "nib.h"
 #include "test_cuda_util.h"
 #include "test_util.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -17,17 +19,50 @@
 
 namespace {
 
+/* The MoE routing of a run (nib_moe_trace), kept by the test. */
+struct Routes {
+    std::vector<int32_t> ids;
+    std::vector<float> margin;
+    nib_moe_trace tr = {};
+    explicit Routes(int k) : ids((size_t)k * 8192), margin(8192) {
+        tr.ids = ids.data(), tr.margin = margin.data(), tr.cap = (int64_t)margin.size();
+    }
+};
+
 struct Ctx {
     nib_context *c = nullptr;
-    Ctx(const nib_model *m, int ngl, nib_error *err) {
+    Ctx(const nib_model *m, int ngl, nib_error *err, Routes *routes = nullptr) {
         nib_context_params p = nib_context_default_params();
         p.n_ctx = 256;
         p.n_batch = 64;
         p.n_gpu_layers = ngl;
         nib_context_new(m, &p, &c, err);
+        if (c && routes) c->moe_trace = &routes->tr;
     }
     ~Ctx() { nib_context_free(c); }
 };
+
+/* Rows (prompt rows, then one per step) whose experts differ between two
+ * runs' routes in any layer, with the smaller of the two runs' margins at
+ * the first such choice (rows route layer by layer: a prompt batch of n rows
+ * routes n per layer, a step one). */
+std::vector<float> flipped_rows(const Routes &a, const Routes &b, int k, size_t n_prompt, size_t n_rows) {
+    std::vector<float> flip(n_rows, -1.0f);
+    if (a.tr.n == 0) return flip;
+    EXPECT_EQ(a.tr.n, b.tr.n);
+    EXPECT_LE(a.tr.n, a.tr.cap);
+    EXPECT_EQ(a.tr.n % (int64_t)n_rows, 0);
+    const int64_t layers = a.tr.n / (int64_t)n_rows, n = std::min(std::min(a.tr.n, b.tr.n), a.tr.cap);
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t in_prompt = layers * (int64_t)n_prompt;
+        const size_t row = i < in_prompt ? (size_t)(i % (int64_t)n_prompt) : n_prompt + (size_t)((i - in_prompt) / layers);
+        std::vector<int32_t> x(a.ids.begin() + i * k, a.ids.begin() + (i + 1) * k), y(b.ids.begin() + i * k, b.ids.begin() + (i + 1) * k);
+        std::sort(x.begin(), x.end());
+        std::sort(y.begin(), y.end());
+        if (x != y && row < n_rows && flip[row] < 0) flip[row] = std::min(a.margin[i], b.margin[i]);
+    }
+    return flip;
+}
 
 /* Logits of every prompt position (one batch), then `gen` one-token steps:
  * greedy (each step feeds the previous row's argmax) or, with `forced`, the
@@ -77,10 +112,11 @@ TEST(Cuda, GpuLayersWithoutADeviceAreAClearError) {
  * GPU and Q8 ones on the CPU), and the same top-1 at every row whose CPU
  * top-2 gap is over twice that. Then a free greedy run on the GPU: the CPU's tokens until
  * the first near-tie (random-weight models have many; after one the two
- * continuations may part). */
+ * continuations may part). MoE models: rows whose tokens took other experts
+ * on the GPU in some layer (nib_moe_trace) must have had a near-tie there;
+ * from the first such row on, only the top-1 check applies. */
 TEST(Cuda, GpuForwardMatchesTheCpuOnEveryFixture) {
     NEED_DEVICE();
-    setenv("NIB_CUDA_MOE", "1", 1); /* the MoE path, gated until it has passed here */
     if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
     std::vector<std::string> files;
     for (const char *sub : { "stories260K", "synth", "trained" })
@@ -100,8 +136,10 @@ TEST(Cuda, GpuForwardMatchesTheCpuOnEveryFixture) {
         const int32_t nv = nib_model_n_vocab(m);
         std::vector<std::vector<float>> cpu_rows;
         std::vector<int32_t> cpu_greedy;
+        const int k = nib_model_n_expert_used(m);
+        Routes cpu_routes(std::max(k, 1));
         {
-            Ctx c(m, 0, &err);
+            Ctx c(m, 0, &err, &cpu_routes);
             ASSERT_NE(c.c, nullptr) << err.msg;
             run(c.c, prompt, gen, nv, &cpu_rows, &cpu_greedy);
         }
@@ -113,14 +151,15 @@ TEST(Cuda, GpuForwardMatchesTheCpuOnEveryFixture) {
          * 256 for K-quants; F16 in the GEMM), and random-weight models carry it through every layer (seen on
          * an H100: up to 0.027 at S = 1.26, synth Q4_K_M decode rows) */
         const double tol = std::max(5e-2, 2e-2 * s);
-        for (int cfg = 0; cfg < 3; cfg++) { /* all layers; one layer; all layers, the tiled prefill attention (gated) */
+        for (int cfg = 0; cfg < 3; cfg++) { /* all layers; one layer; all layers, prompts through the per-row attention */
             const int ngl = cfg == 1 ? 1 : 99;
-            setenv("NIB_CUDA_ATT_TILES", cfg == 2 ? "1" : "0", 1);
-            SCOPED_TRACE(cfg == 0 ? "all layers" : cfg == 1 ? "one layer" : "all layers, attention tiles");
+            setenv("NIB_CUDA_ATT_TILES", cfg == 2 ? "0" : "1", 1);
+            SCOPED_TRACE(cfg == 0 ? "all layers" : cfg == 1 ? "one layer" : "all layers, per-row prefill attention");
             std::vector<std::vector<float>> rows, free_rows;
             std::vector<int32_t> fed, free_greedy;
+            Routes gpu_routes(std::max(k, 1));
             {
-                Ctx c(m, ngl, &err);
+                Ctx c(m, ngl, &err, &gpu_routes);
                 ASSERT_NE(c.c, nullptr) << err.msg;
                 run(c.c, prompt, gen, nv, &rows, &fed, &cpu_greedy);
             }
@@ -130,14 +169,31 @@ TEST(Cuda, GpuForwardMatchesTheCpuOnEveryFixture) {
                 run(c.c, prompt, gen, nv, &free_rows, &free_greedy);
             }
             ASSERT_EQ(rows.size(), cpu_rows.size());
+            /* MoE: a token whose router has a near-tie may take other experts on the GPU (its input
+             * differs by rounding; the CPU's own does with a Q8_0 KV cache against F16: seen 0.09-0.20
+             * apart on synth MoE rows). The tie must be near, under 1e-2 of probability in one of the two
+             * runs (seen on an H100: 5e-5 to 9e-4); that row is left out, and the rows after it, which
+             * attend to its K/V, are held to the top-1 check only. */
+            const std::vector<float> flip = flipped_rows(cpu_routes, gpu_routes, k, prompt.size(), rows.size());
             double worst = 0;
-            size_t worst_row = 0;
+            size_t worst_row = 0, n_flip = 0;
+            bool after_flip = false;
+            std::string flips;
             for (size_t r = 0; r < cpu_rows.size(); r++) {
+                double e_row = 0;
                 for (int32_t i = 0; i < nv; i++) {
-                    const double e = std::fabs((double)cpu_rows[r][i] - rows[r][i]);
                     ASSERT_TRUE(std::isfinite(rows[r][i])) << "row " << r << " id " << i;
-                    if (e > worst) worst = e, worst_row = r;
+                    e_row = std::max(e_row, std::fabs((double)cpu_rows[r][i] - rows[r][i]));
                 }
+                if (flip[r] >= 0) {
+                    n_flip++;
+                    flips += " row " + std::to_string(r) + " (margin " + std::to_string(flip[r]) + ", error " +
+                             std::to_string(e_row) + ")";
+                    EXPECT_LT(flip[r], 1e-2) << "row " << r << " took other experts with no near-tie";
+                    after_flip = true;
+                    continue;
+                }
+                if (!after_flip && e_row > worst) worst = e_row, worst_row = r;
                 std::vector<float> top = cpu_rows[r];
                 std::nth_element(top.begin(), top.begin() + 1, top.end(), std::greater<float>());
                 if (top[0] - top[1] > 2 * tol) {
@@ -146,12 +202,17 @@ TEST(Cuda, GpuForwardMatchesTheCpuOnEveryFixture) {
                         << "top-1 of row " << r;
                 }
             }
-            EXPECT_LT(worst, tol) << "row " << worst_row << " (of " << prompt.size() << " prompt rows), largest |logit| " << s;
-            for (size_t k = 0; k < cpu_greedy.size(); k++) {
-                std::vector<float> top = cpu_rows[prompt.size() - 1 + k];
+            const char *how = cfg == 1 ? "one layer" : cfg == 2 ? "all layers, per-row attention" : "all layers";
+            if (n_flip) std::printf("  %s [%s]: routed apart on%s\n", path.c_str(), how, flips.c_str());
+            EXPECT_LE(n_flip * 5, rows.size()) << "over a fifth of the rows took other experts:" << flips;
+            EXPECT_LT(worst, tol) << "row " << worst_row << " (of " << prompt.size() << " prompt rows), largest |logit| " << s
+                                  << "; rows routed apart:" << (flips.empty() ? " none" : flips);
+            for (size_t k_step = 0; k_step < cpu_greedy.size(); k_step++) {
+                const size_t r = prompt.size() - 1 + k_step;
+                std::vector<float> top = cpu_rows[r];
                 std::nth_element(top.begin(), top.begin() + 1, top.end(), std::greater<float>());
-                if (top[0] - top[1] < 2 * tol) break; /* a near-tie: the rest may differ */
-                ASSERT_EQ(free_greedy[k], cpu_greedy[k]) << "greedy step " << k;
+                if (top[0] - top[1] < 2 * tol || flip[r] >= 0) break; /* a near-tie: the rest may differ */
+                ASSERT_EQ(free_greedy[k_step], cpu_greedy[k_step]) << "greedy step " << k_step;
             }
         }
         nib_model_free(m);

@@ -302,6 +302,51 @@ TEST(MoeExperts, TopOneAndAllExpertsRun) {
 
 namespace {
 
+/* nib_moe_trace (what the GPU fixture test compares): every routed row of
+ * every layer, in order, with its k experts as chosen and the gap from the
+ * k-th probability to the best unchosen one; rows past cap only counted. */
+TEST(MoeTrace, RecordsEveryRoutedRowWithItsMargin) {
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
+    nib_model *m = nullptr;
+    nib_error err = {};
+    ASSERT_EQ(nib_model_load((nib_test_shared_dir() + "/models/synth/qwen3moe-q4_0.gguf").c_str(), nullptr, &m, &err), NIB_OK)
+        << err.msg;
+    const int32_t k = nib_model_n_expert_used(m), ne = nib_model_n_expert(m), layers = nib_model_n_layer(m);
+    for (int64_t cap : { 1000, 3 }) {
+        SCOPED_TRACE(cap);
+        std::vector<int32_t> ids((size_t)((cap + 4) * k), -1); /* 4 guard rows past cap */
+        std::vector<float> margin((size_t)cap + 4, -1.0f);
+        nib_moe_trace tr = { ids.data(), margin.data(), 0, cap };
+        nib_context_params p = nib_context_default_params();
+        p.n_ctx = 64;
+        nib_context *c = nullptr;
+        ASSERT_EQ(nib_context_new(m, &p, &c, &err), NIB_OK) << err.msg;
+        c->moe_trace = &tr;
+        int32_t toks[5] = { 1, 20, 30, 40, 50 }, one = 60;
+        int8_t want[5] = { 1, 1, 1, 1, 1 }; /* every row's logits: no row is dropped before the last layer */
+        nib_batch b = { 5, toks, nullptr, nullptr, want, 0 }, b1 = { 1, &one, nullptr, nullptr, nullptr, 0 };
+        ASSERT_EQ(nib_decode(c, &b, &err), NIB_OK) << err.msg;
+        ASSERT_EQ(nib_decode(c, &b1, &err), NIB_OK) << err.msg;
+        EXPECT_EQ(tr.n, (int64_t)layers * 6); /* 5 rows a layer, then 1 */
+        for (int64_t i = 0; i < std::min(tr.n, cap); i++) {
+            std::vector<int32_t> row(ids.begin() + i * k, ids.begin() + (i + 1) * k);
+            for (int32_t e : row) {
+                EXPECT_TRUE(e >= 0 && e < ne) << "row " << i;
+            }
+            std::sort(row.begin(), row.end());
+            EXPECT_TRUE(std::adjacent_find(row.begin(), row.end()) == row.end()) << "row " << i;
+            EXPECT_GE(margin[(size_t)i], 0.0f);
+            EXPECT_LE(margin[(size_t)i], 1.0f);
+        }
+        for (size_t i = (size_t)cap; i < margin.size(); i++) { /* rows past cap: counted, not written */
+            EXPECT_EQ(margin[i], -1.0f);
+            EXPECT_EQ(ids[i * (size_t)k], -1);
+        }
+        nib_context_free(c);
+    }
+    nib_model_free(m);
+}
+
 /* `nib inspect` shows the experts; `nib batch` on MoE models gives each
  * prompt the greedy tokens `nib generate` gives it alone. */
 TEST(MoeCli, InspectAndBatch) {

@@ -184,10 +184,11 @@ int nib_cuda_rope_store(float *q, float *k, const float *v, void *kpool, void *v
  * n_kv and off are device arrays (so a captured graph replays as the context
  * grows); head_dim even, <= 256. n_split > 1 cuts each token's keys into that
  * many chunks spread over the device (FlashDecoding-style) and combines
- * them: for decode over long contexts (nib_cuda_attention_splits suggests a
- * count for n_kv keys); scratch: nib_cuda_attention_scratch_bytes (0 for one
+ * them: for decode (nib_cuda_attention_splits suggests a count for up to
+ * n_kv keys and n_head heads: a split per 256 keys, and at least two
+ * blocks per SM of the current device); scratch: nib_cuda_attention_scratch_bytes (0 for one
  * split). No score row is stored (online softmax). */
-int    nib_cuda_attention_splits(int32_t n_kv);
+int    nib_cuda_attention_splits(int32_t n_kv, int n_head);
 size_t nib_cuda_attention_scratch_bytes(int n_head, int head_dim, int32_t n_tok, int n_split);
 int    nib_cuda_attention(const float *q, const void *k, const void *v, const int32_t *slots, const int32_t *off,
                           const int32_t *n_kv, int32_t n_tok, int n_split, int n_head, int n_head_kv, int head_dim, float scale,
