@@ -250,7 +250,10 @@ static int check_model(const struct nib_context *c, struct nib_error *err) {
     const struct nib_hparams *hp = &c->m->hp;
     if (c->kv.type != NIB_TYPE_F16)
         return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: only an F16 KV cache is supported there (drop --kv-type q8_0)");
-    if (hp->yarn_ext_factor != 0.0f) return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: YaRN RoPE is not supported there yet (use -ngl 0)");
+    const char *yarn = getenv("NIB_CUDA_YARN");
+    if (hp->yarn_ext_factor != 0.0f && !(yarn && !strcmp(yarn, "1"))) /* written, not yet run on a device */
+        return nib_error_set(err, NIB_E_UNSUPPORTED,
+                             "GPU: YaRN RoPE there has not been checked on a device yet; use -ngl 0 (or NIB_CUDA_YARN=1 to try)");
     if (hp->head_dim_k != hp->head_dim_v || hp->head_dim_k > 256)
         return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: head dims %d/%d are not supported there (at most 256, K = V)",
                              hp->head_dim_k, hp->head_dim_v);
@@ -455,8 +458,10 @@ static int mv_row(struct nib_gpu *g, const float *x, int64_t cols, const float *
 static int attend(struct nib_gpu *g, const struct nib_context *c, const struct gpu_layer *L, int32_t n, struct nib_error *err) {
     const struct nib_hparams *hp = &c->m->hp;
     const int hd = hp->head_dim_k;
-    const struct nib_cuda_rope_params rp = { hp->n_rot, hp->rope_kind == NIB_ROPE_NEOX, hp->rope_freq_base, hp->rope_freq_scale,
-                                             hp->yarn_attn_factor, g->rope_freqs };
+    const struct nib_cuda_rope_params rp = { hp->n_rot,          hp->rope_kind == NIB_ROPE_NEOX, hp->rope_freq_base,
+                                             hp->rope_freq_scale, hp->yarn_attn_factor,           g->rope_freqs,
+                                             hp->yarn_ext_factor, hp->yarn_beta_fast,             hp->yarn_beta_slow,
+                                             hp->n_ctx_orig };
     int rc;
     if (L->q_norm && ((rc = nib_cuda_rmsnorm(g->q, L->q_norm, g->q, (int64_t)n * hp->n_head, hd, hp->rms_eps, err)) ||
                       (rc = nib_cuda_rmsnorm(g->k, L->k_norm, g->k, (int64_t)n * hp->n_head_kv, hd, hp->rms_eps, err))))

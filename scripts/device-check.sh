@@ -10,10 +10,13 @@
 # NIB_DEVICE_TESTS: a gtest filter (default Cuda*; "-" skips the tests);
 # NIB_DEVICE_KERNELS=0 skips the matvec kernel benchmark (bench_cuda_kernels);
 # NIB_DEVICE_NCU=0 skips the Nsight Compute kernel durations of Q4_0 decode steps.
+# With .device/nib-b.xz (device-pack.sh's NIB_DEVICE_PATCH): each model's tg128 with both builds,
+# alternated; and with cuobjdump there, both builds' SASS (gzipped) in $OUT.
 set -u
 out=${OUT:-.device/out} # $OUT on the device machine
 mkdir -p "$out"
 [ -f .device/lib.tar.xz ] && [ ! -d .device/lib ] && tar -C .device -xJf .device/lib.tar.xz
+[ -f .device/nib-b.xz ] && [ ! -f .device/nib-b ] && xz -dk .device/nib-b.xz && chmod +x .device/nib-b
 cublas=$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null || true)
 export LD_LIBRARY_PATH=$PWD/.device/lib:/usr/local/cuda/lib64:${cublas}:${LD_LIBRARY_PATH:-}
 export NIB_SHARED_DIR=$PWD/.device/shared
@@ -58,6 +61,14 @@ for t in ${NIB_DEVICE_TYPES-Q4_0 Q4_K_M Q8_0 F16}; do
     stamp "bench llama-7b $t, decode without programmatic dependent launch (NIB_CUDA_PDL=0)"
     NIB_CUDA_PDL=0 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
   fi
+  if [ -x .device/nib-b ]; then
+    for build in A B A B; do
+      bin=.device/nib
+      [ "$build" = B ] && bin=.device/nib-b
+      stamp "tg128 $t, build $build ($bin)"
+      timeout 60 $bin bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>/dev/null | grep tg128 | sed "s/^/$build /" | tee -a "$out/ab.md"
+    done
+  fi
   [ "$t" = Q4_0 ] && [ "${NIB_DEVICE_NCU:-1}" != 0 ] && keep=$f || rm -f "$f"
 done
 
@@ -90,5 +101,13 @@ for k, v in tot.most_common():
     print(f"| {k} | {cnt[k]} | {v / 1e3:.1f} | {v / cnt[k] / 1e3:.2f} | {100 * v / s:.1f}% |")
 PY
   rm -f "$keep"
+fi
+cuobjdump=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
+if [ -x "$cuobjdump" ]; then # the kernels as ptxas scheduled them
+  stamp "SASS"
+  for bin in .device/nib .device/nib-b; do
+    [ -x "$bin" ] && "$cuobjdump" -sass "$bin" 2>&1 | gzip >"$out/$(basename "$bin").sass.gz"
+  done
+  ls -la "$out"/*.sass.gz
 fi
 stamp "done"

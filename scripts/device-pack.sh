@@ -43,6 +43,23 @@ for f in "$shared"/models/synth/*.gguf; do
     *) cp "$f" .device/shared/models/synth/ ;;
   esac
 done
+# NIB_DEVICE_PATCH=FILE (a patch against HEAD, e.g. bench/experiments/*.patch): a second nib built with
+# it applied, packed as .device/nib-b.xz; device-check.sh then runs each model's decode with both,
+# alternated, and dumps both builds' SASS
+if [ -n "${NIB_DEVICE_PATCH:-}" ]; then
+  patch_file=$(realpath "$NIB_DEVICE_PATCH")
+  rm -rf build-device-b
+  git worktree prune
+  git worktree add -f build-device-b/src HEAD >/dev/null
+  git -C build-device-b/src apply "$patch_file"
+  cmake -S build-device-b/src -B build-device-b/build -DCMAKE_BUILD_TYPE=Release -DNIB_CUDA=ON \
+    -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="$arch" >/dev/null
+  cmake --build build-device-b/build -j"$(nproc)" --target nib_cli
+  cp build-device-b/build/nib .device/nib-b
+  strip .device/nib-b
+  xz -9f .device/nib-b
+  git worktree remove --force build-device-b/src
+fi
 # the libraries travel compressed (device-check.sh unpacks them): 20 MB -> ~7 MB
 tar -C .device -cJf .device/lib.tar.xz lib && rm -rf .device/lib
 du -sh .device

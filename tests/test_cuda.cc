@@ -295,20 +295,28 @@ TEST(Cuda, BadShapesAreErrorsNotCrashes) {
     EXPECT_EQ(nib_cuda_weight_upload(NIB_TYPE_IQ2_XXS, 4, 256, nullptr, nullptr, &err), NIB_E_UNSUPPORTED);
     EXPECT_EQ(nib_cuda_weight_upload(NIB_TYPE_Q4_0, 0, 32, nullptr, nullptr, &err), NIB_E_ARG);
 }
+/* Plain, and YaRN (qwen2/3-style: scale 1/4 of a 32k original context, betas 32 and 1; and with
+ * ext_factor 0.5, attn_factor 0.9, rope base 1e6), at positions past the original context too. */
 TEST(Cuda, RopeMatchesTheCpuReference) {
     NEED_DEVICE();
-    const int n_tok = 3, n_head = 4, hd = 128;
-    const int32_t pos[n_tok] = { 0, 17, 4000 };
-    for (int neox = 0; neox <= 1; neox++) {
-        SCOPED_TRACE(neox ? "neox" : "normal");
-        std::vector<float> x = randoms((size_t)n_tok * n_head * hd, 21 + neox), want = x;
+    const int n_tok = 4, n_head = 4, hd = 128;
+    const int32_t pos[n_tok] = { 0, 17, 4000, 70000 };
+    for (int c = 0; c < 6; c++) {
+        const int neox = c % 2, yarn = c / 2;
+        SCOPED_TRACE(std::string(neox ? "neox" : "normal") + (yarn ? " yarn " + std::to_string(yarn) : ""));
+        std::vector<float> x = randoms((size_t)n_tok * n_head * hd, 21 + c), want = x;
         nib_rope_params cp = {};
         cp.n_rot = hd, cp.neox = neox, cp.freq_base = 10000.0f, cp.freq_scale = 1.0f, cp.attn_factor = 1.0f;
+        if (yarn) {
+            cp.freq_base = yarn == 1 ? 10000.0f : 1e6f, cp.freq_scale = 0.25f, cp.ext_factor = yarn == 1 ? 1.0f : 0.5f;
+            cp.attn_factor = yarn == 1 ? 1.0f : 0.9f, cp.beta_fast = 32.0f, cp.beta_slow = 1.0f, cp.n_ctx_orig = 32768;
+        }
         for (int t = 0; t < n_tok; t++) nib_op_rope(want.data() + (size_t)t * n_head * hd, n_head, hd, pos[t], &cp);
         Dev dx(x.size() * 4), dp(sizeof pos);
         up(dx.p, x.data(), x.size() * 4);
         up(dp.p, pos, sizeof pos);
-        nib_cuda_rope_params gp = { hd, neox, 10000.0f, 1.0f, 1.0f, nullptr };
+        nib_cuda_rope_params gp = { hd, neox, cp.freq_base, cp.freq_scale, cp.attn_factor, nullptr,
+                                    cp.ext_factor, cp.beta_fast, cp.beta_slow, cp.n_ctx_orig };
         nib_error err = {};
         ASSERT_EQ(nib_cuda_rope(dx.f(), n_tok, n_head, hd, static_cast<const int32_t *>(dp.p), &gp, &err), NIB_OK) << err.msg;
         std::vector<float> got(x.size());
@@ -339,7 +347,7 @@ TEST(Cuda, FusedRopeStoreAndAddNormEqualTheSeparateKernels) {
             up(dp.p, pos, sizeof pos), up(ds.p, slots, sizeof slots);
             std::vector<uint16_t> zero((size_t)n_slots * row, 0);
             for (const Dev *d : { &kp, &vp, &kp2, &vp2 }) up(d->p, zero.data(), zero.size() * 2);
-            const nib_cuda_rope_params rp = { n_rot, neox, 10000.0f, 1.0f, 1.0f, nullptr };
+            const nib_cuda_rope_params rp = { n_rot, neox, 10000.0f, 1.0f, 1.0f, nullptr, 0.0f, 0.0f, 0.0f, 0 };
             const int32_t *pp = static_cast<const int32_t *>(dp.p), *sp = static_cast<const int32_t *>(ds.p);
             nib_error err = {};
             ASSERT_EQ(nib_cuda_rope(dq.f(), n_tok, n_head, hd, pp, &rp, &err), NIB_OK) << err.msg;

@@ -165,6 +165,9 @@ struct nib_cuda_rope_params {
     int          n_rot, neox;      /* rotated dims; pairs (2i, 2i+1) or (i, i + n_rot/2) */
     float        freq_base, freq_scale, attn_factor;
     const float *freq_factors;     /* device [n_rot/2] or NULL */
+    /* YaRN (ext_factor 0: none), as the CPU reference (nib_op_rope) takes it */
+    float        ext_factor, beta_fast, beta_slow;
+    int          n_ctx_orig;
 };
 /* Rotates x [n_tok][n_head][head_dim] in place, token t at position pos[t] (device). */
 int nib_cuda_rope(float *x, int n_tok, int n_head, int head_dim, const int32_t *pos, const struct nib_cuda_rope_params *p,

@@ -2,29 +2,60 @@
  * cuda_rope.cu — rotary position embedding of q or k rows (see
  * cuda_backend.h). Angles as the CPU reference takes them: theta_i = pos *
  * theta_scale^i by repeated float multiplication, then freq_scale and
- * freq_factors; cos/sin are CUDA's (last-ulp differences from libm).
+ * freq_factors, and YaRN's ramp; cos/sin are CUDA's (last-ulp differences
+ * from libm).
  */
 #include "cuda_common.cuh"
 
-/* cos and sin (times attn_factor) of pair i at position pos. */
-__device__ __forceinline__ void rope_cs(int32_t pos, int i, float theta_scale, float freq_scale, float attn_factor,
-                                        const float *freq_factors, float *c, float *s) {
-    float theta = (float)pos;
-    for (int k = 0; k < i; k++) theta *= theta_scale;
-    const float ff = freq_factors ? freq_factors[i] : 1.0f;
-    const float th = freq_scale * (theta / ff);
-    *c = cosf(th) * attn_factor;
-    *s = sinf(th) * attn_factor;
+/* A launch's rotation constants (host-computed as nib_op_rope does): YaRN's
+ * correction range [corr0, corr1] and its attention scale folded into
+ * attn_factor. */
+struct RopeK {
+    int          n_pairs, neox;
+    float        theta_scale, freq_scale, attn_factor, ext_factor, corr0, corr1;
+    const float *freq_factors;
+};
+
+static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
+    return (float)n_dims * logf((float)n_ctx_orig / (n_rot * 2 * (float)M_PI)) / (2 * logf(base));
 }
 
-__global__ void rope_kernel(float *x, int n_head, int head_dim, const int32_t *pos, int n_pairs, int neox, float theta_scale,
-                            float freq_scale, float attn_factor, const float *freq_factors) {
+static RopeK rope_k(const struct nib_cuda_rope_params *p) {
+    RopeK k = { p->n_rot / 2, p->neox, powf(p->freq_base, -2.0f / (float)p->n_rot), p->freq_scale, p->attn_factor,
+                p->ext_factor, 0.0f, 0.0f, p->freq_factors };
+    if (p->ext_factor != 0.0f) {
+        k.corr0 = fmaxf(0, floorf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_fast, p->freq_base)));
+        k.corr1 = fminf((float)(p->n_rot - 1), ceilf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_slow, p->freq_base)));
+        k.attn_factor = p->attn_factor * (1.0f + 0.1f * logf(1.0f / p->freq_scale));
+    }
+    return k;
+}
+
+/* cos and sin (times the attention factor) of pair i at position pos; YaRN
+ * mixes the interpolated and extrapolated angles by a ramp over the pairs
+ * (rounded as the CPU does: no fused multiply-add). */
+__device__ __forceinline__ void rope_cs(int32_t pos, int i, const RopeK &k, float *c, float *s) {
+    float theta = (float)pos;
+    for (int j = 0; j < i; j++) theta *= k.theta_scale;
+    const float ff = k.freq_factors ? k.freq_factors[i] : 1.0f;
+    const float extrap = theta / ff;
+    float th = k.freq_scale * extrap;
+    if (k.ext_factor != 0.0f) {
+        const float y = ((float)i - k.corr0) / fmaxf(0.001f, k.corr1 - k.corr0);
+        const float mix = (1 - fminf(1, fmaxf(0, y))) * k.ext_factor;
+        th = __fadd_rn(__fmul_rn(th, 1 - mix), __fmul_rn(extrap, mix));
+    }
+    *c = cosf(th) * k.attn_factor;
+    *s = sinf(th) * k.attn_factor;
+}
+
+__global__ void rope_kernel(float *x, int n_head, int head_dim, const int32_t *pos, const RopeK k) {
     const int t = blockIdx.y, h = blockIdx.x;
     float *v = x + ((size_t)t * n_head + h) * head_dim;
-    for (int i = threadIdx.x; i < n_pairs; i += blockDim.x) {
+    for (int i = threadIdx.x; i < k.n_pairs; i += blockDim.x) {
         float c, s;
-        rope_cs(pos[t], i, theta_scale, freq_scale, attn_factor, freq_factors, &c, &s);
-        const int a = neox ? i : 2 * i, b = neox ? i + n_pairs : 2 * i + 1;
+        rope_cs(pos[t], i, k, &c, &s);
+        const int a = k.neox ? i : 2 * i, b = k.neox ? i + k.n_pairs : 2 * i + 1;
         const float x0 = v[a], x1 = v[b];
         v[a] = fmaf(x0, c, -(x1 * s));
         v[b] = fmaf(x0, s, x1 * c);
@@ -34,8 +65,7 @@ __global__ void rope_kernel(float *x, int n_head, int head_dim, const int32_t *p
 /* Block (i, t): i < n_head rotates q head i of token t in place; then the
  * n_head_kv k heads (rotated, then stored), then the v heads (stored). */
 __global__ void rope_store_kernel(float *q, float *k, const float *v, __half *kpool, __half *vpool, const int32_t *slots, int n_head,
-                                  int n_head_kv, int head_dim, const int32_t *pos, int n_pairs, int neox, float theta_scale,
-                                  float freq_scale, float attn_factor, const float *freq_factors) {
+                                  int n_head_kv, int head_dim, const int32_t *pos, const RopeK rk) {
     nib_dev_pdl_trigger();
     nib_dev_pdl_wait();
     const int t = blockIdx.y, i = blockIdx.x;
@@ -50,10 +80,11 @@ __global__ void rope_store_kernel(float *q, float *k, const float *v, __half *kp
     const bool is_k = i >= n_head;
     float *x = is_k ? k + (size_t)t * row + (size_t)(i - n_head) * head_dim : q + ((size_t)t * n_head + i) * head_dim;
     __half *dst = is_k ? kpool + (size_t)slots[t] * row + (size_t)(i - n_head) * head_dim : NULL;
+    const int n_pairs = rk.n_pairs;
     for (int p = threadIdx.x; p < n_pairs; p += blockDim.x) {
         float c, s;
-        rope_cs(pos[t], p, theta_scale, freq_scale, attn_factor, freq_factors, &c, &s);
-        const int a = neox ? p : 2 * p, b = neox ? p + n_pairs : 2 * p + 1;
+        rope_cs(pos[t], p, rk, &c, &s);
+        const int a = rk.neox ? p : 2 * p, b = rk.neox ? p + n_pairs : 2 * p + 1;
         const float x0 = x[a], x1 = x[b];
         const float y0 = fmaf(x0, c, -(x1 * s)), y1 = fmaf(x0, s, x1 * c);
         x[a] = y0;
@@ -70,11 +101,9 @@ extern "C" int nib_cuda_rope_store(float *q, float *k, const float *v, void *kpo
     if (n_tok <= 0 || n_head <= 0 || n_head_kv <= 0 || head_dim <= 0 || p->n_rot <= 0 || p->n_rot % 2 || p->n_rot > head_dim)
         return nib_cuda_fail(err, NIB_E_ARG, "CUDA rope + store: %d tokens, %d/%d heads of %d, %d rotated dims", n_tok, n_head,
                              n_head_kv, head_dim, p->n_rot);
-    const float theta_scale = powf(p->freq_base, -2.0f / (float)p->n_rot);
     return nib_cuda_launch_pdl("rope + store", err, rope_store_kernel, dim3((unsigned)(n_head + 2 * n_head_kv), (unsigned)n_tok),
                                dim3(64), 0, q, k, v, static_cast<__half *>(kpool), static_cast<__half *>(vpool), slots, n_head,
-                               n_head_kv, head_dim, pos, p->n_rot / 2, p->neox, theta_scale, p->freq_scale, p->attn_factor,
-                               p->freq_factors);
+                               n_head_kv, head_dim, pos, rope_k(p));
 }
 
 extern "C" int nib_cuda_rope(float *x, int n_tok, int n_head, int head_dim, const int32_t *pos, const struct nib_cuda_rope_params *p,
@@ -82,8 +111,6 @@ extern "C" int nib_cuda_rope(float *x, int n_tok, int n_head, int head_dim, cons
     if (n_tok <= 0 || n_head <= 0 || head_dim <= 0 || p->n_rot <= 0 || p->n_rot % 2 || p->n_rot > head_dim)
         return nib_cuda_fail(err, NIB_E_ARG, "CUDA rope: %d tokens, %d heads of %d, %d rotated dims", n_tok, n_head, head_dim,
                              p->n_rot);
-    const float theta_scale = powf(p->freq_base, -2.0f / (float)p->n_rot);
-    rope_kernel<<<dim3((unsigned)n_head, (unsigned)n_tok), 64>>>(x, n_head, head_dim, pos, p->n_rot / 2, p->neox, theta_scale,
-                                                                 p->freq_scale, p->attn_factor, p->freq_factors);
+    rope_kernel<<<dim3((unsigned)n_head, (unsigned)n_tok), 64>>>(x, n_head, head_dim, pos, rope_k(p));
     return nib_cuda_launched("rope", err);
 }
