@@ -260,24 +260,26 @@ static float yarn_ramp(float low, float high, int i0) {
     return 1 - fminf(1, fmaxf(0, y));
 }
 
+void nib_rope_yarn(const struct nib_rope_params *p, float corr[2], float *mscale) {
+    corr[0] = fmaxf(0, floorf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_fast, p->freq_base)));
+    corr[1] = fminf((float)(p->n_rot - 1), ceilf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_slow, p->freq_base)));
+    *mscale = p->attn_factor * (1.0f + 0.1f * logf(1.0f / p->freq_scale));
+}
+
 void nib_op_rope(float *x, int n_head, int head_dim, int32_t pos, const struct nib_rope_params *p) {
     float cs[2 * 512];
     const int n_pairs = p->n_rot / 2;
     const float theta_scale = powf(p->freq_base, -2.0f / (float)p->n_rot);
-    float corr[2] = { 0, 0 };
-    if (p->ext_factor != 0.0f) {
-        corr[0] = fmaxf(0, floorf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_fast, p->freq_base)));
-        corr[1] = fminf((float)(p->n_rot - 1), ceilf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_slow, p->freq_base)));
-    }
+    float corr[2] = { 0, 0 }, mscale = p->attn_factor;
+    if (p->ext_factor != 0.0f) nib_rope_yarn(p, corr, &mscale);
     float theta = (float)pos;
     for (int i = 0; i < n_pairs && i < 512; i++) {
         const float ff = p->freq_factors ? p->freq_factors[i] : 1.0f;
         const float extrap = theta / ff;
-        float th = p->freq_scale * extrap, mscale = p->attn_factor;
+        float th = p->freq_scale * extrap;
         if (p->ext_factor != 0.0f) {
             const float mix = yarn_ramp(corr[0], corr[1], 2 * i) * p->ext_factor;
             th = th * (1 - mix) + extrap * mix;
-            mscale *= 1.0f + 0.1f * logf(1.0f / p->freq_scale);
         }
         cs[2 * i] = cosf(th) * mscale;
         cs[2 * i + 1] = sinf(th) * mscale;

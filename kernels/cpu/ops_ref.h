@@ -64,6 +64,11 @@ struct nib_rope_params {
     int   n_ctx_orig;
 };
 
+/* YaRN's constants for p (ext_factor != 0): the pair range [corr[0],
+ * corr[1]] its ramp runs over, and the cos/sin scale, attn_factor times
+ * 1 + 0.1 ln(1 / freq_scale). The CUDA RoPE takes them from here too. */
+void nib_rope_yarn(const struct nib_rope_params *p, float corr[2], float *mscale);
+
 /* Rotates n_head heads of head_dim values at position pos, in place. */
 void nib_op_rope(float *x /* [n_head][head_dim] */, int n_head, int head_dim, int32_t pos, const struct nib_rope_params *p);
 

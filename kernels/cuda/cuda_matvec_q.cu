@@ -34,7 +34,12 @@
  */
 #include "cuda_common.cuh"
 
-#define MV_RPW 2 /* rows per warp, loaded together */
+/* 512 threads, one CTA per SM: on an H100 (7B Q4_0 decode) 256 threads with
+ * one or two CTAs per SM, or 128 with two or four, were 14-33% slower */
+#define MV_THREADS 512
+#define MV_WARPS   (MV_THREADS / 32)
+#define MV_RPW     2                    /* rows per warp, loaded together */
+#define MV_TILE    (MV_WARPS * MV_RPW)  /* rows per CTA step */
 
 __device__ __forceinline__ uint4 ldg16(const uint8_t *p) { return __ldg(reinterpret_cast<const uint4 *>(p)); }
 __device__ __forceinline__ int4 lds16(const uint8_t *p) { return *reinterpret_cast<const int4 *>(p); }
@@ -61,10 +66,9 @@ static inline size_t xq_smem_bytes(int64_t cols) { return xds_bytes(cols / 32) +
 /* x [nb * 32] (times scale * nw[i] when nw is given: an RMSNorm) -> xds [nb]
  * (d, s), xq (int8, slots by xslot<S>): 8 lanes per block, 4 elements each
  * (the CPU's d = amax / 127, q = rint(v / d)). */
-template <int S, int WARPS>
-__device__ void quantize_x_smem(const float *x, int nb, uint8_t *xq, float2 *xds, const float *nw, float scale) {
+template <int S> __device__ void quantize_x_smem(const float *x, int nb, uint8_t *xq, float2 *xds, const float *nw, float scale) {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, sub = lane % 8;
-    for (int b0 = warp * 4; b0 < nb; b0 += WARPS * 4) { /* warp-uniform trip count: shuffles stay full */
+    for (int b0 = warp * 4; b0 < nb; b0 += MV_WARPS * 4) { /* warp-uniform trip count: shuffles stay full */
         const int b = b0 + lane / 8;
         float v[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
         if (b < nb)
@@ -281,22 +285,20 @@ __device__ __forceinline__ int mv_part(const MvParts &P, int64_t R, int64_t *r) 
     return p;
 }
 
-template <int WARPS> __device__ __forceinline__ float block_sum_sq(const float *x, int n, float *red) {
+__device__ __forceinline__ float block_sum_sq(const float *x, int n, float *red) {
     float ss = 0.0f;
     for (int i = threadIdx.x; i < n; i += blockDim.x) ss += x[i] * x[i];
     for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
     if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = ss;
     __syncthreads();
     float t = 0.0f;
-    for (int w = 0; w < WARPS; w++) t += red[w];
+    for (int w = 0; w < MV_WARPS; w++) t += red[w];
     return t;
 }
 
-/* T threads per CTA (512: see launch_mode) */
-template <class K, int MODE, int T>
-__global__ void __launch_bounds__(T, 512 / T)
+template <class K, int MODE>
+__global__ void __launch_bounds__(MV_THREADS, 1)
 matvec_fast(const MvParts P, const float *x, const float *nw, float eps, int cols) {
-    constexpr int MV_WARPS = T / 32, MV_TILE = MV_WARPS * MV_RPW;
     extern __shared__ __align__(16) uint8_t smem[];
     __shared__ float red[MV_WARPS];
     const int nb = cols / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32, n_units = K::units(cols);
@@ -335,8 +337,8 @@ matvec_fast(const MvParts P, const float *x, const float *nw, float eps, int col
     nib_dev_pdl_wait();
     if constexpr (K::S != 0) {
         float scale = 1.0f;
-        if (nw) scale = rsqrtf(block_sum_sq<MV_WARPS>(x, cols, red) / (float)cols + eps);
-        quantize_x_smem<K::S, MV_WARPS>(x, nb, xq, xds, nw, scale);
+        if (nw) scale = rsqrtf(block_sum_sq(x, cols, red) / (float)cols + eps);
+        quantize_x_smem<K::S>(x, nb, xq, xds, nw, scale);
         __syncthreads();
     }
     for (; tile < tiles; tile += gridDim.x) {
@@ -379,13 +381,13 @@ matvec_fast(const MvParts P, const float *x, const float *nw, float eps, int col
     }
 }
 
-template <class K, int MODE, int T>
-static int launch_threads(const MvParts &P, int64_t cols, const float *x, const float *nw, float eps, struct nib_error *err) {
+template <class K, int MODE>
+static int launch_mode(const MvParts &P, int64_t cols, const float *x, const float *nw, float eps, struct nib_error *err) {
     const size_t smem = K::S != 0 ? xq_smem_bytes(cols) : 0;
     /* beyond the default 48 KiB, ask for it (H100: 227 KiB, cols up to ~180k; T4: 64 KiB, ~52k); when the
      * device has not that much, the generic kernel does it */
     if (smem > 48 * 1024 &&
-        cudaFuncSetAttribute(matvec_fast<K, MODE, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess) {
+        cudaFuncSetAttribute(matvec_fast<K, MODE>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess) {
         cudaGetLastError();
         return NIB_E_UNSUPPORTED;
     }
@@ -395,17 +397,10 @@ static int launch_threads(const MvParts &P, int64_t cols, const float *x, const 
         cudaGetDevice(&dev);
         if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || sms <= 0) sms = 1;
     }
-    const int step = MODE == NIB_CUDA_MV_SWIGLU ? T / 32 : T / 32 * MV_RPW;
+    const int step = MODE == NIB_CUDA_MV_SWIGLU ? MV_WARPS : MV_TILE;
     const int64_t tiles = (P.total + step - 1) / step;
     const unsigned grid = (unsigned)(tiles < sms ? tiles : sms);
-    return nib_cuda_launch_pdl("matvec", err, matvec_fast<K, MODE, T>, dim3(grid), dim3(T), smem, P, x, nw, eps, (int)cols);
-}
-
-/* 512 threads, one CTA per SM: on an H100 (7B Q4_0 decode) 256 threads with
- * one or two CTAs per SM, or 128 with two or four, were 14-33% slower */
-template <class K, int MODE>
-static int launch_mode(const MvParts &P, int64_t cols, const float *x, const float *nw, float eps, struct nib_error *err) {
-    return launch_threads<K, MODE, 512>(P, cols, x, nw, eps, err);
+    return nib_cuda_launch_pdl("matvec", err, matvec_fast<K, MODE>, dim3(grid), dim3(MV_THREADS), smem, P, x, nw, eps, (int)cols);
 }
 
 template <class K>

@@ -6,27 +6,27 @@
  * from libm).
  */
 #include "cuda_common.cuh"
+#include "kernels/cpu/ops_ref.h"
 
-/* A launch's rotation constants (host-computed as nib_op_rope does): YaRN's
- * correction range [corr0, corr1] and its attention scale folded into
- * attn_factor. */
+/* A launch's rotation constants, host-computed: YaRN's correction range
+ * [corr0, corr1] and its scale folded into attn_factor (nib_rope_yarn, the
+ * CPU reference's). */
 struct RopeK {
     int          n_pairs, neox;
     float        theta_scale, freq_scale, attn_factor, ext_factor, corr0, corr1;
     const float *freq_factors;
 };
 
-static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
-    return (float)n_dims * logf((float)n_ctx_orig / (n_rot * 2 * (float)M_PI)) / (2 * logf(base));
-}
-
 static RopeK rope_k(const struct nib_cuda_rope_params *p) {
     RopeK k = { p->n_rot / 2, p->neox, powf(p->freq_base, -2.0f / (float)p->n_rot), p->freq_scale, p->attn_factor,
                 p->ext_factor, 0.0f, 0.0f, p->freq_factors };
     if (p->ext_factor != 0.0f) {
-        k.corr0 = fmaxf(0, floorf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_fast, p->freq_base)));
-        k.corr1 = fminf((float)(p->n_rot - 1), ceilf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_slow, p->freq_base)));
-        k.attn_factor = p->attn_factor * (1.0f + 0.1f * logf(1.0f / p->freq_scale));
+        struct nib_rope_params cp = {};
+        cp.n_rot = p->n_rot, cp.freq_base = p->freq_base, cp.freq_scale = p->freq_scale, cp.attn_factor = p->attn_factor;
+        cp.beta_fast = p->beta_fast, cp.beta_slow = p->beta_slow, cp.n_ctx_orig = p->n_ctx_orig;
+        float corr[2];
+        nib_rope_yarn(&cp, corr, &k.attn_factor);
+        k.corr0 = corr[0], k.corr1 = corr[1];
     }
     return k;
 }
