@@ -1,0 +1,301 @@
+/*
+ * matmul.c — nib_op_matmul (ops_ref.h): the path each weight matrix takes
+ * through the variant's kernels (dispatch.h), and how the threads split it.
+ */
+#include "ops_ref.h"
+
+#include "dispatch.h"
+#include "fp16.h"
+#include "quant_blocks.h"
+#include "repack.h"
+
+#include <omp.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Token rows per pass over a packed matrix: their activations stay in L2
+ * while every weight group (8 rows, a few KiB) streams through once. */
+#define PACKED_TOKEN_CHUNK 64
+#define GEMM8_TOKEN_CHUNK 256 /* see matmul_gemm8 */
+
+/* For the Q8_0 activation rows [t0, t1): mul * each block's quant sum and its
+ * scale as a float, [t - t0][block] (sums: int16 scratch of the same size). */
+static void q8_0_block_terms(const struct nib_cpu_kernels *k, const void *xq, size_t xq_row_bytes, int64_t nb, int64_t t0,
+                             int64_t t1, int32_t mul, int16_t *sums, int32_t *base, float *dyf) {
+    k->block_sums_q8_0((const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, nb, t1 - t0, sums);
+    for (int64_t t = t0; t < t1; t++) {
+        const struct nib_block_q8_0 *a = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
+        for (int64_t b = 0; b < nb; b++) {
+            base[(t - t0) * nb + b] = mul * (int32_t)sums[(t - t0) * nb + b];
+            dyf[(t - t0) * nb + b] = nib_fp16_to_fp32(a[b].d);
+        }
+    }
+}
+
+bool nib_op_packed_paired(int w_type, int64_t n_out) {
+    return nib_cpu_kernels()->packed16[w_type] && n_out % 16 == 0;
+}
+
+/* Units a packed matrix splits into: two 8-row groups where the variant's
+ * packed16 takes the paired layout, else one. */
+static int64_t packed_units(int w_type, int64_t n_out) {
+    return n_out / 8 / (nib_op_packed_paired(w_type, n_out) ? 2 : 1);
+}
+
+/* Units [u0, u1) of a packed matrix against token rows [t0, t1) (at most
+ * PACKED_TOKEN_CHUNK; Q4_0: ycorr and dyf hold their block terms, from
+ * row t0), in tiles of up to the kernel's token count, none straddling
+ * n_gemm (Q4_0: pass 0, its GEMV and GEMM orders agree). */
+static void packed_range(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
+                         const void *xq, size_t xq_row_bytes, int64_t t0, int64_t t1, float *y, int64_t n_gemm,
+                         const int32_t *ycorr, const float *dyf, int64_t u0, int64_t u1) {
+    nib_packed8_fn kern = k->packed8[w_type];
+    nib_packed16_fn kern16 = nib_op_packed_paired(w_type, n_out) ? k->packed16[w_type] : NULL;
+    const int tile = kern16 ? k->packed16_tokens[w_type] : k->packed8_tokens[w_type];
+    const size_t group_bytes = nib_repack_size(w_type, n_in, 8);
+    const int64_t nb = n_in / 32, per = kern16 ? 2 : 1;
+    for (int64_t u = u0; u < u1; u++) {
+        const int64_t g = u * per;
+        const char *grp = (const char *)packed + (size_t)g * group_bytes;
+        for (int64_t t = t0; t < t1;) {
+            const int64_t end = t < n_gemm && n_gemm < t1 ? n_gemm : t1;
+            const int ntt = end - t < tile ? (int)(end - t) : tile;
+            const char *xt = (const char *)xq + (size_t)t * xq_row_bytes;
+            const int32_t *yc = ycorr ? ycorr + (t - t0) * nb : NULL;
+            const float *df = ycorr ? dyf + (t - t0) * nb : NULL;
+            if (kern16)
+                kern16(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df);
+            else
+                kern(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df);
+            t += ntt;
+        }
+    }
+}
+
+/* Returns false (nothing done) only when the Q4_0 scratch cannot be had. */
+static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
+                          const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int64_t n_gemm, int nt) {
+    if (w_type == NIB_TYPE_Q4_0) n_gemm = 0; /* its GEMV and GEMM orders agree: tiles need not stop at n_gemm */
+    const int64_t nb = n_in / 32, chunk = n_tok < PACKED_TOKEN_CHUNK ? n_tok : PACKED_TOKEN_CHUNK;
+    /* Q4_0: the activations' block terms; on the stack for decode-sized batches */
+    int16_t sums_small[1024], *sums = NULL;
+    int32_t ycorr_small[1024], *ycorr = NULL;
+    float dyf_small[1024], *dyf = NULL;
+    const bool small = nb * chunk <= 1024;
+    if (w_type == NIB_TYPE_Q4_0) {
+        sums = small ? sums_small : malloc(sizeof(int16_t) * (size_t)(nb * chunk));
+        ycorr = small ? ycorr_small : malloc(sizeof(int32_t) * (size_t)(nb * chunk));
+        dyf = small ? dyf_small : malloc(sizeof(float) * (size_t)(nb * chunk));
+        if (!sums || !ycorr || !dyf) {
+            if (!small) free(sums), free(ycorr), free(dyf);
+            return false;
+        }
+    }
+    for (int64_t t0 = 0; t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
+        const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
+        if (sums) q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, -8, sums, ycorr, dyf);
+        const int64_t units = packed_units(w_type, n_out);
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t u = 0; u < units; u++)
+            packed_range(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, t0, t1, y, n_gemm, ycorr, dyf, u, u + 1);
+    }
+    if (!small) free(sums), free(ycorr), free(dyf);
+    return true;
+}
+
+/* Q8_0 through gemm8 (gemm16 where the variant has it and n_out % 16 == 0:
+ * the same bits): groups of 8 (16) weight rows against tiles of up to 8
+ * token rows, GEMM8_TOKEN_CHUNK token rows per pass (each pass transposes
+ * every group once: 256 rows amortize that and still sit in L2). Returns false (nothing
+ * done) only when the scratch cannot be had. */
+static bool matmul_gemm8(const struct nib_cpu_kernels *k, int w_type, const void *w, size_t w_row_bytes,
+                         int64_t n_in, int64_t n_out, const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
+    const int64_t nb = n_in / 32, chunk = n_tok < GEMM8_TOKEN_CHUNK ? n_tok : GEMM8_TOKEN_CHUNK;
+    int16_t *sums = malloc(sizeof(int16_t) * (size_t)(nb * chunk));
+    int32_t *ybase = malloc(sizeof(int32_t) * (size_t)(nb * chunk));
+    float *dyf = malloc(sizeof(float) * (size_t)(nb * chunk));
+    const bool sixteen = k->gemm16[w_type] && n_out % 16 == 0; /* same bits, half the instructions */
+    const nib_gemm8_fn kern = sixteen ? k->gemm16[w_type] : k->gemm8[w_type];
+    const int64_t rows = sixteen ? 16 : 8;
+    const size_t scratch_bytes = ((sixteen ? NIB_GEMM16_SCRATCH(n_in) : NIB_GEMM8_SCRATCH(n_in)) + 63) & ~(size_t)63;
+    char *scratch = aligned_alloc(64, scratch_bytes * (size_t)nt);
+    const bool ok = sums && ybase && dyf && scratch;
+    for (int64_t t0 = 0; ok && t0 < n_tok; t0 += GEMM8_TOKEN_CHUNK) {
+        const int64_t t1 = t0 + GEMM8_TOKEN_CHUNK < n_tok ? t0 + GEMM8_TOKEN_CHUNK : n_tok;
+#pragma omp parallel num_threads(nt)
+        {
+            char *mine = scratch + scratch_bytes * (size_t)omp_get_thread_num();
+#pragma omp for schedule(static)
+            for (int64_t t = t0; t < t1; t++) {
+                const size_t o = (size_t)((t - t0) * nb);
+                q8_0_block_terms(k, xq, xq_row_bytes, nb, t, t + 1, -128, sums + o, ybase + o, dyf + o);
+            }
+#pragma omp for schedule(dynamic, 2) /* a thread the host slows does less */
+            for (int64_t g = 0; g < n_out / rows; g++)
+                kern(n_in, (const char *)w + (size_t)(rows * g) * w_row_bytes, w_row_bytes,
+                     (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, (int)(t1 - t0), ybase, dyf,
+                     y + t0 * n_out + rows * g, (size_t)n_out, mine);
+        }
+    }
+    free(scratch);
+    free(sums);
+    free(ybase);
+    free(dyf);
+    return ok;
+}
+
+/* Each weight row (four at a time where dot4x4 exists) against 4 token rows
+ * at a time; 16 weight rows (from L2) meet each 4-token tile (kept in L1) in
+ * turn. Returns false (nothing done) only when the scale scratch cannot be had. */
+static bool matmul_dot4(const struct nib_cpu_kernels *k, int w_type, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out,
+                        const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
+    const int64_t nb = n_in / 32;
+    nib_dot4_fn dot4 = k->dot4[w_type];
+    nib_dot4x4_fn dot4x4 = k->dot4x4[w_type];
+    const int tk = w_type == NIB_TYPE_Q8_0 ? 4 : k->dot4_tokens[w_type]; /* token rows per dot4 call */
+    float *dy = NULL; /* partner Q8_0: its fp16 block scales as floats, [tile][block][4] */
+    if (w_type == NIB_TYPE_Q8_0) {
+        dy = malloc(sizeof(float) * 4 * (size_t)nb * (size_t)((n_tok + 3) / 4));
+        if (!dy) return false;
+        for (int64_t t = 0; t < n_tok; t++) {
+            const struct nib_block_q8_0 *a = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
+            for (int64_t b = 0; b < nb; b++) dy[(t / 4) * 4 * nb + 4 * b + t % 4] = nib_fp16_to_fp32(a[b].d);
+        }
+    }
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t o0 = 0; o0 < n_out; o0 += 16) {
+        const int64_t o1 = o0 + 16 < n_out ? o0 + 16 : n_out;
+        for (int64_t t = 0; t < n_tok; t += tk) {
+            const int m = n_tok - t < tk ? (int)(n_tok - t) : tk;
+            int64_t o = o0;
+            for (; dot4x4 && m == 4 && o + 4 <= o1; o += 4) {
+                float r16[16];
+                dot4x4(n_in, r16, (const char *)w + (size_t)o * w_row_bytes, w_row_bytes,
+                       (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes, dy ? dy + (t / 4) * 4 * nb : NULL);
+                for (int r = 0; r < 4; r++)
+                    for (int i = 0; i < m; i++) y[(t + i) * n_out + o + r] = r16[4 * r + i];
+            }
+            for (; k->dot4x2[w_type] && o + 2 <= o1; o += 2) {
+                float r16[16];
+                k->dot4x2[w_type](n_in, r16, (const char *)w + (size_t)o * w_row_bytes, w_row_bytes,
+                                  (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes, m);
+                for (int r = 0; r < 2; r++)
+                    for (int i = 0; i < m; i++) y[(t + i) * n_out + o + r] = r16[8 * r + i];
+            }
+            for (; o < o1; o++) {
+                float r8[8];
+                dot4(n_in, r8, (const char *)w + (size_t)o * w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes,
+                     xq_row_bytes, m, dy ? dy + (t / 4) * 4 * nb : NULL);
+                for (int i = 0; i < m; i++) y[(t + i) * n_out + o] = r8[i];
+            }
+        }
+    }
+    free(dy);
+    return true;
+}
+
+/* The ways through nib_op_matmul, in the order it tries them. */
+enum matmul_path { PATH_PACKED, PATH_ROWS8, PATH_GEMM8, PATH_GEMM_TILE, PATH_DOT4, PATH_DOT };
+
+/* The path a matrix takes (skip: 1 << a path whose scratch could not be had)
+ * and, for PATH_DOT, its dot kernel. */
+static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in,
+                                    int64_t n_out, int64_t n_tok, int flags, unsigned skip, nib_vec_dot_fn *dot) {
+    const bool rowwise = flags & NIB_MATMUL_ROWWISE, batch = n_tok >= 2 && !rowwise;
+    *dot = k->vec_dot[w_type];
+    if (!(skip & 1u << PATH_PACKED) && packed && k->packed8[w_type] && n_out % 8 == 0) return PATH_PACKED;
+    if (!(flags & NIB_MATMUL_NO_REPACK) && n_out % 8 == 0 && k->rows8[w_type]) return PATH_ROWS8;
+    /* Q8_0 on AVX-512: every row of a batch in the GEMM order (a row's bits
+     * then depend only on whether its batch has one row or more) */
+    if (!(skip & 1u << PATH_GEMM8) && batch && k->gemm8[w_type] && n_out % 8 == 0) return PATH_GEMM8;
+    if (batch && k->gemm_dot[w_type] && n_in % 8 == 0 && n_out % 4 == 0) {
+        *dot = k->gemm_dot[w_type]; /* tinyBLAS's order: tiles, then gemm_dot for the rows and tokens left over */
+        return k->gemm_tile[w_type] && n_tok >= 4 ? PATH_GEMM_TILE : PATH_DOT;
+    }
+    if (!(skip & 1u << PATH_DOT4) && n_tok >= 2 && k->dot4[w_type]) return PATH_DOT4;
+    return PATH_DOT;
+}
+
+/* Rows [o0, o1) (multiples of 8) through rows8. */
+static void rows8_range(nib_rows8_fn rows8, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out, const void *xq,
+                        size_t xq_row_bytes, int64_t n_tok, int64_t n_gemm, float *y, int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; o += 8) {
+        const char *wr = (const char *)w + (size_t)o * w_row_bytes;
+        for (int64_t t = 0; t < n_tok; t++) {
+            float r8[8];
+            rows8(n_in, r8, wr, w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes, t < n_gemm);
+            memcpy(&y[t * n_out + o], r8, sizeof r8);
+        }
+    }
+}
+
+/* Rows [o0, o1) through one dot kernel, row by row. */
+static void dot_range(nib_vec_dot_fn dot, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out, const void *xq,
+                      size_t xq_row_bytes, int64_t n_tok, float *y, int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; o++) {
+        const char *wr = (const char *)w + (size_t)o * w_row_bytes;
+        for (int64_t t = 0; t < n_tok; t++) dot(n_in, &y[t * n_out + o], wr, (const char *)xq + (size_t)t * xq_row_bytes);
+    }
+}
+
+static void gemm_tile_rows(const struct nib_cpu_kernels *k, int w_type, nib_vec_dot_fn dot, const void *w, size_t w_row_bytes,
+                           int64_t n_in, int64_t n_out, const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
+    const int rm = k->gemm_tile_rows;
+    const int64_t n_rt = n_out - n_out % rm, n_tt = n_tok - n_tok % 4;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t o = 0; o < n_out; o += rm) {
+        for (int64_t t = 0; t < n_tok; t += 4) {
+            if (o < n_rt && t < n_tt) {
+                float r16[16];
+                k->gemm_tile[w_type](n_in, r16, (const char *)w + (size_t)o * w_row_bytes, w_row_bytes,
+                                     (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes);
+                for (int r = 0; r < rm; r++)
+                    for (int i = 0; i < 4; i++) y[(t + i) * n_out + o + r] = r16[4 * r + i];
+                continue;
+            }
+            for (int64_t r = o; r < o + rm && r < n_out; r++)
+                for (int64_t i = t; i < t + 4 && i < n_tok; i++)
+                    dot(n_in, &y[i * n_out + r], (const char *)w + (size_t)r * w_row_bytes,
+                        (const char *)xq + (size_t)i * xq_row_bytes);
+        }
+    }
+}
+
+void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *packed, int64_t n_in, int64_t n_out,
+                   const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int flags, int n_threads) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels(); /* the variant chosen at run time */
+    const int nt = n_threads > 0 ? n_threads : 1;
+    /* llama.cpp's repacked matmul: GEMM for 4 rows at a time, GEMV for the rest (MUL_MAT_ID: GEMV only) */
+    const int64_t n_gemm = n_tok > 3 && !(flags & NIB_MATMUL_ROWWISE) ? n_tok - n_tok % 4 : 0;
+    unsigned skip = 0; /* paths whose scratch could not be had: the next one, which needs none */
+    for (;;) {
+        nib_vec_dot_fn dot;
+        switch (choose_path(k, w_type, packed, n_in, n_out, n_tok, flags, skip, &dot)) {
+        case PATH_PACKED:
+            if (matmul_packed(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, n_gemm, nt)) return;
+            skip |= 1u << PATH_PACKED;
+            continue;
+        case PATH_ROWS8:
+#pragma omp parallel for schedule(static) num_threads(nt)
+            for (int64_t o = 0; o < n_out; o += 8)
+                rows8_range(k->rows8[w_type], w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, n_gemm, y, o, o + 8);
+            return;
+        case PATH_GEMM8:
+            if (matmul_gemm8(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt)) return;
+            skip |= 1u << PATH_GEMM8;
+            continue;
+        case PATH_GEMM_TILE:
+            gemm_tile_rows(k, w_type, dot, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt);
+            return;
+        case PATH_DOT4:
+            if (matmul_dot4(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt)) return;
+            skip |= 1u << PATH_DOT4;
+            continue;
+        case PATH_DOT:
+#pragma omp parallel for schedule(static) num_threads(nt)
+            for (int64_t o = 0; o < n_out; o++) dot_range(dot, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, o, o + 1);
+            return;
+        }
+    }
+}
