@@ -271,31 +271,24 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
     unsigned skip = 0; /* paths whose scratch could not be had: the next one, which needs none */
     for (;;) {
         nib_vec_dot_fn dot;
-        switch (choose_path(k, w_type, packed, n_in, n_out, n_tok, flags, skip, &dot)) {
-        case PATH_PACKED:
-            if (matmul_packed(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, n_gemm, nt)) return;
-            skip |= 1u << PATH_PACKED;
-            continue;
+        const enum matmul_path path = choose_path(k, w_type, packed, n_in, n_out, n_tok, flags, skip, &dot);
+        bool done = true;
+        switch (path) {
+        case PATH_PACKED: done = matmul_packed(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, n_gemm, nt); break;
+        case PATH_GEMM8: done = matmul_gemm8(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
+        case PATH_DOT4: done = matmul_dot4(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
+        case PATH_GEMM_TILE: gemm_tile_rows(k, w_type, dot, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_ROWS8:
 #pragma omp parallel for schedule(static) num_threads(nt)
             for (int64_t o = 0; o < n_out; o += 8)
                 rows8_range(k->rows8[w_type], w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, n_gemm, y, o, o + 8);
-            return;
-        case PATH_GEMM8:
-            if (matmul_gemm8(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt)) return;
-            skip |= 1u << PATH_GEMM8;
-            continue;
-        case PATH_GEMM_TILE:
-            gemm_tile_rows(k, w_type, dot, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt);
-            return;
-        case PATH_DOT4:
-            if (matmul_dot4(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt)) return;
-            skip |= 1u << PATH_DOT4;
-            continue;
+            break;
         case PATH_DOT:
 #pragma omp parallel for schedule(static) num_threads(nt)
             for (int64_t o = 0; o < n_out; o++) dot_range(dot, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, o, o + 1);
-            return;
+            break;
         }
+        if (done) return;
+        skip |= 1u << path;
     }
 }
