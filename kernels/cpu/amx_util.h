@@ -70,10 +70,22 @@ static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[
  * a tile load of what vector stores just wrote waits for them. So step j
  * stores block j - 2's C tile (TDPBSSD j - 1 ran meanwhile), issues block j
  * (unpacked two steps earlier where the weights stream), and runs the float
- * step of block j - 3 (stored one step earlier). issue == 0: the drain. */
+ * step of block j - NIB_AMX_LAG (stored NIB_AMX_LAG - 2 steps earlier).
+ * issue == 0: the drain. A lag of 4 rather than 3 gave the vector loads of
+ * a stored C tile a step more to find it in L1: Q8_0 GEMM 231-259 -> 288-326
+ * GMAC/s at 64 tokens (one thread, Intel Xeon), Q8_0 pp512 336-341 -> 403-407
+ * t/s (2 threads), Q4_0 the same or a little better; a lag of 5 lost on
+ * Q4_0 (239-277 against 318-328). Needs NIB_AMX_BUFS > NIB_AMX_LAG - 2
+ * C buffers (one is rewritten only after its float step) and, where the
+ * weights stream through a ring, a ring slot not rewritten before its float
+ * step reads its scales. */
+#ifndef NIB_AMX_LAG
+#define NIB_AMX_LAG 4
+#endif
+#define NIB_AMX_BUFS 4 /* a power of two */
 #define NIB_AMX_STEP(S, TA, TB, TC, j, issue)                                                                          \
     do {                                                                                                               \
-        if ((j) >= 2 && (j) - 2 < nb) _tile_stored(TC, c[S], 64);                                                      \
+        if ((j) >= 2 && (j) - 2 < nb) _tile_stored(TC, c[((j) - 2) & (NIB_AMX_BUFS - 1)], 64);                             \
         if (issue) {                                                                                                   \
             PREP((j) + 2);                                                                                             \
             _tile_loadd(TA, a + (size_t)(j) * sizeof(struct nib_block_q8_0), (long)xq_row_bytes);                      \
@@ -81,7 +93,9 @@ static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[
             _tile_zero(TC);                                                                                            \
             _tile_dpbssd(TC, TA, TB);                                                                                  \
         }                                                                                                              \
-        if ((j) >= 3) nib_amx_block_step(acc, c[1 - (S)], _mm512_load_ps(WT((j) - 3)->d), dyf + (j) - 3, nb, NT);      \
+        if ((j) >= NIB_AMX_LAG && (j) - NIB_AMX_LAG < nb)                                                              \
+            nib_amx_block_step(acc, c[((j) - NIB_AMX_LAG) & (NIB_AMX_BUFS - 1)], _mm512_load_ps(WT((j) - NIB_AMX_LAG)->d),   \
+                               dyf + (j) - NIB_AMX_LAG, nb, NT);                                                       \
     } while (0)
 #define NIB_AMX_STEP0(j, issue) NIB_AMX_STEP(0, 0, 1, 2, j, issue)
 #define NIB_AMX_STEP1(j, issue) NIB_AMX_STEP(1, 3, 4, 5, j, issue)
@@ -93,7 +107,7 @@ static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[
  * aligned); PREP(j): makes it, or nothing. */
 #define NIB_AMX_TOKEN_TILE()                                                                                           \
     do {                                                                                                               \
-        _Alignas(64) int32_t c[2][16 * 16];                                                                            \
+        _Alignas(64) int32_t c[NIB_AMX_BUFS][16 * 16];                                                                 \
         __m512 acc[16];                                                                                                \
         for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();                                                     \
         PREP(0);                                                                                                       \
@@ -103,15 +117,9 @@ static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[
             NIB_AMX_STEP0(j, 1);                                                                                       \
             NIB_AMX_STEP1(j + 1, 1);                                                                                   \
         }                                                                                                              \
-        if (j < nb) {                                                                                                  \
-            NIB_AMX_STEP0(j, 1);                                                                                       \
+        for (; j < nb + NIB_AMX_LAG; j += 2) { /* the last block if nb is odd, then the drain */                       \
+            NIB_AMX_STEP0(j, j < nb);                                                                                  \
             NIB_AMX_STEP1(j + 1, 0);                                                                                   \
-            NIB_AMX_STEP0(j + 2, 0);                                                                                   \
-            NIB_AMX_STEP1(j + 3, 0);                                                                                   \
-        } else {                                                                                                       \
-            NIB_AMX_STEP0(j, 0);                                                                                       \
-            NIB_AMX_STEP1(j + 1, 0);                                                                                   \
-            NIB_AMX_STEP0(j + 2, 0);                                                                                   \
         }                                                                                                              \
         for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);                               \
     } while (0)

@@ -59,7 +59,7 @@ static inline __attribute__((always_inline)) void unpack(const struct nib_block_
                                  _mm_loadu_si128((const __m128i *)w1->d), 1)));
 }
 
-#define RING 8 /* a slot is rewritten 8 blocks on: after its float step (3 on) read the scales */
+#define RING 8 /* a slot is rewritten by PREP 6 steps on: after its float step (NIB_AMX_LAG on) read the scales */
 
 /* NT (<= 16) token rows, the weights streamed and unpacked two blocks ahead
  * into a ring. */
