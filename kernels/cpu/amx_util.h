@@ -85,7 +85,7 @@ static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[
 #define NIB_AMX_BUFS 4 /* a power of two */
 #define NIB_AMX_STEP(S, TA, TB, TC, j, issue)                                                                          \
     do {                                                                                                               \
-        if ((j) >= 2 && (j) - 2 < nb) _tile_stored(TC, c[((j) - 2) & (NIB_AMX_BUFS - 1)], 64);                             \
+        if ((j) >= 2 && (j) - 2 < nb) _tile_stored(TC, c[((j) - 2) & (NIB_AMX_BUFS - 1)], 64);                         \
         if (issue) {                                                                                                   \
             PREP((j) + 2);                                                                                             \
             _tile_loadd(TA, a + (size_t)(j) * sizeof(struct nib_block_q8_0), (long)xq_row_bytes);                      \
@@ -94,8 +94,8 @@ static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[
             _tile_dpbssd(TC, TA, TB);                                                                                  \
         }                                                                                                              \
         if ((j) >= NIB_AMX_LAG && (j) - NIB_AMX_LAG < nb)                                                              \
-            nib_amx_block_step(acc, c[((j) - NIB_AMX_LAG) & (NIB_AMX_BUFS - 1)], _mm512_load_ps(WT((j) - NIB_AMX_LAG)->d),   \
-                               dyf + (j) - NIB_AMX_LAG, nb, NT);                                                       \
+            nib_amx_block_step(acc, c[((j) - NIB_AMX_LAG) & (NIB_AMX_BUFS - 1)],                                       \
+                               _mm512_load_ps(WT((j) - NIB_AMX_LAG)->d), dyf + (j) - NIB_AMX_LAG, nb, NT);             \
     } while (0)
 #define NIB_AMX_STEP0(j, issue) NIB_AMX_STEP(0, 0, 1, 2, j, issue)
 #define NIB_AMX_STEP1(j, issue) NIB_AMX_STEP(1, 3, 4, 5, j, issue)

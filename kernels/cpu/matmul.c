@@ -37,46 +37,14 @@ bool nib_op_packed_paired(int w_type, int64_t n_out) {
     return nib_cpu_kernels()->packed16[w_type] && n_out % 16 == 0;
 }
 
-/* Units a packed matrix splits into: two 8-row groups where the variant's
- * packed16 takes the paired layout, else one. */
-static int64_t packed_units(int w_type, int64_t n_out) {
-    return n_out / 8 / (nib_op_packed_paired(w_type, n_out) ? 2 : 1);
-}
-
-/* Units [u0, u1) of a packed matrix against token rows [t0, t1) (at most
- * PACKED_TOKEN_CHUNK; Q4_0: ycorr and dyf hold their block terms, from
- * row t0), in tiles of up to the kernel's token count, none straddling
- * n_gemm (Q4_0: pass 0, its GEMV and GEMM orders agree). */
-static void packed_range(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
-                         const void *xq, size_t xq_row_bytes, int64_t t0, int64_t t1, float *y, int64_t n_gemm,
-                         const int32_t *ycorr, const float *dyf, int64_t u0, int64_t u1) {
-    nib_packed8_fn kern = k->packed8[w_type];
-    nib_packed16_fn kern16 = nib_op_packed_paired(w_type, n_out) ? k->packed16[w_type] : NULL;
-    const int tile = kern16 ? k->packed16_tokens[w_type] : k->packed8_tokens[w_type];
-    const size_t group_bytes = nib_repack_size(w_type, n_in, 8);
-    const int64_t nb = n_in / 32, per = kern16 ? 2 : 1;
-    for (int64_t u = u0; u < u1; u++) {
-        const int64_t g = u * per;
-        const char *grp = (const char *)packed + (size_t)g * group_bytes;
-        for (int64_t t = t0; t < t1;) {
-            const int64_t end = t < n_gemm && n_gemm < t1 ? n_gemm : t1;
-            const int ntt = end - t < tile ? (int)(end - t) : tile;
-            const char *xt = (const char *)xq + (size_t)t * xq_row_bytes;
-            const int32_t *yc = ycorr ? ycorr + (t - t0) * nb : NULL;
-            const float *df = ycorr ? dyf + (t - t0) * nb : NULL;
-            if (kern16)
-                kern16(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df);
-            else
-                kern(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df);
-            t += ntt;
-        }
-    }
-}
-
 /* Returns false (nothing done) only when the Q4_0 scratch cannot be had. */
 static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
                           const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int64_t n_gemm, int nt) {
+    nib_packed8_fn kern = k->packed8[w_type];
+    nib_packed16_fn kern16 = nib_op_packed_paired(w_type, n_out) ? k->packed16[w_type] : NULL;
+    const int tile = kern16 ? k->packed16_tokens[w_type] : k->packed8_tokens[w_type];
     if (w_type == NIB_TYPE_Q4_0) n_gemm = 0; /* its GEMV and GEMM orders agree: tiles need not stop at n_gemm */
+    const size_t group_bytes = nib_repack_size(w_type, n_in, 8);
     const int64_t nb = n_in / 32, chunk = n_tok < PACKED_TOKEN_CHUNK ? n_tok : PACKED_TOKEN_CHUNK;
     /* Q4_0: the activations' block terms; on the stack for decode-sized batches */
     int16_t sums_small[1024], *sums = NULL;
@@ -95,10 +63,25 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
     for (int64_t t0 = 0; t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
         const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
         if (sums) q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, -8, sums, ycorr, dyf);
-        const int64_t units = packed_units(w_type, n_out);
+        /* paired layout: units of two groups for packed16, else one */
+        const int64_t per = kern16 ? 2 : 1;
 #pragma omp parallel for schedule(static) num_threads(nt)
-        for (int64_t u = 0; u < units; u++)
-            packed_range(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, t0, t1, y, n_gemm, ycorr, dyf, u, u + 1);
+        for (int64_t u = 0; u < n_out / 8 / per; u++) {
+            const int64_t g = u * per;
+            const char *grp = (const char *)packed + (size_t)g * group_bytes;
+            for (int64_t t = t0; t < t1;) { /* tiles of up to `tile` rows, none straddling n_gemm */
+                const int64_t end = t < n_gemm && n_gemm < t1 ? n_gemm : t1;
+                const int ntt = end - t < tile ? (int)(end - t) : tile;
+                const char *xt = (const char *)xq + (size_t)t * xq_row_bytes;
+                const int32_t *yc = sums ? ycorr + (t - t0) * nb : NULL;
+                const float *df = sums ? dyf + (t - t0) * nb : NULL;
+                if (kern16)
+                    kern16(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df);
+                else
+                    kern(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df);
+                t += ntt;
+            }
+        }
     }
     if (!small) free(sums), free(ycorr), free(dyf);
     return true;
@@ -217,28 +200,9 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
     return PATH_DOT;
 }
 
-/* Rows [o0, o1) (multiples of 8) through rows8. */
-static void rows8_range(nib_rows8_fn rows8, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out, const void *xq,
-                        size_t xq_row_bytes, int64_t n_tok, int64_t n_gemm, float *y, int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; o += 8) {
-        const char *wr = (const char *)w + (size_t)o * w_row_bytes;
-        for (int64_t t = 0; t < n_tok; t++) {
-            float r8[8];
-            rows8(n_in, r8, wr, w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes, t < n_gemm);
-            memcpy(&y[t * n_out + o], r8, sizeof r8);
-        }
-    }
-}
-
-/* Rows [o0, o1) through one dot kernel, row by row. */
-static void dot_range(nib_vec_dot_fn dot, const void *w, size_t w_row_bytes, int64_t n_in, int64_t n_out, const void *xq,
-                      size_t xq_row_bytes, int64_t n_tok, float *y, int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; o++) {
-        const char *wr = (const char *)w + (size_t)o * w_row_bytes;
-        for (int64_t t = 0; t < n_tok; t++) dot(n_in, &y[t * n_out + o], wr, (const char *)xq + (size_t)t * xq_row_bytes);
-    }
-}
-
+/* F32/F16/BF16 batches of 4+ rows in tinyBLAS's order: gemm_tile's tiles
+ * of gemm_tile_rows weight rows x 4 tokens, then dot (gemm_dot) for the
+ * rows and tokens left over. */
 static void gemm_tile_rows(const struct nib_cpu_kernels *k, int w_type, nib_vec_dot_fn dot, const void *w, size_t w_row_bytes,
                            int64_t n_in, int64_t n_out, const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
     const int rm = k->gemm_tile_rows;
@@ -280,12 +244,21 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
         case PATH_GEMM_TILE: gemm_tile_rows(k, w_type, dot, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_ROWS8:
 #pragma omp parallel for schedule(static) num_threads(nt)
-            for (int64_t o = 0; o < n_out; o += 8)
-                rows8_range(k->rows8[w_type], w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, n_gemm, y, o, o + 8);
+            for (int64_t o = 0; o < n_out; o += 8) {
+                const char *wr = (const char *)w + (size_t)o * w_row_bytes;
+                for (int64_t t = 0; t < n_tok; t++) {
+                    float r8[8];
+                    k->rows8[w_type](n_in, r8, wr, w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes, t < n_gemm);
+                    memcpy(&y[t * n_out + o], r8, sizeof r8);
+                }
+            }
             break;
         case PATH_DOT:
 #pragma omp parallel for schedule(static) num_threads(nt)
-            for (int64_t o = 0; o < n_out; o++) dot_range(dot, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, o, o + 1);
+            for (int64_t o = 0; o < n_out; o++) {
+                const char *wr = (const char *)w + (size_t)o * w_row_bytes;
+                for (int64_t t = 0; t < n_tok; t++) dot(n_in, &y[t * n_out + o], wr, (const char *)xq + (size_t)t * xq_row_bytes);
+            }
             break;
         }
         if (done) return;

@@ -1,19 +1,13 @@
 /*
- * ops_ref.c — scalar reference ops (see ops_ref.h).
+ * ops_ref.c — the row ops of ops_ref.h: RMSNorm, RoPE (and YaRN's
+ * constants), SwiGLU (nib_op_matmul is in matmul.c).
  */
 #include "ops_ref.h"
 
 #include "dispatch.h"
-#include "fp16.h"
 #include "ggml_order.h"
-#include "quant_blocks.h"
-#include "repack.h"
 
 #include <math.h>
-#include <omp.h>
-#include <stdbool.h>
-#include <stdlib.h>
-#include <string.h>
 
 void nib_op_rmsnorm(const float *x, const float *w, int64_t n, float eps, float *y) {
     double sum = 0.0;
