@@ -390,7 +390,7 @@ TEST(KernelPacked, SameBitsAsRows8) {
         const int64_t bs = nib_type_block_size(wt.type);
         for (int64_t n : { bs, 3 * bs, 4096 + bs })
             for (int64_t n_out : { 8, 16, 24, 48 }) /* 16 and 48: the paired layout where the variant has it */
-                for (int64_t n_tok : { 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 31, 45, 70 }) { /* amx: 16-row tiles (12+ tails), 64 a call */
+                for (int64_t n_tok : { 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 31, 45, 70 }) { /* amx: 16-row tiles (6+ tails), 64 a call */
                     ASSERT_NE(nib_repack_size(wt.type, n, n_out), 0u);
                     const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
                     const std::vector<float> x = random_acts(n, n_tok, rng);
@@ -443,7 +443,7 @@ TEST(KernelGemm16, SameBitsAsGemm8) {
         if (wt.type == NIB_TYPE_Q8_0) q8 = &wt;
     ASSERT_NE(q8, nullptr);
     for (int64_t n : { 32, 96, 4096 + 32, 14336 + 32 }) /* amx: odd and even block counts, long rows */
-        for (int n_tok : { 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 31, 40 }) { /* amx: 16-row tiles and short tails */
+        for (int n_tok : { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 16, 17, 31, 40 }) { /* amx: 16-row tiles and short tails */
             const int64_t nb = n / 32;
             const std::vector<uint8_t> w = random_weights(*q8, n, 16, rng);
             const std::vector<float> x = random_acts(n, n_tok, rng);

@@ -14,11 +14,20 @@
 #include <string.h>
 
 /* Q8_0 GEMM calls with fewer token rows go to the avx512 gemm16 (a tile of
- * m rows costs about what one of 16 does). */
-#define NIB_AMX_MIN_TOKENS 16
-/* The Q4_0 packed16 on tiles (packed_amx.c) takes tiles of 16 token rows,
- * and a last short one of this many rows or more. */
-#define NIB_AMX_MIN_PACKED 12
+ * m rows costs about what one of 16 does). With the pipeline's lag of 4,
+ * one thread, 5632 x 2048: 8 rows tie (98-100 GMAC/s), 10-12 rows gain
+ * 10-15% on tiles (121 / 130 / 139 against 104-109 / 113 / 122). */
+#ifndef NIB_AMX_MIN_TOKENS
+#define NIB_AMX_MIN_TOKENS 10
+#endif
+/* The Q4_0 and Q4_K packed16 on tiles (packed_amx.c) take tiles of 16
+ * token rows, and a last short one of this many rows or more. Q4_0, one
+ * thread, 5632 x 2048, tiles against the avx512 kernel: 6 rows 201-204
+ * against 193-198 GMAC/s, 8 rows 230-250 against 201, 4 rows 145 against
+ * 175-179 (Q4_K at 8 rows: 177-180 against 154). */
+#ifndef NIB_AMX_MIN_PACKED
+#define NIB_AMX_MIN_PACKED 6
+#endif
 
 /* LDTILECFG's 64-byte operand (palette 1). */
 struct nib_amx_config {

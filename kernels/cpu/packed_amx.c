@@ -24,7 +24,7 @@
  * avx512 kernels do; unpacking again per tile beat unpacking the whole pair
  * once into scratch), in amx_util.h's pipeline (NIB_AMX_TOKEN_TILE). A last
  * tile of fewer than NIB_AMX_MIN_PACKED rows, and so calls that small
- * (decode batches of up to 8 sequences: there tiles lost to the avx512
+ * (decode batches of up to 5 sequences: there tiles lose to the avx512
  * kernel), go to the avx512 kernel, which uses ycorr; the tiles do not.
  */
 #include "amx_util.h"
