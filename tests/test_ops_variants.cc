@@ -155,3 +155,41 @@ TEST(OpsVariants, GemmTileGivesGemmDotBits) {
     }
     if (!checked) GTEST_SKIP() << "no variant has gemm_tile kernels on this CPU";
 }
+
+// dot8 (eight weight rows against one token row) gives each row vec_dot's
+// bits; the rows carry different scales, -128s and zeros, and each row is
+// padded so the stride is not the row's own size.
+TEST(OpsVariants, Dot8GivesVecDotBits) {
+    NibRng rng(0xd08);
+    int checked = 0;
+    for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
+        const struct nib_cpu_kernels *k = nib_cpu_kernels_for((enum nib_cpu_variant)v);
+        if (!k) continue;
+        for (int type = 0; type < NIB_TYPE_COUNT; type++) {
+            if (!k->dot8[type]) continue;
+            const struct nib_type_traits *tt = nib_type_traits(type);
+            const int pt = tt->vec_dot_type;
+            for (int64_t n : { (int64_t)32, (int64_t)256, (int64_t)4096 + 32 }) {
+                const size_t wrow = nib_type_row_bytes(type, n), stride = wrow + 70, xrow = nib_type_row_bytes(pt, n);
+                std::vector<uint8_t> w(stride * 8 + 64, 0x5a), xq(xrow);
+                std::vector<float> f((size_t)n);
+                for (int r = 0; r < 8; r++) {
+                    for (auto &e : f) e = rng.uniform() * (float)(1 << r) * (r == 3 ? 0.0f : 1.0f);
+                    tt->from_float(f.data(), w.data() + (size_t)r * stride, n);
+                    for (size_t b = 0; type == NIB_TYPE_Q8_0 && r % 2 && b < wrow / 34; b++)
+                        w[(size_t)r * stride + b * 34 + 2 + (size_t)(r * 5 + b) % 32] = 0x80;
+                }
+                for (auto &e : f) e = rng.uniform() * 10.0f;
+                k->quantize_act[pt](f.data(), xq.data(), n);
+                float got[8], want;
+                k->dot8[type](n, got, w.data(), stride, xq.data());
+                for (int r = 0; r < 8; r++) {
+                    k->vec_dot[type](n, &want, w.data() + (size_t)r * stride, xq.data());
+                    EXPECT_EQ(memcmp(&got[r], &want, 4), 0) << k->name << " " << tt->name << " n=" << n << " row " << r;
+                }
+                checked++;
+            }
+        }
+    }
+    if (!checked) GTEST_SKIP() << "no variant has dot8 kernels on this CPU";
+}

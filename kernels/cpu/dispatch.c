@@ -73,6 +73,7 @@ static void override_avx2(struct nib_cpu_kernels *k) { X86_OVERRIDES(k, avx2); }
 static void override_avx512(struct nib_cpu_kernels *k) {
     X86_OVERRIDES(k, avx512);
     k->dot4x4[NIB_TYPE_Q8_0] = nib_dot4x4_q8_0_q8_0_avx512;
+    k->dot8[NIB_TYPE_Q8_0] = nib_dot8_q8_0_q8_0_avx512;
     k->gemm8[NIB_TYPE_Q8_0] = nib_gemm8_q8_0_q8_0_avx512;
     k->gemm16[NIB_TYPE_Q8_0] = nib_gemm16_q8_0_q8_0_avx512;
     k->packed8_tokens[NIB_TYPE_Q4_0] = 8; /* packed_avx2.c's TILE in this build */

@@ -59,6 +59,10 @@ typedef void (*nib_dot4_fn)(int64_t n, float *out, const void *x, const void *y,
 typedef void (*nib_dot4x4_fn)(int64_t n, float *out /* [16] */, const void *x, size_t x_row_bytes, const void *y,
                               size_t y_row_bytes, const float *dy);
 
+/* Eight weight rows (x_row_bytes apart) against one activation row:
+ * out[r] equals vec_dot's result for weight row r, bit for bit. */
+typedef void (*nib_dot8_fn)(int64_t n, float *out /* [8] */, const void *x, size_t x_row_bytes, const void *y);
+
 /* Two weight rows (x_row_bytes apart) against n_rows <= dot4_tokens
  * activation rows: out[8 * r + t] equals nib_dot4_fn's out[t] for weight
  * row r, bit for bit. */
@@ -114,6 +118,7 @@ struct nib_cpu_kernels {
     int                 dot4_tokens[NIB_TYPE_COUNT];  /* the most activation rows one dot4 call takes (4 or 8) */
     nib_dot4x2_fn       dot4x2[NIB_TYPE_COUNT];       /* by weight type, NULL for most (AVX-512: Q6_K) */
     nib_dot4x4_fn       dot4x4[NIB_TYPE_COUNT];       /* by weight type, NULL for most; needs dot4 too */
+    nib_dot8_fn         dot8[NIB_TYPE_COUNT];         /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_gemm8_fn        gemm8[NIB_TYPE_COUNT];        /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_gemm8_fn        gemm16[NIB_TYPE_COUNT];       /* 16-row gemm8, NULL for most (AVX-512: Q8_0) */
     nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */

@@ -65,7 +65,7 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
         if (sums) q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, -8, sums, ycorr, dyf);
         /* paired layout: units of two groups for packed16, else one */
         const int64_t per = kern16 ? 2 : 1;
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(runtime) num_threads(nt)
         for (int64_t u = 0; u < n_out / 8 / per; u++) {
             const int64_t g = u * per;
             const char *grp = (const char *)packed + (size_t)g * group_bytes;
@@ -179,7 +179,7 @@ static bool matmul_dot4(const struct nib_cpu_kernels *k, int w_type, const void 
 }
 
 /* The ways through nib_op_matmul, in the order it tries them. */
-enum matmul_path { PATH_PACKED, PATH_ROWS8, PATH_GEMM8, PATH_GEMM_TILE, PATH_DOT4, PATH_DOT };
+enum matmul_path { PATH_PACKED, PATH_ROWS8, PATH_GEMM8, PATH_GEMM_TILE, PATH_DOT4, PATH_DOT8, PATH_DOT };
 
 /* The path a matrix takes (skip: 1 << a path whose scratch could not be had)
  * and, for PATH_DOT, its dot kernel. */
@@ -197,6 +197,7 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
         return k->gemm_tile[w_type] && n_tok >= 4 ? PATH_GEMM_TILE : PATH_DOT;
     }
     if (!(skip & 1u << PATH_DOT4) && n_tok >= 2 && k->dot4[w_type]) return PATH_DOT4;
+    if (k->dot8[w_type] && n_out % 8 == 0) return PATH_DOT8; /* vec_dot's bits, eight rows a call */
     return PATH_DOT;
 }
 
@@ -250,6 +251,17 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
                     float r8[8];
                     k->rows8[w_type](n_in, r8, wr, w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes, t < n_gemm);
                     memcpy(&y[t * n_out + o], r8, sizeof r8);
+                }
+            }
+            break;
+        case PATH_DOT8:
+#pragma omp parallel for schedule(static) num_threads(nt)
+            for (int64_t o = 0; o < n_out; o += 8) {
+                const char *wr = (const char *)w + (size_t)o * w_row_bytes;
+                for (int64_t t = 0; t < n_tok; t++) {
+                    float r8[8];
+                    k->dot8[w_type](n_in, r8, wr, w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes);
+                    for (int r = 0; r < 8; r++) y[t * n_out + o + r] = r8[r];
                 }
             }
             break;
