@@ -253,6 +253,7 @@ int nib_decode(struct nib_context *c, const struct nib_batch *b, struct nib_erro
     for (int32_t i = 0; i < b->n; i++) /* the tokens behind the new K/V, for the prefix cache */
         nib_kv_blocks_set_tokens(&c->kv.blocks, c->tok_seq[i], c->tok_pos[i], &b->tokens[i], 1);
     c->row_exact = (b->flags & NIB_BATCH_ROW_EXACT) != 0;
+    c->int_gemm = (b->flags & NIB_BATCH_INT_GEMM) != 0;
     c->embeddings = embeddings;
     rc = nib_forward(c, b->tokens, b->n, NULL, err);
     c->last_n = rc ? 0 : b->n;

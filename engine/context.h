@@ -49,6 +49,7 @@ struct nib_context {
     int32_t *out_of;          /* [n_batch]: batch index -> logits row, -1 */
     int32_t  last_n;          /* size of the last batch */
     bool     row_exact;       /* this batch: NIB_BATCH_ROW_EXACT */
+    bool     int_gemm;        /* this batch: NIB_BATCH_INT_GEMM */
     bool     embeddings;      /* this batch: NIB_BATCH_EMBEDDINGS (hidden states, no logits) */
     float   *embd;            /* [cap_embd][n_embd] */
     int32_t  cap_embd;

@@ -52,7 +52,8 @@ void nib_forward_matmul(struct nib_context *c, const struct nib_weight *w, const
                         float *y) {
     const size_t xq_row = nib_forward_quantize(c, w, x, n);
     const int flags = (w->is_embedding ? NIB_MATMUL_NO_REPACK : 0) /* llama.cpp repacks no get_rows tensor */
-                      | (c->row_exact ? NIB_MATMUL_ROWWISE : 0);      /* one-token kernels for every row */
+                      | (c->row_exact ? NIB_MATMUL_ROWWISE : 0)       /* one-token kernels for every row */
+                      | (c->int_gemm ? NIB_MATMUL_INT_GEMM : 0);      /* no bf16 prompt GEMM */
     nib_op_matmul(w->type, w->data, w->row_bytes, w->packed, w->ne0, w->ne1, c->xq, xq_row, n, y, flags, c->n_threads);
     if (bias)
         for (int32_t t = 0; t < n; t++)

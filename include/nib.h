@@ -494,9 +494,15 @@ struct nib_batch {
  * by row. For verifying drafted tokens (speculative decoding gives exactly
  * the tokens plain decoding gives) and for serving sequences whose results
  * must not depend on their batch-mates. A plain batch (prompts) uses the
- * batch kernels, whose float order differs in the last bits.
+ * batch kernels, whose float order differs in the last bits; and on CPUs
+ * with AMX-BF16, from 96 rows on, Q8_0, Q4_K and Q6_K matrices round each
+ * weight and activation value to bf16 (kernels/cpu/gemm_bf16_amx.h: up to
+ * 2^-7 of the sum of a product's terms' magnitudes; about twice as fast).
+ * NIB_BATCH_INT_GEMM: a plain batch that keeps the integer kernels (llama.cpp's
+ * arithmetic) where the bf16 ones would be used; for measurements that
+ * compare with llama.cpp to better than that (nib perplexity's KL divergence).
  */
-enum nib_batch_flags { NIB_BATCH_ROW_EXACT = 1, NIB_BATCH_EMBEDDINGS = 2 };
+enum nib_batch_flags { NIB_BATCH_ROW_EXACT = 1, NIB_BATCH_EMBEDDINGS = 2, NIB_BATCH_INT_GEMM = 4 };
 /*
  * NIB_BATCH_EMBEDDINGS: the rows that ask for output get their final hidden
  * state (after the output norm, n_embd floats; nib_context_embedding) instead

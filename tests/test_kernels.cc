@@ -431,6 +431,67 @@ TEST(KernelPacked, SameBitsAsRows8) {
     if (!checked) GTEST_SKIP() << "variant " << k->name << " has no packed kernels";
 }
 
+/* The amx variant's bf16 prompt GEMM (gemm_bf16_amx.h) for each type it
+ * takes: within its rounding of the exact sum (each weight and activation
+ * value rounded to bf16, unit roundoff 2^-8 each, so 2^-7 of each term, plus
+ * fp32 sums), over K blocks
+ * with a short last one and token tiles with short tails, guards after y;
+ * a row-wise batch of as many rows keeps one-row calls' bits. */
+TEST(KernelBf16, WithinRoundingOfExact) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels();
+    if (!k->bf16_gemm) GTEST_SKIP() << "variant " << k->name << " has no bf16 prompt GEMM";
+    NibRng rng(0xbf16);
+    int checked = 0;
+    for (const WeightType &wt : weight_types()) {
+        if (!k->bf16_gemm(wt.type, true)) continue;
+        const int pt = nib_type_traits(wt.type)->vec_dot_type;
+        for (int64_t n : { (int64_t)256, (int64_t)1024 + 512 /* 48 chunks: one K block and a short one */ })
+            for (int64_t n_out : { 32, 96 })
+                for (int64_t n_tok : { (int64_t)k->bf16_min_tokens, (int64_t)k->bf16_min_tokens + 17 }) {
+                    const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
+                    const std::vector<float> x = random_acts(n, n_tok, rng);
+                    size_t xrow = 0;
+                    const std::vector<uint8_t> xq = quantize_with(k, pt, x.data(), n, n_tok, &xrow);
+                    const size_t wrow = nib_type_row_bytes(wt.type, n), ny = (size_t)(n_out * n_tok);
+                    std::vector<uint8_t> packed;
+                    if (k->packed8[wt.type]) {
+                        packed.resize(nib_repack_size(wt.type, n, n_out));
+                        nib_repack_groups(wt.type, w.data(), wrow, n, 0, n_out / 8, nib_op_packed_paired(wt.type, n_out), packed.data());
+                    }
+                    const void *pk = packed.empty() ? nullptr : packed.data();
+                    std::vector<float> y(ny + 16);
+                    memset(y.data(), kGuard, y.size() * sizeof(float));
+                    nib_op_matmul(wt.type, w.data(), wrow, pk, n, n_out, xq.data(), xrow, n_tok, y.data(), 0, 2);
+                    EXPECT_TRUE(guards_intact((const uint8_t *)(y.data() + ny), 16 * sizeof(float)));
+                    double worst = 0;
+                    for (int64_t t = 0; t < n_tok; t++) {
+                        const std::vector<float> a = to_float(pt, xq.data() + (size_t)t * xrow, n);
+                        for (int64_t o = 0; o < n_out; o++) {
+                            const std::vector<float> wf = to_float(wt.type, w.data() + (size_t)o * wrow, n);
+                            double exact = 0;
+                            for (int64_t i = 0; i < n; i++) exact += (double)wf[(size_t)i] * (double)a[(size_t)i];
+                            const double S = abs_term_sum(wt, w.data() + (size_t)o * wrow, n, a.data());
+                            const double err = std::fabs((double)y[(size_t)(t * n_out + o)] - exact);
+                            ASSERT_LE(err, (0x1p-7 + (double)(n + 16) * kU) * S * 1.01)
+                                << nib_type_name(wt.type) << " n=" << n << " out=" << n_out << " tok=" << n_tok << " row " << o
+                                << " token " << t;
+                            if (S > 0) worst = std::max(worst, err / S);
+                        }
+                    }
+                    /* row-wise: each token row as its own one-row call computes it */
+                    std::vector<float> rw(ny), one(ny);
+                    nib_op_matmul(wt.type, w.data(), wrow, pk, n, n_out, xq.data(), xrow, n_tok, rw.data(), NIB_MATMUL_ROWWISE, 2);
+                    for (int64_t t = 0; t < n_tok; t++)
+                        nib_op_matmul(wt.type, w.data(), wrow, pk, n, n_out, xq.data() + (size_t)t * xrow, xrow, 1, one.data() + t * n_out, 0, 1);
+                    EXPECT_EQ(memcmp(rw.data(), one.data(), ny * sizeof(float)), 0) << nib_type_name(wt.type) << " row-wise n=" << n;
+                    printf("[          ] %s n=%ld out=%ld tok=%ld: worst |err| = %.2g S\n", nib_type_name(wt.type), (long)n, (long)n_out,
+                           (long)n_tok, worst);
+                    checked++;
+                }
+    }
+    EXPECT_EQ(checked, 24); /* Q8_0, Q4_K and Q6_K */
+}
+
 /* The 16-row Q8_0 prompt GEMM (AVX-512) gives gemm8's bits on each half,
  * for every tile size (1-8 tokens and tails) and row length. */
 TEST(KernelGemm16, SameBitsAsGemm8) {

@@ -5,12 +5,14 @@
 // public API on a real model.
 #include <gtest/gtest.h>
 
+#include "dispatch.h"
 #include "kv_cache.h"
 #include "nib.h"
 #include "test_util.h"
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -215,7 +217,16 @@ TEST(KvBlocks, PrefixCacheHitIsExactAndSkipsTheWork) {
     EXPECT_EQ(got, 992); /* 62 full blocks; the last 8 tokens are computed */
     EXPECT_EQ(a.used(), 62);
     const std::vector<float> again = a.decode(std::vector<int32_t>(p.begin() + got, p.end()), 1);
-    EXPECT_EQ(first, again) << "a cache hit must give the logits of recomputation";
+    /* recomputation with the same split: the last 8 tokens in a batch of their own (a row's
+     * bits may depend on its batch's size: on AMX-BF16 CPUs batches of 96+ rows take the
+     * bf16 prompt GEMM), so what is compared is the cached K/V against recomputed K/V */
+    Ctx b(4096, 16);
+    b.decode(std::vector<int32_t>(p.begin(), p.begin() + got), 0);
+    const std::vector<float> recomputed = b.decode(std::vector<int32_t>(p.begin() + got, p.end()), 0);
+    EXPECT_EQ(recomputed, again) << "a cache hit must give the logits of recomputation";
+    if (!nib_cpu_kernels()->bf16_gemm) {
+        EXPECT_EQ(first, again) << "and of the whole prompt in one go";
+    }
     /* another prompt sharing the first 500 tokens reuses 31 blocks */
     std::vector<int32_t> q(p.begin(), p.begin() + 500);
     for (int i = 0; i < 40; i++) q.push_back(7 + i);
@@ -255,7 +266,12 @@ TEST(KvBlocks, ManySequencesFillTheSlots) {
  * matmuls of a batch of >= 2 rows take tinyBLAS's order, a lone row
  * vec_dot's; the repacked Q4_K GEMM takes rows 4 at a time, the rest the
  * GEMV). On quantized models an ulp there can flip an activation's 8-bit
- * rounding, hence their looser bound. */
+ * rounding, hence their looser bound. Where the prefill batch takes the
+ * amx variant's bf16 prompt GEMM (96+ rows: Q4_K and Q6_K here, values
+ * rounded to bf16), a sequence's greedy tokens may part from its lone run
+ * at a near-tie (the lone run's top-2 gap within twice the bound, as the
+ * golden tests allow for non-exact kernels); the comparison of that
+ * sequence stops there. */
 TEST(KvBlocks, BatchedEqualsAlone) {
     if (!nib_test_have_shared()) GTEST_SKIP() << "no ../shared";
     for (const char *name : { "synth/llama-f32.gguf", "synth/qwen3-f32.gguf", "synth/llama-q4km.gguf", "synth/qwen3-q4_0.gguf" }) {
@@ -315,29 +331,39 @@ TEST(KvBlocks, BatchedEqualsAlone) {
         for (int32_t i = 0; i < b.n; i++)
             if (want[(size_t)i]) row[(size_t)seq[(size_t)i]] = i;
         double worst = 0, S = 0; /* worst |dlogit|, largest |logit| */
+        for (const auto &seq_logits : alone_logits)
+            for (const auto &l : seq_logits)
+                for (float v : l) S = std::max(S, (double)std::fabs(v));
+        const double tol = f32 ? 2e-4 * S : std::max(5e-2, 1e-2 * S);
+        const bool bf16 = nib_cpu_kernels()->bf16_gemm && (int)tok.size() >= nib_cpu_kernels()->bf16_min_tokens;
+        std::vector<bool> parted((size_t)n_seq, false);
+        int n_parted = 0;
         for (int k = 0; k < steps; k++) {
             std::vector<int32_t> next(n_seq), sq(n_seq);
             for (int s = 0; s < n_seq; s++) {
                 const float *l = nib_context_logits(c, row[(size_t)s]);
                 ASSERT_NE(l, nullptr);
-                for (int32_t v = 0; v < nv; v++) {
-                    S = std::max(S, (double)std::fabs(alone_logits[s][k][(size_t)v]));
-                    worst = std::max(worst, (double)std::fabs(l[v] - alone_logits[s][k][(size_t)v]));
-                }
                 next[(size_t)s] = argmax(l);
-                EXPECT_EQ(next[(size_t)s], alone_toks[s][k]) << name << " seq " << s << " step " << k;
                 sq[(size_t)s] = s;
                 row[(size_t)s] = s;
+                if (parted[(size_t)s]) continue;
+                for (int32_t v = 0; v < nv; v++) worst = std::max(worst, (double)std::fabs(l[v] - alone_logits[s][k][(size_t)v]));
+                std::vector<float> top = alone_logits[s][k];
+                std::partial_sort(top.begin(), top.begin() + 2, top.end(), std::greater<float>());
+                if (bf16 && next[(size_t)s] != alone_toks[s][k] && top[0] - top[1] <= 2 * tol) {
+                    parted[(size_t)s] = true, n_parted++;
+                    continue;
+                }
+                EXPECT_EQ(next[(size_t)s], alone_toks[s][k]) << name << " seq " << s << " step " << k;
             }
             nib_batch st = { n_seq, next.data(), nullptr, sq.data(), nullptr, 0 };
             std::vector<int8_t> all((size_t)n_seq, 1);
             st.logits = all.data();
             ASSERT_EQ(nib_decode(c, &st, &err), NIB_OK) << err.msg;
         }
-        const double tol = f32 ? 2e-4 * S : std::max(5e-2, 1e-2 * S);
         EXPECT_LT(worst, tol) << name;
-        std::printf("[          ] %s: %d sequences together vs alone, worst |dlogit| %.2e (S %.2f, bound %.2e)\n", name, n_seq,
-                    worst, S, tol);
+        std::printf("[          ] %s: %d sequences together vs alone, worst |dlogit| %.2e (S %.2f, bound %.2e)%s\n", name, n_seq,
+                    worst, S, tol, n_parted ? " (some parted at a near-tie)" : "");
         nib_context_free(c);
         nib_model_free(m);
     }

@@ -160,7 +160,9 @@ static int eval_chunks(struct ppl_run *r, int32_t c0, int32_t n_seq, struct ppl_
             b->pos[k] = p, b->seq[k] = s;
             b->want[k] = p >= first && p <= n_ctx - 2;
         }
-        struct nib_batch nb = { m, b->tok, b->pos, b->seq, b->want, 0 };
+        /* llama.cpp's integer kernels: the KL divergence of a Q8_0 model from its base is
+         * about what bf16 rounding would add (kernels/cpu/gemm_bf16_amx.h) */
+        struct nib_batch nb = { m, b->tok, b->pos, b->seq, b->want, NIB_BATCH_INT_GEMM };
         if (nib_decode(r->ctx, &nb, &err)) return snprintf(r->msg, sizeof r->msg, "chunk %d: %s", c0 + 1, err.msg), 1;
         for (int32_t k = 0; k < m; k++) {
             if (!b->want[k]) continue;

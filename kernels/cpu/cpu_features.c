@@ -58,7 +58,9 @@ static void detect(struct nib_cpu_features *f) {
         f->avx512vnni = (c >> 11) & 1;
         f->amx_tile   = (d >> 24) & 1;
         f->amx_int8   = (d >> 25) & 1;
+        f->amx_bf16   = (d >> 22) & 1;
     }
+    if (__get_cpuid_max(0, NULL) >= 7 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f->avx512bf16 = (a >> 5) & 1;
     /* Tile state: XCR0 bits 17 (XTILECFG) and 18 (XTILEDATA), and on Linux
      * the process must ask for XTILEDATA (feature 18) before its first tile
      * instruction; the grant holds for every thread of the process. */

@@ -44,6 +44,7 @@ struct nib_cpu_features {
     bool avx2, fma, f16c, os_ymm; /* x86-64 */
     bool avx512f, avx512bw, avx512vl, avx512vnni, os_zmm;
     bool amx_tile, amx_int8, os_amx; /* os_amx: XCR0 tile state and arch_prctl's grant */
+    bool amx_bf16, avx512bf16;       /* the amx variant's bf16 prompt GEMM (gemm_bf16_amx.h) */
     bool neon, dotprod;           /* aarch64; dotprod picks SDOT for the NEON table's integer dots */
 };
 

@@ -5,8 +5,12 @@
  * until a caller that checked availability calls through its table.
  */
 #include "dispatch.h"
+#ifdef NIB_HAVE_AMX
+#include "gemm_bf16_amx.h"
+#endif
 
 #include <pthread.h>
+#include <stdlib.h>
 
 static struct nib_cpu_kernels tables[NIB_CPU_VARIANT_COUNT];
 static pthread_once_t         once = PTHREAD_ONCE_INIT;
@@ -125,6 +129,17 @@ static void init(void) {
     tables[NIB_CPU_VARIANT_AMX].packed16_tokens[NIB_TYPE_Q4_0] = NIB_AMX_PACKED_TOKENS;
     tables[NIB_CPU_VARIANT_AMX].packed16[NIB_TYPE_Q4_K] = nib_packed16_q4_K_q8_K_amx;
     tables[NIB_CPU_VARIANT_AMX].packed16_tokens[NIB_TYPE_Q4_K] = NIB_AMX_PACKED_TOKENS;
+    if (nib_cpu_features()->amx_bf16 && nib_cpu_features()->avx512bf16) {
+        /* from 96 token rows by default (below, dequantizing the weights per
+         * call costs more than the tiles save); NIB_BF16_MIN_TOKENS=N moves
+         * that (tests run the golden suites from 2), 0 turns the path off */
+        const char *env = getenv("NIB_BF16_MIN_TOKENS");
+        const long min_tokens = env && *env ? strtol(env, NULL, 10) : 96;
+        if (min_tokens > 0) {
+            tables[NIB_CPU_VARIANT_AMX].bf16_gemm = nib_bf16_type_amx;
+            tables[NIB_CPU_VARIANT_AMX].bf16_min_tokens = min_tokens < 2 ? 2 : (int)(min_tokens > 1 << 20 ? 1 << 20 : min_tokens);
+        }
+    }
 #endif
 #endif
 #if defined(__aarch64__)

@@ -121,6 +121,11 @@ struct nib_cpu_kernels {
     nib_dot8_fn         dot8[NIB_TYPE_COUNT];         /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_gemm8_fn        gemm8[NIB_TYPE_COUNT];        /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_gemm8_fn        gemm16[NIB_TYPE_COUNT];       /* 16-row gemm8, NULL for most (AVX-512: Q8_0) */
+    /* amx with AMX-BF16 (NULL elsewhere): whether prompt batches of a weight
+     * type (with a packed copy or not) go through gemm_bf16_amx.h (not
+     * llama.cpp's bits; never row-wise) */
+    bool (*bf16_gemm)(int w_type, bool packed);
+    int                 bf16_min_tokens; /* the fewest token rows of such a batch (NIB_BF16_MIN_TOKENS) */
     nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */
     /* attention_ref.h's tile of query heads sharing a K/V head (both orders) */
     void (*attention_tile)(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,

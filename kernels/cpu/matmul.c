@@ -6,6 +6,9 @@
 
 #include "dispatch.h"
 #include "fp16.h"
+#ifdef NIB_HAVE_AMX
+#include "gemm_bf16_amx.h"
+#endif
 #include "quant_blocks.h"
 #include "repack.h"
 
@@ -65,7 +68,7 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
         if (sums) q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, -8, sums, ycorr, dyf);
         /* paired layout: units of two groups for packed16, else one */
         const int64_t per = kern16 ? 2 : 1;
-#pragma omp parallel for schedule(runtime) num_threads(nt)
+#pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t u = 0; u < n_out / 8 / per; u++) {
             const int64_t g = u * per;
             const char *grp = (const char *)packed + (size_t)g * group_bytes;
@@ -128,6 +131,37 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, int w_type, const void
     return ok;
 }
 
+#ifdef NIB_HAVE_AMX
+/* gemm_bf16_amx.h's protocol: the activation tiles, then panels of 32 rows
+ * split over the threads, each dequantized into the thread's buffer.
+ * Returns false (nothing done) when the scratch cannot be had. */
+static bool matmul_bf16(int w_type, const void *w, size_t w_row_bytes, const void *packed, int64_t n_in, int64_t n_out,
+                        const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
+    const int act_type = nib_type_traits(w_type)->vec_dot_type;
+    const int64_t n_panels = n_out / 32, per = (n_panels + nt - 1) / nt;
+    const size_t scratch_bytes = (NIB_BF16_SCRATCH_BYTES(0, per) + 63) & ~(size_t)63;
+    void *acts = aligned_alloc(64, nib_bf16_acts_bytes(n_in, n_tok));
+    char *scratch = aligned_alloc(64, scratch_bytes * (size_t)nt);
+    const bool ok = acts && scratch;
+    if (ok) {
+#pragma omp parallel num_threads(nt)
+        {
+#pragma omp for schedule(static)
+            for (int64_t tile = 0; tile < (n_tok + 15) / 16; tile++)
+                nib_bf16_acts_amx(act_type, xq, xq_row_bytes, n_in, n_tok, tile, acts);
+            const int me = omp_get_thread_num();
+            const int64_t p0 = me * per < n_panels ? me * per : n_panels, p1 = p0 + per < n_panels ? p0 + per : n_panels;
+            if (p0 < p1)
+                nib_bf16_matmul_amx(w_type, w, w_row_bytes, packed, n_in, p0, p1, acts, n_tok, y, (size_t)n_out,
+                                    scratch + scratch_bytes * (size_t)me);
+        }
+    }
+    free(acts);
+    free(scratch);
+    return ok;
+}
+#endif
+
 /* Each weight row (four at a time where dot4x4 exists) against 4 token rows
  * at a time; 16 weight rows (from L2) meet each 4-token tile (kept in L1) in
  * turn. Returns false (nothing done) only when the scale scratch cannot be had. */
@@ -179,7 +213,7 @@ static bool matmul_dot4(const struct nib_cpu_kernels *k, int w_type, const void 
 }
 
 /* The ways through nib_op_matmul, in the order it tries them. */
-enum matmul_path { PATH_PACKED, PATH_ROWS8, PATH_GEMM8, PATH_GEMM_TILE, PATH_DOT4, PATH_DOT8, PATH_DOT };
+enum matmul_path { PATH_BF16, PATH_PACKED, PATH_ROWS8, PATH_GEMM8, PATH_GEMM_TILE, PATH_DOT4, PATH_DOT8, PATH_DOT };
 
 /* The path a matrix takes (skip: 1 << a path whose scratch could not be had)
  * and, for PATH_DOT, its dot kernel. */
@@ -187,6 +221,9 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
                                     int64_t n_out, int64_t n_tok, int flags, unsigned skip, nib_vec_dot_fn *dot) {
     const bool rowwise = flags & NIB_MATMUL_ROWWISE, batch = n_tok >= 2 && !rowwise;
     *dot = k->vec_dot[w_type];
+    if (!(skip & 1u << PATH_BF16) && k->bf16_gemm && !rowwise && !(flags & NIB_MATMUL_INT_GEMM) && n_tok >= k->bf16_min_tokens && n_out % 32 == 0 &&
+        k->bf16_gemm(w_type, packed != NULL))
+        return PATH_BF16;
     if (!(skip & 1u << PATH_PACKED) && packed && k->packed8[w_type] && n_out % 8 == 0) return PATH_PACKED;
     if (!(flags & NIB_MATMUL_NO_REPACK) && n_out % 8 == 0 && k->rows8[w_type]) return PATH_ROWS8;
     /* Q8_0 on AVX-512: every row of a batch in the GEMM order (a row's bits
@@ -239,6 +276,11 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
         const enum matmul_path path = choose_path(k, w_type, packed, n_in, n_out, n_tok, flags, skip, &dot);
         bool done = true;
         switch (path) {
+#ifdef NIB_HAVE_AMX
+        case PATH_BF16: done = matmul_bf16(w_type, w, w_row_bytes, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
+#else
+        case PATH_BF16: done = false; break;
+#endif
         case PATH_PACKED: done = matmul_packed(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, n_gemm, nt); break;
         case PATH_GEMM8: done = matmul_gemm8(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_DOT4: done = matmul_dot4(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;

@@ -36,8 +36,10 @@ extern "C" {
  * it (which is also how llama.cpp's MUL_MAT_ID computes MoE experts):
  * repacked matrices through their GEMV only, the others through vec_dot or
  * the 4-token dot kernels that equal it bit for bit (never the tinyBLAS or
- * repacked GEMM order). */
-enum nib_matmul_flags { NIB_MATMUL_NO_REPACK = 1, NIB_MATMUL_ROWWISE = 2 };
+ * repacked GEMM order).
+ * NIB_MATMUL_INT_GEMM: never the amx variant's bf16 prompt GEMM
+ * (gemm_bf16_amx.h), which a plain batch of enough rows takes otherwise. */
+enum nib_matmul_flags { NIB_MATMUL_NO_REPACK = 1, NIB_MATMUL_ROWWISE = 2, NIB_MATMUL_INT_GEMM = 4 };
 void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *packed, int64_t n_in, int64_t n_out,
                    const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y /* [n_tok][n_out] */, int flags,
                    int n_threads);
