@@ -285,25 +285,19 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
         case PATH_GEMM8: done = matmul_gemm8(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_DOT4: done = matmul_dot4(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_GEMM_TILE: gemm_tile_rows(k, w_type, dot, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
-        case PATH_ROWS8:
-#pragma omp parallel for schedule(static) num_threads(nt)
-            for (int64_t o = 0; o < n_out; o += 8) {
-                const char *wr = (const char *)w + (size_t)o * w_row_bytes;
-                for (int64_t t = 0; t < n_tok; t++) {
-                    float r8[8];
-                    k->rows8[w_type](n_in, r8, wr, w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes, t < n_gemm);
-                    memcpy(&y[t * n_out + o], r8, sizeof r8);
-                }
-            }
-            break;
+        case PATH_ROWS8: /* eight rows a call: the repacked order (rows8) or the vec_dot's (dot8) */
         case PATH_DOT8:
 #pragma omp parallel for schedule(static) num_threads(nt)
             for (int64_t o = 0; o < n_out; o += 8) {
                 const char *wr = (const char *)w + (size_t)o * w_row_bytes;
                 for (int64_t t = 0; t < n_tok; t++) {
                     float r8[8];
-                    k->dot8[w_type](n_in, r8, wr, w_row_bytes, (const char *)xq + (size_t)t * xq_row_bytes);
-                    for (int r = 0; r < 8; r++) y[t * n_out + o + r] = r8[r];
+                    const char *xt = (const char *)xq + (size_t)t * xq_row_bytes;
+                    if (path == PATH_ROWS8)
+                        k->rows8[w_type](n_in, r8, wr, w_row_bytes, xt, t < n_gemm);
+                    else
+                        k->dot8[w_type](n_in, r8, wr, w_row_bytes, xt);
+                    memcpy(&y[t * n_out + o], r8, sizeof r8);
                 }
             }
             break;
