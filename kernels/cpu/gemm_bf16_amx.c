@@ -50,11 +50,10 @@ static void configure_bf16(void) {
 /* 32 floats as 32 bf16 (round to nearest even), in order. */
 static inline __m512i to_bf16(__m512 lo, __m512 hi) { return (__m512i)_mm512_cvtne2ps_pbh(hi, lo); }
 
-/* 32 int8 times d, as bf16. */
+/* 32 int8 times d, as bf16 (each half sign-extended straight from memory). */
 static inline __m512i q8_times(const int8_t *q, __m512 d) {
-    const __m256i b = _mm256_loadu_si256((const __m256i *)q);
-    const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(b)));
-    const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(b, 1)));
+    const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
+    const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
     return to_bf16(_mm512_mul_ps(lo, d), _mm512_mul_ps(hi, d));
 }
 
@@ -177,6 +176,29 @@ static void panel_q6_K(const void *w, size_t w_row_bytes, int64_t c0, int64_t c1
         }
 }
 
+/* Words of cvtne2ps(vb, va) reordered to va[0], vb[0], va[1], vb[1], ... */
+static inline __m512i interleave_index(void) {
+    _Alignas(64) uint16_t idx[32];
+    for (int r = 0; r < 16; r++) idx[2 * r] = (uint16_t)r, idx[2 * r + 1] = (uint16_t)(16 + r);
+    return _mm512_load_si512((const void *)idx);
+}
+
+/* 8 values of each of 16 rows in 64 bytes of nibbles (repack.h:
+ * dword lane r holds row r's four bytes; low nibbles values 0-3, high
+ * nibbles 4-7) as 4 rows of B's layout at dst: value = q * d - m per lane. */
+static inline void nibble_pairs(__m512i q, __m512 d, __m512 m, __m512i inter, uint16_t *dst) {
+    const __m512i lo4 = _mm512_set1_epi8(0x0F), byte = _mm512_set1_epi32(0xFF);
+    const __m512i nib[2] = { _mm512_and_si512(q, lo4), _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4) };
+    for (int k = 0; k < 4; k++) { /* pair k: values 2k, 2k + 1 of every row */
+        const __m512i src = nib[k / 2];
+        const int sh = 16 * (k % 2);
+        const __m512 va = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(src, sh), byte));
+        const __m512 vb = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(src, sh + 8), byte));
+        const __m512i pair = (__m512i)_mm512_cvtne2ps_pbh(_mm512_fmsub_ps(vb, d, m), _mm512_fmsub_ps(va, d, m));
+        _mm512_store_si512((void *)(dst + 32 * k), _mm512_permutexvar_epi16(inter, pair));
+    }
+}
+
 /* Q4_K from repack.h's paired layout (struct nib_block_q4_Kx16 per 16 rows
  * and super-block): chunks [c0, c1) (sub-blocks) of units u[0], u[1] (rows
  * 0-15, 16-31) into the panel. A 64-byte piece of a sub-block holds 8
@@ -184,13 +206,7 @@ static void panel_q6_K(const void *w, size_t w_row_bytes, int64_t c0, int64_t c1
  * values come out row per lane, B's layout, with no transpose:
  * d * sc * q - dmin * m (ggml's dequantize_row_q4_K). */
 static void panel_q4_K(const struct nib_block_q4_Kx16 *const u[2], int64_t c0, int64_t c1, uint16_t *panel) {
-    const __m512i lo4 = _mm512_set1_epi8(0x0F), byte = _mm512_set1_epi32(0xFF);
-    __m512i inter; /* words: va[0], vb[0], va[1], vb[1], ... from cvtne2ps(vb, va) */
-    {
-        _Alignas(64) uint16_t idx[32];
-        for (int r = 0; r < 16; r++) idx[2 * r] = (uint16_t)r, idx[2 * r + 1] = (uint16_t)(16 + r);
-        inter = _mm512_load_si512((const void *)idx);
-    }
+    const __m512i inter = interleave_index();
     for (int64_t c = c0; c < c1; c++) {
         const int s = (int)(c % 8);
         for (int h = 0; h < 2; h++) {
@@ -200,18 +216,7 @@ static void panel_q4_K(const struct nib_block_q4_Kx16 *const u[2], int64_t c0, i
             const __m512 d = _mm512_mul_ps(dm, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x->sc[s]))));
             const __m512 m = _mm512_mul_ps(mm, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x->m[s]))));
             uint16_t *dst = panel + ((size_t)(c - c0) * 2 + (size_t)h) * 512;
-            for (int cc = 0; cc < 4; cc++) {
-                const __m512i q = _mm512_loadu_si512((const void *)x->qs[s][cc]);
-                const __m512i nib[2] = { _mm512_and_si512(q, lo4), _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4) };
-                for (int k = 0; k < 4; k++) { /* pair 4cc + k: values 8cc + 2k, 2k + 1 of every row */
-                    const __m512i src = nib[k / 2];
-                    const int sh = 16 * (k % 2);
-                    const __m512 va = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(src, sh), byte));
-                    const __m512 vb = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(src, sh + 8), byte));
-                    const __m512i pair = (__m512i)_mm512_cvtne2ps_pbh(_mm512_fmsub_ps(vb, d, m), _mm512_fmsub_ps(va, d, m));
-                    _mm512_store_si512((void *)(dst + 32 * (4 * cc + k)), _mm512_permutexvar_epi16(inter, pair));
-                }
-            }
+            for (int cc = 0; cc < 4; cc++) nibble_pairs(_mm512_loadu_si512((const void *)x->qs[s][cc]), d, m, inter, dst + 32 * 4 * cc);
         }
     }
 }
