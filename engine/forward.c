@@ -94,6 +94,8 @@ static void attention(struct nib_context *c, int32_t layer, int32_t n) {
     const struct nib_hparams *hp = &c->m->hp;
     const int hd = hp->head_dim_k, group = hp->n_head / hp->n_head_kv;
     const enum nib_attn_order order = n > 1 && !c->row_exact ? NIB_ATTN_BATCH : NIB_ATTN_DECODE;
+    /* long plain prompts on AMX-BF16 CPUs: the tile on bf16 tiles (attention_ref.h) */
+    const bool bf16 = order == NIB_ATTN_BATCH && !c->int_gemm && nib_op_attention_bf16(n, hd);
     int heads = group < NIB_ATTN_TILE_MAX ? group : NIB_ATTN_TILE_MAX; /* per tile */
     const int tokens = NIB_ATTN_TILE_MAX / heads;
     const int64_t qw = (int64_t)hp->n_head * hd;
@@ -130,6 +132,9 @@ static void attention(struct nib_context *c, int32_t layer, int32_t n) {
         if (c->kv.type == NIB_TYPE_Q8_0) /* nib's own arithmetic, one order */
             nib_op_attention_tile_q8_0(&tile, hd, nib_kv_k(&c->kv, layer, g, 0), nib_kv_v(&c->kv, layer, g, 0), c->kv.head_bytes, 0,
                                        slots, hp->attn_scale, thread_scores(c));
+        else if (bf16)
+            nib_op_attention_tile_bf16(&tile, hd, nib_kv_k(&c->kv, layer, g, 0), nib_kv_v(&c->kv, layer, g, 0), (size_t)hd, 0, slots,
+                                       hp->attn_scale, thread_scores(c));
         else
             nib_op_attention_tile(&tile, hd, nib_kv_k(&c->kv, layer, g, 0), nib_kv_v(&c->kv, layer, g, 0), (size_t)hd, 0, slots,
                                   hp->attn_scale, thread_scores(c));

@@ -245,3 +245,81 @@ TEST(Attention, Q8_0CacheVariantsAgree) {
             }
         }
 }
+
+// The amx variant's bf16 tile (attention_amx.c: fp16 values as hi + lo bf16,
+// three products each) against the batch-order reference: not its bits. A
+// score may differ by e = scale * sum_d |q_d k_d| * (2^-15 (the lo.lo term
+// left out, twice over) + hd * 2^-23 (two fp32 sums in different orders)),
+// which moves each probability by up to ~2e of it, and its fp16 rounding by
+// an ulp (2^-11) more: each output within (2^-10 + 4e) * sum_j p_j |v_j|.
+TEST(Attention, Bf16TileNearReference) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels();
+    if (!k->attention_tile_bf16) GTEST_SKIP() << "no AMX-BF16 attention tile on this CPU";
+    NibRng rng(0xbf1);
+    const std::vector<std::pair<int, std::vector<int32_t>>> cases = {
+        { 64, { 1 } },
+        { 64, { 9, 10, 11, 12, 13, 14, 15, 16 } },
+        { 64, { 300, 3, 257, 256, 1, 511, 8, 40 } },
+        { 32, { 17, 1, 9, 33, 32, 31 } },
+        { 128, { 31, 33, 520 } },
+        { 256, { 64, 65, 66, 67 } },
+        { 1024, { 3, 4 } },
+        { 64, { 200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 201, 201, 201, 201, 201, 201,
+                202, 202, 202, 202, 202, 202, 202, 202, 203, 203, 203, 203, 203, 203, 203, 9 } },
+        { 96, { 3, 3, 3, 17, 17, 17, 16, 16, 260, 261, 262, 263, 9, 9, 1, 30, 31 } }, /* 17 queries: two query tiles */
+    };
+    double worst = 0;
+    for (const auto &c : cases)
+        for (bool ties : { false, true }) {
+            const int hd = c.first, nq = (int)c.second.size();
+            int32_t n_max = 0;
+            for (int32_t n : c.second) n_max = std::max(n_max, n);
+            Cache kv(hd, n_max, rng, ties);
+            const float scale = ties ? 1.0f : 0.125f;
+            std::vector<float> q((size_t)nq * (size_t)hd), out((size_t)nq * (size_t)(hd + 8));
+            for (auto &x : q) x = ties ? 3.0f + 0.02f * rng.uniform() : rng.uniform() * 3.0f;
+            memset(out.data(), 0x7f, out.size() * sizeof(float));
+            struct nib_attn_tile t = {};
+            t.order = NIB_ATTN_BATCH;
+            t.n_q = nq;
+            for (int i = 0; i < nq; i++) {
+                t.q[i] = q.data() + (size_t)i * (size_t)hd;
+                t.out[i] = out.data() + (size_t)i * (size_t)(hd + 8);
+                t.n_kv[i] = c.second[(size_t)i];
+            }
+            for (size_t head_off : { (size_t)0, (size_t)hd }) {
+                std::vector<float> scratch(nib_attention_tile_scratch(n_max, hd));
+                k->attention_tile_bf16(&t, hd, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), scale, scratch.data());
+                for (int i = 0; i < nq; i++) {
+                    std::vector<float> s((size_t)n_max), o((size_t)hd);
+                    nib_attention_head_ref(t.q[i], hd, kv.k.data(), kv.v.data(), kv.row, head_off, kv.slot.data(), t.n_kv[i], scale,
+                                           NIB_ATTN_BATCH, s.data(), o.data());
+                    double sqk = 0; /* the largest sum_d |q_d k_d| over the keys, q rounded to fp16 */
+                    for (int32_t j = 0; j < t.n_kv[i]; j++) {
+                        double a = 0;
+                        for (int d = 0; d < hd; d++)
+                            a += std::fabs((double)nib_fp16_to_fp32(nib_fp32_to_fp16(t.q[i][d])) *
+                                           (double)nib_fp16_to_fp32(kv.k[(size_t)kv.slot[(size_t)j] * kv.row + head_off + (size_t)d]));
+                        sqk = std::max(sqk, a);
+                    }
+                    const double e = (double)scale * sqk * (0x1p-15 + (double)hd * 0x1p-23);
+                    for (int d = 0; d < hd; d++) {
+                        double pv = 0; /* s: the reference's probabilities */
+                        for (int32_t j = 0; j < t.n_kv[i]; j++)
+                            pv += std::fabs((double)s[(size_t)j] *
+                                            (double)nib_fp16_to_fp32(kv.v[(size_t)kv.slot[(size_t)j] * kv.row + head_off + (size_t)d]));
+                        const double err = std::fabs((double)t.out[i][d] - (double)o[(size_t)d]);
+                        ASSERT_LE(err, (0x1p-10 + 4 * e) * pv + 1e-7) << "head_dim " << hd << " query " << i << " n_kv " << t.n_kv[i] << " dim " << d
+                                                            << " ties " << ties;
+                        if (pv > 0) worst = std::max(worst, err / pv);
+                    }
+                    for (int g = 0; g < 8; g++) {
+                        uint32_t bits;
+                        memcpy(&bits, t.out[i] + hd + g, 4);
+                        EXPECT_EQ(bits, 0x7f7f7f7fu) << "wrote past out";
+                    }
+                }
+            }
+        }
+    std::printf("[          ] worst |err| = %.2g of sum p |v|\n", worst);
+}

@@ -15,8 +15,8 @@
 // 1e-3*S), BF16 max(5e-3, 2e-3*S), quantized max(5e-2, 1e-2*S)), and greedy
 // stops being compared at the first step where llama.cpp's own top-2 gap is
 // within twice that (a near-tie that rounding may legitimately flip). So do
-// the amx variant's prompt batches where its bf16 GEMM takes them (weights
-// and activations rounded to bf16: ForcedBf16.Golden in ctest).
+// the amx variant's prompt batches where its bf16 GEMM and attention take
+// them (ForcedBf16.Golden in ctest).
 // Measured worst cases are printed per file.
 #include <gtest/gtest.h>
 
@@ -80,13 +80,15 @@ bool has_q8_0_gemm_weights(const nib_model *m) {
 }
 
 /* Whether prompts of `longest` tokens take the amx variant's bf16 prompt
- * GEMM (kernels/cpu/gemm_bf16_amx.h) on some matrix of the model: not
- * llama.cpp's bits, so its models get the quantized-weights bound. The
- * default threshold (96 rows) is above every golden prompt; ctest's
- * ForcedBf16.Golden lowers it to 2 (NIB_BF16_MIN_TOKENS). */
+ * GEMM (kernels/cpu/gemm_bf16_amx.h) on some matrix of the model, or its
+ * bf16 attention tile (attention_amx.c, every model whose head dim is a
+ * multiple of 32): not llama.cpp's bits, so its models get the bound of
+ * their type. The default threshold (96 rows) is above every golden prompt;
+ * ctest's ForcedBf16.Golden lowers it to 2 (NIB_BF16_MIN_TOKENS). */
 bool bf16_applies(const nib_model *m, size_t longest) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
     if (!k->bf16_gemm || longest < (size_t)k->bf16_min_tokens) return false;
+    if (k->attention_tile_bf16) return true;
     const nib_gguf *g = nib_model_gguf(m);
     for (int64_t i = 0; i < nib_gguf_n_tensors(g); i++) {
         const nib_gguf_tensor *t = nib_gguf_get_tensor(g, i);

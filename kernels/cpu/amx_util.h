@@ -4,7 +4,9 @@
  * AVX-512. Their layout: tiles 0-2 (A, B, C) for even blocks, 3-5 for odd;
  * A = m token rows x 32 activation bytes (one Q8_0 block), B = 8 rows of 16
  * dwords (16 weight rows x 4 consecutive weights: K = 32), C = m x 16 int32;
- * and their float step (nib_amx_block_step).
+ * and their float step (nib_amx_block_step). Also the bf16 files' layout
+ * (gemm_bf16_amx.c, attention_amx.c, -mamx-bf16 too) and their 16 x 16
+ * transpose into B's layout.
  */
 #ifndef NIB_AMX_UTIL_H
 #define NIB_AMX_UTIL_H
@@ -59,6 +61,49 @@ static inline void nib_amx_configure(int m) {
     __asm__ volatile("" : : "r"(&c) : "memory");
     _tile_loadconfig(&c);
     nib_amx_rows_loaded = m;
+}
+
+/* The bf16 files' layout (gemm_bf16_amx.c, attention_amx.c): all eight
+ * tiles 16 rows of 64 bytes; marked in nib_amx_rows_loaded by a value no
+ * token count takes. */
+#define NIB_AMX_BF16_LAYOUT 100
+static inline void nib_amx_configure_bf16(void) {
+    if (nib_amx_rows_loaded == NIB_AMX_BF16_LAYOUT) return;
+    struct nib_amx_config c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int t = 0; t < 8; t++) c.rows[t] = 16, c.colsb[t] = 64;
+    __asm__ volatile("" : : "r"(&c) : "memory"); /* as in nib_amx_configure */
+    _tile_loadconfig(&c);
+    nib_amx_rows_loaded = NIB_AMX_BF16_LAYOUT;
+}
+
+/* v[r] (16 dwords each) transposed in place: v[p] lane r = old v[r] lane p
+ * (rows of bf16 pairs into B's layout). */
+static inline void nib_transpose16_epi32(__m512i v[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        v[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        v[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        v[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        v[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_i32x4(v[i], v[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_i32x4(v[i], v[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_i32x4(v[i + 8], v[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_i32x4(v[i + 8], v[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+        v[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+        v[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
+        v[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xdd);
+    }
 }
 
 /* acc[t] (weight-row lanes) += isum[t] * (d_w * d_y[t]) for the NT token

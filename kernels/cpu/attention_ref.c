@@ -98,12 +98,25 @@ size_t nib_attention_tile_scratch(int32_t n_kv_max, int head_dim) {
      * (attention_avx2.c) or P.V state and a copy of the V rows
      * (attention_decode_avx2.c) */
     const size_t n_pad = ((size_t)(n_kv_max > 0 ? n_kv_max : 1) + 7) / 8 * 8, hd = (size_t)head_dim;
-    return NIB_ATTN_TILE_MAX * (n_pad + hd) + 8 * hd + 256 * 16 + NIB_ATTN_TILE_MAX * 8 * 16 + 64 + n_pad * hd / 2;
+    const size_t vec = NIB_ATTN_TILE_MAX * (n_pad + hd) + 8 * hd + 256 * 16 + NIB_ATTN_TILE_MAX * 8 * 16 + 64 + n_pad * hd / 2;
+    /* attention_amx.c: scores per query (padded to 32 keys), q, K, P and V tiles, the outputs, alignment */
+    const size_t n32 = (n_pad + 31) / 32 * 32, amx = NIB_ATTN_TILE_MAX * n32 + 32 * hd + 16 * hd + 2048 + NIB_ATTN_TILE_MAX * hd + 16;
+    return vec > amx ? vec : amx;
 }
 
 void nib_op_attention_tile(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
                            size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch) {
     nib_cpu_kernels()->attention_tile(t, head_dim, k_base, v_base, row_stride, head_off, slot, scale, scratch);
+}
+
+bool nib_op_attention_bf16(int32_t n_rows, int head_dim) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels();
+    return k->attention_tile_bf16 && n_rows >= k->bf16_min_tokens && head_dim % 32 == 0 && head_dim <= 1024;
+}
+
+void nib_op_attention_tile_bf16(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                                size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch) {
+    nib_cpu_kernels()->attention_tile_bf16(t, head_dim, k_base, v_base, row_stride, head_off, slot, scale, scratch);
 }
 
 void nib_attention_tile_ref(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,

@@ -21,6 +21,7 @@
 #ifndef NIB_ATTENTION_REF_H
 #define NIB_ATTENTION_REF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,20 @@ size_t nib_attention_tile_scratch(int32_t n_kv_max, int head_dim);
 /* The chosen CPU variant's tile kernel; scratch: nib_attention_tile_scratch floats. */
 void nib_op_attention_tile(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
                            size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch);
+
+/*
+ * The amx variant's batch-order tile on AMX-BF16 tiles (attention_amx.c):
+ * each fp16 value split into two bf16 values, three products summed per
+ * pair, so about fp32's accuracy but not llama.cpp's bits. Whether a plain
+ * batch of n_rows rows takes it (a CPU with AMX-BF16, as many rows as the
+ * bf16 prompt GEMM wants: kernels/cpu/gemm_bf16_amx.h; head_dim % 32 == 0),
+ * and the tile (only where that said yes; t->order NIB_ATTN_BATCH).
+ */
+bool nib_op_attention_bf16(int32_t n_rows, int head_dim);
+void nib_op_attention_tile_bf16(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                                size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch);
+void nib_attention_tile_bf16_amx(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                                 size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch);
 
 /* The reference: nib_attention_head_ref per query. */
 void nib_attention_tile_ref(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,

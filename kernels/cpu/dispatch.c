@@ -137,6 +137,7 @@ static void init(void) {
         const long min_tokens = env && *env ? strtol(env, NULL, 10) : 96;
         if (min_tokens > 0) {
             tables[NIB_CPU_VARIANT_AMX].bf16_gemm = nib_bf16_type_amx;
+            tables[NIB_CPU_VARIANT_AMX].attention_tile_bf16 = nib_attention_tile_bf16_amx;
             tables[NIB_CPU_VARIANT_AMX].bf16_min_tokens = min_tokens < 2 ? 2 : (int)(min_tokens > 1 << 20 ? 1 << 20 : min_tokens);
         }
     }

@@ -126,6 +126,9 @@ struct nib_cpu_kernels {
      * llama.cpp's bits; never row-wise) */
     bool (*bf16_gemm)(int w_type, bool packed);
     int                 bf16_min_tokens; /* the fewest token rows of such a batch (NIB_BF16_MIN_TOKENS) */
+    /* with bf16_gemm: attention_tile's batch order on AMX-BF16 (attention_amx.c) */
+    void (*attention_tile_bf16)(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
+                                size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch);
     nib_block_sums_fn   block_sums_q8_0;              /* for packed8[Q4_0] */
     /* attention_ref.h's tile of query heads sharing a K/V head (both orders) */
     void (*attention_tile)(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,

@@ -32,21 +32,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-/* The token rows of nib_amx_configure's layout this thread holds; this
- * file's layout is marked by a value no token count takes. */
-#define BF16_LAYOUT 100
-
-static void configure_bf16(void) {
-    if (nib_amx_rows_loaded == BF16_LAYOUT) return;
-    struct nib_amx_config c;
-    memset(&c, 0, sizeof c);
-    c.palette = 1;
-    for (int t = 0; t < 8; t++) c.rows[t] = 16, c.colsb[t] = 64;
-    __asm__ volatile("" : : "r"(&c) : "memory"); /* see nib_amx_configure */
-    _tile_loadconfig(&c);
-    nib_amx_rows_loaded = BF16_LAYOUT;
-}
-
 /* 32 floats as 32 bf16 (round to nearest even), in order. */
 static inline __m512i to_bf16(__m512 lo, __m512 hi) { return (__m512i)_mm512_cvtne2ps_pbh(hi, lo); }
 
@@ -58,33 +43,6 @@ static inline __m512i q8_times(const int8_t *q, __m512 d) {
 }
 
 static inline __m512 fp16_splat(uint16_t h) { return _mm512_set1_ps(_cvtsh_ss(h)); }
-
-/* v[r] (16 dwords each) transposed in place: v[p] lane r = old v[r] lane p. */
-static inline void transpose16(__m512i v[16]) {
-    __m512i t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(v[i], v[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(v[i], v[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        v[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        v[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        v[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        v[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm512_shuffle_i32x4(v[i], v[i + 4], 0x88);
-        t[i + 4] = _mm512_shuffle_i32x4(v[i], v[i + 4], 0xdd);
-        t[i + 8] = _mm512_shuffle_i32x4(v[i + 8], v[i + 12], 0x88);
-        t[i + 12] = _mm512_shuffle_i32x4(v[i + 8], v[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 4; i++) {
-        v[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
-        v[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
-        v[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
-        v[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xdd);
-    }
-}
 
 /* Chunks (of 32 values) per K block: the panel's part of a block stays in
  * L1/L2 while every token tile pair passes over it, the activations' part
@@ -128,7 +86,7 @@ void nib_bf16_acts_amx(int act_type, const void *xq, size_t xq_row_bytes, int64_
 /* A chunk's 16 rows as bf16 pairs (v[r]: row r's 32 values) into B's
  * layout at dst. */
 static inline void put_half(__m512i v[16], uint16_t *dst) {
-    transpose16(v);
+    nib_transpose16_epi32(v);
     for (int p = 0; p < 16; p++) _mm512_store_si512((void *)(dst + 32 * p), v[p]);
 }
 
@@ -288,7 +246,7 @@ static inline void tile_pair(const char *a0, const char *a1, const char *b, int6
 
 void nib_bf16_matmul_amx(int w_type, const void *w, size_t w_row_bytes, const void *packed, int64_t n_in, int64_t p0,
                          int64_t p1, const void *acts, int64_t n_tok, float *y, size_t y_stride, void *scratch) {
-    configure_bf16();
+    nib_amx_configure_bf16();
     const int64_t nc = n_in / 32, ntt = (n_tok + 15) / 16, full = n_tok / 16;
     uint16_t *panel = scratch;
     float *tail = (float *)((char *)scratch + NIB_BF16_PANEL_BYTES); /* the last, short token tile's C, per panel */
