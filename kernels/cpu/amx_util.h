@@ -78,6 +78,14 @@ static inline void nib_amx_configure_bf16(void) {
     nib_amx_rows_loaded = NIB_AMX_BF16_LAYOUT;
 }
 
+/* The word index that interleaves two rows of 16 bf16 values held as one
+ * vector (a in words 0-15, b in 16-31, as _mm512_cvtne2ps_pbh(b, a) puts
+ * them) into pairs a[0], b[0], a[1], b[1], ... (_mm512_permutexvar_epi16). */
+static inline __m512i nib_bf16_interleave_index(void) {
+    return _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3,
+                            18, 2, 17, 1, 16, 0);
+}
+
 /* v[r] (16 dwords each) transposed in place: v[p] lane r = old v[r] lane p
  * (rows of bf16 pairs into B's layout). */
 static inline void nib_transpose16_epi32(__m512i v[16]) {

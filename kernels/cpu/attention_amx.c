@@ -64,10 +64,10 @@ void nib_attention_tile_bf16_amx(const struct nib_attn_tile *t, int head_dim, co
     const int32_t n_max = tile_n_max(t);
     const size_t n32 = ((size_t)n_max + 31) / 32 * 32;
     float *S = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* [32][n32] */
-    uint16_t *qt = (uint16_t *)(S + NIB_ATTN_TILE_MAX * n32); /* [qtile][chunk][hi, lo][16][32] */
+    uint16_t *pt = (uint16_t *)(S + NIB_ATTN_TILE_MAX * n32); /* [32-key chunk][qtile][hi, lo][16][32 keys] */
+    uint16_t *qt = pt + n32 / 32 * 2 * 2 * 512;               /* [qtile][chunk][hi, lo][16][32] */
     uint16_t *kt = qt + (size_t)2 * (size_t)nc * 2 * 512;     /* [chunk][hi, lo][16 pairs][16 keys][2] */
-    uint16_t *pt = kt + (size_t)nc * 2 * 512;                 /* [qtile][hi, lo][16][32 keys] */
-    uint16_t *vt = pt + (size_t)2 * 2 * 512;                  /* [slab of 2][hi, lo][16 key pairs][16 dims][2] */
+    uint16_t *vt = kt + (size_t)nc * 2 * 512;                 /* [slab of 2][hi, lo][16 key pairs][16 dims][2] */
     float *O = (float *)(vt + (size_t)2 * 2 * 512);           /* [32][hd] */
     nib_amx_configure_bf16();
     /* q rounded to fp16, then hi/lo; rows past nq zero */
@@ -134,6 +134,17 @@ void nib_attention_tile_bf16_amx(const struct nib_attn_tile *t, int head_dim, co
         if (n > 0) normalize_probs(si, n, max_of(si, n));
         for (int32_t j = n; j < (int32_t)n32; j++) si[j] = 0.0f;
     }
+    /* the probabilities as hi/lo A tiles, once for every slab pair below */
+    for (int32_t j0 = 0; j0 < n_max; j0 += 32)
+        for (int q = 0; q < nqt; q++)
+            for (int i = 0; i < 16; i++) {
+                const float *p = S + (size_t)(16 * q + i) * n32 + j0;
+                uint16_t *dst = pt + ((size_t)(j0 / 32) * 2 + (size_t)q) * 1024 + 32 * (size_t)i;
+                __m512i hi, lo;
+                split32(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16), &hi, &lo);
+                _mm512_storeu_si512((void *)dst, hi);
+                _mm512_storeu_si512((void *)(dst + 512), lo);
+            }
     /* P.V, two 16-dim slabs at a time */
     for (int d0 = 0; d0 < hd; d0 += 32) {
         _tile_zero(4);
@@ -141,14 +152,7 @@ void nib_attention_tile_bf16_amx(const struct nib_attn_tile *t, int head_dim, co
         _tile_zero(6);
         _tile_zero(7);
         for (int32_t j0 = 0; j0 < n_max; j0 += 32) {
-            for (int q = 0; q < nqt; q++) /* P of 32 keys, hi/lo, A layout */
-                for (int i = 0; i < 16; i++) {
-                    const float *p = S + (size_t)(16 * q + i) * n32 + j0;
-                    __m512i hi, lo;
-                    split32(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16), &hi, &lo);
-                    _mm512_storeu_si512((void *)(pt + (size_t)q * 1024 + 32 * (size_t)i), hi);
-                    _mm512_storeu_si512((void *)(pt + (size_t)q * 1024 + 512 + 32 * (size_t)i), lo);
-                }
+            const uint16_t *pc = pt + (size_t)(j0 / 32) * 2 * 1024; /* this chunk's P tiles */
             for (int kp = 0; kp < 16; kp++) { /* V of keys 2kp, 2kp + 1: pairs per dim, both slabs */
                 __m512 va0, va1, vb0, vb1;
                 const int32_t ja = j0 + 2 * kp, jb = ja + 1;
@@ -159,8 +163,7 @@ void nib_attention_tile_bf16_amx(const struct nib_attn_tile *t, int head_dim, co
                 for (int s = 0; s < 2; s++) {
                     __m512i ha, la;
                     split32(s ? va1 : va0, s ? vb1 : vb0, &ha, &la); /* words: a's 16 dims, then b's */
-                    const __m512i inter = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
-                                                           22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+                    const __m512i inter = nib_bf16_interleave_index();
                     uint16_t *dst = vt + (size_t)s * 1024 + 32 * (size_t)kp;
                     _mm512_storeu_si512((void *)dst, _mm512_permutexvar_epi16(inter, ha));
                     _mm512_storeu_si512((void *)(dst + 512), _mm512_permutexvar_epi16(inter, la));
@@ -169,13 +172,13 @@ void nib_attention_tile_bf16_amx(const struct nib_attn_tile *t, int head_dim, co
             for (int s = 0; s < 2; s++) {
                 _tile_loadd(2, vt + (size_t)s * 1024, 64);
                 _tile_loadd(3, vt + (size_t)s * 1024 + 512, 64);
-                _tile_loadd(0, pt, 64);
-                _tile_loadd(1, pt + 512, 64);
+                _tile_loadd(0, pc, 64);
+                _tile_loadd(1, pc + 512, 64);
                 if (s == 0) PV3(4);
                 else PV3(5);
                 if (nqt == 2) {
-                    _tile_loadd(0, pt + 1024, 64);
-                    _tile_loadd(1, pt + 1024 + 512, 64);
+                    _tile_loadd(0, pc + 1024, 64);
+                    _tile_loadd(1, pc + 1024 + 512, 64);
                     if (s == 0) PV3(6);
                     else PV3(7);
                 }

@@ -99,8 +99,8 @@ size_t nib_attention_tile_scratch(int32_t n_kv_max, int head_dim) {
      * (attention_decode_avx2.c) */
     const size_t n_pad = ((size_t)(n_kv_max > 0 ? n_kv_max : 1) + 7) / 8 * 8, hd = (size_t)head_dim;
     const size_t vec = NIB_ATTN_TILE_MAX * (n_pad + hd) + 8 * hd + 256 * 16 + NIB_ATTN_TILE_MAX * 8 * 16 + 64 + n_pad * hd / 2;
-    /* attention_amx.c: scores per query (padded to 32 keys), q, K, P and V tiles, the outputs, alignment */
-    const size_t n32 = (n_pad + 31) / 32 * 32, amx = NIB_ATTN_TILE_MAX * n32 + 32 * hd + 16 * hd + 2048 + NIB_ATTN_TILE_MAX * hd + 16;
+    /* attention_amx.c: scores per query (padded to 32 keys), P, q, K and V tiles, the outputs, alignment */
+    const size_t n32 = (n_pad + 31) / 32 * 32, amx = 2 * NIB_ATTN_TILE_MAX * n32 + 32 * hd + 16 * hd + 1024 + NIB_ATTN_TILE_MAX * hd + 16;
     return vec > amx ? vec : amx;
 }
 

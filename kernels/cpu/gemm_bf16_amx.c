@@ -134,13 +134,6 @@ static void panel_q6_K(const void *w, size_t w_row_bytes, int64_t c0, int64_t c1
         }
 }
 
-/* Words of cvtne2ps(vb, va) reordered to va[0], vb[0], va[1], vb[1], ... */
-static inline __m512i interleave_index(void) {
-    _Alignas(64) uint16_t idx[32];
-    for (int r = 0; r < 16; r++) idx[2 * r] = (uint16_t)r, idx[2 * r + 1] = (uint16_t)(16 + r);
-    return _mm512_load_si512((const void *)idx);
-}
-
 /* 8 values of each of 16 rows in 64 bytes of nibbles (repack.h:
  * dword lane r holds row r's four bytes; low nibbles values 0-3, high
  * nibbles 4-7) as 4 rows of B's layout at dst: value = q * d - m per lane. */
@@ -164,7 +157,7 @@ static inline void nibble_pairs(__m512i q, __m512 d, __m512 m, __m512i inter, ui
  * values come out row per lane, B's layout, with no transpose:
  * d * sc * q - dmin * m (ggml's dequantize_row_q4_K). */
 static void panel_q4_K(const struct nib_block_q4_Kx16 *const u[2], int64_t c0, int64_t c1, uint16_t *panel) {
-    const __m512i inter = interleave_index();
+    const __m512i inter = nib_bf16_interleave_index();
     for (int64_t c = c0; c < c1; c++) {
         const int s = (int)(c % 8);
         for (int h = 0; h < 2; h++) {

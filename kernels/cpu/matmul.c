@@ -221,9 +221,8 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
                                     int64_t n_out, int64_t n_tok, int flags, unsigned skip, nib_vec_dot_fn *dot) {
     const bool rowwise = flags & NIB_MATMUL_ROWWISE, batch = n_tok >= 2 && !rowwise;
     *dot = k->vec_dot[w_type];
-    if (!(skip & 1u << PATH_BF16) && k->bf16_gemm && !rowwise && !(flags & NIB_MATMUL_INT_GEMM) && n_tok >= k->bf16_min_tokens && n_out % 32 == 0 &&
-        k->bf16_gemm(w_type, packed != NULL))
-        return PATH_BF16;
+    const bool bf16 = k->bf16_gemm && !rowwise && !(flags & NIB_MATMUL_INT_GEMM) && n_tok >= k->bf16_min_tokens;
+    if (!(skip & 1u << PATH_BF16) && bf16 && n_out % 32 == 0 && k->bf16_gemm(w_type, packed != NULL)) return PATH_BF16;
     if (!(skip & 1u << PATH_PACKED) && packed && k->packed8[w_type] && n_out % 8 == 0) return PATH_PACKED;
     if (!(flags & NIB_MATMUL_NO_REPACK) && n_out % 8 == 0 && k->rows8[w_type]) return PATH_ROWS8;
     /* Q8_0 on AVX-512: every row of a batch in the GEMM order (a row's bits
