@@ -9,7 +9,8 @@
 # NIB_DEVICE_TYPES: the llama-7b weight types to bench (default: Q4_0 Q4_K_M Q8_0 F16; empty: none);
 # NIB_DEVICE_TESTS: a gtest filter (default Cuda*; "-" skips the tests);
 # NIB_DEVICE_KERNELS=0 skips the matvec kernel benchmark (bench_cuda_kernels);
-# NIB_DEVICE_NCU=0 skips the Nsight Compute kernel durations of Q4_0 decode steps.
+# NIB_DEVICE_NCU=0 skips the Nsight Compute kernel durations of Q4_0 decode steps;
+# NIB_DEVICE_ABLATIONS=0 skips Q4_0's runs with one feature off (graphs, PDL, attention splits, tiles).
 # With .device/nib-b.xz (device-pack.sh's NIB_DEVICE_PATCH): each model's tg128 with both builds,
 # alternated; and with cuobjdump there, both builds' SASS (gzipped) in $OUT.
 set -u
@@ -51,7 +52,7 @@ for t in ${NIB_DEVICE_TYPES-Q4_0 Q4_K_M Q8_0 F16}; do
   [ "$t" = Q4_0 ] && depth=0,4096 # decode over a long context too (split attention)
   timeout 300 .device/nib bench -m "$f" -ngl 99 -p 512 -n 128 -d $depth -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
   tail -c 600 "$out/bench.err" | tr '\r' '\n' | tail -3
-  if [ "$t" = Q4_0 ]; then
+  if [ "$t" = Q4_0 ] && [ "${NIB_DEVICE_ABLATIONS:-1}" != 0 ]; then
     stamp "bench llama-7b $t, decode without CUDA graphs (NIB_CUDA_GRAPH=0)"
     NIB_CUDA_GRAPH=0 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
     stamp "bench llama-7b $t, decode attention in one key split (NIB_CUDA_ATT_SPLIT=1)"

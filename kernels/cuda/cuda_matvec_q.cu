@@ -277,12 +277,32 @@ struct MvParts {
     int64_t        total; /* rows (STORE, ADD) or pairs (SWIGLU) */
 };
 
-/* Part and local row of virtual row R (R < total). */
-__device__ __forceinline__ int mv_part(const MvParts &P, int64_t R, int64_t *r) {
+/* The part holding virtual row R (R < total): its weights, height, output
+ * and bias, and R's row within it. The parts are chosen among by constant
+ * indices only: an index into the parameter struct held in a register makes
+ * nvcc copy the whole struct to local memory in every thread at the kernel's
+ * start (a 112-byte stack frame and its loads before the first weight load). */
+struct MvRow {
+    const uint8_t *w;
+    int64_t        rows, r;
+    float         *y;
+    const float   *b;
+};
+
+__device__ __forceinline__ MvRow mv_row_of_part(const MvParts &P, int p, int64_t r) {
+    MvRow o = { P.w[0], P.rows[0], r, P.y[0], P.b[0] };
+#pragma unroll
+    for (int q = 1; q < NIB_CUDA_MV_MAX_PARTS; q++)
+        if (p == q) o = { P.w[q], P.rows[q], r, P.y[q], P.b[q] };
+    return o;
+}
+
+__device__ __forceinline__ MvRow mv_row(const MvParts &P, int64_t R) {
     int p = 0;
-    while (p + 1 < P.n && R >= P.rows[p]) R -= P.rows[p++];
-    *r = R;
-    return p;
+#pragma unroll
+    for (int q = 0; q + 1 < NIB_CUDA_MV_MAX_PARTS; q++)
+        if (p == q && q + 1 < P.n && R >= P.rows[q]) R -= P.rows[q], p = q + 1;
+    return mv_row_of_part(P, p, R);
 }
 
 __device__ __forceinline__ float block_sum_sq(const float *x, int n, float *red) {
@@ -312,20 +332,15 @@ matvec_fast(const MvParts P, const float *x, const float *nw, float eps, int col
     bool loaded = false;
     const uint8_t *wj[MV_RPW];
     int64_t rowsj[MV_RPW], rj[MV_RPW];
-    int pj[MV_RPW];
+    float *yj[MV_RPW];
+    const float *bj[MV_RPW];
     auto rows_of = [&](int64_t R0) { /* the warp's rows at virtual row (or pair) R0 */
 #pragma unroll
         for (int j = 0; j < MV_RPW; j++) {
-            int64_t r;
-            int p;
-            if (MODE == NIB_CUDA_MV_SWIGLU) {
-                p = j;
-                r = R0;
-            } else {
-                const int64_t R = R0 + j < P.total ? R0 + j : P.total - 1; /* a missing last row repeats one (not stored) */
-                p = mv_part(P, R, &r);
-            }
-            pj[j] = p, rj[j] = r, wj[j] = P.w[p], rowsj[j] = P.rows[p];
+            MvRow o;
+            if (MODE == NIB_CUDA_MV_SWIGLU) o = mv_row_of_part(P, j, R0);
+            else o = mv_row(P, R0 + j < P.total ? R0 + j : P.total - 1); /* a missing last row repeats one (not stored) */
+            wj[j] = o.w, rowsj[j] = o.rows, rj[j] = o.r, yj[j] = o.y, bj[j] = o.b;
         }
     };
     nib_dev_pdl_trigger();
@@ -364,17 +379,17 @@ matvec_fast(const MvParts P, const float *x, const float *nw, float eps, int col
 #pragma unroll
         for (int j = 0; j < MV_RPW; j++) {
             v[j] = warp_sum(acc[j]);
-            if (P.b[pj[j]]) v[j] += P.b[pj[j]][rj[j]];
+            if (bj[j]) v[j] += bj[j][rj[j]];
         }
         if (lane == 0) {
             if (MODE == NIB_CUDA_MV_SWIGLU) {
-                P.y[0][R0] = v[0] / (1.0f + expf(-v[0])) * v[1];
+                yj[0][R0] = v[0] / (1.0f + expf(-v[0])) * v[1];
             } else {
 #pragma unroll
                 for (int j = 0; j < MV_RPW; j++)
                     if (R0 + j < P.total) {
-                        if (MODE == NIB_CUDA_MV_ADD) P.y[pj[j]][rj[j]] += v[j];
-                        else P.y[pj[j]][rj[j]] = v[j];
+                        if (MODE == NIB_CUDA_MV_ADD) yj[j][rj[j]] += v[j];
+                        else yj[j][rj[j]] = v[j];
                     }
             }
         }
