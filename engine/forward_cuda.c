@@ -81,6 +81,7 @@ struct nib_gpu {
     struct nib_cuda_graph *graph[2];     /* the one-token step without / with the head, captured at its first run */
     bool     graph_off;                  /* NIB_CUDA_GRAPH=0, or the capture failed once */
     bool     att_tiles;                  /* prompt batches of one sequence through the tiled kernel (NIB_CUDA_ATT_TILES=0: not) */
+    bool     qkv_fold;                   /* decode rows' RoPE and K/V store in the q/k/v matvec (NIB_CUDA_QKV_FOLD=0: not) */
     void   **owned;                      /* every device allocation, freed together */
     int32_t  n_owned, cap_owned;
     int32_t *h_ints;                     /* host staging for pos / slots */
@@ -250,10 +251,6 @@ static int check_model(const struct nib_context *c, struct nib_error *err) {
     const struct nib_hparams *hp = &c->m->hp;
     if (c->kv.type != NIB_TYPE_F16)
         return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: only an F16 KV cache is supported there (drop --kv-type q8_0)");
-    const char *yarn = getenv("NIB_CUDA_YARN");
-    if (hp->yarn_ext_factor != 0.0f && !(yarn && !strcmp(yarn, "1"))) /* written, not yet run on a device */
-        return nib_error_set(err, NIB_E_UNSUPPORTED,
-                             "GPU: YaRN RoPE there has not been checked on a device yet; use -ngl 0 (or NIB_CUDA_YARN=1 to try)");
     if (hp->head_dim_k != hp->head_dim_v || hp->head_dim_k > 256)
         return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: head dims %d/%d are not supported there (at most 256, K = V)",
                              hp->head_dim_k, hp->head_dim_v);
@@ -350,11 +347,14 @@ int nib_gpu_new(struct nib_context *c, int32_t n_gpu_layers, struct nib_gpu **ou
     if (env && !strcmp(env, "0")) g->graph_off = true;
     env = getenv("NIB_CUDA_ATT_TILES"); /* NIB_CUDA_ATT_TILES=0: the per-row kernel for prompts too (an A/B knob) */
     g->att_tiles = !(env && !strcmp(env, "0"));
+    env = getenv("NIB_CUDA_QKV_FOLD"); /* an A/B knob, on unless set to 0 */
+    g->qkv_fold = !(env && !strcmp(env, "0"));
     const size_t att = nib_cuda_attention_scratch_bytes(hp->n_head, hp->head_dim_k, ATT_SPLIT_ROWS, g->att_split);
     if (!rc && (!(g->mm_scratch = dev_alloc(g, scratch, err)) || !(g->att_scratch = dev_alloc(g, att, err)) ||
                 !(g->ints = dev_alloc(g, sizeof(int32_t) * 4 * nb, err)) ||
                 !(g->seq_slots = dev_alloc(g, sizeof(int32_t) * (size_t)g->seq_slots_cap, err))))
         rc = err ? err->status : NIB_E_NOMEM;
+    if (!rc && att) rc = nib_cuda_zero(g->att_scratch, att, err); /* the attention's per-head counters */
     if (!rc) {
         g->pos = g->ints;
         g->tok_slot = g->ints + nb;
@@ -453,22 +453,30 @@ static int mv_row(struct nib_gpu *g, const float *x, int64_t cols, const float *
     return NIB_OK;
 }
 
-/* Rotary embedding, the K/V store and attention of the batch's n rows (q, k,
- * v computed). */
-static int attend(struct nib_gpu *g, const struct nib_context *c, const struct gpu_layer *L, int32_t n, struct nib_error *err) {
-    const struct nib_hparams *hp = &c->m->hp;
-    const int hd = hp->head_dim_k;
+static struct nib_cuda_rope_params rope_params(const struct nib_gpu *g, const struct nib_hparams *hp) {
     const struct nib_cuda_rope_params rp = { hp->n_rot,          hp->rope_kind == NIB_ROPE_NEOX, hp->rope_freq_base,
                                              hp->rope_freq_scale, hp->yarn_attn_factor,           g->rope_freqs,
                                              hp->yarn_ext_factor, hp->yarn_beta_fast,             hp->yarn_beta_slow,
                                              hp->n_ctx_orig };
+    return rp;
+}
+
+/* Rotary embedding, the K/V store (unless the q/k/v matvecs did both:
+ * stored) and attention of the batch's n rows (q, k, v computed). */
+static int attend(struct nib_gpu *g, const struct nib_context *c, const struct gpu_layer *L, int32_t n, bool stored,
+                  struct nib_error *err) {
+    const struct nib_hparams *hp = &c->m->hp;
+    const int hd = hp->head_dim_k;
+    const struct nib_cuda_rope_params rp = rope_params(g, hp);
     int rc;
-    if (L->q_norm && ((rc = nib_cuda_rmsnorm(g->q, L->q_norm, g->q, (int64_t)n * hp->n_head, hd, hp->rms_eps, err)) ||
-                      (rc = nib_cuda_rmsnorm(g->k, L->k_norm, g->k, (int64_t)n * hp->n_head_kv, hd, hp->rms_eps, err))))
-        return rc;
-    if ((rc = nib_cuda_rope_store(g->q, g->k, g->v, L->kpool, L->vpool, g->tok_slot, n, hp->n_head, hp->n_head_kv, hd, g->pos, &rp,
-                                  err)))
-        return rc;
+    if (!stored) {
+        if (L->q_norm && ((rc = nib_cuda_rmsnorm(g->q, L->q_norm, g->q, (int64_t)n * hp->n_head, hd, hp->rms_eps, err)) ||
+                          (rc = nib_cuda_rmsnorm(g->k, L->k_norm, g->k, (int64_t)n * hp->n_head_kv, hd, hp->rms_eps, err))))
+            return rc;
+        if ((rc = nib_cuda_rope_store(g->q, g->k, g->v, L->kpool, L->vpool, g->tok_slot, n, hp->n_head, hp->n_head_kv, hd, g->pos,
+                                      &rp, err)))
+            return rc;
+    }
     bool one_seq = g->att_tiles && n > ATT_SPLIT_ROWS;
     for (int32_t t = 1; one_seq && t < n; t++) one_seq = c->tok_seq[t] == c->tok_seq[0];
     if (one_seq)
@@ -538,13 +546,24 @@ static int layer_rows(struct nib_gpu *g, struct nib_context *c, int32_t l, int32
     const float eps = hp->rms_eps;
     int rc = NIB_OK;
     const struct gpu_weight *qkv[] = { &L->wq, &L->wk, &L->wv }, *o[] = { &L->wo }, *gu[] = { &L->gate, &L->up }, *dn[] = { &L->down };
+    /* q, k, v with the RoPE and K/V store folded in where the kernels take it (one type, no q/k norm) */
+    const struct nib_cuda_rope_params rp = rope_params(g, hp);
+    bool stored = g->qkv_fold && !L->q_norm && L->wk.type == L->wq.type && L->wv.type == L->wq.type;
     for (int32_t t = 0; !rc && t < n; t++) {
         const struct nib_cuda_mv_part p[] = { { L->wq.d, qw, g->q + t * qw, L->bq },
                                               { L->wk.d, kvw, g->k + t * kvw, L->bk },
                                               { L->wv.d, kvw, g->v + t * kvw, L->bv } };
+        if (stored) {
+            const struct nib_cuda_mv_kv kv = { g->pos + t, g->tok_slot + t, L->kpool, L->vpool, (int)hd, &rp };
+            rc = nib_cuda_matvec_qkv(L->wq.type, e, g->x + t * e, L->attn_norm, eps, p, &kv, err);
+            if (rc != NIB_E_UNSUPPORTED) continue;
+            if (t > 0) /* the same shapes and types as row 0's, which it took */
+                return nib_error_set(err, NIB_E_UNSUPPORTED, "GPU: the q/k/v fold refused row %d of %d", t, n);
+            stored = false, rc = NIB_OK;
+        }
         rc = mv_row(g, g->x + t * e, e, L->attn_norm, eps, qkv, p, 3, NIB_CUDA_MV_STORE, g->xn + t * e, g->up + t * ff, err);
     }
-    if (!rc) rc = attend(g, c, L, n, err);
+    if (!rc) rc = attend(g, c, L, n, stored, err);
     for (int32_t t = 0; !rc && t < n; t++) {
         const struct nib_cuda_mv_part p[] = { { L->wo.d, e, g->x + t * e, L->bo } };
         rc = mv_row(g, g->att + t * qw, qw, NULL, eps, o, p, 1, NIB_CUDA_MV_ADD, NULL, g->xn + t * e, err);
@@ -572,7 +591,7 @@ static int layer_batch(struct nib_gpu *g, struct nib_context *c, int32_t l, int3
     int rc;
     if ((rc = nib_cuda_rmsnorm(g->x, L->attn_norm, g->xn, n, e, hp->rms_eps, err)) ||
         (rc = mm(g, &L->wq, g->xn, n, L->bq, g->q, err)) || (rc = mm(g, &L->wk, g->xn, n, L->bk, g->k, err)) ||
-        (rc = mm(g, &L->wv, g->xn, n, L->bv, g->v, err)) || (rc = attend(g, c, L, n, err)) ||
+        (rc = mm(g, &L->wv, g->xn, n, L->bv, g->v, err)) || (rc = attend(g, c, L, n, false, err)) ||
         (rc = mm(g, &L->wo, g->att, n, L->bo, g->xn, err)) ||
         (rc = nib_cuda_add_rmsnorm(g->x, g->xn, L->ffn_norm, g->xn, n, e, hp->rms_eps, err)))
         return rc;

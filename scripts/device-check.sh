@@ -13,6 +13,9 @@
 # NIB_DEVICE_ABLATIONS=0 skips Q4_0's runs with one feature off (graphs, PDL, attention splits, tiles).
 # With .device/nib-b.xz (device-pack.sh's NIB_DEVICE_PATCH): each model's tg128 with both builds,
 # alternated; and with cuobjdump there, both builds' SASS (gzipped) in $OUT.
+# NIB_DEVICE_AB_TYPES: the types that alternation runs for (default: all); NIB_DEVICE_AB_ENV="VAR=value
+# ...": in it, Q4_0 also runs build A with each setting alone (A/B knobs), and at depths 0 and 4096.
+# NIB_DEVICE_SASS=0: no SASS dumps.
 set -u
 out=${OUT:-.device/out} # $OUT on the device machine
 mkdir -p "$out"
@@ -62,12 +65,18 @@ for t in ${NIB_DEVICE_TYPES-Q4_0 Q4_K_M Q8_0 F16}; do
     stamp "bench llama-7b $t, decode without programmatic dependent launch (NIB_CUDA_PDL=0)"
     NIB_CUDA_PDL=0 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
   fi
-  if [ -x .device/nib-b ]; then
-    for build in A B A B; do
-      bin=.device/nib
-      [ "$build" = B ] && bin=.device/nib-b
-      stamp "tg128 $t, build $build ($bin)"
-      timeout 60 $bin bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>/dev/null | grep tg128 | sed "s/^/$build /" | tee -a "$out/ab.md"
+  if [ -x .device/nib-b ] && [[ " ${NIB_DEVICE_AB_TYPES:-$t} " == *" $t "* ]]; then
+    envs= ab_depth=0
+    [ "$t" = Q4_0 ] && envs=${NIB_DEVICE_AB_ENV:-} && [ -n "$envs" ] && ab_depth=0,4096
+    for round in 1 2; do
+      for build in A B $envs; do
+        bin=.device/nib setting=
+        [ "$build" = B ] && bin=.device/nib-b
+        case "$build" in *=*) setting=$build ;; esac
+        stamp "tg128 $t, build $build ($bin)"
+        env $setting timeout 60 $bin bench -m "$f" -ngl 99 -p 0 -n 128 -d $ab_depth -r 3 2>/dev/null | grep tg128 | sed "s/^/$build /" |
+          tee -a "$out/ab.md"
+      done
     done
   fi
   [ "$t" = Q4_0 ] && [ "${NIB_DEVICE_NCU:-1}" != 0 ] && keep=$f || rm -f "$f"
@@ -104,7 +113,7 @@ PY
   rm -f "$keep"
 fi
 cuobjdump=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
-if [ -x "$cuobjdump" ]; then # the kernels as ptxas scheduled them
+if [ -x "$cuobjdump" ] && [ "${NIB_DEVICE_SASS:-1}" != 0 ]; then # the kernels as ptxas scheduled them
   stamp "SASS"
   for bin in .device/nib .device/nib-b; do
     [ -x "$bin" ] && "$cuobjdump" -sass "$bin" 2>&1 | gzip >"$out/$(basename "$bin").sass.gz"

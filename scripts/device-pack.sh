@@ -43,15 +43,14 @@ for f in "$shared"/models/synth/*.gguf; do
     *) cp "$f" .device/shared/models/synth/ ;;
   esac
 done
-# NIB_DEVICE_PATCH=FILE (a patch against HEAD, e.g. bench/experiments/*.patch): a second nib built with
-# it applied, packed as .device/nib-b.xz; device-check.sh then runs each model's decode with both,
-# alternated, and dumps both builds' SASS
+# NIB_DEVICE_PATCH=FILE (a patch against HEAD, e.g. bench/experiments/*.patch; "none": HEAD as it is,
+# to A/B the working tree against it): a second nib built with it applied, packed as .device/nib-b.xz;
+# device-check.sh then runs each model's decode with both, alternated, and dumps both builds' SASS
 if [ -n "${NIB_DEVICE_PATCH:-}" ]; then
-  patch_file=$(realpath "$NIB_DEVICE_PATCH")
   rm -rf build-device-b
   git worktree prune
   git worktree add -f build-device-b/src HEAD >/dev/null
-  git -C build-device-b/src apply "$patch_file"
+  [ "$NIB_DEVICE_PATCH" = none ] || git -C build-device-b/src apply "$(realpath "$NIB_DEVICE_PATCH")"
   cmake -S build-device-b/src -B build-device-b/build -DCMAKE_BUILD_TYPE=Release -DNIB_CUDA=ON \
     -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="$arch" >/dev/null
   cmake --build build-device-b/build -j"$(nproc)" --target nib_cli

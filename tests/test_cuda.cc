@@ -39,8 +39,9 @@ std::vector<float> randoms(size_t n, unsigned seed, float scale = 1.0f) {
 
 /* A device buffer that frees itself. */
 struct Dev {
-    void *p = nullptr;
-    explicit Dev(size_t n) {
+    void  *p = nullptr;
+    size_t n = 0; /* bytes */
+    explicit Dev(size_t n_) : n(n_) {
         nib_error err = {};
         p = nib_cuda_malloc(n, &err);
         EXPECT_NE(p, nullptr) << err.msg;
@@ -100,16 +101,16 @@ std::vector<float> x_as_int8(const std::vector<float> &x) {
 /* The GPU layout of GGUF rows (the spec in cuda_backend.h): Q4_0, Q8_0, Q6_K
  * split into all quant parts then all fp16 d; other types unchanged. */
 std::vector<uint8_t> gpu_layout(int type, const std::vector<uint8_t> &w) {
-    int raw = 0, qb = 0, q_off = 0, d_off = 0;
-    if (type == NIB_TYPE_Q4_0) raw = 18, qb = 16, q_off = 2, d_off = 0;
-    if (type == NIB_TYPE_Q8_0) raw = 34, qb = 32, q_off = 2, d_off = 0;
-    if (type == NIB_TYPE_Q6_K) raw = 210, qb = 208, q_off = 0, d_off = 208;
+    int raw = 0, qb = 0, q_off = 0, hb = 2, h_off = 0; /* quants and heads (d) */
+    if (type == NIB_TYPE_Q4_0) raw = 18, qb = 16, q_off = 2, h_off = 0;
+    if (type == NIB_TYPE_Q8_0) raw = 34, qb = 32, q_off = 2, h_off = 0;
+    if (type == NIB_TYPE_Q6_K) raw = 210, qb = 208, q_off = 0, h_off = 208;
     if (!raw) return w;
     const size_t n = w.size() / raw;
     std::vector<uint8_t> o(w.size());
     for (size_t i = 0; i < n; i++) {
         memcpy(&o[i * qb], &w[i * raw + q_off], qb);
-        memcpy(&o[n * qb + 2 * i], &w[i * raw + d_off], 2);
+        memcpy(&o[n * qb + hb * i], &w[i * raw + h_off], hb);
     }
     return o;
 }
@@ -387,6 +388,65 @@ TEST(Cuda, FusedRopeStoreAndAddNormEqualTheSeparateKernels) {
     EXPECT_EQ(a, b);
 }
 
+/* nib_cuda_matvec_qkv (q/k/v with the RoPE and the K/V store folded in)
+ * gives the bits of nib_cuda_matvec_multi then nib_cuda_rope_store: every
+ * fast type, with and without the folded norm and biases, full and partial
+ * rotation, YaRN; NEOX pairs are refused (the caller runs the steps). */
+TEST(Cuda, QkvMatvecFoldsRopeAndStore) {
+    NEED_DEVICE();
+    const int n_head = 4, n_head_kv = 2, hd = 64, n_slots = 16;
+    const int64_t cols = 512, qw = n_head * hd, kvw = n_head_kv * hd, h[3] = { qw, kvw, kvw };
+    const int32_t pos = 4000, slot = 11;
+    std::vector<float> x = randoms(cols, 91), nw = randoms(cols, 92), bq = randoms(qw, 93), bk = randoms(kvw, 94);
+    Dev dx(cols * 4), dnw(cols * 4), dbq(qw * 4), dbk(kvw * 4), dp(4), ds(4);
+    up(dx.p, x.data(), cols * 4), up(dnw.p, nw.data(), cols * 4), up(dbq.p, bq.data(), qw * 4), up(dbk.p, bk.data(), kvw * 4);
+    up(dp.p, &pos, 4), up(ds.p, &slot, 4);
+    const int32_t *pp = static_cast<const int32_t *>(dp.p), *sp = static_cast<const int32_t *>(ds.p);
+    const std::vector<uint16_t> zero((size_t)n_slots * kvw, 0);
+    for (int type : { NIB_TYPE_Q4_0, NIB_TYPE_Q8_0, NIB_TYPE_Q4_K, NIB_TYPE_Q6_K, NIB_TYPE_F16 }) {
+        std::vector<std::unique_ptr<Dev>> dw;
+        for (int p = 0; p < 3; p++) {
+            std::vector<float> deq;
+            std::vector<uint8_t> w = weights(type, h[p], cols, 5000 + 10 * type + p, &deq);
+            dw.emplace_back(new Dev(w.size()));
+            up_weights(type, h[p], cols, w, dw.back()->p);
+        }
+        for (int c = 0; c < 6; c++) {
+            const bool norm = c % 2 && type != NIB_TYPE_F16, bias = c % 2;
+            const int n_rot = c < 2 ? hd : c < 4 ? hd / 2 : hd;
+            SCOPED_TRACE(std::string(nib_type_name(type)) + " case " + std::to_string(c));
+            nib_cuda_rope_params rp = { n_rot, 0, 10000.0f, 1.0f, 1.0f, nullptr, 0.0f, 0.0f, 0.0f, 0 };
+            if (c >= 4) rp.freq_scale = 0.25f, rp.ext_factor = 1.0f, rp.beta_fast = 32.0f, rp.beta_slow = 1.0f, rp.n_ctx_orig = 4096;
+            Dev yq(qw * 4), yk(kvw * 4), yv(kvw * 4), yq2(qw * 4), yk2(kvw * 4), yv2(kvw * 4), kp(zero.size() * 2), vp(zero.size() * 2),
+                kp2(zero.size() * 2), vp2(zero.size() * 2);
+            for (const Dev *d : { &kp, &vp, &kp2, &vp2 }) up(d->p, zero.data(), zero.size() * 2);
+            const float *bq_ = bias ? dbq.f() : nullptr, *bk_ = bias ? dbk.f() : nullptr;
+            const nib_cuda_mv_part fold[3] = { { dw[0]->p, qw, yq.f(), bq_ }, { dw[1]->p, kvw, yk.f(), bk_ }, { dw[2]->p, kvw, yv.f(), nullptr } };
+            const nib_cuda_mv_part apart[3] = { { dw[0]->p, qw, yq2.f(), bq_ }, { dw[1]->p, kvw, yk2.f(), bk_ },
+                                                { dw[2]->p, kvw, yv2.f(), nullptr } };
+            const nib_cuda_mv_kv kv = { pp, sp, kp.p, vp.p, hd, &rp };
+            nib_error err = {};
+            const float *n_w = norm ? dnw.f() : nullptr;
+            ASSERT_EQ(nib_cuda_matvec_qkv(type, cols, dx.f(), n_w, 1e-5f, fold, &kv, &err), NIB_OK) << err.msg;
+            ASSERT_EQ(nib_cuda_matvec_multi(type, cols, dx.f(), n_w, 1e-5f, apart, 3, NIB_CUDA_MV_STORE, &err), NIB_OK) << err.msg;
+            ASSERT_EQ(nib_cuda_rope_store(yq2.f(), yk2.f(), yv2.f(), kp2.p, vp2.p, sp, 1, n_head, n_head_kv, hd, pp, &rp, &err), NIB_OK)
+                << err.msg;
+            for (auto pr : { std::make_pair(&yq, &yq2), std::make_pair(&yk, &yk2), std::make_pair(&yv, &yv2) }) {
+                std::vector<float> a(pr.first->n / 4), b(a.size());
+                down(a.data(), pr.first->p, a.size() * 4), down(b.data(), pr.second->p, b.size() * 4);
+                EXPECT_EQ(a, b);
+            }
+            std::vector<uint16_t> ha(zero.size()), hb(zero.size());
+            for (auto pr : { std::make_pair(&kp, &kp2), std::make_pair(&vp, &vp2) }) {
+                down(ha.data(), pr.first->p, ha.size() * 2), down(hb.data(), pr.second->p, hb.size() * 2);
+                EXPECT_EQ(ha, hb);
+            }
+            rp.neox = 1;
+            EXPECT_EQ(nib_cuda_matvec_qkv(type, cols, dx.f(), n_w, 1e-5f, fold, &kv, &err), NIB_E_UNSUPPORTED);
+        }
+    }
+}
+
 /* nib_cuda_matvec_multi (the decode steps folded together) against the same
  * steps apart: RMSNorm, one matvec per part, bias, then store, add into y, or
  * SwiGLU. Parts of different heights (q, k, v with GQA); rows past a tile
@@ -540,13 +600,20 @@ TEST(Cuda, AttentionOverPagedSlotsMatchesAReference) {
         AttnCase a(n_head, n_head_kv, hd, n_slots, slots, off, n_kv, 31);
         for (int n_split : { 1, nib_cuda_attention_splits(700, 8), 7, 64 }) {
             SCOPED_TRACE(n_split);
-            Dev scratch(nib_cuda_attention_scratch_bytes(n_head, hd, n_tok, n_split));
+            const size_t sb = nib_cuda_attention_scratch_bytes(n_head, hd, n_tok, n_split);
+            Dev scratch(sb);
             nib_error err = {};
-            ASSERT_EQ(nib_cuda_attention(a.dq->f(), a.dk->p, a.dv->p, a.slots(), a.offs(), a.n_kv(), n_tok, n_split, n_head, n_head_kv, hd,
-                                         a.scale, a.dout->f(), scratch.p, &err),
-                      NIB_OK)
-                << err.msg;
-            EXPECT_LT(a.error(), 1e-5);
+            if (sb) {
+                ASSERT_EQ(nib_cuda_zero(scratch.p, sb, &err), NIB_OK) << err.msg;
+            }
+            for (int run = 0; run < 2; run++) { /* the second: the per-head counters were left at zero */
+                ASSERT_EQ(nib_cuda_zero(a.dout->p, a.want.size() * sizeof(float), &err), NIB_OK) << err.msg;
+                ASSERT_EQ(nib_cuda_attention(a.dq->f(), a.dk->p, a.dv->p, a.slots(), a.offs(), a.n_kv(), n_tok, n_split, n_head, n_head_kv,
+                                             hd, a.scale, a.dout->f(), scratch.p, &err),
+                          NIB_OK)
+                    << err.msg;
+                EXPECT_LT(a.error(), 1e-5) << "run " << run;
+            }
         }
     }
     nib_error err = {};
@@ -625,8 +692,8 @@ TEST(Cuda, WeightUploadWritesTheGpuLayout) {
     struct Case { int type; int64_t rows, cols; };
     /* the split types over 8 MiB (the upload's chunk: two chunks, the last partial), and kept types */
     const Case cases[] = { { NIB_TYPE_Q4_0, 8000, 2048 }, { NIB_TYPE_Q8_0, 4100, 2048 }, { NIB_TYPE_Q6_K, 4100, 2560 },
-                           { NIB_TYPE_Q4_0, 3, 96 },      { NIB_TYPE_Q6_K, 1, 256 },      { NIB_TYPE_Q4_K, 5, 512 },
-                           { NIB_TYPE_F16, 3, 40 },       { NIB_TYPE_Q5_K, 2, 256 } };
+                           { NIB_TYPE_Q4_K, 4100, 4096 }, { NIB_TYPE_Q4_0, 3, 96 },      { NIB_TYPE_Q6_K, 1, 256 },
+                           { NIB_TYPE_Q4_K, 5, 512 },     { NIB_TYPE_F16, 3, 40 },       { NIB_TYPE_Q5_K, 2, 256 } };
     std::mt19937 g(5);
     for (const Case &k : cases) {
         SCOPED_TRACE(std::string(nib_type_name(k.type)) + " " + std::to_string(k.rows) + " x " + std::to_string(k.cols));

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "context.h"
+#include "gguf_variant.h"
 #include "nib.h"
 #include "test_cuda_util.h"
 #include "test_util.h"
@@ -115,6 +116,102 @@ TEST(Cuda, GpuLayersWithoutADeviceAreAClearError) {
  * continuations may part). MoE models: rows whose tokens took other experts
  * on the GPU in some layer (nib_moe_trace) must have had a near-tie there;
  * from the first such row on, only the top-1 check applies. */
+static void gpu_matches_cpu(const std::string &path) {
+    SCOPED_TRACE(path);
+    const int gen = 16;
+    nib_model *m = nullptr;
+    nib_error err = {};
+    ASSERT_EQ(nib_model_load(path.c_str(), nullptr, &m, &err), NIB_OK) << err.msg;
+    const nib_vocab *v = nib_model_vocab(m);
+    int32_t ids[64];
+    const int64_t n = nib_tokenize(v, "Once upon a time there was a little", 35, NIB_TOKENIZE_ADD_SPECIAL, ids, 64, &err);
+    ASSERT_GT(n, 1) << err.msg;
+    std::vector<int32_t> prompt(ids, ids + n);
+    const int32_t nv = nib_model_n_vocab(m);
+    std::vector<std::vector<float>> cpu_rows;
+    std::vector<int32_t> cpu_greedy;
+    const int k = nib_model_n_expert_used(m);
+    Routes cpu_routes(std::max(k, 1));
+    {
+        Ctx c(m, 0, &err, &cpu_routes);
+        ASSERT_NE(c.c, nullptr) << err.msg;
+        run(c.c, prompt, gen, nv, &cpu_rows, &cpu_greedy);
+    }
+    double s = 0;
+    for (const auto &row : cpu_rows)
+        for (float x : row) s = std::max(s, (double)std::fabs(x));
+    /* golden/README's floor between two implementations of quantized weights (5e-2), or 2e-2 of the
+     * largest |logit|: the GPU rounds activations differently from the CPU (int8 per 32 against Q8_K per
+     * 256 for K-quants; F16 in the GEMM), and random-weight models carry it through every layer (seen on
+     * an H100: up to 0.027 at S = 1.26, synth Q4_K_M decode rows) */
+    const double tol = std::max(5e-2, 2e-2 * s);
+    for (int cfg = 0; cfg < 3; cfg++) { /* all layers; one layer; all layers, prompts through the per-row attention */
+        const int ngl = cfg == 1 ? 1 : 99;
+        setenv("NIB_CUDA_ATT_TILES", cfg == 2 ? "0" : "1", 1);
+        SCOPED_TRACE(cfg == 0 ? "all layers" : cfg == 1 ? "one layer" : "all layers, per-row prefill attention");
+        std::vector<std::vector<float>> rows, free_rows;
+        std::vector<int32_t> fed, free_greedy;
+        Routes gpu_routes(std::max(k, 1));
+        {
+            Ctx c(m, ngl, &err, &gpu_routes);
+            ASSERT_NE(c.c, nullptr) << err.msg;
+            run(c.c, prompt, gen, nv, &rows, &fed, &cpu_greedy);
+        }
+        {
+            Ctx c(m, ngl, &err);
+            ASSERT_NE(c.c, nullptr) << err.msg;
+            run(c.c, prompt, gen, nv, &free_rows, &free_greedy);
+        }
+        ASSERT_EQ(rows.size(), cpu_rows.size());
+        /* MoE: a token whose router has a near-tie may take other experts on the GPU (its input
+         * differs by rounding; the CPU's own does with a Q8_0 KV cache against F16: seen 0.09-0.20
+         * apart on synth MoE rows). The tie must be near, under 1e-2 of probability in one of the two
+         * runs (seen on an H100: 5e-5 to 9e-4); that row is left out, and the rows after it, which
+         * attend to its K/V, are held to the top-1 check only. */
+        const std::vector<float> flip = flipped_rows(cpu_routes, gpu_routes, k, prompt.size(), rows.size());
+        double worst = 0;
+        size_t worst_row = 0, n_flip = 0;
+        bool after_flip = false;
+        std::string flips;
+        for (size_t r = 0; r < cpu_rows.size(); r++) {
+            double e_row = 0;
+            for (int32_t i = 0; i < nv; i++) {
+                ASSERT_TRUE(std::isfinite(rows[r][i])) << "row " << r << " id " << i;
+                e_row = std::max(e_row, std::fabs((double)cpu_rows[r][i] - rows[r][i]));
+            }
+            if (flip[r] >= 0) {
+                n_flip++;
+                flips += " row " + std::to_string(r) + " (margin " + std::to_string(flip[r]) + ", error " +
+                         std::to_string(e_row) + ")";
+                EXPECT_LT(flip[r], 1e-2) << "row " << r << " took other experts with no near-tie";
+                after_flip = true;
+                continue;
+            }
+            if (!after_flip && e_row > worst) worst = e_row, worst_row = r;
+            std::vector<float> top = cpu_rows[r];
+            std::nth_element(top.begin(), top.begin() + 1, top.end(), std::greater<float>());
+            if (top[0] - top[1] > 2 * tol) {
+                EXPECT_EQ(std::max_element(rows[r].begin(), rows[r].end()) - rows[r].begin(),
+                          std::max_element(cpu_rows[r].begin(), cpu_rows[r].end()) - cpu_rows[r].begin())
+                    << "top-1 of row " << r;
+            }
+        }
+        const char *how = cfg == 1 ? "one layer" : cfg == 2 ? "all layers, per-row attention" : "all layers";
+        if (n_flip) std::printf("  %s [%s]: routed apart on%s\n", path.c_str(), how, flips.c_str());
+        EXPECT_LE(n_flip * 5, rows.size()) << "over a fifth of the rows took other experts:" << flips;
+        EXPECT_LT(worst, tol) << "row " << worst_row << " (of " << prompt.size() << " prompt rows), largest |logit| " << s
+                              << "; rows routed apart:" << (flips.empty() ? " none" : flips);
+        for (size_t k_step = 0; k_step < cpu_greedy.size(); k_step++) {
+            const size_t r = prompt.size() - 1 + k_step;
+            std::vector<float> top = cpu_rows[r];
+            std::nth_element(top.begin(), top.begin() + 1, top.end(), std::greater<float>());
+            if (top[0] - top[1] < 2 * tol || flip[r] >= 0) break; /* a near-tie: the rest may differ */
+            ASSERT_EQ(free_greedy[k_step], cpu_greedy[k_step]) << "greedy step " << k_step;
+        }
+    }
+    nib_model_free(m);
+}
+
 TEST(Cuda, GpuForwardMatchesTheCpuOnEveryFixture) {
     NEED_DEVICE();
     if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
@@ -122,100 +219,21 @@ TEST(Cuda, GpuForwardMatchesTheCpuOnEveryFixture) {
     for (const char *sub : { "stories260K", "synth", "trained" })
         for (const std::string &p : nib_test_list_files(nib_test_shared_dir() + "/models/" + sub, ".gguf")) files.push_back(p);
     ASSERT_GE(files.size(), 20u);
-    const int gen = 16;
-    for (const std::string &path : files) {
-        SCOPED_TRACE(path);
-        nib_model *m = nullptr;
-        nib_error err = {};
-        ASSERT_EQ(nib_model_load(path.c_str(), nullptr, &m, &err), NIB_OK) << err.msg;
-        const nib_vocab *v = nib_model_vocab(m);
-        int32_t ids[64];
-        const int64_t n = nib_tokenize(v, "Once upon a time there was a little", 35, NIB_TOKENIZE_ADD_SPECIAL, ids, 64, &err);
-        ASSERT_GT(n, 1) << err.msg;
-        std::vector<int32_t> prompt(ids, ids + n);
-        const int32_t nv = nib_model_n_vocab(m);
-        std::vector<std::vector<float>> cpu_rows;
-        std::vector<int32_t> cpu_greedy;
-        const int k = nib_model_n_expert_used(m);
-        Routes cpu_routes(std::max(k, 1));
-        {
-            Ctx c(m, 0, &err, &cpu_routes);
-            ASSERT_NE(c.c, nullptr) << err.msg;
-            run(c.c, prompt, gen, nv, &cpu_rows, &cpu_greedy);
-        }
-        double s = 0;
-        for (const auto &row : cpu_rows)
-            for (float x : row) s = std::max(s, (double)std::fabs(x));
-        /* golden/README's floor between two implementations of quantized weights (5e-2), or 2e-2 of the
-         * largest |logit|: the GPU rounds activations differently from the CPU (int8 per 32 against Q8_K per
-         * 256 for K-quants; F16 in the GEMM), and random-weight models carry it through every layer (seen on
-         * an H100: up to 0.027 at S = 1.26, synth Q4_K_M decode rows) */
-        const double tol = std::max(5e-2, 2e-2 * s);
-        for (int cfg = 0; cfg < 3; cfg++) { /* all layers; one layer; all layers, prompts through the per-row attention */
-            const int ngl = cfg == 1 ? 1 : 99;
-            setenv("NIB_CUDA_ATT_TILES", cfg == 2 ? "0" : "1", 1);
-            SCOPED_TRACE(cfg == 0 ? "all layers" : cfg == 1 ? "one layer" : "all layers, per-row prefill attention");
-            std::vector<std::vector<float>> rows, free_rows;
-            std::vector<int32_t> fed, free_greedy;
-            Routes gpu_routes(std::max(k, 1));
-            {
-                Ctx c(m, ngl, &err, &gpu_routes);
-                ASSERT_NE(c.c, nullptr) << err.msg;
-                run(c.c, prompt, gen, nv, &rows, &fed, &cpu_greedy);
-            }
-            {
-                Ctx c(m, ngl, &err);
-                ASSERT_NE(c.c, nullptr) << err.msg;
-                run(c.c, prompt, gen, nv, &free_rows, &free_greedy);
-            }
-            ASSERT_EQ(rows.size(), cpu_rows.size());
-            /* MoE: a token whose router has a near-tie may take other experts on the GPU (its input
-             * differs by rounding; the CPU's own does with a Q8_0 KV cache against F16: seen 0.09-0.20
-             * apart on synth MoE rows). The tie must be near, under 1e-2 of probability in one of the two
-             * runs (seen on an H100: 5e-5 to 9e-4); that row is left out, and the rows after it, which
-             * attend to its K/V, are held to the top-1 check only. */
-            const std::vector<float> flip = flipped_rows(cpu_routes, gpu_routes, k, prompt.size(), rows.size());
-            double worst = 0;
-            size_t worst_row = 0, n_flip = 0;
-            bool after_flip = false;
-            std::string flips;
-            for (size_t r = 0; r < cpu_rows.size(); r++) {
-                double e_row = 0;
-                for (int32_t i = 0; i < nv; i++) {
-                    ASSERT_TRUE(std::isfinite(rows[r][i])) << "row " << r << " id " << i;
-                    e_row = std::max(e_row, std::fabs((double)cpu_rows[r][i] - rows[r][i]));
-                }
-                if (flip[r] >= 0) {
-                    n_flip++;
-                    flips += " row " + std::to_string(r) + " (margin " + std::to_string(flip[r]) + ", error " +
-                             std::to_string(e_row) + ")";
-                    EXPECT_LT(flip[r], 1e-2) << "row " << r << " took other experts with no near-tie";
-                    after_flip = true;
-                    continue;
-                }
-                if (!after_flip && e_row > worst) worst = e_row, worst_row = r;
-                std::vector<float> top = cpu_rows[r];
-                std::nth_element(top.begin(), top.begin() + 1, top.end(), std::greater<float>());
-                if (top[0] - top[1] > 2 * tol) {
-                    EXPECT_EQ(std::max_element(rows[r].begin(), rows[r].end()) - rows[r].begin(),
-                              std::max_element(cpu_rows[r].begin(), cpu_rows[r].end()) - cpu_rows[r].begin())
-                        << "top-1 of row " << r;
-                }
-            }
-            const char *how = cfg == 1 ? "one layer" : cfg == 2 ? "all layers, per-row attention" : "all layers";
-            if (n_flip) std::printf("  %s [%s]: routed apart on%s\n", path.c_str(), how, flips.c_str());
-            EXPECT_LE(n_flip * 5, rows.size()) << "over a fifth of the rows took other experts:" << flips;
-            EXPECT_LT(worst, tol) << "row " << worst_row << " (of " << prompt.size() << " prompt rows), largest |logit| " << s
-                                  << "; rows routed apart:" << (flips.empty() ? " none" : flips);
-            for (size_t k_step = 0; k_step < cpu_greedy.size(); k_step++) {
-                const size_t r = prompt.size() - 1 + k_step;
-                std::vector<float> top = cpu_rows[r];
-                std::nth_element(top.begin(), top.begin() + 1, top.end(), std::greater<float>());
-                if (top[0] - top[1] < 2 * tol || flip[r] >= 0) break; /* a near-tie: the rest may differ */
-                ASSERT_EQ(free_greedy[k_step], cpu_greedy[k_step]) << "greedy step " << k_step;
-            }
-        }
-        nib_model_free(m);
-    }
+    for (const std::string &path : files) gpu_matches_cpu(path);
+}
+
+/* A YaRN model (stories260K-f32 with YaRN scaling keys, as test_rope_variants.cc
+ * writes it): the GPU's RoPE in the forward pass against the CPU's. */
+TEST(Cuda, GpuForwardMatchesTheCpuWithYarnRope) {
+    NEED_DEVICE();
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
+    const std::string tmp = nib_test_temp_path("nib_cuda_yarn.gguf");
+    ASSERT_EQ(write_gguf_variant(nib_test_shared_dir() + "/models/stories260K/stories260K-f32.gguf", tmp,
+                                 { { "llama.rope.scaling.type", gv_str("yarn") }, { "llama.rope.scaling.factor", gv_f32(4) },
+                                   { "llama.rope.scaling.original_context_length", gv_u32(512) } },
+                                 {}),
+              "");
+    gpu_matches_cpu(tmp);
+    std::remove(tmp.c_str());
 }
 #endif

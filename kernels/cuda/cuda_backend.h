@@ -80,6 +80,8 @@ void *nib_cuda_malloc(size_t bytes, struct nib_error *err);
 void  nib_cuda_free(void *p);
 int   nib_cuda_upload(void *dst, const void *src, size_t bytes, struct nib_error *err);
 int   nib_cuda_download(void *dst, const void *src, size_t bytes, struct nib_error *err);
+/* Sets `bytes` of device memory to zero (ordered before later launches). */
+int   nib_cuda_zero(void *dst, size_t bytes, struct nib_error *err);
 /* Waits for the device; reports an error from an earlier launch. */
 int   nib_cuda_sync(struct nib_error *err);
 /* GB/s of a device-to-device copy of `bytes` (read + write counted), best of
@@ -180,6 +182,22 @@ int nib_cuda_rope_store(float *q, float *k, const float *v, void *kpool, void *v
                         int n_head_kv, int head_dim, const int32_t *pos, const struct nib_cuda_rope_params *p,
                         struct nib_error *err);
 
+/* A decode row's q, k and v (parts[0..2] of nib_cuda_matvec_multi in
+ * NIB_CUDA_MV_STORE) with nib_cuda_rope_store folded in, one launch: q and
+ * k rotated (the same rounding), k and v also stored as F16 into the pools'
+ * row *slot; pos and slot are device pointers (one row). Normal pairs
+ * (2i, 2i+1) only, each part whole heads of head_dim. NIB_E_UNSUPPORTED,
+ * nothing launched and err untouched, where the fast kernels or this fold do
+ * not apply (NEOX pairs among them): the caller runs the two steps. */
+struct nib_cuda_mv_kv {
+    const int32_t *pos, *slot;
+    void          *kpool, *vpool;
+    int            head_dim;
+    const struct nib_cuda_rope_params *rope;
+};
+int nib_cuda_matvec_qkv(int type, int64_t cols, const float *x, const float *norm_w, float eps,
+                        const struct nib_cuda_mv_part *parts, const struct nib_cuda_mv_kv *kv, struct nib_error *err);
+
 /* Attention of n_tok query tokens, q [n_tok][n_head][head_dim]: token t's
  * out[t] = softmax(q[t] K^T * scale) V over the n_kv[t] positions whose rows
  * sit in slots[off[t] .. off[t] + n_kv[t]) of the pools k, v ([n_slots]
@@ -188,9 +206,12 @@ int nib_cuda_rope_store(float *q, float *k, const float *v, void *kpool, void *v
  * grows); head_dim even, <= 256. n_split > 1 cuts each token's keys into that
  * many chunks spread over the device (FlashDecoding-style) and combines
  * them: for decode (nib_cuda_attention_splits suggests a count for up to
- * n_kv keys and n_head heads: a split per 256 keys, and at least two
+ * n_kv keys and n_head heads: a split per 128 keys up to 32, and at least two
  * blocks per SM of the current device); scratch: nib_cuda_attention_scratch_bytes (0 for one
- * split). No score row is stored (online softmax). */
+ * split), zeroed once (nib_cuda_zero) before its first use and left so by
+ * every call. The split that finishes last combines its head's splits
+ * (NIB_CUDA_ATT_FOLD=0: a second kernel does, an A/B knob). No score row is
+ * stored (online softmax). */
 int    nib_cuda_attention_splits(int32_t n_kv, int n_head);
 size_t nib_cuda_attention_scratch_bytes(int n_head, int head_dim, int32_t n_tok, int n_split);
 int    nib_cuda_attention(const float *q, const void *k, const void *v, const int32_t *slots, const int32_t *off,

@@ -96,6 +96,10 @@ extern "C" int nib_cuda_download(void *dst, const void *src, size_t bytes, struc
     return nib_cuda_check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "download", err);
 }
 
+extern "C" int nib_cuda_zero(void *dst, size_t bytes, struct nib_error *err) {
+    return nib_cuda_check(cudaMemset(dst, 0, bytes), "zero", err);
+}
+
 extern "C" int nib_cuda_sync(struct nib_error *err) {
     return nib_cuda_check(cudaDeviceSynchronize(), "kernel", err);
 }

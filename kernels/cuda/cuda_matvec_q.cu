@@ -32,7 +32,7 @@
  *    the 16 qh bytes of those positions and 8 scale bytes of the half; q - 32
  *    through sum(v x) - 32 sum(x).
  */
-#include "cuda_common.cuh"
+#include "cuda_rope.cuh"
 
 /* 512 threads, one CTA per SM: on an H100 (7B Q4_0 decode) 256 threads with
  * one or two CTAs per SM, or 128 with two or four, were 14-33% slower */
@@ -287,15 +287,26 @@ struct MvRow {
     int64_t        rows, r;
     float         *y;
     const float   *b;
+    int            p;
 };
 
 __device__ __forceinline__ MvRow mv_row_of_part(const MvParts &P, int p, int64_t r) {
-    MvRow o = { P.w[0], P.rows[0], r, P.y[0], P.b[0] };
+    MvRow o = { P.w[0], P.rows[0], r, P.y[0], P.b[0], 0 };
 #pragma unroll
     for (int q = 1; q < NIB_CUDA_MV_MAX_PARTS; q++)
-        if (p == q) o = { P.w[q], P.rows[q], r, P.y[q], P.b[q] };
+        if (p == q) o = { P.w[q], P.rows[q], r, P.y[q], P.b[q], q };
     return o;
 }
+
+/* nib_cuda_matvec_qkv's fold: q, k, v are parts 0, 1, 2; a warp's two rows
+ * are one pair of one head. */
+struct MvKv {
+    const int32_t *pos, *slot;
+    __half        *kpool, *vpool;
+    int            hd;
+    int64_t        kv_row; /* a pool row: k's (and v's) height */
+    RopeK          rk;
+};
 
 __device__ __forceinline__ MvRow mv_row(const MvParts &P, int64_t R) {
     int p = 0;
@@ -316,9 +327,9 @@ __device__ __forceinline__ float block_sum_sq(const float *x, int n, float *red)
     return t;
 }
 
-template <class K, int MODE>
+template <class K, int MODE, bool KV>
 __global__ void __launch_bounds__(MV_THREADS, 1)
-matvec_fast(const MvParts P, const float *x, const float *nw, float eps, int cols) {
+matvec_fast(const MvParts P, const float *x, const float *nw, float eps, int cols, const MvKv kv) {
     extern __shared__ __align__(16) uint8_t smem[];
     __shared__ float red[MV_WARPS];
     const int nb = cols / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32, n_units = K::units(cols);
@@ -334,6 +345,7 @@ matvec_fast(const MvParts P, const float *x, const float *nw, float eps, int col
     int64_t rowsj[MV_RPW], rj[MV_RPW];
     float *yj[MV_RPW];
     const float *bj[MV_RPW];
+    int pj0 = 0; /* the part of the warp's first row (the fold's) */
     auto rows_of = [&](int64_t R0) { /* the warp's rows at virtual row (or pair) R0 */
 #pragma unroll
         for (int j = 0; j < MV_RPW; j++) {
@@ -341,6 +353,7 @@ matvec_fast(const MvParts P, const float *x, const float *nw, float eps, int col
             if (MODE == NIB_CUDA_MV_SWIGLU) o = mv_row_of_part(P, j, R0);
             else o = mv_row(P, R0 + j < P.total ? R0 + j : P.total - 1); /* a missing last row repeats one (not stored) */
             wj[j] = o.w, rowsj[j] = o.rows, rj[j] = o.r, yj[j] = o.y, bj[j] = o.b;
+            if (j == 0) pj0 = o.p;
         }
     };
     nib_dev_pdl_trigger();
@@ -381,7 +394,21 @@ matvec_fast(const MvParts P, const float *x, const float *nw, float eps, int col
             v[j] = warp_sum(acc[j]);
             if (bj[j]) v[j] += bj[j][rj[j]];
         }
-        if (lane == 0) {
+        if (KV && lane == 0) { /* rows rj[0], rj[0] + 1 of part pj0: a pair of a head */
+            const int64_t r = rj[0];
+            float2 y = make_float2(v[0], v[1]);
+            const int hr = (int)(r % kv.hd);
+            if (pj0 < 2 && hr < 2 * kv.rk.n_pairs) {
+                float c, s;
+                rope_cs(*kv.pos, hr / 2, kv.rk, &c, &s);
+                y = rope_turn(y.x, y.y, c, s);
+            }
+            yj[0][r] = y.x, yj[0][r + 1] = y.y;
+            if (pj0 > 0) {
+                __half *dst = (pj0 == 1 ? kv.kpool : kv.vpool) + (int64_t)*kv.slot * kv.kv_row + r;
+                dst[0] = __float2half_rn(y.x), dst[1] = __float2half_rn(y.y);
+            }
+        } else if (lane == 0) {
             if (MODE == NIB_CUDA_MV_SWIGLU) {
                 yj[0][R0] = v[0] / (1.0f + expf(-v[0])) * v[1];
             } else {
@@ -396,13 +423,14 @@ matvec_fast(const MvParts P, const float *x, const float *nw, float eps, int col
     }
 }
 
-template <class K, int MODE>
-static int launch_mode(const MvParts &P, int64_t cols, const float *x, const float *nw, float eps, struct nib_error *err) {
+template <class K, int MODE, bool KV>
+static int launch_mode(const MvParts &P, int64_t cols, const float *x, const float *nw, float eps, const MvKv &kv,
+                       struct nib_error *err) {
     const size_t smem = K::S != 0 ? xq_smem_bytes(cols) : 0;
     /* beyond the default 48 KiB, ask for it (H100: 227 KiB, cols up to ~180k; T4: 64 KiB, ~52k); when the
      * device has not that much, the generic kernel does it */
     if (smem > 48 * 1024 &&
-        cudaFuncSetAttribute(matvec_fast<K, MODE>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess) {
+        cudaFuncSetAttribute(matvec_fast<K, MODE, KV>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess) {
         cudaGetLastError();
         return NIB_E_UNSUPPORTED;
     }
@@ -415,39 +443,44 @@ static int launch_mode(const MvParts &P, int64_t cols, const float *x, const flo
     const int step = MODE == NIB_CUDA_MV_SWIGLU ? MV_WARPS : MV_TILE;
     const int64_t tiles = (P.total + step - 1) / step;
     const unsigned grid = (unsigned)(tiles < sms ? tiles : sms);
-    return nib_cuda_launch_pdl("matvec", err, matvec_fast<K, MODE>, dim3(grid), dim3(MV_THREADS), smem, P, x, nw, eps, (int)cols);
+    return nib_cuda_launch_pdl("matvec", err, matvec_fast<K, MODE, KV>, dim3(grid), dim3(MV_THREADS), smem, P, x, nw, eps, (int)cols,
+                               kv);
 }
 
 template <class K>
-static int launch(const MvParts &P, int64_t cols, const float *x, const float *nw, float eps, int mode, struct nib_error *err) {
+static int launch(const MvParts &P, int64_t cols, const float *x, const float *nw, float eps, int mode, const MvKv *kv,
+                  struct nib_error *err) {
     if (nw && K::S == 0) return NIB_E_UNSUPPORTED; /* float weights read x from global: no place for the normed copy */
+    const MvKv none = {};
+    if (kv) return launch_mode<K, NIB_CUDA_MV_STORE, true>(P, cols, x, nw, eps, *kv, err);
     switch (mode) {
-    case NIB_CUDA_MV_STORE: return launch_mode<K, NIB_CUDA_MV_STORE>(P, cols, x, nw, eps, err);
-    case NIB_CUDA_MV_ADD: return launch_mode<K, NIB_CUDA_MV_ADD>(P, cols, x, nw, eps, err);
-    default: return launch_mode<K, NIB_CUDA_MV_SWIGLU>(P, cols, x, nw, eps, err);
+    case NIB_CUDA_MV_STORE: return launch_mode<K, NIB_CUDA_MV_STORE, false>(P, cols, x, nw, eps, none, err);
+    case NIB_CUDA_MV_ADD: return launch_mode<K, NIB_CUDA_MV_ADD, false>(P, cols, x, nw, eps, none, err);
+    default: return launch_mode<K, NIB_CUDA_MV_SWIGLU, false>(P, cols, x, nw, eps, none, err);
     }
 }
 
+/* kv: nib_cuda_matvec_qkv's fold (mode NIB_CUDA_MV_STORE), or NULL */
 static int fast_parts(int type, const MvParts &P, int64_t cols, const float *x, const float *nw, float eps, int mode,
-                      struct nib_error *err) {
+                      const MvKv *kv, struct nib_error *err) {
     if (cols > INT32_MAX / 2) return NIB_E_UNSUPPORTED;
     for (int p = 0; p < P.n; p++)
         if ((uintptr_t)P.w[p] & 15) return NIB_E_UNSUPPORTED;
     const bool x16 = ((uintptr_t)x & 15) == 0;
     switch (type) {
-    case NIB_TYPE_Q4_0: return launch<MvQ4_0>(P, cols, x, nw, eps, mode, err);
-    case NIB_TYPE_Q8_0: return launch<MvQ8_0>(P, cols, x, nw, eps, mode, err);
-    case NIB_TYPE_Q4_K: return launch<MvQ4_K>(P, cols, x, nw, eps, mode, err);
-    case NIB_TYPE_Q6_K: return launch<MvQ6_K>(P, cols, x, nw, eps, mode, err);
+    case NIB_TYPE_Q4_0: return launch<MvQ4_0>(P, cols, x, nw, eps, mode, kv, err);
+    case NIB_TYPE_Q8_0: return launch<MvQ8_0>(P, cols, x, nw, eps, mode, kv, err);
+    case NIB_TYPE_Q4_K: return launch<MvQ4_K>(P, cols, x, nw, eps, mode, kv, err);
+    case NIB_TYPE_Q6_K: return launch<MvQ6_K>(P, cols, x, nw, eps, mode, kv, err);
     case NIB_TYPE_F32:
         if (cols % 4 || !x16) return NIB_E_UNSUPPORTED;
-        return launch<MvFloat<NIB_TYPE_F32>>(P, cols, x, nw, eps, mode, err);
+        return launch<MvFloat<NIB_TYPE_F32>>(P, cols, x, nw, eps, mode, kv, err);
     case NIB_TYPE_F16:
         if (cols % 8 || !x16) return NIB_E_UNSUPPORTED;
-        return launch<MvFloat<NIB_TYPE_F16>>(P, cols, x, nw, eps, mode, err);
+        return launch<MvFloat<NIB_TYPE_F16>>(P, cols, x, nw, eps, mode, kv, err);
     case NIB_TYPE_BF16:
         if (cols % 8 || !x16) return NIB_E_UNSUPPORTED;
-        return launch<MvFloat<NIB_TYPE_BF16>>(P, cols, x, nw, eps, mode, err);
+        return launch<MvFloat<NIB_TYPE_BF16>>(P, cols, x, nw, eps, mode, kv, err);
     default: return NIB_E_UNSUPPORTED;
     }
 }
@@ -459,29 +492,51 @@ int nib_cuda_matvec_fast(int type, const void *w, int64_t rows, int64_t cols, co
     P.y[0] = y;
     P.n = 1;
     P.total = rows;
-    return fast_parts(type, P, cols, x, NULL, 0.0f, NIB_CUDA_MV_STORE, err);
+    return fast_parts(type, P, cols, x, NULL, 0.0f, NIB_CUDA_MV_STORE, NULL, err);
 }
 
-extern "C" int nib_cuda_matvec_multi(int type, int64_t cols, const float *x, const float *norm_w, float eps,
-                                     const struct nib_cuda_mv_part *parts, int n_parts, int mode, struct nib_error *err) {
+/* The launch's parts (checked), into P. */
+static int mv_parts(int type, int64_t cols, const struct nib_cuda_mv_part *parts, int n_parts, int mode, MvParts *P,
+                    struct nib_error *err) {
     if (n_parts < 1 || n_parts > NIB_CUDA_MV_MAX_PARTS || (mode == NIB_CUDA_MV_SWIGLU && n_parts != 2) ||
         (mode != NIB_CUDA_MV_STORE && mode != NIB_CUDA_MV_ADD && mode != NIB_CUDA_MV_SWIGLU))
         return nib_cuda_fail(err, NIB_E_ARG, "CUDA matvec: %d parts in mode %d", n_parts, mode);
     const nib_dev_type ti = nib_cuda_type_info(type);
     if (ti.block == 0 || cols <= 0 || cols % ti.block) return NIB_E_UNSUPPORTED;
-    MvParts P = {};
-    P.n = n_parts;
+    *P = MvParts{};
+    P->n = n_parts;
     for (int p = 0; p < n_parts; p++) {
         if (parts[p].rows <= 0) return nib_cuda_fail(err, NIB_E_ARG, "CUDA matvec: part %d has %lld rows", p, (long long)parts[p].rows);
-        P.w[p] = static_cast<const uint8_t *>(parts[p].w);
-        P.rows[p] = parts[p].rows;
-        P.y[p] = parts[p].y;
-        P.b[p] = parts[p].bias;
-        P.total += parts[p].rows;
+        P->w[p] = static_cast<const uint8_t *>(parts[p].w);
+        P->rows[p] = parts[p].rows;
+        P->y[p] = parts[p].y;
+        P->b[p] = parts[p].bias;
+        P->total += parts[p].rows;
     }
     if (mode == NIB_CUDA_MV_SWIGLU) {
         if (parts[0].rows != parts[1].rows) return nib_cuda_fail(err, NIB_E_ARG, "CUDA matvec: SwiGLU parts of different heights");
-        P.total = parts[0].rows;
+        P->total = parts[0].rows;
     }
-    return fast_parts(type, P, cols, x, norm_w, eps, mode, err);
+    return NIB_OK;
+}
+
+extern "C" int nib_cuda_matvec_multi(int type, int64_t cols, const float *x, const float *norm_w, float eps,
+                                     const struct nib_cuda_mv_part *parts, int n_parts, int mode, struct nib_error *err) {
+    MvParts P;
+    const int rc = mv_parts(type, cols, parts, n_parts, mode, &P, err);
+    return rc ? rc : fast_parts(type, P, cols, x, norm_w, eps, mode, NULL, err);
+}
+
+extern "C" int nib_cuda_matvec_qkv(int type, int64_t cols, const float *x, const float *norm_w, float eps,
+                                   const struct nib_cuda_mv_part *parts, const struct nib_cuda_mv_kv *kv, struct nib_error *err) {
+    const int hd = kv->head_dim, n_rot = kv->rope->n_rot;
+    if (kv->rope->neox || hd <= 0 || hd % 2 || n_rot <= 0 || n_rot % 2 || n_rot > hd || parts[0].rows % hd ||
+        parts[1].rows % hd || parts[2].rows != parts[1].rows || MV_RPW != 2)
+        return NIB_E_UNSUPPORTED;
+    MvParts P;
+    const int rc = mv_parts(type, cols, parts, 3, NIB_CUDA_MV_STORE, &P, err);
+    if (rc) return rc;
+    const MvKv k = { kv->pos, kv->slot, static_cast<__half *>(kv->kpool), static_cast<__half *>(kv->vpool), hd, parts[1].rows,
+                     nib_cuda_rope_k(kv->rope) };
+    return fast_parts(type, P, cols, x, norm_w, eps, NIB_CUDA_MV_STORE, &k, err);
 }

@@ -5,19 +5,10 @@
  * freq_factors, and YaRN's ramp; cos/sin are CUDA's (last-ulp differences
  * from libm).
  */
-#include "cuda_common.cuh"
+#include "cuda_rope.cuh"
 #include "kernels/cpu/ops_ref.h"
 
-/* A launch's rotation constants, host-computed: YaRN's correction range
- * [corr0, corr1] and its scale folded into attn_factor (nib_rope_yarn, the
- * CPU reference's). */
-struct RopeK {
-    int          n_pairs, neox;
-    float        theta_scale, freq_scale, attn_factor, ext_factor, corr0, corr1;
-    const float *freq_factors;
-};
-
-static RopeK rope_k(const struct nib_cuda_rope_params *p) {
+RopeK nib_cuda_rope_k(const struct nib_cuda_rope_params *p) {
     RopeK k = { p->n_rot / 2, p->neox, powf(p->freq_base, -2.0f / (float)p->n_rot), p->freq_scale, p->attn_factor,
                 p->ext_factor, 0.0f, 0.0f, p->freq_factors };
     if (p->ext_factor != 0.0f) {
@@ -31,24 +22,6 @@ static RopeK rope_k(const struct nib_cuda_rope_params *p) {
     return k;
 }
 
-/* cos and sin (times the attention factor) of pair i at position pos; YaRN
- * mixes the interpolated and extrapolated angles by a ramp over the pairs
- * (rounded as the CPU does: no fused multiply-add). */
-__device__ __forceinline__ void rope_cs(int32_t pos, int i, const RopeK &k, float *c, float *s) {
-    float theta = (float)pos;
-    for (int j = 0; j < i; j++) theta *= k.theta_scale;
-    const float ff = k.freq_factors ? k.freq_factors[i] : 1.0f;
-    const float extrap = theta / ff;
-    float th = k.freq_scale * extrap;
-    if (k.ext_factor != 0.0f) {
-        const float y = ((float)i - k.corr0) / fmaxf(0.001f, k.corr1 - k.corr0);
-        const float mix = (1 - fminf(1, fmaxf(0, y))) * k.ext_factor;
-        th = __fadd_rn(__fmul_rn(th, 1 - mix), __fmul_rn(extrap, mix));
-    }
-    *c = cosf(th) * k.attn_factor;
-    *s = sinf(th) * k.attn_factor;
-}
-
 __global__ void rope_kernel(float *x, int n_head, int head_dim, const int32_t *pos, const RopeK k) {
     const int t = blockIdx.y, h = blockIdx.x;
     float *v = x + ((size_t)t * n_head + h) * head_dim;
@@ -57,8 +30,9 @@ __global__ void rope_kernel(float *x, int n_head, int head_dim, const int32_t *p
         rope_cs(pos[t], i, k, &c, &s);
         const int a = k.neox ? i : 2 * i, b = k.neox ? i + k.n_pairs : 2 * i + 1;
         const float x0 = v[a], x1 = v[b];
-        v[a] = fmaf(x0, c, -(x1 * s));
-        v[b] = fmaf(x0, s, x1 * c);
+        const float2 y = rope_turn(x0, x1, c, s);
+        v[a] = y.x;
+        v[b] = y.y;
     }
 }
 
@@ -86,7 +60,8 @@ __global__ void rope_store_kernel(float *q, float *k, const float *v, __half *kp
         rope_cs(pos[t], p, rk, &c, &s);
         const int a = rk.neox ? p : 2 * p, b = rk.neox ? p + n_pairs : 2 * p + 1;
         const float x0 = x[a], x1 = x[b];
-        const float y0 = fmaf(x0, c, -(x1 * s)), y1 = fmaf(x0, s, x1 * c);
+        const float2 y = rope_turn(x0, x1, c, s);
+        const float y0 = y.x, y1 = y.y;
         x[a] = y0;
         x[b] = y1;
         if (dst) dst[a] = __float2half_rn(y0), dst[b] = __float2half_rn(y1);
@@ -103,7 +78,7 @@ extern "C" int nib_cuda_rope_store(float *q, float *k, const float *v, void *kpo
                              n_head_kv, head_dim, p->n_rot);
     return nib_cuda_launch_pdl("rope + store", err, rope_store_kernel, dim3((unsigned)(n_head + 2 * n_head_kv), (unsigned)n_tok),
                                dim3(64), 0, q, k, v, static_cast<__half *>(kpool), static_cast<__half *>(vpool), slots, n_head,
-                               n_head_kv, head_dim, pos, rope_k(p));
+                               n_head_kv, head_dim, pos, nib_cuda_rope_k(p));
 }
 
 extern "C" int nib_cuda_rope(float *x, int n_tok, int n_head, int head_dim, const int32_t *pos, const struct nib_cuda_rope_params *p,
@@ -111,6 +86,6 @@ extern "C" int nib_cuda_rope(float *x, int n_tok, int n_head, int head_dim, cons
     if (n_tok <= 0 || n_head <= 0 || head_dim <= 0 || p->n_rot <= 0 || p->n_rot % 2 || p->n_rot > head_dim)
         return nib_cuda_fail(err, NIB_E_ARG, "CUDA rope: %d tokens, %d heads of %d, %d rotated dims", n_tok, n_head, head_dim,
                              p->n_rot);
-    rope_kernel<<<dim3((unsigned)n_head, (unsigned)n_tok), 64>>>(x, n_head, head_dim, pos, rope_k(p));
+    rope_kernel<<<dim3((unsigned)n_head, (unsigned)n_tok), 64>>>(x, n_head, head_dim, pos, nib_cuda_rope_k(p));
     return nib_cuda_launched("rope", err);
 }
