@@ -222,6 +222,75 @@ TEST(Cuda, GpuForwardMatchesTheCpuOnEveryFixture) {
     for (const std::string &path : files) gpu_matches_cpu(path);
 }
 
+/* Row-exact batches on the GPU (nib serve with -ngl): four sequences'
+ * prompts in one NIB_BATCH_ROW_EXACT batch, then greedy steps of all four
+ * together, against each sequence alone, all layers on the GPU. Every row
+ * takes the one-token launches (q/k/v with the RoPE and K/V store folded
+ * in, for llama; apart for qwen2's NEOX pairs), so with the attention in one
+ * key split (NIB_CUDA_ATT_SPLIT=1: batches of 4 and of 1 then split alike)
+ * the logits are the same bits. */
+TEST(Cuda, RowExactBatchOnTheGpuEqualsAlone) {
+    NEED_DEVICE();
+    if (!nib_test_have_shared()) GTEST_SKIP() << "no shared models";
+    struct OneSplit { /* for this test only, even when an assertion leaves it early */
+        OneSplit() { setenv("NIB_CUDA_ATT_SPLIT", "1", 1); }
+        ~OneSplit() { unsetenv("NIB_CUDA_ATT_SPLIT"); }
+    } one_split;
+    for (const char *name : { "synth/llama-q4_0.gguf", "synth/llama-q4km.gguf", "synth/qwen2-q8_0.gguf" }) {
+        SCOPED_TRACE(name);
+        nib_model *m = nullptr;
+        nib_error err = {};
+        ASSERT_EQ(nib_model_load((nib_test_shared_dir() + "/models/" + name).c_str(), nullptr, &m, &err), NIB_OK) << err.msg;
+        const int32_t nv = nib_model_n_vocab(m), n_seq = 4, steps = 8;
+        std::vector<std::vector<int32_t>> prompts;
+        for (int s = 0; s < n_seq; s++) {
+            std::vector<int32_t> t = { 1 };
+            for (int i = 0; i < 2 + s; i++) t.push_back(3 + (i * 31 + s * 97) % (nv - 3));
+            prompts.push_back(t);
+        }
+        auto argmax = [&](const float *l) { return (int32_t)(std::max_element(l, l + nv) - l); };
+        std::vector<std::vector<std::vector<float>>> alone(n_seq);
+        for (int s = 0; s < n_seq; s++) {
+            Ctx c(m, 99, &err);
+            ASSERT_NE(c.c, nullptr) << err.msg;
+            nib_batch b = { (int32_t)prompts[s].size(), prompts[s].data(), nullptr, nullptr, nullptr, NIB_BATCH_ROW_EXACT };
+            ASSERT_EQ(nib_decode(c.c, &b, &err), NIB_OK) << err.msg;
+            const float *l = nib_context_logits(c.c, b.n - 1);
+            for (int k = 0; k < steps; k++) {
+                alone[s].emplace_back(l, l + nv);
+                int32_t t = argmax(l);
+                nib_batch one = { 1, &t, nullptr, nullptr, nullptr, NIB_BATCH_ROW_EXACT };
+                ASSERT_EQ(nib_decode(c.c, &one, &err), NIB_OK) << err.msg;
+                l = nib_context_logits(c.c, 0);
+            }
+        }
+        Ctx c(m, 99, &err);
+        ASSERT_NE(c.c, nullptr) << err.msg;
+        std::vector<int32_t> tok, seq, row(n_seq);
+        std::vector<int8_t> want;
+        for (int s = 0; s < n_seq; s++)
+            for (size_t i = 0; i < prompts[s].size(); i++) {
+                if (i + 1 == prompts[s].size()) row[s] = (int32_t)tok.size();
+                tok.push_back(prompts[s][i]), seq.push_back(s), want.push_back(i + 1 == prompts[s].size());
+            }
+        nib_batch b = { (int32_t)tok.size(), tok.data(), nullptr, seq.data(), want.data(), NIB_BATCH_ROW_EXACT };
+        ASSERT_EQ(nib_decode(c.c, &b, &err), NIB_OK) << err.msg;
+        for (int k = 0; k < steps; k++) {
+            std::vector<int32_t> next(n_seq), sq(n_seq);
+            for (int s = 0; s < n_seq; s++) {
+                const float *l = nib_context_logits(c.c, row[s]);
+                ASSERT_NE(l, nullptr);
+                EXPECT_TRUE(std::equal(l, l + nv, alone[s][k].begin())) << "sequence " << s << ", step " << k;
+                next[s] = argmax(l), sq[s] = s, row[s] = s;
+            }
+            std::vector<int8_t> all(n_seq, 1);
+            nib_batch step = { n_seq, next.data(), nullptr, sq.data(), all.data(), NIB_BATCH_ROW_EXACT };
+            ASSERT_EQ(nib_decode(c.c, &step, &err), NIB_OK) << err.msg;
+        }
+        nib_model_free(m);
+    }
+}
+
 /* A YaRN model (stories260K-f32 with YaRN scaling keys, as test_rope_variants.cc
  * writes it): the GPU's RoPE in the forward pass against the CPU's. */
 TEST(Cuda, GpuForwardMatchesTheCpuWithYarnRope) {
