@@ -229,6 +229,27 @@ TEST(Cli, BenchDepth) {
     EXPECT_NE(r.err.find("bad value for -d"), std::string::npos) << r.err;
 }
 
+/* -c N: the tests run in a window of at least N tokens (n_ctx in the JSON);
+ * a test that needs more gets more; 0 or a negative window is named. */
+TEST(Cli, BenchContextWindow) {
+    CliRun r = run_nib("bench -p 0 -n 4 -d 0,600 -c 512 -r 1 -t 1 -o json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    cJSON *j = cJSON_Parse(r.out.c_str());
+    ASSERT_NE(j, nullptr) << r.out;
+    ASSERT_EQ(cJSON_GetArraySize(j), 2);
+    EXPECT_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "n_ctx")->valueint, 512);
+    EXPECT_GT(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 1), "n_ctx")->valueint, 600);
+    cJSON_Delete(j);
+    r = run_nib("bench -p 0 -n 4 -c 512 -r 1 -t 1");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("Context window: at least 512 tokens"), std::string::npos) << r.out;
+    for (const char *bad : { "bench -c 0", "bench -c -4", "bench -c x" }) {
+        r = run_nib(bad);
+        EXPECT_EQ(r.status, 1) << bad;
+        EXPECT_NE(r.err.find("bad value for -c"), std::string::npos) << r.err;
+    }
+}
+
 /* nib bench -ngl: 0 is the CPU (the JSON says so); a GPU run in a build
  * without CUDA (or on a machine without a device) is a clear error, not a
  * crash; a bad list is named. */

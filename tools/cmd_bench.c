@@ -42,6 +42,7 @@ struct bench_args {
     int             n_models;
     struct int_list threads, prompt, gen, parallel, depth, ngl;
     int32_t         reps;
+    int32_t         ctx_min; /* -c: the context window at least this (0: what each test needs) */
     const char     *output; /* md, json, csv */
     char           *models_copy;
     const char     *draft;  /* -md: tgN also with speculative decoding ("tgN -md") */
@@ -58,6 +59,7 @@ struct result {
     int32_t n_threads, n_prompt, n_gen, n_par; /* n_par sequences decoding together (tg) */
     int32_t n_depth;                           /* tokens in each sequence's KV cache before the test */
     int32_t n_gpu_layers;                      /* -ngl */
+    int32_t n_ctx;                             /* the context window it ran in */
     bool    spec;                              /* tg with the -md draft, greedy from a short prompt */
     double  samples_ns[64];
     int     n_samples;
@@ -170,6 +172,8 @@ static void stats(struct result *r) {
 static int run_test(const struct bench_args *a, struct result *r) {
     /* per sequence: its tokens and a block copied on write; the depth once (shared) */
     int32_t n_ctx = r->n_depth + r->n_prompt + (r->n_gen + 16 + 16) * r->n_par + 1 + (r->spec ? 8 + 257 : 0);
+    if (n_ctx < a->ctx_min) n_ctx = a->ctx_min; /* -c: a window as large as a user's (what it holds need not be) */
+    r->n_ctx = n_ctx;
     int32_t n_batch = r->spec ? 264 : r->n_prompt > 0 ? r->n_prompt : r->n_par;
     if (r->n_depth > n_batch) n_batch = r->n_depth < 512 ? r->n_depth : 512;
     struct nib_context_params cp = { .n_ctx = n_ctx, .n_batch = n_batch, .n_threads = r->n_threads,
@@ -233,6 +237,7 @@ static void backend_name(const struct result *r, char buf[32]) {
 }
 
 static void print_md(const struct bench_args *a, const struct result *rs, int n) {
+    if (a->ctx_min) printf("Context window: at least %d tokens (-c)\n\n", a->ctx_min);
     if (a->gpu) {
         const struct nib_gpu_info *g = &a->gpu_info;
         printf("GPU: %s (compute %d.%d, %d SMs, %.1f GiB); device-to-device copy %.0f GB/s (read + write), measured in this run\n\n",
@@ -277,6 +282,7 @@ static cJSON *result_json(const struct bench_args *a, const struct result *r) {
     cJSON_AddNumberToObject(o, "n_gen", r->n_gen);
     cJSON_AddNumberToObject(o, "n_depth", r->n_depth);
     cJSON_AddNumberToObject(o, "n_parallel", r->n_par);
+    cJSON_AddNumberToObject(o, "n_ctx", r->n_ctx);
     cJSON_AddStringToObject(o, "test", test_name(r, tn));
     cJSON_AddNumberToObject(o, "avg_ns", r->avg_ns);
     cJSON_AddNumberToObject(o, "stddev_ns", r->sd_ns);
@@ -323,12 +329,13 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             puts("usage: nib bench [-m MODEL[,MODEL...]] [-t 1,2] [-p 512] [-n 128] [-d 0,2048] [--parallel 1,4,8] [-r 5]\n"
-                 "                 [-ngl 0,99] [-o md|json|csv]\n"
+                 "                 [-ngl 0,99] [-c 4096] [-o md|json|csv]\n"
                  "  ppP: one batch of P random tokens; tgN: N one-token decodes; 0 disables a test.\n"
                  "  -d D: each test also after D tokens already in the KV cache (\"tgN @ dD\"; not with -md).\n"
                  "  --parallel K: tgN also with K sequences decoding together (\"tgN xK\", aggregate t/s).\n"
                  "  -md DRAFT: tgN also as greedy speculative decoding with DRAFT (\"tgN -md\"; compare with tgN).\n"
                  "  --no-mmap: weights copied into memory (huge pages) instead of mapped from the file.\n"
+                 "  -c N: every test in a context window of at least N tokens (default: what the test needs).\n"
                  "  -ngl N[,N...]: the first N layers on the CUDA device (99: all); the device's copy bandwidth is measured\n"
                  "    once and, with every layer there, decode is also shown as a fraction of it.\n"
                  "  Prints mean ± sd tokens/s, and for decode the GB/s of weights it reads.");
@@ -354,6 +361,7 @@ static int parse_args(struct bench_args *a, int argc, char **argv) {
         else if (!strcmp(o, "--parallel")) ok = parse_list(v, 1, 64, &a->parallel);
         else if (!strcmp(o, "-d") || !strcmp(o, "--n-depth")) ok = parse_list(v, 0, 1 << 20, &a->depth);
         else if (!strcmp(o, "-r")) ok = parse_i32(v, 1, 64, &a->reps);
+        else if (!strcmp(o, "-c") || !strcmp(o, "--ctx-size")) ok = parse_i32(v, 1, 1 << 22, &a->ctx_min);
         else if (!strcmp(o, "-ngl") || !strcmp(o, "--n-gpu-layers")) ok = parse_list(v, 0, 1 << 20, &a->ngl);
         else if (!strcmp(o, "-o")) {
             a->output = v;
