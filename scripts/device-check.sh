@@ -15,6 +15,7 @@
 # alternated; and with cuobjdump there, both builds' SASS (gzipped) in $OUT.
 # NIB_DEVICE_AB_TYPES: the types that alternation runs for (default: all); NIB_DEVICE_AB_ENV="VAR=value
 # ...": in it, Q4_0 also runs build A with each setting alone (A/B knobs), and at depths 0 and 4096.
+# NIB_DEVICE_AB_CTX=N: the alternation's runs in a context window of at least N tokens (nib bench -c).
 # NIB_DEVICE_SASS=0: no SASS dumps.
 set -u
 out=${OUT:-.device/out} # $OUT on the device machine
@@ -55,6 +56,10 @@ for t in ${NIB_DEVICE_TYPES-Q4_0 Q4_K_M Q8_0 F16}; do
   [ "$t" = Q4_0 ] && depth=0,4096 # decode over a long context too (split attention)
   timeout 300 .device/nib bench -m "$f" -ngl 99 -p 512 -n 128 -d $depth -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
   tail -c 600 "$out/bench.err" | tr '\r' '\n' | tail -3
+  if [ "$t" = Q4_0 ]; then
+    stamp "bench llama-7b $t, decode at depth 0 in a 4096-token window (32 attention splits)"
+    timeout 120 .device/nib bench -m "$f" -ngl 99 -p 0 -n 128 -c 4096 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
+  fi
   if [ "$t" = Q4_0 ] && [ "${NIB_DEVICE_ABLATIONS:-1}" != 0 ]; then
     stamp "bench llama-7b $t, decode without CUDA graphs (NIB_CUDA_GRAPH=0)"
     NIB_CUDA_GRAPH=0 timeout 120 .device/nib bench -m "$f" -ngl 99 -p 0 -n 128 -r 3 2>>"$out/bench.err" | tee -a "$out/bench.md"
@@ -74,7 +79,8 @@ for t in ${NIB_DEVICE_TYPES-Q4_0 Q4_K_M Q8_0 F16}; do
         [ "$build" = B ] && bin=.device/nib-b
         case "$build" in *=*) setting=$build ;; esac
         stamp "tg128 $t, build $build ($bin)"
-        env $setting timeout 60 $bin bench -m "$f" -ngl 99 -p 0 -n 128 -d $ab_depth -r 3 2>/dev/null | grep tg128 | sed "s/^/$build /" |
+        env $setting timeout 60 $bin bench -m "$f" -ngl 99 -p 0 -n 128 -d $ab_depth ${NIB_DEVICE_AB_CTX:+-c $NIB_DEVICE_AB_CTX} -r 3 \
+          2>/dev/null | grep tg128 | sed "s/^/$build /" |
           tee -a "$out/ab.md"
       done
     done
