@@ -14,7 +14,8 @@
 # With .device/nib-b.xz (device-pack.sh's NIB_DEVICE_PATCH): each model's tg128 with both builds,
 # alternated; and with cuobjdump there, both builds' SASS (gzipped) in $OUT.
 # NIB_DEVICE_AB_TYPES: the types that alternation runs for (default: all); NIB_DEVICE_AB_ENV="VAR=value
-# ...": in it, Q4_0 also runs build A with each setting alone (A/B knobs), and at depths 0 and 4096.
+# ...": in it, Q4_0 also runs build A with each setting alone (A/B knobs). Q4_0 alternates at depths 0
+# and 4096.
 # NIB_DEVICE_AB_CTX=N: the alternation's runs in a context window of at least N tokens (nib bench -c).
 # NIB_DEVICE_SASS=0: no SASS dumps.
 set -u
@@ -72,7 +73,7 @@ for t in ${NIB_DEVICE_TYPES-Q4_0 Q4_K_M Q8_0 F16}; do
   fi
   if [ -x .device/nib-b ] && [[ " ${NIB_DEVICE_AB_TYPES:-$t} " == *" $t "* ]]; then
     envs= ab_depth=0
-    [ "$t" = Q4_0 ] && envs=${NIB_DEVICE_AB_ENV:-} && [ -n "$envs" ] && ab_depth=0,4096
+    [ "$t" = Q4_0 ] && envs=${NIB_DEVICE_AB_ENV:-} ab_depth=0,4096
     for round in 1 2; do
       for build in A B $envs; do
         bin=.device/nib setting=
