@@ -15,8 +15,22 @@
 
 namespace {
 
-
 const std::string default_model = std::string(NIB_SOURCE_DIR) + "/models/stories260K-q8_0.gguf";
+
+/* `nib bench ARGS -o json`'s results, an array of n; nullptr (the failure
+ * reported) when it exits non-zero, prints no JSON or another count. */
+cJSON *bench_results(const std::string &args, int n) {
+    CliRun r = run_nib("bench " + args + " -o json");
+    EXPECT_EQ(r.status, 0) << r.err;
+    cJSON *j = r.status == 0 ? cJSON_Parse(r.out.c_str()) : nullptr;
+    EXPECT_NE(j, nullptr) << r.out;
+    if (j && cJSON_GetArraySize(j) != n) {
+        ADD_FAILURE() << cJSON_GetArraySize(j) << " results, not " << n << ": " << r.out;
+        cJSON_Delete(j);
+        j = nullptr;
+    }
+    return j;
+}
 
 } // namespace
 
@@ -187,11 +201,8 @@ TEST(Cli, LogitsMatchesGoldenShape) {
 }
 
 TEST(Cli, BenchJsonHasLlamaBenchFields) {
-    CliRun r = run_nib("bench -p 8 -n 4 -r 2 -t 1 -o json");
-    ASSERT_EQ(r.status, 0) << r.err;
-    cJSON *j = cJSON_Parse(r.out.c_str());
-    ASSERT_NE(j, nullptr) << r.out;
-    ASSERT_EQ(cJSON_GetArraySize(j), 2);
+    cJSON *j = bench_results("-p 8 -n 4 -r 2 -t 1", 2);
+    ASSERT_NE(j, nullptr);
     const cJSON *pp = cJSON_GetArrayItem(j, 0), *tg = cJSON_GetArrayItem(j, 1);
     EXPECT_STREQ(cJSON_GetObjectItem(pp, "test")->valuestring, "pp8");
     EXPECT_STREQ(cJSON_GetObjectItem(tg, "test")->valuestring, "tg4");
@@ -202,7 +213,7 @@ TEST(Cli, BenchJsonHasLlamaBenchFields) {
     EXPECT_GT(cJSON_GetObjectItem(tg, "decode_gbps")->valuedouble, 0);
     EXPECT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(tg, "samples_ts")), 2);
     cJSON_Delete(j);
-    r = run_nib("bench -t 0");
+    CliRun r = run_nib("bench -t 0");
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.err.find("bad value for -t"), std::string::npos) << r.err;
 }
@@ -211,11 +222,8 @@ TEST(Cli, BenchJsonHasLlamaBenchFields) {
  * llama-bench names it, with n_depth in the JSON; with --parallel the
  * sequences all start from the same D tokens. */
 TEST(Cli, BenchDepth) {
-    CliRun r = run_nib("bench -p 8 -n 4 -d 0,40 --parallel 1,3 -r 1 -t 1 -o json");
-    ASSERT_EQ(r.status, 0) << r.err;
-    cJSON *j = cJSON_Parse(r.out.c_str());
-    ASSERT_NE(j, nullptr) << r.out;
-    ASSERT_EQ(cJSON_GetArraySize(j), 6);
+    cJSON *j = bench_results("-p 8 -n 4 -d 0,40 --parallel 1,3 -r 1 -t 1", 6);
+    ASSERT_NE(j, nullptr);
     const char *names[] = { "pp8", "tg4", "tg4 x3", "pp8 @ d40", "tg4 @ d40", "tg4 x3 @ d40" };
     for (int i = 0; i < 6; i++) {
         const cJSON *t = cJSON_GetArrayItem(j, i);
@@ -224,7 +232,7 @@ TEST(Cli, BenchDepth) {
         EXPECT_GT(cJSON_GetObjectItem(t, "avg_ts")->valuedouble, 0);
     }
     cJSON_Delete(j);
-    r = run_nib("bench -d -5");
+    CliRun r = run_nib("bench -d -5");
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.err.find("bad value for -d"), std::string::npos) << r.err;
 }
@@ -232,15 +240,12 @@ TEST(Cli, BenchDepth) {
 /* -c N: the tests run in a window of at least N tokens (n_ctx in the JSON);
  * a test that needs more gets more; 0 or a negative window is named. */
 TEST(Cli, BenchContextWindow) {
-    CliRun r = run_nib("bench -p 0 -n 4 -d 0,600 -c 512 -r 1 -t 1 -o json");
-    ASSERT_EQ(r.status, 0) << r.err;
-    cJSON *j = cJSON_Parse(r.out.c_str());
-    ASSERT_NE(j, nullptr) << r.out;
-    ASSERT_EQ(cJSON_GetArraySize(j), 2);
+    cJSON *j = bench_results("-p 0 -n 4 -d 0,600 -c 512 -r 1 -t 1", 2);
+    ASSERT_NE(j, nullptr);
     EXPECT_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "n_ctx")->valueint, 512);
     EXPECT_GT(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 1), "n_ctx")->valueint, 600);
     cJSON_Delete(j);
-    r = run_nib("bench -p 0 -n 4 -c 512 -r 1 -t 1");
+    CliRun r = run_nib("bench -p 0 -n 4 -c 512 -r 1 -t 1");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("Context window: at least 512 tokens"), std::string::npos) << r.out;
     for (const char *bad : { "bench -c 0", "bench -c -4", "bench -c x" }) {
@@ -254,16 +259,13 @@ TEST(Cli, BenchContextWindow) {
  * without CUDA (or on a machine without a device) is a clear error, not a
  * crash; a bad list is named. */
 TEST(Cli, BenchGpuLayers) {
-    CliRun r = run_nib("bench -p 8 -n 0 -r 1 -t 1 -ngl 0 -o json");
-    ASSERT_EQ(r.status, 0) << r.err;
-    cJSON *j = cJSON_Parse(r.out.c_str());
-    ASSERT_NE(j, nullptr) << r.out;
-    ASSERT_EQ(cJSON_GetArraySize(j), 1);
+    cJSON *j = bench_results("-p 8 -n 0 -r 1 -t 1 -ngl 0", 1);
+    ASSERT_NE(j, nullptr);
     const cJSON *t = cJSON_GetArrayItem(j, 0);
     EXPECT_EQ(cJSON_GetObjectItem(t, "n_gpu_layers")->valueint, 0);
     EXPECT_STREQ(cJSON_GetObjectItem(t, "backend")->valuestring, "cpu");
     cJSON_Delete(j);
-    r = run_nib("bench -p 8 -n 0 -r 1 -t 1 -ngl 99");
+    CliRun r = run_nib("bench -p 8 -n 0 -r 1 -t 1 -ngl 99");
 #ifndef NIB_CUDA
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.err.find("without CUDA"), std::string::npos) << r.err;
