@@ -467,9 +467,9 @@ static int attend(struct nib_gpu *g, const struct nib_context *c, const struct g
                   struct nib_error *err) {
     const struct nib_hparams *hp = &c->m->hp;
     const int hd = hp->head_dim_k;
-    const struct nib_cuda_rope_params rp = rope_params(g, hp);
     int rc;
     if (!stored) {
+        const struct nib_cuda_rope_params rp = rope_params(g, hp);
         if (L->q_norm && ((rc = nib_cuda_rmsnorm(g->q, L->q_norm, g->q, (int64_t)n * hp->n_head, hd, hp->rms_eps, err)) ||
                           (rc = nib_cuda_rmsnorm(g->k, L->k_norm, g->k, (int64_t)n * hp->n_head_kv, hd, hp->rms_eps, err))))
             return rc;

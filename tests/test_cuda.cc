@@ -101,16 +101,16 @@ std::vector<float> x_as_int8(const std::vector<float> &x) {
 /* The GPU layout of GGUF rows (the spec in cuda_backend.h): Q4_0, Q8_0, Q6_K
  * split into all quant parts then all fp16 d; other types unchanged. */
 std::vector<uint8_t> gpu_layout(int type, const std::vector<uint8_t> &w) {
-    int raw = 0, qb = 0, q_off = 0, hb = 2, h_off = 0; /* quants and heads (d) */
-    if (type == NIB_TYPE_Q4_0) raw = 18, qb = 16, q_off = 2, h_off = 0;
-    if (type == NIB_TYPE_Q8_0) raw = 34, qb = 32, q_off = 2, h_off = 0;
-    if (type == NIB_TYPE_Q6_K) raw = 210, qb = 208, q_off = 0, h_off = 208;
+    int raw = 0, qb = 0, q_off = 0, d_off = 0;
+    if (type == NIB_TYPE_Q4_0) raw = 18, qb = 16, q_off = 2, d_off = 0;
+    if (type == NIB_TYPE_Q8_0) raw = 34, qb = 32, q_off = 2, d_off = 0;
+    if (type == NIB_TYPE_Q6_K) raw = 210, qb = 208, q_off = 0, d_off = 208;
     if (!raw) return w;
     const size_t n = w.size() / raw;
     std::vector<uint8_t> o(w.size());
     for (size_t i = 0; i < n; i++) {
         memcpy(&o[i * qb], &w[i * raw + q_off], qb);
-        memcpy(&o[n * qb + hb * i], &w[i * raw + h_off], hb);
+        memcpy(&o[n * qb + 2 * i], &w[i * raw + d_off], 2);
     }
     return o;
 }

@@ -157,18 +157,14 @@ __device__ __forceinline__ void nib_dev_scale_min_k4(int j, const uint8_t *q, in
         *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
     }
 }
-/* Q4_K element i from the block's 16-byte header (d, dmin, scales) and its 128 quant bytes. */
-__device__ __forceinline__ float nib_dev_dq_q4_K(const uint8_t *head, const uint8_t *qs, int i) {
+template <> __device__ __forceinline__ float nib_dev_dq<NIB_TYPE_Q4_K>(const uint8_t *p, int i) {
+    const nib_block_q4_K *b = reinterpret_cast<const nib_block_q4_K *>(p);
     const int chunk = i / 64, r = i % 64;
     int sc, m;
-    nib_dev_scale_min_k4(2 * chunk + r / 32, head + 4, &sc, &m);
-    const uint8_t q = qs[chunk * 32 + r % 32];
+    nib_dev_scale_min_k4(2 * chunk + r / 32, b->scales, &sc, &m);
+    const uint8_t q = b->qs[chunk * 32 + r % 32];
     const int nib = r < 32 ? (q & 0xF) : (q >> 4);
-    const uint16_t *dd = reinterpret_cast<const uint16_t *>(head);
-    return __fsub_rn(__fmul_rn(__fmul_rn(nib_dev_h2f(dd[0]), (float)sc), (float)nib), __fmul_rn(nib_dev_h2f(dd[1]), (float)m));
-}
-template <> __device__ __forceinline__ float nib_dev_dq<NIB_TYPE_Q4_K>(const uint8_t *p, int i) {
-    return nib_dev_dq_q4_K(p, p + 16, i);
+    return __fsub_rn(__fmul_rn(__fmul_rn(nib_dev_h2f(b->d), (float)sc), (float)nib), __fmul_rn(nib_dev_h2f(b->dmin), (float)m));
 }
 template <> __device__ __forceinline__ float nib_dev_dq<NIB_TYPE_Q5_K>(const uint8_t *p, int i) {
     const nib_block_q5_K *b = reinterpret_cast<const nib_block_q5_K *>(p);
@@ -217,19 +213,17 @@ static inline nib_dev_type nib_cuda_type_info(int type) {
 
 /* The GPU weight layout (cuda_backend.h, nib_cuda_weight_upload): Q4_0, Q8_0
  * and Q6_K are split, all n_blocks blocks' quant bytes first ([n_blocks][Q],
- * Q = 16, 32, 208: every block's quants 16-byte aligned) and then all
- * blocks' heads ([n_blocks][H]: the fp16 scale d, H = 2); the other types
- * keep their GGUF blocks (Q4_K too: split into 128-byte quants and 16-byte
- * heads, its decode matvec was 25-50% slower on an H100 at 11008 and 32000
- * rows). Q, H and where the two sit in a GGUF block; Q = 0 for a type kept
- * as GGUF. */
-struct nib_dev_split { int q, h, q_off, h_off; };
-static inline nib_dev_split nib_cuda_split(int type) {
+ * Q = 16, 32, 208: every block's quants 16-byte aligned) and then all fp16
+ * scales d ([n_blocks]); the other types keep their GGUF blocks (Q4_K too:
+ * split into 128-byte quants and 16-byte heads, its decode matvec was 25-50%
+ * slower on an H100 at 11008 and 32000 rows). Q bytes of a split type, 0 for
+ * one kept as GGUF. */
+static inline int nib_cuda_split_bytes(int type) {
     switch (type) {
-    case NIB_TYPE_Q4_0: return { 16, 2, 2, 0 };
-    case NIB_TYPE_Q8_0: return { 32, 2, 2, 0 };
-    case NIB_TYPE_Q6_K: return { 208, 2, 0, 208 };
-    default: return { 0, 0, 0, 0 };
+    case NIB_TYPE_Q4_0: return 16;
+    case NIB_TYPE_Q8_0: return 32;
+    case NIB_TYPE_Q6_K: return 208;
+    default: return 0;
     }
 }
 

@@ -298,6 +298,14 @@ __device__ __forceinline__ MvRow mv_row_of_part(const MvParts &P, int p, int64_t
     return o;
 }
 
+__device__ __forceinline__ MvRow mv_row(const MvParts &P, int64_t R) {
+    int p = 0;
+#pragma unroll
+    for (int q = 0; q + 1 < NIB_CUDA_MV_MAX_PARTS; q++)
+        if (p == q && q + 1 < P.n && R >= P.rows[q]) R -= P.rows[q], p = q + 1;
+    return mv_row_of_part(P, p, R);
+}
+
 /* nib_cuda_matvec_qkv's fold: q, k, v are parts 0, 1, 2; a warp's two rows
  * are one pair of one head. */
 struct MvKv {
@@ -307,14 +315,6 @@ struct MvKv {
     int64_t        kv_row; /* a pool row: k's (and v's) height */
     RopeK          rk;
 };
-
-__device__ __forceinline__ MvRow mv_row(const MvParts &P, int64_t R) {
-    int p = 0;
-#pragma unroll
-    for (int q = 0; q + 1 < NIB_CUDA_MV_MAX_PARTS; q++)
-        if (p == q && q + 1 < P.n && R >= P.rows[q]) R -= P.rows[q], p = q + 1;
-    return mv_row_of_part(P, p, R);
-}
 
 __device__ __forceinline__ float block_sum_sq(const float *x, int n, float *red) {
     float ss = 0.0f;
