@@ -85,6 +85,18 @@ void up_weights(int type, int64_t rows, int64_t cols, const std::vector<uint8_t>
     ASSERT_EQ(nib_cuda_weight_upload(type, rows, cols, w.data(), dev, &err), NIB_OK) << err.msg;
 }
 
+/* n random matrices of `type` (heights[p] x cols, seeds seed + p) in the GPU layout on the device. */
+std::vector<std::unique_ptr<Dev>> matrices_on_device(int type, const int64_t *heights, int n, int64_t cols, unsigned seed) {
+    std::vector<std::unique_ptr<Dev>> dw;
+    for (int p = 0; p < n; p++) {
+        std::vector<float> deq;
+        std::vector<uint8_t> w = weights(type, heights[p], cols, seed + p, &deq);
+        dw.emplace_back(new Dev(w.size()));
+        up_weights(type, heights[p], cols, w, dw.back()->p);
+    }
+    return dw;
+}
+
 /* x as the dp4a kernels see it: 32-element blocks, d = amax / 127, q = rint(x / d), value q * d. */
 std::vector<float> x_as_int8(const std::vector<float> &x) {
     std::vector<float> v(x.size());
@@ -404,13 +416,7 @@ TEST(Cuda, QkvMatvecFoldsRopeAndStore) {
     const int32_t *pp = static_cast<const int32_t *>(dp.p), *sp = static_cast<const int32_t *>(ds.p);
     const std::vector<uint16_t> zero((size_t)n_slots * kvw, 0);
     for (int type : { NIB_TYPE_Q4_0, NIB_TYPE_Q8_0, NIB_TYPE_Q4_K, NIB_TYPE_Q6_K, NIB_TYPE_F16 }) {
-        std::vector<std::unique_ptr<Dev>> dw;
-        for (int p = 0; p < 3; p++) {
-            std::vector<float> deq;
-            std::vector<uint8_t> w = weights(type, h[p], cols, 5000 + 10 * type + p, &deq);
-            dw.emplace_back(new Dev(w.size()));
-            up_weights(type, h[p], cols, w, dw.back()->p);
-        }
+        const std::vector<std::unique_ptr<Dev>> dw = matrices_on_device(type, h, 3, cols, 5000 + 10 * type);
         for (int c = 0; c < 6; c++) {
             const bool norm = c % 2 && type != NIB_TYPE_F16, bias = c % 2;
             const int n_rot = c < 2 ? hd : c < 4 ? hd / 2 : hd;
@@ -461,13 +467,7 @@ TEST(Cuda, FusedMatvecEqualsTheStepsApart) {
     up(dx.p, x.data(), cols * 4), up(dnw.p, nw.data(), cols * 4), up(db.p, b.data(), 96 * 4);
     for (int type : { NIB_TYPE_Q4_0, NIB_TYPE_Q8_0, NIB_TYPE_Q4_K, NIB_TYPE_Q6_K, NIB_TYPE_F16 }) {
         SCOPED_TRACE(nib_type_name(type));
-        std::vector<std::unique_ptr<Dev>> dw;
-        for (int p = 0; p < 4; p++) {
-            std::vector<float> deq;
-            std::vector<uint8_t> w = weights(type, heights[p], cols, 4000 + 10 * type + p, &deq);
-            dw.emplace_back(new Dev(w.size()));
-            up_weights(type, heights[p], cols, w, dw.back()->p);
-        }
+        const std::vector<std::unique_ptr<Dev>> dw = matrices_on_device(type, heights, 4, cols, 4000 + 10 * type);
         for (int mode : { NIB_CUDA_MV_STORE, NIB_CUDA_MV_ADD, NIB_CUDA_MV_SWIGLU })
             for (bool norm : { false, true }) {
                 SCOPED_TRACE(std::to_string(mode) + (norm ? " norm" : ""));
