@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
         void *packed = NULL;
         const size_t ps = nib_repack_size(ty, n, n_out);
         /* on huge pages where the system gives them, as the model loader's copy (engine/model_pack.c) */
-        if (ps && nib_cpu_kernels()->packed8[ty] && !posix_memalign(&packed, 2u << 20, ps)) {
+        if (ps && nib_op_packs(ty, n_out) && !posix_memalign(&packed, 2u << 20, ps)) {
             madvise(packed, ps, MADV_HUGEPAGE);
             nib_repack_groups(ty, w, wrow, n, 0, n_out / 8, nib_op_packed_paired(ty, n_out), packed);
         }

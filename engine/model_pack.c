@@ -4,7 +4,6 @@
  */
 #include "model.h"
 
-#include "dispatch.h"
 #include "ops_ref.h"
 #include "repack.h"
 
@@ -42,8 +41,9 @@ static void release_pages(const void *p, size_t n) {
     if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
-/* Bytes of w's copy in the packed buffer: its packed layout, or its rows
- * as stored (64-byte multiples, so every copy starts aligned) for Q8_0 and,
+/* Bytes of w's copy in the packed buffer: its packed layout (nib_op_packs:
+ * Q4_0 and Q4_K, and Q8_0 where the variant has gemv16), or its rows as
+ * stored (64-byte multiples, so every copy starts aligned) for Q8_0 and,
  * with copy_all, every type; 0 for none. Q8_0 is copied by default because
  * huge pages make its decode measurably faster (synthetic TinyLlama, tg32,
  * alternating runs, 2026-11-26, Intel Xeon: 11.1 -> 13.3-13.9 t/s at 1
@@ -52,20 +52,19 @@ static void release_pages(const void *p, size_t n) {
  * K-quants other than Q4_K gained 2-4% (Q4_K_M), within the noise, and stay
  * mapped. The tied output matrix is the embeddings' (read by get_rows too)
  * and stays mapped. */
-static size_t copy_bytes(const struct nib_cpu_kernels *k, const struct nib_weight *w, bool copy_all) {
+static size_t copy_bytes(const struct nib_weight *w, bool copy_all) {
     if (!w->data) return 0;
-    if (k->packed8[w->type]) return nib_repack_size(w->type, w->ne0, w->ne1);
+    if (nib_op_packs(w->type, w->ne1)) return (nib_repack_size(w->type, w->ne0, w->ne1) + 63) / 64 * 64;
     if (!(copy_all || w->type == NIB_TYPE_Q8_0) || w->is_embedding) return 0;
     return (w->row_bytes * (size_t)w->ne1 + 63) / 64 * 64;
 }
 
 void nib_model_pack(struct nib_model *m, bool copy_all) {
-    const struct nib_cpu_kernels *k = nib_cpu_kernels();
     struct nib_weight **ws = NULL;
     const int n = list_weights(m, &ws);
     if (n < 0) return;
     size_t total = 0;
-    for (int i = 0; i < n; i++) total += copy_bytes(k, ws[i], copy_all);
+    for (int i = 0; i < n; i++) total += copy_bytes(ws[i], copy_all);
     if (total == 0 || posix_memalign(&m->packed, 2u << 20, total) != 0) {
         m->packed = NULL;
         free(ws);
@@ -80,11 +79,11 @@ void nib_model_pack(struct nib_model *m, bool copy_all) {
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         struct nib_weight *w = ws[i];
-        const size_t sz = copy_bytes(k, w, copy_all);
+        const size_t sz = copy_bytes(w, copy_all);
         if (!sz) continue;
         char *dst = (char *)m->packed + off;
         const size_t stored = w->row_bytes * (size_t)w->ne1;
-        if (k->packed8[w->type]) {
+        if (nib_op_packs(w->type, w->ne1)) {
             const int64_t groups = w->ne1 / 8;
             const int pair = nib_op_packed_paired(w->type, w->ne1);
 #pragma omp parallel for schedule(static)

@@ -534,6 +534,57 @@ TEST(KernelGemm16, SameBitsAsGemm8) {
         }
 }
 
+/* A Q8_0 matrix packed in 16-row units (repack.h, variants with gemv16)
+ * keeps every value, and nib_op_matmul over it gives the bits it gives over
+ * the rows: one-row calls (gemv16 against dot8, vec_dot's bits), batches
+ * (gemm16 from the units, and the amx variant's tiles and bf16 GEMM from
+ * 96 rows), row-wise batches; guards after the copy and after y. */
+TEST(KernelPackedQ8_0, SameBitsAsRows) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels();
+    if (!k->gemv16[NIB_TYPE_Q8_0]) GTEST_SKIP() << "variant " << k->name << " packs no Q8_0";
+    const WeightType *q8 = nullptr;
+    for (const WeightType &wt : weight_types())
+        if (wt.type == NIB_TYPE_Q8_0) q8 = &wt;
+    ASSERT_NE(q8, nullptr);
+    NibRng rng(0x8016);
+    EXPECT_FALSE(nib_op_packs(NIB_TYPE_Q8_0, 24));
+    EXPECT_EQ(nib_repack_size(NIB_TYPE_Q8_0, 64, 24), 0u);
+    for (int64_t n : { 32, 96, 4096 + 32 })
+        for (int64_t n_out : { 16, 48 }) {
+            ASSERT_TRUE(nib_op_packs(NIB_TYPE_Q8_0, n_out));
+            const std::vector<uint8_t> w = random_weights(*q8, n, n_out, rng);
+            const size_t wrow = nib_type_row_bytes(NIB_TYPE_Q8_0, n), ps = nib_repack_size(NIB_TYPE_Q8_0, n, n_out);
+            ASSERT_EQ(ps, wrow * (size_t)n_out);
+            std::vector<uint8_t> packed(ps + 64, kGuard);
+            nib_repack_groups(NIB_TYPE_Q8_0, w.data(), wrow, n, 0, n_out / 8, 0, packed.data());
+            EXPECT_TRUE(guards_intact(packed.data() + ps, 64));
+            const int64_t nb = n / 32;
+            for (int64_t o = 0; o < n_out; o++)
+                for (int64_t b = 0; b < nb; b++) {
+                    const nib_block_q8_0 *x = (const nib_block_q8_0 *)(w.data() + (size_t)o * wrow) + b;
+                    const nib_block_q8_0x16 *u = (const nib_block_q8_0x16 *)packed.data() + (size_t)(o / 16 * nb + b);
+                    ASSERT_EQ(u->d[o % 16], x->d);
+                    for (int i = 0; i < 32; i++)
+                        ASSERT_EQ((int8_t)(u->qs[64 * (i / 4) + 4 * (o % 16) + i % 4] ^ 0x80), x->qs[i]) << "row " << o << " quant " << i;
+                }
+            for (int64_t n_tok : { 1, 2, 3, 7, 8, 9, 10, 16, 17, 40, 96, 113 }) {
+                const std::vector<float> x = random_acts(n, n_tok, rng);
+                size_t xrow = 0;
+                const std::vector<uint8_t> xq = quantize_with(ref_table(), NIB_TYPE_Q8_0, x.data(), n, n_tok, &xrow);
+                const size_t ny = (size_t)(n_out * n_tok);
+                for (int flags : { 0, (int)NIB_MATMUL_ROWWISE, (int)NIB_MATMUL_INT_GEMM }) {
+                    std::vector<float> rows(ny), pk(ny + 16);
+                    memset(pk.data(), kGuard, pk.size() * sizeof(float));
+                    nib_op_matmul(NIB_TYPE_Q8_0, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, n_tok, rows.data(), flags, 2);
+                    nib_op_matmul(NIB_TYPE_Q8_0, w.data(), wrow, packed.data(), n, n_out, xq.data(), xrow, n_tok, pk.data(), flags, 2);
+                    EXPECT_EQ(memcmp(rows.data(), pk.data(), ny * sizeof(float)), 0)
+                        << "n=" << n << " out=" << n_out << " tok=" << n_tok << " flags=" << flags;
+                    EXPECT_TRUE(guards_intact((const uint8_t *)(pk.data() + ny), 16 * sizeof(float)));
+                }
+            }
+        }
+}
+
 /* nib_op_quantize_rows runs the chosen table's quantizers; row gaps stay untouched. */
 TEST(KernelDispatch, QuantizeRowsUsesTable) {
     NibRng rng(0x9e1);

@@ -63,13 +63,20 @@ typedef void (*nib_dot4x4_fn)(int64_t n, float *out /* [16] */, const void *x, s
  * out[r] equals vec_dot's result for weight row r, bit for bit. */
 typedef void (*nib_dot8_fn)(int64_t n, float *out /* [8] */, const void *x, size_t x_row_bytes, const void *y);
 
+/* Sixteen weight rows packed as one Q8_0 unit (repack.h's nib_block_q8_0x16
+ * blocks) against one activation row: out[r] equals vec_dot's result for
+ * weight row r, bit for bit. ybase: -128 * the sum of each dword (4 quants)
+ * of the activation row, [n/32][8] (nib_op_q8_0_dword_bases). */
+typedef void (*nib_gemv16_fn)(int64_t n, float *out /* [16] */, const void *unit, const void *y, const int32_t *ybase);
+
 /* Two weight rows (x_row_bytes apart) against n_rows <= dot4_tokens
  * activation rows: out[8 * r + t] equals nib_dot4_fn's out[t] for weight
  * row r, bit for bit. */
 typedef void (*nib_dot4x2_fn)(int64_t n, float *out /* [16] */, const void *x, size_t x_row_bytes, const void *y,
                               size_t y_row_bytes, int n_rows);
 
-/* Eight weight rows (w_row_bytes apart) against n_tok activation rows in
+/* Eight weight rows (w_row_bytes apart; gemm16 with w_row_bytes == 0: w is
+ * a packed Q8_0 unit, repack.h) against n_tok activation rows in
  * llama.cpp's repacked-GEMM float order (one exact integer sum and one fma
  * per block and row: not vec_dot's bits, so never for NIB_MATMUL_ROWWISE):
  * y[t * y_stride + r]. ybase: -128 * each activation block's sum, dyf: its
@@ -121,6 +128,11 @@ struct nib_cpu_kernels {
     nib_dot8_fn         dot8[NIB_TYPE_COUNT];         /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_gemm8_fn        gemm8[NIB_TYPE_COUNT];        /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_gemm8_fn        gemm16[NIB_TYPE_COUNT];       /* 16-row gemm8, NULL for most (AVX-512: Q8_0) */
+    /* By weight type, NULL for most (AVX-512: Q8_0): one-row calls over a
+     * packed copy in 16-row units (repack.h), which the model then makes
+     * for matrices of 16k rows; batches go through gemm16 (and bf16_gemm)
+     * on the same copy. */
+    nib_gemv16_fn       gemv16[NIB_TYPE_COUNT];
     /* amx with AMX-BF16 (NULL elsewhere): whether prompt batches of a weight
      * type (with a packed copy or not) go through gemm_bf16_amx.h (not
      * llama.cpp's bits; never row-wise) */

@@ -104,6 +104,29 @@ static void panel_q8_0(const void *w, size_t w_row_bytes, int64_t c0, int64_t c1
         }
 }
 
+/* Q8_0 from its packed copy (repack.h): chunks [c0, c1) of two 16-row units
+ * into the panel. A unit's dword c already holds 16 rows' 4 values; each
+ * value times its row's scale and rounded as q8_times does, pairs (4c, 4c+1)
+ * and (4c+2, 4c+3) interleaved into B's dwords: the same panel. */
+static void panel_q8_0_units(const struct nib_block_q8_0x16 *const u[2], int64_t c0, int64_t c1, uint16_t *panel) {
+    const __m512i pairs = nib_bf16_interleave_index(), flip = _mm512_set1_epi8((char)0x80);
+    for (int64_t c = c0; c < c1; c++)
+        for (int h = 0; h < 2; h++) {
+            const struct nib_block_q8_0x16 *b = u[h] + c;
+            const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b->d));
+            uint16_t *dst = panel + ((size_t)(c - c0) * 2 + (size_t)h) * 512;
+            for (int w = 0; w < 8; w++) {
+                const __m512i x = _mm512_xor_si512(_mm512_loadu_si512((const void *)(b->qs + 64 * w)), flip);
+                __m512 f[4];
+                for (int i = 0; i < 4; i++)
+                    f[i] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(x, 24 - 8 * i), 24)), d);
+                for (int p = 0; p < 2; p++)
+                    _mm512_store_si512((void *)(dst + 32 * (2 * w + p)),
+                                       _mm512_permutexvar_epi16(pairs, (__m512i)_mm512_cvtne2ps_pbh(f[2 * p + 1], f[2 * p])));
+            }
+        }
+}
+
 /* Q6_K: chunk c8 (0..7) of a super-block, 32 values (ggml's
  * dequantize_row_q6_K: d * scale * (q - 32), a scale per 16 values). */
 static inline __m512i q6_K_chunk(const struct nib_block_q6_K *x, int c8) {
@@ -188,7 +211,15 @@ static void make_panel(int w_type, const void *w, size_t w_row_bytes, const void
         break;
     }
     case NIB_TYPE_Q6_K: panel_q6_K(rows, w_row_bytes, c0, c1, panel); break;
-    default: panel_q8_0(rows, w_row_bytes, c0, c1, panel); break;
+    default:
+        if (packed) { /* Q8_0's 16-row units */
+            const struct nib_block_q8_0x16 *u0 = (const struct nib_block_q8_0x16 *)packed + (size_t)(row0 / 16) * (size_t)(n_in / 32);
+            const struct nib_block_q8_0x16 *const u[2] = { u0, u0 + n_in / 32 };
+            panel_q8_0_units(u, c0, c1, panel);
+        } else {
+            panel_q8_0(rows, w_row_bytes, c0, c1, panel);
+        }
+        break;
     }
 }
 

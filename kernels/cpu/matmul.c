@@ -40,6 +40,36 @@ bool nib_op_packed_paired(int w_type, int64_t n_out) {
     return nib_cpu_kernels()->packed16[w_type] && n_out % 16 == 0;
 }
 
+bool nib_op_packs(int w_type, int64_t n_out) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels();
+    return k->packed8[w_type] || (k->gemv16[w_type] && n_out % 16 == 0);
+}
+
+/* gemv16 over the 16-row units of a packed Q8_0 copy, each token row alone
+ * (vec_dot's bits). Returns false (nothing done) when the activations'
+ * dword sums cannot be had. */
+static bool matmul_gemv16(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
+                          const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
+    const int64_t nb = n_in / NIB_QK8_0, units = n_out / 16;
+    const size_t unit_bytes = nib_repack_size(w_type, n_in, 16);
+    int32_t small[4096], *ybase = nb * 8 * n_tok <= 4096 ? small : malloc(sizeof(int32_t) * (size_t)(nb * 8 * n_tok));
+    if (!ybase) return false;
+    for (int64_t t = 0; t < n_tok; t++) {
+        const struct nib_block_q8_0 *a = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
+        for (int64_t i = 0; i < nb * 8; i++) {
+            const int8_t *q = a[i / 8].qs + 4 * (i % 8);
+            ybase[t * nb * 8 + i] = -128 * (q[0] + q[1] + q[2] + q[3]);
+        }
+    }
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t u = 0; u < units; u++)
+        for (int64_t t = 0; t < n_tok; t++)
+            k->gemv16[w_type](n_in, y + t * n_out + 16 * u, (const char *)packed + (size_t)u * unit_bytes,
+                              (const char *)xq + (size_t)t * xq_row_bytes, ybase + t * nb * 8);
+    if (ybase != small) free(ybase);
+    return true;
+}
+
 /* Returns false (nothing done) only when the Q4_0 scratch cannot be had. */
 static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
                           const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int64_t n_gemm, int nt) {
@@ -95,13 +125,13 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
  * token rows, GEMM8_TOKEN_CHUNK token rows per pass (each pass transposes
  * every group once: 256 rows amortize that and still sit in L2). Returns false (nothing
  * done) only when the scratch cannot be had. */
-static bool matmul_gemm8(const struct nib_cpu_kernels *k, int w_type, const void *w, size_t w_row_bytes,
+static bool matmul_gemm8(const struct nib_cpu_kernels *k, int w_type, const void *w, size_t w_row_bytes, const void *packed,
                          int64_t n_in, int64_t n_out, const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
     const int64_t nb = n_in / 32, chunk = n_tok < GEMM8_TOKEN_CHUNK ? n_tok : GEMM8_TOKEN_CHUNK;
     int16_t *sums = malloc(sizeof(int16_t) * (size_t)(nb * chunk));
     int32_t *ybase = malloc(sizeof(int32_t) * (size_t)(nb * chunk));
     float *dyf = malloc(sizeof(float) * (size_t)(nb * chunk));
-    const bool sixteen = k->gemm16[w_type] && n_out % 16 == 0; /* same bits, half the instructions */
+    const bool sixteen = k->gemm16[w_type] && n_out % 16 == 0; /* same bits, half the instructions (packed: always) */
     const nib_gemm8_fn kern = sixteen ? k->gemm16[w_type] : k->gemm8[w_type];
     const int64_t rows = sixteen ? 16 : 8;
     const size_t scratch_bytes = ((sixteen ? NIB_GEMM16_SCRATCH(n_in) : NIB_GEMM8_SCRATCH(n_in)) + 63) & ~(size_t)63;
@@ -118,10 +148,12 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, int w_type, const void
                 q8_0_block_terms(k, xq, xq_row_bytes, nb, t, t + 1, -128, sums + o, ybase + o, dyf + o);
             }
 #pragma omp for schedule(dynamic, 2) /* a thread the host slows does less */
-            for (int64_t g = 0; g < n_out / rows; g++)
-                kern(n_in, (const char *)w + (size_t)(rows * g) * w_row_bytes, w_row_bytes,
-                     (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, (int)(t1 - t0), ybase, dyf,
-                     y + t0 * n_out + rows * g, (size_t)n_out, mine);
+            for (int64_t g = 0; g < n_out / rows; g++) {
+                const char *wg = packed ? (const char *)packed + (size_t)g * nib_repack_size(w_type, n_in, 16)
+                                        : (const char *)w + (size_t)(rows * g) * w_row_bytes;
+                kern(n_in, wg, packed ? 0 : w_row_bytes, (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes,
+                     (int)(t1 - t0), ybase, dyf, y + t0 * n_out + rows * g, (size_t)n_out, mine);
+            }
         }
     }
     free(scratch);
@@ -213,7 +245,7 @@ static bool matmul_dot4(const struct nib_cpu_kernels *k, int w_type, const void 
 }
 
 /* The ways through nib_op_matmul, in the order it tries them. */
-enum matmul_path { PATH_BF16, PATH_PACKED, PATH_ROWS8, PATH_GEMM8, PATH_GEMM_TILE, PATH_DOT4, PATH_DOT8, PATH_DOT };
+enum matmul_path { PATH_BF16, PATH_PACKED, PATH_GEMV16, PATH_ROWS8, PATH_GEMM8, PATH_GEMM_TILE, PATH_DOT4, PATH_DOT8, PATH_DOT };
 
 /* The path a matrix takes (skip: 1 << a path whose scratch could not be had)
  * and, for PATH_DOT, its dot kernel. */
@@ -224,6 +256,8 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
     const bool bf16 = k->bf16_gemm && !rowwise && !(flags & NIB_MATMUL_INT_GEMM) && n_tok >= k->bf16_min_tokens;
     if (!(skip & 1u << PATH_BF16) && bf16 && n_out % 32 == 0 && k->bf16_gemm(w_type, packed != NULL)) return PATH_BF16;
     if (!(skip & 1u << PATH_PACKED) && packed && k->packed8[w_type] && n_out % 8 == 0) return PATH_PACKED;
+    /* a packed Q8_0 copy: one-row calls by gemv16, batches by gemm16 (GEMM8) */
+    if (!(skip & 1u << PATH_GEMV16) && packed && k->gemv16[w_type] && n_out % 16 == 0 && !batch) return PATH_GEMV16;
     if (!(flags & NIB_MATMUL_NO_REPACK) && n_out % 8 == 0 && k->rows8[w_type]) return PATH_ROWS8;
     /* Q8_0 on AVX-512: every row of a batch in the GEMM order (a row's bits
      * then depend only on whether its batch has one row or more) */
@@ -281,7 +315,12 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
         case PATH_BF16: done = false; break;
 #endif
         case PATH_PACKED: done = matmul_packed(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, n_gemm, nt); break;
-        case PATH_GEMM8: done = matmul_gemm8(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
+        case PATH_GEMV16: done = matmul_gemv16(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
+        case PATH_GEMM8: {
+            const void *pk = packed && k->gemv16[w_type] && n_out % 16 == 0 ? packed : NULL;
+            done = matmul_gemm8(k, w_type, w, w_row_bytes, pk, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt);
+            break;
+        }
         case PATH_DOT4: done = matmul_dot4(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_GEMM_TILE: gemm_tile_rows(k, w_type, dot, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_ROWS8: /* eight rows a call: the repacked order (rows8) or the vec_dot's (dot8) */

@@ -28,7 +28,7 @@ extern "C" {
  * NIB_MATMUL_NO_REPACK, e.g. for an output matrix tied to the embeddings),
  * gemm_dot for n_tok >= 2 when n_in % 8 == 0 and n_out % 4 == 0 (tinyBLAS),
  * vec_dot otherwise. packed: the matrix's packed copy (repack.h) or NULL;
- * when given (and the variant has packed8 for w_type) it is read instead of w.
+ * when given (nib_op_packs for w_type and n_out) it is read instead of w.
  * Results do not depend on n_threads.
  * w: n_out rows of w_row_bytes (type w_type, n_in elements each);
  * xq: n_tok rows of xq_row_bytes, already quantized to w_type's partner type.
@@ -48,6 +48,11 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
  * w_type in repack.h's paired layout (the variant has a 16-row kernel for
  * w_type and n_out % 16 == 0): nib_repack_groups's `pair` for it. */
 bool nib_op_packed_paired(int w_type, int64_t n_out);
+
+/* Whether the variant has kernels for a packed copy (repack.h) of an
+ * n_out-row matrix of w_type: packed8 for w_type, or gemv16 and
+ * n_out % 16 == 0. The model makes such copies at load time. */
+bool nib_op_packs(int w_type, int64_t n_out);
 
 /* Quantizes n_tok rows of n floats to `type` (the partner of a weight type),
  * rounding as ggml's CPU backend does (quantize_act.c). */

@@ -48,7 +48,8 @@ void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, cons
     const struct nib_block_q8_0 *rows[16];
     for (int r = 0; r < 16; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
     struct q8_0x16t *wt = scratch;
-    transpose_pair(nb, rows, wt, 0);
+    if (w_row_bytes) transpose_pair(nb, rows, wt, 0);
+    else unpack_unit(nb, w, wt, 0); /* a packed unit (repack.h) */
 #define TILE(NT, at, dt, yt) q8_0_tile(nb, wt, at, xq_row_bytes, dt, yt, y_stride, NT)
     NIB_AMX_TOKEN_TILES(n_tok, TILE);
 #undef TILE

@@ -128,7 +128,8 @@ static inline __attribute__((always_inline)) void gemm_rows(const int R, int64_t
     const int64_t nb = n / NIB_QK8_0;
     const struct nib_block_q8_0 *rows[16];
     for (int r = 0; r < R; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
-    if (R == 16) transpose_pair(nb, rows, scratch, 0x80);
+    if (R == 16 && !w_row_bytes) unpack_unit(nb, w, scratch, 0x80); /* a packed unit */
+    else if (R == 16) transpose_pair(nb, rows, scratch, 0x80);
     else transpose_group(nb, rows, scratch);
     for (int t = 0; t < n_tok; t += 8) {
         const char *x = (const char *)xq + (size_t)t * xq_row_bytes;
@@ -146,6 +147,34 @@ static inline __attribute__((always_inline)) void gemm_rows(const int R, int64_t
         default: gemm_tile(R, nb, scratch, x, xq_row_bytes, yb, yd, yt, y_stride, 1); break;
         }
     }
+}
+
+/* Per block: the 16 rows' scales times the activation's, then for each
+ * dword c one 64-byte load (dword c of every row, q + 128), one vpdpbusd
+ * from ybase (-128 * the activation dword's sum: the exact signed sum), one
+ * conversion and one fma into acc[c]: lane r of acc[c] is lane c of row r's
+ * vec_dot accumulator, in its order. At the end, hsum_f32x8's adds across
+ * c for all rows at once. Prefetches the unit 3 KB ahead (one stream). */
+void NIB_X86_FN(nib_gemv16_q8_0_q8_0)(int64_t n, float *out, const void *unit, const void *vy, const int32_t *ybase) {
+    const int64_t nb = n / NIB_QK8_0;
+    const struct nib_block_q8_0x16 *x = unit;
+    const struct nib_block_q8_0 *y = vy;
+    __m512 acc[8];
+    for (int c = 0; c < 8; c++) acc[c] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        prefetch_stream(x + b, sizeof x[b]);
+        const __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(load32(x[b].d)), _mm512_set1_ps(fp16_to_f32(y[b].d)));
+        for (int c = 0; c < 8; c++) {
+            int32_t v;
+            memcpy(&v, y[b].qs + 4 * c, sizeof v);
+            const __m512i s = _mm512_dpbusd_epi32(_mm512_set1_epi32(ybase[8 * b + c]),
+                                                  _mm512_loadu_si512((const void *)(x[b].qs + 64 * c)), _mm512_set1_epi32(v));
+            acc[c] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[c]);
+        }
+    }
+    const __m512 s0 = _mm512_add_ps(acc[0], acc[4]), s1 = _mm512_add_ps(acc[1], acc[5]);
+    const __m512 s2 = _mm512_add_ps(acc[2], acc[6]), s3 = _mm512_add_ps(acc[3], acc[7]);
+    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)));
 }
 
 void NIB_X86_FN(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,

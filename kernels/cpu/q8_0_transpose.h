@@ -10,6 +10,7 @@
 #define NIB_Q8_0_TRANSPOSE_H
 
 #include "quant_blocks.h"
+#include "repack.h"
 
 #include <immintrin.h>
 #include <stdint.h>
@@ -57,6 +58,20 @@ static inline void transpose_pair(int64_t nb, const struct nib_block_q8_0 *const
                                                             (short)w[8 * h + 5][b].d, (short)w[8 * h + 6][b].d,
                                                             (short)w[8 * h + 7][b].d)));
         }
+    }
+}
+
+/* A packed unit's blocks (repack.h's nib_block_q8_0x16: already in this
+ * layout, quants xor 0x80) into the same form: each quant byte xor
+ * flip_bits as above, the scales as floats. */
+static inline void unpack_unit(int64_t nb, const struct nib_block_q8_0x16 *u, struct q8_0x16t *out, uint8_t flip_bits) {
+    const __m256i flip = _mm256_set1_epi8((char)(flip_bits ^ 0x80));
+    for (int64_t b = 0; b < nb; b++) {
+        for (int c = 0; c < 16; c++)
+            _mm256_storeu_si256((__m256i *)(out[b].qs + 32 * c),
+                                _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(u[b].qs + 32 * c)), flip));
+        for (int h = 0; h < 2; h++)
+            _mm256_storeu_ps(out[b].d + 8 * h, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(u[b].d + 8 * h))));
     }
 }
 

@@ -11,6 +11,8 @@
 
 size_t nib_repack_size(int type, int64_t ne0, int64_t ne1) {
     if (ne1 % 8 != 0) return 0;
+    if (type == NIB_TYPE_Q8_0 && ne1 % 16 == 0 && ne0 % NIB_QK8_0 == 0)
+        return (size_t)(ne1 / 16) * (size_t)(ne0 / NIB_QK8_0) * sizeof(struct nib_block_q8_0x16);
     if (type == NIB_TYPE_Q4_0 && ne0 % NIB_QK4_0 == 0)
         return (size_t)(ne1 / 8) * (size_t)(ne0 / NIB_QK4_0) * sizeof(struct nib_block_q4_0x8);
     if (type == NIB_TYPE_Q4_K && ne0 % NIB_QK_K == 0)
@@ -60,6 +62,13 @@ static void pack_q4_K(const struct nib_block_q4_K *const rows[8], int64_t b, str
     }
 }
 
+/* Row r (0..15) of a Q8_0 unit's block from x. */
+static void put_q8_0(const struct nib_block_q8_0 *x, int r, struct nib_block_q8_0x16 *out) {
+    out->d[r] = x->d;
+    for (int c = 0; c < 8; c++)
+        for (int i = 0; i < 4; i++) out->qs[64 * c + 4 * r + i] = (uint8_t)x->qs[4 * c + i] ^ 0x80;
+}
+
 /* One group's super-block into half h of a 16-row one (repack.h). */
 static void to_x16(const struct nib_block_q4_Kx8 *x8, int h, struct nib_block_q4_Kx16 *out) {
     for (int r = 0; r < 8; r++) {
@@ -85,6 +94,12 @@ void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0,
                 const int64_t at = pair ? (g & ~(int64_t)1) * nb + 2 * b + (g & 1) : g * nb + b;
                 pack_q4_0((const struct nib_block_q4_0 *const *)rows, b, (struct nib_block_q4_0x8 *)dst + at);
             }
+        } else if (type == NIB_TYPE_Q8_0) {
+            const int64_t nb = ne0 / NIB_QK8_0;
+            struct nib_block_q8_0x16 *unit = (struct nib_block_q8_0x16 *)dst + (g / 2) * nb;
+            for (int64_t b = 0; b < nb; b++)
+                for (int r = 0; r < 8; r++)
+                    put_q8_0((const struct nib_block_q8_0 *)rows[r] + b, 8 * (int)(g & 1) + r, unit + b);
         } else if (type == NIB_TYPE_Q4_K) {
             const int64_t nb = ne0 / NIB_QK_K;
             for (int64_t b = 0; b < nb; b++) {
@@ -100,4 +115,5 @@ void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0,
     }
 }
 
+_Static_assert(sizeof(struct nib_block_q8_0x16) == 16 * sizeof(struct nib_block_q8_0), "Q8_0 units keep the bytes");
 _Static_assert(sizeof(struct nib_block_q4_Kx16) == 2 * sizeof(struct nib_block_q4_Kx8), "paired Q4_K keeps the bytes");

@@ -26,7 +26,18 @@
  *   Q4_K: rows 16u..16u+15 as struct nib_block_q4_Kx16 per super-block:
  *   d, dmin, sc[s], m[s] for the 16 rows, then sub-block s's chunk c as 64
  *   bytes, the first group's 32 (as in Q4_Kx8) then the second's.
- * The values are those of the source blocks, bit for bit.
+ * Q8_0 (kernel tables with gemv16[Q8_0], ne1 % 16 == 0): always 16-row
+ * units, unit u, block b at struct index u * nb + b, as struct
+ * nib_block_q8_0x16 (544 bytes, sixteen Q8_0 blocks' worth):
+ *   d[r]          the scale of row r's block;
+ *   qs[64c + 4r + i]   (c = 0..7 dwords, i = 0..3) quant 4c + i of row r,
+ *                 stored xor 0x80 (q + 128, unsigned for vpdpbusd).
+ * So one 64-byte load holds dword c of all 16 rows, row r in lane r:
+ * AVX-512's and AMX's transposed layout (q8_0_transpose.h), and decode
+ * reads one sequential stream. Group g (8 rows) fills lanes 8(g % 2)..+7
+ * of unit g / 2; `pair` does not apply.
+ * The values are those of the source blocks, bit for bit (Q8_0's quants
+ * flipped as said).
  */
 #ifndef NIB_REPACK_H
 #define NIB_REPACK_H
@@ -53,6 +64,11 @@ struct nib_block_q4_Kx16 {
     uint16_t d[16], dmin[16];
     uint8_t  sc[8][16], m[8][16];
     uint8_t  qs[8][4][2][32]; /* [sub-block][chunk][group][32 bytes] */
+};
+
+struct nib_block_q8_0x16 {
+    uint16_t d[16];
+    uint8_t  qs[512];
 };
 
 /* Bytes the packed copy of an ne1 x ne0 matrix of `type` takes; 0 when nib
