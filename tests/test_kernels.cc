@@ -585,6 +585,49 @@ TEST(KernelPackedQ8_0, SameBitsAsRows) {
         }
 }
 
+/* Decode: a one-token matmul of every type llama.cpp does not repack gives
+ * each row's vec_dot bits whichever kernel the variant picks (dot8, and
+ * gemv16 over a packed copy, for Q8_0), and so does a row-wise batch, row
+ * by row. */
+TEST(KernelDecode, OneTokenMatmulIsVecDot) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels();
+    NibRng rng(0x1d0c);
+    for (const WeightType &wt : weight_types()) {
+        if (k->rows8[wt.type] || k->packed8[wt.type]) continue; /* llama.cpp's repacked GEMV order */
+        const int pt = nib_type_traits(wt.type)->vec_dot_type;
+        const int64_t bs = nib_type_block_size(wt.type);
+        for (int64_t n : { 8 * bs, 4096 + bs })
+            for (int64_t n_out : { 40, 48 }) {
+                const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
+                const size_t wrow = nib_type_row_bytes(wt.type, n);
+                std::vector<uint8_t> packed;
+                if (nib_op_packs(wt.type, n_out)) {
+                    packed.resize(nib_repack_size(wt.type, n, n_out));
+                    nib_repack_groups(wt.type, w.data(), wrow, n, 0, n_out / 8, nib_op_packed_paired(wt.type, n_out), packed.data());
+                }
+                const int n_tok = 3;
+                const std::vector<float> x = random_acts(n, n_tok, rng);
+                size_t xrow = 0;
+                const std::vector<uint8_t> xq = quantize_with(k, pt, x.data(), n, n_tok, &xrow);
+                std::vector<float> one((size_t)n_out), rw((size_t)(n_out * n_tok));
+                nib_op_matmul(wt.type, w.data(), wrow, packed.empty() ? nullptr : packed.data(), n, n_out, xq.data(), xrow, n_tok,
+                              rw.data(), NIB_MATMUL_ROWWISE, 2);
+                for (int t = 0; t < n_tok; t++) {
+                    nib_op_matmul(wt.type, w.data(), wrow, packed.empty() ? nullptr : packed.data(), n, n_out,
+                                  xq.data() + (size_t)t * xrow, xrow, 1, one.data(), 0, 2);
+                    for (int64_t o = 0; o < n_out; o++) {
+                        float want;
+                        k->vec_dot[wt.type](n, &want, w.data() + (size_t)o * wrow, xq.data() + (size_t)t * xrow);
+                        ASSERT_EQ(memcmp(&one[(size_t)o], &want, 4), 0)
+                            << nib_type_name(wt.type) << " n=" << n << " out=" << n_out << " row " << o << " tok " << t;
+                        ASSERT_EQ(memcmp(&rw[(size_t)(t * n_out + o)], &want, 4), 0)
+                            << nib_type_name(wt.type) << " row-wise n=" << n << " out=" << n_out << " row " << o << " tok " << t;
+                    }
+                }
+            }
+    }
+}
+
 /* nib_op_quantize_rows runs the chosen table's quantizers; row gaps stay untouched. */
 TEST(KernelDispatch, QuantizeRowsUsesTable) {
     NibRng rng(0x9e1);
