@@ -64,10 +64,12 @@ typedef void (*nib_dot4x4_fn)(int64_t n, float *out /* [16] */, const void *x, s
 typedef void (*nib_dot8_fn)(int64_t n, float *out /* [8] */, const void *x, size_t x_row_bytes, const void *y);
 
 /* Sixteen weight rows packed as one Q8_0 unit (repack.h's nib_block_q8_0x16
- * blocks) against one activation row: out[r] equals vec_dot's result for
- * weight row r, bit for bit. ybase: -128 * the sum of each dword (4 quants)
- * of the activation row, [n/32][8] (nib_op_q8_0_dword_bases). */
-typedef void (*nib_gemv16_fn)(int64_t n, float *out /* [16] */, const void *unit, const void *y, const int32_t *ybase);
+ * blocks) against n_tok activation rows (y_row_bytes apart), each alone:
+ * out[t * out_stride + r] equals vec_dot's result for weight row r and
+ * activation row t, bit for bit. ybase: -128 * the sum of each dword (4
+ * quants) of each activation row, [n_tok][n/32][8]. */
+typedef void (*nib_gemv16_fn)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y, size_t y_row_bytes,
+                              const int32_t *ybase, int n_tok);
 
 /* Two weight rows (x_row_bytes apart) against n_rows <= dot4_tokens
  * activation rows: out[8 * r + t] equals nib_dot4_fn's out[t] for weight

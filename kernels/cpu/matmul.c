@@ -63,9 +63,8 @@ static bool matmul_gemv16(const struct nib_cpu_kernels *k, int w_type, const voi
     }
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t u = 0; u < units; u++)
-        for (int64_t t = 0; t < n_tok; t++)
-            k->gemv16[w_type](n_in, y + t * n_out + 16 * u, (const char *)packed + (size_t)u * unit_bytes,
-                              (const char *)xq + (size_t)t * xq_row_bytes, ybase + t * nb * 8);
+        k->gemv16[w_type](n_in, y + 16 * u, (size_t)n_out, (const char *)packed + (size_t)u * unit_bytes, xq, xq_row_bytes,
+                          ybase, (int)n_tok);
     if (ybase != small) free(ybase);
     return true;
 }

@@ -154,27 +154,50 @@ static inline __attribute__((always_inline)) void gemm_rows(const int R, int64_t
  * from ybase (-128 * the activation dword's sum: the exact signed sum), one
  * conversion and one fma into acc[c]: lane r of acc[c] is lane c of row r's
  * vec_dot accumulator, in its order. At the end, hsum_f32x8's adds across
- * c for all rows at once. Prefetches the unit 3 KB ahead (one stream). */
-void NIB_X86_FN(nib_gemv16_q8_0_q8_0)(int64_t n, float *out, const void *unit, const void *vy, const int32_t *ybase) {
-    const int64_t nb = n / NIB_QK8_0;
-    const struct nib_block_q8_0x16 *x = unit;
-    const struct nib_block_q8_0 *y = vy;
-    __m512 acc[8];
-    for (int c = 0; c < 8; c++) acc[c] = _mm512_setzero_ps();
+ * c for all rows at once. NT (1 or 2) activation rows share each load.
+ * Prefetches the unit 3 KB ahead (one stream). */
+static inline __attribute__((always_inline)) void gemv16_rows(int64_t nb, float *out, size_t out_stride,
+                                                              const struct nib_block_q8_0x16 *x, const char *vy,
+                                                              size_t y_row_bytes, const int32_t *ybase, const int NT) {
+    const struct nib_block_q8_0 *y[2];
+    __m512 acc[2][8];
+    for (int t = 0; t < NT; t++) {
+        y[t] = (const struct nib_block_q8_0 *)(vy + (size_t)t * y_row_bytes);
+        for (int c = 0; c < 8; c++) acc[t][c] = _mm512_setzero_ps();
+    }
     for (int64_t b = 0; b < nb; b++) {
         prefetch_stream(x + b, sizeof x[b]);
-        const __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(load32(x[b].d)), _mm512_set1_ps(fp16_to_f32(y[b].d)));
+        const __m512 dw = _mm512_cvtph_ps(load32(x[b].d));
+        __m512 d[2];
+        for (int t = 0; t < NT; t++) d[t] = _mm512_mul_ps(dw, _mm512_set1_ps(fp16_to_f32(y[t][b].d)));
         for (int c = 0; c < 8; c++) {
-            int32_t v;
-            memcpy(&v, y[b].qs + 4 * c, sizeof v);
-            const __m512i s = _mm512_dpbusd_epi32(_mm512_set1_epi32(ybase[8 * b + c]),
-                                                  _mm512_loadu_si512((const void *)(x[b].qs + 64 * c)), _mm512_set1_epi32(v));
-            acc[c] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[c]);
+            const __m512i w = _mm512_loadu_si512((const void *)(x[b].qs + 64 * c));
+            for (int t = 0; t < NT; t++) {
+                int32_t v;
+                memcpy(&v, y[t][b].qs + 4 * c, sizeof v);
+                const __m512i s = _mm512_dpbusd_epi32(_mm512_set1_epi32(ybase[(size_t)t * (size_t)nb * 8 + 8 * (size_t)b + (size_t)c]),
+                                                      w, _mm512_set1_epi32(v));
+                acc[t][c] = _mm512_fmadd_ps(d[t], _mm512_cvtepi32_ps(s), acc[t][c]);
+            }
         }
     }
-    const __m512 s0 = _mm512_add_ps(acc[0], acc[4]), s1 = _mm512_add_ps(acc[1], acc[5]);
-    const __m512 s2 = _mm512_add_ps(acc[2], acc[6]), s3 = _mm512_add_ps(acc[3], acc[7]);
-    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)));
+    for (int t = 0; t < NT; t++) {
+        const __m512 s0 = _mm512_add_ps(acc[t][0], acc[t][4]), s1 = _mm512_add_ps(acc[t][1], acc[t][5]);
+        const __m512 s2 = _mm512_add_ps(acc[t][2], acc[t][6]), s3 = _mm512_add_ps(acc[t][3], acc[t][7]);
+        _mm512_storeu_ps(out + (size_t)t * out_stride, _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)));
+    }
+}
+
+void NIB_X86_FN(nib_gemv16_q8_0_q8_0)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
+                                      size_t y_row_bytes, const int32_t *ybase, int n_tok) {
+    const int64_t nb = n / NIB_QK8_0;
+    int t = 0;
+    for (; t + 2 <= n_tok; t += 2)
+        gemv16_rows(nb, out + (size_t)t * out_stride, out_stride, unit, (const char *)y + (size_t)t * y_row_bytes, y_row_bytes,
+                    ybase + (size_t)t * (size_t)nb * 8, 2);
+    if (t < n_tok)
+        gemv16_rows(nb, out + (size_t)t * out_stride, out_stride, unit, (const char *)y + (size_t)t * y_row_bytes, y_row_bytes,
+                    ybase + (size_t)t * (size_t)nb * 8, 1);
 }
 
 void NIB_X86_FN(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
