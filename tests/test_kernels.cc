@@ -587,8 +587,9 @@ TEST(KernelPackedQ8_0, SameBitsAsRows) {
 
 /* Decode: a one-token matmul of every type llama.cpp does not repack gives
  * each row's vec_dot bits whichever kernel the variant picks (dot8, and
- * gemv16 over a packed copy, for Q8_0), and so does a row-wise batch, row
- * by row. */
+ * gemv16 over a packed copy, for Q8_0; gemv16 for Q5_K), and so does a
+ * row-wise batch, row by row; a plain batch over a packed copy gives what
+ * it gives over the rows. */
 TEST(KernelDecode, OneTokenMatmulIsVecDot) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
     NibRng rng(0x1d0c);
@@ -612,6 +613,13 @@ TEST(KernelDecode, OneTokenMatmulIsVecDot) {
                 std::vector<float> one((size_t)n_out), rw((size_t)(n_out * n_tok));
                 nib_op_matmul(wt.type, w.data(), wrow, packed.empty() ? nullptr : packed.data(), n, n_out, xq.data(), xrow, n_tok,
                               rw.data(), NIB_MATMUL_ROWWISE, 2);
+                if (!packed.empty()) { /* a plain batch reads the packed copy with the bits it gives over the rows */
+                    std::vector<float> rows((size_t)(n_out * n_tok)), pk((size_t)(n_out * n_tok));
+                    nib_op_matmul(wt.type, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, n_tok, rows.data(), 0, 2);
+                    nib_op_matmul(wt.type, w.data(), wrow, packed.data(), n, n_out, xq.data(), xrow, n_tok, pk.data(), 0, 2);
+                    EXPECT_EQ(memcmp(rows.data(), pk.data(), rows.size() * sizeof(float)), 0)
+                        << nib_type_name(wt.type) << " batch n=" << n << " out=" << n_out;
+                }
                 for (int t = 0; t < n_tok; t++) {
                     nib_op_matmul(wt.type, w.data(), wrow, packed.empty() ? nullptr : packed.data(), n, n_out,
                                   xq.data() + (size_t)t * xrow, xrow, 1, one.data(), 0, 2);

@@ -45,16 +45,17 @@ bool nib_op_packs(int w_type, int64_t n_out) {
     return k->packed8[w_type] || (k->gemv16[w_type] && n_out % 16 == 0);
 }
 
-/* gemv16 over the 16-row units of a packed Q8_0 copy, each token row alone
- * (vec_dot's bits). Returns false (nothing done) when the activations'
- * dword sums cannot be had. */
+/* gemv16 over the 16-row units of a packed copy (Q8_0, Q5_K), each token
+ * row alone (vec_dot's bits). Returns false (nothing done) when Q8_0's
+ * activation dword sums cannot be had. */
 static bool matmul_gemv16(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
                           const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
     const int64_t nb = n_in / NIB_QK8_0, units = n_out / 16;
     const size_t unit_bytes = nib_repack_size(w_type, n_in, 16);
-    int32_t small[4096], *ybase = nb * 8 * n_tok <= 4096 ? small : malloc(sizeof(int32_t) * (size_t)(nb * 8 * n_tok));
+    const bool q8 = w_type == NIB_TYPE_Q8_0; /* Q8_0's kernel starts from the activation dwords' sums */
+    int32_t small[4096], *ybase = !q8 || nb * 8 * n_tok <= 4096 ? small : malloc(sizeof(int32_t) * (size_t)(nb * 8 * n_tok));
     if (!ybase) return false;
-    for (int64_t t = 0; t < n_tok; t++) {
+    for (int64_t t = 0; q8 && t < n_tok; t++) {
         const struct nib_block_q8_0 *a = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
         for (int64_t i = 0; i < nb * 8; i++) {
             const int8_t *q = a[i / 8].qs + 4 * (i % 8);
@@ -255,8 +256,11 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
     const bool bf16 = k->bf16_gemm && !rowwise && !(flags & NIB_MATMUL_INT_GEMM) && n_tok >= k->bf16_min_tokens;
     if (!(skip & 1u << PATH_BF16) && bf16 && n_out % 32 == 0 && k->bf16_gemm(w_type, packed != NULL)) return PATH_BF16;
     if (!(skip & 1u << PATH_PACKED) && packed && k->packed8[w_type] && n_out % 8 == 0) return PATH_PACKED;
-    /* a packed Q8_0 copy: one-row calls by gemv16, batches by gemm16 (GEMM8) */
-    if (!(skip & 1u << PATH_GEMV16) && packed && k->gemv16[w_type] && n_out % 16 == 0 && !batch) return PATH_GEMV16;
+    /* a packed copy in 16-row units: one-row calls by gemv16, and batches too
+     * where vec_dot is also llama.cpp's batch order (Q5_K; Q8_0's batches go
+     * through gemm16, GEMM8 below) */
+    if (!(skip & 1u << PATH_GEMV16) && packed && k->gemv16[w_type] && n_out % 16 == 0 && (!batch || !k->gemm16[w_type]))
+        return PATH_GEMV16;
     if (!(flags & NIB_MATMUL_NO_REPACK) && n_out % 8 == 0 && k->rows8[w_type]) return PATH_ROWS8;
     /* Q8_0 on AVX-512: every row of a batch in the GEMM order (a row's bits
      * then depend only on whether its batch has one row or more) */

@@ -13,6 +13,8 @@ size_t nib_repack_size(int type, int64_t ne0, int64_t ne1) {
     if (ne1 % 8 != 0) return 0;
     if (type == NIB_TYPE_Q8_0 && ne1 % 16 == 0 && ne0 % NIB_QK8_0 == 0)
         return (size_t)(ne1 / 16) * (size_t)(ne0 / NIB_QK8_0) * sizeof(struct nib_block_q8_0x16);
+    if (type == NIB_TYPE_Q5_K && ne1 % 16 == 0 && ne0 % NIB_QK_K == 0)
+        return (size_t)(ne1 / 16) * (size_t)(ne0 / NIB_QK_K) * sizeof(struct nib_block_q5_Kx16);
     if (type == NIB_TYPE_Q4_0 && ne0 % NIB_QK4_0 == 0)
         return (size_t)(ne1 / 8) * (size_t)(ne0 / NIB_QK4_0) * sizeof(struct nib_block_q4_0x8);
     if (type == NIB_TYPE_Q4_K && ne0 % NIB_QK_K == 0)
@@ -69,6 +71,18 @@ static void put_q8_0(const struct nib_block_q8_0 *x, int r, struct nib_block_q8_
         for (int i = 0; i < 4; i++) out->qs[64 * c + 4 * r + i] = (uint8_t)x->qs[4 * c + i] ^ 0x80;
 }
 
+/* Row r (0..15) of a Q5_K unit's super-block from x. */
+static void put_q5_K(const struct nib_block_q5_K *x, int r, struct nib_block_q5_Kx16 *out) {
+    out->d[r] = x->d;
+    out->dmin[r] = x->dmin;
+    for (int s = 0; s < 8; s++) nib_q4_K_scale_min(s, x->scales, &out->sc[s][r], &out->m[s / 2][r][s % 2]);
+    for (int c = 0; c < 8; c++)
+        for (int i = 0; i < 4; i++) {
+            out->qh[c][4 * r + i] = x->qh[4 * c + i];
+            for (int j = 0; j < 4; j++) out->qs[j][c][4 * r + i] = x->qs[32 * j + 4 * c + i];
+        }
+}
+
 /* One group's super-block into half h of a 16-row one (repack.h). */
 static void to_x16(const struct nib_block_q4_Kx8 *x8, int h, struct nib_block_q4_Kx16 *out) {
     for (int r = 0; r < 8; r++) {
@@ -100,6 +114,11 @@ void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0,
             for (int64_t b = 0; b < nb; b++)
                 for (int r = 0; r < 8; r++)
                     put_q8_0((const struct nib_block_q8_0 *)rows[r] + b, 8 * (int)(g & 1) + r, unit + b);
+        } else if (type == NIB_TYPE_Q5_K) {
+            const int64_t nb = ne0 / NIB_QK_K;
+            struct nib_block_q5_Kx16 *unit = (struct nib_block_q5_Kx16 *)dst + (g / 2) * nb;
+            for (int64_t b = 0; b < nb; b++)
+                for (int r = 0; r < 8; r++) put_q5_K((const struct nib_block_q5_K *)rows[r] + b, 8 * (int)(g & 1) + r, unit + b);
         } else if (type == NIB_TYPE_Q4_K) {
             const int64_t nb = ne0 / NIB_QK_K;
             for (int64_t b = 0; b < nb; b++) {
@@ -115,5 +134,6 @@ void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0,
     }
 }
 
+_Static_assert(sizeof(struct nib_block_q5_Kx16) == 2880, "Q5_K units: 16 x 176 bytes and 64 of unpacked scales");
 _Static_assert(sizeof(struct nib_block_q8_0x16) == 16 * sizeof(struct nib_block_q8_0), "Q8_0 units keep the bytes");
 _Static_assert(sizeof(struct nib_block_q4_Kx16) == 2 * sizeof(struct nib_block_q4_Kx8), "paired Q4_K keeps the bytes");

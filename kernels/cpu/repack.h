@@ -36,6 +36,15 @@
  * AVX-512's and AMX's transposed layout (q8_0_transpose.h), and decode
  * reads one sequential stream. Group g (8 rows) fills lanes 8(g % 2)..+7
  * of unit g / 2; `pair` does not apply.
+ * Q5_K (kernel tables with gemv16[Q5_K], ne1 % 16 == 0): 16-row units,
+ * unit u, super-block b at struct index u * nb + b, as struct
+ * nib_block_q5_Kx16 (2880 bytes for sixteen 176-byte blocks):
+ *   d[r], dmin[r]  row r's scales (fp16, as stored);
+ *   sc[s][r]       row r's 6-bit scale of sub-block s, unpacked;
+ *   m[p][r][h]     row r's 6-bit min of sub-block 2p + h, unpacked;
+ *   qh[c][4r + i]  byte 4c + i of row r's qh (c = 0..7);
+ *   qs[j][c][4r + i]  byte 32j + 4c + i of row r's qs (j = 0..3).
+ * A 64-byte load again holds dword c of all 16 rows.
  * The values are those of the source blocks, bit for bit (Q8_0's quants
  * flipped as said).
  */
@@ -69,6 +78,14 @@ struct nib_block_q4_Kx16 {
 struct nib_block_q8_0x16 {
     uint16_t d[16];
     uint8_t  qs[512];
+};
+
+struct nib_block_q5_Kx16 {
+    uint16_t d[16], dmin[16];
+    uint8_t  sc[8][16];
+    uint8_t  m[4][16][2];
+    uint8_t  qh[8][64];
+    uint8_t  qs[4][8][64];
 };
 
 /* Bytes the packed copy of an ne1 x ne0 matrix of `type` takes; 0 when nib

@@ -29,6 +29,7 @@
  * every fma here is an explicit intrinsic.
  */
 #include "avx2_util.h"
+#include "repack.h"
 #include "dispatch.h"
 #include "quant_blocks.h"
 
@@ -436,6 +437,69 @@ static inline __attribute__((always_inline)) void q6_K_rows2(int64_t nb, const s
         out[t] = hsum_f32x8(_mm512_castps512_ps256(acc[t]));
         out[8 + t] = hsum_f32x8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[t]), 1)));
     }
+}
+
+/* Q5_K over a packed 16-row unit (repack.h's nib_block_q5_Kx16), one
+ * activation row: q5_K_rows's steps for all 16 rows at once. Lane r of
+ * sumi (for dword c) is lane c of row r's sumi there: per chunk (j, low or
+ * high nibbles) one maddubs of the 16 rows' dword c (the fifth bit merged:
+ * a ternary-logic pick of the nibble and the shifted qh bit, then & 0x1F)
+ * with the activation dword, one vpdpwssd with the chunk's scale as a pair
+ * of words per row. The mins' exact int32 total per row, summs = fma(-y.d *
+ * dmin, total, summs), acc[c] = fma(y.d * d, sumi, acc[c]); out = hsum_f32x8
+ * of row r's lanes + summs: the vec_dot's bits. */
+static inline __attribute__((always_inline)) __m512i q5_K_fifth(__m512i qh, int bit) {
+    return bit < 4 ? _mm512_slli_epi16(qh, 4 - bit) : bit > 4 ? _mm512_srli_epi16(qh, bit - 4) : qh;
+}
+
+static void q5_K_unit_row(int64_t nb, float *out, const struct nib_block_q5_Kx16 *x, const struct nib_block_q8_K *y) {
+    const __m512i m0f = _mm512_set1_epi8(0x0F), m1f = _mm512_set1_epi8(0x1F);
+    __m512 acc[8], summs = _mm512_setzero_ps();
+    for (int c = 0; c < 8; c++) acc[c] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        prefetch_stream(x + b, sizeof x[b]);
+        __m512i scv[8];
+        for (int s = 0; s < 8; s++) {
+            const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x[b].sc[s]));
+            scv[s] = _mm512_or_si512(v, _mm512_slli_epi32(v, 16));
+        }
+        __m512i imin = _mm512_setzero_si512();
+        for (int p = 0; p < 4; p++) {
+            const int16_t *bs = y[b].bsums + 4 * p;
+            const uint32_t pair = (uint16_t)(bs[0] + bs[1]) | (uint32_t)(uint16_t)(bs[2] + bs[3]) << 16;
+            imin = _mm512_dpwssd_epi32(imin, _mm512_cvtepu8_epi16(load32(x[b].m[p])), _mm512_set1_epi32((int)pair));
+        }
+        summs = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(-y[b].d), _mm512_cvtph_ps(load32(x[b].dmin))), _mm512_cvtepi32_ps(imin),
+                                summs);
+        const __m512 d = _mm512_mul_ps(_mm512_set1_ps(y[b].d), _mm512_cvtph_ps(load32(x[b].d)));
+        for (int c = 0; c < 8; c++) {
+            const __m512i qh = _mm512_loadu_si512((const void *)x[b].qh[c]);
+            __m512i sumi = _mm512_setzero_si512();
+            for (int j = 0; j < 4; j++) {
+                const __m512i q = _mm512_loadu_si512((const void *)x[b].qs[j][c]);
+                const __m512i lo = _mm512_and_si512(_mm512_ternarylogic_epi32(q, q5_K_fifth(qh, 2 * j), m0f, 0xE4), m1f);
+                const __m512i hi = _mm512_and_si512(
+                    _mm512_ternarylogic_epi32(_mm512_srli_epi16(q, 4), q5_K_fifth(qh, 2 * j + 1), m0f, 0xE4), m1f);
+                int32_t vlo, vhi;
+                memcpy(&vlo, y[b].qs + 64 * j + 4 * c, sizeof vlo);
+                memcpy(&vhi, y[b].qs + 64 * j + 32 + 4 * c, sizeof vhi);
+                sumi = _mm512_dpwssd_epi32(sumi, scv[2 * j], _mm512_maddubs_epi16(lo, _mm512_set1_epi32(vlo)));
+                sumi = _mm512_dpwssd_epi32(sumi, scv[2 * j + 1], _mm512_maddubs_epi16(hi, _mm512_set1_epi32(vhi)));
+            }
+            acc[c] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), acc[c]);
+        }
+    }
+    const __m512 s0 = _mm512_add_ps(acc[0], acc[4]), s1 = _mm512_add_ps(acc[1], acc[5]);
+    const __m512 s2 = _mm512_add_ps(acc[2], acc[6]), s3 = _mm512_add_ps(acc[3], acc[7]);
+    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)), summs));
+}
+
+void NIB_X86_FN(nib_gemv16_q5_K_q8_K)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
+                                      size_t y_row_bytes, const int32_t *ybase, int n_tok) {
+    (void)ybase;
+    for (int t = 0; t < n_tok; t++)
+        q5_K_unit_row(n / NIB_QK_K, out + (size_t)t * out_stride, unit,
+                      (const struct nib_block_q8_K *)((const char *)y + (size_t)t * y_row_bytes));
 }
 
 void NIB_X86_FN(nib_dot4x2_q6_K_q8_K)(int64_t n, float *out, const void *vx, size_t x_row_bytes, const void *vy,
