@@ -75,6 +75,16 @@ static inline __m256i dot_u8_s8(__m256i u, __m256i s) {
 #endif
 }
 
+#if NIB_VNNI
+/* 16 rows' 8-lane accumulators held transposed (acc[c] lane r: lane c of
+ * row r), each row summed in hsum_f32x8's order. */
+static inline __m512 hsum_f32x8_rows16(const __m512 acc[8]) {
+    const __m512 s0 = _mm512_add_ps(acc[0], acc[4]), s1 = _mm512_add_ps(acc[1], acc[5]);
+    const __m512 s2 = _mm512_add_ps(acc[2], acc[6]), s3 = _mm512_add_ps(acc[3], acc[7]);
+    return _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
+}
+#endif
+
 /* The same for signed x signed: |x| goes unsigned, x's sign moves to y.
  * Needs y != -128 (activation quants are in [-127, 127]). */
 static inline __m256i dot_s8_s8(__m256i x, __m256i y) {

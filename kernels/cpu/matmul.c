@@ -40,9 +40,14 @@ bool nib_op_packed_paired(int w_type, int64_t n_out) {
     return nib_cpu_kernels()->packed16[w_type] && n_out % 16 == 0;
 }
 
+/* Whether a packed copy of this matrix is in 16-row units (repack.h). */
+static bool in_units(const struct nib_cpu_kernels *k, int w_type, int64_t n_out) {
+    return k->gemv16[w_type] && n_out % 16 == 0;
+}
+
 bool nib_op_packs(int w_type, int64_t n_out) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
-    return k->packed8[w_type] || (k->gemv16[w_type] && n_out % 16 == 0);
+    return k->packed8[w_type] || in_units(k, w_type, n_out);
 }
 
 /* gemv16 over the 16-row units of a packed copy (Q8_0, Q5_K), each token
@@ -134,6 +139,7 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, int w_type, const void
     const bool sixteen = k->gemm16[w_type] && n_out % 16 == 0; /* same bits, half the instructions (packed: always) */
     const nib_gemm8_fn kern = sixteen ? k->gemm16[w_type] : k->gemm8[w_type];
     const int64_t rows = sixteen ? 16 : 8;
+    const size_t unit_bytes = packed ? nib_repack_size(w_type, n_in, 16) : 0;
     const size_t scratch_bytes = ((sixteen ? NIB_GEMM16_SCRATCH(n_in) : NIB_GEMM8_SCRATCH(n_in)) + 63) & ~(size_t)63;
     char *scratch = aligned_alloc(64, scratch_bytes * (size_t)nt);
     const bool ok = sums && ybase && dyf && scratch;
@@ -149,7 +155,7 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, int w_type, const void
             }
 #pragma omp for schedule(dynamic, 2) /* a thread the host slows does less */
             for (int64_t g = 0; g < n_out / rows; g++) {
-                const char *wg = packed ? (const char *)packed + (size_t)g * nib_repack_size(w_type, n_in, 16)
+                const char *wg = packed ? (const char *)packed + (size_t)g * unit_bytes
                                         : (const char *)w + (size_t)(rows * g) * w_row_bytes;
                 kern(n_in, wg, packed ? 0 : w_row_bytes, (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes,
                      (int)(t1 - t0), ybase, dyf, y + t0 * n_out + rows * g, (size_t)n_out, mine);
@@ -259,7 +265,7 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
     /* a packed copy in 16-row units: one-row calls by gemv16, and batches too
      * where vec_dot is also llama.cpp's batch order (Q5_K; Q8_0's batches go
      * through gemm16, GEMM8 below) */
-    if (!(skip & 1u << PATH_GEMV16) && packed && k->gemv16[w_type] && n_out % 16 == 0 && (!batch || !k->gemm16[w_type]))
+    if (!(skip & 1u << PATH_GEMV16) && packed && in_units(k, w_type, n_out) && (!batch || !k->gemm16[w_type]))
         return PATH_GEMV16;
     if (!(flags & NIB_MATMUL_NO_REPACK) && n_out % 8 == 0 && k->rows8[w_type]) return PATH_ROWS8;
     /* Q8_0 on AVX-512: every row of a batch in the GEMM order (a row's bits
@@ -320,7 +326,7 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
         case PATH_PACKED: done = matmul_packed(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, n_gemm, nt); break;
         case PATH_GEMV16: done = matmul_gemv16(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_GEMM8: {
-            const void *pk = packed && k->gemv16[w_type] && n_out % 16 == 0 ? packed : NULL;
+            const void *pk = packed && in_units(k, w_type, n_out) ? packed : NULL;
             done = matmul_gemm8(k, w_type, w, w_row_bytes, pk, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt);
             break;
         }

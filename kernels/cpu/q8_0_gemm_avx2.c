@@ -153,8 +153,7 @@ static inline __attribute__((always_inline)) void gemm_rows(const int R, int64_t
  * dword c one 64-byte load (dword c of every row, q + 128), one vpdpbusd
  * from ybase (-128 * the activation dword's sum: the exact signed sum), one
  * conversion and one fma into acc[c]: lane r of acc[c] is lane c of row r's
- * vec_dot accumulator, in its order. At the end, hsum_f32x8's adds across
- * c for all rows at once. NT (1 or 2) activation rows share each load.
+ * vec_dot accumulator, in its order; at the end hsum_f32x8_rows16. NT (1 or 2) activation rows share each load.
  * Prefetches the unit 3 KB ahead (one stream). */
 static inline __attribute__((always_inline)) void gemv16_rows(int64_t nb, float *out, size_t out_stride,
                                                               const struct nib_block_q8_0x16 *x, const char *vy,
@@ -181,11 +180,7 @@ static inline __attribute__((always_inline)) void gemv16_rows(int64_t nb, float 
             }
         }
     }
-    for (int t = 0; t < NT; t++) {
-        const __m512 s0 = _mm512_add_ps(acc[t][0], acc[t][4]), s1 = _mm512_add_ps(acc[t][1], acc[t][5]);
-        const __m512 s2 = _mm512_add_ps(acc[t][2], acc[t][6]), s3 = _mm512_add_ps(acc[t][3], acc[t][7]);
-        _mm512_storeu_ps(out + (size_t)t * out_stride, _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)));
-    }
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + (size_t)t * out_stride, hsum_f32x8_rows16(acc[t]));
 }
 
 void NIB_X86_FN(nib_gemv16_q8_0_q8_0)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,

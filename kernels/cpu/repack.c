@@ -64,11 +64,17 @@ static void pack_q4_K(const struct nib_block_q4_K *const rows[8], int64_t b, str
     }
 }
 
+/* 32 bytes of row r into a 16-row unit's dword layout: byte 4c + i at
+ * dst[64c + 4r + i], xor flip. */
+static void put_dwords(uint8_t *dst, int r, const uint8_t *src, uint8_t flip) {
+    for (int c = 0; c < 8; c++)
+        for (int i = 0; i < 4; i++) dst[64 * c + 4 * r + i] = src[4 * c + i] ^ flip;
+}
+
 /* Row r (0..15) of a Q8_0 unit's block from x. */
 static void put_q8_0(const struct nib_block_q8_0 *x, int r, struct nib_block_q8_0x16 *out) {
     out->d[r] = x->d;
-    for (int c = 0; c < 8; c++)
-        for (int i = 0; i < 4; i++) out->qs[64 * c + 4 * r + i] = (uint8_t)x->qs[4 * c + i] ^ 0x80;
+    put_dwords(out->qs, r, (const uint8_t *)x->qs, 0x80);
 }
 
 /* Row r (0..15) of a Q5_K unit's super-block from x. */
@@ -76,11 +82,8 @@ static void put_q5_K(const struct nib_block_q5_K *x, int r, struct nib_block_q5_
     out->d[r] = x->d;
     out->dmin[r] = x->dmin;
     for (int s = 0; s < 8; s++) nib_q4_K_scale_min(s, x->scales, &out->sc[s][r], &out->m[s / 2][r][s % 2]);
-    for (int c = 0; c < 8; c++)
-        for (int i = 0; i < 4; i++) {
-            out->qh[c][4 * r + i] = x->qh[4 * c + i];
-            for (int j = 0; j < 4; j++) out->qs[j][c][4 * r + i] = x->qs[32 * j + 4 * c + i];
-        }
+    put_dwords(out->qh[0], r, x->qh, 0);
+    for (int j = 0; j < 4; j++) put_dwords(out->qs[j][0], r, x->qs + 32 * j, 0);
 }
 
 /* One group's super-block into half h of a 16-row one (repack.h). */

@@ -89,7 +89,8 @@ struct nib_block_q5_Kx16 {
 };
 
 /* Bytes the packed copy of an ne1 x ne0 matrix of `type` takes; 0 when nib
- * has no packed layout for it (type, or ne1 % 8 != 0). */
+ * has no packed layout for it (type, or ne1 % 8 != 0; Q8_0 and Q5_K:
+ * ne1 % 16 != 0). */
 size_t nib_repack_size(int type, int64_t ne0, int64_t ne1);
 
 /* Packs rows [8 * g0, 8 * g1) (groups g0..g1-1) of src (row_bytes apart)

@@ -29,9 +29,9 @@
  * every fma here is an explicit intrinsic.
  */
 #include "avx2_util.h"
-#include "repack.h"
 #include "dispatch.h"
 #include "quant_blocks.h"
+#include "repack.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -489,9 +489,7 @@ static void q5_K_unit_row(int64_t nb, float *out, const struct nib_block_q5_Kx16
             acc[c] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), acc[c]);
         }
     }
-    const __m512 s0 = _mm512_add_ps(acc[0], acc[4]), s1 = _mm512_add_ps(acc[1], acc[5]);
-    const __m512 s2 = _mm512_add_ps(acc[2], acc[6]), s3 = _mm512_add_ps(acc[3], acc[7]);
-    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)), summs));
+    _mm512_storeu_ps(out, _mm512_add_ps(hsum_f32x8_rows16(acc), summs));
 }
 
 void NIB_X86_FN(nib_gemv16_q5_K_q8_K)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
