@@ -42,7 +42,7 @@ static void release_pages(const void *p, size_t n) {
 }
 
 /* Bytes of w's copy in the packed buffer: its packed layout (nib_op_packs:
- * Q4_0 and Q4_K, and Q8_0 where the variant has gemv16), or its rows as
+ * Q4_0 and Q4_K, and Q8_0, Q5_K, Q6_K where the variant has gemv16), or its rows as
  * stored (64-byte multiples, so every copy starts aligned) for Q8_0 and,
  * with copy_all, every type; 0 for none. Q8_0 is copied by default because
  * huge pages make its decode measurably faster (synthetic TinyLlama, tg32,

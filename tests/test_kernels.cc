@@ -534,60 +534,66 @@ TEST(KernelGemm16, SameBitsAsGemm8) {
         }
 }
 
-/* A Q8_0 matrix packed in 16-row units (repack.h, variants with gemv16)
- * keeps every value, and nib_op_matmul over it gives the bits it gives over
- * the rows: one-row calls (gemv16 against dot8, vec_dot's bits), batches
- * (gemm16 from the units, and the amx variant's tiles and bf16 GEMM from
- * 96 rows), row-wise batches; guards after the copy and after y. */
-TEST(KernelPackedQ8_0, SameBitsAsRows) {
+/* A matrix packed in 16-row units (repack.h: Q8_0, Q5_K, Q6_K in variants
+ * with gemv16) gives under nib_op_matmul the bits it gives over the rows:
+ * one-row calls (gemv16 against vec_dot / dot8), batches (Q8_0: gemm16
+ * from the units and the amx variant's tiles; Q5_K, Q6_K: gemv16 against
+ * dot4; the bf16 GEMM from 96 rows for Q8_0 and Q6_K), row-wise batches;
+ * guards after the copy and after y. Q8_0's copy is also read back value by
+ * value (the K types' values show in the bits with 12 token counts). */
+TEST(KernelPackedUnits, SameBitsAsRows) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
-    if (!k->gemv16[NIB_TYPE_Q8_0]) GTEST_SKIP() << "variant " << k->name << " packs no Q8_0";
-    const WeightType *q8 = nullptr;
-    for (const WeightType &wt : weight_types())
-        if (wt.type == NIB_TYPE_Q8_0) q8 = &wt;
-    ASSERT_NE(q8, nullptr);
     NibRng rng(0x8016);
-    EXPECT_FALSE(nib_op_packs(NIB_TYPE_Q8_0, 24));
-    EXPECT_EQ(nib_repack_size(NIB_TYPE_Q8_0, 64, 24), 0u);
-    for (int64_t n : { 32, 96, 4096 + 32 })
-        for (int64_t n_out : { 16, 48 }) {
-            ASSERT_TRUE(nib_op_packs(NIB_TYPE_Q8_0, n_out));
-            const std::vector<uint8_t> w = random_weights(*q8, n, n_out, rng);
-            const size_t wrow = nib_type_row_bytes(NIB_TYPE_Q8_0, n), ps = nib_repack_size(NIB_TYPE_Q8_0, n, n_out);
-            ASSERT_EQ(ps, wrow * (size_t)n_out);
-            std::vector<uint8_t> packed(ps + 64, kGuard);
-            nib_repack_groups(NIB_TYPE_Q8_0, w.data(), wrow, n, 0, n_out / 8, 0, packed.data());
-            EXPECT_TRUE(guards_intact(packed.data() + ps, 64));
-            const int64_t nb = n / 32;
-            for (int64_t o = 0; o < n_out; o++)
-                for (int64_t b = 0; b < nb; b++) {
-                    const nib_block_q8_0 *x = (const nib_block_q8_0 *)(w.data() + (size_t)o * wrow) + b;
-                    const nib_block_q8_0x16 *u = (const nib_block_q8_0x16 *)packed.data() + (size_t)(o / 16 * nb + b);
-                    ASSERT_EQ(u->d[o % 16], x->d);
-                    for (int i = 0; i < 32; i++)
-                        ASSERT_EQ((int8_t)(u->qs[64 * (i / 4) + 4 * (o % 16) + i % 4] ^ 0x80), x->qs[i]) << "row " << o << " quant " << i;
+    for (const WeightType &wt : weight_types()) {
+        const int type = wt.type;
+        if (!k->gemv16[type]) continue;
+        const int64_t bs = nib_type_block_size(type);
+        EXPECT_FALSE(nib_op_packs(type, 24));
+        EXPECT_EQ(nib_repack_size(type, 2 * bs, 24), 0u);
+        for (int64_t n : { bs, 3 * bs, 4096 + bs })
+            for (int64_t n_out : { 16, 48, 64 }) { /* 64: the bf16 GEMM's 32-row panels */
+                ASSERT_TRUE(nib_op_packs(type, n_out));
+                const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
+                const size_t wrow = nib_type_row_bytes(type, n), ps = nib_repack_size(type, n, n_out);
+                if (type != NIB_TYPE_Q5_K) { /* Q5_K's scales are unpacked */
+                    ASSERT_EQ(ps, wrow * (size_t)n_out);
                 }
-            for (int64_t n_tok : { 1, 2, 3, 7, 8, 9, 10, 16, 17, 40, 96, 113 }) {
-                const std::vector<float> x = random_acts(n, n_tok, rng);
-                size_t xrow = 0;
-                const std::vector<uint8_t> xq = quantize_with(ref_table(), NIB_TYPE_Q8_0, x.data(), n, n_tok, &xrow);
-                const size_t ny = (size_t)(n_out * n_tok);
-                for (int flags : { 0, (int)NIB_MATMUL_ROWWISE, (int)NIB_MATMUL_INT_GEMM }) {
-                    std::vector<float> rows(ny), pk(ny + 16);
-                    memset(pk.data(), kGuard, pk.size() * sizeof(float));
-                    nib_op_matmul(NIB_TYPE_Q8_0, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, n_tok, rows.data(), flags, 2);
-                    nib_op_matmul(NIB_TYPE_Q8_0, w.data(), wrow, packed.data(), n, n_out, xq.data(), xrow, n_tok, pk.data(), flags, 2);
-                    EXPECT_EQ(memcmp(rows.data(), pk.data(), ny * sizeof(float)), 0)
-                        << "n=" << n << " out=" << n_out << " tok=" << n_tok << " flags=" << flags;
-                    EXPECT_TRUE(guards_intact((const uint8_t *)(pk.data() + ny), 16 * sizeof(float)));
+                std::vector<uint8_t> packed(ps + 64, kGuard);
+                nib_repack_groups(type, w.data(), wrow, n, 0, n_out / 8, 0, packed.data());
+                EXPECT_TRUE(guards_intact(packed.data() + ps, 64));
+                const int64_t nb = n / bs;
+                for (int64_t o = 0; type == NIB_TYPE_Q8_0 && o < n_out; o++)
+                    for (int64_t b = 0; b < nb; b++) {
+                        const nib_block_q8_0 *x = (const nib_block_q8_0 *)(w.data() + (size_t)o * wrow) + b;
+                        const nib_block_q8_0x16 *u = (const nib_block_q8_0x16 *)packed.data() + (size_t)(o / 16 * nb + b);
+                        ASSERT_EQ(u->d[o % 16], x->d);
+                        for (int i = 0; i < 32; i++)
+                            ASSERT_EQ((int8_t)(u->qs[64 * (i / 4) + 4 * (o % 16) + i % 4] ^ 0x80), x->qs[i]) << "row " << o << " quant " << i;
+                    }
+                const int pt = nib_type_traits(type)->vec_dot_type;
+                for (int64_t n_tok : { 1, 2, 3, 7, 8, 9, 10, 16, 17, 40, 96, 113 }) {
+                    const std::vector<float> x = random_acts(n, n_tok, rng);
+                    size_t xrow = 0;
+                    const std::vector<uint8_t> xq = quantize_with(ref_table(), pt, x.data(), n, n_tok, &xrow);
+                    const size_t ny = (size_t)(n_out * n_tok);
+                    for (int flags : { 0, (int)NIB_MATMUL_ROWWISE, (int)NIB_MATMUL_INT_GEMM }) {
+                        std::vector<float> rows(ny), pk(ny + 16);
+                        memset(pk.data(), kGuard, pk.size() * sizeof(float));
+                        nib_op_matmul(type, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, n_tok, rows.data(), flags, 2);
+                        nib_op_matmul(type, w.data(), wrow, packed.data(), n, n_out, xq.data(), xrow, n_tok, pk.data(), flags, 2);
+                        EXPECT_EQ(memcmp(rows.data(), pk.data(), ny * sizeof(float)), 0) << nib_type_name(type) << " n=" << n
+                                                                                           << " out=" << n_out << " tok=" << n_tok
+                                                                                           << " flags=" << flags;
+                        EXPECT_TRUE(guards_intact((const uint8_t *)(pk.data() + ny), 16 * sizeof(float)));
+                    }
                 }
             }
-        }
+    }
 }
 
 /* Decode: a one-token matmul of every type llama.cpp does not repack gives
  * each row's vec_dot bits whichever kernel the variant picks (dot8, and
- * gemv16 over a packed copy, for Q8_0; gemv16 for Q5_K), and so does a
+ * gemv16 over a packed copy, for Q8_0; gemv16 for Q5_K and Q6_K), and so does a
  * row-wise batch, row by row; a plain batch over a packed copy gives what
  * it gives over the rows. */
 TEST(KernelDecode, OneTokenMatmulIsVecDot) {
@@ -626,7 +632,7 @@ TEST(KernelDecode, OneTokenMatmulIsVecDot) {
                     for (int64_t o = 0; o < n_out; o++) {
                         float want;
                         k->vec_dot[wt.type](n, &want, w.data() + (size_t)o * wrow, xq.data() + (size_t)t * xrow);
-                        ASSERT_EQ(memcmp(&one[(size_t)o], &want, 4), 0)
+                        ASSERT_EQ(memcmp(&one[(size_t)o], &want, 4), 0) << one[(size_t)o] << " vs " << want << " "
                             << nib_type_name(wt.type) << " n=" << n << " out=" << n_out << " row " << o << " tok " << t;
                         ASSERT_EQ(memcmp(&rw[(size_t)(t * n_out + o)], &want, 4), 0)
                             << nib_type_name(wt.type) << " row-wise n=" << n << " out=" << n_out << " row " << o << " tok " << t;

@@ -13,7 +13,8 @@
  * ([token tile][chunk][16 tokens][32 bf16]), the panel chunk by chunk
  * ([chunk][half][16 pairs][16 rows][2 bf16]), so every tile load reads 1 KB
  * in a row. Q4_K's values come from its paired packed copy, 16 rows a lane
- * each (no transpose); Q8_0's and Q6_K's from their rows, transposed 16 x 16.
+ * each (no transpose), and so do Q8_0's and Q6_K's from their 16-row units
+ * where the variant packs them; else from their rows, transposed 16 x 16.
  *
  * Measured (Intel Xeon, TinyLlama-1.1B, pp512, 2 threads): Q4_K_M 292 ->
  * 540-562 t/s, Q8_0 425 -> 508-520 against the int8 tile kernels; one
@@ -108,11 +109,11 @@ static void panel_q8_0(const void *w, size_t w_row_bytes, int64_t c0, int64_t c1
  * into the panel. A unit's dword c already holds 16 rows' 4 values; each
  * value times its row's scale and rounded as q8_times does, pairs (4c, 4c+1)
  * and (4c+2, 4c+3) interleaved into B's dwords: the same panel. */
-static void panel_q8_0_units(const struct nib_block_q8_0x16 *const u[2], int64_t c0, int64_t c1, uint16_t *panel) {
+static void panel_q8_0_units(const void *const u[2], int64_t c0, int64_t c1, uint16_t *panel) {
     const __m512i pairs = nib_bf16_interleave_index(), flip = _mm512_set1_epi8((char)0x80);
     for (int64_t c = c0; c < c1; c++)
         for (int h = 0; h < 2; h++) {
-            const struct nib_block_q8_0x16 *b = u[h] + c;
+            const struct nib_block_q8_0x16 *b = (const struct nib_block_q8_0x16 *)u[h] + c;
             const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b->d));
             uint16_t *dst = panel + ((size_t)(c - c0) * 2 + (size_t)h) * 512;
             for (int w = 0; w < 8; w++) {
@@ -157,6 +158,48 @@ static void panel_q6_K(const void *w, size_t w_row_bytes, int64_t c0, int64_t c1
         }
 }
 
+/* Q6_K from its packed copy (repack.h's nib_block_q6_Kx16): chunks
+ * [c0, c1) of two 16-row units into the panel. Chunk j of half h is v_j of
+ * the unit's dwords q[h][c]: 4 values of each row a lane, each (q - 32)
+ * times its row's d * scale rounded as q6_K_chunk does, interleaved as in
+ * panel_q8_0_units: the same panel. */
+static void panel_q6_K_units(const void *const u[2], int64_t c0, int64_t c1, uint16_t *panel) {
+    const __m512i pairs = nib_bf16_interleave_index(), m3f = _mm512_set1_epi8(0x3F), m03 = _mm512_set1_epi8(3);
+    const __m512i m0f = _mm512_set1_epi8(0x0F), byte = _mm512_set1_epi32(0xFF), m32 = _mm512_set1_epi32(32);
+    for (int64_t c = c0; c < c1; c++) {
+        const int hh = (int)(c % 8) / 4, j = (int)(c % 4);
+        for (int h = 0; h < 2; h++) {
+            const struct nib_block_q6_Kx16 *b = (const struct nib_block_q6_Kx16 *)u[h] + c / 8;
+            const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b->d));
+            const __m512i sc = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)b->sc[4 * hh + j]));
+            __m512 sa[2]; /* sub-blocks 8hh + 2j (dwords 0-3) and + 1 (dwords 4-7) */
+            for (int e = 0; e < 2; e++)
+                sa[e] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(sc, 16 - 16 * e), 16)));
+            uint16_t *dst = panel + ((size_t)(c - c0) * 2 + (size_t)h) * 512;
+            for (int w = 0; w < 8; w++) {
+                const uint8_t *p = b->q[hh][w][0];
+                const __m512i a = _mm512_loadu_si512((const void *)p), bb = _mm512_loadu_si512((const void *)(p + 64));
+                const __m512i cc = _mm512_loadu_si512((const void *)(p + 128));
+                __m512i x;
+                if (j < 3) {
+                    x = _mm512_and_si512(j == 0 ? a : j == 1 ? bb : cc, m3f);
+                } else { /* as vec_dot_avx2_kquants.c's q6_K_unit_quants */
+                    const __m512i ab = _mm512_ternarylogic_epi32(_mm512_srli_epi16(a, 6), _mm512_srli_epi16(bb, 4), m03, 0xE4);
+                    x = _mm512_ternarylogic_epi32(ab, _mm512_srli_epi16(_mm512_and_si512(cc, _mm512_set1_epi8((char)0xC0)), 2), m0f,
+                                                  0xEC);
+                }
+                __m512 f[4];
+                for (int i = 0; i < 4; i++)
+                    f[i] = _mm512_mul_ps(
+                        _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(_mm512_srli_epi32(x, 8 * i), byte), m32)), sa[w / 4]);
+                for (int p2 = 0; p2 < 2; p2++)
+                    _mm512_store_si512((void *)(dst + 32 * (2 * w + p2)),
+                                       _mm512_permutexvar_epi16(pairs, (__m512i)_mm512_cvtne2ps_pbh(f[2 * p2 + 1], f[2 * p2])));
+            }
+        }
+    }
+}
+
 /* 8 values of each of 16 rows in 64 bytes of nibbles (repack.h:
  * dword lane r holds row r's four bytes; low nibbles values 0-3, high
  * nibbles 4-7) as 4 rows of B's layout at dst: value = q * d - m per lane. */
@@ -179,12 +222,12 @@ static inline void nibble_pairs(__m512i q, __m512 d, __m512 m, __m512i inter, ui
  * weights of each of the 16 rows in its dword lanes (repack.h), so the
  * values come out row per lane, B's layout, with no transpose:
  * d * sc * q - dmin * m (ggml's dequantize_row_q4_K). */
-static void panel_q4_K(const struct nib_block_q4_Kx16 *const u[2], int64_t c0, int64_t c1, uint16_t *panel) {
+static void panel_q4_K(const void *const u[2], int64_t c0, int64_t c1, uint16_t *panel) {
     const __m512i inter = nib_bf16_interleave_index();
     for (int64_t c = c0; c < c1; c++) {
         const int s = (int)(c % 8);
         for (int h = 0; h < 2; h++) {
-            const struct nib_block_q4_Kx16 *x = u[h] + c / 8;
+            const struct nib_block_q4_Kx16 *x = (const struct nib_block_q4_Kx16 *)u[h] + c / 8;
             const __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->d));
             const __m512 mm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->dmin));
             const __m512 d = _mm512_mul_ps(dm, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x->sc[s]))));
@@ -203,22 +246,19 @@ bool nib_bf16_type_amx(int w_type, bool packed) {
 static void make_panel(int w_type, const void *w, size_t w_row_bytes, const void *packed, int64_t n_in, int64_t row0,
                        int64_t c0, int64_t c1, uint16_t *panel) {
     const char *rows = (const char *)w + (size_t)row0 * w_row_bytes;
+    /* a packed copy: the panel's two 16-row units (Q4_K's paired groups, Q8_0's and Q6_K's units) */
+    const size_t unit_bytes = packed ? nib_repack_size(w_type, n_in, 16) : 0;
+    const char *u0 = packed ? (const char *)packed + (size_t)(row0 / 16) * unit_bytes : NULL;
+    const void *const u[2] = { u0, u0 ? u0 + unit_bytes : NULL };
     switch (w_type) {
-    case NIB_TYPE_Q4_K: {
-        const struct nib_block_q4_Kx16 *u0 = (const struct nib_block_q4_Kx16 *)packed + (size_t)(row0 / 16) * (size_t)(n_in / 256);
-        const struct nib_block_q4_Kx16 *const u[2] = { u0, u0 + n_in / 256 };
-        panel_q4_K(u, c0, c1, panel);
+    case NIB_TYPE_Q4_K: panel_q4_K(u, c0, c1, panel); break;
+    case NIB_TYPE_Q6_K:
+        if (packed) panel_q6_K_units(u, c0, c1, panel);
+        else panel_q6_K(rows, w_row_bytes, c0, c1, panel);
         break;
-    }
-    case NIB_TYPE_Q6_K: panel_q6_K(rows, w_row_bytes, c0, c1, panel); break;
     default:
-        if (packed) { /* Q8_0's 16-row units */
-            const struct nib_block_q8_0x16 *u0 = (const struct nib_block_q8_0x16 *)packed + (size_t)(row0 / 16) * (size_t)(n_in / 32);
-            const struct nib_block_q8_0x16 *const u[2] = { u0, u0 + n_in / 32 };
-            panel_q8_0_units(u, c0, c1, panel);
-        } else {
-            panel_q8_0(rows, w_row_bytes, c0, c1, panel);
-        }
+        if (packed) panel_q8_0_units(u, c0, c1, panel);
+        else panel_q8_0(rows, w_row_bytes, c0, c1, panel);
         break;
     }
 }

@@ -50,7 +50,7 @@ bool nib_op_packs(int w_type, int64_t n_out) {
     return k->packed8[w_type] || in_units(k, w_type, n_out);
 }
 
-/* gemv16 over the 16-row units of a packed copy (Q8_0, Q5_K), each token
+/* gemv16 over the 16-row units of a packed copy (Q8_0, Q5_K, Q6_K), each token
  * row alone (vec_dot's bits). Returns false (nothing done) when Q8_0's
  * activation dword sums cannot be had. */
 static bool matmul_gemv16(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
@@ -263,7 +263,7 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
     if (!(skip & 1u << PATH_BF16) && bf16 && n_out % 32 == 0 && k->bf16_gemm(w_type, packed != NULL)) return PATH_BF16;
     if (!(skip & 1u << PATH_PACKED) && packed && k->packed8[w_type] && n_out % 8 == 0) return PATH_PACKED;
     /* a packed copy in 16-row units: one-row calls by gemv16, and batches too
-     * where vec_dot is also llama.cpp's batch order (Q5_K; Q8_0's batches go
+     * where vec_dot is also llama.cpp's batch order (Q5_K, Q6_K; Q8_0's batches go
      * through gemm16, GEMM8 below) */
     if (!(skip & 1u << PATH_GEMV16) && packed && in_units(k, w_type, n_out) && (!batch || !k->gemm16[w_type]))
         return PATH_GEMV16;

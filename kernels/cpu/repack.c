@@ -15,6 +15,8 @@ size_t nib_repack_size(int type, int64_t ne0, int64_t ne1) {
         return (size_t)(ne1 / 16) * (size_t)(ne0 / NIB_QK8_0) * sizeof(struct nib_block_q8_0x16);
     if (type == NIB_TYPE_Q5_K && ne1 % 16 == 0 && ne0 % NIB_QK_K == 0)
         return (size_t)(ne1 / 16) * (size_t)(ne0 / NIB_QK_K) * sizeof(struct nib_block_q5_Kx16);
+    if (type == NIB_TYPE_Q6_K && ne1 % 16 == 0 && ne0 % NIB_QK_K == 0)
+        return (size_t)(ne1 / 16) * (size_t)(ne0 / NIB_QK_K) * sizeof(struct nib_block_q6_Kx16);
     if (type == NIB_TYPE_Q4_0 && ne0 % NIB_QK4_0 == 0)
         return (size_t)(ne1 / 8) * (size_t)(ne0 / NIB_QK4_0) * sizeof(struct nib_block_q4_0x8);
     if (type == NIB_TYPE_Q4_K && ne0 % NIB_QK_K == 0)
@@ -86,6 +88,22 @@ static void put_q5_K(const struct nib_block_q5_K *x, int r, struct nib_block_q5_
     for (int j = 0; j < 4; j++) put_dwords(out->qs[j][0], r, x->qs + 32 * j, 0);
 }
 
+/* Row r (0..15) of a Q6_K unit's super-block from x (repack.h). */
+static void put_q6_K(const struct nib_block_q6_K *x, int r, struct nib_block_q6_Kx16 *out) {
+    out->d[r] = x->d;
+    for (int s = 0; s < 16; s++) out->sc[s / 2][r][s % 2] = x->scales[s];
+    for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 32; l++) { /* byte i = l % 4 of dword c = l / 4 */
+            const uint8_t lo = x->ql[64 * h + l], hi = x->ql[64 * h + 32 + l], qh = x->qh[32 * h + l];
+            const uint8_t v0 = (uint8_t)((lo & 0x0F) | (qh & 3) << 4), v1 = (uint8_t)((hi & 0x0F) | (qh >> 2 & 3) << 4);
+            const uint8_t v2 = (uint8_t)(lo >> 4 | (qh >> 4 & 3) << 4), v3 = (uint8_t)(hi >> 4 | (qh >> 6) << 4);
+            uint8_t *q = out->q[h][l / 4][0] + 4 * r + l % 4;
+            q[0] = (uint8_t)(v0 | (v3 & 3) << 6);
+            q[64] = (uint8_t)(v1 | (v3 >> 2 & 3) << 6);
+            q[128] = (uint8_t)(v2 | (v3 >> 4) << 6);
+        }
+}
+
 /* One group's super-block into half h of a 16-row one (repack.h). */
 static void to_x16(const struct nib_block_q4_Kx8 *x8, int h, struct nib_block_q4_Kx16 *out) {
     for (int r = 0; r < 8; r++) {
@@ -122,6 +140,11 @@ void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0,
             struct nib_block_q5_Kx16 *unit = (struct nib_block_q5_Kx16 *)dst + (g / 2) * nb;
             for (int64_t b = 0; b < nb; b++)
                 for (int r = 0; r < 8; r++) put_q5_K((const struct nib_block_q5_K *)rows[r] + b, 8 * (int)(g & 1) + r, unit + b);
+        } else if (type == NIB_TYPE_Q6_K) {
+            const int64_t nb = ne0 / NIB_QK_K;
+            struct nib_block_q6_Kx16 *unit = (struct nib_block_q6_Kx16 *)dst + (g / 2) * nb;
+            for (int64_t b = 0; b < nb; b++)
+                for (int r = 0; r < 8; r++) put_q6_K((const struct nib_block_q6_K *)rows[r] + b, 8 * (int)(g & 1) + r, unit + b);
         } else if (type == NIB_TYPE_Q4_K) {
             const int64_t nb = ne0 / NIB_QK_K;
             for (int64_t b = 0; b < nb; b++) {
@@ -138,5 +161,6 @@ void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0,
 }
 
 _Static_assert(sizeof(struct nib_block_q5_Kx16) == 2880, "Q5_K units: 16 x 176 bytes and 64 of unpacked scales");
+_Static_assert(sizeof(struct nib_block_q6_Kx16) == 16 * sizeof(struct nib_block_q6_K), "Q6_K units keep the bytes");
 _Static_assert(sizeof(struct nib_block_q8_0x16) == 16 * sizeof(struct nib_block_q8_0), "Q8_0 units keep the bytes");
 _Static_assert(sizeof(struct nib_block_q4_Kx16) == 2 * sizeof(struct nib_block_q4_Kx8), "paired Q4_K keeps the bytes");

@@ -45,6 +45,19 @@
  *   qh[c][4r + i]  byte 4c + i of row r's qh (c = 0..7);
  *   qs[j][c][4r + i]  byte 32j + 4c + i of row r's qs (j = 0..3).
  * A 64-byte load again holds dword c of all 16 rows.
+ * Q6_K (kernel tables with gemv16[Q6_K], ne1 % 16 == 0): 16-row units,
+ * unit u, super-block b at struct index u * nb + b, as struct
+ * nib_block_q6_Kx16 (3360 bytes, sixteen 210-byte blocks' worth):
+ *   d[r]           row r's scale (fp16, as stored);
+ *   sc[k][r][e]    row r's 8-bit scale of sub-block 2k + e;
+ *   q[h][c][p][4r + i]  half h (values 128h..128h+127), dword c (c = 0..7),
+ *                 byte i of row r, with v_j the 6-bit quant (unsigned, as
+ *                 stored) of value 128h + 32j + 4c + i:
+ *                 p = 0: v_0 | (v_3 & 3) << 6,
+ *                 p = 1: v_1 | (v_3 >> 2 & 3) << 6,
+ *                 p = 2: v_2 | (v_3 >> 4) << 6.
+ * So three 64-byte loads give the four 32-value chunks' dword c of all 16
+ * rows: v_0..v_2 by one mask each, v_3 from the three top bit pairs.
  * The values are those of the source blocks, bit for bit (Q8_0's quants
  * flipped as said).
  */
@@ -80,6 +93,12 @@ struct nib_block_q8_0x16 {
     uint8_t  qs[512];
 };
 
+struct nib_block_q6_Kx16 {
+    uint16_t d[16];
+    int8_t   sc[8][16][2];
+    uint8_t  q[2][8][3][64];
+};
+
 struct nib_block_q5_Kx16 {
     uint16_t d[16], dmin[16];
     uint8_t  sc[8][16];
@@ -89,8 +108,8 @@ struct nib_block_q5_Kx16 {
 };
 
 /* Bytes the packed copy of an ne1 x ne0 matrix of `type` takes; 0 when nib
- * has no packed layout for it (type, or ne1 % 8 != 0; Q8_0 and Q5_K:
- * ne1 % 16 != 0). */
+ * has no packed layout for it (type, or ne1 % 8 != 0; Q8_0, Q5_K and
+ * Q6_K: ne1 % 16 != 0). */
 size_t nib_repack_size(int type, int64_t ne0, int64_t ne1);
 
 /* Packs rows [8 * g0, 8 * g1) (groups g0..g1-1) of src (row_bytes apart)
