@@ -52,7 +52,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "kernel_rates: N_IN must be a positive multiple of 256, N_OUT of 8; the rest positive\n");
         return 2;
     }
-    const int types[] = { NIB_TYPE_Q4_0, NIB_TYPE_Q4_1, NIB_TYPE_Q5_0, NIB_TYPE_Q8_0, NIB_TYPE_Q2_K,
+    const int types[] = { NIB_TYPE_Q4_0, NIB_TYPE_Q4_1, NIB_TYPE_Q5_0, NIB_TYPE_Q5_1, NIB_TYPE_Q8_0, NIB_TYPE_Q2_K,
                           NIB_TYPE_Q3_K, NIB_TYPE_Q4_K, NIB_TYPE_Q5_K, NIB_TYPE_Q6_K, NIB_TYPE_F16 };
     printf("| type | variant | rows x cols | tokens | threads | GMAC/s | ms |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
     float *wf = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)(n_out * T));

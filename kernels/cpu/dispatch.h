@@ -63,12 +63,12 @@ typedef void (*nib_dot4x4_fn)(int64_t n, float *out /* [16] */, const void *x, s
  * out[r] equals vec_dot's result for weight row r, bit for bit. */
 typedef void (*nib_dot8_fn)(int64_t n, float *out /* [8] */, const void *x, size_t x_row_bytes, const void *y);
 
-/* Sixteen weight rows packed as one unit (repack.h: Q8_0's
- * nib_block_q8_0x16, Q5_K's nib_block_q5_Kx16, Q6_K's nib_block_q6_Kx16) against n_tok
- * activation rows (y_row_bytes apart), each alone: out[t * out_stride + r]
- * equals vec_dot's result for weight row r and activation row t, bit for
- * bit. ybase (Q8_0 only, else unused): -128 * the sum of each dword (4
- * quants) of each activation row, [n_tok][n/32][8]. */
+/* Sixteen weight rows packed as one unit (repack.h's nib_block_*x16 of
+ * Q8_0, Q4_1, Q5_0, Q5_1, Q5_K, Q6_K) against n_tok activation rows
+ * (y_row_bytes apart), each alone: out[t * out_stride + r] equals vec_dot's
+ * result for weight row r and activation row t, bit for bit. ybase (Q8_0,
+ * Q5_0; else unused): -128 (Q8_0) or -16 (Q5_0) times the sum of each dword
+ * (4 quants) of each activation row, [n_tok][n/32][8]. */
 typedef void (*nib_gemv16_fn)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y, size_t y_row_bytes,
                               const int32_t *ybase, int n_tok);
 
@@ -131,11 +131,11 @@ struct nib_cpu_kernels {
     nib_dot8_fn         dot8[NIB_TYPE_COUNT];         /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_gemm8_fn        gemm8[NIB_TYPE_COUNT];        /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_gemm8_fn        gemm16[NIB_TYPE_COUNT];       /* 16-row gemm8, NULL for most (AVX-512: Q8_0) */
-    /* By weight type, NULL for most (AVX-512: Q8_0, Q5_K, Q6_K): one-row calls
-     * over a packed copy in 16-row units (repack.h), which the model then
-     * makes for matrices of 16k rows; Q8_0's batches go through gemm16 (and
-     * bf16_gemm) on the same copy, Q5_K's and Q6_K's through gemv16 too (Q6_K's
-     * prompts: bf16_gemm from the copy). */
+    /* By weight type, NULL for most (AVX-512: Q8_0, Q4_1, Q5_0, Q5_1, Q5_K,
+     * Q6_K): one-row calls over a packed copy in 16-row units (repack.h),
+     * which the model then makes for matrices of 16k rows; Q8_0's batches go
+     * through gemm16 (and bf16_gemm) on the same copy, the others' through
+     * gemv16 too (Q6_K's prompts: bf16_gemm from the copy). */
     nib_gemv16_fn       gemv16[NIB_TYPE_COUNT];
     /* amx with AMX-BF16 (NULL elsewhere): whether prompt batches of a weight
      * type (with a packed copy or not) go through gemm_bf16_amx.h (not

@@ -50,21 +50,23 @@ bool nib_op_packs(int w_type, int64_t n_out) {
     return k->packed8[w_type] || in_units(k, w_type, n_out);
 }
 
-/* gemv16 over the 16-row units of a packed copy (Q8_0, Q5_K, Q6_K), each token
- * row alone (vec_dot's bits). Returns false (nothing done) when Q8_0's
- * activation dword sums cannot be had. */
+/* gemv16 over the 16-row units of a packed copy (repack.h), each token row
+ * alone (vec_dot's bits). Returns false (nothing done) when Q8_0's or
+ * Q5_0's activation dword sums cannot be had. */
 static bool matmul_gemv16(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
                           const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
     const int64_t nb = n_in / NIB_QK8_0, units = n_out / 16;
     const size_t unit_bytes = nib_repack_size(w_type, n_in, 16);
-    const bool q8 = w_type == NIB_TYPE_Q8_0; /* Q8_0's kernel starts from the activation dwords' sums */
-    int32_t small[4096], *ybase = !q8 || nb * 8 * n_tok <= 4096 ? small : malloc(sizeof(int32_t) * (size_t)(nb * 8 * n_tok));
+    /* Q8_0's and Q5_0's kernels (weights stored unsigned: q + 128, q + 16)
+     * start from -offset * each activation dword's sum */
+    const int32_t offset = w_type == NIB_TYPE_Q8_0 ? 128 : w_type == NIB_TYPE_Q5_0 ? 16 : 0;
+    int32_t small[4096], *ybase = !offset || nb * 8 * n_tok <= 4096 ? small : malloc(sizeof(int32_t) * (size_t)(nb * 8 * n_tok));
     if (!ybase) return false;
-    for (int64_t t = 0; q8 && t < n_tok; t++) {
+    for (int64_t t = 0; offset && t < n_tok; t++) {
         const struct nib_block_q8_0 *a = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
         for (int64_t i = 0; i < nb * 8; i++) {
             const int8_t *q = a[i / 8].qs + 4 * (i % 8);
-            ybase[t * nb * 8 + i] = -128 * (q[0] + q[1] + q[2] + q[3]);
+            ybase[t * nb * 8 + i] = -offset * (q[0] + q[1] + q[2] + q[3]);
         }
     }
 #pragma omp parallel for schedule(static) num_threads(nt)

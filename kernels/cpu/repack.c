@@ -9,14 +9,24 @@
 
 #include <string.h>
 
+/* The struct of one block of a 16-row unit (repack.h), 0 for a type packed otherwise or not at all. */
+static size_t unit_block_bytes(int type) {
+    switch (type) {
+    case NIB_TYPE_Q8_0: return sizeof(struct nib_block_q8_0x16);
+    case NIB_TYPE_Q4_1: return sizeof(struct nib_block_q4_1x16);
+    case NIB_TYPE_Q5_0: return sizeof(struct nib_block_q5_0x16);
+    case NIB_TYPE_Q5_1: return sizeof(struct nib_block_q5_1x16);
+    case NIB_TYPE_Q5_K: return sizeof(struct nib_block_q5_Kx16);
+    case NIB_TYPE_Q6_K: return sizeof(struct nib_block_q6_Kx16);
+    default: return 0;
+    }
+}
+
 size_t nib_repack_size(int type, int64_t ne0, int64_t ne1) {
     if (ne1 % 8 != 0) return 0;
-    if (type == NIB_TYPE_Q8_0 && ne1 % 16 == 0 && ne0 % NIB_QK8_0 == 0)
-        return (size_t)(ne1 / 16) * (size_t)(ne0 / NIB_QK8_0) * sizeof(struct nib_block_q8_0x16);
-    if (type == NIB_TYPE_Q5_K && ne1 % 16 == 0 && ne0 % NIB_QK_K == 0)
-        return (size_t)(ne1 / 16) * (size_t)(ne0 / NIB_QK_K) * sizeof(struct nib_block_q5_Kx16);
-    if (type == NIB_TYPE_Q6_K && ne1 % 16 == 0 && ne0 % NIB_QK_K == 0)
-        return (size_t)(ne1 / 16) * (size_t)(ne0 / NIB_QK_K) * sizeof(struct nib_block_q6_Kx16);
+    const int64_t bs = nib_type_block_size(type);
+    if (unit_block_bytes(type))
+        return ne1 % 16 == 0 && ne0 % bs == 0 ? (size_t)(ne1 / 16) * (size_t)(ne0 / bs) * unit_block_bytes(type) : 0;
     if (type == NIB_TYPE_Q4_0 && ne0 % NIB_QK4_0 == 0)
         return (size_t)(ne1 / 8) * (size_t)(ne0 / NIB_QK4_0) * sizeof(struct nib_block_q4_0x8);
     if (type == NIB_TYPE_Q4_K && ne0 % NIB_QK_K == 0)
@@ -66,17 +76,17 @@ static void pack_q4_K(const struct nib_block_q4_K *const rows[8], int64_t b, str
     }
 }
 
-/* 32 bytes of row r into a 16-row unit's dword layout: byte 4c + i at
- * dst[64c + 4r + i], xor flip. */
-static void put_dwords(uint8_t *dst, int r, const uint8_t *src, uint8_t flip) {
-    for (int c = 0; c < 8; c++)
+/* 4 * n_dwords bytes of row r into a 16-row unit's dword layout: byte
+ * 4c + i at dst[64c + 4r + i], xor flip. */
+static void put_dwords(uint8_t *dst, int r, const uint8_t *src, int n_dwords, uint8_t flip) {
+    for (int c = 0; c < n_dwords; c++)
         for (int i = 0; i < 4; i++) dst[64 * c + 4 * r + i] = src[4 * c + i] ^ flip;
 }
 
 /* Row r (0..15) of a Q8_0 unit's block from x. */
 static void put_q8_0(const struct nib_block_q8_0 *x, int r, struct nib_block_q8_0x16 *out) {
     out->d[r] = x->d;
-    put_dwords(out->qs, r, (const uint8_t *)x->qs, 0x80);
+    put_dwords(out->qs, r, (const uint8_t *)x->qs, 8, 0x80);
 }
 
 /* Row r (0..15) of a Q5_K unit's super-block from x. */
@@ -84,8 +94,43 @@ static void put_q5_K(const struct nib_block_q5_K *x, int r, struct nib_block_q5_
     out->d[r] = x->d;
     out->dmin[r] = x->dmin;
     for (int s = 0; s < 8; s++) nib_q4_K_scale_min(s, x->scales, &out->sc[s][r], &out->m[s / 2][r][s % 2]);
-    put_dwords(out->qh[0], r, x->qh, 0);
-    for (int j = 0; j < 4; j++) put_dwords(out->qs[j][0], r, x->qs + 32 * j, 0);
+    put_dwords(out->qh[0], r, x->qh, 8, 0);
+    for (int j = 0; j < 4; j++) put_dwords(out->qs[j][0], r, x->qs + 32 * j, 8, 0);
+}
+
+/* A Q5_0/Q5_1 block's fifth bits (qh, little-endian) as row r's 4 bytes of a
+ * unit's qh: bit L of byte i = bit 4L + i. */
+static void put_fifth_bits(uint8_t *qh, int r, const uint8_t src[4]) {
+    const uint32_t h = (uint32_t)src[0] | (uint32_t)src[1] << 8 | (uint32_t)src[2] << 16 | (uint32_t)src[3] << 24;
+    for (int i = 0; i < 4; i++) {
+        uint8_t v = 0;
+        for (int L = 0; L < 8; L++) v |= (uint8_t)((h >> (4 * L + i) & 1) << L);
+        qh[4 * r + i] = v;
+    }
+}
+
+/* Row r (0..15) of a Q4_1 / Q5_0 / Q5_1 unit's block b from the row's blocks. */
+static void put_legacy(int type, const void *row, int64_t b, int r, void *unit) {
+    if (type == NIB_TYPE_Q4_1) {
+        const struct nib_block_q4_1 *x = (const struct nib_block_q4_1 *)row + b;
+        struct nib_block_q4_1x16 *out = (struct nib_block_q4_1x16 *)unit + b;
+        out->d[r] = x->d;
+        out->m[r] = x->m;
+        put_dwords(out->qs[0], r, x->qs, 4, 0);
+    } else if (type == NIB_TYPE_Q5_0) {
+        const struct nib_block_q5_0 *x = (const struct nib_block_q5_0 *)row + b;
+        struct nib_block_q5_0x16 *out = (struct nib_block_q5_0x16 *)unit + b;
+        out->d[r] = x->d;
+        put_fifth_bits(out->qh, r, x->qh);
+        put_dwords(out->qs[0], r, x->qs, 4, 0);
+    } else {
+        const struct nib_block_q5_1 *x = (const struct nib_block_q5_1 *)row + b;
+        struct nib_block_q5_1x16 *out = (struct nib_block_q5_1x16 *)unit + b;
+        out->d[r] = x->d;
+        out->m[r] = x->m;
+        put_fifth_bits(out->qh, r, x->qh);
+        put_dwords(out->qs[0], r, x->qs, 4, 0);
+    }
 }
 
 /* Row r (0..15) of a Q6_K unit's super-block from x (repack.h). */
@@ -140,6 +185,11 @@ void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0,
             struct nib_block_q5_Kx16 *unit = (struct nib_block_q5_Kx16 *)dst + (g / 2) * nb;
             for (int64_t b = 0; b < nb; b++)
                 for (int r = 0; r < 8; r++) put_q5_K((const struct nib_block_q5_K *)rows[r] + b, 8 * (int)(g & 1) + r, unit + b);
+        } else if (type == NIB_TYPE_Q4_1 || type == NIB_TYPE_Q5_0 || type == NIB_TYPE_Q5_1) {
+            const int64_t nb = ne0 / NIB_QK8_0;
+            char *unit = (char *)dst + (size_t)(g / 2) * (size_t)nb * unit_block_bytes(type);
+            for (int64_t b = 0; b < nb; b++)
+                for (int r = 0; r < 8; r++) put_legacy(type, rows[r], b, 8 * (int)(g & 1) + r, unit);
         } else if (type == NIB_TYPE_Q6_K) {
             const int64_t nb = ne0 / NIB_QK_K;
             struct nib_block_q6_Kx16 *unit = (struct nib_block_q6_Kx16 *)dst + (g / 2) * nb;
@@ -161,6 +211,9 @@ void nib_repack_groups(int type, const void *src, size_t row_bytes, int64_t ne0,
 }
 
 _Static_assert(sizeof(struct nib_block_q5_Kx16) == 2880, "Q5_K units: 16 x 176 bytes and 64 of unpacked scales");
+_Static_assert(sizeof(struct nib_block_q4_1x16) == 16 * sizeof(struct nib_block_q4_1), "Q4_1 units keep the bytes");
+_Static_assert(sizeof(struct nib_block_q5_0x16) == 16 * sizeof(struct nib_block_q5_0), "Q5_0 units keep the bytes");
+_Static_assert(sizeof(struct nib_block_q5_1x16) == 16 * sizeof(struct nib_block_q5_1), "Q5_1 units keep the bytes");
 _Static_assert(sizeof(struct nib_block_q6_Kx16) == 16 * sizeof(struct nib_block_q6_K), "Q6_K units keep the bytes");
 _Static_assert(sizeof(struct nib_block_q8_0x16) == 16 * sizeof(struct nib_block_q8_0), "Q8_0 units keep the bytes");
 _Static_assert(sizeof(struct nib_block_q4_Kx16) == 2 * sizeof(struct nib_block_q4_Kx8), "paired Q4_K keeps the bytes");

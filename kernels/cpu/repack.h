@@ -58,6 +58,16 @@
  *                 p = 2: v_2 | (v_3 >> 4) << 6.
  * So three 64-byte loads give the four 32-value chunks' dword c of all 16
  * rows: v_0..v_2 by one mask each, v_3 from the three top bit pairs.
+ * Q4_1, Q5_0, Q5_1 (kernel tables with gemv16[type], ne1 % 16 == 0):
+ * 16-row units, unit u, block b at struct index u * nb + b, as struct
+ * nib_block_q4_1x16 / q5_0x16 / q5_1x16 (the bytes of sixteen blocks):
+ *   d[r], m[r]     row r's scale and min (fp16, as stored; Q5_0: no m);
+ *   qh[4r + i]     (Q5_0, Q5_1) bit L = the fifth bit of value 4L + i
+ *                  (L = 0..7) of row r;
+ *   qs[c][4r + i]  byte 4c + i of row r's qs (c = 0..3): value 4c + i in
+ *                  the low nibble, 16 + 4c + i in the high one.
+ * Lane L of a row's vec_dot (values 4L..4L+3) is then dword c = L % 4's
+ * low (L < 4) or high nibbles, with its fifth bits at bit L of qh.
  * The values are those of the source blocks, bit for bit (Q8_0's quants
  * flipped as said).
  */
@@ -99,6 +109,23 @@ struct nib_block_q6_Kx16 {
     uint8_t  q[2][8][3][64];
 };
 
+struct nib_block_q4_1x16 {
+    uint16_t d[16], m[16];
+    uint8_t  qs[4][64];
+};
+
+struct nib_block_q5_0x16 {
+    uint16_t d[16];
+    uint8_t  qh[64];
+    uint8_t  qs[4][64];
+};
+
+struct nib_block_q5_1x16 {
+    uint16_t d[16], m[16];
+    uint8_t  qh[64];
+    uint8_t  qs[4][64];
+};
+
 struct nib_block_q5_Kx16 {
     uint16_t d[16], dmin[16];
     uint8_t  sc[8][16];
@@ -108,8 +135,8 @@ struct nib_block_q5_Kx16 {
 };
 
 /* Bytes the packed copy of an ne1 x ne0 matrix of `type` takes; 0 when nib
- * has no packed layout for it (type, or ne1 % 8 != 0; Q8_0, Q5_K and
- * Q6_K: ne1 % 16 != 0). */
+ * has no packed layout for it (type, or ne1 % 8 != 0; the 16-row units:
+ * ne1 % 16 != 0). */
 size_t nib_repack_size(int type, int64_t ne0, int64_t ne1);
 
 /* Packs rows [8 * g0, 8 * g1) (groups g0..g1-1) of src (row_bytes apart)

@@ -36,6 +36,12 @@ void NIB_X86_PROTO(nib_dot4x4_q8_0_q8_0)(int64_t n, float *out, const void *x, s
 void NIB_X86_PROTO(nib_dot8_q8_0_q8_0)(int64_t n, float *out, const void *x, size_t x_row_bytes, const void *y);
 void NIB_X86_PROTO(nib_gemv16_q5_K_q8_K)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
                                          size_t y_row_bytes, const int32_t *ybase, int n_tok);
+void NIB_X86_PROTO(nib_gemv16_q4_1_q8_1)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
+                                         size_t y_row_bytes, const int32_t *ybase, int n_tok);
+void NIB_X86_PROTO(nib_gemv16_q5_0_q8_0)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
+                                         size_t y_row_bytes, const int32_t *ybase, int n_tok);
+void NIB_X86_PROTO(nib_gemv16_q5_1_q8_1)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
+                                         size_t y_row_bytes, const int32_t *ybase, int n_tok);
 void NIB_X86_PROTO(nib_gemv16_q6_K_q8_K)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
                                          size_t y_row_bytes, const int32_t *ybase, int n_tok);
 void NIB_X86_PROTO(nib_gemv16_q8_0_q8_0)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
