@@ -47,6 +47,8 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     k->block_sums_q8_0 = nib_block_sums_q8_0_##SFX; \
     k->dot4[NIB_TYPE_Q8_0] = nib_dot4_q8_0_q8_0_##SFX; \
     k->dot4[NIB_TYPE_Q6_K] = nib_dot4_q6_K_q8_K_##SFX; \
+    k->dot4[NIB_TYPE_Q2_K] = nib_dot4_q2_K_q8_K_##SFX; \
+    k->dot4[NIB_TYPE_Q3_K] = nib_dot4_q3_K_q8_K_##SFX; \
     k->dot4[NIB_TYPE_Q5_0] = nib_dot4_q5_0_q8_0_##SFX; \
     k->dot4[NIB_TYPE_Q4_1] = nib_dot4_q4_1_q8_1_##SFX; \
     k->dot4[NIB_TYPE_Q5_1] = nib_dot4_q5_1_q8_1_##SFX; \
@@ -92,7 +94,9 @@ static void override_avx512(struct nib_cpu_kernels *k) {
     k->packed16_tokens[NIB_TYPE_Q4_0] = 8;
     k->packed16_tokens[NIB_TYPE_Q4_K] = 4; /* TILE_Q4_K */
     k->dot4x2[NIB_TYPE_Q6_K] = nib_dot4x2_q6_K_q8_K_avx512;
-    k->dot4_tokens[NIB_TYPE_Q6_K] = 8;    /* vec_dot_avx2_kquants.c's TILE_Q6_K in this build */
+    k->dot4_tokens[NIB_TYPE_Q2_K] = 8; /* vec_dot_avx2_kquants.c's TILE_KQ in this build */
+    k->dot4_tokens[NIB_TYPE_Q3_K] = 8;
+    k->dot4_tokens[NIB_TYPE_Q6_K] = 8;
 }
 #endif
 

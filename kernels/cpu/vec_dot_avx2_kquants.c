@@ -93,38 +93,88 @@ static inline __m256i scaled_bsums(__m256i sc16, const int16_t *bsums) {
     return _mm256_madd_epi16(sc16, load32(bsums));
 }
 
+#define TILE_KQ (NIB_VNNI ? 8 : 4) /* activation rows per dot4 call (Q2_K, Q3_K, Q6_K): 8 where AVX-512 gives 32 registers */
+
+/* ROWS(..., NT) for n = NT in 1..TILE_KQ: each token count its own compiled
+ * body (the accumulators stay in registers). */
+#define KQ_CASES_1_4(n, ROWS, ...)                                                                            \
+    case 4: ROWS(__VA_ARGS__, 4); break;                                                                      \
+    case 3: ROWS(__VA_ARGS__, 3); break;                                                                      \
+    case 2: ROWS(__VA_ARGS__, 2); break;                                                                      \
+    default: ROWS(__VA_ARGS__, 1); break;
+#if NIB_VNNI
+#define KQ_BY_TOKENS(n, ROWS, ...)                                                                            \
+    switch (n) {                                                                                              \
+    case 8: ROWS(__VA_ARGS__, 8); break;                                                                      \
+    case 7: ROWS(__VA_ARGS__, 7); break;                                                                      \
+    case 6: ROWS(__VA_ARGS__, 6); break;                                                                      \
+    case 5: ROWS(__VA_ARGS__, 5); break;                                                                      \
+    KQ_CASES_1_4(n, ROWS, __VA_ARGS__)                                                                        \
+    }
+#else
+#define KQ_BY_TOKENS(n, ROWS, ...)                                                                            \
+    switch (n) { KQ_CASES_1_4(n, ROWS, __VA_ARGS__) }
+#endif
+
+/* The NT activation rows (y_row_bytes apart) and their zeroed accumulators. */
+static inline __attribute__((always_inline)) void kq_rows_start(const void *vy, size_t y_row_bytes, const int NT,
+                                                                const struct nib_block_q8_K *y[], __m256 acc[]) {
+    for (int t = 0; t < NT; t++) {
+        y[t] = (const struct nib_block_q8_K *)((const char *)vy + (size_t)t * y_row_bytes);
+        acc[t] = _mm256_setzero_ps();
+    }
+}
+
+/* vec_dot (one activation row) and dot4 (up to TILE_KQ) of a K-quant from
+ * its ROWS(nb, x, y, y_row_bytes, out, NT) kernel; Q8_K's scales are floats
+ * already, so dot4's dy goes unused. */
+#define KQ_ENTRIES(T, ROWS)                                                                                     \
+    void NIB_X86_FN(nib_vec_dot_##T##_q8_K)(int64_t n, float *out, const void *vx, const void *vy) {            \
+        ROWS(n / NIB_QK_K, vx, vy, 0, out, 1);                                                                  \
+    }                                                                                                           \
+    void NIB_X86_FN(nib_dot4_##T##_q8_K)(int64_t n, float *out, const void *vx, const void *vy, size_t y_row_bytes, \
+                                         int n_rows, const float *dy) {                                         \
+        (void)dy;                                                                                               \
+        KQ_BY_TOKENS(n_rows, ROWS, n / NIB_QK_K, vx, vy, y_row_bytes, out);                                     \
+    }
+
 /* Q2_K: x = d*sc*q - dmin*m, q in [0, 3], sc and m in [0, 15]. A lane sums
  * 32 products of at most 15*3*127: < 2^21.
  * ggml order per block: acc = fma(dmin, mins lanes, acc) with dmin = -y.d *
  * x.dmin and mins lane k = m[2k]*bsums[2k] + m[2k+1]*bsums[2k+1]; then
  * acc = fma(d, sumi, acc). Result hsum_float_8(acc). */
-void NIB_X86_FN(nib_vec_dot_q2_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy) {
-    const struct nib_block_q2_K *x = vx; /* [n/256] */
-    const struct nib_block_q8_K *y = vy; /* [n/256] */
-    const int64_t nb = n / NIB_QK_K;
+static inline __attribute__((always_inline)) void q2_K_rows(int64_t nb, const struct nib_block_q2_K *x, const void *vy,
+                                                            size_t y_row_bytes, float *out, const int NT) {
+    const struct nib_block_q8_K *y[TILE_KQ];
+    __m256 acc[TILE_KQ];
+    kq_rows_start(vy, y_row_bytes, NT, y, acc);
     const __m256i m3 = _mm256_set1_epi8(3);
-    __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         prefetch_stream(x + i, sizeof x[i]);
-        const float d = y[i].d * fp16_to_f32(x[i].d), dmin = -y[i].d * fp16_to_f32(x[i].dmin);
+        const float dx = fp16_to_f32(x[i].d), mx = fp16_to_f32(x[i].dmin);
         const __m128i packed = _mm_loadu_si128((const __m128i *)x[i].scales);
         const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0x0F)));
         const __m256i m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(scaled_bsums(m16, y[i].bsums)), acc);
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i sumi[TILE_KQ];
+        for (int t = 0; t < NT; t++) {
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(-y[t][i].d * mx), _mm256_cvtepi32_ps(scaled_bsums(m16, y[t][i].bsums)), acc[t]);
+            sumi[t] = _mm256_setzero_si256();
+        }
         for (int h = 0; h < 2; h++) { /* 128 elements: 32 bytes, four 2-bit fields each */
             const __m256i bits = load32(x[i].qs + 32 * h);
             const __m256i sc = dup_half(sc16, h);
-            const int8_t *q8 = y[i].qs + 128 * h;
             for (int s = 0; s < 4; s++) {
                 const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
-                sumi = add_chunk_dot(sumi, q, load32(q8 + 32 * s), pick_scales(sc, 2 * s, 2 * s + 1));
+                const __m256i scs = pick_scales(sc, 2 * s, 2 * s + 1);
+                for (int t = 0; t < NT; t++) sumi[t] = add_chunk_dot(sumi[t], q, load32(y[t][i].qs + 128 * h + 32 * s), scs);
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y[t][i].d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
     }
-    *out = hsum_f32x8(acc);
+    for (int t = 0; t < NT; t++) out[t] = hsum_f32x8(acc[t]);
 }
+
+KQ_ENTRIES(q2_K, q2_K_rows)
 
 /* The sixteen 6-bit Q3_K scales, bias 32 removed, as int16: low nibbles of
  * bytes 0..7 then their high nibbles, top bit pairs from bytes 8..11. */
@@ -144,35 +194,40 @@ static inline __m256i q3_K_scales(const uint8_t *p /* [12] */) {
  * bits, y) - maddubs(4 where the high bit is clear, y), so every lane holds
  * exactly its own elements, at most 32*32*4*128 < 2^18. ggml order: acc =
  * fma(d, sumi, acc) per block, result hsum_float_8(acc). */
-void NIB_X86_FN(nib_vec_dot_q3_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy) {
-    const struct nib_block_q3_K *x = vx; /* [n/256] */
-    const struct nib_block_q8_K *y = vy; /* [n/256] */
-    const int64_t nb = n / NIB_QK_K;
+static inline __attribute__((always_inline)) void q3_K_rows(int64_t nb, const struct nib_block_q3_K *x, const void *vy,
+                                                            size_t y_row_bytes, float *out, const int NT) {
+    const struct nib_block_q8_K *y[TILE_KQ];
+    __m256 acc[TILE_KQ];
+    kq_rows_start(vy, y_row_bytes, NT, y, acc);
     const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         prefetch_stream(x + i, sizeof x[i]);
         const __m256i sc16 = q3_K_scales(x[i].scales);
         const __m256i nhbits = _mm256_xor_si256(load32(x[i].hmask), _mm256_set1_epi8(-1)); /* high bit clear */
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i sumi[TILE_KQ];
+        for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i bits = load32(x[i].qs + 32 * h);
             const __m256i sc = dup_half(sc16, h);
-            const int8_t *q8 = y[i].qs + 128 * h;
             for (int s = 0; s < 4; s++) {
                 const int g = 4 * h + s; /* 32-element group = bit of hmask */
                 const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
                 const __m256i off = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(nhbits, g), one), 2);
-                const __m256i a = load32(q8 + 32 * s);
-                const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, a), _mm256_maddubs_epi16(off, a));
-                sumi = add_madd(sumi, pick_scales(sc, 2 * s, 2 * s + 1), p16);
+                const __m256i scs = pick_scales(sc, 2 * s, 2 * s + 1);
+                for (int t = 0; t < NT; t++) {
+                    const __m256i a = load32(y[t][i].qs + 128 * h + 32 * s);
+                    const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, a), _mm256_maddubs_epi16(off, a));
+                    sumi[t] = add_madd(sumi[t], scs, p16);
+                }
             }
         }
-        const float d = y[i].d * fp16_to_f32(x[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        const float dx = fp16_to_f32(x[i].d);
+        for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y[t][i].d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
     }
-    *out = hsum_f32x8(acc);
+    for (int t = 0; t < NT; t++) out[t] = hsum_f32x8(acc[t]);
 }
+
+KQ_ENTRIES(q3_K, q3_K_rows)
 
 /* Q4_K/Q5_K: eight 6-bit scales and mins from the 12 packed bytes (layout in
  * quant_blocks.h): scales 0..3 / mins 0..3 are the low 6 bits of bytes 0..3 /
@@ -303,29 +358,6 @@ void NIB_X86_FN(nib_dot4_q5_K_q8_K)(int64_t n, float *out, const void *vx, const
  * acc) per block, result hsum_float_8(acc). Against up to 4 activation rows
  * at once (dot4), each weight block is unpacked once; the vec_dot is the
  * one-row case. */
-#define TILE_Q6_K (NIB_VNNI ? 8 : 4) /* activation rows per call: 8 where AVX-512 gives 32 registers */
-
-/* CALL(NT) for n = NT in 1..TILE_Q6_K: each token count its own compiled
- * body (the accumulators stay in registers). */
-#define Q6_K_CASES_1_4(n, CALL)                                                                               \
-    case 4: CALL(4); break;                                                                                   \
-    case 3: CALL(3); break;                                                                                   \
-    case 2: CALL(2); break;                                                                                   \
-    default: CALL(1); break;
-#if NIB_VNNI
-#define Q6_K_BY_TOKENS(n, CALL)                                                                               \
-    switch (n) {                                                                                              \
-    case 8: CALL(8); break;                                                                                   \
-    case 7: CALL(7); break;                                                                                   \
-    case 6: CALL(6); break;                                                                                   \
-    case 5: CALL(5); break;                                                                                   \
-    Q6_K_CASES_1_4(n, CALL)                                                                                   \
-    }
-#else
-#define Q6_K_BY_TOKENS(n, CALL)                                                                               \
-    switch (n) { Q6_K_CASES_1_4(n, CALL) }
-#endif
-
 /* The four 32-weight chunks q[0..3] of one half (h) of a Q6_K block, as
  * unsigned 6-bit bytes, in W-bit vectors (256, or 512 for two rows side by
  * side): low nibbles of ql (l0: bytes 0-31, l1: 32-63) for chunks 0 and 1,
@@ -344,16 +376,13 @@ void NIB_X86_FN(nib_dot4_q5_K_q8_K)(int64_t n, float *out, const void *vx, const
 static inline __attribute__((always_inline)) void q6_K_rows(int64_t nb, const struct nib_block_q6_K *x, const void *vy,
                                                             size_t y_row_bytes, float *out, const int NT) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
-    const struct nib_block_q8_K *y[TILE_Q6_K];
-    __m256 acc[TILE_Q6_K];
-    for (int t = 0; t < NT; t++) {
-        y[t] = (const struct nib_block_q8_K *)((const char *)vy + (size_t)t * y_row_bytes);
-        acc[t] = _mm256_setzero_ps();
-    }
+    const struct nib_block_q8_K *y[TILE_KQ];
+    __m256 acc[TILE_KQ];
+    kq_rows_start(vy, y_row_bytes, NT, y, acc);
     for (int64_t i = 0; i < nb; i++) {
         prefetch_stream(x + i, sizeof x[i]);
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
-        __m256i sumi[TILE_Q6_K];
+        __m256i sumi[TILE_KQ];
         for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i l0 = load32(x[i].ql + 64 * h), l1 = load32(x[i].ql + 64 * h + 32);
@@ -388,8 +417,8 @@ static inline __attribute__((always_inline)) void q6_K_rows2(int64_t nb, const s
                                                              const void *vy, size_t y_row_bytes, float *out, const int NT) {
     const struct nib_block_q6_K *x1 = (const struct nib_block_q6_K *)((const char *)x0 + x_row_bytes);
     const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
-    const struct nib_block_q8_K *y[TILE_Q6_K];
-    __m512 acc[TILE_Q6_K];
+    const struct nib_block_q8_K *y[TILE_KQ];
+    __m512 acc[TILE_KQ];
     for (int t = 0; t < NT; t++) {
         y[t] = (const struct nib_block_q8_K *)((const char *)vy + (size_t)t * y_row_bytes);
         acc[t] = _mm512_setzero_ps();
@@ -401,7 +430,7 @@ static inline __attribute__((always_inline)) void q6_K_rows2(int64_t nb, const s
         const __m512i sc16 = _mm512_inserti64x4(
             _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x0[i].scales))),
             _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x1[i].scales)), 1);
-        __m512i sumi[TILE_Q6_K];
+        __m512i sumi[TILE_KQ];
         for (int t = 0; t < NT; t++) sumi[t] = _mm512_setzero_si512();
         for (int h = 0; h < 2; h++) {
             const __m512i l0 = PAIR32(x0[i].ql + 64 * h, x1[i].ql + 64 * h);
@@ -597,21 +626,8 @@ void NIB_X86_FN(nib_gemv16_q6_K_q8_K)(int64_t n, float *out, size_t out_stride, 
 void NIB_X86_FN(nib_dot4x2_q6_K_q8_K)(int64_t n, float *out, const void *vx, size_t x_row_bytes, const void *vy,
                                       size_t y_row_bytes, int n_rows) {
     const int64_t nb = n / NIB_QK_K;
-#define ROWS2(NT) q6_K_rows2(nb, vx, x_row_bytes, vy, y_row_bytes, out, NT)
-    Q6_K_BY_TOKENS(n_rows, ROWS2);
-#undef ROWS2
+    KQ_BY_TOKENS(n_rows, q6_K_rows2, nb, vx, x_row_bytes, vy, y_row_bytes, out);
 }
 #endif
 
-void NIB_X86_FN(nib_vec_dot_q6_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy) {
-    q6_K_rows(n / NIB_QK_K, vx, vy, 0, out, 1);
-}
-
-void NIB_X86_FN(nib_dot4_q6_K_q8_K)(int64_t n, float *out, const void *vx, const void *vy, size_t y_row_bytes, int n_rows,
-                             const float *dy) {
-    (void)dy; /* Q8_K's scales are floats already */
-    const int64_t nb = n / NIB_QK_K;
-#define ROWS1(NT) q6_K_rows(nb, vx, vy, y_row_bytes, out, NT)
-    Q6_K_BY_TOKENS(n_rows, ROWS1);
-#undef ROWS1
-}
+KQ_ENTRIES(q6_K, q6_K_rows)

@@ -62,6 +62,10 @@ void NIB_X86_PROTO(nib_gemm_tile_f16)(int64_t n, float *out, const void *w, size
 void NIB_X86_PROTO(nib_gemm_tile_bf16)(int64_t n, float *out, const void *w, size_t w_row_bytes, const void *x,
                                        size_t x_row_bytes);
 int NIB_X86_PROTO(nib_gemm_tile_rows)(void);
+void NIB_X86_PROTO(nib_dot4_q2_K_q8_K)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
+                                       const float *dy);
+void NIB_X86_PROTO(nib_dot4_q3_K_q8_K)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
+                                       const float *dy);
 void NIB_X86_PROTO(nib_dot4_q5_K_q8_K)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
                                        const float *dy);
 /* AVX-512 build only: two Q6_K weight rows against up to 8 activation rows, out[8 * r + t]. */
