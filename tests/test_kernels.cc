@@ -453,8 +453,8 @@ TEST(KernelBf16, WithinRoundingOfExact) {
                     size_t xrow = 0;
                     const std::vector<uint8_t> xq = quantize_with(k, pt, x.data(), n, n_tok, &xrow);
                     const size_t wrow = nib_type_row_bytes(wt.type, n), ny = (size_t)(n_out * n_tok);
-                    std::vector<uint8_t> packed;
-                    if (k->packed8[wt.type]) {
+                    std::vector<uint8_t> packed; /* as the model packs it (the panel then comes from the copy) */
+                    if (nib_op_packs(wt.type, n_out)) {
                         packed.resize(nib_repack_size(wt.type, n, n_out));
                         nib_repack_groups(wt.type, w.data(), wrow, n, 0, n_out / 8, nib_op_packed_paired(wt.type, n_out), packed.data());
                     }
@@ -489,7 +489,7 @@ TEST(KernelBf16, WithinRoundingOfExact) {
                     checked++;
                 }
     }
-    EXPECT_EQ(checked, 24); /* Q8_0, Q4_K and Q6_K */
+    EXPECT_EQ(checked, 48); /* Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K */
 }
 
 /* The 16-row Q8_0 prompt GEMM (AVX-512) gives gemm8's bits on each half,
@@ -537,7 +537,7 @@ TEST(KernelGemm16, SameBitsAsGemm8) {
 /* A matrix packed in 16-row units (repack.h: Q8_0, Q5_K, Q6_K in variants
  * with gemv16) gives under nib_op_matmul the bits it gives over the rows:
  * one-row calls (gemv16 against vec_dot / dot8), batches (Q8_0: gemm16
- * from the units and the amx variant's tiles; Q5_K, Q6_K: gemv16 against
+ * from the units and the amx variant's tiles; the others: gemv16 against
  * dot4; the bf16 GEMM from 96 rows for Q8_0 and Q6_K), row-wise batches;
  * guards after the copy and after y. Q8_0's copy is also read back value by
  * value (the K types' values show in the bits with 12 token counts). */
@@ -577,6 +577,10 @@ TEST(KernelPackedUnits, SameBitsAsRows) {
                     const std::vector<uint8_t> xq = quantize_with(ref_table(), pt, x.data(), n, n_tok, &xrow);
                     const size_t ny = (size_t)(n_out * n_tok);
                     for (int flags : { 0, (int)NIB_MATMUL_ROWWISE, (int)NIB_MATMUL_INT_GEMM }) {
+                        /* a bf16 GEMM only from the copy (Q5_K): KernelBf16 checks it */
+                        if (!flags && k->bf16_gemm && n_tok >= k->bf16_min_tokens && n_out % 32 == 0 && k->bf16_gemm(type, true) &&
+                            !k->bf16_gemm(type, false))
+                            continue;
                         std::vector<float> rows(ny), pk(ny + 16);
                         memset(pk.data(), kGuard, pk.size() * sizeof(float));
                         nib_op_matmul(type, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, n_tok, rows.data(), flags, 2);

@@ -13,8 +13,11 @@
  * ([token tile][chunk][16 tokens][32 bf16]), the panel chunk by chunk
  * ([chunk][half][16 pairs][16 rows][2 bf16]), so every tile load reads 1 KB
  * in a row. Q4_K's values come from its paired packed copy, 16 rows a lane
- * each (no transpose), and so do Q8_0's and Q6_K's from their 16-row units
- * where the variant packs them; else from their rows, transposed 16 x 16.
+ * each (no transpose), Q5_K's from its 16-row units, and so do Q8_0's and
+ * Q6_K's where the variant packs them; else (and Q2_K's, Q3_K's) from
+ * their rows, transposed 16 x 16. (Q4_1, Q5_0 and Q5_1 from their units
+ * were tried: the stories260K golden prompts then missed their bound,
+ * 0.22-0.23 against 0.19, so their prompts keep gemv16's exact sums.)
  *
  * Measured (Intel Xeon, TinyLlama-1.1B, pp512, 2 threads): Q4_K_M 292 ->
  * 540-562 t/s, Q8_0 425 -> 508-520 against the int8 tile kernels; one
@@ -200,6 +203,91 @@ static void panel_q6_K_units(const void *const u[2], int64_t c0, int64_t c1, uin
     }
 }
 
+/* Q2_K / Q3_K: chunk c8 (0..7) of a super-block, 32 values (ggml's
+ * dequantize_row_q2_K: d * sc * q - dmin * m, and _q3_K: d * (sc - 32) *
+ * (q - 4 unless the hmask bit)), a scale per 16 values. */
+static inline __m512i q2_K_chunk(const struct nib_block_q2_K *x, int c8) {
+    const int h = c8 >> 2, s = c8 & 3;
+    const __m256i q = _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * h)), 2 * s),
+                                       _mm256_set1_epi8(3));
+    const float d = _cvtsh_ss(x->d), dmin = _cvtsh_ss(x->dmin);
+    __m512 v[2];
+    for (int k = 0; k < 2; k++) {
+        const uint8_t sc = x->scales[8 * h + 2 * s + k];
+        const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(k ? _mm256_extracti128_si256(q, 1) : _mm256_castsi256_si128(q)));
+        v[k] = _mm512_fmsub_ps(f, _mm512_set1_ps(d * (float)(sc & 0xF)), _mm512_set1_ps(dmin * (float)(sc >> 4)));
+    }
+    return to_bf16(v[0], v[1]);
+}
+
+static inline __m512i q3_K_chunk(const struct nib_block_q3_K *x, const int8_t scales[16], int c8) {
+    const int h = c8 >> 2, s = c8 & 3;
+    const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * h)), 2 * s),
+                                        _mm256_set1_epi8(3));
+    const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)x->hmask), c8), _mm256_set1_epi8(1));
+    const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hb, 2)), _mm256_set1_epi8(4)); /* [-4, 3] */
+    const float d = _cvtsh_ss(x->d);
+    __m512 v[2];
+    for (int k = 0; k < 2; k++) {
+        const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(k ? _mm256_extracti128_si256(q, 1) : _mm256_castsi256_si128(q)));
+        v[k] = _mm512_mul_ps(f, _mm512_set1_ps(d * (float)(scales[8 * h + 2 * s + k] - 32)));
+    }
+    return to_bf16(v[0], v[1]);
+}
+
+/* Q2_K / Q3_K: chunks [c0, c1) of 32 rows (w_row_bytes apart) into the panel. */
+static void panel_low_k(int w_type, const void *w, size_t w_row_bytes, int64_t c0, int64_t c1, uint16_t *panel) {
+    for (int64_t c = c0; c < c1; c++)
+        for (int h = 0; h < 2; h++) {
+            __m512i v[16];
+            for (int r = 0; r < 16; r++) {
+                const char *row = (const char *)w + (size_t)(16 * h + r) * w_row_bytes;
+                if (w_type == NIB_TYPE_Q2_K) {
+                    v[r] = q2_K_chunk((const struct nib_block_q2_K *)row + c / 8, (int)(c % 8));
+                } else {
+                    const struct nib_block_q3_K *x = (const struct nib_block_q3_K *)row + c / 8;
+                    int8_t scales[16];
+                    nib_q3_K_unpack_scales(x->scales, scales);
+                    v[r] = q3_K_chunk(x, scales, (int)(c % 8));
+                }
+            }
+            put_half(v, panel + ((size_t)(c - c0) * 2 + (size_t)h) * 512);
+        }
+}
+
+/* Q5_K from its 16-row units (repack.h's nib_block_q5_Kx16): chunk c is
+ * sub-block s = c % 8, 4 values of each row a lane per dword (the nibble of
+ * qs[s / 2], the fifth bit s of qh), each d * sc * q - dmin * m as
+ * panel_q4_K rounds it, interleaved as in panel_q8_0_units. */
+static void panel_q5_K_units(const void *const u[2], int64_t c0, int64_t c1, uint16_t *panel) {
+    const __m512i pairs = nib_bf16_interleave_index(), byte = _mm512_set1_epi32(0xFF);
+    const __m512i m0f = _mm512_set1_epi8(0x0F), m1f = _mm512_set1_epi8(0x1F);
+    for (int64_t c = c0; c < c1; c++) {
+        const int s = (int)(c % 8);
+        for (int h = 0; h < 2; h++) {
+            const struct nib_block_q5_Kx16 *x = (const struct nib_block_q5_Kx16 *)u[h] + c / 8;
+            const __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->d)),
+                                           _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x->sc[s]))));
+            const __m512 m = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->dmin)),
+                                           _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(_mm256_srli_epi16(
+                                               _mm256_slli_epi16(_mm256_loadu_si256((const __m256i *)x->m[s / 2]), 8 - 8 * (s % 2)), 8))));
+            uint16_t *dst = panel + ((size_t)(c - c0) * 2 + (size_t)h) * 512;
+            for (int w = 0; w < 8; w++) {
+                const __m512i q = _mm512_loadu_si512((const void *)x->qs[s / 2][w]), qh = _mm512_loadu_si512((const void *)x->qh[w]);
+                const __m512i nib = s % 2 ? _mm512_srli_epi16(q, 4) : q;
+                const __m512i fifth = s < 4 ? _mm512_slli_epi16(qh, 4 - s) : s > 4 ? _mm512_srli_epi16(qh, s - 4) : qh;
+                const __m512i v = _mm512_and_si512(_mm512_ternarylogic_epi32(nib, fifth, m0f, 0xE4), m1f);
+                __m512 f[4];
+                for (int i = 0; i < 4; i++)
+                    f[i] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v, 8 * i), byte)), d, m);
+                for (int p2 = 0; p2 < 2; p2++)
+                    _mm512_store_si512((void *)(dst + 32 * (2 * w + p2)),
+                                       _mm512_permutexvar_epi16(pairs, (__m512i)_mm512_cvtne2ps_pbh(f[2 * p2 + 1], f[2 * p2])));
+            }
+        }
+    }
+}
+
 /* 8 values of each of 16 rows in 64 bytes of nibbles (repack.h:
  * dword lane r holds row r's four bytes; low nibbles values 0-3, high
  * nibbles 4-7) as 4 rows of B's layout at dst: value = q * d - m per lane. */
@@ -239,7 +327,8 @@ static void panel_q4_K(const void *const u[2], int64_t c0, int64_t c1, uint16_t 
 }
 
 bool nib_bf16_type_amx(int w_type, bool packed) {
-    return w_type == NIB_TYPE_Q8_0 || w_type == NIB_TYPE_Q6_K || (w_type == NIB_TYPE_Q4_K && packed);
+    return w_type == NIB_TYPE_Q8_0 || w_type == NIB_TYPE_Q6_K || w_type == NIB_TYPE_Q2_K || w_type == NIB_TYPE_Q3_K ||
+           ((w_type == NIB_TYPE_Q4_K || w_type == NIB_TYPE_Q5_K) && packed);
 }
 
 /* Chunks [c0, c1) of weight rows row0..row0+31 into the panel. */
@@ -252,6 +341,9 @@ static void make_panel(int w_type, const void *w, size_t w_row_bytes, const void
     const void *const u[2] = { u0, u0 ? u0 + unit_bytes : NULL };
     switch (w_type) {
     case NIB_TYPE_Q4_K: panel_q4_K(u, c0, c1, panel); break;
+    case NIB_TYPE_Q5_K: panel_q5_K_units(u, c0, c1, panel); break;
+    case NIB_TYPE_Q2_K:
+    case NIB_TYPE_Q3_K: panel_low_k(w_type, rows, w_row_bytes, c0, c1, panel); break;
     case NIB_TYPE_Q6_K:
         if (packed) panel_q6_K_units(u, c0, c1, panel);
         else panel_q6_K(rows, w_row_bytes, c0, c1, panel);

@@ -1,10 +1,11 @@
 /*
  * gemm_bf16_amx.h — the amx variant's prompt matmuls on AMX-BF16 tiles
  * (gemm_bf16_amx.c), for weight types whose integer kernels pay a float
- * step per block and token (Q8_0, Q4_K, Q6_K): every weight of a 32-row
- * panel dequantized once per call to bf16 (its block scales, and Q4_K's
- * mins, folded in), every activation value (the partner Q8_0 / Q8_K row,
- * as llama.cpp quantizes it) dequantized to bf16, and TDPBF16PS sums
+ * step per block and token (Q8_0, Q6_K, Q2_K, Q3_K, and from their packed
+ * copies Q4_K, Q5_K): every weight of a 32-row panel dequantized once per
+ * call to bf16 (its block scales, and the mins, folded in), every
+ * activation value (the partner Q8_0 / Q8_K row, as llama.cpp quantizes
+ * it) dequantized to bf16, and TDPBF16PS sums
  * their products in fp32 tiles over the whole row, with no per-block step.
  *
  * Not llama.cpp's bits: each weight and activation value is rounded to
