@@ -75,9 +75,16 @@ static inline __m256i dot_u8_s8(__m256i u, __m256i s) {
 #endif
 }
 
-#if NIB_VNNI
-/* 16 rows' 8-lane accumulators held transposed (acc[c] lane r: lane c of
+/* 8 rows' 8-lane accumulators held transposed (acc[c] lane r: lane c of
  * row r), each row summed in hsum_f32x8's order. */
+static inline __m256 hsum_f32x8_rows8(const __m256 acc[8]) {
+    const __m256 s0 = _mm256_add_ps(acc[0], acc[4]), s1 = _mm256_add_ps(acc[1], acc[5]);
+    const __m256 s2 = _mm256_add_ps(acc[2], acc[6]), s3 = _mm256_add_ps(acc[3], acc[7]);
+    return _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3));
+}
+
+#if NIB_VNNI
+/* The same for 16 rows. */
 static inline __m512 hsum_f32x8_rows16(const __m512 acc[8]) {
     const __m512 s0 = _mm512_add_ps(acc[0], acc[4]), s1 = _mm512_add_ps(acc[1], acc[5]);
     const __m512 s2 = _mm512_add_ps(acc[2], acc[6]), s3 = _mm512_add_ps(acc[3], acc[7]);

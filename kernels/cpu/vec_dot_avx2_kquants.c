@@ -608,6 +608,75 @@ static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, flo
     for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + (size_t)t * out_stride, hsum_f32x8_rows16(acc[t]));
 }
 
+void NIB_X86_FN(nib_dot4x2_q6_K_q8_K)(int64_t n, float *out, const void *vx, size_t x_row_bytes, const void *vy,
+                                      size_t y_row_bytes, int n_rows) {
+    const int64_t nb = n / NIB_QK_K;
+    KQ_BY_TOKENS(n_rows, q6_K_rows2, nb, vx, x_row_bytes, vy, y_row_bytes, out);
+}
+#else
+/* The AVX2 build of q6_K_unit_rows: each unit as two halves of 8 rows in
+ * 256-bit vectors (the first and second 32 bytes of every 64-byte vector),
+ * the same steps otherwise, maddubs + madd for vpdpwssd and the quants'
+ * merges without ternary logic: the same int32 lanes, so vec_dot's bits. */
+static inline __attribute__((always_inline)) void q6_K_half_quants(const uint8_t *p, __m256i v[4]) {
+    const __m256i m3f = _mm256_set1_epi8(0x3F);
+    const __m256i a = load32(p), b = load32(p + 64), c = load32(p + 128);
+    v[0] = _mm256_and_si256(a, m3f);
+    v[1] = _mm256_and_si256(b, m3f);
+    v[2] = _mm256_and_si256(c, m3f);
+    v[3] = _mm256_or_si256(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 6), _mm256_set1_epi8(0x03)),
+                                           _mm256_and_si256(_mm256_srli_epi16(b, 4), _mm256_set1_epi8(0x0C))),
+                           _mm256_and_si256(_mm256_srli_epi16(c, 2), _mm256_set1_epi8(0x30)));
+}
+
+static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, float *out, size_t out_stride,
+                                                                 const struct nib_block_q6_Kx16 *x, const void *vy,
+                                                                 size_t y_row_bytes, const int NT) {
+    const __m256i dup_lo = _mm256_broadcastsi128_si256(_mm_set_epi32(0x0D0C0D0C, 0x09080908, 0x05040504, 0x01000100));
+    const __m256i dup_hi = _mm256_broadcastsi128_si256(_mm_set_epi32(0x0F0E0F0E, 0x0B0A0B0A, 0x07060706, 0x03020302));
+    const struct nib_block_q8_K *y[4];
+    __m256 acc[2][4][8]; /* [half][token][lane]: rows 8 * half + lane r */
+    for (int t = 0; t < NT; t++) {
+        y[t] = (const struct nib_block_q8_K *)((const char *)vy + (size_t)t * y_row_bytes);
+        for (int c = 0; c < 8; c++) acc[0][t][c] = acc[1][t][c] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++)
+        for (int half = 0; half < 2; half++) {
+            __m256i pair[8], scv[16];
+            for (int k = 0; k < 8; k++) {
+                pair[k] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x[b].sc[k][8 * half])));
+                scv[2 * k] = _mm256_shuffle_epi8(pair[k], dup_lo);
+                scv[2 * k + 1] = _mm256_shuffle_epi8(pair[k], dup_hi);
+            }
+            const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x[b].d + 8 * half)));
+            for (int c = 0; c < 8; c++) {
+                if (!half) prefetch_stream((const char *)(x + b) + c * (sizeof x[b] / 8), sizeof x[b] / 8);
+                __m256i sumi[4];
+                for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
+                for (int h = 0; h < 2; h++) {
+                    __m256i v[4];
+                    q6_K_half_quants(x[b].q[h][c][0] + 32 * half, v);
+                    for (int j = 0; j < 4; j++)
+                        for (int t = 0; t < NT; t++) {
+                            int32_t a;
+                            memcpy(&a, y[t][b].qs + 128 * h + 32 * j + 4 * c, sizeof a);
+                            sumi[t] = add_chunk_dot(sumi[t], v[j], _mm256_set1_epi32(a), scv[8 * h + 2 * j + c / 4]);
+                        }
+                }
+                for (int t = 0; t < NT; t++) {
+                    const uint32_t bs = (uint16_t)y[t][b].bsums[2 * c] | (uint32_t)(uint16_t)y[t][b].bsums[2 * c + 1] << 16;
+                    const __m256i corr = _mm256_madd_epi16(pair[c], _mm256_set1_epi32((int)bs));
+                    const __m256i s32 = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(corr, 5));
+                    acc[half][t][c] =
+                        _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(y[t][b].d), dx), _mm256_cvtepi32_ps(s32), acc[half][t][c]);
+                }
+            }
+        }
+    for (int half = 0; half < 2; half++)
+        for (int t = 0; t < NT; t++) _mm256_storeu_ps(out + (size_t)t * out_stride + 8 * half, hsum_f32x8_rows8(acc[half][t]));
+}
+#endif
+
 void NIB_X86_FN(nib_gemv16_q6_K_q8_K)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
                                       size_t y_row_bytes, const int32_t *ybase, int n_tok) {
     (void)ybase;
@@ -622,12 +691,5 @@ void NIB_X86_FN(nib_gemv16_q6_K_q8_K)(int64_t n, float *out, size_t out_stride, 
     default: break;
     }
 }
-
-void NIB_X86_FN(nib_dot4x2_q6_K_q8_K)(int64_t n, float *out, const void *vx, size_t x_row_bytes, const void *vy,
-                                      size_t y_row_bytes, int n_rows) {
-    const int64_t nb = n / NIB_QK_K;
-    KQ_BY_TOKENS(n_rows, q6_K_rows2, nb, vx, x_row_bytes, vy, y_row_bytes, out);
-}
-#endif
 
 KQ_ENTRIES(q6_K, q6_K_rows)
