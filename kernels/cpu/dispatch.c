@@ -75,6 +75,7 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     k->quantize_act[NIB_TYPE_Q8_1] = nib_quantize_act_q8_1_##SFX; \
     k->quantize_act[NIB_TYPE_Q8_K] = nib_quantize_act_q8_K_##SFX; \
     /* 16-row units (repack.h): 16 rows a vector on AVX-512, two halves of 8 on AVX2 */ \
+    k->gemv16[NIB_TYPE_Q5_K] = nib_gemv16_q5_K_q8_K_##SFX; \
     k->gemv16[NIB_TYPE_Q6_K] = nib_gemv16_q6_K_q8_K_##SFX; \
     k->gemv16[NIB_TYPE_Q4_1] = nib_gemv16_q4_1_q8_1_##SFX; \
     k->gemv16[NIB_TYPE_Q5_0] = nib_gemv16_q5_0_q8_0_##SFX; \
@@ -88,7 +89,6 @@ static void override_avx512(struct nib_cpu_kernels *k) {
     k->gemm8[NIB_TYPE_Q8_0] = nib_gemm8_q8_0_q8_0_avx512;
     k->gemm16[NIB_TYPE_Q8_0] = nib_gemm16_q8_0_q8_0_avx512;
     k->gemv16[NIB_TYPE_Q8_0] = nib_gemv16_q8_0_q8_0_avx512;
-    k->gemv16[NIB_TYPE_Q5_K] = nib_gemv16_q5_K_q8_K_avx512;
     k->packed8_tokens[NIB_TYPE_Q4_0] = 8; /* packed_avx2.c's TILE in this build */
     k->packed16[NIB_TYPE_Q4_0] = nib_packed16_q4_0_q8_0_avx512;
     k->packed16[NIB_TYPE_Q4_K] = nib_packed16_q4_K_q8_K_avx512;

@@ -132,7 +132,7 @@ struct nib_cpu_kernels {
     nib_gemm8_fn        gemm8[NIB_TYPE_COUNT];        /* by weight type, NULL for most (AVX-512: Q8_0) */
     nib_gemm8_fn        gemm16[NIB_TYPE_COUNT];       /* 16-row gemm8, NULL for most (AVX-512: Q8_0) */
     /* By weight type, NULL for most (AVX-512: Q8_0, Q4_1, Q5_0, Q5_1, Q5_K,
-     * Q6_K; AVX2: Q4_1, Q5_0, Q5_1, Q6_K, two 8-row halves a unit): one-row
+     * Q6_K; AVX2 the same but Q8_0, two 8-row halves a unit): one-row
      * calls over a packed copy in 16-row units (repack.h),
      * which the model then makes for matrices of 16k rows; Q8_0's batches go
      * through gemm16 (and bf16_gemm) on the same copy, the others' through
