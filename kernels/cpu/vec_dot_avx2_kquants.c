@@ -481,10 +481,19 @@ static inline __attribute__((always_inline)) __m512i q5_K_fifth(__m512i qh, int 
     return bit < 4 ? _mm512_slli_epi16(qh, 4 - bit) : bit > 4 ? _mm512_srli_epi16(qh, bit - 4) : qh;
 }
 
-static void q5_K_unit_row(int64_t nb, float *out, const struct nib_block_q5_Kx16 *x, const struct nib_block_q8_K *y) {
+/* NT (<= 4) activation rows (y_row_bytes apart) against one unit, each
+ * dword's quants unpacked once for all of them. */
+static inline __attribute__((always_inline)) void q5_K_unit_rows(int64_t nb, float *out, size_t out_stride,
+                                                                 const struct nib_block_q5_Kx16 *x, const void *vy,
+                                                                 size_t y_row_bytes, const int NT) {
     const __m512i m0f = _mm512_set1_epi8(0x0F), m1f = _mm512_set1_epi8(0x1F);
-    __m512 acc[8], summs = _mm512_setzero_ps();
-    for (int c = 0; c < 8; c++) acc[c] = _mm512_setzero_ps();
+    const struct nib_block_q8_K *y[4];
+    __m512 acc[4][8], summs[4];
+    for (int t = 0; t < NT; t++) {
+        y[t] = (const struct nib_block_q8_K *)((const char *)vy + (size_t)t * y_row_bytes);
+        summs[t] = _mm512_setzero_ps();
+        for (int c = 0; c < 8; c++) acc[t][c] = _mm512_setzero_ps();
+    }
     for (int64_t b = 0; b < nb; b++) {
         /* prefetched an eighth at a time, below */
         __m512i scv[8];
@@ -492,34 +501,40 @@ static void q5_K_unit_row(int64_t nb, float *out, const struct nib_block_q5_Kx16
             const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x[b].sc[s]));
             scv[s] = _mm512_or_si512(v, _mm512_slli_epi32(v, 16));
         }
-        __m512i imin = _mm512_setzero_si512();
-        for (int p = 0; p < 4; p++) {
-            const int16_t *bs = y[b].bsums + 4 * p;
-            const uint32_t pair = (uint16_t)(bs[0] + bs[1]) | (uint32_t)(uint16_t)(bs[2] + bs[3]) << 16;
-            imin = _mm512_dpwssd_epi32(imin, _mm512_cvtepu8_epi16(load32(x[b].m[p])), _mm512_set1_epi32((int)pair));
+        const __m512 dmin = _mm512_cvtph_ps(load32(x[b].dmin)), dx = _mm512_cvtph_ps(load32(x[b].d));
+        __m512 d[4];
+        for (int t = 0; t < NT; t++) {
+            __m512i imin = _mm512_setzero_si512();
+            for (int p = 0; p < 4; p++) {
+                const int16_t *bs = y[t][b].bsums + 4 * p;
+                const uint32_t pair = (uint16_t)(bs[0] + bs[1]) | (uint32_t)(uint16_t)(bs[2] + bs[3]) << 16;
+                imin = _mm512_dpwssd_epi32(imin, _mm512_cvtepu8_epi16(load32(x[b].m[p])), _mm512_set1_epi32((int)pair));
+            }
+            summs[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(-y[t][b].d), dmin), _mm512_cvtepi32_ps(imin), summs[t]);
+            d[t] = _mm512_mul_ps(_mm512_set1_ps(y[t][b].d), dx);
         }
-        summs = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(-y[b].d), _mm512_cvtph_ps(load32(x[b].dmin))), _mm512_cvtepi32_ps(imin),
-                                summs);
-        const __m512 d = _mm512_mul_ps(_mm512_set1_ps(y[b].d), _mm512_cvtph_ps(load32(x[b].d)));
         for (int c = 0; c < 8; c++) {
             prefetch_stream((const char *)(x + b) + c * (sizeof x[b] / 8), sizeof x[b] / 8);
             const __m512i qh = _mm512_loadu_si512((const void *)x[b].qh[c]);
-            __m512i sumi = _mm512_setzero_si512();
+            __m512i sumi[4];
+            for (int t = 0; t < NT; t++) sumi[t] = _mm512_setzero_si512();
             for (int j = 0; j < 4; j++) {
                 const __m512i q = _mm512_loadu_si512((const void *)x[b].qs[j][c]);
                 const __m512i lo = _mm512_and_si512(_mm512_ternarylogic_epi32(q, q5_K_fifth(qh, 2 * j), m0f, 0xE4), m1f);
                 const __m512i hi = _mm512_and_si512(
                     _mm512_ternarylogic_epi32(_mm512_srli_epi16(q, 4), q5_K_fifth(qh, 2 * j + 1), m0f, 0xE4), m1f);
-                int32_t vlo, vhi;
-                memcpy(&vlo, y[b].qs + 64 * j + 4 * c, sizeof vlo);
-                memcpy(&vhi, y[b].qs + 64 * j + 32 + 4 * c, sizeof vhi);
-                sumi = _mm512_dpwssd_epi32(sumi, scv[2 * j], _mm512_maddubs_epi16(lo, _mm512_set1_epi32(vlo)));
-                sumi = _mm512_dpwssd_epi32(sumi, scv[2 * j + 1], _mm512_maddubs_epi16(hi, _mm512_set1_epi32(vhi)));
+                for (int t = 0; t < NT; t++) {
+                    int32_t vlo, vhi;
+                    memcpy(&vlo, y[t][b].qs + 64 * j + 4 * c, sizeof vlo);
+                    memcpy(&vhi, y[t][b].qs + 64 * j + 32 + 4 * c, sizeof vhi);
+                    sumi[t] = _mm512_dpwssd_epi32(sumi[t], scv[2 * j], _mm512_maddubs_epi16(lo, _mm512_set1_epi32(vlo)));
+                    sumi[t] = _mm512_dpwssd_epi32(sumi[t], scv[2 * j + 1], _mm512_maddubs_epi16(hi, _mm512_set1_epi32(vhi)));
+                }
             }
-            acc[c] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), acc[c]);
+            for (int t = 0; t < NT; t++) acc[t][c] = _mm512_fmadd_ps(d[t], _mm512_cvtepi32_ps(sumi[t]), acc[t][c]);
         }
     }
-    _mm512_storeu_ps(out, _mm512_add_ps(hsum_f32x8_rows16(acc), summs));
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + (size_t)t * out_stride, _mm512_add_ps(hsum_f32x8_rows16(acc[t]), summs[t]));
 }
 
 /* Q6_K over a packed 16-row unit (repack.h's nib_block_q6_Kx16), one
@@ -712,14 +727,22 @@ static void q5_K_unit_row(int64_t nb, float *out, const struct nib_block_q5_Kx16
         }
     for (int half = 0; half < 2; half++) _mm256_storeu_ps(out + 8 * half, _mm256_add_ps(hsum_f32x8_rows8(acc[half]), summs[half]));
 }
+
+/* One activation row at a time (the AVX2 build keeps no accumulators for more). */
+static inline void q5_K_unit_rows(int64_t nb, float *out, size_t out_stride, const struct nib_block_q5_Kx16 *x, const void *vy,
+                                  size_t y_row_bytes, const int NT) {
+    for (int t = 0; t < NT; t++)
+        q5_K_unit_row(nb, out + (size_t)t * out_stride, x, (const struct nib_block_q8_K *)((const char *)vy + (size_t)t * y_row_bytes));
+}
 #endif
 
 void NIB_X86_FN(nib_gemv16_q5_K_q8_K)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
                                       size_t y_row_bytes, const int32_t *ybase, int n_tok) {
     (void)ybase;
-    for (int t = 0; t < n_tok; t++)
-        q5_K_unit_row(n / NIB_QK_K, out + (size_t)t * out_stride, unit,
-                      (const struct nib_block_q8_K *)((const char *)y + (size_t)t * y_row_bytes));
+    for (int t = 0; t < n_tok; t += 4) {
+        const char *yt = (const char *)y + (size_t)t * y_row_bytes;
+        switch (n_tok - t < 4 ? n_tok - t : 4) { KQ_CASES_1_4(m, q5_K_unit_rows, n / NIB_QK_K, out + (size_t)t * out_stride, out_stride, unit, yt, y_row_bytes) }
+    }
 }
 
 void NIB_X86_FN(nib_gemv16_q6_K_q8_K)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
