@@ -165,15 +165,17 @@ static inline void nib_q4_K_scale_min(int j, const uint8_t *q, uint8_t *sc, uint
     }
 }
 
-/* Q3_K: the sixteen 6-bit scales (still biased by 32): low 4 bits are the
+/* Q3_K: the sixteen 6-bit scales (still biased by 32; one, or all): low 4 bits are the
  * nibbles of bytes 0..7 (low nibbles for scales 0..7, high for 8..15), high
  * 2 bits are bit pair j/4 of byte 8 + j%4. */
+static inline int8_t nib_q3_K_scale(const uint8_t *packed /* [12] */, int j) {
+    const int lo = (j < 8 ? packed[j] : packed[j - 8] >> 4) & 0xF;
+    const int hi = (packed[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
+    return (int8_t)(lo | (hi << 4));
+}
+
 static inline void nib_q3_K_unpack_scales(const uint8_t *packed /* [12] */, int8_t *scales /* [16] */) {
-    for (int j = 0; j < 16; j++) {
-        const int lo = (j < 8 ? packed[j] : packed[j - 8] >> 4) & 0xF;
-        const int hi = (packed[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
-        scales[j] = (int8_t)(lo | (hi << 4));
-    }
+    for (int j = 0; j < 16; j++) scales[j] = nib_q3_K_scale(packed, j);
 }
 
 /* ---- to_float: n elements (a multiple of the block size) to float ---- */

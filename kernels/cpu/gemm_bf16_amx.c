@@ -220,7 +220,7 @@ static inline __m512i q2_K_chunk(const struct nib_block_q2_K *x, int c8) {
     return to_bf16(v[0], v[1]);
 }
 
-static inline __m512i q3_K_chunk(const struct nib_block_q3_K *x, const int8_t scales[16], int c8) {
+static inline __m512i q3_K_chunk(const struct nib_block_q3_K *x, int c8) {
     const int h = c8 >> 2, s = c8 & 3;
     const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * h)), 2 * s),
                                         _mm256_set1_epi8(3));
@@ -230,7 +230,7 @@ static inline __m512i q3_K_chunk(const struct nib_block_q3_K *x, const int8_t sc
     __m512 v[2];
     for (int k = 0; k < 2; k++) {
         const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(k ? _mm256_extracti128_si256(q, 1) : _mm256_castsi256_si128(q)));
-        v[k] = _mm512_mul_ps(f, _mm512_set1_ps(d * (float)(scales[8 * h + 2 * s + k] - 32)));
+        v[k] = _mm512_mul_ps(f, _mm512_set1_ps(d * (float)(nib_q3_K_scale(x->scales, 8 * h + 2 * s + k) - 32)));
     }
     return to_bf16(v[0], v[1]);
 }
@@ -242,14 +242,8 @@ static void panel_low_k(int w_type, const void *w, size_t w_row_bytes, int64_t c
             __m512i v[16];
             for (int r = 0; r < 16; r++) {
                 const char *row = (const char *)w + (size_t)(16 * h + r) * w_row_bytes;
-                if (w_type == NIB_TYPE_Q2_K) {
-                    v[r] = q2_K_chunk((const struct nib_block_q2_K *)row + c / 8, (int)(c % 8));
-                } else {
-                    const struct nib_block_q3_K *x = (const struct nib_block_q3_K *)row + c / 8;
-                    int8_t scales[16];
-                    nib_q3_K_unpack_scales(x->scales, scales);
-                    v[r] = q3_K_chunk(x, scales, (int)(c % 8));
-                }
+                v[r] = w_type == NIB_TYPE_Q2_K ? q2_K_chunk((const struct nib_block_q2_K *)row + c / 8, (int)(c % 8))
+                                               : q3_K_chunk((const struct nib_block_q3_K *)row + c / 8, (int)(c % 8));
             }
             put_half(v, panel + ((size_t)(c - c0) * 2 + (size_t)h) * 512);
         }

@@ -590,8 +590,8 @@ static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, flo
         const __m512 dx = _mm512_cvtph_ps(load32(x[b].d));
         for (int c = 0; c < 8; c++) {
             prefetch_stream((const char *)(x + b) + c * (sizeof x[b] / 8), sizeof x[b] / 8);
-            __m512i sumi[4], sum2[4]; /* two chains (halves), added in int32: the same sums */
-            for (int t = 0; t < NT; t++) sumi[t] = sum2[t] = _mm512_setzero_si512();
+            __m512i sumi[4];
+            for (int t = 0; t < NT; t++) sumi[t] = _mm512_setzero_si512();
             for (int h = 0; h < 2; h++) {
                 __m512i v[4];
                 q6_K_unit_quants(x[b].q[h][c][0], v);
@@ -599,12 +599,10 @@ static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, flo
                     for (int t = 0; t < NT; t++) {
                         int32_t a;
                         memcpy(&a, y[t][b].qs + 128 * h + 32 * j + 4 * c, sizeof a);
-                        __m512i *s = h ? &sum2[t] : &sumi[t];
-                        *s = _mm512_dpwssd_epi32(*s, scv[8 * h + 2 * j + c / 4], _mm512_maddubs_epi16(v[j], _mm512_set1_epi32(a)));
+                        sumi[t] = _mm512_dpwssd_epi32(sumi[t], scv[8 * h + 2 * j + c / 4], _mm512_maddubs_epi16(v[j], _mm512_set1_epi32(a)));
                     }
             }
             for (int t = 0; t < NT; t++) {
-                sumi[t] = _mm512_add_epi32(sumi[t], sum2[t]);
                 const uint32_t bs = (uint16_t)y[t][b].bsums[2 * c] | (uint32_t)(uint16_t)y[t][b].bsums[2 * c + 1] << 16;
                 const __m512i corr = _mm512_madd_epi16(pair[c], _mm512_set1_epi32((int)bs));
                 const __m512i s32 = _mm512_sub_epi32(sumi[t], _mm512_slli_epi32(corr, 5));
@@ -736,28 +734,20 @@ static inline void q5_K_unit_rows(int64_t nb, float *out, size_t out_stride, con
 }
 #endif
 
-void NIB_X86_FN(nib_gemv16_q5_K_q8_K)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
-                                      size_t y_row_bytes, const int32_t *ybase, int n_tok) {
-    (void)ybase;
-    for (int t = 0; t < n_tok; t += 4) {
-        const char *yt = (const char *)y + (size_t)t * y_row_bytes;
-        switch (n_tok - t < 4 ? n_tok - t : 4) { KQ_CASES_1_4(m, q5_K_unit_rows, n / NIB_QK_K, out + (size_t)t * out_stride, out_stride, unit, yt, y_row_bytes) }
+/* gemv16 (dispatch.h) of a K-quant from its ROWS(nb, out, out_stride, unit,
+ * y, y_row_bytes, NT) kernel: 4 activation rows a call, then the rest. */
+#define KQ_GEMV16(T, ROWS)                                                                                          \
+    void NIB_X86_FN(nib_gemv16_##T##_q8_K)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y, \
+                                           size_t y_row_bytes, const int32_t *ybase, int n_tok) {                    \
+        (void)ybase;                                                                                                \
+        for (int t = 0; t < n_tok; t += 4) {                                                                        \
+            const char *yt = (const char *)y + (size_t)t * y_row_bytes;                                             \
+            switch (n_tok - t < 4 ? n_tok - t : 4) {                                                                \
+                KQ_CASES_1_4(m, ROWS, n / NIB_QK_K, out + (size_t)t * out_stride, out_stride, unit, yt, y_row_bytes) \
+            }                                                                                                       \
+        }                                                                                                           \
     }
-}
-
-void NIB_X86_FN(nib_gemv16_q6_K_q8_K)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
-                                      size_t y_row_bytes, const int32_t *ybase, int n_tok) {
-    (void)ybase;
-    const int64_t nb = n / NIB_QK_K;
-    int t = 0;
-    for (; t + 4 <= n_tok; t += 4)
-        q6_K_unit_rows(nb, out + (size_t)t * out_stride, out_stride, unit, (const char *)y + (size_t)t * y_row_bytes, y_row_bytes, 4);
-    switch (n_tok - t) {
-    case 3: q6_K_unit_rows(nb, out + (size_t)t * out_stride, out_stride, unit, (const char *)y + (size_t)t * y_row_bytes, y_row_bytes, 3); break;
-    case 2: q6_K_unit_rows(nb, out + (size_t)t * out_stride, out_stride, unit, (const char *)y + (size_t)t * y_row_bytes, y_row_bytes, 2); break;
-    case 1: q6_K_unit_rows(nb, out + (size_t)t * out_stride, out_stride, unit, (const char *)y + (size_t)t * y_row_bytes, y_row_bytes, 1); break;
-    default: break;
-    }
-}
+KQ_GEMV16(q5_K, q5_K_unit_rows)
+KQ_GEMV16(q6_K, q6_K_unit_rows)
 
 KQ_ENTRIES(q6_K, q6_K_rows)

@@ -34,18 +34,17 @@ void NIB_X86_PROTO(nib_packed16_q4_K_q8_K)(int64_t n, const void *pair, const vo
 void NIB_X86_PROTO(nib_dot4x4_q8_0_q8_0)(int64_t n, float *out, const void *x, size_t x_row_bytes, const void *y,
                                          size_t y_row_bytes, const float *dy);
 void NIB_X86_PROTO(nib_dot8_q8_0_q8_0)(int64_t n, float *out, const void *x, size_t x_row_bytes, const void *y);
-void NIB_X86_PROTO(nib_gemv16_q5_K_q8_K)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
-                                         size_t y_row_bytes, const int32_t *ybase, int n_tok);
-void NIB_X86_PROTO(nib_gemv16_q4_1_q8_1)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
-                                         size_t y_row_bytes, const int32_t *ybase, int n_tok);
-void NIB_X86_PROTO(nib_gemv16_q5_0_q8_0)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
-                                         size_t y_row_bytes, const int32_t *ybase, int n_tok);
-void NIB_X86_PROTO(nib_gemv16_q5_1_q8_1)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
-                                         size_t y_row_bytes, const int32_t *ybase, int n_tok);
-void NIB_X86_PROTO(nib_gemv16_q6_K_q8_K)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
-                                         size_t y_row_bytes, const int32_t *ybase, int n_tok);
-void NIB_X86_PROTO(nib_gemv16_q8_0_q8_0)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y,
-                                         size_t y_row_bytes, const int32_t *ybase, int n_tok);
+/* dispatch.h's nib_gemv16_fn, one per type with 16-row units */
+#define NIB_GEMV16_PROTO(name)                                                                                      \
+    void NIB_X86_PROTO(name)(int64_t n, float *out, size_t out_stride, const void *unit, const void *y, size_t y_row_bytes, \
+                             const int32_t *ybase, int n_tok)
+NIB_GEMV16_PROTO(nib_gemv16_q4_1_q8_1);
+NIB_GEMV16_PROTO(nib_gemv16_q5_0_q8_0);
+NIB_GEMV16_PROTO(nib_gemv16_q5_1_q8_1);
+NIB_GEMV16_PROTO(nib_gemv16_q5_K_q8_K);
+NIB_GEMV16_PROTO(nib_gemv16_q6_K_q8_K);
+NIB_GEMV16_PROTO(nib_gemv16_q8_0_q8_0);
+#undef NIB_GEMV16_PROTO
 void NIB_X86_PROTO(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
                                         int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
                                         void *scratch);
