@@ -98,13 +98,29 @@ bool bf16_applies(const nib_model *m, size_t longest) {
     return false;
 }
 
+/* Whether prompts of `longest` tokens take the amx variant's unit_gemm
+ * (Q4_1, Q5_0, Q5_1 matrices of 16k rows: kernels/cpu/units_gemm_amx.c),
+ * whose block order is not llama.cpp's. */
+bool unit_gemm_applies(const nib_model *m, size_t longest) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels();
+    if (longest < (size_t)k->unit_gemm_min_tokens) return false;
+    const nib_gguf *g = nib_model_gguf(m);
+    for (int64_t i = 0; i < nib_gguf_n_tensors(g); i++) {
+        const nib_gguf_tensor *t = nib_gguf_get_tensor(g, i);
+        if (k->unit_gemm[t->type] && t->n_dims >= 2 && t->ne[1] % 16 == 0 && std::strstr(t->name, "token_embd") == nullptr)
+            return true;
+    }
+    return false;
+}
+
 /* The x86 variants reproduce llama.cpp's AVX2 build bit for bit, except the
  * avx512 and amx variants' Q8_0 prompt GEMM (one integer sum per block, not
- * tinyBLAS's lanes): its models get the quantized-weights bound. */
-bool strict(const nib_model *m) {
+ * tinyBLAS's lanes) and the amx variant's unit_gemm: their models get the
+ * quantized-weights bound. */
+bool strict(const nib_model *m, size_t longest) {
     if (std::strcmp(nib_cpu_backend(), "avx2") == 0) return true;
     return (std::strcmp(nib_cpu_backend(), "avx512") == 0 || std::strcmp(nib_cpu_backend(), "amx") == 0) &&
-           !has_q8_0_gemm_weights(m);
+           !has_q8_0_gemm_weights(m) && !unit_gemm_applies(m, longest);
 }
 
 float tolerance(const std::string &path, float S, bool exact) {
@@ -146,7 +162,7 @@ void check_model(const std::string &golden_path, int n_threads, int kv_block, St
     ASSERT_EQ(nib_model_load(model.c_str(), nullptr, &m, &err), NIB_OK) << err.msg;
     size_t longest = 0;
     for (const Golden &g : cases) longest = std::max(longest, g.prompt.size());
-    const bool exact = strict(m) && !bf16_applies(m, longest);
+    const bool exact = strict(m, longest) && !bf16_applies(m, longest);
     const float tol = q8_kv ? std::max(5e-2f, 1e-2f * S) : tolerance(model, S, exact);
     const bool moe_approx = (q8_kv || !exact) && model.find("moe") != std::string::npos;
     for (const Golden &g : cases) {

@@ -37,6 +37,7 @@
 #include "ops_ref.h"
 #include "quant_blocks.h"
 #include "repack.h"
+#include "kernel_test_util.h"
 #include "test_util.h"
 #include "type_traits.h"
 
@@ -54,136 +55,6 @@
 #include <vector>
 
 namespace {
-
-const double kU = 0x1p-24;
-const uint8_t kGuard = 0xA5;
-const size_t kGuardBytes = 64;
-
-const struct nib_cpu_kernels *ref_table() { return nib_cpu_kernels_for(NIB_CPU_VARIANT_REF); }
-
-/* Weight types with a dot product, and where their fp16 scale fields sit
- * (sanitized after random bytes); min_field: the fp16 whose term is
- * subtracted/added separately (-1: none). */
-struct WeightType {
-    int type;
-    std::vector<size_t> fp16_fields;
-    long min_field;
-};
-
-const std::vector<WeightType> &weight_types() {
-    static const std::vector<WeightType> t = {
-        { NIB_TYPE_F32, {}, -1 },
-        { NIB_TYPE_F16, {}, -1 },
-        { NIB_TYPE_BF16, {}, -1 },
-        { NIB_TYPE_Q4_0, { offsetof(nib_block_q4_0, d) }, -1 },
-        { NIB_TYPE_Q4_1, { offsetof(nib_block_q4_1, d), offsetof(nib_block_q4_1, m) }, (long)offsetof(nib_block_q4_1, m) },
-        { NIB_TYPE_Q5_0, { offsetof(nib_block_q5_0, d) }, -1 },
-        { NIB_TYPE_Q5_1, { offsetof(nib_block_q5_1, d), offsetof(nib_block_q5_1, m) }, (long)offsetof(nib_block_q5_1, m) },
-        { NIB_TYPE_Q8_0, { offsetof(nib_block_q8_0, d) }, -1 },
-        { NIB_TYPE_Q2_K, { offsetof(nib_block_q2_K, d), offsetof(nib_block_q2_K, dmin) }, (long)offsetof(nib_block_q2_K, dmin) },
-        { NIB_TYPE_Q3_K, { offsetof(nib_block_q3_K, d) }, -1 },
-        { NIB_TYPE_Q4_K, { offsetof(nib_block_q4_K, d), offsetof(nib_block_q4_K, dmin) }, (long)offsetof(nib_block_q4_K, dmin) },
-        { NIB_TYPE_Q5_K, { offsetof(nib_block_q5_K, d), offsetof(nib_block_q5_K, dmin) }, (long)offsetof(nib_block_q5_K, dmin) },
-        { NIB_TYPE_Q6_K, { offsetof(nib_block_q6_K, d) }, -1 },
-    };
-    return t;
-}
-
-/* Row lengths: one block, a few, odd counts, past 4096. */
-std::vector<int64_t> row_lengths(int type) {
-    const int64_t bs = nib_type_block_size(type);
-    if (bs == 1) return { 1, 7, 31, 32, 33, 129, 4096 + 1, 4096 + 31 };
-    return { bs, 2 * bs, 7 * bs, 4096 + bs, 4096 + 3 * bs };
-}
-
-void put_fp16(uint8_t *p, float f) {
-    const uint16_t h = nib_fp32_to_fp16(f);
-    memcpy(p, &h, sizeof(h));
-}
-
-/* n_rows rows of n elements: floats for F32/F16, else random bytes with sane
- * fp16 scales (random sign, magnitude 2^-12..2^-4, sometimes zero). Every
- * bit pattern of the quants and packed scales occurs. */
-std::vector<uint8_t> random_weights(const WeightType &wt, int64_t n, int64_t n_rows, NibRng &rng) {
-    const size_t row = nib_type_row_bytes(wt.type, n);
-    std::vector<uint8_t> w(row * (size_t)n_rows);
-    if (wt.type == NIB_TYPE_F32 || wt.type == NIB_TYPE_F16 || wt.type == NIB_TYPE_BF16) {
-        std::vector<float> f((size_t)(n * n_rows));
-        for (auto &v : f) v = rng.uniform();
-        nib_type_traits(wt.type)->from_float(f.data(), w.data(), n * n_rows);
-        return w;
-    }
-    for (auto &b : w) b = (uint8_t)rng.next();
-    const size_t bb = nib_type_block_bytes(wt.type);
-    for (size_t off = 0; off < w.size(); off += bb) {
-        for (size_t field : wt.fp16_fields) {
-            const uint64_t r = rng.next();
-            const float mag = (r & 63) == 0 ? 0.0f : std::ldexp(1.0f + rng.uniform() * 0.5f, -4 - (int)(r >> 8) % 9);
-            put_fp16(&w[off + field], (r >> 7) & 1 ? -mag : mag);
-        }
-    }
-    return w;
-}
-
-/* Activation rows: uniform at scales 1e-3..1e2, some all-zero blocks, a
- * few outliers. */
-std::vector<float> random_acts(int64_t n, int64_t n_rows, NibRng &rng) {
-    std::vector<float> x((size_t)(n * n_rows));
-    for (int64_t r = 0; r < n_rows; r++) {
-        const float scale = std::pow(10.0f, (float)(r % 6) - 3.0f);
-        for (int64_t i = 0; i < n; i++) x[(size_t)(r * n + i)] = rng.uniform() * scale;
-        if (n >= 64 && r % 3 == 1) std::fill_n(&x[(size_t)(r * n + 32)], 32, 0.0f);
-        if (r % 4 == 2) x[(size_t)(r * n + (int64_t)(rng.next() % (uint64_t)n))] = 50.0f * scale;
-    }
-    return x;
-}
-
-std::vector<float> to_float(int type, const void *row, int64_t n) {
-    std::vector<float> f((size_t)n);
-    EXPECT_EQ(nib_dequantize(type, row, f.data(), n, nullptr), NIB_OK);
-    return f;
-}
-
-/* S: sum of |scale part| * |a| + |min part| * |a| over the row. */
-double abs_term_sum(const WeightType &wt, const uint8_t *w, int64_t n, const float *a) {
-    const std::vector<float> full = to_float(wt.type, w, n);
-    std::vector<float> scaled = full;
-    if (wt.min_field >= 0) {
-        std::vector<uint8_t> nomin(w, w + nib_type_row_bytes(wt.type, n));
-        const size_t bb = nib_type_block_bytes(wt.type);
-        for (size_t off = 0; off < nomin.size(); off += bb) put_fp16(&nomin[off + (size_t)wt.min_field], 0.0f);
-        scaled = to_float(wt.type, nomin.data(), n);
-    }
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const double minpart = (double)scaled[(size_t)i] - (double)full[(size_t)i];
-        s += (std::fabs((double)scaled[(size_t)i]) + std::fabs(minpart)) * std::fabs((double)a[i]);
-    }
-    return s;
-}
-
-int64_t chain_length(int type, int64_t n) {
-    const int64_t bs = nib_type_block_size(type);
-    return bs == 1 ? (n + 7) / 8 + 3 : n / bs; /* floats: tinyBLAS's order, one 8-lane accumulator */
-}
-
-double dot_bound(int type, int64_t n, double S) { return 2.0 * (double)(chain_length(type, n) + 12) * kU * S * 1.001; }
-
-bool guards_intact(const uint8_t *p, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != kGuard) return false;
-    return true;
-}
-
-/* Quantizes rows with a table's quantize_act; each row followed by guards. */
-std::vector<uint8_t> quantize_with(const struct nib_cpu_kernels *k, int type, const float *x, int64_t n, int64_t n_rows,
-                                   size_t *stride) {
-    const size_t row = nib_type_row_bytes(type, n);
-    *stride = row + kGuardBytes;
-    std::vector<uint8_t> out(*stride * (size_t)n_rows, kGuard);
-    for (int64_t r = 0; r < n_rows; r++) k->quantize_act[type](x + r * n, out.data() + (size_t)r * *stride, n);
-    return out;
-}
 
 class KernelVariant : public ::testing::TestWithParam<int> {
 protected:
@@ -305,13 +176,6 @@ TEST_P(KernelVariant, VecDotWithinBound) {
         }
         printf("[          ] %-5s %s: worst |diff| = %.3g u S\n", k->name, nib_type_name(wt.type), worst);
     }
-}
-
-/* A plain matmul over a table: y[t][o] = vec_dot(row o, token t). */
-static void loop_matmul(const struct nib_cpu_kernels *k, int type, const uint8_t *w, size_t wrow, int64_t n, int64_t n_out,
-                        const uint8_t *xq, size_t xrow, int64_t n_tok, float *y) {
-    for (int64_t o = 0; o < n_out; o++)
-        for (int64_t t = 0; t < n_tok; t++) k->vec_dot[type](n, &y[t * n_out + o], w + (size_t)o * wrow, xq + (size_t)t * xrow);
 }
 
 TEST_P(KernelVariant, MatmulMatchesReference) {
@@ -534,67 +398,6 @@ TEST(KernelGemm16, SameBitsAsGemm8) {
         }
 }
 
-/* A matrix packed in 16-row units (repack.h: Q8_0, Q5_K, Q6_K in variants
- * with gemv16) gives under nib_op_matmul the bits it gives over the rows:
- * one-row calls (gemv16 against vec_dot / dot8), batches (Q8_0: gemm16
- * from the units and the amx variant's tiles; the others: gemv16 against
- * dot4; the bf16 GEMM from 96 rows for Q8_0 and Q6_K), row-wise batches;
- * guards after the copy and after y. Q8_0's copy is also read back value by
- * value (the K types' values show in the bits with 12 token counts). */
-TEST(KernelPackedUnits, SameBitsAsRows) {
-    const struct nib_cpu_kernels *k = nib_cpu_kernels();
-    NibRng rng(0x8016);
-    for (const WeightType &wt : weight_types()) {
-        const int type = wt.type;
-        if (!k->gemv16[type]) continue;
-        const int64_t bs = nib_type_block_size(type);
-        EXPECT_FALSE(nib_op_packs(type, 24));
-        EXPECT_EQ(nib_repack_size(type, 2 * bs, 24), 0u);
-        for (int64_t n : { bs, 3 * bs, 4096 + bs })
-            for (int64_t n_out : { 16, 48, 64 }) { /* 64: the bf16 GEMM's 32-row panels */
-                ASSERT_TRUE(nib_op_packs(type, n_out));
-                const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
-                const size_t wrow = nib_type_row_bytes(type, n), ps = nib_repack_size(type, n, n_out);
-                if (type != NIB_TYPE_Q5_K) { /* Q5_K's scales are unpacked */
-                    ASSERT_EQ(ps, wrow * (size_t)n_out);
-                }
-                std::vector<uint8_t> packed(ps + 64, kGuard);
-                nib_repack_groups(type, w.data(), wrow, n, 0, n_out / 8, 0, packed.data());
-                EXPECT_TRUE(guards_intact(packed.data() + ps, 64));
-                const int64_t nb = n / bs;
-                for (int64_t o = 0; type == NIB_TYPE_Q8_0 && o < n_out; o++)
-                    for (int64_t b = 0; b < nb; b++) {
-                        const nib_block_q8_0 *x = (const nib_block_q8_0 *)(w.data() + (size_t)o * wrow) + b;
-                        const nib_block_q8_0x16 *u = (const nib_block_q8_0x16 *)packed.data() + (size_t)(o / 16 * nb + b);
-                        ASSERT_EQ(u->d[o % 16], x->d);
-                        for (int i = 0; i < 32; i++)
-                            ASSERT_EQ((int8_t)(u->qs[64 * (i / 4) + 4 * (o % 16) + i % 4] ^ 0x80), x->qs[i]) << "row " << o << " quant " << i;
-                    }
-                const int pt = nib_type_traits(type)->vec_dot_type;
-                for (int64_t n_tok : { 1, 2, 3, 7, 8, 9, 10, 16, 17, 40, 96, 113 }) {
-                    const std::vector<float> x = random_acts(n, n_tok, rng);
-                    size_t xrow = 0;
-                    const std::vector<uint8_t> xq = quantize_with(ref_table(), pt, x.data(), n, n_tok, &xrow);
-                    const size_t ny = (size_t)(n_out * n_tok);
-                    for (int flags : { 0, (int)NIB_MATMUL_ROWWISE, (int)NIB_MATMUL_INT_GEMM }) {
-                        /* a bf16 GEMM only from the copy (Q5_K): KernelBf16 checks it */
-                        if (!flags && k->bf16_gemm && n_tok >= k->bf16_min_tokens && n_out % 32 == 0 && k->bf16_gemm(type, true) &&
-                            !k->bf16_gemm(type, false))
-                            continue;
-                        std::vector<float> rows(ny), pk(ny + 16);
-                        memset(pk.data(), kGuard, pk.size() * sizeof(float));
-                        nib_op_matmul(type, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, n_tok, rows.data(), flags, 2);
-                        nib_op_matmul(type, w.data(), wrow, packed.data(), n, n_out, xq.data(), xrow, n_tok, pk.data(), flags, 2);
-                        EXPECT_EQ(memcmp(rows.data(), pk.data(), ny * sizeof(float)), 0) << nib_type_name(type) << " n=" << n
-                                                                                           << " out=" << n_out << " tok=" << n_tok
-                                                                                           << " flags=" << flags;
-                        EXPECT_TRUE(guards_intact((const uint8_t *)(pk.data() + ny), 16 * sizeof(float)));
-                    }
-                }
-            }
-    }
-}
-
 /* Decode: a one-token matmul of every type llama.cpp does not repack gives
  * each row's vec_dot bits whichever kernel the variant picks (dot8, and
  * gemv16 over a packed copy, for Q8_0; gemv16 for Q5_K and Q6_K), and so does a
@@ -623,7 +426,9 @@ TEST(KernelDecode, OneTokenMatmulIsVecDot) {
                 std::vector<float> one((size_t)n_out), rw((size_t)(n_out * n_tok));
                 nib_op_matmul(wt.type, w.data(), wrow, packed.empty() ? nullptr : packed.data(), n, n_out, xq.data(), xrow, n_tok,
                               rw.data(), NIB_MATMUL_ROWWISE, 2);
-                if (!packed.empty()) { /* a plain batch reads the packed copy with the bits it gives over the rows */
+                /* a plain batch reads the packed copy with the bits it gives over the rows
+                 * (but unit_gemm's block order: KernelUnitGemm) */
+                if (!packed.empty() && !(k->unit_gemm[wt.type] && n_tok >= k->unit_gemm_min_tokens)) {
                     std::vector<float> rows((size_t)(n_out * n_tok)), pk((size_t)(n_out * n_tok));
                     nib_op_matmul(wt.type, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, n_tok, rows.data(), 0, 2);
                     nib_op_matmul(wt.type, w.data(), wrow, packed.data(), n, n_out, xq.data(), xrow, n_tok, pk.data(), 0, 2);

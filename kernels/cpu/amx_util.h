@@ -1,6 +1,6 @@
 /*
  * amx_util.h — Intel AMX tile configuration for the amx variant's kernels
- * (q8_0_gemm_amx.c, packed_amx.c), built with -mamx-tile -mamx-int8 and
+ * (q8_0_gemm_amx.c, packed_amx.c, units_gemm_amx.c), built with -mamx-tile -mamx-int8 and
  * AVX-512. Their layout: tiles 0-2 (A, B, C) for even blocks, 3-5 for odd;
  * A = m token rows x 32 activation bytes (one Q8_0 block), B = 8 rows of 16
  * dwords (16 weight rows x 4 consecutive weights: K = 32), C = m x 16 int32;
@@ -145,29 +145,32 @@ static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[
 #define NIB_AMX_LAG 4
 #endif
 #define NIB_AMX_BUFS 4 /* a power of two */
-#define NIB_AMX_STEP(S, TA, TB, TC, j, issue)                                                                          \
+#define NIB_AMX_STEP(S, TA, TB, TC, j, issue, A_BLOCK, FSTEP)                                                          \
     do {                                                                                                               \
         if ((j) >= 2 && (j) - 2 < nb) _tile_stored(TC, c[((j) - 2) & (NIB_AMX_BUFS - 1)], 64);                         \
         if (issue) {                                                                                                   \
             PREP((j) + 2);                                                                                             \
-            _tile_loadd(TA, a + (size_t)(j) * sizeof(struct nib_block_q8_0), (long)xq_row_bytes);                      \
+            _tile_loadd(TA, a + (size_t)(j) * (A_BLOCK), (long)xq_row_bytes);                                          \
             _tile_loadd(TB, WT(j)->qs, 64);                                                                            \
             _tile_zero(TC);                                                                                            \
             _tile_dpbssd(TC, TA, TB);                                                                                  \
         }                                                                                                              \
         if ((j) >= NIB_AMX_LAG && (j) - NIB_AMX_LAG < nb)                                                              \
-            nib_amx_block_step(acc, c[((j) - NIB_AMX_LAG) & (NIB_AMX_BUFS - 1)],                                       \
-                               _mm512_load_ps(WT((j) - NIB_AMX_LAG)->d), dyf + (j) - NIB_AMX_LAG, nb, NT);             \
+            FSTEP(c[((j) - NIB_AMX_LAG) & (NIB_AMX_BUFS - 1)], (j) - NIB_AMX_LAG);                                     \
     } while (0)
-#define NIB_AMX_STEP0(j, issue) NIB_AMX_STEP(0, 0, 1, 2, j, issue)
-#define NIB_AMX_STEP1(j, issue) NIB_AMX_STEP(1, 3, 4, 5, j, issue)
+
+/* The Q8_0 / Q4_0 float step of block jj (nib_amx_block_step): WT(jj)->d
+ * the 16 row scales; dyf token row 0's scales, rows nb apart. */
+#define NIB_AMX_FSTEP_Q8_0(isum, jj) nib_amx_block_step(acc, isum, _mm512_load_ps(WT(jj)->d), dyf + (jj), nb, NT)
 
 /* The blocks of one token tile (NT <= 16 rows) in block order, into acc,
  * then stored to y (rows y_stride apart). In scope: nb, a (token row 0's
- * quants of block 0; rows xq_row_bytes apart), dyf, NT; WT(j): block j in
- * B layout (->qs: 8 rows of 64 bytes; ->d: 16 float scales, 64-byte
- * aligned); PREP(j): makes it, or nothing. */
-#define NIB_AMX_TOKEN_TILE()                                                                                           \
+ * quants of block 0; rows xq_row_bytes apart, blocks A_BLOCK bytes), NT;
+ * WT(j): block j in B layout (->qs: 8 rows of 64 bytes); PREP(j): makes
+ * it, or nothing; FSTEP(isum, j): block j's float step into acc from its
+ * stored C tile. NIB_AMX_TOKEN_TILE(): Q8_0 activations, the Q8_0 step
+ * (dyf in scope; WT(j)->d 16 float scales, 64-byte aligned). */
+#define NIB_AMX_TOKEN_TILE_BY(A_BLOCK, FSTEP)                                                                          \
     do {                                                                                                               \
         _Alignas(64) int32_t c[NIB_AMX_BUFS][16 * 16];                                                                 \
         __m512 acc[16];                                                                                                \
@@ -176,15 +179,16 @@ static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[
         PREP(1);                                                                                                       \
         int64_t j = 0;                                                                                                 \
         for (; j + 2 <= nb; j += 2) {                                                                                  \
-            NIB_AMX_STEP0(j, 1);                                                                                       \
-            NIB_AMX_STEP1(j + 1, 1);                                                                                   \
+            NIB_AMX_STEP(0, 0, 1, 2, j, 1, A_BLOCK, FSTEP);                                                            \
+            NIB_AMX_STEP(1, 3, 4, 5, j + 1, 1, A_BLOCK, FSTEP);                                                        \
         }                                                                                                              \
         for (; j < nb + NIB_AMX_LAG; j += 2) { /* the last block if nb is odd, then the drain */                       \
-            NIB_AMX_STEP0(j, j < nb);                                                                                  \
-            NIB_AMX_STEP1(j + 1, 0);                                                                                   \
+            NIB_AMX_STEP(0, 0, 1, 2, j, j < nb, A_BLOCK, FSTEP);                                                       \
+            NIB_AMX_STEP(1, 3, 4, 5, j + 1, 0, A_BLOCK, FSTEP);                                                        \
         }                                                                                                              \
         for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);                               \
     } while (0)
+#define NIB_AMX_TOKEN_TILE() NIB_AMX_TOKEN_TILE_BY(sizeof(struct nib_block_q8_0), NIB_AMX_FSTEP_Q8_0)
 
 /* CALL(NT, ...) for NT = m (1..16), a compile-time count. */
 #define NIB_AMX_BY_TOKENS(m, CALL, ...)                                                                                \

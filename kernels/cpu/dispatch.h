@@ -93,6 +93,15 @@ typedef void (*nib_gemm8_fn)(int64_t n, const void *w, size_t w_row_bytes, const
  * row's bits equal gemm8's); scratch NIB_GEMM16_SCRATCH(n) bytes. */
 #define NIB_GEMM16_SCRATCH(n) ((size_t)((n) / 32) * 576)
 
+/* A batch of n_tok activation rows (xq_row_bytes apart) against one 16-row
+ * unit of a packed copy (repack.h) in block order (one exact integer sum
+ * per block, token and row, then fma steps: units_gemm_amx.c; not vec_dot's
+ * bits, so never for NIB_MATMUL_ROWWISE): y[t * y_stride + r]. dyf, syf:
+ * each activation block's d (and Q8_1's s; else NULL) as floats,
+ * [n_tok][n/32]. */
+typedef void (*nib_unit_gemm_fn)(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok,
+                                 const float *dyf, const float *syf, float *y, size_t y_stride);
+
 /* gemm_tile_rows weight rows (w_row_bytes apart) against 4 activation rows
  * (x_row_bytes apart): out[4 * r + t] equals gemm_dot's result for that
  * pair, bit for bit; n % 8 == 0. */
@@ -135,9 +144,15 @@ struct nib_cpu_kernels {
      * Q6_K; AVX2 the same but Q8_0, two 8-row halves a unit): one-row
      * calls over a packed copy in 16-row units (repack.h),
      * which the model then makes for matrices of 16k rows; Q8_0's batches go
-     * through gemm16 (and bf16_gemm) on the same copy, the others' through
-     * gemv16 too (Q6_K's prompts: bf16_gemm from the copy). */
+     * through gemm16 (and bf16_gemm) on the same copy, amx's Q4_1/Q5_0/Q5_1
+     * batches through unit_gemm, the others' through gemv16 too (Q6_K's
+     * prompts: bf16_gemm from the copy). */
     nib_gemv16_fn       gemv16[NIB_TYPE_COUNT];
+    /* amx (NULL elsewhere and for most types: Q4_1, Q5_0, Q5_1): batches of
+     * unit_gemm_min_tokens+ rows over a packed copy in 16-row units, in
+     * block order (not row-wise) */
+    nib_unit_gemm_fn    unit_gemm[NIB_TYPE_COUNT];
+    int                 unit_gemm_min_tokens;
     /* amx with AMX-BF16 (NULL elsewhere): whether prompt batches of a weight
      * type (with a packed copy or not) go through gemm_bf16_amx.h (not
      * llama.cpp's bits; never row-wise) */
@@ -184,6 +199,14 @@ void nib_swiglu_ref(const float *g, const float *u, int64_t n, float *y);
  * NIB_HAVE_AMX): the amx variant's gemm16 for Q8_0 and packed16 for Q4_0 and Q4_K. */
 void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes, int n_tok,
                               const int32_t *ybase, const float *dyf, float *y, size_t y_stride, void *scratch);
+/* units_gemm_amx.c (NIB_HAVE_AMX): the amx variant's unit_gemm. */
+#define NIB_AMX_MIN_UNIT_GEMM 3 /* the fewest token rows of a batch it takes (fewer: gemv16; 2 rows tie) */
+void nib_unit_gemm_q4_1_q8_1_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
+                                 const float *syf, float *y, size_t y_stride);
+void nib_unit_gemm_q5_0_q8_0_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
+                                 const float *syf, float *y, size_t y_stride);
+void nib_unit_gemm_q5_1_q8_1_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
+                                 const float *syf, float *y, size_t y_stride);
 #define NIB_AMX_PACKED_TOKENS 64 /* the most token rows one call of the packed16s takes */
 void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                 size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);

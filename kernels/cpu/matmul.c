@@ -171,6 +171,45 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, int w_type, const void
     return ok;
 }
 
+/* unit_gemm over the 16-row units of a packed copy, GEMM8_TOKEN_CHUNK token
+ * rows a pass (their activations stay in L2 while the units stream), their
+ * block scales (Q8_1: and sums) converted once a pass. Returns false
+ * (nothing done) only when that scratch cannot be had. */
+static bool matmul_unit_gemm(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
+                             const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
+    const size_t unit_bytes = nib_repack_size(w_type, n_in, 16);
+    const int64_t nb = n_in / 32, chunk = n_tok < GEMM8_TOKEN_CHUNK ? n_tok : GEMM8_TOKEN_CHUNK;
+    const bool q8_1 = nib_type_traits(w_type)->vec_dot_type == NIB_TYPE_Q8_1;
+    float *dyf = malloc(sizeof(float) * (size_t)(nb * chunk)), *syf = q8_1 ? malloc(sizeof(float) * (size_t)(nb * chunk)) : NULL;
+    const bool ok = dyf && (syf || !q8_1);
+    for (int64_t t0 = 0; ok && t0 < n_tok; t0 += GEMM8_TOKEN_CHUNK) {
+        const int64_t t1 = t0 + GEMM8_TOKEN_CHUNK < n_tok ? t0 + GEMM8_TOKEN_CHUNK : n_tok;
+#pragma omp parallel num_threads(nt)
+        {
+#pragma omp for schedule(static)
+            for (int64_t t = t0; t < t1; t++) {
+                const char *row = (const char *)xq + (size_t)t * xq_row_bytes;
+                float *d = dyf + (t - t0) * nb, *s = q8_1 ? syf + (t - t0) * nb : NULL;
+                for (int64_t b = 0; b < nb; b++) {
+                    if (q8_1) {
+                        d[b] = nib_fp16_to_fp32(((const struct nib_block_q8_1 *)row)[b].d);
+                        s[b] = nib_fp16_to_fp32(((const struct nib_block_q8_1 *)row)[b].s);
+                    } else {
+                        d[b] = nib_fp16_to_fp32(((const struct nib_block_q8_0 *)row)[b].d);
+                    }
+                }
+            }
+#pragma omp for schedule(dynamic, 2) /* a thread the host slows does less */
+            for (int64_t u = 0; u < n_out / 16; u++)
+                k->unit_gemm[w_type](n_in, (const char *)packed + (size_t)u * unit_bytes, (const char *)xq + (size_t)t0 * xq_row_bytes,
+                                     xq_row_bytes, (int)(t1 - t0), dyf, syf, y + t0 * n_out + 16 * u, (size_t)n_out);
+        }
+    }
+    free(dyf);
+    free(syf);
+    return ok;
+}
+
 #ifdef NIB_HAVE_AMX
 /* gemm_bf16_amx.h's protocol: the activation tiles, then panels of 32 rows
  * split over the threads, each dequantized into the thread's buffer.
@@ -253,7 +292,7 @@ static bool matmul_dot4(const struct nib_cpu_kernels *k, int w_type, const void 
 }
 
 /* The ways through nib_op_matmul, in the order it tries them. */
-enum matmul_path { PATH_BF16, PATH_PACKED, PATH_GEMV16, PATH_ROWS8, PATH_GEMM8, PATH_GEMM_TILE, PATH_DOT4, PATH_DOT8, PATH_DOT };
+enum matmul_path { PATH_BF16, PATH_UNIT_GEMM, PATH_PACKED, PATH_GEMV16, PATH_ROWS8, PATH_GEMM8, PATH_GEMM_TILE, PATH_DOT4, PATH_DOT8, PATH_DOT };
 
 /* The path a matrix takes (skip: 1 << a path whose scratch could not be had)
  * and, for PATH_DOT, its dot kernel. */
@@ -263,6 +302,8 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
     *dot = k->vec_dot[w_type];
     const bool bf16 = k->bf16_gemm && !rowwise && !(flags & NIB_MATMUL_INT_GEMM) && n_tok >= k->bf16_min_tokens;
     if (!(skip & 1u << PATH_BF16) && bf16 && n_out % 32 == 0 && k->bf16_gemm(w_type, packed != NULL)) return PATH_BF16;
+    if (!(skip & 1u << PATH_UNIT_GEMM) && packed && batch && k->unit_gemm[w_type] && n_tok >= k->unit_gemm_min_tokens && in_units(k, w_type, n_out))
+        return PATH_UNIT_GEMM;
     if (!(skip & 1u << PATH_PACKED) && packed && k->packed8[w_type] && n_out % 8 == 0) return PATH_PACKED;
     /* a packed copy in 16-row units: one-row calls by gemv16, and batches too
      * where vec_dot is also llama.cpp's batch order (Q5_K, Q6_K; Q8_0's batches go
@@ -325,6 +366,7 @@ void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *pa
 #else
         case PATH_BF16: done = false; break;
 #endif
+        case PATH_UNIT_GEMM: done = matmul_unit_gemm(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_PACKED: done = matmul_packed(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, n_gemm, nt); break;
         case PATH_GEMV16: done = matmul_gemv16(k, w_type, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_GEMM8: {
