@@ -201,8 +201,9 @@ static bool matmul_unit_gemm(const struct nib_cpu_kernels *k, int w_type, const 
             }
 #pragma omp for schedule(dynamic, 2) /* a thread the host slows does less */
             for (int64_t u = 0; u < n_out / 16; u++)
-                k->unit_gemm[w_type](n_in, (const char *)packed + (size_t)u * unit_bytes, (const char *)xq + (size_t)t0 * xq_row_bytes,
-                                     xq_row_bytes, (int)(t1 - t0), dyf, syf, y + t0 * n_out + 16 * u, (size_t)n_out);
+                k->unit_gemm[w_type](n_in, (const char *)packed + (size_t)u * unit_bytes,
+                                     (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, (int)(t1 - t0), dyf, syf,
+                                     y + t0 * n_out + 16 * u, (size_t)n_out);
         }
     }
     free(dyf);
@@ -292,7 +293,9 @@ static bool matmul_dot4(const struct nib_cpu_kernels *k, int w_type, const void 
 }
 
 /* The ways through nib_op_matmul, in the order it tries them. */
-enum matmul_path { PATH_BF16, PATH_UNIT_GEMM, PATH_PACKED, PATH_GEMV16, PATH_ROWS8, PATH_GEMM8, PATH_GEMM_TILE, PATH_DOT4, PATH_DOT8, PATH_DOT };
+enum matmul_path {
+    PATH_BF16, PATH_UNIT_GEMM, PATH_PACKED, PATH_GEMV16, PATH_ROWS8, PATH_GEMM8, PATH_GEMM_TILE, PATH_DOT4, PATH_DOT8, PATH_DOT
+};
 
 /* The path a matrix takes (skip: 1 << a path whose scratch could not be had)
  * and, for PATH_DOT, its dot kernel. */
@@ -302,7 +305,9 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
     *dot = k->vec_dot[w_type];
     const bool bf16 = k->bf16_gemm && !rowwise && !(flags & NIB_MATMUL_INT_GEMM) && n_tok >= k->bf16_min_tokens;
     if (!(skip & 1u << PATH_BF16) && bf16 && n_out % 32 == 0 && k->bf16_gemm(w_type, packed != NULL)) return PATH_BF16;
-    if (!(skip & 1u << PATH_UNIT_GEMM) && packed && batch && k->unit_gemm[w_type] && n_tok >= k->unit_gemm_min_tokens && in_units(k, w_type, n_out))
+    /* amx: Q4_1/Q5_0/Q5_1 batches over the units, in block order */
+    if (!(skip & 1u << PATH_UNIT_GEMM) && packed && batch && k->unit_gemm[w_type] && n_tok >= k->unit_gemm_min_tokens &&
+        in_units(k, w_type, n_out))
         return PATH_UNIT_GEMM;
     if (!(skip & 1u << PATH_PACKED) && packed && k->packed8[w_type] && n_out % 8 == 0) return PATH_PACKED;
     /* a packed copy in 16-row units: one-row calls by gemv16, and batches too
