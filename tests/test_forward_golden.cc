@@ -99,15 +99,16 @@ bool bf16_applies(const nib_model *m, size_t longest) {
 }
 
 /* Whether prompts of `longest` tokens take the amx variant's unit_gemm
- * (Q4_1, Q5_0, Q5_1 matrices of 16k rows: kernels/cpu/units_gemm_amx.c),
+ * (Q4_1, Q5_0, Q5_1, Q5_K matrices of 16k rows: kernels/cpu/units_gemm_amx.c,
+ * packed_amx.c),
  * whose block order is not llama.cpp's. */
 bool unit_gemm_applies(const nib_model *m, size_t longest) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
-    if (longest < (size_t)k->unit_gemm_min_tokens) return false;
     const nib_gguf *g = nib_model_gguf(m);
     for (int64_t i = 0; i < nib_gguf_n_tensors(g); i++) {
         const nib_gguf_tensor *t = nib_gguf_get_tensor(g, i);
-        if (k->unit_gemm[t->type] && t->n_dims >= 2 && t->ne[1] % 16 == 0 && std::strstr(t->name, "token_embd") == nullptr)
+        if (k->unit_gemm[t->type] && longest >= (size_t)k->unit_gemm_min_tokens[t->type] && t->n_dims >= 2 &&
+            t->ne[1] % 16 == 0 && std::strstr(t->name, "token_embd") == nullptr)
             return true;
     }
     return false;

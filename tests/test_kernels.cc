@@ -428,7 +428,7 @@ TEST(KernelDecode, OneTokenMatmulIsVecDot) {
                               rw.data(), NIB_MATMUL_ROWWISE, 2);
                 /* a plain batch reads the packed copy with the bits it gives over the rows
                  * (but unit_gemm's block order: KernelUnitGemm) */
-                if (!packed.empty() && !(k->unit_gemm[wt.type] && n_tok >= k->unit_gemm_min_tokens)) {
+                if (!packed.empty() && !(k->unit_gemm[wt.type] && n_tok >= k->unit_gemm_min_tokens[wt.type])) {
                     std::vector<float> rows((size_t)(n_out * n_tok)), pk((size_t)(n_out * n_tok));
                     nib_op_matmul(wt.type, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, n_tok, rows.data(), 0, 2);
                     nib_op_matmul(wt.type, w.data(), wrow, packed.data(), n, n_out, xq.data(), xrow, n_tok, pk.data(), 0, 2);

@@ -68,7 +68,7 @@ TEST(KernelPackedUnits, SameBitsAsRows) {
                             !k->bf16_gemm(type, false))
                             continue;
                         /* unit_gemm's block order, only from the copy: KernelUnitGemm checks it */
-                        if (!(flags & NIB_MATMUL_ROWWISE) && k->unit_gemm[type] && n_tok >= k->unit_gemm_min_tokens) continue;
+                        if (!(flags & NIB_MATMUL_ROWWISE) && k->unit_gemm[type] && n_tok >= k->unit_gemm_min_tokens[type]) continue;
                         std::vector<float> rows(ny), pk(ny + 16);
                         memset(pk.data(), kGuard, pk.size() * sizeof(float));
                         nib_op_matmul(type, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, n_tok, rows.data(), flags, 2);
@@ -99,8 +99,43 @@ int legacy_quant(int type, const uint8_t *block, int i) {
     return type == NIB_TYPE_Q5_0 ? q - 16 : q;
 }
 
-/* units_gemm_amx.c's block order for one weight row and one activation row. */
+/* Q5_K in the order of Q4_K's repacked GEMM (packed_amx.c): per pair of
+ * sub-blocks isum = sc * dot + sc' * dot' and acc = fma(isum, d_w * d_y,
+ * acc); the mins' imin = m * (bsums of the sub-block) + m' * (...) and
+ * accm = fma(imin, dmin_w * d_y, accm); acc - accm. */
+float q5_K_gemm_order(const uint8_t *w, const uint8_t *x, int64_t n) {
+    float acc = 0.0f, accm = 0.0f;
+    for (int64_t b = 0; b < n / 256; b++) {
+        const nib_block_q5_K *blk = (const nib_block_q5_K *)w + b;
+        const nib_block_q8_K *a = (const nib_block_q8_K *)x + b;
+        const float dw = nib_fp16_to_fp32(blk->d), dmw = nib_fp16_to_fp32(blk->dmin);
+        for (int p = 0; p < 4; p++) {
+            int32_t isum = 0, imin = 0;
+            for (int h = 0; h < 2; h++) {
+                const int s = 2 * p + h;
+                uint8_t sc, m;
+                nib_q4_K_scale_min(s, blk->scales, &sc, &m);
+                int32_t dot = 0;
+                for (int i = 0; i < 32; i++) {
+                    const int k = 32 * s + i; /* value k: nibble of qs[32 (k / 64) + k % 32], fifth bit s of qh[k % 32] */
+                    const uint8_t byte = blk->qs[32 * (k / 64) + k % 32];
+                    const int q = (s & 1 ? byte >> 4 : byte & 15) | ((blk->qh[k % 32] >> s) & 1) << 4;
+                    dot += q * a->qs[k];
+                }
+                isum += sc * dot;
+                imin += m * (a->bsums[2 * s] + a->bsums[2 * s + 1]);
+            }
+            acc = std::fma((float)isum, dw * a->d, acc);
+            accm = std::fma((float)imin, dmw * a->d, accm);
+        }
+    }
+    return acc - accm;
+}
+
+/* units_gemm_amx.c's block order for one weight row and one activation row
+ * (Q5_K: q5_K_gemm_order). */
 float unit_gemm_order(int type, const uint8_t *w, const uint8_t *x, int64_t n) {
+    if (type == NIB_TYPE_Q5_K) return q5_K_gemm_order(w, x, n);
     const size_t wb = nib_type_block_bytes(type);
     const bool has_m = type != NIB_TYPE_Q5_0;
     float acc = 0.0f;
@@ -129,7 +164,7 @@ float unit_gemm_order(int type, const uint8_t *w, const uint8_t *x, int64_t n) {
 
 } // namespace
 
-/* The amx variant's unit_gemm (Q4_1, Q5_0, Q5_1 batches of
+/* The amx variant's unit_gemm (Q4_1, Q5_0, Q5_1, Q5_K batches of
  * unit_gemm_min_tokens+ rows over a packed copy): under nib_op_matmul every
  * (token, row) gets the bits of unit_gemm_order, at 1-3 threads and with
  * NIB_MATMUL_INT_GEMM too, across token tiles of 16, short last tiles and
@@ -143,13 +178,14 @@ TEST(KernelUnitGemm, BlockOrderBits) {
         const int type = wt.type;
         if (!k->unit_gemm[type]) continue;
         const int pt = nib_type_traits(type)->vec_dot_type;
-        for (int64_t n : { 32, 96, 4096 + 32 })
+        const int64_t bs = nib_type_block_size(type);
+        for (int64_t n : { bs, 3 * bs, 4096 + bs })
             for (int64_t n_out : { 16, 48 }) {
                 const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
                 const size_t wrow = nib_type_row_bytes(type, n), ps = nib_repack_size(type, n, n_out);
                 std::vector<uint8_t> packed(ps + 64, kGuard);
                 nib_repack_groups(type, w.data(), wrow, n, 0, n_out / 8, 0, packed.data());
-                const int m = k->unit_gemm_min_tokens;
+                const int m = k->unit_gemm_min_tokens[type];
                 for (int64_t n_tok : { (int64_t)m, (int64_t)m + 1, (int64_t)16, (int64_t)17, (int64_t)31, (int64_t)113, (int64_t)300 }) {
                     const std::vector<float> x = random_acts(n, n_tok, rng);
                     size_t xrow = 0;
@@ -170,6 +206,9 @@ TEST(KernelUnitGemm, BlockOrderBits) {
                         }
                     for (int threads : { 1, 2, 3 })
                         for (int flags : { 0, (int)NIB_MATMUL_INT_GEMM }) {
+                            /* the bf16 GEMM from the copy (Q5_K, 96+ rows): KernelBf16 */
+                            if (!flags && k->bf16_gemm && n_tok >= k->bf16_min_tokens && n_out % 32 == 0 && k->bf16_gemm(type, true))
+                                continue;
                             std::vector<float> got(ny + 16);
                             memset(got.data(), kGuard, got.size() * sizeof(float));
                             nib_op_matmul(type, w.data(), wrow, packed.data(), n, n_out, xq.data(), xrow, n_tok, got.data(), flags,

@@ -173,21 +173,23 @@ static bool matmul_gemm8(const struct nib_cpu_kernels *k, int w_type, const void
 
 /* unit_gemm over the 16-row units of a packed copy, GEMM8_TOKEN_CHUNK token
  * rows a pass (their activations stay in L2 while the units stream), their
- * block scales (Q8_1: and sums) converted once a pass. Returns false
+ * Q8_0/Q8_1 block scales (Q8_1: and sums) converted once a pass. Returns false
  * (nothing done) only when that scratch cannot be had. */
 static bool matmul_unit_gemm(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
                              const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
     const size_t unit_bytes = nib_repack_size(w_type, n_in, 16);
     const int64_t nb = n_in / 32, chunk = n_tok < GEMM8_TOKEN_CHUNK ? n_tok : GEMM8_TOKEN_CHUNK;
-    const bool q8_1 = nib_type_traits(w_type)->vec_dot_type == NIB_TYPE_Q8_1;
-    float *dyf = malloc(sizeof(float) * (size_t)(nb * chunk)), *syf = q8_1 ? malloc(sizeof(float) * (size_t)(nb * chunk)) : NULL;
-    const bool ok = dyf && (syf || !q8_1);
+    const int act = nib_type_traits(w_type)->vec_dot_type;
+    const bool q8_1 = act == NIB_TYPE_Q8_1, scales = act != NIB_TYPE_Q8_K; /* Q8_K's d is a float already */
+    float *dyf = scales ? malloc(sizeof(float) * (size_t)(nb * chunk)) : NULL;
+    float *syf = q8_1 ? malloc(sizeof(float) * (size_t)(nb * chunk)) : NULL;
+    const bool ok = (dyf || !scales) && (syf || !q8_1);
     for (int64_t t0 = 0; ok && t0 < n_tok; t0 += GEMM8_TOKEN_CHUNK) {
         const int64_t t1 = t0 + GEMM8_TOKEN_CHUNK < n_tok ? t0 + GEMM8_TOKEN_CHUNK : n_tok;
 #pragma omp parallel num_threads(nt)
         {
 #pragma omp for schedule(static)
-            for (int64_t t = t0; t < t1; t++) {
+            for (int64_t t = t0; t < (scales ? t1 : t0); t++) {
                 const char *row = (const char *)xq + (size_t)t * xq_row_bytes;
                 float *d = dyf + (t - t0) * nb, *s = q8_1 ? syf + (t - t0) * nb : NULL;
                 for (int64_t b = 0; b < nb; b++) {
@@ -305,8 +307,8 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
     *dot = k->vec_dot[w_type];
     const bool bf16 = k->bf16_gemm && !rowwise && !(flags & NIB_MATMUL_INT_GEMM) && n_tok >= k->bf16_min_tokens;
     if (!(skip & 1u << PATH_BF16) && bf16 && n_out % 32 == 0 && k->bf16_gemm(w_type, packed != NULL)) return PATH_BF16;
-    /* amx: Q4_1/Q5_0/Q5_1 batches over the units, in block order */
-    if (!(skip & 1u << PATH_UNIT_GEMM) && packed && batch && k->unit_gemm[w_type] && n_tok >= k->unit_gemm_min_tokens &&
+    /* amx: Q4_1/Q5_0/Q5_1/Q5_K batches over the units, in block order */
+    if (!(skip & 1u << PATH_UNIT_GEMM) && packed && batch && k->unit_gemm[w_type] && n_tok >= k->unit_gemm_min_tokens[w_type] &&
         in_units(k, w_type, n_out))
         return PATH_UNIT_GEMM;
     if (!(skip & 1u << PATH_PACKED) && packed && k->packed8[w_type] && n_out % 8 == 0) return PATH_PACKED;

@@ -2,7 +2,7 @@
  * packed_amx.c — the amx variant's Q4_0 and Q4_K packed16 (dispatch.h's
  * nib_packed16_fn): a pair of 8-row groups in repack.h's paired layout
  * against up to NIB_AMX_PACKED_TOKENS activation rows, on Intel AMX tiles
- * (Q4_K: below).
+ * (Q4_K: below); and Q5_K's unit_gemm, on Q4_K's tile kernel.
  * Built with AVX-512 F/BW/VL/VNNI and AMX-TILE/AMX-INT8; called only where
  * cpu_features.c found AMX and Linux granted the tile state.
  *
@@ -108,8 +108,14 @@ void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, siz
  * accm = fma((float)imin, dmin_w * d_y, accm); y = acc - accm. Each
  * sub-block's dot is one TDPBSSD (the weights 0..15 unpacked into B's
  * layout as for Q4_0, K = 32); the two accumulations are independent chains,
- * so accm runs first, parked in y, and acc after it, NT registers each. */
-#define KSUB(g) ((const struct nib_block_q4_Kx16 *)w + (g) / 8)
+ * so accm runs first, parked in y, and acc after it, NT registers each.
+ * Q5_K's units (struct nib_block_q5_Kx16, the amx variant's unit_gemm[Q5_K])
+ * the same way and in the same order: sub-block s's B row c is the low
+ * (s even) or high nibbles of qs[s / 2][c] with bit s of qh[c] as the fifth
+ * bit (0..31); d, dmin and sc sit where Q4_K's do, m[p] holds the pair's
+ * mins already interleaved. Not Q5_K's vec_dot bits (its lanes are summed
+ * in float): KernelUnitGemm checks them against a scalar loop. */
+#define KSUB(g) ((const char *)w + (size_t)((g) / 8) * ub)
 /* Sub-block g (of all the row's, 8 a super-block) on tile set S, in
  * NIB_AMX_STEP's pipeline: store g - 2's C tile (four buffers), unpack
  * g + 2, issue g; on even steps the pair g - 4, g - 3 (both stored). */
@@ -117,7 +123,7 @@ void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, siz
     do {                                                                                                           \
         if ((g) >= 2 && (g) - 2 < n_sub) _tile_stored(TC, c[((g) - 2) & 3], 64);                                  \
         if (issue) {                                                                                               \
-            if ((g) + 2 < n_sub) unpack_sub(KSUB((g) + 2), ((g) + 2) % 8, ring[((g) + 2) % RING]);                 \
+            if ((g) + 2 < n_sub) unpack_sub(type, KSUB((g) + 2), ((g) + 2) % 8, ring[((g) + 2) % RING]);           \
             _tile_loadd(TA, a + (size_t)((g) / 8) * sizeof(struct nib_block_q8_K) + 4 + 32 * ((g) % 8),            \
                         (long)xq_row_bytes);                                                                       \
             _tile_loadd(TB, ring[(g) % RING], 64);                                                                 \
@@ -128,24 +134,44 @@ void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, siz
                                             dy + ((g) - 4) / 8 * 16, NT);                                          \
     } while (0)
 
-static inline __attribute__((always_inline)) void unpack_sub(const struct nib_block_q4_Kx16 *wb, int s, int8_t out[8][64]) {
+/* Q4_Kx16 and Q5_Kx16 start alike: d[16], dmin[16], sc[8][16]. */
+_Static_assert(offsetof(struct nib_block_q5_Kx16, sc) == offsetof(struct nib_block_q4_Kx16, sc) &&
+                   offsetof(struct nib_block_q5_Kx16, dmin) == offsetof(struct nib_block_q4_Kx16, dmin),
+               "Q4_K and Q5_K units share their scales' place");
+
+/* Sub-block s of a unit into B's 8 rows; prefetches an eighth of a unit
+ * ahead each (the whole unit at s == 0 held Q5_K's 2-thread GMAC/s from
+ * memory at 6 / 8 / 12 rows to 109 / 134 / 178, against 127 / 145 / 186). */
+static inline __attribute__((always_inline)) void unpack_sub(int type, const char *wb, int s, int8_t out[8][64]) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    if (s == 0) prefetch_stream(wb, sizeof *wb);
-    for (int c = 0; c < 4; c++) {
-        const __m512i q = _mm512_loadu_si512((const void *)wb->qs[s][c]);
-        _mm512_store_si512((void *)out[2 * c], _mm512_and_si512(q, m4));
-        _mm512_store_si512((void *)out[2 * c + 1], _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
+    if (type == NIB_TYPE_Q4_K) {
+        const struct nib_block_q4_Kx16 *x = (const struct nib_block_q4_Kx16 *)wb;
+        prefetch_stream(wb + s * (sizeof *x / 8), sizeof *x / 8);
+        for (int c = 0; c < 4; c++) {
+            const __m512i q = _mm512_loadu_si512((const void *)x->qs[s][c]);
+            _mm512_store_si512((void *)out[2 * c], _mm512_and_si512(q, m4));
+            _mm512_store_si512((void *)out[2 * c + 1], _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
+        }
+        return;
+    }
+    const struct nib_block_q5_Kx16 *x = (const struct nib_block_q5_Kx16 *)wb;
+    prefetch_stream(wb + s * (sizeof *x / 8), sizeof *x / 8);
+    for (int c = 0; c < 8; c++) {
+        const __m512i q = _mm512_loadu_si512((const void *)x->qs[s / 2][c]), qh = _mm512_loadu_si512((const void *)x->qh[c]);
+        const __m512i nib = s & 1 ? _mm512_srli_epi16(q, 4) : q;
+        const __m512i h = s < 4 ? _mm512_slli_epi16(qh, 4 - s) : s > 4 ? _mm512_srli_epi16(qh, s - 4) : qh;
+        _mm512_store_si512((void *)out[c], _mm512_and_si512(_mm512_ternarylogic_epi32(m4, nib, h, 0xCA), _mm512_set1_epi8(0x1F)));
     }
 }
 
 /* The pair of sub-blocks s, s + 1 (s even) of super-block wb, from their
  * stored C tiles c0, c1; dy: the tile's token scales of the super-block. */
 static inline __attribute__((always_inline)) void q4_K_pair(__m512 acc[16], const int32_t *c0, const int32_t *c1,
-                                                            const struct nib_block_q4_Kx16 *wb, int s, const float *dy,
-                                                            const int NT) {
-    const __m512i sc0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)wb->sc[s]));
-    const __m512i sc1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)wb->sc[s + 1]));
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)wb->d));
+                                                            const char *wb, int s, const float *dy, const int NT) {
+    const struct nib_block_q4_Kx16 *x = (const struct nib_block_q4_Kx16 *)wb; /* d and sc: Q5_K's too */
+    const __m512i sc0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x->sc[s]));
+    const __m512i sc1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x->sc[s + 1]));
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->d));
     for (int t = 0; t < NT; t++) {
         const __m512i isum = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_load_si512((const void *)(c0 + 16 * t)), sc0),
                                               _mm512_mullo_epi32(_mm512_load_si512((const void *)(c1 + 16 * t)), sc1));
@@ -154,8 +180,9 @@ static inline __attribute__((always_inline)) void q4_K_pair(__m512 acc[16], cons
 }
 
 /* NT (<= 16) token rows: y = acc - accm (see above). */
-static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const struct nib_block_q4_Kx16 *w, const char *xq,
+static inline __attribute__((always_inline)) void q4_K_tile(int type, int64_t nb, const void *w, const char *xq,
                                                             size_t xq_row_bytes, float *y, size_t y_stride, const int NT) {
+    const size_t ub = type == NIB_TYPE_Q4_K ? sizeof(struct nib_block_q4_Kx16) : sizeof(struct nib_block_q5_Kx16);
     _Alignas(64) float dy[nb * 16];
     _Alignas(16) int32_t pairs[nb * 16 * 4]; /* [b][t][pair]: bsums 4p+0..1 | 4p+2..3 << 16, as 16-bit sums */
     for (int t = 0; t < NT; t++)
@@ -169,11 +196,18 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
     __m512 acc[16];
     for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) { /* the mins first */
-        const __m512 dmw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)w[b].dmin));
+        const char *wb = KSUB(8 * b);
+        const struct nib_block_q4_Kx16 *x = (const struct nib_block_q4_Kx16 *)wb;
+        const __m512 dmw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->dmin));
         for (int p = 0; p < 4; p++) {
-            const __m128i m0 = _mm_loadu_si128((const __m128i *)w[b].m[2 * p]), m1 = _mm_loadu_si128((const __m128i *)w[b].m[2 * p + 1]);
-            const __m512i mn2 = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(m0, m1)),
-                                                                              _mm_unpackhi_epi8(m0, m1), 1));
+            __m512i mn2; /* row r's mins of sub-blocks 2p, 2p + 1 as a pair of int16 */
+            if (type == NIB_TYPE_Q4_K) {
+                const __m128i m0 = _mm_loadu_si128((const __m128i *)x->m[2 * p]), m1 = _mm_loadu_si128((const __m128i *)x->m[2 * p + 1]);
+                mn2 = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(m0, m1)),
+                                                                   _mm_unpackhi_epi8(m0, m1), 1));
+            } else {
+                mn2 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)((const struct nib_block_q5_Kx16 *)wb)->m[p]));
+            }
             for (int t = 0; t < NT; t++) {
                 const __m512i imin = _mm512_dpwssd_epi32(_mm512_setzero_si512(), mn2, _mm512_set1_epi32(pairs[(b * 16 + t) * 4 + p]));
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(imin), _mm512_mul_ps(dmw, _mm512_set1_ps(dy[b * 16 + t])), acc[t]);
@@ -188,8 +222,8 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
     _Alignas(64) int8_t ring[RING][8][64];
     const char *a = xq;
     const int64_t n_sub = 8 * nb; /* even */
-    unpack_sub(KSUB(0), 0, ring[0]);
-    unpack_sub(KSUB(1), 1, ring[1]);
+    unpack_sub(type, KSUB(0), 0, ring[0]);
+    unpack_sub(type, KSUB(1), 1, ring[1]);
     int64_t g = 0;
     for (; g < n_sub; g += 2) {
         KSTEP(0, 0, 1, 2, g, 1);
@@ -204,21 +238,33 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
     }
 }
 
+/* The token rows in tiles of 16 (the last one shorter) on AMX. */
+static inline __attribute__((always_inline)) void k_tiles(int type, int64_t nb, const void *w, const void *xq,
+                                                          size_t xq_row_bytes, int n_tok, float *y, size_t y_stride) {
+    for (int t0 = 0; t0 < n_tok; t0 += 16) {
+        const int m = n_tok - t0 < 16 ? n_tok - t0 : 16;
+        nib_amx_configure(m);
+        const char *at = (const char *)xq + (size_t)t0 * xq_row_bytes;
+        float *yt = y + (size_t)t0 * y_stride;
+#define KTILE(NT, ...) q4_K_tile(type, nb, w, at, xq_row_bytes, yt, y_stride, NT)
+        NIB_AMX_BY_TOKENS(m, KTILE, 0)
+#undef KTILE
+    }
+}
+
 void nib_packed16_q4_K_q8_K_amx(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                 size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf) {
     const int64_t nb = n / NIB_QK_K;
     /* GEMM-order calls in whole tiles of 16 rows, a short tail of NIB_AMX_MIN_PACKED+ too */
     const int n_amx = !gemm ? 0 : n_tok % 16 >= NIB_AMX_MIN_PACKED ? n_tok : n_tok / 16 * 16;
-    for (int t0 = 0; t0 < n_amx; t0 += 16) {
-        const int m = n_amx - t0 < 16 ? n_amx - t0 : 16;
-        nib_amx_configure(m);
-        const char *at = (const char *)xq + (size_t)t0 * xq_row_bytes;
-        float *yt = y + (size_t)t0 * y_stride;
-#define KTILE(NT, ...) q4_K_tile(nb, pair, at, xq_row_bytes, yt, y_stride, NT)
-        NIB_AMX_BY_TOKENS(m, KTILE, 0)
-#undef KTILE
-    }
+    k_tiles(NIB_TYPE_Q4_K, nb, pair, xq, xq_row_bytes, n_amx, y, y_stride);
     for (int t = n_amx; t < n_tok; t += 4) /* the avx512 kernel takes 4 rows a call */
         nib_packed16_q4_K_q8_K_avx512(n, pair, (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes,
                                       n_tok - t < 4 ? n_tok - t : 4, y + (size_t)t * y_stride, y_stride, gemm, ycorr, dyf);
+}
+
+void nib_unit_gemm_q5_K_q8_K_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
+                                 const float *syf, float *y, size_t y_stride) {
+    (void)dyf, (void)syf; /* Q8_K's d is a float already; its bsums are read per tile */
+    k_tiles(NIB_TYPE_Q5_K, n / NIB_QK_K, unit, xq, xq_row_bytes, n_tok, y, y_stride);
 }
