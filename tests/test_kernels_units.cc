@@ -132,10 +132,35 @@ float q5_K_gemm_order(const uint8_t *w, const uint8_t *x, int64_t n) {
     return acc - accm;
 }
 
+/* Q6_K in q6_K_units_amx.c's order: per super-block isum = sum of sc[s] *
+ * dot_s over the 16 sub-blocks (int32), acc = fma(isum, d_w * d_y, acc). */
+float q6_K_unit_order(const uint8_t *w, const uint8_t *x, int64_t n) {
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / 256; b++) {
+        const nib_block_q6_K *blk = (const nib_block_q6_K *)w + b;
+        const nib_block_q8_K *a = (const nib_block_q8_K *)x + b;
+        int32_t isum = 0;
+        for (int s = 0; s < 16; s++) {
+            int32_t dot = 0;
+            for (int i = 0; i < 16; i++) {
+                /* value k = 128 h + 32 j + l: nibble of ql[64 h + l + 32 (j % 2)] (high for j >= 2), bits 2j of qh[32 h + l] */
+                const int k = 16 * s + i, h = k / 128, j = k % 128 / 32, l = k % 32;
+                const uint8_t lo = blk->ql[64 * h + l + 32 * (j % 2)];
+                const int q = ((j < 2 ? lo & 15 : lo >> 4) | ((blk->qh[32 * h + l] >> (2 * j)) & 3) << 4) - 32;
+                dot += q * a->qs[k];
+            }
+            isum += blk->scales[s] * dot;
+        }
+        acc = std::fma((float)isum, nib_fp16_to_fp32(blk->d) * a->d, acc);
+    }
+    return acc;
+}
+
 /* units_gemm_amx.c's block order for one weight row and one activation row
- * (Q5_K: q5_K_gemm_order). */
+ * (Q5_K: q5_K_gemm_order, Q6_K: q6_K_unit_order). */
 float unit_gemm_order(int type, const uint8_t *w, const uint8_t *x, int64_t n) {
     if (type == NIB_TYPE_Q5_K) return q5_K_gemm_order(w, x, n);
+    if (type == NIB_TYPE_Q6_K) return q6_K_unit_order(w, x, n);
     const size_t wb = nib_type_block_bytes(type);
     const bool has_m = type != NIB_TYPE_Q5_0;
     float acc = 0.0f;
@@ -164,7 +189,7 @@ float unit_gemm_order(int type, const uint8_t *w, const uint8_t *x, int64_t n) {
 
 } // namespace
 
-/* The amx variant's unit_gemm (Q4_1, Q5_0, Q5_1, Q5_K batches of
+/* The amx variant's unit_gemm (Q4_1, Q5_0, Q5_1, Q5_K, Q6_K batches of
  * unit_gemm_min_tokens+ rows over a packed copy): under nib_op_matmul every
  * (token, row) gets the bits of unit_gemm_order, at 1-3 threads and with
  * NIB_MATMUL_INT_GEMM too, across token tiles of 16, short last tiles and

@@ -1,6 +1,6 @@
 /*
  * amx_util.h — Intel AMX tile configuration for the amx variant's kernels
- * (q8_0_gemm_amx.c, packed_amx.c, units_gemm_amx.c), built with -mamx-tile -mamx-int8 and
+ * (q8_0_gemm_amx.c, packed_amx.c, units_gemm_amx.c, q6_K_units_amx.c), built with -mamx-tile -mamx-int8 and
  * AVX-512. Their layout: tiles 0-2 (A, B, C) for even blocks, 3-5 for odd;
  * A = m token rows x 32 activation bytes (one Q8_0 block), B = 8 rows of 16
  * dwords (16 weight rows x 4 consecutive weights: K = 32), C = m x 16 int32;
@@ -43,25 +43,30 @@ struct nib_amx_config {
  * packed_amx.c). */
 extern _Thread_local int nib_amx_rows_loaded;
 
-/* Loads the layout for m token rows unless this thread holds it already:
- * LDTILECFG, and STTILECFG too, wait for the tile unit to drain (checking
- * with STTILECFG per tile took 18% of the Q8_0 GEMM's time). */
-static inline void nib_amx_configure(int m) {
-    if (nib_amx_rows_loaded == m) return;
+/* Loads the layout for m token rows and K = k_bytes (32, or 16: A m x 16
+ * bytes, B 4 rows) unless this thread holds it already: LDTILECFG, and
+ * STTILECFG too, wait for the tile unit to drain (checking with STTILECFG
+ * per tile took 18% of the Q8_0 GEMM's time). nib_amx_rows_loaded: m for
+ * K = 32, NIB_AMX_K16_LAYOUT + m for K = 16. */
+#define NIB_AMX_K16_LAYOUT 200
+static inline void nib_amx_configure_k(int m, int k_bytes) {
+    const int mark = k_bytes == 16 ? NIB_AMX_K16_LAYOUT + m : m;
+    if (nib_amx_rows_loaded == mark) return;
     struct nib_amx_config c;
     memset(&c, 0, sizeof c);
     c.palette = 1;
     for (int h = 0; h < 2; h++) {
-        c.rows[3 * h + 0] = (uint8_t)m, c.colsb[3 * h + 0] = 32;
-        c.rows[3 * h + 1] = 8, c.colsb[3 * h + 1] = 64;
+        c.rows[3 * h + 0] = (uint8_t)m, c.colsb[3 * h + 0] = (uint16_t)k_bytes;
+        c.rows[3 * h + 1] = (uint8_t)(k_bytes / 4), c.colsb[3 * h + 1] = 64;
         c.rows[3 * h + 2] = (uint8_t)m, c.colsb[3 * h + 2] = 64;
     }
     /* GCC's _tile_loadconfig tells the compiler it reads 8 bytes: without
      * this barrier the stores to colsb and rows were dropped as dead. */
     __asm__ volatile("" : : "r"(&c) : "memory");
     _tile_loadconfig(&c);
-    nib_amx_rows_loaded = m;
+    nib_amx_rows_loaded = mark;
 }
+static inline void nib_amx_configure(int m) { nib_amx_configure_k(m, 32); }
 
 /* The bf16 files' layout (gemm_bf16_amx.c, attention_amx.c): all eight
  * tiles 16 rows of 64 bytes; marked in nib_amx_rows_loaded by a value no

@@ -144,11 +144,11 @@ struct nib_cpu_kernels {
      * Q6_K; AVX2 the same but Q8_0, two 8-row halves a unit): one-row
      * calls over a packed copy in 16-row units (repack.h),
      * which the model then makes for matrices of 16k rows; Q8_0's batches go
-     * through gemm16 (and bf16_gemm) on the same copy, amx's Q4_1/Q5_0/Q5_1
-     * batches through unit_gemm, the others' through gemv16 too (Q6_K's
-     * prompts: bf16_gemm from the copy). */
+     * through gemm16 (and bf16_gemm) on the same copy, amx's batches of the
+     * others through unit_gemm (and bf16_gemm from 96 rows for Q5_K, Q6_K),
+     * elsewhere through gemv16 too. */
     nib_gemv16_fn       gemv16[NIB_TYPE_COUNT];
-    /* amx (NULL elsewhere and for most types: Q4_1, Q5_0, Q5_1, Q5_K):
+    /* amx (NULL elsewhere and for most types: Q4_1, Q5_0, Q5_1, Q5_K, Q6_K):
      * batches of unit_gemm_min_tokens+ rows over a packed copy in 16-row
      * units, in block order (Q5_K: Q4_K's GEMM order; not row-wise) */
     nib_unit_gemm_fn    unit_gemm[NIB_TYPE_COUNT];
@@ -201,7 +201,10 @@ void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, cons
                               const int32_t *ybase, const float *dyf, float *y, size_t y_stride, void *scratch);
 /* units_gemm_amx.c (NIB_HAVE_AMX): the amx variant's unit_gemm. */
 #define NIB_AMX_MIN_UNIT_GEMM 3    /* the fewest token rows of a batch it takes (fewer: gemv16; 2 rows tie) */
-#define NIB_AMX_MIN_UNIT_GEMM_K 10 /* the same for Q5_K (2 threads, from memory: 12 rows 186 against gemv16's 163 GMAC/s, 8 a tie; TinyLlama pp8 lost 5%) */
+/* the same for Q5_K (2 threads, from memory: 12 rows 186 against gemv16's 163 GMAC/s, 8 a tie; TinyLlama
+ * Q5_K_M pp8 lost 5%) and Q6_K (8 rows 154 against 142, 6 a tie, 4 rows 93 against 122) */
+#define NIB_AMX_MIN_UNIT_GEMM_Q5_K 10
+#define NIB_AMX_MIN_UNIT_GEMM_Q6_K 8
 void nib_unit_gemm_q4_1_q8_1_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
                                  const float *syf, float *y, size_t y_stride);
 void nib_unit_gemm_q5_0_q8_0_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
@@ -210,6 +213,9 @@ void nib_unit_gemm_q5_1_q8_1_amx(int64_t n, const void *unit, const void *xq, si
                                  const float *syf, float *y, size_t y_stride);
 /* packed_amx.c: Q5_K's, in the order of Q4_K's packed16 on tiles (dyf, syf unused) */
 void nib_unit_gemm_q5_K_q8_K_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
+                                 const float *syf, float *y, size_t y_stride);
+/* q6_K_units_amx.c: Q6_K's (dyf, syf unused) */
+void nib_unit_gemm_q6_K_q8_K_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
                                  const float *syf, float *y, size_t y_stride);
 #define NIB_AMX_PACKED_TOKENS 64 /* the most token rows one call of the packed16s takes */
 void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
