@@ -16,12 +16,17 @@
 #include <string.h>
 
 /* Q8_0 GEMM calls with fewer token rows go to the avx512 gemm16 (a tile of
- * m rows costs about what one of 16 does). With the pipeline's lag of 4,
- * one thread, 5632 x 2048: 8 rows tie (98-100 GMAC/s), 10-12 rows gain
- * 10-15% on tiles (121 / 130 / 139 against 104-109 / 113 / 122). */
+ * m rows costs about what one of 16 does). Over rows (transposed first),
+ * with the pipeline's lag of 4, one thread, 5632 x 2048: 8 rows tie
+ * (98-100 GMAC/s), 10-12 rows gain 10-15% on tiles (121 / 130 / 139 against
+ * 104-109 / 113 / 122). Over a packed unit, unpacked by the first tile as it
+ * streams, the tiles win from 2 rows (one thread from L3: 2 / 4 / 8 rows
+ * 43 / 76 / 166 against 39 / 58 / 108; two from memory 46 / 82 / 159 against
+ * 36 / 62 / 104). */
 #ifndef NIB_AMX_MIN_TOKENS
 #define NIB_AMX_MIN_TOKENS 10
 #endif
+#define NIB_AMX_MIN_UNIT_TOKENS 2
 /* The Q4_0 and Q4_K packed16 on tiles (packed_amx.c) take tiles of 16
  * token rows, and a last short one of this many rows or more. Q4_0, one
  * thread, 5632 x 2048, tiles against the avx512 kernel: 6 rows 201-204

@@ -16,9 +16,12 @@
  * unsigned sums less 128 * sum(y)), so the bits are gemm16's: tested
  * against gemm8 by KernelGemm16.SameBitsAsGemm8 on the variant chosen.
  * ybase is not needed (but for short calls, which go to the avx512 gemm16:
- * amx_util.h). Tiles and their pipeline as amx_util.h says.
+ * amx_util.h). Tiles and their pipeline as amx_util.h says; a packed unit is
+ * unpacked by the first token tile, block by block two steps ahead, so its
+ * stream from memory overlaps the tiles (unpacking it whole first did not).
  */
 #include "amx_util.h"
+#include "avx2_util.h"
 #include "dispatch.h"
 #include "q8_0_transpose.h"
 #include "quant_blocks.h"
@@ -27,12 +30,21 @@
 #include <stddef.h>
 #include <string.h>
 
-/* NT (<= 16) token rows over the transposed blocks (NIB_AMX_TOKEN_TILE). */
-static inline __attribute__((always_inline)) void q8_0_tile(int64_t nb, const struct q8_0x16t *wt, const char *a,
-                                                            size_t xq_row_bytes, const float *dyf, float *y, size_t y_stride,
-                                                            const int NT) {
+/* NT (<= 16) token rows over the transposed blocks (NIB_AMX_TOKEN_TILE);
+ * unit != NULL: the first tile over a packed unit, each block unpacked
+ * into wt two steps ahead of its use (prefetched as the stream goes), so
+ * reading the unit from memory overlaps the tiles. */
+static inline __attribute__((always_inline)) void q8_0_tile(int64_t nb, const struct nib_block_q8_0x16 *unit,
+                                                            struct q8_0x16t *wt, const char *a, size_t xq_row_bytes,
+                                                            const float *dyf, float *y, size_t y_stride, const int NT) {
 #define WT(j) (&wt[j])
-#define PREP(j) ((void)0)
+#define PREP(j)                                                                                                        \
+    do {                                                                                                               \
+        if (unit && (j) < nb) {                                                                                        \
+            prefetch_stream(unit + (j), sizeof *unit);                                                                 \
+            unpack_unit(1, unit + (j), wt + (j), 0);                                                                   \
+        }                                                                                                              \
+    } while (0)
     NIB_AMX_TOKEN_TILE();
 #undef PREP
 #undef WT
@@ -41,16 +53,18 @@ static inline __attribute__((always_inline)) void q8_0_tile(int64_t nb, const st
 void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes, int n_tok,
                               const int32_t *ybase, const float *dyf, float *y, size_t y_stride, void *scratch) {
     const int64_t nb = n / NIB_QK8_0;
-    if (n_tok < NIB_AMX_MIN_TOKENS) {
+    if (n_tok < (w_row_bytes ? NIB_AMX_MIN_TOKENS : NIB_AMX_MIN_UNIT_TOKENS)) {
         nib_gemm16_q8_0_q8_0_avx512(n, w, w_row_bytes, xq, xq_row_bytes, n_tok, ybase, dyf, y, y_stride, scratch);
         return;
     }
     const struct nib_block_q8_0 *rows[16];
     for (int r = 0; r < 16; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
     struct q8_0x16t *wt = scratch;
+    /* rows: transposed at once; a packed unit (repack.h): by the first tile, as it goes */
+    const struct nib_block_q8_0x16 *unit = w_row_bytes ? NULL : w;
     if (w_row_bytes) transpose_pair(nb, rows, wt, 0);
-    else unpack_unit(nb, w, wt, 0); /* a packed unit (repack.h) */
-#define TILE(NT, at, dt, yt) q8_0_tile(nb, wt, at, xq_row_bytes, dt, yt, y_stride, NT)
+#define TILE(NT, at, dt, yt) q8_0_tile(nb, at == first ? unit : NULL, wt, at, xq_row_bytes, dt, yt, y_stride, NT)
+    const char *first = (const char *)xq + offsetof(struct nib_block_q8_0, qs);
     NIB_AMX_TOKEN_TILES(n_tok, TILE);
 #undef TILE
 }
