@@ -201,9 +201,9 @@ void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, cons
                               const int32_t *ybase, const float *dyf, float *y, size_t y_stride, void *scratch);
 /* units_gemm_amx.c (NIB_HAVE_AMX): the amx variant's unit_gemm. */
 #define NIB_AMX_MIN_UNIT_GEMM 3    /* the fewest token rows of a batch it takes (fewer: gemv16; 2 rows tie) */
-/* the same for Q5_K (2 threads, from memory: 12 rows 186 against gemv16's 163 GMAC/s, 8 a tie; TinyLlama
- * Q5_K_M pp8 lost 5%) and Q6_K (8 rows 154 against 142, 6 a tie, 4 rows 93 against 122) */
-#define NIB_AMX_MIN_UNIT_GEMM_Q5_K 10
+/* the same for Q5_K (2 threads, from memory: 6 / 8 rows 150 / 189 against gemv16's 141 / 161 GMAC/s, 4 rows 113
+ * against 134) and Q6_K (8 rows 154 against 142, 6 a tie, 4 rows 93 against 122) */
+#define NIB_AMX_MIN_UNIT_GEMM_Q5_K 6
 #define NIB_AMX_MIN_UNIT_GEMM_Q6_K 8
 void nib_unit_gemm_q4_1_q8_1_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
                                  const float *syf, float *y, size_t y_stride);

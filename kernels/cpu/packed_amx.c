@@ -108,7 +108,8 @@ void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, siz
  * accm = fma((float)imin, dmin_w * d_y, accm); y = acc - accm. Each
  * sub-block's dot is one TDPBSSD (the weights 0..15 unpacked into B's
  * layout as for Q4_0, K = 32); the two accumulations are independent chains,
- * so accm runs first, parked in y, and acc after it, NT registers each.
+ * so acc runs first, streaming the weights, parked in y, and accm after it
+ * (the mins then in cache), NT registers each.
  * Q5_K's units (struct nib_block_q5_Kx16, the amx variant's unit_gemm[Q5_K])
  * the same way and in the same order: sub-block s's B row c is the low
  * (s even) or high nibbles of qs[s / 2][c] with bit s of qh[c] as the fifth
@@ -195,7 +196,25 @@ static inline __attribute__((always_inline)) void q4_K_tile(int type, int64_t nb
         }
     __m512 acc[16];
     for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) { /* the mins first */
+    _Alignas(64) int32_t c[4][16 * 16];
+    _Alignas(64) int8_t ring[RING][8][64];
+    const char *a = xq;
+    const int64_t n_sub = 8 * nb; /* even */
+    unpack_sub(type, KSUB(0), 0, ring[0]);
+    unpack_sub(type, KSUB(1), 1, ring[1]);
+    int64_t g = 0;
+    for (; g < n_sub; g += 2) {
+        KSTEP(0, 0, 1, 2, g, 1);
+        KSTEP(1, 3, 4, 5, g + 1, 1);
+    }
+    KSTEP(0, 0, 1, 2, g, 0);
+    KSTEP(1, 3, 4, 5, g + 1, 0);
+    KSTEP(0, 0, 1, 2, g + 2, 0);
+    for (int t = 0; t < NT; t++) { /* acc parked in y */
+        _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);
+        acc[t] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) { /* then the mins (their blocks now in cache) */
         const char *wb = KSUB(8 * b);
         const struct nib_block_q4_Kx16 *x = (const struct nib_block_q4_Kx16 *)wb;
         const __m512 dmw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->dmin));
@@ -215,26 +234,8 @@ static inline __attribute__((always_inline)) void q4_K_tile(int type, int64_t nb
         }
     }
     for (int t = 0; t < NT; t++) {
-        _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);
-        acc[t] = _mm512_setzero_ps();
-    }
-    _Alignas(64) int32_t c[4][16 * 16];
-    _Alignas(64) int8_t ring[RING][8][64];
-    const char *a = xq;
-    const int64_t n_sub = 8 * nb; /* even */
-    unpack_sub(type, KSUB(0), 0, ring[0]);
-    unpack_sub(type, KSUB(1), 1, ring[1]);
-    int64_t g = 0;
-    for (; g < n_sub; g += 2) {
-        KSTEP(0, 0, 1, 2, g, 1);
-        KSTEP(1, 3, 4, 5, g + 1, 1);
-    }
-    KSTEP(0, 0, 1, 2, g, 0);
-    KSTEP(1, 3, 4, 5, g + 1, 0);
-    KSTEP(0, 0, 1, 2, g + 2, 0);
-    for (int t = 0; t < NT; t++) {
         float *yt = y + (size_t)t * y_stride;
-        _mm512_storeu_ps(yt, _mm512_sub_ps(acc[t], _mm512_loadu_ps(yt)));
+        _mm512_storeu_ps(yt, _mm512_sub_ps(_mm512_loadu_ps(yt), acc[t]));
     }
 }
 
