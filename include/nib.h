@@ -494,15 +494,17 @@ struct nib_batch {
  * by row. For verifying drafted tokens (speculative decoding gives exactly
  * the tokens plain decoding gives) and for serving sequences whose results
  * must not depend on their batch-mates. A plain batch (prompts) uses the
- * batch kernels, whose float order differs in the last bits; and on CPUs
- * with AMX-BF16, from 96 rows on, Q8_0, Q4_K and Q6_K matrices round each
+ * batch kernels, whose float order differs in the last bits (on CPUs with
+ * AMX, Q4_1, Q5_0, Q5_1, Q5_K and Q6_K matrices take int8 tiles: each
+ * block's integer sum exact, the blocks added in their own order); and on
+ * CPUs with AMX-BF16, from 96 rows on, Q8_0, Q2_K..Q6_K matrices round each
  * weight and activation value to bf16 (kernels/cpu/gemm_bf16_amx.h: up to
  * 2^-7 of the sum of a product's terms' magnitudes; about twice as fast).
  * and their attention runs on bf16 tiles too (each fp16 value split into
  * two bf16 values: about fp32's accuracy, another summation order).
- * NIB_BATCH_INT_GEMM: a plain batch that keeps llama.cpp's arithmetic (the
- * integer kernels, its attention order) where the bf16 tiles would be used;
- * for measurements that compare with llama.cpp to better than that (nib
+ * NIB_BATCH_INT_GEMM: a plain batch that keeps the integer kernels (and
+ * llama.cpp's attention order) where the bf16 tiles would be used; for
+ * measurements that compare with llama.cpp to better than that (nib
  * perplexity's KL divergence).
  */
 enum nib_batch_flags { NIB_BATCH_ROW_EXACT = 1, NIB_BATCH_EMBEDDINGS = 2, NIB_BATCH_INT_GEMM = 4 };
