@@ -139,6 +139,7 @@ static void init(void) {
     tables[NIB_CPU_VARIANT_AMX].packed16[NIB_TYPE_Q4_0] = nib_packed16_q4_0_q8_0_amx;
     tables[NIB_CPU_VARIANT_AMX].packed16_tokens[NIB_TYPE_Q4_0] = NIB_AMX_PACKED_TOKENS;
     tables[NIB_CPU_VARIANT_AMX].packed16[NIB_TYPE_Q4_K] = nib_packed16_q4_K_q8_K_amx;
+    tables[NIB_CPU_VARIANT_AMX].packed16_tokens[NIB_TYPE_Q4_K] = NIB_AMX_PACKED_TOKENS;
     tables[NIB_CPU_VARIANT_AMX].unit_gemm[NIB_TYPE_Q4_1] = nib_unit_gemm_q4_1_q8_1_amx;
     tables[NIB_CPU_VARIANT_AMX].unit_gemm[NIB_TYPE_Q5_0] = nib_unit_gemm_q5_0_q8_0_amx;
     tables[NIB_CPU_VARIANT_AMX].unit_gemm[NIB_TYPE_Q5_1] = nib_unit_gemm_q5_1_q8_1_amx;
@@ -147,7 +148,6 @@ static void init(void) {
     for (int t = 0; t < NIB_TYPE_COUNT; t++)
         tables[NIB_CPU_VARIANT_AMX].unit_gemm_min_tokens[t] =
             t == NIB_TYPE_Q5_K ? NIB_AMX_MIN_UNIT_GEMM_Q5_K : t == NIB_TYPE_Q6_K ? NIB_AMX_MIN_UNIT_GEMM_Q6_K : NIB_AMX_MIN_UNIT_GEMM;
-    tables[NIB_CPU_VARIANT_AMX].packed16_tokens[NIB_TYPE_Q4_K] = NIB_AMX_PACKED_TOKENS;
     if (nib_cpu_features()->amx_bf16 && nib_cpu_features()->avx512bf16) {
         /* from 96 token rows by default (below, dequantizing the weights per
          * call costs more than the tiles save); NIB_BF16_MIN_TOKENS=N moves
