@@ -54,23 +54,9 @@ extern _Thread_local int nib_amx_rows_loaded;
  * per tile took 18% of the Q8_0 GEMM's time). nib_amx_rows_loaded: m for
  * K = 32, NIB_AMX_K16_LAYOUT + m for K = 16. */
 #define NIB_AMX_K16_LAYOUT 200
-static inline void nib_amx_configure_k(int m, int k_bytes) {
-    const int mark = k_bytes == 16 ? NIB_AMX_K16_LAYOUT + m : m;
-    if (nib_amx_rows_loaded == mark) return;
-    struct nib_amx_config c;
-    memset(&c, 0, sizeof c);
-    c.palette = 1;
-    for (int h = 0; h < 2; h++) {
-        c.rows[3 * h + 0] = (uint8_t)m, c.colsb[3 * h + 0] = (uint16_t)k_bytes;
-        c.rows[3 * h + 1] = (uint8_t)(k_bytes / 4), c.colsb[3 * h + 1] = 64;
-        c.rows[3 * h + 2] = (uint8_t)m, c.colsb[3 * h + 2] = 64;
-    }
-    /* GCC's _tile_loadconfig tells the compiler it reads 8 bytes: without
-     * this barrier the stores to colsb and rows were dropped as dead. */
-    __asm__ volatile("" : : "r"(&c) : "memory");
-    _tile_loadconfig(&c);
-    nib_amx_rows_loaded = mark;
-}
+/* Defined in packed_amx.c, not inline: GCC 12 inlined the thread-local's
+ * access as a GOT load the linker could not relax (q8_0_gemm_amx.c). */
+void nib_amx_configure_k(int m, int k_bytes);
 static inline void nib_amx_configure(int m) { nib_amx_configure_k(m, 32); }
 
 /* The bf16 files' layout (gemm_bf16_amx.c, attention_amx.c): all eight
@@ -155,7 +141,7 @@ static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[
 #define NIB_AMX_LAG 4
 #endif
 #define NIB_AMX_BUFS 4 /* a power of two */
-#define NIB_AMX_STEP(S, TA, TB, TC, j, issue, A_BLOCK, FSTEP)                                                          \
+#define NIB_AMX_STEP(S, TA, TB, TC, j, issue, A_BLOCK, FSTEP, DP)                                                      \
     do {                                                                                                               \
         if ((j) >= 2 && (j) - 2 < nb) _tile_stored(TC, c[((j) - 2) & (NIB_AMX_BUFS - 1)], 64);                         \
         if (issue) {                                                                                                   \
@@ -163,7 +149,7 @@ static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[
             _tile_loadd(TA, a + (size_t)(j) * (A_BLOCK), (long)xq_row_bytes);                                          \
             _tile_loadd(TB, WT(j)->qs, 64);                                                                            \
             _tile_zero(TC);                                                                                            \
-            _tile_dpbssd(TC, TA, TB);                                                                                  \
+            DP(TC, TA, TB);                                                                                            \
         }                                                                                                              \
         if ((j) >= NIB_AMX_LAG && (j) - NIB_AMX_LAG < nb)                                                              \
             FSTEP(c[((j) - NIB_AMX_LAG) & (NIB_AMX_BUFS - 1)], (j) - NIB_AMX_LAG);                                     \
@@ -178,9 +164,10 @@ static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[
  * quants of block 0; rows xq_row_bytes apart, blocks A_BLOCK bytes), NT;
  * WT(j): block j in B layout (->qs: 8 rows of 64 bytes); PREP(j): makes
  * it, or nothing; FSTEP(isum, j): block j's float step into acc from its
- * stored C tile. NIB_AMX_TOKEN_TILE(): Q8_0 activations, the Q8_0 step
+ * stored C tile; DP: the tile product (_tile_dpbssd, or _tile_dpbsud for
+ * unsigned weights). NIB_AMX_TOKEN_TILE(): Q8_0 activations, the Q8_0 step
  * (dyf in scope; WT(j)->d 16 float scales, 64-byte aligned). */
-#define NIB_AMX_TOKEN_TILE_BY(A_BLOCK, FSTEP)                                                                          \
+#define NIB_AMX_TOKEN_TILE_BY(A_BLOCK, FSTEP, DP)                                                                      \
     do {                                                                                                               \
         _Alignas(64) int32_t c[NIB_AMX_BUFS][16 * 16];                                                                 \
         __m512 acc[16];                                                                                                \
@@ -189,16 +176,16 @@ static inline __attribute__((always_inline)) void nib_amx_block_step(__m512 acc[
         PREP(1);                                                                                                       \
         int64_t j = 0;                                                                                                 \
         for (; j + 2 <= nb; j += 2) {                                                                                  \
-            NIB_AMX_STEP(0, 0, 1, 2, j, 1, A_BLOCK, FSTEP);                                                            \
-            NIB_AMX_STEP(1, 3, 4, 5, j + 1, 1, A_BLOCK, FSTEP);                                                        \
+            NIB_AMX_STEP(0, 0, 1, 2, j, 1, A_BLOCK, FSTEP, DP);                                                            \
+            NIB_AMX_STEP(1, 3, 4, 5, j + 1, 1, A_BLOCK, FSTEP, DP);                                                        \
         }                                                                                                              \
         for (; j < nb + NIB_AMX_LAG; j += 2) { /* the last block if nb is odd, then the drain */                       \
-            NIB_AMX_STEP(0, 0, 1, 2, j, j < nb, A_BLOCK, FSTEP);                                                       \
-            NIB_AMX_STEP(1, 3, 4, 5, j + 1, 0, A_BLOCK, FSTEP);                                                        \
+            NIB_AMX_STEP(0, 0, 1, 2, j, j < nb, A_BLOCK, FSTEP, DP);                                                       \
+            NIB_AMX_STEP(1, 3, 4, 5, j + 1, 0, A_BLOCK, FSTEP, DP);                                                        \
         }                                                                                                              \
         for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + (size_t)t * y_stride, acc[t]);                               \
     } while (0)
-#define NIB_AMX_TOKEN_TILE() NIB_AMX_TOKEN_TILE_BY(sizeof(struct nib_block_q8_0), NIB_AMX_FSTEP_Q8_0)
+#define NIB_AMX_TOKEN_TILE() NIB_AMX_TOKEN_TILE_BY(sizeof(struct nib_block_q8_0), NIB_AMX_FSTEP_Q8_0, _tile_dpbssd)
 
 /* CALL(NT, ...) for NT = m (1..16), a compile-time count. */
 #define NIB_AMX_BY_TOKENS(m, CALL, ...)                                                                                \

@@ -39,6 +39,24 @@
 
 _Thread_local int nib_amx_rows_loaded;
 
+void nib_amx_configure_k(int m, int k_bytes) {
+    const int mark = k_bytes == 16 ? NIB_AMX_K16_LAYOUT + m : m;
+    if (nib_amx_rows_loaded == mark) return;
+    struct nib_amx_config c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int h = 0; h < 2; h++) {
+        c.rows[3 * h + 0] = (uint8_t)m, c.colsb[3 * h + 0] = (uint16_t)k_bytes;
+        c.rows[3 * h + 1] = (uint8_t)(k_bytes / 4), c.colsb[3 * h + 1] = 64;
+        c.rows[3 * h + 2] = (uint8_t)m, c.colsb[3 * h + 2] = 64;
+    }
+    /* GCC's _tile_loadconfig tells the compiler it reads 8 bytes: without
+     * this barrier the stores to colsb and rows were dropped as dead. */
+    __asm__ volatile("" : : "r"(&c) : "memory");
+    _tile_loadconfig(&c);
+    nib_amx_rows_loaded = mark;
+}
+
 /* One block of the pair unpacked: B's 8 rows of 64 bytes, the 16 row scales. */
 struct q4_0x16_amx {
     _Alignas(64) int8_t qs[8][64];

@@ -16,9 +16,15 @@
  * unsigned sums less 128 * sum(y)), so the bits are gemm16's: tested
  * against gemm8 by KernelGemm16.SameBitsAsGemm8 on the variant chosen.
  * ybase is not needed (but for short calls, which go to the avx512 gemm16:
- * amx_util.h). Tiles and their pipeline as amx_util.h says; a packed unit is
- * unpacked by the first token tile, block by block two steps ahead, so its
- * stream from memory overlaps the tiles (unpacking it whole first did not).
+ * amx_util.h). Tiles and their pipeline as amx_util.h says. A packed unit
+ * (B's layout already, quants stored + 128) against up to 16 token rows is
+ * read straight by the tile loads, TDPBSUD summing the unsigned quants and
+ * each sum starting from ybase (-128 * the activation block's sum): the
+ * same integers. Against more rows the first token tile unpacks it (signed
+ * again, scales as floats) block by block two steps ahead, the others read
+ * that copy, so the stream from memory overlaps the tiles either way
+ * (unpacking the unit whole first did not; the extra add per token and
+ * block of the straight reads lost 5-10% at 32-64 rows).
  */
 #include "amx_util.h"
 #include "avx2_util.h"
@@ -50,6 +56,37 @@ static inline __attribute__((always_inline)) void q8_0_tile(int64_t nb, const st
 #undef WT
 }
 
+/* Block jj's float step over a packed unit: TDPBSUD summed the stored
+ * (unsigned, q + 128) quants, so each token's sum starts from ybase
+ * (-128 * the activation block's sum): the exact signed sum, then
+ * nib_amx_block_step's fma. */
+static inline __attribute__((always_inline)) void unit_step(__m512 acc[16], const int32_t isum[16 * 16],
+                                                            const struct nib_block_q8_0x16 *u, const int32_t *ybase,
+                                                            const float *dyf, int64_t nb, const int NT) {
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)u->d));
+    for (int t = 0; t < NT; t++) {
+        const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dyf[(size_t)t * (size_t)nb]));
+        const __m512i s = _mm512_add_epi32(_mm512_load_si512((const void *)(isum + 16 * t)),
+                                           _mm512_set1_epi32(ybase[(size_t)t * (size_t)nb]));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), d, acc[t]);
+    }
+}
+
+/* NT (<= 16) token rows straight over a packed unit: its blocks are B's
+ * layout already (repack.h), read by the tile loads as they stream. */
+static inline __attribute__((always_inline)) void q8_0_unit_tile(int64_t nb, const struct nib_block_q8_0x16 *unit, const char *a,
+                                                                 size_t xq_row_bytes, const int32_t *ybase, const float *dyf,
+                                                                 float *y, size_t y_stride, const int NT) {
+    struct wt_view { const uint8_t *qs; };
+#define WT(j) (&(struct wt_view){ unit[j].qs })
+#define PREP(j) prefetch_stream(unit + (j), sizeof *unit)
+#define FSTEP(isum, jj) unit_step(acc, isum, unit + (jj), ybase + (jj), dyf + (jj), nb, NT)
+    NIB_AMX_TOKEN_TILE_BY(sizeof(struct nib_block_q8_0), FSTEP, _tile_dpbsud);
+#undef FSTEP
+#undef PREP
+#undef WT
+}
+
 void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes, int n_tok,
                               const int32_t *ybase, const float *dyf, float *y, size_t y_stride, void *scratch) {
     const int64_t nb = n / NIB_QK8_0;
@@ -59,12 +96,19 @@ void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, cons
     }
     const struct nib_block_q8_0 *rows[16];
     for (int r = 0; r < 16; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
+    if (!w_row_bytes && n_tok <= 16) { /* one tile over a packed unit (repack.h): straight from it */
+#define TILE(NT, at, dt, yt)                                                                                           \
+    q8_0_unit_tile(nb, w, at, xq_row_bytes, ybase + (dt - dyf), dt, yt, y_stride, NT)
+        NIB_AMX_TOKEN_TILES(n_tok, TILE);
+#undef TILE
+        return;
+    }
     struct q8_0x16t *wt = scratch;
-    /* rows: transposed at once; a packed unit (repack.h): by the first tile, as it goes */
+    /* rows: transposed at once; a packed unit: unpacked by the first tile, as it goes */
     const struct nib_block_q8_0x16 *unit = w_row_bytes ? NULL : w;
     if (w_row_bytes) transpose_pair(nb, rows, wt, 0);
-#define TILE(NT, at, dt, yt) q8_0_tile(nb, at == first ? unit : NULL, wt, at, xq_row_bytes, dt, yt, y_stride, NT)
     const char *first = (const char *)xq + offsetof(struct nib_block_q8_0, qs);
+#define TILE(NT, at, dt, yt) q8_0_tile(nb, at == first ? unit : NULL, wt, at, xq_row_bytes, dt, yt, y_stride, NT)
     NIB_AMX_TOKEN_TILES(n_tok, TILE);
 #undef TILE
 }

@@ -103,7 +103,7 @@ static inline __attribute__((always_inline)) void unit_tile(int type, int64_t nb
         }                                                                                                              \
     } while (0)
 #define FSTEP(isum, jj) unit_step(acc, isum, WT(jj), dy + (jj), sy + (jj), nb, has_m, NT)
-    NIB_AMX_TOKEN_TILE_BY(a_block, FSTEP);
+    NIB_AMX_TOKEN_TILE_BY(a_block, FSTEP, _tile_dpbssd);
 #undef FSTEP
 #undef PREP
 #undef WT
