@@ -63,16 +63,7 @@ static inline void nib_amx_configure(int m) { nib_amx_configure_k(m, 32); }
  * tiles 16 rows of 64 bytes; marked in nib_amx_rows_loaded by a value no
  * token count takes. */
 #define NIB_AMX_BF16_LAYOUT 100
-static inline void nib_amx_configure_bf16(void) {
-    if (nib_amx_rows_loaded == NIB_AMX_BF16_LAYOUT) return;
-    struct nib_amx_config c;
-    memset(&c, 0, sizeof c);
-    c.palette = 1;
-    for (int t = 0; t < 8; t++) c.rows[t] = 16, c.colsb[t] = 64;
-    __asm__ volatile("" : : "r"(&c) : "memory"); /* as in nib_amx_configure */
-    _tile_loadconfig(&c);
-    nib_amx_rows_loaded = NIB_AMX_BF16_LAYOUT;
-}
+void nib_amx_configure_bf16(void); /* packed_amx.c, as nib_amx_configure_k */
 
 /* The word index that interleaves two rows of 16 bf16 values held as one
  * vector (a in words 0-15, b in 16-31, as _mm512_cvtne2ps_pbh(b, a) puts

@@ -57,6 +57,17 @@ void nib_amx_configure_k(int m, int k_bytes) {
     nib_amx_rows_loaded = mark;
 }
 
+void nib_amx_configure_bf16(void) {
+    if (nib_amx_rows_loaded == NIB_AMX_BF16_LAYOUT) return;
+    struct nib_amx_config c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int t = 0; t < 8; t++) c.rows[t] = 16, c.colsb[t] = 64;
+    __asm__ volatile("" : : "r"(&c) : "memory"); /* as in nib_amx_configure */
+    _tile_loadconfig(&c);
+    nib_amx_rows_loaded = NIB_AMX_BF16_LAYOUT;
+}
+
 /* One block of the pair unpacked: B's 8 rows of 64 bytes, the 16 row scales. */
 struct q4_0x16_amx {
     _Alignas(64) int8_t qs[8][64];
