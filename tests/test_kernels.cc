@@ -311,7 +311,7 @@ TEST(KernelBf16, WithinRoundingOfExact) {
         const int pt = nib_type_traits(wt.type)->vec_dot_type;
         for (int64_t n : { (int64_t)256, (int64_t)1024 + 512 /* 48 chunks: one K block and a short one */ })
             for (int64_t n_out : { 32, 96 })
-                for (int64_t n_tok : { (int64_t)k->bf16_min_tokens, (int64_t)k->bf16_min_tokens + 17 }) {
+                for (int64_t n_tok : { (int64_t)k->bf16_min_rows[wt.type], (int64_t)k->bf16_min_rows[wt.type] + 17 }) {
                     const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
                     const std::vector<float> x = random_acts(n, n_tok, rng);
                     size_t xrow = 0;

@@ -64,7 +64,7 @@ TEST(KernelPackedUnits, SameBitsAsRows) {
                     const size_t ny = (size_t)(n_out * n_tok);
                     for (int flags : { 0, (int)NIB_MATMUL_ROWWISE, (int)NIB_MATMUL_INT_GEMM }) {
                         /* a bf16 GEMM only from the copy (Q5_K): KernelBf16 checks it */
-                        if (!flags && k->bf16_gemm && n_tok >= k->bf16_min_tokens && n_out % 32 == 0 && k->bf16_gemm(type, true) &&
+                        if (!flags && k->bf16_gemm && n_tok >= k->bf16_min_rows[type] && n_out % 32 == 0 && k->bf16_gemm(type, true) &&
                             !k->bf16_gemm(type, false))
                             continue;
                         /* unit_gemm's block order, only from the copy: KernelUnitGemm checks it */
@@ -232,7 +232,7 @@ TEST(KernelUnitGemm, BlockOrderBits) {
                     for (int threads : { 1, 2, 3 })
                         for (int flags : { 0, (int)NIB_MATMUL_INT_GEMM }) {
                             /* the bf16 GEMM from the copy (Q5_K, 96+ rows): KernelBf16 */
-                            if (!flags && k->bf16_gemm && n_tok >= k->bf16_min_tokens && n_out % 32 == 0 && k->bf16_gemm(type, true))
+                            if (!flags && k->bf16_gemm && n_tok >= k->bf16_min_rows[type] && n_out % 32 == 0 && k->bf16_gemm(type, true))
                                 continue;
                             std::vector<float> got(ny + 16);
                             memset(got.data(), kGuard, got.size() * sizeof(float));

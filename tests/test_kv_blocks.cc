@@ -335,7 +335,9 @@ TEST(KvBlocks, BatchedEqualsAlone) {
             for (const auto &l : seq_logits)
                 for (float v : l) S = std::max(S, (double)std::fabs(v));
         const double tol = f32 ? 2e-4 * S : std::max(5e-2, 1e-2 * S);
-        const bool bf16 = nib_cpu_kernels()->bf16_gemm && (int)tok.size() >= nib_cpu_kernels()->bf16_min_tokens;
+        int bf16_from = nib_cpu_kernels()->bf16_min_tokens; /* the smallest batch any bf16 tile takes */
+        for (int t = 0; t < NIB_TYPE_COUNT; t++) bf16_from = std::min(bf16_from, nib_cpu_kernels()->bf16_min_rows[t]);
+        const bool bf16 = nib_cpu_kernels()->bf16_gemm && (int)tok.size() >= bf16_from;
         std::vector<bool> parted((size_t)n_seq, false);
         int n_parted = 0;
         for (int k = 0; k < steps; k++) {

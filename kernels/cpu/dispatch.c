@@ -125,6 +125,27 @@ static void override_neon(struct nib_cpu_kernels *k, bool dotprod) {
 }
 #endif
 
+#ifdef NIB_HAVE_AMX
+/* The fewest token rows a matmul of a weight type takes the bf16 tiles from,
+ * where they beat the int8 kernels at both 1 and 2 threads (synthetic
+ * TinyLlama on the Intel Xeon, 2026-11-27): Q2_K and Q3_K (no int8 tiles)
+ * from 24 rows (Q3_K_M pp24 at 1 thread 57 -> 83 t/s, Q2_K 61 -> 66; at
+ * 16 Q2_K lost 110 -> 88 at 2), Q4_K, Q5_K and Q6_K from 48 (at 32 one
+ * thread still lost 3-17%; at 48 Q6_K 148 -> 181, Q5_K_M 161 -> 194,
+ * Q4_K_M 185 -> 199, and at 2 threads 248 -> 332, 263 -> 367, 335 -> 375),
+ * Q8_0 from 96 (its int8 tiles tie the bf16 ones at 64). */
+static int bf16_default_rows(int type) {
+    switch (type) {
+    case NIB_TYPE_Q2_K:
+    case NIB_TYPE_Q3_K: return 24;
+    case NIB_TYPE_Q4_K:
+    case NIB_TYPE_Q5_K:
+    case NIB_TYPE_Q6_K: return 48;
+    default: return 96;
+    }
+}
+#endif
+
 static void init(void) {
     for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
         fill_ref(&tables[v]);
@@ -149,15 +170,19 @@ static void init(void) {
         tables[NIB_CPU_VARIANT_AMX].unit_gemm_min_tokens[t] =
             t == NIB_TYPE_Q5_K ? NIB_AMX_MIN_UNIT_GEMM_Q5_K : t == NIB_TYPE_Q6_K ? NIB_AMX_MIN_UNIT_GEMM_Q6_K : NIB_AMX_MIN_UNIT_GEMM;
     if (nib_cpu_features()->amx_bf16 && nib_cpu_features()->avx512bf16) {
-        /* from 96 token rows by default (below, dequantizing the weights per
-         * call costs more than the tiles save); NIB_BF16_MIN_TOKENS=N moves
-         * that (tests run the golden suites from 2), 0 turns the path off */
+        /* attention from 96 token rows by default, matmuls from bf16_min_rows
+         * (below, dequantizing the weights per call costs more than the tiles
+         * save); NIB_BF16_MIN_TOKENS=N sets both to N (tests run the golden
+         * suites from 2), 0 turns the path off */
         const char *env = getenv("NIB_BF16_MIN_TOKENS");
         const long min_tokens = env && *env ? strtol(env, NULL, 10) : 96;
         if (min_tokens > 0) {
-            tables[NIB_CPU_VARIANT_AMX].bf16_gemm = nib_bf16_type_amx;
-            tables[NIB_CPU_VARIANT_AMX].attention_tile_bf16 = nib_attention_tile_bf16_amx;
-            tables[NIB_CPU_VARIANT_AMX].bf16_min_tokens = min_tokens < 2 ? 2 : (int)(min_tokens > 1 << 20 ? 1 << 20 : min_tokens);
+            struct nib_cpu_kernels *amx = &tables[NIB_CPU_VARIANT_AMX];
+            amx->bf16_gemm = nib_bf16_type_amx;
+            amx->attention_tile_bf16 = nib_attention_tile_bf16_amx;
+            amx->bf16_min_tokens = min_tokens < 2 ? 2 : (int)(min_tokens > 1 << 20 ? 1 << 20 : min_tokens);
+            for (int t = 0; t < NIB_TYPE_COUNT; t++)
+                amx->bf16_min_rows[t] = env && *env ? amx->bf16_min_tokens : bf16_default_rows(t);
         }
     }
 #endif

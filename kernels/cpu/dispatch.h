@@ -157,7 +157,8 @@ struct nib_cpu_kernels {
      * type (with a packed copy or not) go through gemm_bf16_amx.h (not
      * llama.cpp's bits; never row-wise) */
     bool (*bf16_gemm)(int w_type, bool packed);
-    int                 bf16_min_tokens; /* the fewest token rows of such a batch (NIB_BF16_MIN_TOKENS) */
+    int                 bf16_min_tokens; /* the fewest token rows of a batch whose attention takes bf16 tiles */
+    int                 bf16_min_rows[NIB_TYPE_COUNT]; /* the same for a matmul, by weight type (dispatch.c) */
     /* with bf16_gemm: attention_tile's batch order on AMX-BF16 (attention_amx.c) */
     void (*attention_tile_bf16)(const struct nib_attn_tile *t, int head_dim, const uint16_t *k_base, const uint16_t *v_base,
                                 size_t row_stride, size_t head_off, const int32_t *slot, float scale, float *scratch);
