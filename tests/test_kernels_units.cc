@@ -20,13 +20,15 @@
 #include <cstring>
 #include <vector>
 
-/* A matrix packed in 16-row units (repack.h: Q8_0, Q5_K, Q6_K in variants
- * with gemv16) gives under nib_op_matmul the bits it gives over the rows:
- * one-row calls (gemv16 against vec_dot / dot8), batches (Q8_0: gemm16
- * from the units and the amx variant's tiles; the others: gemv16 against
- * dot4; the bf16 GEMM from 96 rows for Q8_0 and Q6_K), row-wise batches;
- * guards after the copy and after y. Q8_0's copy is also read back value by
- * value (the K types' values show in the bits with 12 token counts). */
+/* A matrix packed in 16-row units (repack.h: Q8_0, Q4_1, Q5_0, Q5_1, Q5_K,
+ * Q6_K in variants with gemv16) gives under nib_op_matmul the bits it gives
+ * over the rows: one-row calls (gemv16 against vec_dot / dot8), batches
+ * (Q8_0: gemm16 from the units and the amx variant's tiles; the others:
+ * gemv16 against dot4), row-wise batches; guards after the copy and after
+ * y. Skipped: the batches that only the copy sends to the bf16 GEMM
+ * (KernelBf16) or to the amx variant's unit_gemm (KernelUnitGemm). Q8_0's
+ * copy is also read back value by value (the K types' values show in the
+ * bits with 12 token counts). */
 TEST(KernelPackedUnits, SameBitsAsRows) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
     NibRng rng(0x8016);
