@@ -92,6 +92,17 @@ static inline __m512 hsum_f32x8_rows16(const __m512 acc[8]) {
 }
 #endif
 
+#ifdef __AVX512BW__
+/* 64 five-bit values of a Q5 unit (repack.h: Q5_0, Q5_1, Q5_K): the low
+ * nibble of each byte of nib (the quant bytes, shifted right by 4 for the
+ * high nibbles) with bit `bit` of the same byte of qh as the fifth bit. */
+static inline __attribute__((always_inline)) __m512i nib_q5_merge512(__m512i nib, __m512i qh, int bit) {
+    const __m512i h = bit < 4 ? _mm512_slli_epi16(qh, 4 - bit) : bit > 4 ? _mm512_srli_epi16(qh, bit - 4) : qh;
+    /* 0x0F ? nib : h, bit by bit */
+    return _mm512_and_si512(_mm512_ternarylogic_epi32(_mm512_set1_epi8(0x0F), nib, h, 0xCA), _mm512_set1_epi8(0x1F));
+}
+#endif
+
 /* The same for signed x signed: |x| goes unsigned, x's sign moves to y.
  * Needs y != -128 (activation quants are in [-127, 127]). */
 static inline __m256i dot_s8_s8(__m256i x, __m256i y) {

@@ -28,6 +28,7 @@
 #include "gemm_bf16_amx.h"
 
 #include "amx_util.h"
+#include "avx2_util.h"
 #include "fp16.h"
 #include "nib.h"
 #include "quant_blocks.h"
@@ -255,7 +256,6 @@ static void panel_low_k(int w_type, const void *w, size_t w_row_bytes, int64_t c
  * panel_q4_K rounds it, interleaved as in panel_q8_0_units. */
 static void panel_q5_K_units(const void *const u[2], int64_t c0, int64_t c1, uint16_t *panel) {
     const __m512i pairs = nib_bf16_interleave_index(), byte = _mm512_set1_epi32(0xFF);
-    const __m512i m0f = _mm512_set1_epi8(0x0F), m1f = _mm512_set1_epi8(0x1F);
     for (int64_t c = c0; c < c1; c++) {
         const int s = (int)(c % 8);
         for (int h = 0; h < 2; h++) {
@@ -268,9 +268,7 @@ static void panel_q5_K_units(const void *const u[2], int64_t c0, int64_t c1, uin
             uint16_t *dst = panel + ((size_t)(c - c0) * 2 + (size_t)h) * 512;
             for (int w = 0; w < 8; w++) {
                 const __m512i q = _mm512_loadu_si512((const void *)x->qs[s / 2][w]), qh = _mm512_loadu_si512((const void *)x->qh[w]);
-                const __m512i nib = s % 2 ? _mm512_srli_epi16(q, 4) : q;
-                const __m512i fifth = s < 4 ? _mm512_slli_epi16(qh, 4 - s) : s > 4 ? _mm512_srli_epi16(qh, s - 4) : qh;
-                const __m512i v = _mm512_and_si512(_mm512_ternarylogic_epi32(nib, fifth, m0f, 0xE4), m1f);
+                const __m512i v = nib_q5_merge512(s % 2 ? _mm512_srli_epi16(q, 4) : q, qh, s);
                 __m512 f[4];
                 for (int i = 0; i < 4; i++)
                     f[i] = _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v, 8 * i), byte)), d, m);

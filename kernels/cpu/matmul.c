@@ -188,8 +188,9 @@ static bool matmul_unit_gemm(const struct nib_cpu_kernels *k, int w_type, const 
         const int64_t t1 = t0 + GEMM8_TOKEN_CHUNK < n_tok ? t0 + GEMM8_TOKEN_CHUNK : n_tok;
 #pragma omp parallel num_threads(nt)
         {
+            if (scales) /* the same branch on every thread */
 #pragma omp for schedule(static)
-            for (int64_t t = t0; t < (scales ? t1 : t0); t++) {
+            for (int64_t t = t0; t < t1; t++) {
                 const char *row = (const char *)xq + (size_t)t * xq_row_bytes;
                 float *d = dyf + (t - t0) * nb, *s = q8_1 ? syf + (t - t0) * nb : NULL;
                 for (int64_t b = 0; b < nb; b++) {

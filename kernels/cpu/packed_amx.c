@@ -188,9 +188,7 @@ static inline __attribute__((always_inline)) void unpack_sub(int type, const cha
     prefetch_stream(wb + s * (sizeof *x / 8), sizeof *x / 8);
     for (int c = 0; c < 8; c++) {
         const __m512i q = _mm512_loadu_si512((const void *)x->qs[s / 2][c]), qh = _mm512_loadu_si512((const void *)x->qh[c]);
-        const __m512i nib = s & 1 ? _mm512_srli_epi16(q, 4) : q;
-        const __m512i h = s < 4 ? _mm512_slli_epi16(qh, 4 - s) : s > 4 ? _mm512_srli_epi16(qh, s - 4) : qh;
-        _mm512_store_si512((void *)out[c], _mm512_and_si512(_mm512_ternarylogic_epi32(m4, nib, h, 0xCA), _mm512_set1_epi8(0x1F)));
+        _mm512_store_si512((void *)out[c], nib_q5_merge512(s & 1 ? _mm512_srli_epi16(q, 4) : q, qh, s));
     }
 }
 

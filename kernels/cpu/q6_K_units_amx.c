@@ -83,15 +83,14 @@ static inline __attribute__((always_inline)) void int_step(__m512 acc[16], int32
                                                            const struct nib_block_q6_Kx16 *x, int s, const float *dy,
                                                            const int NT) {
     const __m512i sc = sub_scales(x, s);
+    const __m512 dw = s == 15 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->d)) : _mm512_setzero_ps();
     for (int t = 0; t < NT; t++) {
         const __m512i prod = _mm512_mullo_epi32(_mm512_load_si512((const void *)(ct + 16 * t)), sc);
         const __m512i sum = s == 0 ? prod : _mm512_add_epi32(_mm512_load_si512((const void *)isum[t]), prod);
-        if (s < 15) {
+        if (s < 15)
             _mm512_store_si512((void *)isum[t], sum);
-        } else {
-            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->d));
+        else
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(dw, _mm512_set1_ps(dy[t])), acc[t]);
-        }
     }
 }
 
@@ -103,7 +102,7 @@ static inline __attribute__((always_inline)) void q6_K_tile(int64_t nb, const vo
         for (int64_t b = 0; b < nb; b++) dy[b * 16 + t] = ((const struct nib_block_q8_K *)(xq + (size_t)t * xq_row_bytes) + b)->d;
     __m512 acc[16];
     for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
-    _Alignas(64) int32_t c[4][16 * 16], isum[16][16];
+    _Alignas(64) int32_t c[4][16 * 16], isum[16][16] = { { 0 } }; /* written at sub-block 0 before any read: GCC cannot tell */
     _Alignas(64) int8_t ring[RING][4][64];
     const char *a = xq + offsetof(struct nib_block_q8_K, qs);
     const int64_t n_sub = 16 * nb; /* even */

@@ -50,20 +50,14 @@ static inline size_t unit_block_bytes(int type) {
 static inline __attribute__((always_inline)) void unpack(int type, const char *x, struct unit_b *out) {
     const int has_m = type != NIB_TYPE_Q5_0, fifth = type != NIB_TYPE_Q4_1;
     const size_t qh_at = has_m ? 64 : 32, qs_at = qh_at + (fifth ? 64 : 0);
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m5 = _mm512_set1_epi8(0x1F);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i qh = fifth ? _mm512_loadu_si512((const void *)(x + qh_at)) : _mm512_setzero_si512();
     for (int c = 0; c < 4; c++) {
         const __m512i q = _mm512_loadu_si512((const void *)(x + qs_at + 64 * c));
         for (int hi = 0; hi < 2; hi++) {
             const int L = c + 4 * hi;
             const __m512i nib = hi ? _mm512_srli_epi16(q, 4) : q;
-            __m512i v;
-            if (!fifth) {
-                v = _mm512_and_si512(nib, m4);
-            } else { /* bit L of each qh byte to bit 4, picked in beside the nibble */
-                const __m512i h = L < 4 ? _mm512_slli_epi16(qh, 4 - L) : L > 4 ? _mm512_srli_epi16(qh, L - 4) : qh;
-                v = _mm512_and_si512(_mm512_ternarylogic_epi32(m4, nib, h, 0xCA), m5);
-            }
+            __m512i v = fifth ? nib_q5_merge512(nib, qh, L) : _mm512_and_si512(nib, m4);
             if (type == NIB_TYPE_Q5_0) v = _mm512_sub_epi8(v, _mm512_set1_epi8(16));
             _mm512_store_si512((void *)out->qs[L], v);
         }
@@ -78,7 +72,7 @@ static inline __attribute__((always_inline)) void unpack(int type, const char *x
 static inline __attribute__((always_inline)) void unit_step(__m512 acc[16], const int32_t isum[16 * 16], const struct unit_b *wb,
                                                             const float *dy, const float *sy, int64_t nb, int has_m,
                                                             const int NT) {
-    const __m512 dw = _mm512_load_ps(wb->d), mw = _mm512_load_ps(wb->m);
+    const __m512 dw = _mm512_load_ps(wb->d), mw = has_m ? _mm512_load_ps(wb->m) : _mm512_setzero_ps(); /* Q5_0: m unset */
     for (int t = 0; t < NT; t++) {
         const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dy[(size_t)t * (size_t)nb]));
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512((const void *)(isum + 16 * t))), d, acc[t]);

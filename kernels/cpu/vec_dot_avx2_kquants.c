@@ -477,16 +477,11 @@ static inline __attribute__((always_inline)) void q6_K_rows2(int64_t nb, const s
  * of words per row. The mins' exact int32 total per row, summs = fma(-y.d *
  * dmin, total, summs), acc[c] = fma(y.d * d, sumi, acc[c]); out = hsum_f32x8
  * of row r's lanes + summs: the vec_dot's bits. */
-static inline __attribute__((always_inline)) __m512i q5_K_fifth(__m512i qh, int bit) {
-    return bit < 4 ? _mm512_slli_epi16(qh, 4 - bit) : bit > 4 ? _mm512_srli_epi16(qh, bit - 4) : qh;
-}
-
 /* NT (<= 4) activation rows (y_row_bytes apart) against one unit, each
  * dword's quants unpacked once for all of them. */
 static inline __attribute__((always_inline)) void q5_K_unit_rows(int64_t nb, float *out, size_t out_stride,
                                                                  const struct nib_block_q5_Kx16 *x, const void *vy,
                                                                  size_t y_row_bytes, const int NT) {
-    const __m512i m0f = _mm512_set1_epi8(0x0F), m1f = _mm512_set1_epi8(0x1F);
     const struct nib_block_q8_K *y[4];
     __m512 acc[4][8], summs[4];
     for (int t = 0; t < NT; t++) {
@@ -520,9 +515,7 @@ static inline __attribute__((always_inline)) void q5_K_unit_rows(int64_t nb, flo
             for (int t = 0; t < NT; t++) sumi[t] = _mm512_setzero_si512();
             for (int j = 0; j < 4; j++) {
                 const __m512i q = _mm512_loadu_si512((const void *)x[b].qs[j][c]);
-                const __m512i lo = _mm512_and_si512(_mm512_ternarylogic_epi32(q, q5_K_fifth(qh, 2 * j), m0f, 0xE4), m1f);
-                const __m512i hi = _mm512_and_si512(
-                    _mm512_ternarylogic_epi32(_mm512_srli_epi16(q, 4), q5_K_fifth(qh, 2 * j + 1), m0f, 0xE4), m1f);
+                const __m512i lo = nib_q5_merge512(q, qh, 2 * j), hi = nib_q5_merge512(_mm512_srli_epi16(q, 4), qh, 2 * j + 1);
                 for (int t = 0; t < NT; t++) {
                     int32_t vlo, vhi;
                     memcpy(&vlo, y[t][b].qs + 64 * j + 4 * c, sizeof vlo);
