@@ -41,9 +41,15 @@ typedef void (*nib_packed8_fn)(int64_t n, const void *group, const void *xq, siz
 
 /* A pair of groups (16 rows) in repack.h's paired layout against n_tok <=
  * packed16_tokens[type] activation rows: what two packed8 calls on the
- * unpaired groups give, bit for bit; arguments as for nib_packed8_fn. */
+ * unpaired groups give, bit for bit; arguments as for nib_packed8_fn.
+ * scratch: NULL, or NIB_UNPACK_SCRATCH(n) bytes, 64-byte aligned, the
+ * calling thread's alone: where a kernel runs several token tiles over the
+ * pair, the first unpacks the weights there and the others read them back
+ * (amx), instead of each unpacking them again. */
 typedef void (*nib_packed16_fn)(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
+                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch);
+/* per 32 weights: 16 rows' as int8 (512 bytes) and their scales (and mins) as floats */
+#define NIB_UNPACK_SCRATCH(n) ((size_t)((n) / 32) * 640)
 
 /* One weight row against n_rows <= dot4_tokens[type] (4, or 8 where a
  * variant says so; Q8_0 partners always 4) activation rows (y_row_bytes apart):
@@ -98,9 +104,9 @@ typedef void (*nib_gemm8_fn)(int64_t n, const void *w, size_t w_row_bytes, const
  * per block, token and row, then fma steps: units_gemm_amx.c; not vec_dot's
  * bits, so never for NIB_MATMUL_ROWWISE): y[t * y_stride + r]. dyf, syf:
  * each activation block's d (and Q8_1's s; else NULL) as floats,
- * [n_tok][n/32]. */
+ * [n_tok][n/32]; scratch as for nib_packed16_fn. */
 typedef void (*nib_unit_gemm_fn)(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok,
-                                 const float *dyf, const float *syf, float *y, size_t y_stride);
+                                 const float *dyf, const float *syf, float *y, size_t y_stride, void *scratch);
 
 /* gemm_tile_rows weight rows (w_row_bytes apart) against 4 activation rows
  * (x_row_bytes apart): out[4 * r + t] equals gemm_dot's result for that
@@ -207,22 +213,22 @@ void nib_gemm16_q8_0_q8_0_amx(int64_t n, const void *w, size_t w_row_bytes, cons
 #define NIB_AMX_MIN_UNIT_GEMM_Q5_K 6
 #define NIB_AMX_MIN_UNIT_GEMM_Q6_K 8
 void nib_unit_gemm_q4_1_q8_1_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
-                                 const float *syf, float *y, size_t y_stride);
+                                 const float *syf, float *y, size_t y_stride, void *scratch);
 void nib_unit_gemm_q5_0_q8_0_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
-                                 const float *syf, float *y, size_t y_stride);
+                                 const float *syf, float *y, size_t y_stride, void *scratch);
 void nib_unit_gemm_q5_1_q8_1_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
-                                 const float *syf, float *y, size_t y_stride);
+                                 const float *syf, float *y, size_t y_stride, void *scratch);
 /* packed_amx.c: Q5_K's, in the order of Q4_K's packed16 on tiles (dyf, syf unused) */
 void nib_unit_gemm_q5_K_q8_K_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
-                                 const float *syf, float *y, size_t y_stride);
+                                 const float *syf, float *y, size_t y_stride, void *scratch);
 /* q6_K_units_amx.c: Q6_K's (dyf, syf unused) */
 void nib_unit_gemm_q6_K_q8_K_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
-                                 const float *syf, float *y, size_t y_stride);
+                                 const float *syf, float *y, size_t y_stride, void *scratch);
 #define NIB_AMX_PACKED_TOKENS 64 /* the most token rows one call of the packed16s takes */
 void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
+                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch);
 void nib_packed16_q4_K_q8_K_amx(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
+                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch);
 
 /* vec_dot_neon.c (plain ARMv8-A, aarch64 only): float dots and activation
  * quantizers; call only where nib_cpu_variant_available(NEON). */

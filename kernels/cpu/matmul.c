@@ -100,6 +100,9 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
             return false;
         }
     }
+    /* calls of more than one 16-row tile: each thread's unpacked pair (dispatch.h) */
+    const size_t scratch_bytes = kern16 && chunk > 16 ? (NIB_UNPACK_SCRATCH(n_in) + 63) & ~(size_t)63 : 0;
+    char *scratch = scratch_bytes ? aligned_alloc(64, scratch_bytes * (size_t)nt) : NULL; /* NULL: the kernels' ring */
     for (int64_t t0 = 0; t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
         const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
         if (sums) q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, -8, sums, ycorr, dyf);
@@ -116,7 +119,8 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
                 const int32_t *yc = sums ? ycorr + (t - t0) * nb : NULL;
                 const float *df = sums ? dyf + (t - t0) * nb : NULL;
                 if (kern16)
-                    kern16(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df);
+                    kern16(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df,
+                           scratch ? scratch + scratch_bytes * (size_t)omp_get_thread_num() : NULL);
                 else
                     kern(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df);
                 t += ntt;
@@ -124,6 +128,7 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
         }
     }
     if (!small) free(sums), free(ycorr), free(dyf);
+    free(scratch);
     return true;
 }
 
@@ -183,6 +188,9 @@ static bool matmul_unit_gemm(const struct nib_cpu_kernels *k, int w_type, const 
     const bool q8_1 = act == NIB_TYPE_Q8_1, scales = act != NIB_TYPE_Q8_K; /* Q8_K's d is a float already */
     float *dyf = scales ? malloc(sizeof(float) * (size_t)(nb * chunk)) : NULL;
     float *syf = q8_1 ? malloc(sizeof(float) * (size_t)(nb * chunk)) : NULL;
+    /* calls of more than one 16-row tile: each thread's unpacked unit (dispatch.h) */
+    const size_t scratch_bytes = chunk > 16 ? (NIB_UNPACK_SCRATCH(n_in) + 63) & ~(size_t)63 : 0;
+    char *scratch = scratch_bytes ? aligned_alloc(64, scratch_bytes * (size_t)nt) : NULL; /* NULL: the kernels' ring */
     const bool ok = (dyf || !scales) && (syf || !q8_1);
     for (int64_t t0 = 0; ok && t0 < n_tok; t0 += GEMM8_TOKEN_CHUNK) {
         const int64_t t1 = t0 + GEMM8_TOKEN_CHUNK < n_tok ? t0 + GEMM8_TOKEN_CHUNK : n_tok;
@@ -202,13 +210,15 @@ static bool matmul_unit_gemm(const struct nib_cpu_kernels *k, int w_type, const 
                     }
                 }
             }
+            char *mine = scratch ? scratch + scratch_bytes * (size_t)omp_get_thread_num() : NULL;
 #pragma omp for schedule(dynamic, 2) /* a thread the host slows does less */
             for (int64_t u = 0; u < n_out / 16; u++)
                 k->unit_gemm[w_type](n_in, (const char *)packed + (size_t)u * unit_bytes,
                                      (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, (int)(t1 - t0), dyf, syf,
-                                     y + t0 * n_out + 16 * u, (size_t)n_out);
+                                     y + t0 * n_out + 16 * u, (size_t)n_out, mine);
         }
     }
+    free(scratch);
     free(dyf);
     free(syf);
     return ok;

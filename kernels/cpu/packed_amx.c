@@ -21,8 +21,13 @@
  *
  * Token rows in tiles of 16: each tile streams over the pair, its blocks
  * unpacked two ahead into a small ring (prefetched 3 KB ahead as the
- * avx512 kernels do; unpacking again per tile beat unpacking the whole pair
- * once into scratch), in amx_util.h's pipeline (NIB_AMX_TOKEN_TILE). A last
+ * avx512 kernels do), in amx_util.h's pipeline (NIB_AMX_TOKEN_TILE). Calls
+ * of 3+ tiles given scratch unpack the pair once: the first tile writes
+ * each block there as it streams, the others read it back (one thread,
+ * 2048 x 2048 from L3, 64 / 256 rows 284-299 / 303 against 305-306 / 323
+ * GMAC/s; at 2 tiles it lost 4%: TinyLlama pp512 377-394 -> 424-435 t/s,
+ * pp128 449-455 -> 485-486, 2 threads). Q4_K and Q5_K (k_tiles) do the
+ * same from 2 tiles. A last
  * tile of fewer than NIB_AMX_MIN_PACKED rows, and so calls that small
  * (decode batches of up to 5 sequences: there tiles lose to the avx512
  * kernel), go to the avx512 kernel, which uses ycorr; the tiles do not.
@@ -73,6 +78,7 @@ struct q4_0x16_amx {
     _Alignas(64) int8_t qs[8][64];
     float d[16];
 };
+_Static_assert(sizeof(struct q4_0x16_amx) <= NIB_UNPACK_SCRATCH(32), "a block's unpacked copy fits its scratch");
 
 static inline __attribute__((always_inline)) void unpack(const struct nib_block_q4_0x8 *w0, struct q4_0x16_amx *out) {
     const struct nib_block_q4_0x8 *w1 = w0 + 1;
@@ -91,15 +97,17 @@ static inline __attribute__((always_inline)) void unpack(const struct nib_block_
 #define RING 8 /* a slot is rewritten by PREP 6 steps on: after its float step (NIB_AMX_LAG on) read the scales */
 
 /* NT (<= 16) token rows, the weights streamed and unpacked two blocks ahead
- * into a ring. */
-static inline __attribute__((always_inline)) void stream_tile(int64_t nb, const struct nib_block_q4_0x8 *w, const char *a,
+ * into a ring (wt NULL), or into wt[j] (the first tile of a call with
+ * scratch: first != 0), or read back from there (the later tiles). */
+static inline __attribute__((always_inline)) void stream_tile(int64_t nb, const struct nib_block_q4_0x8 *w,
+                                                              struct q4_0x16_amx *wt, int first, const char *a,
                                                               size_t xq_row_bytes, const float *dyf, float *y, size_t y_stride,
                                                               const int NT) {
     struct q4_0x16_amx ring[RING];
-#define WT(j) (&ring[(j) % RING])
+#define WT(j) (wt ? &wt[j] : &ring[(j) % RING])
 #define PREP(j)                                                                                                        \
     do {                                                                                                               \
-        if ((j) < nb) {                                                                                                \
+        if ((j) < nb && (!wt || first)) {                                                                              \
             prefetch_stream(w + 2 * (j), 2 * sizeof *w);                                                               \
             unpack(w + 2 * (j), WT(j));                                                                                \
         }                                                                                                              \
@@ -115,17 +123,25 @@ static void avx512_rows(int64_t n, const void *pair, const void *xq, size_t xq_r
     const size_t nb = (size_t)(n / NIB_QK8_0);
     for (int t = t0; t < t1; t += 8)
         nib_packed16_q4_0_q8_0_avx512(n, pair, (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes, t1 - t < 8 ? t1 - t : 8,
-                                      y + (size_t)t * y_stride, y_stride, gemm, ycorr + (size_t)t * nb, dyf + (size_t)t * nb);
+                                      y + (size_t)t * y_stride, y_stride, gemm, ycorr + (size_t)t * nb, dyf + (size_t)t * nb, NULL);
 }
 
 void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf) {
+                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch) {
     const int64_t nb = n / NIB_QK8_0;
     /* whole tiles of 16 rows on AMX, a short tail of NIB_AMX_MIN_PACKED+ too */
     const int n_amx = n_tok % 16 >= NIB_AMX_MIN_PACKED ? n_tok : n_tok / 16 * 16;
-#define STREAM(NT, at, dt, yt) stream_tile(nb, pair, at, xq_row_bytes, dt, yt, y_stride, NT)
-    NIB_AMX_TOKEN_TILES(n_amx, STREAM);
+    /* more than one tile: the first unpacks the pair into scratch for the others */
+    const char *first = (const char *)xq + offsetof(struct nib_block_q8_0, qs);
+    if (n_amx > 32 && scratch) {
+#define STREAM(NT, at, dt, yt) stream_tile(nb, pair, scratch, at == first, at, xq_row_bytes, dt, yt, y_stride, NT)
+        NIB_AMX_TOKEN_TILES(n_amx, STREAM);
 #undef STREAM
+    } else {
+#define STREAM(NT, at, dt, yt) stream_tile(nb, pair, NULL, 0, at, xq_row_bytes, dt, yt, y_stride, NT)
+        NIB_AMX_TOKEN_TILES(n_amx, STREAM);
+#undef STREAM
+    }
     avx512_rows(n, pair, xq, xq_row_bytes, n_amx, n_tok, y, y_stride, gemm, ycorr, dyf);
 }
 
@@ -146,6 +162,8 @@ void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, siz
  * mins already interleaved. Not Q5_K's vec_dot bits (its lanes are summed
  * in float): KernelUnitGemm checks them against a scalar loop. */
 #define KSUB(g) ((const char *)w + (size_t)((g) / 8) * ub)
+/* Sub-block g in B's layout: in the ring, or in scratch (wt) */
+#define KSLOT(g) (wt ? wt[g] : ring[(g) % RING])
 /* Sub-block g (of all the row's, 8 a super-block) on tile set S, in
  * NIB_AMX_STEP's pipeline: store g - 2's C tile (four buffers), unpack
  * g + 2, issue g; on even steps the pair g - 4, g - 3 (both stored). */
@@ -153,10 +171,10 @@ void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, siz
     do {                                                                                                           \
         if ((g) >= 2 && (g) - 2 < n_sub) _tile_stored(TC, c[((g) - 2) & 3], 64);                                  \
         if (issue) {                                                                                               \
-            if ((g) + 2 < n_sub) unpack_sub(type, KSUB((g) + 2), ((g) + 2) % 8, ring[((g) + 2) % RING]);           \
+            if ((g) + 2 < n_sub && (!wt || first)) unpack_sub(type, KSUB((g) + 2), ((g) + 2) % 8, KSLOT((g) + 2));     \
             _tile_loadd(TA, a + (size_t)((g) / 8) * sizeof(struct nib_block_q8_K) + 4 + 32 * ((g) % 8),            \
                         (long)xq_row_bytes);                                                                       \
-            _tile_loadd(TB, ring[(g) % RING], 64);                                                                 \
+            _tile_loadd(TB, KSLOT(g), 64);                                                                         \
             _tile_zero(TC);                                                                                        \
             _tile_dpbssd(TC, TA, TB);                                                                              \
         }                                                                                                          \
@@ -208,8 +226,9 @@ static inline __attribute__((always_inline)) void q4_K_pair(__m512 acc[16], cons
 }
 
 /* NT (<= 16) token rows: y = acc - accm (see above). */
-static inline __attribute__((always_inline)) void q4_K_tile(int type, int64_t nb, const void *w, const char *xq,
-                                                            size_t xq_row_bytes, float *y, size_t y_stride, const int NT) {
+static inline __attribute__((always_inline)) void q4_K_tile(int type, int64_t nb, const void *w, int8_t (*wt)[8][64], int first,
+                                                            const char *xq, size_t xq_row_bytes, float *y, size_t y_stride,
+                                                            const int NT) {
     const size_t ub = type == NIB_TYPE_Q4_K ? sizeof(struct nib_block_q4_Kx16) : sizeof(struct nib_block_q5_Kx16);
     _Alignas(64) float dy[nb * 16];
     _Alignas(16) int32_t pairs[nb * 16 * 4]; /* [b][t][pair]: bsums 4p+0..1 | 4p+2..3 << 16, as 16-bit sums */
@@ -227,8 +246,10 @@ static inline __attribute__((always_inline)) void q4_K_tile(int type, int64_t nb
     _Alignas(64) int8_t ring[RING][8][64];
     const char *a = xq;
     const int64_t n_sub = 8 * nb; /* even */
-    unpack_sub(type, KSUB(0), 0, ring[0]);
-    unpack_sub(type, KSUB(1), 1, ring[1]);
+    if (!wt || first) {
+        unpack_sub(type, KSUB(0), 0, KSLOT(0));
+        unpack_sub(type, KSUB(1), 1, KSLOT(1));
+    }
     int64_t g = 0;
     for (; g < n_sub; g += 2) {
         KSTEP(0, 0, 1, 2, g, 1);
@@ -266,33 +287,43 @@ static inline __attribute__((always_inline)) void q4_K_tile(int type, int64_t nb
     }
 }
 
-/* The token rows in tiles of 16 (the last one shorter) on AMX. */
+/* The token rows in tiles of 16 (the last one shorter) on AMX; with
+ * scratch and more than one tile, the first unpacks the unit there for the
+ * others. */
 static inline __attribute__((always_inline)) void k_tiles(int type, int64_t nb, const void *w, const void *xq,
-                                                          size_t xq_row_bytes, int n_tok, float *y, size_t y_stride) {
+                                                          size_t xq_row_bytes, int n_tok, float *y, size_t y_stride,
+                                                          void *scratch) {
+    int8_t(*wt)[8][64] = n_tok > 16 ? scratch : NULL;
     for (int t0 = 0; t0 < n_tok; t0 += 16) {
         const int m = n_tok - t0 < 16 ? n_tok - t0 : 16;
         nib_amx_configure(m);
         const char *at = (const char *)xq + (size_t)t0 * xq_row_bytes;
         float *yt = y + (size_t)t0 * y_stride;
-#define KTILE(NT, ...) q4_K_tile(type, nb, w, at, xq_row_bytes, yt, y_stride, NT)
-        NIB_AMX_BY_TOKENS(m, KTILE, 0)
+#define KTILE(NT, ...) q4_K_tile(type, nb, w, wt, t0 == 0, at, xq_row_bytes, yt, y_stride, NT)
+#define KTILE_RING(NT, ...) q4_K_tile(type, nb, w, NULL, 0, at, xq_row_bytes, yt, y_stride, NT)
+        if (wt) {
+            NIB_AMX_BY_TOKENS(m, KTILE, 0)
+        } else {
+            NIB_AMX_BY_TOKENS(m, KTILE_RING, 0)
+        }
+#undef KTILE_RING
 #undef KTILE
     }
 }
 
 void nib_packed16_q4_K_q8_K_amx(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf) {
+                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch) {
     const int64_t nb = n / NIB_QK_K;
     /* GEMM-order calls in whole tiles of 16 rows, a short tail of NIB_AMX_MIN_PACKED+ too */
     const int n_amx = !gemm ? 0 : n_tok % 16 >= NIB_AMX_MIN_PACKED ? n_tok : n_tok / 16 * 16;
-    k_tiles(NIB_TYPE_Q4_K, nb, pair, xq, xq_row_bytes, n_amx, y, y_stride);
+    k_tiles(NIB_TYPE_Q4_K, nb, pair, xq, xq_row_bytes, n_amx, y, y_stride, scratch);
     for (int t = n_amx; t < n_tok; t += 4) /* the avx512 kernel takes 4 rows a call */
         nib_packed16_q4_K_q8_K_avx512(n, pair, (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes,
-                                      n_tok - t < 4 ? n_tok - t : 4, y + (size_t)t * y_stride, y_stride, gemm, ycorr, dyf);
+                                      n_tok - t < 4 ? n_tok - t : 4, y + (size_t)t * y_stride, y_stride, gemm, ycorr, dyf, NULL);
 }
 
 void nib_unit_gemm_q5_K_q8_K_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
-                                 const float *syf, float *y, size_t y_stride) {
+                                 const float *syf, float *y, size_t y_stride, void *scratch) {
     (void)dyf, (void)syf; /* Q8_K's d is a float already; its bsums are read per tile */
-    k_tiles(NIB_TYPE_Q5_K, n / NIB_QK_K, unit, xq, xq_row_bytes, n_tok, y, y_stride);
+    k_tiles(NIB_TYPE_Q5_K, n / NIB_QK_K, unit, xq, xq_row_bytes, n_tok, y, y_stride, scratch);
 }

@@ -161,8 +161,8 @@ static inline __attribute__((always_inline)) void q4_0_tile16(int64_t nb, const 
 }
 
 void nib_packed16_q4_0_q8_0_avx512(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                   size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf) {
-    (void)gemm; /* as packed8 */
+                                   size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch) {
+    (void)gemm, (void)scratch; /* as packed8; one token tile */
     const int64_t nb = n / NIB_QK8_0;
     switch (n_tok) {
     case 8: q4_0_tile16(nb, pair, xq, xq_row_bytes, ycorr, dyf, y, y_stride, 8); break;
@@ -361,8 +361,8 @@ static inline __attribute__((always_inline)) void q4_K_tile16(int64_t nb, const 
 }
 
 void nib_packed16_q4_K_q8_K_avx512(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
-                                   size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf) {
-    (void)ycorr, (void)dyf; /* as packed8 */
+                                   size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch) {
+    (void)ycorr, (void)dyf, (void)scratch; /* as packed8; one token tile */
     const int64_t nb = n / NIB_QK_K;
     switch (n_tok) {
     case 4:

@@ -17,7 +17,8 @@
  * KernelUnitGemm checks them against a scalar loop of the formula above.
  * The sub-blocks run in amx_util.h's pipeline (C tile stored two steps on,
  * its integer step four on); the int32 sums of a super-block wait in a
- * 16 x 16 buffer (the float accumulators hold the registers).
+ * 16 x 16 buffer (the float accumulators hold the registers). Calls of 2+
+ * token tiles with scratch unpack the unit once, as units_gemm_amx.c does.
  */
 #include "amx_util.h"
 #include "avx2_util.h"
@@ -61,6 +62,8 @@ static inline __attribute__((always_inline)) __m512i sub_scales(const struct nib
 }
 
 #define USUB(g) ((const struct nib_block_q6_Kx16 *)w + (g) / 16)
+/* Sub-block g in B's layout: in the ring, or in scratch (wt) */
+#define USLOT(g) (wt ? wt[g] : ring[(g) % RING])
 /* Sub-block g (16 a super-block) on tile set S: store g - 2's C tile, unpack
  * g + 2, issue g, and the integer step of g - 4 (its super-block's float
  * step after its last sub-block). */
@@ -68,9 +71,9 @@ static inline __attribute__((always_inline)) __m512i sub_scales(const struct nib
     do {                                                                                                               \
         if ((g) >= 2 && (g) - 2 < n_sub) _tile_stored(TC, c[((g) - 2) & 3], 64);                                        \
         if (issue) {                                                                                                   \
-            if ((g) + 2 < n_sub) unpack_sub(USUB((g) + 2), ((g) + 2) % 16, ring[((g) + 2) % RING]);                   \
+            if ((g) + 2 < n_sub && (!wt || first)) unpack_sub(USUB((g) + 2), ((g) + 2) % 16, USLOT((g) + 2));         \
             _tile_loadd(TA, a + (size_t)((g) / 16) * sizeof(struct nib_block_q8_K) + 16 * ((g) % 16), (long)xq_row_bytes); \
-            _tile_loadd(TB, ring[(g) % RING], 64);                                                                     \
+            _tile_loadd(TB, USLOT(g), 64);                                                                             \
             _tile_zero(TC);                                                                                            \
             _tile_dpbssd(TC, TA, TB);                                                                                  \
         }                                                                                                              \
@@ -94,9 +97,12 @@ static inline __attribute__((always_inline)) void int_step(__m512 acc[16], int32
     }
 }
 
-/* NT (<= 16) token rows (xq: row 0's first super-block) against one unit. */
-static inline __attribute__((always_inline)) void q6_K_tile(int64_t nb, const void *w, const char *xq, size_t xq_row_bytes,
-                                                            float *y, size_t y_stride, const int NT) {
+/* NT (<= 16) token rows (xq: row 0's first super-block) against one unit,
+ * its sub-blocks unpacked into a ring (wt NULL), or into wt[g] (first != 0)
+ * or read back from there (first == 0). */
+static inline __attribute__((always_inline)) void q6_K_tile(int64_t nb, const void *w, int8_t (*wt)[4][64], int first,
+                                                            const char *xq, size_t xq_row_bytes, float *y, size_t y_stride,
+                                                            const int NT) {
     _Alignas(64) float dy[nb * 16];
     for (int t = 0; t < NT; t++)
         for (int64_t b = 0; b < nb; b++) dy[b * 16 + t] = ((const struct nib_block_q8_K *)(xq + (size_t)t * xq_row_bytes) + b)->d;
@@ -106,8 +112,10 @@ static inline __attribute__((always_inline)) void q6_K_tile(int64_t nb, const vo
     _Alignas(64) int8_t ring[RING][4][64];
     const char *a = xq + offsetof(struct nib_block_q8_K, qs);
     const int64_t n_sub = 16 * nb; /* even */
-    unpack_sub(USUB(0), 0, ring[0]);
-    unpack_sub(USUB(1), 1, ring[1]);
+    if (!wt || first) {
+        unpack_sub(USUB(0), 0, USLOT(0));
+        unpack_sub(USUB(1), 1, USLOT(1));
+    }
     int64_t g = 0;
     for (; g < n_sub; g += 2) {
         USTEP(0, 1, 2, g, 1);
@@ -121,16 +129,23 @@ static inline __attribute__((always_inline)) void q6_K_tile(int64_t nb, const vo
 }
 
 void nib_unit_gemm_q6_K_q8_K_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
-                                 const float *syf, float *y, size_t y_stride) {
+                                 const float *syf, float *y, size_t y_stride, void *scratch) {
     (void)dyf, (void)syf; /* Q8_K's d is a float already */
     const int64_t nb = n / NIB_QK_K;
+    int8_t(*wt)[4][64] = n_tok > 16 ? scratch : NULL; /* the first tile unpacks the unit there for the others */
     for (int t0 = 0; t0 < n_tok; t0 += 16) {
         const int m = n_tok - t0 < 16 ? n_tok - t0 : 16;
         nib_amx_configure_k(m, 16);
         const char *at = (const char *)xq + (size_t)t0 * xq_row_bytes;
         float *yt = y + (size_t)t0 * y_stride;
-#define TILE(NT, ...) q6_K_tile(nb, unit, at, xq_row_bytes, yt, y_stride, NT)
-        NIB_AMX_BY_TOKENS(m, TILE, 0)
+#define TILE(NT, ...) q6_K_tile(nb, unit, wt, t0 == 0, at, xq_row_bytes, yt, y_stride, NT)
+#define TILE_RING(NT, ...) q6_K_tile(nb, unit, NULL, 0, at, xq_row_bytes, yt, y_stride, NT)
+        if (wt) {
+            NIB_AMX_BY_TOKENS(m, TILE, 0)
+        } else {
+            NIB_AMX_BY_TOKENS(m, TILE_RING, 0)
+        }
+#undef TILE_RING
 #undef TILE
     }
 }

@@ -28,9 +28,9 @@ void NIB_X86_PROTO(nib_gemm16_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_
                                          int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
                                          void *scratch);
 void NIB_X86_PROTO(nib_packed16_q4_0_q8_0)(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok,
-                                           float *y, size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
+                                           float *y, size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch);
 void NIB_X86_PROTO(nib_packed16_q4_K_q8_K)(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok,
-                                           float *y, size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
+                                           float *y, size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch);
 void NIB_X86_PROTO(nib_dot4x4_q8_0_q8_0)(int64_t n, float *out, const void *x, size_t x_row_bytes, const void *y,
                                          size_t y_row_bytes, const float *dy);
 void NIB_X86_PROTO(nib_dot8_q8_0_q8_0)(int64_t n, float *out, const void *x, size_t x_row_bytes, const void *y);
