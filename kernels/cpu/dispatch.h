@@ -51,6 +51,14 @@ typedef void (*nib_packed16_fn)(int64_t n, const void *pair, const void *xq, siz
 /* per 32 weights: 16 rows' as int8 (512 bytes) and their scales (and mins) as floats */
 #define NIB_UNPACK_SCRATCH(n) ((size_t)((n) / 32) * 640)
 
+/* Decode: n_pairs (<= NIB_DECODE_STREAMS) pairs of a packed16 layout
+ * against one activation row (ycorr, dyf as for nib_packed8_fn), their
+ * blocks interleaved so the thread reads n_pairs streams at once: y[s]
+ * (16 floats) gets what packed16 with n_tok 1 gives pairs[s], bit for bit. */
+typedef void (*nib_packed16_streams_fn)(int64_t n, int n_pairs, const void *const *pairs, const void *xq, float *const *y,
+                                        const int32_t *ycorr, const float *dyf);
+#define NIB_DECODE_STREAMS 4
+
 /* One weight row against n_rows <= dot4_tokens[type] (4, or 8 where a
  * variant says so; Q8_0 partners always 4) activation rows (y_row_bytes apart):
  * out[t] equals vec_dot's result for row t, bit for bit. dy: for partner
@@ -137,6 +145,7 @@ struct nib_cpu_kernels {
      * matrix (repack.h), which the model makes at load time where this is set. */
     nib_packed8_fn      packed8[NIB_TYPE_COUNT];
     nib_packed16_fn     packed16[NIB_TYPE_COUNT];      /* NULL where a variant has none */
+    nib_packed16_streams_fn packed16_streams[NIB_TYPE_COUNT]; /* the one-row calls of packed16, or NULL */
     int                 packed8_tokens[NIB_TYPE_COUNT]; /* the most activation rows one packed8 call takes (4 or 8) */
     int                 packed16_tokens[NIB_TYPE_COUNT]; /* the same for packed16 (avx512: 8 Q4_0, 4 Q4_K; amx: 64) */
     nib_dot4_fn         dot4[NIB_TYPE_COUNT];         /* by weight type, NULL for most */

@@ -77,6 +77,29 @@ static bool matmul_gemv16(const struct nib_cpu_kernels *k, int w_type, const voi
     return true;
 }
 
+/* One activation row over the pairs of a packed16 copy: each thread's share
+ * (schedule(static)'s) cut into up to NIB_DECODE_STREAMS runs that it
+ * reads side by side (dispatch.h's nib_packed16_streams_fn). */
+static void packed_streams(nib_packed16_streams_fn kern, const void *packed, size_t pair_bytes, int64_t n_in, int64_t n_pairs,
+                           const void *xq, float *y, const int32_t *ycorr, const float *dyf, int nt) {
+#pragma omp parallel num_threads(nt)
+    {
+        const int me = omp_get_thread_num(), nth = omp_get_num_threads();
+        const int64_t lo = n_pairs * me / nth, hi = n_pairs * (me + 1) / nth;
+        const int64_t run = (hi - lo + NIB_DECODE_STREAMS - 1) / NIB_DECODE_STREAMS; /* pairs a stream */
+        for (int64_t i = 0; i < run; i++) {
+            const void *pairs[NIB_DECODE_STREAMS];
+            float *ys[NIB_DECODE_STREAMS];
+            int k = 0;
+            for (int64_t p = lo + i; p < hi; p += run, k++) {
+                pairs[k] = (const char *)packed + (size_t)p * pair_bytes;
+                ys[k] = y + 16 * p;
+            }
+            kern(n_in, k, pairs, xq, ys, ycorr, dyf);
+        }
+    }
+}
+
 /* Returns false (nothing done) only when the Q4_0 scratch cannot be had. */
 static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
                           const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int64_t n_gemm, int nt) {
@@ -106,6 +129,10 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
     for (int64_t t0 = 0; t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
         const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
         if (sums) q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, -8, sums, ycorr, dyf);
+        if (n_tok == 1 && kern16 && k->packed16_streams[w_type] && sums) {
+            packed_streams(k->packed16_streams[w_type], packed, 2 * group_bytes, n_in, n_out / 16, xq, y, ycorr, dyf, nt);
+            break;
+        }
         /* paired layout: units of two groups for packed16, else one */
         const int64_t per = kern16 ? 2 : 1;
 #pragma omp parallel for schedule(static) num_threads(nt)
