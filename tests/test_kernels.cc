@@ -295,27 +295,28 @@ TEST(KernelPacked, SameBitsAsRows8) {
     if (!checked) GTEST_SKIP() << "variant " << k->name << " has no packed kernels";
 }
 
-/* One-row calls over a packed16 copy read each thread's share as up to
- * NIB_DECODE_STREAMS runs side by side (packed16_streams): every row keeps
- * the bits of the rows8 kernel, for shares of 1 pair up to uneven runs,
- * at 1-3 threads; guards after y. */
+/* One-row calls over a packed copy (packed16's pairs, gemv16's units) read
+ * each thread's share as up to NIB_DECODE_STREAMS runs side by side
+ * (decode_streams): every row keeps the bits of the unpacked matrix's
+ * one-row call, for shares of 1 unit up to uneven runs, at 1-3 threads;
+ * guards after y. */
 TEST(KernelPacked, DecodeStreamsSameBits) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
     NibRng rng(0x57e);
     int checked = 0;
     for (const WeightType &wt : weight_types()) {
-        if (!k->packed16_streams[wt.type]) continue;
+        if (!k->decode_streams[wt.type]) continue;
         const int pt = nib_type_traits(wt.type)->vec_dot_type;
         const int64_t bs = nib_type_block_size(wt.type);
         for (int64_t n : { bs, 4096 + bs })
-            for (int64_t n_out : { 16, 48, 176, 592 }) { /* 1, 3, 11 and 37 pairs */
+            for (int64_t n_out : { 16, 48, 176, 592 }) { /* 1, 3, 11 and 37 units */
                 const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
                 const std::vector<float> x = random_acts(n, 1, rng);
                 size_t xrow = 0;
                 const std::vector<uint8_t> xq = quantize_with(ref_table(), pt, x.data(), n, 1, &xrow);
                 const size_t wrow = nib_type_row_bytes(wt.type, n), ny = (size_t)n_out;
                 std::vector<uint8_t> packed(nib_repack_size(wt.type, n, n_out));
-                nib_repack_groups(wt.type, w.data(), wrow, n, 0, n_out / 8, 1, packed.data());
+                nib_repack_groups(wt.type, w.data(), wrow, n, 0, n_out / 8, nib_op_packed_paired(wt.type, n_out), packed.data());
                 std::vector<float> rows(ny);
                 nib_op_matmul(wt.type, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, 1, rows.data(), 0, 1);
                 for (int threads : { 1, 2, 3 }) {
@@ -329,7 +330,7 @@ TEST(KernelPacked, DecodeStreamsSameBits) {
                 checked++;
             }
     }
-    if (!checked) GTEST_SKIP() << "variant " << k->name << " has no packed16_streams";
+    if (!checked) GTEST_SKIP() << "variant " << k->name << " has no decode_streams";
 }
 
 /* The amx variant's bf16 prompt GEMM (gemm_bf16_amx.h) for each type it

@@ -91,7 +91,8 @@ static void override_avx512(struct nib_cpu_kernels *k) {
     k->gemv16[NIB_TYPE_Q8_0] = nib_gemv16_q8_0_q8_0_avx512;
     k->packed8_tokens[NIB_TYPE_Q4_0] = 8; /* packed_avx2.c's TILE in this build */
     k->packed16[NIB_TYPE_Q4_0] = nib_packed16_q4_0_q8_0_avx512;
-    k->packed16_streams[NIB_TYPE_Q4_0] = nib_packed16_streams_q4_0_q8_0_avx512;
+    k->decode_streams[NIB_TYPE_Q4_0] = nib_packed16_streams_q4_0_q8_0_avx512;
+    k->decode_streams[NIB_TYPE_Q8_0] = nib_gemv16_streams_q8_0_q8_0_avx512;
     k->packed16[NIB_TYPE_Q4_K] = nib_packed16_q4_K_q8_K_avx512;
     k->packed16_tokens[NIB_TYPE_Q4_0] = 8;
     k->packed16_tokens[NIB_TYPE_Q4_K] = 4; /* TILE_Q4_K */

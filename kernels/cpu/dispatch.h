@@ -51,12 +51,14 @@ typedef void (*nib_packed16_fn)(int64_t n, const void *pair, const void *xq, siz
 /* per 32 weights: 16 rows' as int8 (512 bytes) and their scales (and mins) as floats */
 #define NIB_UNPACK_SCRATCH(n) ((size_t)((n) / 32) * 640)
 
-/* Decode: n_pairs (<= NIB_DECODE_STREAMS) pairs of a packed16 layout
- * against one activation row (ycorr, dyf as for nib_packed8_fn), their
- * blocks interleaved so the thread reads n_pairs streams at once: y[s]
- * (16 floats) gets what packed16 with n_tok 1 gives pairs[s], bit for bit. */
-typedef void (*nib_packed16_streams_fn)(int64_t n, int n_pairs, const void *const *pairs, const void *xq, float *const *y,
-                                        const int32_t *ycorr, const float *dyf);
+/* Decode over a packed copy: n_units (<= NIB_DECODE_STREAMS) of its 16-row
+ * units (packed16's pairs, or gemv16's units) against one activation row,
+ * block b of every unit before block b + 1 of any, so that the thread reads
+ * n_units streams at once: y[s] (16 floats) gets what packed16 (n_tok 1)
+ * or gemv16 gives units[s], bit for bit. aux, dyf: packed16's ycorr and
+ * dyf (Q4_0), or gemv16's ybase (Q8_0; dyf unused). */
+typedef void (*nib_decode_streams_fn)(int64_t n, int n_units, const void *const *units, const void *xq, float *const *y,
+                                      const int32_t *aux, const float *dyf);
 #define NIB_DECODE_STREAMS 4
 
 /* One weight row against n_rows <= dot4_tokens[type] (4, or 8 where a
@@ -145,7 +147,7 @@ struct nib_cpu_kernels {
      * matrix (repack.h), which the model makes at load time where this is set. */
     nib_packed8_fn      packed8[NIB_TYPE_COUNT];
     nib_packed16_fn     packed16[NIB_TYPE_COUNT];      /* NULL where a variant has none */
-    nib_packed16_streams_fn packed16_streams[NIB_TYPE_COUNT]; /* the one-row calls of packed16, or NULL */
+    nib_decode_streams_fn decode_streams[NIB_TYPE_COUNT]; /* one-row calls of packed16 or gemv16, or NULL */
     int                 packed8_tokens[NIB_TYPE_COUNT]; /* the most activation rows one packed8 call takes (4 or 8) */
     int                 packed16_tokens[NIB_TYPE_COUNT]; /* the same for packed16 (avx512: 8 Q4_0, 4 Q4_K; amx: 64) */
     nib_dot4_fn         dot4[NIB_TYPE_COUNT];         /* by weight type, NULL for most */

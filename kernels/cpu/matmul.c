@@ -50,6 +50,29 @@ bool nib_op_packs(int w_type, int64_t n_out) {
     return k->packed8[w_type] || in_units(k, w_type, n_out);
 }
 
+/* One activation row over the 16-row units of a packed copy: each thread's
+ * share (schedule(static)'s) cut into up to NIB_DECODE_STREAMS runs that it
+ * reads side by side (dispatch.h's nib_decode_streams_fn). */
+static void decode_streams(nib_decode_streams_fn kern, const void *packed, size_t unit_bytes, int64_t n_in, int64_t n_units,
+                           const void *xq, float *y, const int32_t *aux, const float *dyf, int nt) {
+#pragma omp parallel num_threads(nt)
+    {
+        const int me = omp_get_thread_num(), nth = omp_get_num_threads();
+        const int64_t lo = n_units * me / nth, hi = n_units * (me + 1) / nth;
+        const int64_t run = (hi - lo + NIB_DECODE_STREAMS - 1) / NIB_DECODE_STREAMS; /* units a stream */
+        for (int64_t i = 0; i < run; i++) {
+            const void *units[NIB_DECODE_STREAMS];
+            float *ys[NIB_DECODE_STREAMS];
+            int k = 0;
+            for (int64_t u = lo + i; u < hi; u += run, k++) {
+                units[k] = (const char *)packed + (size_t)u * unit_bytes;
+                ys[k] = y + 16 * u;
+            }
+            kern(n_in, k, units, xq, ys, aux, dyf);
+        }
+    }
+}
+
 /* gemv16 over the 16-row units of a packed copy (repack.h), each token row
  * alone (vec_dot's bits). Returns false (nothing done) when Q8_0's or
  * Q5_0's activation dword sums cannot be had. */
@@ -69,35 +92,15 @@ static bool matmul_gemv16(const struct nib_cpu_kernels *k, int w_type, const voi
             ybase[t * nb * 8 + i] = -offset * (q[0] + q[1] + q[2] + q[3]);
         }
     }
+    if (n_tok == 1 && k->decode_streams[w_type])
+        decode_streams(k->decode_streams[w_type], packed, unit_bytes, n_in, units, xq, y, offset ? ybase : NULL, NULL, nt);
+    else
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t u = 0; u < units; u++)
         k->gemv16[w_type](n_in, y + 16 * u, (size_t)n_out, (const char *)packed + (size_t)u * unit_bytes, xq, xq_row_bytes,
                           ybase, (int)n_tok);
     if (ybase != small) free(ybase);
     return true;
-}
-
-/* One activation row over the pairs of a packed16 copy: each thread's share
- * (schedule(static)'s) cut into up to NIB_DECODE_STREAMS runs that it
- * reads side by side (dispatch.h's nib_packed16_streams_fn). */
-static void packed_streams(nib_packed16_streams_fn kern, const void *packed, size_t pair_bytes, int64_t n_in, int64_t n_pairs,
-                           const void *xq, float *y, const int32_t *ycorr, const float *dyf, int nt) {
-#pragma omp parallel num_threads(nt)
-    {
-        const int me = omp_get_thread_num(), nth = omp_get_num_threads();
-        const int64_t lo = n_pairs * me / nth, hi = n_pairs * (me + 1) / nth;
-        const int64_t run = (hi - lo + NIB_DECODE_STREAMS - 1) / NIB_DECODE_STREAMS; /* pairs a stream */
-        for (int64_t i = 0; i < run; i++) {
-            const void *pairs[NIB_DECODE_STREAMS];
-            float *ys[NIB_DECODE_STREAMS];
-            int k = 0;
-            for (int64_t p = lo + i; p < hi; p += run, k++) {
-                pairs[k] = (const char *)packed + (size_t)p * pair_bytes;
-                ys[k] = y + 16 * p;
-            }
-            kern(n_in, k, pairs, xq, ys, ycorr, dyf);
-        }
-    }
 }
 
 /* Returns false (nothing done) only when the Q4_0 scratch cannot be had. */
@@ -129,8 +132,8 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
     for (int64_t t0 = 0; t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
         const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
         if (sums) q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, -8, sums, ycorr, dyf);
-        if (n_tok == 1 && kern16 && k->packed16_streams[w_type] && sums) {
-            packed_streams(k->packed16_streams[w_type], packed, 2 * group_bytes, n_in, n_out / 16, xq, y, ycorr, dyf, nt);
+        if (n_tok == 1 && kern16 && k->decode_streams[w_type] && sums) {
+            decode_streams(k->decode_streams[w_type], packed, 2 * group_bytes, n_in, n_out / 16, xq, y, ycorr, dyf, nt);
             break;
         }
         /* paired layout: units of two groups for packed16, else one */

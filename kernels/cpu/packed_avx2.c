@@ -178,9 +178,10 @@ void nib_packed16_q4_0_q8_0_avx512(int64_t n, const void *pair, const void *xq, 
 #endif
 
 #if NIB_VNNI
-/* Up to NIB_DECODE_STREAMS pairs against one activation row, block b of
- * every pair before block b + 1 of any: one thread reads that many streams
- * at once, which the memory serves faster than one (TinyLlama Q4_0 decode,
+/* dispatch.h's nib_decode_streams_fn: up to NIB_DECODE_STREAMS pairs
+ * against one activation row, block b of every pair before block b + 1 of
+ * any: one thread reads that many streams at once, which the memory serves
+ * faster than one (TinyLlama Q4_0 decode,
  * Intel Xeon: 1 thread 24.4-24.7 -> 24.9-26.0 t/s, 2 threads 45.8-46.9 ->
  * 48.0, alternating runs). Each pair's lanes compute what q4_0_tile16's do
  * for one row: the same bits. */

@@ -195,6 +195,48 @@ void NIB_X86_FN(nib_gemv16_q8_0_q8_0)(int64_t n, float *out, size_t out_stride, 
                     ybase + (size_t)t * (size_t)nb * 8, 1);
 }
 
+/* gemv16_rows for one activation row over NS units at once, block b of
+ * every unit before block b + 1 of any (dispatch.h's
+ * nib_decode_streams_fn: NS streams read side by side); each unit's
+ * lanes compute what gemv16_rows's do: the same bits. */
+static inline __attribute__((always_inline)) void gemv16_streams(int64_t nb, const void *const *units, const char *vy,
+                                                                 float *const *out, const int32_t *ybase, const int NS) {
+    const struct nib_block_q8_0 *y = (const struct nib_block_q8_0 *)vy;
+    const struct nib_block_q8_0x16 *x[NIB_DECODE_STREAMS];
+    __m512 acc[NIB_DECODE_STREAMS][8];
+    for (int s = 0; s < NS; s++) {
+        x[s] = units[s];
+        for (int c = 0; c < 8; c++) acc[s][c] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const __m512 dy = _mm512_set1_ps(fp16_to_f32(y[b].d));
+        for (int s = 0; s < NS; s++) {
+            prefetch_stream(x[s] + b, sizeof x[s][b]);
+            const __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(load32(x[s][b].d)), dy);
+            for (int c = 0; c < 8; c++) {
+                int32_t v;
+                memcpy(&v, y[b].qs + 4 * c, sizeof v);
+                const __m512i sum = _mm512_dpbusd_epi32(_mm512_set1_epi32(ybase[8 * (size_t)b + (size_t)c]),
+                                                        _mm512_loadu_si512((const void *)(x[s][b].qs + 64 * c)), _mm512_set1_epi32(v));
+                acc[s][c] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc[s][c]);
+            }
+        }
+    }
+    for (int s = 0; s < NS; s++) _mm512_storeu_ps(out[s], hsum_f32x8_rows16(acc[s]));
+}
+
+void NIB_X86_FN(nib_gemv16_streams_q8_0_q8_0)(int64_t n, int n_units, const void *const *units, const void *xq, float *const *y,
+                                              const int32_t *ybase, const float *dyf) {
+    (void)dyf; /* the activation's scales are read from xq */
+    const int64_t nb = n / NIB_QK8_0;
+    switch (n_units) {
+    case 4: gemv16_streams(nb, units, xq, y, ybase, 4); break;
+    case 3: gemv16_streams(nb, units, xq, y, ybase, 3); break;
+    case 2: gemv16_streams(nb, units, xq, y, ybase, 2); break;
+    default: gemv16_streams(nb, units, xq, y, ybase, 1); break;
+    }
+}
+
 void NIB_X86_FN(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
                                      int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
                                      void *scratch) {

@@ -23,7 +23,7 @@ void NIB_X86_PROTO(nib_attention_tile_decode)(const struct nib_attn_tile *t, int
                                               float scale, float *scratch);
 void NIB_X86_PROTO(nib_dot4_q8_0_q8_0)(int64_t n, float *out, const void *x, const void *y, size_t y_row_bytes, int n_rows,
                              const float *dy);
-/* These nine: defined in the AVX-512 build only (they need VNNI). */
+/* These ten: defined in the AVX-512 build only (they need VNNI). */
 void NIB_X86_PROTO(nib_gemm16_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
                                          int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
                                          void *scratch);
@@ -31,6 +31,8 @@ void NIB_X86_PROTO(nib_packed16_q4_0_q8_0)(int64_t n, const void *pair, const vo
                                            float *y, size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch);
 void NIB_X86_PROTO(nib_packed16_streams_q4_0_q8_0)(int64_t n, int n_pairs, const void *const *pairs, const void *xq,
                                                    float *const *y, const int32_t *ycorr, const float *dyf);
+void NIB_X86_PROTO(nib_gemv16_streams_q8_0_q8_0)(int64_t n, int n_units, const void *const *units, const void *xq,
+                                                 float *const *y, const int32_t *ybase, const float *dyf);
 void NIB_X86_PROTO(nib_packed16_q4_K_q8_K)(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok,
                                            float *y, size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch);
 void NIB_X86_PROTO(nib_dot4x4_q8_0_q8_0)(int64_t n, float *out, const void *x, size_t x_row_bytes, const void *y,
