@@ -92,13 +92,14 @@ static bool matmul_gemv16(const struct nib_cpu_kernels *k, int w_type, const voi
             ybase[t * nb * 8 + i] = -offset * (q[0] + q[1] + q[2] + q[3]);
         }
     }
-    if (n_tok == 1 && k->decode_streams[w_type])
+    if (n_tok == 1 && k->decode_streams[w_type]) {
         decode_streams(k->decode_streams[w_type], packed, unit_bytes, n_in, units, xq, y, offset ? ybase : NULL, NULL, nt);
-    else
+    } else {
 #pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t u = 0; u < units; u++)
-        k->gemv16[w_type](n_in, y + 16 * u, (size_t)n_out, (const char *)packed + (size_t)u * unit_bytes, xq, xq_row_bytes,
-                          ybase, (int)n_tok);
+        for (int64_t u = 0; u < units; u++)
+            k->gemv16[w_type](n_in, y + 16 * u, (size_t)n_out, (const char *)packed + (size_t)u * unit_bytes, xq, xq_row_bytes,
+                              ybase, (int)n_tok);
+    }
     if (ybase != small) free(ybase);
     return true;
 }

@@ -300,13 +300,7 @@ static inline __attribute__((always_inline)) void k_tiles(int type, int64_t nb, 
         const char *at = (const char *)xq + (size_t)t0 * xq_row_bytes;
         float *yt = y + (size_t)t0 * y_stride;
 #define KTILE(NT, ...) q4_K_tile(type, nb, w, wt, t0 == 0, at, xq_row_bytes, yt, y_stride, NT)
-#define KTILE_RING(NT, ...) q4_K_tile(type, nb, w, NULL, 0, at, xq_row_bytes, yt, y_stride, NT)
-        if (wt) {
-            NIB_AMX_BY_TOKENS(m, KTILE, 0)
-        } else {
-            NIB_AMX_BY_TOKENS(m, KTILE_RING, 0)
-        }
-#undef KTILE_RING
+        NIB_AMX_BY_TOKENS(m, KTILE, 0)
 #undef KTILE
     }
 }

@@ -139,13 +139,7 @@ void nib_unit_gemm_q6_K_q8_K_amx(int64_t n, const void *unit, const void *xq, si
         const char *at = (const char *)xq + (size_t)t0 * xq_row_bytes;
         float *yt = y + (size_t)t0 * y_stride;
 #define TILE(NT, ...) q6_K_tile(nb, unit, wt, t0 == 0, at, xq_row_bytes, yt, y_stride, NT)
-#define TILE_RING(NT, ...) q6_K_tile(nb, unit, NULL, 0, at, xq_row_bytes, yt, y_stride, NT)
-        if (wt) {
-            NIB_AMX_BY_TOKENS(m, TILE, 0)
-        } else {
-            NIB_AMX_BY_TOKENS(m, TILE_RING, 0)
-        }
-#undef TILE_RING
+        NIB_AMX_BY_TOKENS(m, TILE, 0)
 #undef TILE
     }
 }

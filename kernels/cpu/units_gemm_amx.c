@@ -125,13 +125,7 @@ static inline __attribute__((always_inline)) void unit_gemm(int type, int64_t n,
         const float *dt = dyf + (size_t)t0 * (size_t)nb, *st = syf ? syf + (size_t)t0 * (size_t)nb : NULL;
         float *yt = y + (size_t)t0 * y_stride;
 #define TILE(NT, ...) unit_tile(type, nb, unit, wt, t0 == 0, at, xq_row_bytes, dt, st, yt, y_stride, NT)
-#define TILE_RING(NT, ...) unit_tile(type, nb, unit, NULL, 0, at, xq_row_bytes, dt, st, yt, y_stride, NT)
-        if (wt) {
-            NIB_AMX_BY_TOKENS(m, TILE, 0)
-        } else {
-            NIB_AMX_BY_TOKENS(m, TILE_RING, 0)
-        }
-#undef TILE_RING
+        NIB_AMX_BY_TOKENS(m, TILE, 0)
 #undef TILE
     }
 }
