@@ -163,7 +163,7 @@ void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, siz
  * in float): KernelUnitGemm checks them against a scalar loop. */
 #define KSUB(g) ((const char *)w + (size_t)((g) / 8) * ub)
 /* Sub-block g in B's layout: in the ring, or in scratch (wt) */
-#define KSLOT(g) (wt ? wt[g] : ring[(g) % RING])
+#define KSLOT(g) (slots[(g) & mask])
 /* Sub-block g (of all the row's, 8 a super-block) on tile set S, in
  * NIB_AMX_STEP's pipeline: store g - 2's C tile (four buffers), unpack
  * g + 2, issue g; on even steps the pair g - 4, g - 3 (both stored). */
@@ -171,7 +171,7 @@ void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, siz
     do {                                                                                                           \
         if ((g) >= 2 && (g) - 2 < n_sub) _tile_stored(TC, c[((g) - 2) & 3], 64);                                  \
         if (issue) {                                                                                               \
-            if ((g) + 2 < n_sub && (!wt || first)) unpack_sub(type, KSUB((g) + 2), ((g) + 2) % 8, KSLOT((g) + 2));     \
+            if ((g) + 2 < n_sub && unpacks) unpack_sub(type, KSUB((g) + 2), ((g) + 2) % 8, KSLOT((g) + 2));            \
             _tile_loadd(TA, a + (size_t)((g) / 8) * sizeof(struct nib_block_q8_K) + 4 + 32 * ((g) % 8),            \
                         (long)xq_row_bytes);                                                                       \
             _tile_loadd(TB, KSLOT(g), 64);                                                                         \
@@ -244,9 +244,13 @@ static inline __attribute__((always_inline)) void q4_K_tile(int type, int64_t nb
     for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     _Alignas(64) int32_t c[4][16 * 16];
     _Alignas(64) int8_t ring[RING][8][64];
+    /* sub-block g in slots[g & mask]: the ring's or scratch's (no branch per sub-block) */
+    int8_t(*const slots)[8][64] = wt ? wt : ring;
+    const int64_t mask = wt ? -1 : RING - 1;
+    const int unpacks = !wt || first;
     const char *a = xq;
     const int64_t n_sub = 8 * nb; /* even */
-    if (!wt || first) {
+    if (unpacks) {
         unpack_sub(type, KSUB(0), 0, KSLOT(0));
         unpack_sub(type, KSUB(1), 1, KSLOT(1));
     }

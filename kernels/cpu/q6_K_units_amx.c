@@ -63,7 +63,7 @@ static inline __attribute__((always_inline)) __m512i sub_scales(const struct nib
 
 #define USUB(g) ((const struct nib_block_q6_Kx16 *)w + (g) / 16)
 /* Sub-block g in B's layout: in the ring, or in scratch (wt) */
-#define USLOT(g) (wt ? wt[g] : ring[(g) % RING])
+#define USLOT(g) (slots[(g) & mask])
 /* Sub-block g (16 a super-block) on tile set S: store g - 2's C tile, unpack
  * g + 2, issue g, and the integer step of g - 4 (its super-block's float
  * step after its last sub-block). */
@@ -71,7 +71,7 @@ static inline __attribute__((always_inline)) __m512i sub_scales(const struct nib
     do {                                                                                                               \
         if ((g) >= 2 && (g) - 2 < n_sub) _tile_stored(TC, c[((g) - 2) & 3], 64);                                        \
         if (issue) {                                                                                                   \
-            if ((g) + 2 < n_sub && (!wt || first)) unpack_sub(USUB((g) + 2), ((g) + 2) % 16, USLOT((g) + 2));         \
+            if ((g) + 2 < n_sub && unpacks) unpack_sub(USUB((g) + 2), ((g) + 2) % 16, USLOT((g) + 2));                \
             _tile_loadd(TA, a + (size_t)((g) / 16) * sizeof(struct nib_block_q8_K) + 16 * ((g) % 16), (long)xq_row_bytes); \
             _tile_loadd(TB, USLOT(g), 64);                                                                             \
             _tile_zero(TC);                                                                                            \
@@ -110,9 +110,13 @@ static inline __attribute__((always_inline)) void q6_K_tile(int64_t nb, const vo
     for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     _Alignas(64) int32_t c[4][16 * 16], isum[16][16] = { { 0 } }; /* written at sub-block 0 before any read: GCC cannot tell */
     _Alignas(64) int8_t ring[RING][4][64];
+    /* sub-block g in slots[g & mask]: the ring's or scratch's (no branch per sub-block) */
+    int8_t(*const slots)[4][64] = wt ? wt : ring;
+    const int64_t mask = wt ? -1 : RING - 1;
+    const int unpacks = !wt || first;
     const char *a = xq + offsetof(struct nib_block_q8_K, qs);
     const int64_t n_sub = 16 * nb; /* even */
-    if (!wt || first) {
+    if (unpacks) {
         unpack_sub(USUB(0), 0, USLOT(0));
         unpack_sub(USUB(1), 1, USLOT(1));
     }

@@ -24,11 +24,10 @@
  * the unit with its blocks unpacked two ahead into a ring, in amx_util.h's
  * pipeline, as packed_amx.c does for Q4_0. Calls of 2+ tiles (scratch
  * given) unpack the unit once: the first tile into scratch as it streams,
- * the others read it back. One thread, 2048 x 2048, 64 / 256 rows (GMAC/s,
- * before -> after): Q4_1 239 / 224 -> 271 / 253, Q5_0 239 / 228 -> 330 /
- * 329; TinyLlama pp512, 2 threads: Q4_1 324 -> 361 t/s, Q5_0 335 -> 427,
- * Q5_1 307 -> 356. Q5_K and Q6_K (q6_K_units_amx.c) the same: 32 rows
- * 192 -> 220 and 166 -> 204 GMAC/s; pp32 250 -> 278 and 235 -> 258 t/s.
+ * the later full tiles read it back. One thread, 2048 x 2048, 32 /
+ * 256 rows (GMAC/s, before -> after): Q5_0 257 / 263 -> 285 / 349, Q6_K
+ * (q6_K_units_amx.c) 174 / 174 -> 202 / 225; Q5_K 32 rows 210-215 ->
+ * 229-232; TinyLlama Q5_0 pp512, 2 threads, 367 -> 460 t/s.
  */
 #include "amx_util.h"
 #include "avx2_util.h"
@@ -116,7 +115,9 @@ static inline __attribute__((always_inline)) void unit_gemm(int type, int64_t n,
                                                             size_t xq_row_bytes, int n_tok, const float *dyf, const float *syf,
                                                             float *y, size_t y_stride, void *scratch) {
     const int64_t nb = n / NIB_QK8_0;
-    struct unit_b *wt = n_tok > 16 ? scratch : NULL; /* the first tile unpacks the unit there for the others */
+    /* the first tile unpacks the unit there for the later full tiles (a short last one
+     * unpacks again: the same integers, and half the tile instances to compile) */
+    struct unit_b *wt = n_tok > 16 ? scratch : NULL;
     const size_t qs_at = type != NIB_TYPE_Q5_0 ? offsetof(struct nib_block_q8_1, qs) : offsetof(struct nib_block_q8_0, qs);
     for (int t0 = 0; t0 < n_tok; t0 += 16) {
         const int m = n_tok - t0 < 16 ? n_tok - t0 : 16;
@@ -124,8 +125,11 @@ static inline __attribute__((always_inline)) void unit_gemm(int type, int64_t n,
         const char *at = (const char *)xq + (size_t)t0 * xq_row_bytes + qs_at;
         const float *dt = dyf + (size_t)t0 * (size_t)nb, *st = syf ? syf + (size_t)t0 * (size_t)nb : NULL;
         float *yt = y + (size_t)t0 * y_stride;
-#define TILE(NT, ...) unit_tile(type, nb, unit, wt, t0 == 0, at, xq_row_bytes, dt, st, yt, y_stride, NT)
-        NIB_AMX_BY_TOKENS(m, TILE, 0)
+#define TILE(NT, ...) unit_tile(type, nb, unit, NULL, 0, at, xq_row_bytes, dt, st, yt, y_stride, NT)
+        if (wt && m == 16)
+            unit_tile(type, nb, unit, wt, t0 == 0, at, xq_row_bytes, dt, st, yt, y_stride, 16);
+        else
+            NIB_AMX_BY_TOKENS(m, TILE, 0)
 #undef TILE
     }
 }
