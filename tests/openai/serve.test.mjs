@@ -246,7 +246,7 @@ describe('nib serve with the openai SDK', () => {
     );
     await assert.rejects(oa.models.retrieve('no-such-model').then(() => {}), (e) => e instanceof OpenAI.NotFoundError);
     // The server is still fine.
-    const r = await oa.completions.create({ model: MODEL, prompt: 'hi', max_tokens: 2 });
+    const r = await oa.completions.create({ model: MODEL, prompt: 'hi', temperature: 0, max_tokens: 2, logit_bias: NO_EOS });
     assert.equal(r.usage.completion_tokens, 2);
   });
 
