@@ -295,42 +295,70 @@ TEST(KernelPacked, SameBitsAsRows8) {
     if (!checked) GTEST_SKIP() << "variant " << k->name << " has no packed kernels";
 }
 
-/* One-row calls over a packed copy (packed16's pairs, gemv16's units) read
- * each thread's share as up to NIB_DECODE_STREAMS runs side by side
- * (decode_streams): every row keeps the bits of the unpacked matrix's
+/* The tables that read one-row calls over a packed copy (packed16's pairs,
+ * gemv16's units) as up to NIB_DECODE_STREAMS runs side by side
+ * (decode_streams): each variant's own that has such entries (amx), and on
+ * any AVX-512 VNNI CPU a copy of the avx512 table given the stream kernels
+ * (the amx table's entries, built with the avx512 files). */
+static std::vector<struct nib_cpu_kernels> stream_tables() {
+    std::vector<struct nib_cpu_kernels> tables;
+    for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
+        const struct nib_cpu_kernels *k = nib_cpu_kernels_for((enum nib_cpu_variant)v);
+        if (!k) continue;
+        for (int t = 0; t < NIB_TYPE_COUNT; t++)
+            if (k->decode_streams[t]) {
+                tables.push_back(*k);
+                break;
+            }
+    }
+#if defined(__x86_64__) || defined(_M_X64)
+    if (const struct nib_cpu_kernels *k = nib_cpu_kernels_for(NIB_CPU_VARIANT_AVX512)) {
+        struct nib_cpu_kernels copy = *k;
+        copy.decode_streams[NIB_TYPE_Q4_0] = nib_packed16_streams_q4_0_q8_0_avx512;
+        copy.decode_streams[NIB_TYPE_Q8_0] = nib_gemv16_streams_q8_0_q8_0_avx512;
+        tables.push_back(copy);
+    }
+#endif
+    return tables;
+}
+
+/* Through decode_streams every row keeps the bits of the unpacked matrix's
  * one-row call, for shares of 1 unit up to uneven runs, at 1-3 threads;
  * guards after y. */
 TEST(KernelPacked, DecodeStreamsSameBits) {
-    const struct nib_cpu_kernels *k = nib_cpu_kernels();
     NibRng rng(0x57e);
     int checked = 0;
-    for (const WeightType &wt : weight_types()) {
-        if (!k->decode_streams[wt.type]) continue;
-        const int pt = nib_type_traits(wt.type)->vec_dot_type;
-        const int64_t bs = nib_type_block_size(wt.type);
-        for (int64_t n : { bs, 4096 + bs })
-            for (int64_t n_out : { 16, 48, 176, 592 }) { /* 1, 3, 11 and 37 units */
-                const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
-                const std::vector<float> x = random_acts(n, 1, rng);
-                size_t xrow = 0;
-                const std::vector<uint8_t> xq = quantize_with(ref_table(), pt, x.data(), n, 1, &xrow);
-                const size_t wrow = nib_type_row_bytes(wt.type, n), ny = (size_t)n_out;
-                std::vector<uint8_t> packed(nib_repack_size(wt.type, n, n_out));
-                nib_repack_groups(wt.type, w.data(), wrow, n, 0, n_out / 8, nib_op_packed_paired(wt.type, n_out), packed.data());
-                std::vector<float> rows(ny);
-                nib_op_matmul(wt.type, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, 1, rows.data(), 0, 1);
-                for (int threads : { 1, 2, 3 }) {
-                    std::vector<float> got(ny + 16);
-                    memset(got.data(), kGuard, got.size() * sizeof(float));
-                    nib_op_matmul(wt.type, w.data(), wrow, packed.data(), n, n_out, xq.data(), xrow, 1, got.data(), 0, threads);
-                    EXPECT_EQ(memcmp(rows.data(), got.data(), ny * sizeof(float)), 0)
-                        << nib_type_name(wt.type) << " n=" << n << " out=" << n_out << " threads=" << threads;
-                    EXPECT_TRUE(guards_intact((const uint8_t *)(got.data() + ny), 16 * sizeof(float)));
+    for (const struct nib_cpu_kernels &table : stream_tables())
+        for (const WeightType &wt : weight_types()) {
+            const struct nib_cpu_kernels *k = &table;
+            if (!k->decode_streams[wt.type]) continue;
+            const int pt = nib_type_traits(wt.type)->vec_dot_type;
+            const int64_t bs = nib_type_block_size(wt.type);
+            for (int64_t n : { bs, 4096 + bs })
+                for (int64_t n_out : { 16, 48, 176, 592 }) { /* 1, 3, 11 and 37 units */
+                    const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
+                    const std::vector<float> x = random_acts(n, 1, rng);
+                    size_t xrow = 0;
+                    const std::vector<uint8_t> xq = quantize_with(ref_table(), pt, x.data(), n, 1, &xrow);
+                    const size_t wrow = nib_type_row_bytes(wt.type, n), ny = (size_t)n_out;
+                    std::vector<uint8_t> packed(nib_repack_size(wt.type, n, n_out));
+                    nib_repack_groups(wt.type, w.data(), wrow, n, 0, n_out / 8, k->packed16[wt.type] != nullptr, packed.data());
+                    std::vector<float> rows(ny);
+                    nib_op_matmul_with(k, wt.type, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, 1, rows.data(), 0, 1);
+                    for (int threads : { 1, 2, 3 }) {
+                        std::vector<float> got(ny + 16);
+                        memset(got.data(), kGuard, got.size() * sizeof(float));
+                        nib_op_matmul_with(k, wt.type, w.data(), wrow, packed.data(), n, n_out, xq.data(), xrow, 1, got.data(), 0,
+                                           threads);
+                        EXPECT_EQ(memcmp(rows.data(), got.data(), ny * sizeof(float)), 0)
+                            << k->name << " " << nib_type_name(wt.type) << " n=" << n << " out=" << n_out
+                            << " threads=" << threads;
+                        EXPECT_TRUE(guards_intact((const uint8_t *)(got.data() + ny), 16 * sizeof(float)));
+                    }
+                    checked++;
                 }
-                checked++;
-            }
-    }
-    if (!checked) GTEST_SKIP() << "variant " << k->name << " has no decode_streams";
+        }
+    if (!checked) GTEST_SKIP() << "this CPU runs no decode-stream kernels (they need AVX-512 VNNI)";
 }
 
 /* The amx variant's bf16 prompt GEMM (gemm_bf16_amx.h) for each type it

@@ -91,8 +91,6 @@ static void override_avx512(struct nib_cpu_kernels *k) {
     k->gemv16[NIB_TYPE_Q8_0] = nib_gemv16_q8_0_q8_0_avx512;
     k->packed8_tokens[NIB_TYPE_Q4_0] = 8; /* packed_avx2.c's TILE in this build */
     k->packed16[NIB_TYPE_Q4_0] = nib_packed16_q4_0_q8_0_avx512;
-    k->decode_streams[NIB_TYPE_Q4_0] = nib_packed16_streams_q4_0_q8_0_avx512;
-    k->decode_streams[NIB_TYPE_Q8_0] = nib_gemv16_streams_q8_0_q8_0_avx512;
     k->packed16[NIB_TYPE_Q4_K] = nib_packed16_q4_K_q8_K_avx512;
     k->packed16_tokens[NIB_TYPE_Q4_0] = 8;
     k->packed16_tokens[NIB_TYPE_Q4_K] = 4; /* TILE_Q4_K */
@@ -163,6 +161,12 @@ static void init(void) {
     tables[NIB_CPU_VARIANT_AMX].packed16_tokens[NIB_TYPE_Q4_0] = NIB_AMX_PACKED_TOKENS;
     tables[NIB_CPU_VARIANT_AMX].packed16[NIB_TYPE_Q4_K] = nib_packed16_q4_K_q8_K_amx;
     tables[NIB_CPU_VARIANT_AMX].packed16_tokens[NIB_TYPE_Q4_K] = NIB_AMX_PACKED_TOKENS;
+    /* Decode streams only where they were measured to win (an Intel Xeon with
+     * AMX: TinyLlama tg64 Q4_0 +3-8%, Q8_0 +3%); on an AMD Zen 5 (the avx512
+     * variant) they lost: Q8_0 tg64 one thread 33 -> 19 t/s, Q4_0 two threads
+     * 79-83 -> 70-78. */
+    tables[NIB_CPU_VARIANT_AMX].decode_streams[NIB_TYPE_Q4_0] = nib_packed16_streams_q4_0_q8_0_avx512;
+    tables[NIB_CPU_VARIANT_AMX].decode_streams[NIB_TYPE_Q8_0] = nib_gemv16_streams_q8_0_q8_0_avx512;
     tables[NIB_CPU_VARIANT_AMX].unit_gemm[NIB_TYPE_Q4_1] = nib_unit_gemm_q4_1_q8_1_amx;
     tables[NIB_CPU_VARIANT_AMX].unit_gemm[NIB_TYPE_Q5_0] = nib_unit_gemm_q5_0_q8_0_amx;
     tables[NIB_CPU_VARIANT_AMX].unit_gemm[NIB_TYPE_Q5_1] = nib_unit_gemm_q5_1_q8_1_amx;

@@ -197,6 +197,14 @@ const struct nib_cpu_kernels *nib_cpu_kernels(void);
  * process; NULL if this CPU or build cannot run it. */
 const struct nib_cpu_kernels *nib_cpu_kernels_for(enum nib_cpu_variant v);
 
+/* nib_op_matmul (ops_ref.h) through a given table, for tests and A/B
+ * comparisons: a table from nib_cpu_kernels_for, or a copy of one with
+ * entries changed (kernels this CPU can run). The packed copy must be in the
+ * layout the table's entries read (nib_op_packed_paired, nib_op_packs). */
+void nib_op_matmul_with(const struct nib_cpu_kernels *k, int w_type, const void *w, size_t w_row_bytes, const void *packed,
+                        int64_t n_in, int64_t n_out, const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int flags,
+                        int n_threads);
+
 /* ---- Internal to kernels/cpu: the functions the tables point at. ---- */
 
 /* quantize_act.c: Q8_0/Q8_1 activations rounded as ggml-cpu on x86. */

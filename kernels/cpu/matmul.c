@@ -36,9 +36,12 @@ static void q8_0_block_terms(const struct nib_cpu_kernels *k, const void *xq, si
     }
 }
 
-bool nib_op_packed_paired(int w_type, int64_t n_out) {
-    return nib_cpu_kernels()->packed16[w_type] && n_out % 16 == 0;
+/* Whether a packed copy of this matrix pairs its 8-row groups (packed16's layout). */
+static bool paired(const struct nib_cpu_kernels *k, int w_type, int64_t n_out) {
+    return k->packed16[w_type] && n_out % 16 == 0;
 }
+
+bool nib_op_packed_paired(int w_type, int64_t n_out) { return paired(nib_cpu_kernels(), w_type, n_out); }
 
 /* Whether a packed copy of this matrix is in 16-row units (repack.h). */
 static bool in_units(const struct nib_cpu_kernels *k, int w_type, int64_t n_out) {
@@ -108,7 +111,7 @@ static bool matmul_gemv16(const struct nib_cpu_kernels *k, int w_type, const voi
 static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const void *packed, int64_t n_in, int64_t n_out,
                           const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int64_t n_gemm, int nt) {
     nib_packed8_fn kern = k->packed8[w_type];
-    nib_packed16_fn kern16 = nib_op_packed_paired(w_type, n_out) ? k->packed16[w_type] : NULL;
+    nib_packed16_fn kern16 = paired(k, w_type, n_out) ? k->packed16[w_type] : NULL;
     const int tile = kern16 ? k->packed16_tokens[w_type] : k->packed8_tokens[w_type];
     if (w_type == NIB_TYPE_Q4_0) n_gemm = 0; /* its GEMV and GEMM orders agree: tiles need not stop at n_gemm */
     const size_t group_bytes = nib_repack_size(w_type, n_in, 8);
@@ -400,7 +403,14 @@ static void gemm_tile_rows(const struct nib_cpu_kernels *k, int w_type, nib_vec_
 
 void nib_op_matmul(int w_type, const void *w, size_t w_row_bytes, const void *packed, int64_t n_in, int64_t n_out,
                    const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int flags, int n_threads) {
-    const struct nib_cpu_kernels *k = nib_cpu_kernels(); /* the variant chosen at run time */
+    /* the variant chosen at run time */
+    nib_op_matmul_with(nib_cpu_kernels(), w_type, w, w_row_bytes, packed, n_in, n_out, xq, xq_row_bytes, n_tok, y, flags,
+                       n_threads);
+}
+
+void nib_op_matmul_with(const struct nib_cpu_kernels *k, int w_type, const void *w, size_t w_row_bytes, const void *packed,
+                        int64_t n_in, int64_t n_out, const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int flags,
+                        int n_threads) {
     const int nt = n_threads > 0 ? n_threads : 1;
     /* llama.cpp's repacked matmul: GEMM for 4 rows at a time, GEMV for the rest (MUL_MAT_ID: GEMV only) */
     const int64_t n_gemm = n_tok > 3 && !(flags & NIB_MATMUL_ROWWISE) ? n_tok - n_tok % 4 : 0;
