@@ -68,7 +68,7 @@ std::vector<Golden> read_golden(const cJSON *root, float *max_abs) {
 }
 
 /* Whether the model has a Q8_0 matrix whose rows come in eights (what the
- * avx512 variant multiplies with its Q8_0 prompt GEMM, kernels/cpu/README.md). */
+ * x86 variants multiply with their Q8_0 prompt GEMM, kernels/cpu/README.md). */
 bool has_q8_0_gemm_weights(const nib_model *m) {
     const nib_gguf *g = nib_model_gguf(m);
     for (int64_t i = 0; i < nib_gguf_n_tensors(g); i++) {
@@ -117,13 +117,13 @@ bool unit_gemm_applies(const nib_model *m, size_t longest) {
     return false;
 }
 
-/* The x86 variants reproduce llama.cpp's AVX2 build bit for bit, except the
- * avx512 and amx variants' Q8_0 prompt GEMM (one integer sum per block, not
- * tinyBLAS's lanes) and the amx variant's unit_gemm: their models get the
- * quantized-weights bound. */
+/* The x86 variants reproduce llama.cpp's AVX2 build bit for bit, except
+ * their Q8_0 prompt GEMM (one integer sum per block, not tinyBLAS's lanes)
+ * and the amx variant's unit_gemm: those models get the quantized-weights
+ * bound. */
 bool strict(const nib_model *m, size_t longest) {
-    if (std::strcmp(nib_cpu_backend(), "avx2") == 0) return true;
-    return (std::strcmp(nib_cpu_backend(), "avx512") == 0 || std::strcmp(nib_cpu_backend(), "amx") == 0) &&
+    const char *b = nib_cpu_backend();
+    return (std::strcmp(b, "avx2") == 0 || std::strcmp(b, "avx512") == 0 || std::strcmp(b, "amx") == 0) &&
            !has_q8_0_gemm_weights(m) && !unit_gemm_applies(m, longest);
 }
 

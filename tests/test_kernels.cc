@@ -464,6 +464,67 @@ TEST(KernelGemm16, SameBitsAsGemm8) {
         }
 }
 
+/* Every variant's 8-row Q8_0 prompt GEMM (AVX2: maddubs with the sign
+ * trick, 4-row tiles; AVX-512: vpdpbusd on flipped quants, 8-row tiles)
+ * gives the block-order formula's bits: per block the exact integer sum,
+ * then acc = fma((float)isum, d_w * d_y, acc). Weights include -128 (|w|
+ * = 128 in maddubs), activations +-127 (the quantizer's extremes). */
+TEST(KernelGemm8, BlockOrderBits) {
+    NibRng rng(0x6e8);
+    const WeightType *q8 = nullptr;
+    for (const WeightType &wt : weight_types())
+        if (wt.type == NIB_TYPE_Q8_0) q8 = &wt;
+    ASSERT_NE(q8, nullptr);
+    int checked = 0;
+    for (int v = 0; v < NIB_CPU_VARIANT_COUNT; v++) {
+        const struct nib_cpu_kernels *k = nib_cpu_kernels_for((enum nib_cpu_variant)v);
+        if (!k || !k->gemm8[NIB_TYPE_Q8_0]) continue;
+        for (int64_t n : { 32, 96, 4096 + 32 })
+            for (int n_tok : { 1, 2, 3, 4, 5, 7, 8, 9, 13 }) {
+                const int64_t nb = n / 32;
+                std::vector<uint8_t> w = random_weights(*q8, n, 8, rng);
+                const size_t wrow = nib_type_row_bytes(NIB_TYPE_Q8_0, n);
+                for (int r = 0; r < 8; r++) ((nib_block_q8_0 *)(w.data() + (size_t)r * wrow))[nb - 1].qs[r] = -128;
+                std::vector<float> x = random_acts(n, n_tok, rng);
+                x[0] = 100.0f, x[1] = -100.0f; /* token 0, block 0: +-127 */
+                size_t xrow = 0;
+                const std::vector<uint8_t> xq = quantize_with(ref_table(), NIB_TYPE_Q8_0, x.data(), n, n_tok, &xrow);
+                std::vector<int32_t> ybase((size_t)(nb * n_tok));
+                std::vector<float> dyf((size_t)(nb * n_tok)), want((size_t)(8 * n_tok));
+                for (int t = 0; t < n_tok; t++)
+                    for (int64_t b = 0; b < nb; b++) {
+                        const nib_block_q8_0 *a = (const nib_block_q8_0 *)(xq.data() + (size_t)t * xrow) + b;
+                        int32_t sum = 0;
+                        for (int i = 0; i < 32; i++) sum += a->qs[i];
+                        ybase[(size_t)(t * nb + b)] = -128 * sum;
+                        dyf[(size_t)(t * nb + b)] = nib_fp16_to_fp32(a->d);
+                    }
+                for (int r = 0; r < 8; r++)
+                    for (int t = 0; t < n_tok; t++) {
+                        const nib_block_q8_0 *wr = (const nib_block_q8_0 *)(w.data() + (size_t)r * wrow);
+                        const nib_block_q8_0 *a = (const nib_block_q8_0 *)(xq.data() + (size_t)t * xrow);
+                        float acc = 0.0f;
+                        for (int64_t b = 0; b < nb; b++) {
+                            int32_t isum = 0;
+                            for (int i = 0; i < 32; i++) isum += wr[b].qs[i] * a[b].qs[i];
+                            acc = std::fma((float)isum, nib_fp16_to_fp32(wr[b].d) * dyf[(size_t)(t * nb + b)], acc);
+                        }
+                        want[(size_t)(t * 8 + r)] = acc;
+                    }
+                std::vector<uint8_t> scratch(NIB_GEMM8_SCRATCH(n) + 64);
+                void *sp = (void *)(((uintptr_t)scratch.data() + 63) & ~(uintptr_t)63);
+                std::vector<float> got((size_t)(8 * n_tok) + 16);
+                memset(got.data(), kGuard, got.size() * sizeof(float));
+                k->gemm8[NIB_TYPE_Q8_0](n, w.data(), wrow, xq.data(), xrow, n_tok, ybase.data(), dyf.data(), got.data(), 8, sp);
+                EXPECT_EQ(memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0)
+                    << k->name << " n=" << n << " tok=" << n_tok;
+                EXPECT_TRUE(guards_intact((const uint8_t *)(got.data() + 8 * n_tok), 16 * sizeof(float)));
+                checked++;
+            }
+    }
+    if (!checked) GTEST_SKIP() << "no variant on this CPU has a Q8_0 prompt GEMM (they need AVX2)";
+}
+
 /* Decode: a one-token matmul of every type llama.cpp does not repack gives
  * each row's vec_dot bits whichever kernel the variant picks (dot8, and
  * gemv16 over a packed copy, for Q8_0; gemv16 for Q5_K and Q6_K), and so does a

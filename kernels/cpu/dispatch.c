@@ -81,7 +81,10 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     k->gemv16[NIB_TYPE_Q5_0] = nib_gemv16_q5_0_q8_0_##SFX; \
     k->gemv16[NIB_TYPE_Q5_1] = nib_gemv16_q5_1_q8_1_##SFX;
 
-static void override_avx2(struct nib_cpu_kernels *k) { X86_OVERRIDES(k, avx2); }
+static void override_avx2(struct nib_cpu_kernels *k) {
+    X86_OVERRIDES(k, avx2);
+    k->gemm8[NIB_TYPE_Q8_0] = nib_gemm8_q8_0_q8_0_avx2; /* 4 token rows a tile (avx512: 8, and gemm16) */
+}
 static void override_avx512(struct nib_cpu_kernels *k) {
     X86_OVERRIDES(k, avx512);
     k->dot4x4[NIB_TYPE_Q8_0] = nib_dot4x4_q8_0_q8_0_avx512;

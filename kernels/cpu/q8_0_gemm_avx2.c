@@ -1,7 +1,6 @@
 /*
  * q8_0_gemm_avx2.c — Q8_0 x Q8_0 prompt GEMM: 8 weight rows against up to 8
- * activation rows per call. Built in the AVX-512 variant only (needs VNNI's
- * vpdpbusd and 32 registers); the AVX2 build compiles this file empty.
+ * activation rows per call (AVX2 build: 4, see below).
  *
  * Per block, the eight rows' 32-byte quants are transposed (8 x 8 dwords) so
  * that vector c holds bytes 4c..4c+3 of row r in lane r, and flipped
@@ -16,6 +15,13 @@
  * therefore never uses it for NIB_MATMUL_ROWWISE.
  * gemm16 does the same for 16 rows (two groups transposed side by side into
  * 512-bit vectors): every lane's arithmetic unchanged, half the instructions.
+ *
+ * The AVX2 build (no vpdpbusd, 16 registers) keeps the quants signed and
+ * takes each dword product as maddubs(|w|, sign(y, w)) then madd into the
+ * 32-bit lane (tinyBLAS's and the vec_dot's trick: |w| <= 128 and |y| <= 127,
+ * since activations are quantized with d = amax / 127, so no pair saturates):
+ * the same exact integer sums and the same float step, so gemm8's bits, in
+ * tiles of 4 activation rows. Only the gemm8 entry.
  */
 #include "avx2_util.h"
 #include "dispatch.h"
@@ -25,17 +31,16 @@
 #include <immintrin.h>
 #include <string.h>
 
-#if NIB_VNNI
-
 /* The group's blocks, transposed once per call: 256 quant bytes (dword c of
- * row r at 32c + 4r, flipped unsigned) and the 8 row scales as floats. */
+ * row r at 32c + 4r, xor'd with flip: 0x80 stores them unsigned, q + 128)
+ * and the 8 row scales as floats. */
 struct q8_0x8t {
     uint8_t qs[256];
     float   d[8];
 };
 
-static void transpose_group(int64_t nb, const struct nib_block_q8_0 *const w[8], struct q8_0x8t *out) {
-    const __m256i flip = _mm256_set1_epi8((char)0x80);
+static void transpose_group(int64_t nb, const struct nib_block_q8_0 *const w[8], struct q8_0x8t *out, char flip_byte) {
+    const __m256i flip = _mm256_set1_epi8(flip_byte);
     for (int64_t b = 0; b < nb; b++) {
         __m256i rows[8], q[8];
         for (int r = 0; r < 8; r++) rows[r] = load32(w[r][b].qs);
@@ -46,6 +51,8 @@ static void transpose_group(int64_t nb, const struct nib_block_q8_0 *const w[8],
                                                                   (short)w[6][b].d, (short)w[7][b].d)));
     }
 }
+#if NIB_VNNI
+
 
 static inline __attribute__((always_inline)) void q8_0_gemm_tile(int64_t nb, const struct q8_0x8t *w, const void *xq,
                                                                  size_t xq_row_bytes, const int32_t *ybase,
@@ -130,7 +137,7 @@ static inline __attribute__((always_inline)) void gemm_rows(const int R, int64_t
     for (int r = 0; r < R; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
     if (R == 16 && !w_row_bytes) unpack_unit(nb, w, scratch, 0x80); /* a packed unit */
     else if (R == 16) transpose_pair(nb, rows, scratch, 0x80);
-    else transpose_group(nb, rows, scratch);
+    else transpose_group(nb, rows, scratch, (char)0x80);
     for (int t = 0; t < n_tok; t += 8) {
         const char *x = (const char *)xq + (size_t)t * xq_row_bytes;
         const int32_t *yb = ybase + (size_t)t * (size_t)nb;
@@ -247,6 +254,67 @@ void NIB_X86_FN(nib_gemm16_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_byt
                                       int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
                                       void *scratch) {
     gemm_rows(16, n, w, w_row_bytes, xq, xq_row_bytes, n_tok, ybase, dyf, y, y_stride, scratch);
+}
+
+#else /* AVX2 */
+
+static inline __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm256_set1_epi32(v);
+}
+
+/* NT <= 4 activation rows against a transposed group (signed quants): per
+ * block and dword c one |w| shared by the tile, then per row sign, maddubs,
+ * madd and add; per block the float step of the VNNI tile. */
+static inline __attribute__((always_inline)) void q8_0_gemm_tile_avx2(int64_t nb, const struct q8_0x8t *w, const void *xq,
+                                                                      size_t xq_row_bytes, const float *dyf, float *y,
+                                                                      size_t y_stride, const int NT) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const struct nib_block_q8_0 *a[4];
+    __m256 acc[4];
+    for (int t = 0; t < NT; t++) {
+        a[t] = (const struct nib_block_q8_0 *)((const char *)xq + (size_t)t * xq_row_bytes);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i s[4];
+        for (int t = 0; t < NT; t++) s[t] = _mm256_setzero_si256();
+        for (int c = 0; c < 8; c++) {
+            const __m256i q = load32(w[b].qs + 32 * c), aq = _mm256_sign_epi8(q, q);
+            for (int t = 0; t < NT; t++) {
+                const __m256i p = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(bcast4(a[t][b].qs + 4 * c), q));
+                s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(p, ones));
+            }
+        }
+        const __m256 dw = _mm256_loadu_ps(w[b].d);
+        for (int t = 0; t < NT; t++) {
+            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(dyf[(size_t)t * (size_t)nb + (size_t)b]));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), d, acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (size_t)t * y_stride, acc[t]);
+}
+
+void NIB_X86_FN(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
+                                     int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
+                                     void *scratch) {
+    (void)ybase; /* the quants stay signed: no -128 * sum term */
+    const int64_t nb = n / NIB_QK8_0;
+    const struct nib_block_q8_0 *rows[8];
+    for (int r = 0; r < 8; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
+    transpose_group(nb, rows, scratch, 0);
+    for (int t = 0; t < n_tok; t += 4) {
+        const char *x = (const char *)xq + (size_t)t * xq_row_bytes;
+        const float *yd = dyf + (size_t)t * (size_t)nb;
+        float *yt = y + (size_t)t * y_stride;
+        switch (n_tok - t < 4 ? n_tok - t : 4) {
+        case 4: q8_0_gemm_tile_avx2(nb, scratch, x, xq_row_bytes, yd, yt, y_stride, 4); break;
+        case 3: q8_0_gemm_tile_avx2(nb, scratch, x, xq_row_bytes, yd, yt, y_stride, 3); break;
+        case 2: q8_0_gemm_tile_avx2(nb, scratch, x, xq_row_bytes, yd, yt, y_stride, 2); break;
+        default: q8_0_gemm_tile_avx2(nb, scratch, x, xq_row_bytes, yd, yt, y_stride, 1); break;
+        }
+    }
 }
 
 #endif
