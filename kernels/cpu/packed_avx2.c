@@ -245,11 +245,13 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
         a[t] = (const struct nib_block_q8_K *)((const char *)xq + (size_t)t * xq_row_bytes);
         acc[t] = accm[t] = _mm256_setzero_ps();
     }
+    /* The two chains are independent: the quants' first (streaming the
+     * weights), then the mins' from cache, each in its own order, so that
+     * the first keeps its accumulators in registers (AVX2 has 16). */
     for (int64_t b = 0; b < nb; b++) {
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
-        const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].dmin));
-        __m256i isum[TILE_Q4_K], imin[TILE_Q4_K];
-        for (int t = 0; t < NT; t++) isum[t] = imin[t] = _mm256_setzero_si256();
+        __m256i isum[TILE_Q4_K];
+        for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
         for (int s = 0; s < 8; s++) {
             prefetch_stream((const char *)(w + b) + 148 * s, 148); /* a sub-block's share at a time */
             __m256i s16[TILE_Q4_K], s_hi[TILE_Q4_K]; /* VNNI: two chains (vpdpbusd's latency) */
@@ -268,10 +270,6 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
 #endif
                 }
             }
-            /* the mins of sub-blocks s-1 and s as 16-bit pairs (lanes 2r, 2r+1), met by the two bsums in one madd */
-            const __m256i mn2 = s % 2 ? _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)w[b].m[s - 1]),
-                                                                               _mm_loadl_epi64((const __m128i *)w[b].m[s])))
-                                      : _mm256_setzero_si256();
 #if NIB_VNNI /* s16 holds row r's 32-bit sum in lane r: times its scale, the same integer as the madd */
             const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)w[b].sc[s]));
 #else
@@ -283,29 +281,41 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
 #else
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
 #endif
-                if (s % 2 == 1) {
-                    const int16_t *bs = a[t][b].bsums + 2 * (s - 1); /* sub-block s-1: bs[0] + bs[1]; s: bs[2] + bs[3] */
-                    const uint32_t pair = (uint16_t)(bs[0] + bs[1]) | (uint32_t)(uint16_t)(bs[2] + bs[3]) << 16;
-#if NIB_VNNI
-                    imin[t] = _mm256_dpwssd_epi32(imin[t], mn2, _mm256_set1_epi32((int32_t)pair));
-#else
-                    imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(mn2, _mm256_set1_epi32((int32_t)pair)));
-#endif
-                }
                 if (gemm && s % 2 == 1) { /* the GEMM: one fma per pair of sub-blocks */
-                    const __m256 dy = _mm256_set1_ps(a[t][b].d);
-                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, dy), acc[t]);
-                    accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), _mm256_mul_ps(dmw, dy), accm[t]);
-                    isum[t] = imin[t] = _mm256_setzero_si256();
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d)), acc[t]);
+                    isum[t] = _mm256_setzero_si256();
+                }
+            }
+        }
+        if (!gemm) /* the GEMV: one fma per super-block */
+            for (int t = 0; t < NT; t++)
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d)), acc[t]);
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].dmin));
+        __m256i imin[TILE_Q4_K];
+        for (int t = 0; t < NT; t++) imin[t] = _mm256_setzero_si256();
+        for (int s = 1; s < 8; s += 2) {
+            /* the mins of sub-blocks s-1 and s as 16-bit pairs (lanes 2r, 2r+1), met by the two bsums in one madd */
+            const __m256i mn2 = _mm256_cvtepu8_epi16(
+                _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)w[b].m[s - 1]), _mm_loadl_epi64((const __m128i *)w[b].m[s])));
+            for (int t = 0; t < NT; t++) {
+                const int16_t *bs = a[t][b].bsums + 2 * (s - 1); /* sub-block s-1: bs[0] + bs[1]; s: bs[2] + bs[3] */
+                const uint32_t pair = (uint16_t)(bs[0] + bs[1]) | (uint32_t)(uint16_t)(bs[2] + bs[3]) << 16;
+#if NIB_VNNI
+                imin[t] = _mm256_dpwssd_epi32(imin[t], mn2, _mm256_set1_epi32((int32_t)pair));
+#else
+                imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(mn2, _mm256_set1_epi32((int32_t)pair)));
+#endif
+                if (gemm) {
+                    accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), _mm256_mul_ps(dmw, _mm256_set1_ps(a[t][b].d)), accm[t]);
+                    imin[t] = _mm256_setzero_si256();
                 }
             }
         }
         if (!gemm)
-            for (int t = 0; t < NT; t++) { /* the GEMV: one fma per super-block */
-                const __m256 dy = _mm256_set1_ps(a[t][b].d);
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, dy), acc[t]);
-                accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), _mm256_mul_ps(dmw, dy), accm[t]);
-            }
+            for (int t = 0; t < NT; t++)
+                accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), _mm256_mul_ps(dmw, _mm256_set1_ps(a[t][b].d)), accm[t]);
     }
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (size_t)t * y_stride, _mm256_sub_ps(acc[t], accm[t]));
 }
