@@ -84,6 +84,7 @@ static void fill_ref(struct nib_cpu_kernels *k) {
 static void override_avx2(struct nib_cpu_kernels *k) {
     X86_OVERRIDES(k, avx2);
     k->gemm8[NIB_TYPE_Q8_0] = nib_gemm8_q8_0_q8_0_avx2; /* 4 token rows a tile (avx512: 8, and gemm16) */
+    k->dot8[NIB_TYPE_Q8_0] = nib_dot8_q8_0_q8_0_avx2;   /* one-token calls: eight rows' chains */
 }
 static void override_avx512(struct nib_cpu_kernels *k) {
     X86_OVERRIDES(k, avx512);
