@@ -422,6 +422,22 @@ TEST(KernelBf16, WithinRoundingOfExact) {
     EXPECT_EQ(checked, 48); /* Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K */
 }
 
+/* The Q8_0 prompt GEMMs' activation terms (dispatch.h's nib_gemm8_fn): per
+ * token row and block, -128 * the quants' sum and the scale as a float. */
+static void q8_0_block_terms(const std::vector<uint8_t> &xq, size_t xrow, int64_t nb, int n_tok, std::vector<int32_t> *ybase,
+                             std::vector<float> *dyf) {
+    ybase->assign((size_t)(nb * n_tok), 0);
+    dyf->assign((size_t)(nb * n_tok), 0.0f);
+    for (int t = 0; t < n_tok; t++)
+        for (int64_t b = 0; b < nb; b++) {
+            const nib_block_q8_0 *a = (const nib_block_q8_0 *)(xq.data() + (size_t)t * xrow) + b;
+            int32_t sum = 0;
+            for (int i = 0; i < 32; i++) sum += a->qs[i];
+            (*ybase)[(size_t)(t * nb + b)] = -128 * sum;
+            (*dyf)[(size_t)(t * nb + b)] = nib_fp16_to_fp32(a->d);
+        }
+}
+
 /* The 16-row Q8_0 prompt GEMM (AVX-512) gives gemm8's bits on each half,
  * for every tile size (1-8 tokens and tails) and row length. */
 TEST(KernelGemm16, SameBitsAsGemm8) {
@@ -440,16 +456,9 @@ TEST(KernelGemm16, SameBitsAsGemm8) {
             const std::vector<float> x = random_acts(n, n_tok, rng);
             size_t xrow = 0;
             const std::vector<uint8_t> xq = quantize_with(ref_table(), NIB_TYPE_Q8_0, x.data(), n, n_tok, &xrow);
-            std::vector<int32_t> ybase((size_t)(nb * n_tok));
-            std::vector<float> dyf((size_t)(nb * n_tok));
-            for (int t = 0; t < n_tok; t++)
-                for (int64_t b = 0; b < nb; b++) {
-                    const nib_block_q8_0 *a = (const nib_block_q8_0 *)(xq.data() + (size_t)t * xrow) + b;
-                    int32_t sum = 0;
-                    for (int i = 0; i < 32; i++) sum += a->qs[i];
-                    ybase[(size_t)(t * nb + b)] = -128 * sum;
-                    dyf[(size_t)(t * nb + b)] = nib_fp16_to_fp32(a->d);
-                }
+            std::vector<int32_t> ybase;
+            std::vector<float> dyf;
+            q8_0_block_terms(xq, xrow, nb, n_tok, &ybase, &dyf);
             const size_t wrow = nib_type_row_bytes(NIB_TYPE_Q8_0, n);
             std::vector<uint8_t> scratch(NIB_GEMM16_SCRATCH(n) + 64);
             void *sp = (void *)(((uintptr_t)scratch.data() + 63) & ~(uintptr_t)63);
@@ -489,16 +498,9 @@ TEST(KernelGemm8, BlockOrderBits) {
                 x[0] = 100.0f, x[1] = -100.0f; /* token 0, block 0: +-127 */
                 size_t xrow = 0;
                 const std::vector<uint8_t> xq = quantize_with(ref_table(), NIB_TYPE_Q8_0, x.data(), n, n_tok, &xrow);
-                std::vector<int32_t> ybase((size_t)(nb * n_tok));
-                std::vector<float> dyf((size_t)(nb * n_tok)), want((size_t)(8 * n_tok));
-                for (int t = 0; t < n_tok; t++)
-                    for (int64_t b = 0; b < nb; b++) {
-                        const nib_block_q8_0 *a = (const nib_block_q8_0 *)(xq.data() + (size_t)t * xrow) + b;
-                        int32_t sum = 0;
-                        for (int i = 0; i < 32; i++) sum += a->qs[i];
-                        ybase[(size_t)(t * nb + b)] = -128 * sum;
-                        dyf[(size_t)(t * nb + b)] = nib_fp16_to_fp32(a->d);
-                    }
+                std::vector<int32_t> ybase;
+                std::vector<float> dyf, want((size_t)(8 * n_tok));
+                q8_0_block_terms(xq, xrow, nb, n_tok, &ybase, &dyf);
                 for (int r = 0; r < 8; r++)
                     for (int t = 0; t < n_tok; t++) {
                         const nib_block_q8_0 *wr = (const nib_block_q8_0 *)(w.data() + (size_t)r * wrow);
