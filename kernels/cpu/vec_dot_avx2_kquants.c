@@ -648,7 +648,7 @@ static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, flo
             }
             const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x[b].d + 8 * half)));
             for (int c = 0; c < 8; c++) {
-                if (!half) prefetch_stream((const char *)(x + b) + c * (sizeof x[b] / 8), sizeof x[b] / 8);
+                if (!half) prefetch_stream_far((const char *)(x + b) + c * (sizeof x[b] / 8), sizeof x[b] / 8);
                 __m256i sumi[4];
                 for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
                 for (int h = 0; h < 2; h++) {
