@@ -13,6 +13,7 @@
 #define NIB_AVX2_UTIL_H
 
 #include <immintrin.h>
+#include <string.h>
 #include <stdint.h>
 
 #ifdef NIB_AVX512_BUILD
@@ -55,14 +56,20 @@ static inline float fp16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
  * (the AVX2 Q6_K units: on an AMD Zen 5, 2026-11-27, one thread, a 300 MB
  * matrix 32.4 -> 39.6 GMAC/s; TinyLlama Q6_K tg64 29.7-30.3 -> 33.3-34.4
  * t/s, Q5_K_M 32.6-33.2 -> 35.0-35.9; two threads tied). */
-static inline void prefetch_stream_far(const void *block, unsigned bytes) {
-    for (unsigned l = 0; l < bytes; l += 64) _mm_prefetch((const char *)block + 12288 + l, _MM_HINT_T1);
+static inline void prefetch_ahead(const void *block, unsigned bytes, unsigned ahead) {
+    for (unsigned l = 0; l < bytes; l += 64) _mm_prefetch((const char *)block + ahead + l, _MM_HINT_T1);
 }
-static inline void prefetch_stream(const void *block, unsigned bytes) {
-    for (unsigned l = 0; l < bytes; l += 64) _mm_prefetch((const char *)block + NIB_STREAM_AHEAD + l, _MM_HINT_T1);
-}
+static inline void prefetch_stream_far(const void *block, unsigned bytes) { prefetch_ahead(block, bytes, 12288); }
+static inline void prefetch_stream(const void *block, unsigned bytes) { prefetch_ahead(block, bytes, NIB_STREAM_AHEAD); }
 
 static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* Four bytes (an activation dword) broadcast to every 32-bit lane. */
+static inline __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm256_set1_epi32(v);
+}
 
 /* Exact: F16C converts every fp16 value, subnormals included. */
 static inline __m256 load_f16x8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }

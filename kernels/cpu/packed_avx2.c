@@ -28,12 +28,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-static inline __m256i bcast4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return _mm256_set1_epi32(v);
-}
-
 /* Activation rows per call: 8 where AVX-512 gives 32 registers (Q4_0 only:
  * Q4_K's five accumulators per row would not fit), else 4. */
 #define TILE (NIB_VNNI ? 8 : 4)
@@ -247,7 +241,9 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
     }
     /* The two chains are independent: the quants' first (streaming the
      * weights), then the mins' from cache, each in its own order, so that
-     * the first keeps its accumulators in registers (AVX2 has 16). */
+     * the first keeps its accumulators in registers (AVX2 has 16): AVX2
+     * build, Zen 5, one thread, 2048 x 2048 at 4 / 64 rows 125-126 / 122-126
+     * -> 132-134 / 131-134 GMAC/s; one row a tie, from cache and memory. */
     for (int64_t b = 0; b < nb; b++) {
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
         __m256i isum[TILE_Q4_K];

@@ -258,19 +258,12 @@ void NIB_X86_FN(nib_gemm16_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_byt
 
 #else /* AVX2 */
 
-static inline __m256i bcast4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return _mm256_set1_epi32(v);
-}
-
 /* NT <= 4 activation rows against a transposed group (signed quants): per
  * block and dword c one |w| shared by the tile, then per row sign, maddubs,
  * madd and add; per block the float step of the VNNI tile. */
 static inline __attribute__((always_inline)) void q8_0_gemm_tile_avx2(int64_t nb, const struct q8_0x8t *w, const void *xq,
                                                                       size_t xq_row_bytes, const float *dyf, float *y,
                                                                       size_t y_stride, const int NT) {
-    const __m256i ones = _mm256_set1_epi16(1);
     const struct nib_block_q8_0 *a[4];
     __m256 acc[4];
     for (int t = 0; t < NT; t++) {
@@ -282,10 +275,8 @@ static inline __attribute__((always_inline)) void q8_0_gemm_tile_avx2(int64_t nb
         for (int t = 0; t < NT; t++) s[t] = _mm256_setzero_si256();
         for (int c = 0; c < 8; c++) {
             const __m256i q = load32(w[b].qs + 32 * c), aq = _mm256_sign_epi8(q, q);
-            for (int t = 0; t < NT; t++) {
-                const __m256i p = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(bcast4(a[t][b].qs + 4 * c), q));
-                s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(p, ones));
-            }
+            for (int t = 0; t < NT; t++) /* dot_s8_s8 with |q| shared by the tile */
+                s[t] = _mm256_add_epi32(s[t], dot_u8_s8(aq, _mm256_sign_epi8(bcast4(a[t][b].qs + 4 * c), q)));
         }
         const __m256 dw = _mm256_loadu_ps(w[b].d);
         for (int t = 0; t < NT; t++) {

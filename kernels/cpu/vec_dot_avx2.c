@@ -480,13 +480,8 @@ void NIB_X86_FN(nib_dot8_q8_0_q8_0)(int64_t n, float *out, const void *vx, size_
     const size_t group_per_block = 8 * sizeof(struct nib_block_q8_0);
     for (int64_t i = 0; i < nb; i++) {
         for (size_t l = 0; l < group_per_block; l += 64) _mm_prefetch(next + (size_t)i * group_per_block + l, _MM_HINT_T1);
-        const __m256i qy = load32(y[i].qs);
-        const float dy = fp16_to_f32(y[i].d);
-        for (int r = 0; r < 8; r++) {
-            const struct nib_block_q8_0 *xr = (const struct nib_block_q8_0 *)(x + (size_t)r * x_row_bytes) + i;
-            const __m256 d = _mm256_set1_ps(fp16_to_f32(xr->d) * dy);
-            acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8_s8(load32(xr->qs), qy)), acc[r]);
-        }
+        for (int r = 0; r < 8; r++)
+            acc[r] = block_q8_0((const struct nib_block_q8_0 *)(x + (size_t)r * x_row_bytes) + i, y + i, acc[r]);
     }
     for (int r = 0; r < 8; r++) out[r] = hsum_f32x8(acc[r]);
 }
