@@ -33,9 +33,12 @@ typedef void (*nib_rows8_fn)(int64_t n, float *out /* [8] */, const void *w, siz
 
 /* One group of 8 packed weight rows (repack.h) against n_tok <=
  * packed8_tokens[type] activation rows (xq_row_bytes apart): y[t * y_stride + r]; gemm as for
- * nib_rows8_fn. For Q4_0 (NULL otherwise), per activation row and block,
- * [n_tok][n/32]: ycorr = -8 * the block's quant sum (nib_block_sums_fn), dyf
- * = its scale as a float. */
+ * nib_rows8_fn. For Q4_0, per activation row and block, [n_tok][n/32]:
+ * ycorr = -8 * the block's quant sum (nib_block_sums_fn), dyf = its scale as
+ * a float; for Q4_K ycorr (same shape, dyf NULL) holds the Q8_K rows' bsums
+ * in pairs of sub-blocks (matmul.c's q8_K_bsum_pairs: [8 b + p] for
+ * super-block b, sub-blocks 2p, 2p + 1), the same for every group; NULL for
+ * other types. */
 typedef void (*nib_packed8_fn)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf);
 

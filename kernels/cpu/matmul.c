@@ -36,6 +36,23 @@ static void q8_0_block_terms(const struct nib_cpu_kernels *k, const void *xq, si
     }
 }
 
+/* For the Q8_K activation rows [t0, t1): per super-block b, sub-blocks 2p
+ * and 2p + 1's sums (16-bit, bsums 4p + 0..1 and 4p + 2..3) as one int32,
+ * the low half 2p's, at [t - t0][8 b + p] (the Q4_K kernels' ycorr: n/32 a
+ * row, as Q4_0's). Every group of a matrix reads the same pairs. */
+static void q8_K_bsum_pairs(const void *xq, size_t xq_row_bytes, int64_t n_in, int64_t t0, int64_t t1, int32_t *pairs) {
+    const int64_t nbk = n_in / NIB_QK_K, stride = n_in / 32;
+    for (int64_t t = t0; t < t1; t++) {
+        const struct nib_block_q8_K *a = (const struct nib_block_q8_K *)((const char *)xq + (size_t)t * xq_row_bytes);
+        for (int64_t b = 0; b < nbk; b++)
+            for (int p = 0; p < 4; p++) {
+                const int16_t *bs = a[b].bsums + 4 * p;
+                pairs[(t - t0) * stride + 8 * b + p] =
+                    (int32_t)((uint32_t)(uint16_t)(bs[0] + bs[1]) | (uint32_t)(uint16_t)(bs[2] + bs[3]) << 16);
+            }
+    }
+}
+
 /* Whether a packed copy of this matrix pairs its 8-row groups (packed16's layout). */
 static bool paired(const struct nib_cpu_kernels *k, int w_type, int64_t n_out) {
     return k->packed16[w_type] && n_out % 16 == 0;
@@ -129,6 +146,9 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
             if (!small) free(sums), free(ycorr), free(dyf);
             return false;
         }
+    } else if (w_type == NIB_TYPE_Q4_K) { /* its bsum pairs (q8_K_bsum_pairs) */
+        ycorr = small ? ycorr_small : malloc(sizeof(int32_t) * (size_t)(nb * chunk));
+        if (!ycorr) return false;
     }
     /* calls of more than one 16-row tile: each thread's unpacked pair (dispatch.h) */
     const size_t scratch_bytes = kern16 && chunk > 16 ? (NIB_UNPACK_SCRATCH(n_in) + 63) & ~(size_t)63 : 0;
@@ -136,6 +156,7 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
     for (int64_t t0 = 0; t0 < n_tok; t0 += PACKED_TOKEN_CHUNK) {
         const int64_t t1 = t0 + PACKED_TOKEN_CHUNK < n_tok ? t0 + PACKED_TOKEN_CHUNK : n_tok;
         if (sums) q8_0_block_terms(k, xq, xq_row_bytes, nb, t0, t1, -8, sums, ycorr, dyf);
+        else if (ycorr) q8_K_bsum_pairs(xq, xq_row_bytes, n_in, t0, t1, ycorr);
         if (n_tok == 1 && kern16 && k->decode_streams[w_type] && sums) {
             decode_streams(k->decode_streams[w_type], packed, 2 * group_bytes, n_in, n_out / 16, xq, y, ycorr, dyf, nt);
             break;
@@ -150,7 +171,7 @@ static bool matmul_packed(const struct nib_cpu_kernels *k, int w_type, const voi
                 const int64_t end = t < n_gemm && n_gemm < t1 ? n_gemm : t1;
                 const int ntt = end - t < tile ? (int)(end - t) : tile;
                 const char *xt = (const char *)xq + (size_t)t * xq_row_bytes;
-                const int32_t *yc = sums ? ycorr + (t - t0) * nb : NULL;
+                const int32_t *yc = ycorr ? ycorr + (t - t0) * nb : NULL;
                 const float *df = sums ? dyf + (t - t0) * nb : NULL;
                 if (kern16)
                     kern16(n_in, grp, xt, xq_row_bytes, ntt, y + t * n_out + 8 * g, (size_t)n_out, t < n_gemm, yc, df,

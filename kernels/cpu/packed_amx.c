@@ -317,7 +317,8 @@ void nib_packed16_q4_K_q8_K_amx(int64_t n, const void *pair, const void *xq, siz
     k_tiles(NIB_TYPE_Q4_K, nb, pair, xq, xq_row_bytes, n_amx, y, y_stride, scratch);
     for (int t = n_amx; t < n_tok; t += 4) /* the avx512 kernel takes 4 rows a call */
         nib_packed16_q4_K_q8_K_avx512(n, pair, (const char *)xq + (size_t)t * xq_row_bytes, xq_row_bytes,
-                                      n_tok - t < 4 ? n_tok - t : 4, y + (size_t)t * y_stride, y_stride, gemm, ycorr, dyf, NULL);
+                                      n_tok - t < 4 ? n_tok - t : 4, y + (size_t)t * y_stride, y_stride, gemm,
+                                      ycorr + (size_t)t * (size_t)(n / 32), dyf, NULL); /* ycorr: its rows' bsum pairs */
 }
 
 void nib_unit_gemm_q5_K_q8_K_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,

@@ -230,8 +230,8 @@ static inline __m256i widen_pairs(const uint8_t *v8) { /* 8 bytes -> 16-bit lane
 }
 
 static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const struct nib_block_q4_Kx8 *w, const void *xq,
-                                                            size_t xq_row_bytes, float *y, size_t y_stride, int gemm,
-                                                            const int NT) {
+                                                            size_t xq_row_bytes, const int32_t *pairs, float *y,
+                                                            size_t y_stride, int gemm, const int NT) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const struct nib_block_q8_K *a[TILE_Q4_K];
     __m256 acc[TILE_Q4_K], accm[TILE_Q4_K];
@@ -296,12 +296,11 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
             const __m256i mn2 = _mm256_cvtepu8_epi16(
                 _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)w[b].m[s - 1]), _mm_loadl_epi64((const __m128i *)w[b].m[s])));
             for (int t = 0; t < NT; t++) {
-                const int16_t *bs = a[t][b].bsums + 2 * (s - 1); /* sub-block s-1: bs[0] + bs[1]; s: bs[2] + bs[3] */
-                const uint32_t pair = (uint16_t)(bs[0] + bs[1]) | (uint32_t)(uint16_t)(bs[2] + bs[3]) << 16;
+                const int32_t pair = pairs[(size_t)t * 8 * (size_t)nb + 8 * (size_t)b + (size_t)(s / 2)]; /* q8_K_bsum_pairs */
 #if NIB_VNNI
-                imin[t] = _mm256_dpwssd_epi32(imin[t], mn2, _mm256_set1_epi32((int32_t)pair));
+                imin[t] = _mm256_dpwssd_epi32(imin[t], mn2, _mm256_set1_epi32(pair));
 #else
-                imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(mn2, _mm256_set1_epi32((int32_t)pair)));
+                imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(mn2, _mm256_set1_epi32(pair)));
 #endif
                 if (gemm) {
                     accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), _mm256_mul_ps(dmw, _mm256_set1_ps(a[t][b].d)), accm[t]);
@@ -318,17 +317,17 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
 
 void NIB_X86_FN(nib_packed8_q4_K_q8_K)(int64_t n, const void *group, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                 size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf) {
-    (void)ycorr, (void)dyf; /* Q8_K carries its sums and a float scale */
+    (void)dyf; /* Q8_K carries a float scale; ycorr: its bsum pairs */
     const int64_t nb = n / NIB_QK_K;
     switch (n_tok) {
     /* gemm as a constant too: the sub-block loop without the branch */
     case 4:
-        if (gemm) q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, 1, 4);
-        else q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, 0, 4);
+        if (gemm) q4_K_tile(nb, group, xq, xq_row_bytes, ycorr, y, y_stride, 1, 4);
+        else q4_K_tile(nb, group, xq, xq_row_bytes, ycorr, y, y_stride, 0, 4);
         break;
-    case 3: q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, gemm, 3); break;
-    case 2: q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, gemm, 2); break;
-    default: q4_K_tile(nb, group, xq, xq_row_bytes, y, y_stride, gemm, 1); break;
+    case 3: q4_K_tile(nb, group, xq, xq_row_bytes, ycorr, y, y_stride, gemm, 3); break;
+    case 2: q4_K_tile(nb, group, xq, xq_row_bytes, ycorr, y, y_stride, gemm, 2); break;
+    default: q4_K_tile(nb, group, xq, xq_row_bytes, ycorr, y, y_stride, gemm, 1); break;
     }
 }
 
@@ -339,8 +338,8 @@ void NIB_X86_FN(nib_packed8_q4_K_q8_K)(int64_t n, const void *group, const void 
  * order. The integer sums are exact, so one vpdpbusd chain per row where 4
  * rows give independent chains. */
 static inline __attribute__((always_inline)) void q4_K_tile16(int64_t nb, const struct nib_block_q4_Kx16 *w, const void *xq,
-                                                              size_t xq_row_bytes, float *y, size_t y_stride, int gemm,
-                                                              const int NT) {
+                                                              size_t xq_row_bytes, const int32_t *pairs, float *y,
+                                                              size_t y_stride, int gemm, const int NT) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const struct nib_block_q8_K *a[TILE_Q4_K];
     __m512 acc[TILE_Q4_K], accm[TILE_Q4_K];
@@ -381,11 +380,8 @@ static inline __attribute__((always_inline)) void q4_K_tile16(int64_t nb, const 
             for (int t = 0; t < NT; t++) {
                 const __m512i sum = NT >= 4 ? s16[t] : _mm512_add_epi32(s16[t], s_hi[t]);
                 isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(sum, sc32));
-                if (s % 2 == 1) {
-                    const int16_t *bs = a[t][b].bsums + 2 * (s - 1);
-                    const uint32_t pair = (uint16_t)(bs[0] + bs[1]) | (uint32_t)(uint16_t)(bs[2] + bs[3]) << 16;
-                    imin[t] = _mm512_dpwssd_epi32(imin[t], mn2, _mm512_set1_epi32((int32_t)pair));
-                }
+                if (s % 2 == 1) /* q8_K_bsum_pairs */
+                    imin[t] = _mm512_dpwssd_epi32(imin[t], mn2, _mm512_set1_epi32(pairs[(size_t)t * 8 * (size_t)nb + 8 * (size_t)b + (size_t)(s / 2)]));
                 if (gemm && s % 2 == 1) {
                     const __m512 dy = _mm512_set1_ps(a[t][b].d);
                     acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, dy), acc[t]);
@@ -406,16 +402,16 @@ static inline __attribute__((always_inline)) void q4_K_tile16(int64_t nb, const 
 
 void nib_packed16_q4_K_q8_K_avx512(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                    size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch) {
-    (void)ycorr, (void)dyf, (void)scratch; /* as packed8; one token tile */
+    (void)dyf, (void)scratch; /* as packed8; one token tile */
     const int64_t nb = n / NIB_QK_K;
     switch (n_tok) {
     case 4:
-        if (gemm) q4_K_tile16(nb, pair, xq, xq_row_bytes, y, y_stride, 1, 4);
-        else q4_K_tile16(nb, pair, xq, xq_row_bytes, y, y_stride, 0, 4);
+        if (gemm) q4_K_tile16(nb, pair, xq, xq_row_bytes, ycorr, y, y_stride, 1, 4);
+        else q4_K_tile16(nb, pair, xq, xq_row_bytes, ycorr, y, y_stride, 0, 4);
         break;
-    case 3: q4_K_tile16(nb, pair, xq, xq_row_bytes, y, y_stride, gemm, 3); break;
-    case 2: q4_K_tile16(nb, pair, xq, xq_row_bytes, y, y_stride, gemm, 2); break;
-    default: q4_K_tile16(nb, pair, xq, xq_row_bytes, y, y_stride, gemm, 1); break;
+    case 3: q4_K_tile16(nb, pair, xq, xq_row_bytes, ycorr, y, y_stride, gemm, 3); break;
+    case 2: q4_K_tile16(nb, pair, xq, xq_row_bytes, ycorr, y, y_stride, gemm, 2); break;
+    default: q4_K_tile16(nb, pair, xq, xq_row_bytes, ycorr, y, y_stride, gemm, 1); break;
     }
 }
 #endif
