@@ -225,8 +225,12 @@ void NIB_X86_FN(nib_block_sums_q8_0)(const void *xq, size_t xq_row_bytes, int64_
  * The float steps are llama.cpp's repacked kernels' (rows8_avx2.c): one fma
  * per super-block in the GEMV, per pair of sub-blocks in the GEMM. */
 static inline __m256i widen_pairs(const uint8_t *v8) { /* 8 bytes -> 16-bit lanes 2r, 2r+1 = v8[r] */
-    const __m128i w = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)v8));
-    return _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
+    /* one broadcast and one shuffle (lane 0: rows 0-3, lane 1: rows 4-7; -1 zeroes the high bytes) */
+    const __m256i pick = _mm256_setr_epi8(0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1, 4, -1, 4, -1, 5, -1, 5, -1, 6,
+                                          -1, 6, -1, 7, -1, 7, -1);
+    int64_t v;
+    memcpy(&v, v8, sizeof v);
+    return _mm256_shuffle_epi8(_mm256_set1_epi64x(v), pick);
 }
 
 static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const struct nib_block_q4_Kx8 *w, const void *xq,
