@@ -251,7 +251,8 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
     for (int64_t b = 0; b < nb; b++) {
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
         __m256i isum[TILE_Q4_K];
-        for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
+        __m256 dd[TILE_Q4_K]; /* d_w * d_y, once a super-block */
+        for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256(), dd[t] = _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d));
         for (int s = 0; s < 8; s++) {
             prefetch_stream((const char *)(w + b) + 148 * s, 148); /* a sub-block's share at a time */
             __m256i s16[TILE_Q4_K], s_hi[TILE_Q4_K]; /* VNNI: two chains (vpdpbusd's latency) */
@@ -282,19 +283,19 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], sc));
 #endif
                 if (gemm && s % 2 == 1) { /* the GEMM: one fma per pair of sub-blocks */
-                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d)), acc[t]);
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), dd[t], acc[t]);
                     isum[t] = _mm256_setzero_si256();
                 }
             }
         }
         if (!gemm) /* the GEMV: one fma per super-block */
-            for (int t = 0; t < NT; t++)
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d)), acc[t]);
+            for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), dd[t], acc[t]);
     }
     for (int64_t b = 0; b < nb; b++) {
         const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].dmin));
         __m256i imin[TILE_Q4_K];
-        for (int t = 0; t < NT; t++) imin[t] = _mm256_setzero_si256();
+        __m256 dd[TILE_Q4_K]; /* dmin_w * d_y, once a super-block */
+        for (int t = 0; t < NT; t++) imin[t] = _mm256_setzero_si256(), dd[t] = _mm256_mul_ps(dmw, _mm256_set1_ps(a[t][b].d));
         for (int s = 1; s < 8; s += 2) {
             /* the mins of sub-blocks s-1 and s as 16-bit pairs (lanes 2r, 2r+1), met by the two bsums in one madd */
             const __m256i mn2 = _mm256_cvtepu8_epi16(
@@ -307,14 +308,13 @@ static inline __attribute__((always_inline)) void q4_K_tile(int64_t nb, const st
                 imin[t] = _mm256_add_epi32(imin[t], _mm256_madd_epi16(mn2, _mm256_set1_epi32(pair)));
 #endif
                 if (gemm) {
-                    accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), _mm256_mul_ps(dmw, _mm256_set1_ps(a[t][b].d)), accm[t]);
+                    accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), dd[t], accm[t]);
                     imin[t] = _mm256_setzero_si256();
                 }
             }
         }
         if (!gemm)
-            for (int t = 0; t < NT; t++)
-                accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), _mm256_mul_ps(dmw, _mm256_set1_ps(a[t][b].d)), accm[t]);
+            for (int t = 0; t < NT; t++) accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), dd[t], accm[t]);
     }
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + (size_t)t * y_stride, _mm256_sub_ps(acc[t], accm[t]));
 }

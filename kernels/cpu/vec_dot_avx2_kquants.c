@@ -596,8 +596,9 @@ static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, flo
                     }
             }
             for (int t = 0; t < NT; t++) {
-                const uint32_t bs = (uint16_t)y[t][b].bsums[2 * c] | (uint32_t)(uint16_t)y[t][b].bsums[2 * c + 1] << 16;
-                const __m512i corr = _mm512_madd_epi16(pair[c], _mm512_set1_epi32((int)bs));
+                int32_t bs; /* bsums[2c] low, [2c + 1] high: the two words as they lie (little-endian) */
+                memcpy(&bs, y[t][b].bsums + 2 * c, sizeof bs);
+                const __m512i corr = _mm512_madd_epi16(pair[c], _mm512_set1_epi32(bs));
                 const __m512i s32 = _mm512_sub_epi32(sumi[t], _mm512_slli_epi32(corr, 5));
                 acc[t][c] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(y[t][b].d), dx), _mm512_cvtepi32_ps(s32), acc[t][c]);
             }
@@ -662,8 +663,9 @@ static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, flo
                         }
                 }
                 for (int t = 0; t < NT; t++) {
-                    const uint32_t bs = (uint16_t)y[t][b].bsums[2 * c] | (uint32_t)(uint16_t)y[t][b].bsums[2 * c + 1] << 16;
-                    const __m256i corr = _mm256_madd_epi16(pair[c], _mm256_set1_epi32((int)bs));
+                    int32_t bs; /* bsums[2c] low, [2c + 1] high, as they lie */
+                    memcpy(&bs, y[t][b].bsums + 2 * c, sizeof bs);
+                    const __m256i corr = _mm256_madd_epi16(pair[c], _mm256_set1_epi32(bs));
                     const __m256i s32 = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(corr, 5));
                     acc[half][t][c] =
                         _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(y[t][b].d), dx), _mm256_cvtepi32_ps(s32), acc[half][t][c]);
