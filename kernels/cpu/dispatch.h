@@ -107,7 +107,7 @@ typedef void (*nib_dot4x2_fn)(int64_t n, float *out /* [16] */, const void *x, s
 typedef void (*nib_gemm8_fn)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
                              int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
                              void *scratch);
-#define NIB_GEMM8_SCRATCH(n) ((size_t)((n) / 32) * 288)
+#define NIB_GEMM8_SCRATCH(n) ((size_t)((n) / 32) * 544)
 /* The same for sixteen weight rows (the AVX-512 variant's gemm16: each
  * row's bits equal gemm8's); scratch NIB_GEMM16_SCRATCH(n) bytes. */
 #define NIB_GEMM16_SCRATCH(n) ((size_t)((n) / 32) * 576)
