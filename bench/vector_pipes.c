@@ -26,5 +26,12 @@ int main(int argc, char **argv) {
   RUN("dpbusd+fma mix", "vpdpbusd %%ymm8,%%ymm9,%%ymm0\n\tvfmadd231ps %%ymm8,%%ymm9,%%ymm1\n\tvpdpbusd %%ymm8,%%ymm9,%%ymm2\n\tvfmadd231ps %%ymm8,%%ymm9,%%ymm3\n\tvpdpbusd %%ymm8,%%ymm9,%%ymm4\n\tvfmadd231ps %%ymm8,%%ymm9,%%ymm5\n\tvpdpbusd %%ymm8,%%ymm9,%%ymm6\n\tvfmadd231ps %%ymm8,%%ymm9,%%ymm7\n\t", 8);
   RUN("dpbusd+cvt mix", "vpdpbusd %%ymm8,%%ymm9,%%ymm0\n\tvcvtdq2ps %%ymm8,%%ymm1\n\tvpdpbusd %%ymm8,%%ymm9,%%ymm2\n\tvcvtdq2ps %%ymm8,%%ymm3\n\tvpdpbusd %%ymm8,%%ymm9,%%ymm4\n\tvcvtdq2ps %%ymm8,%%ymm5\n\tvpdpbusd %%ymm8,%%ymm9,%%ymm6\n\tvcvtdq2ps %%ymm8,%%ymm7\n\t", 8);
   RUN("dpbusd+bcastload", "vpdpbusd (%%rsp)%{1to8%},%%ymm9,%%ymm0\n\tvpdpbusd 4(%%rsp)%{1to8%},%%ymm9,%%ymm1\n\tvpdpbusd 8(%%rsp)%{1to8%},%%ymm9,%%ymm2\n\tvpdpbusd 12(%%rsp)%{1to8%},%%ymm9,%%ymm3\n\tvpdpbusd 16(%%rsp)%{1to8%},%%ymm9,%%ymm4\n\tvpdpbusd 20(%%rsp)%{1to8%},%%ymm9,%%ymm5\n\tvpdpbusd 24(%%rsp)%{1to8%},%%ymm9,%%ymm6\n\tvpdpbusd 28(%%rsp)%{1to8%},%%ymm9,%%ymm7\n\t", 8);
+  /* the AVX2 Q8_0 GEMM's ops (q8_0_gemm_avx2.c): sign, maddubs, madd, add; a dword broadcast from memory */
+  RUN("vpsignb ymm", R8("vpsignb"), 8);
+  RUN("vpmaddwd ymm", R8("vpmaddwd"), 8);
+  RUN("vpaddw ymm", R8("vpaddw"), 8);
+  RUN("maddubs+madd mix", "vpmaddubsw %%ymm8,%%ymm9,%%ymm0\n\tvpmaddwd %%ymm8,%%ymm9,%%ymm1\n\tvpmaddubsw %%ymm8,%%ymm9,%%ymm2\n\tvpmaddwd %%ymm8,%%ymm9,%%ymm3\n\tvpmaddubsw %%ymm8,%%ymm9,%%ymm4\n\tvpmaddwd %%ymm8,%%ymm9,%%ymm5\n\tvpmaddubsw %%ymm8,%%ymm9,%%ymm6\n\tvpmaddwd %%ymm8,%%ymm9,%%ymm7\n\t", 8);
+  RUN("sign+maddubs+madd mix", "vpsignb %%ymm8,%%ymm9,%%ymm0\n\tvpmaddubsw %%ymm8,%%ymm9,%%ymm1\n\tvpmaddwd %%ymm8,%%ymm9,%%ymm2\n\tvpsignb %%ymm8,%%ymm9,%%ymm3\n\tvpmaddubsw %%ymm8,%%ymm9,%%ymm4\n\tvpmaddwd %%ymm8,%%ymm9,%%ymm5\n\tvpsignb %%ymm8,%%ymm9,%%ymm6\n\tvpmaddubsw %%ymm8,%%ymm9,%%ymm7\n\tvpmaddwd %%ymm8,%%ymm9,%%ymm10\n\tvpsignb %%ymm8,%%ymm9,%%ymm11\n\tvpmaddubsw %%ymm8,%%ymm9,%%ymm0\n\tvpmaddwd %%ymm8,%%ymm9,%%ymm1\n\t", 12);
+  RUN("vpbroadcastd ymm, m32", "vpbroadcastd (%%rsp),%%ymm0\n\tvpbroadcastd 4(%%rsp),%%ymm1\n\tvpbroadcastd 8(%%rsp),%%ymm2\n\tvpbroadcastd 12(%%rsp),%%ymm3\n\tvpbroadcastd 16(%%rsp),%%ymm4\n\tvpbroadcastd 20(%%rsp),%%ymm5\n\tvpbroadcastd 24(%%rsp),%%ymm6\n\tvpbroadcastd 28(%%rsp),%%ymm7\n\t", 8);
   RUN("vpdpbusd zmm", "vpdpbusd %%zmm8,%%zmm9,%%zmm0\n\tvpdpbusd %%zmm8,%%zmm9,%%zmm1\n\tvpdpbusd %%zmm8,%%zmm9,%%zmm2\n\tvpdpbusd %%zmm8,%%zmm9,%%zmm3\n\tvpdpbusd %%zmm8,%%zmm9,%%zmm4\n\tvpdpbusd %%zmm8,%%zmm9,%%zmm5\n\tvpdpbusd %%zmm8,%%zmm9,%%zmm6\n\tvpdpbusd %%zmm8,%%zmm9,%%zmm7\n\t", 8);
 }
