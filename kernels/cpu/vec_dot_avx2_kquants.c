@@ -676,32 +676,53 @@ static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, flo
         for (int t = 0; t < NT; t++) _mm256_storeu_ps(out + (size_t)t * out_stride + 8 * half, hsum_f32x8_rows8(acc[half][t]));
 }
 
-/* The AVX2 build of q5_K_unit_row, two 8-row halves as q6_K_unit_rows's. */
-static void q5_K_unit_row(int64_t nb, float *out, const struct nib_block_q5_Kx16 *x, const struct nib_block_q8_K *y) {
+/* The AVX2 build of q5_K_unit_row, two 8-row halves as q6_K_unit_rows's,
+ * for NT activation rows (y_row_bytes apart) at once: each weight chunk's
+ * 5-bit unpacking is shared by the rows, every row's lanes take the one-row
+ * steps (so vec_dot's bits); the float accumulators live in memory. AVX2
+ * build, Zen 5, one thread, 2048 x 2048 at 64 tokens: 52.9-53.6 -> 87.7-88.4
+ * GMAC/s against one row at a time; one row from memory 36.3-36.6 -> 37.6. */
+static inline __attribute__((always_inline)) void q5_K_unit_rows(int64_t nb, float *out, size_t out_stride,
+                                                                 const struct nib_block_q5_Kx16 *x, const void *vy,
+                                                                 size_t y_row_bytes, const int NT) {
     const __m256i m0f = _mm256_set1_epi8(0x0F), m10 = _mm256_set1_epi8(0x10);
-    __m256 acc[2][8], summs[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() };
-    for (int c = 0; c < 8; c++) acc[0][c] = acc[1][c] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++)
+    const struct nib_block_q8_K *y[4];
+    __m256 acc[2][4][8], summs[2][4]; /* [half][token][lane] */
+    for (int t = 0; t < NT; t++) {
+        y[t] = (const struct nib_block_q8_K *)((const char *)vy + (size_t)t * y_row_bytes);
+        for (int c = 0; c < 8; c++) acc[0][t][c] = acc[1][t][c] = _mm256_setzero_ps();
+        summs[0][t] = summs[1][t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t pairs[4][4]; /* [token][p]: bsums 4p + 0..1 | 4p + 2..3 << 16, as 16-bit sums */
+        for (int t = 0; t < NT; t++)
+            for (int p = 0; p < 4; p++) {
+                const int16_t *bs = y[t][b].bsums + 4 * p;
+                pairs[t][p] = (int32_t)((uint32_t)(uint16_t)(bs[0] + bs[1]) | (uint32_t)(uint16_t)(bs[2] + bs[3]) << 16);
+            }
         for (int half = 0; half < 2; half++) {
             __m256i scv[8];
             for (int s = 0; s < 8; s++) {
                 const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(x[b].sc[s] + 8 * half)));
                 scv[s] = _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
             }
-            __m256i imin = _mm256_setzero_si256();
-            for (int p = 0; p < 4; p++) {
-                const int16_t *bs = y[b].bsums + 4 * p;
-                const uint32_t pair = (uint16_t)(bs[0] + bs[1]) | (uint32_t)(uint16_t)(bs[2] + bs[3]) << 16;
-                imin = add_madd(imin, _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)x[b].m[p][8 * half])),
-                                _mm256_set1_epi32((int)pair));
-            }
             const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x[b].dmin + 8 * half)));
-            summs[half] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(-y[b].d), dmin), _mm256_cvtepi32_ps(imin), summs[half]);
-            const __m256 d = _mm256_mul_ps(_mm256_set1_ps(y[b].d), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x[b].d + 8 * half))));
+            const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x[b].d + 8 * half)));
+            __m256 d[4];
+            for (int t = 0; t < NT; t++) {
+                __m256i imin = _mm256_setzero_si256();
+                for (int p = 0; p < 4; p++)
+                    imin = add_madd(imin, _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)x[b].m[p][8 * half])),
+                                    _mm256_set1_epi32(pairs[t][p]));
+                summs[half][t] =
+                    _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(-y[t][b].d), dmin), _mm256_cvtepi32_ps(imin), summs[half][t]);
+                d[t] = _mm256_mul_ps(_mm256_set1_ps(y[t][b].d), dx);
+            }
             for (int c = 0; c < 8; c++) {
                 if (!half) prefetch_stream((const char *)(x + b) + c * (sizeof x[b] / 8), sizeof x[b] / 8);
                 const __m256i qh = load32(x[b].qh[c] + 32 * half);
-                __m256i sumi = _mm256_setzero_si256();
+                __m256i sumi[4];
+                for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
                 for (int j = 0; j < 4; j++) {
                     const __m256i q = load32(x[b].qs[j][c] + 32 * half);
                     const int lb = 2 * j, hb = 2 * j + 1; /* qh bits of the low and high nibbles */
@@ -709,23 +730,18 @@ static void q5_K_unit_row(int64_t nb, float *out, const struct nib_block_q5_Kx16
                     const __m256i fhi = hb < 4 ? _mm256_slli_epi16(qh, 4 - hb) : _mm256_srli_epi16(qh, hb - 4);
                     const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m0f), _mm256_and_si256(flo, m10));
                     const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m0f), _mm256_and_si256(fhi, m10));
-                    int32_t vlo, vhi;
-                    memcpy(&vlo, y[b].qs + 64 * j + 4 * c, sizeof vlo);
-                    memcpy(&vhi, y[b].qs + 64 * j + 32 + 4 * c, sizeof vhi);
-                    sumi = add_chunk_dot(sumi, lo, _mm256_set1_epi32(vlo), scv[2 * j]);
-                    sumi = add_chunk_dot(sumi, hi, _mm256_set1_epi32(vhi), scv[2 * j + 1]);
+                    for (int t = 0; t < NT; t++) {
+                        sumi[t] = add_chunk_dot(sumi[t], lo, bcast4(y[t][b].qs + 64 * j + 4 * c), scv[2 * j]);
+                        sumi[t] = add_chunk_dot(sumi[t], hi, bcast4(y[t][b].qs + 64 * j + 32 + 4 * c), scv[2 * j + 1]);
+                    }
                 }
-                acc[half][c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc[half][c]);
+                for (int t = 0; t < NT; t++) acc[half][t][c] = _mm256_fmadd_ps(d[t], _mm256_cvtepi32_ps(sumi[t]), acc[half][t][c]);
             }
         }
-    for (int half = 0; half < 2; half++) _mm256_storeu_ps(out + 8 * half, _mm256_add_ps(hsum_f32x8_rows8(acc[half]), summs[half]));
-}
-
-/* One activation row at a time (the AVX2 build keeps no accumulators for more). */
-static inline void q5_K_unit_rows(int64_t nb, float *out, size_t out_stride, const struct nib_block_q5_Kx16 *x, const void *vy,
-                                  size_t y_row_bytes, const int NT) {
-    for (int t = 0; t < NT; t++)
-        q5_K_unit_row(nb, out + (size_t)t * out_stride, x, (const struct nib_block_q8_K *)((const char *)vy + (size_t)t * y_row_bytes));
+    }
+    for (int half = 0; half < 2; half++)
+        for (int t = 0; t < NT; t++)
+            _mm256_storeu_ps(out + (size_t)t * out_stride + 8 * half, _mm256_add_ps(hsum_f32x8_rows8(acc[half][t]), summs[half][t]));
 }
 #endif
 
