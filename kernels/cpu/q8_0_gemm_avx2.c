@@ -53,8 +53,8 @@ static void transpose_group(int64_t nb, const struct nib_block_q8_0 *const w[8],
                                                                   (short)w[6][b].d, (short)w[7][b].d)));
     }
 }
-#if NIB_VNNI
 
+#if NIB_VNNI
 
 static inline __attribute__((always_inline)) void q8_0_gemm_tile(int64_t nb, const struct q8_0x8t *w, const void *xq,
                                                                  size_t xq_row_bytes, const int32_t *ybase,
@@ -260,19 +260,13 @@ void NIB_X86_FN(nib_gemm16_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_byt
 
 #else /* AVX2 */
 
-/* A transposed group with signed quants and their magnitudes beside them
- * (|w| once per call rather than once per tile). */
-struct q8_0x8ts {
-    struct q8_0x8t t;
-    uint8_t        aqs[256];
-};
-
-/* NT <= 4 activation rows against a transposed group: per block and dword c
- * the tile's rows take sign, maddubs, madd and add against the stored |w|;
- * per block the float step of the VNNI tile. */
-static inline __attribute__((always_inline)) void q8_0_gemm_tile_avx2(int64_t nb, const struct q8_0x8ts *ws, const void *xq,
-                                                                      size_t xq_row_bytes, const float *dyf, float *y,
-                                                                      size_t y_stride, const int NT) {
+/* NT <= 4 activation rows against a transposed group (signed quants) and
+ * its blocks' |w| (aw: 256 bytes a block, taken once per call rather than
+ * per tile): per block and dword c the tile's rows take sign, maddubs, madd
+ * and add; per block the float step of the VNNI tile. */
+static inline __attribute__((always_inline)) void q8_0_gemm_tile_avx2(int64_t nb, const struct q8_0x8t *w, const uint8_t *aw,
+                                                                      const void *xq, size_t xq_row_bytes, const float *dyf,
+                                                                      float *y, size_t y_stride, const int NT) {
     const struct nib_block_q8_0 *a[4];
     __m256 acc[4];
     for (int t = 0; t < NT; t++) {
@@ -283,11 +277,11 @@ static inline __attribute__((always_inline)) void q8_0_gemm_tile_avx2(int64_t nb
         __m256i s[4];
         for (int t = 0; t < NT; t++) s[t] = _mm256_setzero_si256();
         for (int c = 0; c < 8; c++) {
-            const __m256i q = load32(ws[b].t.qs + 32 * c), aq = load32(ws[b].aqs + 32 * c);
+            const __m256i q = load32(w[b].qs + 32 * c), aq = load32(aw + 256 * b + 32 * c);
             for (int t = 0; t < NT; t++) /* dot_s8_s8 with |q| shared by the tile */
                 s[t] = _mm256_add_epi32(s[t], dot_u8_s8(aq, _mm256_sign_epi8(bcast4(a[t][b].qs + 4 * c), q)));
         }
-        const __m256 dw = _mm256_loadu_ps(ws[b].t.d);
+        const __m256 dw = _mm256_loadu_ps(w[b].d);
         for (int t = 0; t < NT; t++) {
             const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(dyf[(size_t)t * (size_t)nb + (size_t)b]));
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), d, acc[t]);
@@ -303,25 +297,23 @@ void NIB_X86_FN(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_byte
     const int64_t nb = n / NIB_QK8_0;
     const struct nib_block_q8_0 *rows[8];
     for (int r = 0; r < 8; r++) rows[r] = (const struct nib_block_q8_0 *)((const char *)w + (size_t)r * w_row_bytes);
-    struct q8_0x8ts *ws = scratch; /* NIB_GEMM8_SCRATCH: 544 bytes a block */
-    for (int64_t b = 0; b < nb; b++) {
-        const struct nib_block_q8_0 *one[8];
-        for (int r = 0; r < 8; r++) one[r] = rows[r] + b;
-        transpose_group(1, one, &ws[b].t, 0);
+    struct q8_0x8t *wt = scratch; /* NIB_GEMM8_SCRATCH: 288 bytes a block, then |w|'s 256 */
+    uint8_t *aw = (uint8_t *)(wt + nb);
+    transpose_group(nb, rows, wt, 0);
+    for (int64_t b = 0; b < nb; b++)
         for (int c = 0; c < 8; c++) {
-            const __m256i q = load32(ws[b].t.qs + 32 * c);
-            _mm256_storeu_si256((__m256i *)(ws[b].aqs + 32 * c), _mm256_sign_epi8(q, q));
+            const __m256i q = load32(wt[b].qs + 32 * c);
+            _mm256_storeu_si256((__m256i *)(aw + 256 * b + 32 * c), _mm256_sign_epi8(q, q));
         }
-    }
     for (int t = 0; t < n_tok; t += 4) {
         const char *x = (const char *)xq + (size_t)t * xq_row_bytes;
         const float *yd = dyf + (size_t)t * (size_t)nb;
         float *yt = y + (size_t)t * y_stride;
         switch (n_tok - t < 4 ? n_tok - t : 4) {
-        case 4: q8_0_gemm_tile_avx2(nb, ws, x, xq_row_bytes, yd, yt, y_stride, 4); break;
-        case 3: q8_0_gemm_tile_avx2(nb, ws, x, xq_row_bytes, yd, yt, y_stride, 3); break;
-        case 2: q8_0_gemm_tile_avx2(nb, ws, x, xq_row_bytes, yd, yt, y_stride, 2); break;
-        default: q8_0_gemm_tile_avx2(nb, ws, x, xq_row_bytes, yd, yt, y_stride, 1); break;
+        case 4: q8_0_gemm_tile_avx2(nb, wt, aw, x, xq_row_bytes, yd, yt, y_stride, 4); break;
+        case 3: q8_0_gemm_tile_avx2(nb, wt, aw, x, xq_row_bytes, yd, yt, y_stride, 3); break;
+        case 2: q8_0_gemm_tile_avx2(nb, wt, aw, x, xq_row_bytes, yd, yt, y_stride, 2); break;
+        default: q8_0_gemm_tile_avx2(nb, wt, aw, x, xq_row_bytes, yd, yt, y_stride, 1); break;
         }
     }
 }
