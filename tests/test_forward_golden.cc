@@ -101,10 +101,9 @@ bool bf16_applies(const nib_model *m, size_t longest) {
     return false;
 }
 
-/* Whether prompts of `longest` tokens take the amx variant's unit_gemm
- * (Q4_1, Q5_0, Q5_1, Q5_K matrices of 16k rows: kernels/cpu/units_gemm_amx.c,
- * packed_amx.c),
- * whose block order is not llama.cpp's. */
+/* Whether prompts of `longest` tokens take the variant's unit_gemm (Q4_1,
+ * Q5_0, Q5_1, Q5_K, Q6_K matrices of 16k rows: kernels/cpu/units_gemm_amx.c,
+ * packed_amx.c, units_gemm_avx2.c), whose block order is not llama.cpp's. */
 bool unit_gemm_applies(const nib_model *m, size_t longest) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
     const nib_gguf *g = nib_model_gguf(m);
@@ -119,7 +118,7 @@ bool unit_gemm_applies(const nib_model *m, size_t longest) {
 
 /* The x86 variants reproduce llama.cpp's AVX2 build bit for bit, except
  * their Q8_0 prompt GEMM (one integer sum per block, not tinyBLAS's lanes)
- * and the amx variant's unit_gemm: those models get the quantized-weights
+ * and the unit_gemm prompt batches: those models get the quantized-weights
  * bound. */
 bool strict(const nib_model *m, size_t longest) {
     const char *b = nib_cpu_backend();

@@ -706,7 +706,10 @@ TEST(KernelForward, RefAndAvx2LogitsAgree) {
                model.substr(model.rfind('/') + 1).c_str(), worst, S, tol);
         if (nib_cpu_variant_available(NIB_CPU_VARIANT_AVX512)) {
             /* VNNI gives AVX2's integer sums: the same bits, except where the
-             * Q8_0 prompt GEMM's float order applies (Q8_0 models) */
+             * Q8_0 prompt GEMM's float order applies (Q8_0 models); unit_gemm
+             * (Q6_K here) takes the same batches on both from 5 rows, and
+             * avx512 leaves Q5_K and batches of 2-5 Q4_1/Q5_0/Q5_1 rows to
+             * gemv16 (none in these models) */
             std::string used_512;
             std::vector<float> v512;
             ASSERT_TRUE(run_child(model, "avx512", &used_512, &v512)) << model;

@@ -1,8 +1,8 @@
 /*
  * test_kernels_units.cc — matrices packed in 16-row units (repack.h): the
- * same bits as over the rows where the kernels share an order, and the amx
- * variant's unit_gemm (units_gemm_amx.c) against a scalar loop of its block
- * order. Helpers: kernel_test_util.h.
+ * same bits as over the rows where the kernels share an order, and the x86
+ * variants' unit_gemm (units_gemm_amx.c, units_gemm_avx2.c) against a
+ * scalar loop of its block order. Helpers: kernel_test_util.h.
  */
 #include "nib.h"
 
@@ -26,7 +26,7 @@
  * (Q8_0: gemm16 from the units and the amx variant's tiles; the others:
  * gemv16 against dot4), row-wise batches; guards after the copy and after
  * y. Skipped: the batches that only the copy sends to the bf16 GEMM
- * (KernelBf16) or to the amx variant's unit_gemm (KernelUnitGemm). Q8_0's
+ * (KernelBf16) or to the variant's unit_gemm (KernelUnitGemm). Q8_0's
  * copy is also read back value by value (the K types' values show in the
  * bits with 12 token counts). */
 TEST(KernelPackedUnits, SameBitsAsRows) {
@@ -191,12 +191,14 @@ float unit_gemm_order(int type, const uint8_t *w, const uint8_t *x, int64_t n) {
 
 } // namespace
 
-/* The amx variant's unit_gemm (Q4_1, Q5_0, Q5_1, Q5_K, Q6_K batches of
- * unit_gemm_min_tokens+ rows over a packed copy): under nib_op_matmul every
- * (token, row) gets the bits of unit_gemm_order, at 1-3 threads and with
- * NIB_MATMUL_INT_GEMM too, across token tiles of 16, short last tiles and
- * passes of 256 rows; within the dot bound of the reference; guards after
- * y. (Row-wise batches and fewer rows: gemv16, KernelPackedUnits.) */
+/* The variant's unit_gemm (amx, avx2, avx512: Q4_1, Q5_0, Q5_1, Q5_K, Q6_K
+ * batches of unit_gemm_min_tokens+ rows over a packed copy; ctest runs it
+ * again with AVX2 forced): under nib_op_matmul every (token, row) gets the
+ * bits of unit_gemm_order, at 1-3 threads and with NIB_MATMUL_INT_GEMM too,
+ * across token tiles (amx 16, avx512 8, avx2 4), short last tiles, blocks
+ * left over from the groups of 8 and passes of 256 rows; within the dot
+ * bound of the reference; guards after y. (Row-wise batches and fewer rows:
+ * gemv16, KernelPackedUnits.) */
 TEST(KernelUnitGemm, BlockOrderBits) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
     NibRng rng(0x0a3c);

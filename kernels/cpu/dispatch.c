@@ -79,15 +79,27 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     k->gemv16[NIB_TYPE_Q6_K] = nib_gemv16_q6_K_q8_K_##SFX; \
     k->gemv16[NIB_TYPE_Q4_1] = nib_gemv16_q4_1_q8_1_##SFX; \
     k->gemv16[NIB_TYPE_Q5_0] = nib_gemv16_q5_0_q8_0_##SFX; \
-    k->gemv16[NIB_TYPE_Q5_1] = nib_gemv16_q5_1_q8_1_##SFX;
+    k->gemv16[NIB_TYPE_Q5_1] = nib_gemv16_q5_1_q8_1_##SFX; \
+    /* their batches in the amx variant's block order (not vec_dot's) */ \
+    k->unit_gemm[NIB_TYPE_Q4_1] = nib_unit_gemm_q4_1_q8_1_##SFX; \
+    k->unit_gemm[NIB_TYPE_Q5_0] = nib_unit_gemm_q5_0_q8_0_##SFX; \
+    k->unit_gemm[NIB_TYPE_Q5_1] = nib_unit_gemm_q5_1_q8_1_##SFX; \
+    k->unit_gemm[NIB_TYPE_Q6_K] = nib_unit_gemm_q6_K_q8_K_##SFX; \
+    for (int t_ = 0; t_ < NIB_TYPE_COUNT; t_++) \
+        k->unit_gemm_min_tokens[t_] = t_ == NIB_TYPE_Q5_K || t_ == NIB_TYPE_Q6_K ? NIB_X86_MIN_UNIT_GEMM_KQ : MIN_UNITS;
 
 static void override_avx2(struct nib_cpu_kernels *k) {
+#define MIN_UNITS NIB_AVX2_MIN_UNIT_GEMM
     X86_OVERRIDES(k, avx2);
+#undef MIN_UNITS
     k->gemm8[NIB_TYPE_Q8_0] = nib_gemm8_q8_0_q8_0_avx2; /* 4 token rows a tile (avx512: 8, and gemm16) */
     k->dot8[NIB_TYPE_Q8_0] = nib_dot8_q8_0_q8_0_avx2;   /* one-token calls: eight rows' chains */
+    k->unit_gemm[NIB_TYPE_Q5_K] = nib_unit_gemm_q5_K_q8_K_avx2; /* avx512: gemv16 (units_gemm_avx2.c) */
 }
 static void override_avx512(struct nib_cpu_kernels *k) {
+#define MIN_UNITS NIB_AVX512_MIN_UNIT_GEMM
     X86_OVERRIDES(k, avx512);
+#undef MIN_UNITS
     k->dot4x4[NIB_TYPE_Q8_0] = nib_dot4x4_q8_0_q8_0_avx512;
     k->dot8[NIB_TYPE_Q8_0] = nib_dot8_q8_0_q8_0_avx512;
     k->gemm8[NIB_TYPE_Q8_0] = nib_gemm8_q8_0_q8_0_avx512;

@@ -164,13 +164,14 @@ struct nib_cpu_kernels {
      * Q6_K; AVX2 the same but Q8_0, two 8-row halves a unit): one-row
      * calls over a packed copy in 16-row units (repack.h),
      * which the model then makes for matrices of 16k rows; Q8_0's batches go
-     * through gemm16 (and bf16_gemm) on the same copy, amx's batches of the
-     * others through unit_gemm (and bf16_gemm from 96 rows for Q5_K, Q6_K),
-     * elsewhere through gemv16 too. */
+     * through gemm16 (and bf16_gemm) on the same copy, the others' through
+     * unit_gemm (and amx's bf16_gemm from 96 rows for Q5_K, Q6_K) where the
+     * variant has one, else (avx512's Q5_K) through gemv16 too. */
     nib_gemv16_fn       gemv16[NIB_TYPE_COUNT];
-    /* amx (NULL elsewhere and for most types: Q4_1, Q5_0, Q5_1, Q5_K, Q6_K):
-     * batches of unit_gemm_min_tokens+ rows over a packed copy in 16-row
-     * units, in block order (Q5_K: Q4_K's GEMM order; not row-wise) */
+    /* x86 (NULL elsewhere and for most types: Q4_1, Q5_0, Q5_1, Q5_K, Q6_K;
+     * avx512 not Q5_K): batches of unit_gemm_min_tokens+ rows over a packed
+     * copy in 16-row units, in block order (Q5_K: Q4_K's GEMM order; not
+     * row-wise), the same bits on every variant */
     nib_unit_gemm_fn    unit_gemm[NIB_TYPE_COUNT];
     int                 unit_gemm_min_tokens[NIB_TYPE_COUNT];
     /* amx with AMX-BF16 (NULL elsewhere): whether prompt batches of a weight
@@ -246,6 +247,17 @@ void nib_unit_gemm_q5_K_q8_K_amx(int64_t n, const void *unit, const void *xq, si
 /* q6_K_units_amx.c: Q6_K's (dyf, syf unused) */
 void nib_unit_gemm_q6_K_q8_K_amx(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok, const float *dyf,
                                  const float *syf, float *y, size_t y_stride, void *scratch);
+/* units_gemm_avx2.c (x86_kernels.h's unit_gemm entries): batches of at
+ * least this many token rows take them, fewer gemv16. One thread, Zen 5,
+ * 2048 columns, GMAC/s against gemv16's: AVX2 (2048 rows) Q4_1 2 / 4 rows
+ * 79 / 114 against 64 / 61, Q5_0 52 / 80 against 44 / 55, Q5_K 4 rows 91
+ * against 91, 5 rows 89 against 80, Q6_K 4 rows a tie, 5 rows 86 against
+ * 74; AVX-512 (65536 rows, from memory) Q4_1 4 / 6 rows 164 / 206 against
+ * 175 / 173, Q5_1 5 / 6 / 8 rows 127 / 142 / 162 against 137 / 141 / 146,
+ * Q6_K 5 rows 164 against 135. */
+#define NIB_AVX2_MIN_UNIT_GEMM 2
+#define NIB_AVX512_MIN_UNIT_GEMM 6
+#define NIB_X86_MIN_UNIT_GEMM_KQ 5 /* Q5_K (AVX2 only), Q6_K: both builds */
 #define NIB_AMX_PACKED_TOKENS 64 /* the most token rows one call of the packed16s takes */
 void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                 size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch);

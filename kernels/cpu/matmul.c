@@ -373,7 +373,7 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
     *dot = k->vec_dot[w_type];
     const bool bf16 = k->bf16_gemm && !rowwise && !(flags & NIB_MATMUL_INT_GEMM) && n_tok >= k->bf16_min_rows[w_type];
     if (!(skip & 1u << PATH_BF16) && bf16 && n_out % 32 == 0 && k->bf16_gemm(w_type, packed != NULL)) return PATH_BF16;
-    /* amx: Q4_1/Q5_0/Q5_1/Q5_K batches over the units, in block order */
+    /* x86: Q4_1/Q5_0/Q5_1/Q5_K/Q6_K batches over the units, in block order */
     if (!(skip & 1u << PATH_UNIT_GEMM) && packed && batch && k->unit_gemm[w_type] && n_tok >= k->unit_gemm_min_tokens[w_type] &&
         in_units(k, w_type, n_out))
         return PATH_UNIT_GEMM;

@@ -49,6 +49,16 @@ NIB_GEMV16_PROTO(nib_gemv16_q5_K_q8_K);
 NIB_GEMV16_PROTO(nib_gemv16_q6_K_q8_K);
 NIB_GEMV16_PROTO(nib_gemv16_q8_0_q8_0);
 #undef NIB_GEMV16_PROTO
+/* units_gemm_avx2.c: dispatch.h's nib_unit_gemm_fn, in the amx variant's block order (dyf, syf: Q8_0/Q8_1 scales) */
+#define NIB_UNIT_GEMM_PROTO(name)                                                                                 \
+    void NIB_X86_PROTO(name)(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok,        \
+                             const float *dyf, const float *syf, float *y, size_t y_stride, void *scratch)
+NIB_UNIT_GEMM_PROTO(nib_unit_gemm_q4_1_q8_1);
+NIB_UNIT_GEMM_PROTO(nib_unit_gemm_q5_0_q8_0);
+NIB_UNIT_GEMM_PROTO(nib_unit_gemm_q5_1_q8_1);
+NIB_UNIT_GEMM_PROTO(nib_unit_gemm_q5_K_q8_K); /* AVX2 build only */
+NIB_UNIT_GEMM_PROTO(nib_unit_gemm_q6_K_q8_K);
+#undef NIB_UNIT_GEMM_PROTO
 void NIB_X86_PROTO(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
                                         int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
                                         void *scratch);
