@@ -103,22 +103,23 @@ bool bf16_applies(const nib_model *m, size_t longest) {
 
 /* Whether prompts of `longest` tokens take the variant's unit_gemm (Q4_1,
  * Q5_0, Q5_1, Q5_K, Q6_K matrices of 16k rows: kernels/cpu/units_gemm_amx.c,
- * packed_amx.c, units_gemm_avx2.c), whose block order is not llama.cpp's. */
+ * packed_amx.c, units_gemm_avx2.c) or rows16_gemm (Q2_K, Q3_K:
+ * kquants_gemm_avx2.c), whose block order is not llama.cpp's. */
 bool unit_gemm_applies(const nib_model *m, size_t longest) {
     const struct nib_cpu_kernels *k = nib_cpu_kernels();
     const nib_gguf *g = nib_model_gguf(m);
     for (int64_t i = 0; i < nib_gguf_n_tensors(g); i++) {
         const nib_gguf_tensor *t = nib_gguf_get_tensor(g, i);
-        if (k->unit_gemm[t->type] && longest >= (size_t)k->unit_gemm_min_tokens[t->type] && t->n_dims >= 2 &&
-            t->ne[1] % 16 == 0 && std::strstr(t->name, "token_embd") == nullptr)
-            return true;
+        if (t->n_dims < 2 || t->ne[1] % 16 != 0 || std::strstr(t->name, "token_embd") != nullptr) continue;
+        if (k->unit_gemm[t->type] && longest >= (size_t)k->unit_gemm_min_tokens[t->type]) return true;
+        if (k->rows16_gemm[t->type] && longest >= (size_t)k->rows16_gemm_min_tokens[t->type]) return true;
     }
     return false;
 }
 
 /* The x86 variants reproduce llama.cpp's AVX2 build bit for bit, except
  * their Q8_0 prompt GEMM (one integer sum per block, not tinyBLAS's lanes)
- * and the unit_gemm prompt batches: those models get the quantized-weights
+ * and the unit_gemm / rows16_gemm prompt batches: those models get the quantized-weights
  * bound. */
 bool strict(const nib_model *m, size_t longest) {
     const char *b = nib_cpu_backend();

@@ -158,6 +158,49 @@ float q6_K_unit_order(const uint8_t *w, const uint8_t *x, int64_t n) {
     return acc;
 }
 
+/* kquants_gemm_avx2.c's block order (Q2_K, Q3_K) for one weight row and
+ * one activation row: per super-block isum = sum over the 16 sub-blocks of
+ * scale * dot (Q2_K: sc & 15, its quants 0..3; Q3_K: scale - 32, quants
+ * -4..3), acc = fma(isum, d_w * d_y, acc); Q2_K also imin = sum of
+ * (sc >> 4) * bsums, accm = fma(imin, dmin_w * d_y, accm), then acc - accm. */
+float kq_rows_order(int type, const uint8_t *w, const uint8_t *x, int64_t n) {
+    float acc = 0.0f, accm = 0.0f;
+    for (int64_t b = 0; b < n / 256; b++) {
+        const nib_block_q8_K *a = (const nib_block_q8_K *)x + b;
+        int32_t isum = 0, imin = 0;
+        float dw, dmw = 0.0f;
+        for (int s = 0; s < 16; s++) {
+            int32_t dot = 0;
+            for (int i = 0; i < 16; i++) { /* value k = 128 h + 32 j + 16 kk + l */
+                const int k = 16 * s + i, h = k / 128, j = k % 128 / 32, kk = k % 32 / 16, l = k % 16;
+                int q;
+                if (type == NIB_TYPE_Q2_K) {
+                    q = (((const nib_block_q2_K *)w + b)->qs[32 * h + 16 * kk + l] >> (2 * j)) & 3;
+                } else {
+                    const nib_block_q3_K *blk = (const nib_block_q3_K *)w + b;
+                    q = ((blk->qs[32 * h + 16 * kk + l] >> (2 * j)) & 3) - ((blk->hmask[16 * kk + l] >> (4 * h + j)) & 1 ? 0 : 4);
+                }
+                dot += q * a->qs[k];
+            }
+            if (type == NIB_TYPE_Q2_K) {
+                const uint8_t sc = ((const nib_block_q2_K *)w + b)->scales[s];
+                isum += (sc & 15) * dot;
+                imin += (sc >> 4) * a->bsums[s];
+            } else {
+                isum += (nib_q3_K_scale(((const nib_block_q3_K *)w + b)->scales, s) - 32) * dot;
+            }
+        }
+        if (type == NIB_TYPE_Q2_K) {
+            dw = nib_fp16_to_fp32(((const nib_block_q2_K *)w + b)->d), dmw = nib_fp16_to_fp32(((const nib_block_q2_K *)w + b)->dmin);
+        } else {
+            dw = nib_fp16_to_fp32(((const nib_block_q3_K *)w + b)->d);
+        }
+        acc = std::fma((float)isum, dw * a->d, acc);
+        if (type == NIB_TYPE_Q2_K) accm = std::fma((float)imin, dmw * a->d, accm);
+    }
+    return type == NIB_TYPE_Q2_K ? acc - accm : acc;
+}
+
 /* units_gemm_amx.c's block order for one weight row and one activation row
  * (Q5_K: q5_K_gemm_order, Q6_K: q6_K_unit_order). */
 float unit_gemm_order(int type, const uint8_t *w, const uint8_t *x, int64_t n) {
@@ -252,4 +295,58 @@ TEST(KernelUnitGemm, BlockOrderBits) {
             }
     }
     if (!checked) GTEST_SKIP() << "variant " << k->name << " has no unit_gemm";
+}
+
+/* The x86 variants' rows16_gemm (Q2_K, Q3_K batches of
+ * rows16_gemm_min_tokens+ rows of a matrix of 16k rows, read from its
+ * blocks): under nib_op_matmul every (token, row) gets the bits of
+ * kq_rows_order, at 1-3 threads, across token tiles (avx512 8, avx2 4),
+ * short last tiles and passes of NIB_ROWS16_GEMM_TOKENS rows; within the
+ * dot bound of the reference; guards after y. Matrices of other row counts
+ * and fewer token rows keep dot4 (KernelVariant). */
+TEST(KernelRowsGemm, BlockOrderBits) {
+    const struct nib_cpu_kernels *k = nib_cpu_kernels();
+    NibRng rng(0x2b3c);
+    int checked = 0;
+    for (const WeightType &wt : weight_types()) {
+        const int type = wt.type;
+        if (!k->rows16_gemm[type]) continue;
+        for (int64_t n : { 256, 768, 4096 + 256 })
+            for (int64_t n_out : { 16, 48 }) {
+                const std::vector<uint8_t> w = random_weights(wt, n, n_out, rng);
+                const size_t wrow = nib_type_row_bytes(type, n);
+                const int m = k->rows16_gemm_min_tokens[type];
+                for (int64_t n_tok : { (int64_t)m, (int64_t)m + 1, (int64_t)9, (int64_t)17, (int64_t)113, (int64_t)300 }) {
+                    const std::vector<float> x = random_acts(n, n_tok, rng);
+                    size_t xrow = 0;
+                    const std::vector<uint8_t> xq = quantize_with(ref_table(), NIB_TYPE_Q8_K, x.data(), n, n_tok, &xrow);
+                    const size_t ny = (size_t)(n_out * n_tok);
+                    std::vector<float> want(ny), ref(ny);
+                    for (int64_t t = 0; t < n_tok; t++)
+                        for (int64_t o = 0; o < n_out; o++)
+                            want[(size_t)(t * n_out + o)] = kq_rows_order(type, w.data() + (size_t)o * wrow, xq.data() + (size_t)t * xrow, n);
+                    loop_matmul(ref_table(), type, w.data(), wrow, n, n_out, xq.data(), xrow, n_tok, ref.data());
+                    for (int64_t t = 0; t < n_tok; t += 7)
+                        for (int64_t o = 0; o < n_out; o += 5) {
+                            const size_t i = (size_t)(t * n_out + o);
+                            const std::vector<float> a = to_float(NIB_TYPE_Q8_K, xq.data() + (size_t)t * xrow, n);
+                            const double S = abs_term_sum(wt, w.data() + (size_t)o * wrow, n, a.data());
+                            ASSERT_LE(std::fabs((double)want[i] - (double)ref[i]), dot_bound(type, n, S))
+                                << nib_type_name(type) << " n=" << n << " row " << o << " tok " << t;
+                        }
+                    for (int threads : { 1, 2, 3 }) {
+                        /* the bf16 GEMM (amx, 24+ rows): KernelBf16 */
+                        if (k->bf16_gemm && n_tok >= k->bf16_min_rows[type] && n_out % 32 == 0 && k->bf16_gemm(type, false)) continue;
+                        std::vector<float> got(ny + 16);
+                        memset(got.data(), kGuard, got.size() * sizeof(float));
+                        nib_op_matmul(type, w.data(), wrow, nullptr, n, n_out, xq.data(), xrow, n_tok, got.data(), 0, threads);
+                        EXPECT_EQ(memcmp(got.data(), want.data(), ny * sizeof(float)), 0)
+                            << nib_type_name(type) << " n=" << n << " out=" << n_out << " tok=" << n_tok << " threads=" << threads;
+                        EXPECT_TRUE(guards_intact((const uint8_t *)(got.data() + ny), 16 * sizeof(float)));
+                    }
+                    checked++;
+                }
+            }
+    }
+    if (!checked) GTEST_SKIP() << "variant " << k->name << " has no rows16_gemm";
 }

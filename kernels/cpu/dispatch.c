@@ -86,7 +86,11 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     k->unit_gemm[NIB_TYPE_Q5_1] = nib_unit_gemm_q5_1_q8_1_##SFX; \
     k->unit_gemm[NIB_TYPE_Q6_K] = nib_unit_gemm_q6_K_q8_K_##SFX; \
     for (int t_ = 0; t_ < NIB_TYPE_COUNT; t_++) \
-        k->unit_gemm_min_tokens[t_] = t_ == NIB_TYPE_Q5_K || t_ == NIB_TYPE_Q6_K ? NIB_X86_MIN_UNIT_GEMM_KQ : MIN_UNITS;
+        k->unit_gemm_min_tokens[t_] = t_ == NIB_TYPE_Q5_K || t_ == NIB_TYPE_Q6_K ? NIB_X86_MIN_UNIT_GEMM_KQ : MIN_UNITS; \
+    /* Q2_K and Q3_K batches from their rows, in block order */ \
+    k->rows16_gemm[NIB_TYPE_Q2_K] = nib_rows16_gemm_q2_K_q8_K_##SFX; \
+    k->rows16_gemm[NIB_TYPE_Q3_K] = nib_rows16_gemm_q3_K_q8_K_##SFX; \
+    k->rows16_gemm_min_tokens[NIB_TYPE_Q2_K] = k->rows16_gemm_min_tokens[NIB_TYPE_Q3_K] = NIB_X86_MIN_ROWS16_GEMM;
 
 static void override_avx2(struct nib_cpu_kernels *k) {
 #define MIN_UNITS NIB_AVX2_MIN_UNIT_GEMM

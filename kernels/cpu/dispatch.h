@@ -121,6 +121,15 @@ typedef void (*nib_gemm8_fn)(int64_t n, const void *w, size_t w_row_bytes, const
 typedef void (*nib_unit_gemm_fn)(int64_t n, const void *unit, const void *xq, size_t xq_row_bytes, int n_tok,
                                  const float *dyf, const float *syf, float *y, size_t y_stride, void *scratch);
 
+/* Sixteen weight rows (w_row_bytes apart, the file's blocks) against n_tok
+ * <= NIB_ROWS16_GEMM_TOKENS activation rows in block order (one exact
+ * integer sum per super-block, token and row, then fma steps:
+ * kquants_gemm_avx2.c; not vec_dot's bits, so never for
+ * NIB_MATMUL_ROWWISE): y[t * y_stride + r]. */
+typedef void (*nib_rows16_gemm_fn)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
+                                   int n_tok, float *y, size_t y_stride);
+#define NIB_ROWS16_GEMM_TOKENS 256
+
 /* gemm_tile_rows weight rows (w_row_bytes apart) against 4 activation rows
  * (x_row_bytes apart): out[4 * r + t] equals gemm_dot's result for that
  * pair, bit for bit; n % 8 == 0. */
@@ -174,6 +183,10 @@ struct nib_cpu_kernels {
      * row-wise), the same bits on every variant */
     nib_unit_gemm_fn    unit_gemm[NIB_TYPE_COUNT];
     int                 unit_gemm_min_tokens[NIB_TYPE_COUNT];
+    /* x86 (NULL elsewhere and for most types: Q2_K, Q3_K): batches of
+     * rows16_gemm_min_tokens+ rows of a matrix of 16k rows, in block order */
+    nib_rows16_gemm_fn  rows16_gemm[NIB_TYPE_COUNT];
+    int                 rows16_gemm_min_tokens[NIB_TYPE_COUNT];
     /* amx with AMX-BF16 (NULL elsewhere): whether prompt batches of a weight
      * type (with a packed copy or not) go through gemm_bf16_amx.h (not
      * llama.cpp's bits; never row-wise) */
@@ -258,6 +271,8 @@ void nib_unit_gemm_q6_K_q8_K_amx(int64_t n, const void *unit, const void *xq, si
 #define NIB_AVX2_MIN_UNIT_GEMM 2
 #define NIB_AVX512_MIN_UNIT_GEMM 6
 #define NIB_X86_MIN_UNIT_GEMM_KQ 5 /* Q5_K (AVX2 only), Q6_K: both builds */
+/* kquants_gemm_avx2.c's rows16_gemm (Q2_K, Q3_K): the same for batches */
+#define NIB_X86_MIN_ROWS16_GEMM 8
 #define NIB_AMX_PACKED_TOKENS 64 /* the most token rows one call of the packed16s takes */
 void nib_packed16_q4_0_q8_0_amx(int64_t n, const void *pair, const void *xq, size_t xq_row_bytes, int n_tok, float *y,
                                 size_t y_stride, int gemm, const int32_t *ycorr, const float *dyf, void *scratch);

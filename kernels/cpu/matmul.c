@@ -279,6 +279,20 @@ static bool matmul_unit_gemm(const struct nib_cpu_kernels *k, int w_type, const 
     return ok;
 }
 
+/* rows16_gemm over the matrix's 16-row groups, NIB_ROWS16_GEMM_TOKENS token
+ * rows a pass (each pass unpacks every group's blocks once). */
+static void matmul_rows16(const struct nib_cpu_kernels *k, int w_type, const void *w, size_t w_row_bytes, int64_t n_in,
+                          int64_t n_out, const void *xq, size_t xq_row_bytes, int64_t n_tok, float *y, int nt) {
+    for (int64_t t0 = 0; t0 < n_tok; t0 += NIB_ROWS16_GEMM_TOKENS) {
+        const int64_t t1 = t0 + NIB_ROWS16_GEMM_TOKENS < n_tok ? t0 + NIB_ROWS16_GEMM_TOKENS : n_tok;
+#pragma omp parallel for schedule(dynamic, 2) num_threads(nt) /* a thread the host slows does less */
+        for (int64_t g = 0; g < n_out / 16; g++)
+            k->rows16_gemm[w_type](n_in, (const char *)w + (size_t)(16 * g) * w_row_bytes, w_row_bytes,
+                                   (const char *)xq + (size_t)t0 * xq_row_bytes, xq_row_bytes, (int)(t1 - t0),
+                                   y + t0 * n_out + 16 * g, (size_t)n_out);
+    }
+}
+
 #ifdef NIB_HAVE_AMX
 /* gemm_bf16_amx.h's protocol: the activation tiles, then panels of 32 rows
  * split over the threads, each dequantized into the thread's buffer.
@@ -362,7 +376,8 @@ static bool matmul_dot4(const struct nib_cpu_kernels *k, int w_type, const void 
 
 /* The ways through nib_op_matmul, in the order it tries them. */
 enum matmul_path {
-    PATH_BF16, PATH_UNIT_GEMM, PATH_PACKED, PATH_GEMV16, PATH_ROWS8, PATH_GEMM8, PATH_GEMM_TILE, PATH_DOT4, PATH_DOT8, PATH_DOT
+    PATH_BF16, PATH_UNIT_GEMM, PATH_PACKED, PATH_GEMV16, PATH_ROWS8, PATH_GEMM8, PATH_ROWS16_GEMM, PATH_GEMM_TILE, PATH_DOT4,
+    PATH_DOT8, PATH_DOT
 };
 
 /* The path a matrix takes (skip: 1 << a path whose scratch could not be had)
@@ -387,6 +402,8 @@ static enum matmul_path choose_path(const struct nib_cpu_kernels *k, int w_type,
     /* Q8_0 on AVX-512: every row of a batch in the GEMM order (a row's bits
      * then depend only on whether its batch has one row or more) */
     if (!(skip & 1u << PATH_GEMM8) && batch && k->gemm8[w_type] && n_out % 8 == 0) return PATH_GEMM8;
+    /* x86: Q2_K/Q3_K batches from the rows, in block order */
+    if (batch && k->rows16_gemm[w_type] && n_tok >= k->rows16_gemm_min_tokens[w_type] && n_out % 16 == 0) return PATH_ROWS16_GEMM;
     if (batch && k->gemm_dot[w_type] && n_in % 8 == 0 && n_out % 4 == 0) {
         *dot = k->gemm_dot[w_type]; /* tinyBLAS's order: tiles, then gemm_dot for the rows and tokens left over */
         return k->gemm_tile[w_type] && n_tok >= 4 ? PATH_GEMM_TILE : PATH_DOT;
@@ -454,6 +471,7 @@ void nib_op_matmul_with(const struct nib_cpu_kernels *k, int w_type, const void 
             done = matmul_gemm8(k, w_type, w, w_row_bytes, pk, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt);
             break;
         }
+        case PATH_ROWS16_GEMM: matmul_rows16(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_DOT4: done = matmul_dot4(k, w_type, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_GEMM_TILE: gemm_tile_rows(k, w_type, dot, w, w_row_bytes, n_in, n_out, xq, xq_row_bytes, n_tok, y, nt); break;
         case PATH_ROWS8: /* eight rows a call: the repacked order (rows8) or the vec_dot's (dot8) */

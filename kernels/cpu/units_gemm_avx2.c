@@ -22,49 +22,13 @@
  */
 #include "avx2_util.h"
 #include "dispatch.h"
+#include "gemm_tiles_x86.h"
 #include "quant_blocks.h"
 #include "repack.h"
 
 #include <immintrin.h>
 #include <stddef.h>
 #include <string.h>
-
-#if NIB_VNNI
-#define TILE 8   /* token rows a pass over an unpacked block (AVX-512: 32 registers) */
-#define HALVES 1 /* steps per unit: all 16 rows at once */
-#else
-#define TILE 4
-#define HALVES 2 /* rows 0-7, then 8-15 */
-#endif
-
-/* The NT token rows of a tile (row t0 + i, xq_row_bytes apart; past n_tok:
- * row t0 again, never read by the NT-row step). */
-static inline void tile_rows(const void *xq, size_t xq_row_bytes, int t0, int n_tok, const char *rows[TILE]) {
-    for (int i = 0; i < TILE; i++) rows[i] = (const char *)xq + (size_t)(t0 + (t0 + i < n_tok ? i : 0)) * xq_row_bytes;
-}
-
-/* Calls STEP(..., NT) with NT the tile's row count (a compile-time constant in each case). */
-#if NIB_VNNI
-#define BY_TILE(n, STEP, ...)                                                                                          \
-    switch (n) {                                                                                                       \
-    case 8: STEP(__VA_ARGS__, 8); break;                                                                               \
-    case 7: STEP(__VA_ARGS__, 7); break;                                                                               \
-    case 6: STEP(__VA_ARGS__, 6); break;                                                                               \
-    case 5: STEP(__VA_ARGS__, 5); break;                                                                               \
-    case 4: STEP(__VA_ARGS__, 4); break;                                                                               \
-    case 3: STEP(__VA_ARGS__, 3); break;                                                                               \
-    case 2: STEP(__VA_ARGS__, 2); break;                                                                               \
-    default: STEP(__VA_ARGS__, 1); break;                                                                              \
-    }
-#else
-#define BY_TILE(n, STEP, ...)                                                                                          \
-    switch (n) {                                                                                                       \
-    case 4: STEP(__VA_ARGS__, 4); break;                                                                               \
-    case 3: STEP(__VA_ARGS__, 3); break;                                                                               \
-    case 2: STEP(__VA_ARGS__, 2); break;                                                                               \
-    default: STEP(__VA_ARGS__, 1); break;                                                                              \
-    }
-#endif
 
 /* A K-quant unit_gemm's body (n, unit, xq, xq_row_bytes, n_tok, y,
  * y_stride in scope): y zeroed, then per super-block b of the unit (struct
@@ -91,11 +55,6 @@ static inline void tile_rows(const void *xq, size_t xq_row_bytes, int t0, int n_
         }                                                                                                              \
     } while (0)
 
-static inline int32_t dword_at(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 /* ---- Q6_K --------------------------------------------------------------- */
 
@@ -185,12 +144,7 @@ static inline __attribute__((always_inline)) void q6_K_step(const struct nib_blo
         const __m512i sc = _mm512_loadu_si512((const void *)u->sc[s]);
         __m512i w[4];
         for (int d = 0; d < 4; d++) w[d] = _mm512_loadu_si512((const void *)u->w[s][d]);
-        for (int t = 0; t < NT; t++) {
-            const int8_t *q8 = a[t]->qs + 16 * s;
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], _mm512_set1_epi32(dword_at(q8)));
-            for (int d = 1; d < 4; d++) p = _mm512_dpbusd_epi32(p, w[d], _mm512_set1_epi32(dword_at(q8 + 4 * d)));
-            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(p, sc));
-        }
+        for (int t = 0; t < NT; t++) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(dot16_rows16(w, a[t]->qs + 16 * s), sc));
     }
     const __m512 dw = _mm512_cvtph_ps(load32(x->d));
     for (int t = 0; t < NT; t++) {

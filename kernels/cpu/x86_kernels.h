@@ -59,6 +59,11 @@ NIB_UNIT_GEMM_PROTO(nib_unit_gemm_q5_1_q8_1);
 NIB_UNIT_GEMM_PROTO(nib_unit_gemm_q5_K_q8_K); /* AVX2 build only */
 NIB_UNIT_GEMM_PROTO(nib_unit_gemm_q6_K_q8_K);
 #undef NIB_UNIT_GEMM_PROTO
+/* kquants_gemm_avx2.c: dispatch.h's nib_rows16_gemm_fn */
+void NIB_X86_PROTO(nib_rows16_gemm_q2_K_q8_K)(int64_t n, const void *w, size_t w_row_bytes, const void *xq,
+                                              size_t xq_row_bytes, int n_tok, float *y, size_t y_stride);
+void NIB_X86_PROTO(nib_rows16_gemm_q3_K_q8_K)(int64_t n, const void *w, size_t w_row_bytes, const void *xq,
+                                              size_t xq_row_bytes, int n_tok, float *y, size_t y_stride);
 void NIB_X86_PROTO(nib_gemm8_q8_0_q8_0)(int64_t n, const void *w, size_t w_row_bytes, const void *xq, size_t xq_row_bytes,
                                         int n_tok, const int32_t *ybase, const float *dyf, float *y, size_t y_stride,
                                         void *scratch);
