@@ -115,14 +115,50 @@ static inline __m512 hsum_f32x8_rows16(const __m512 acc[8]) {
 }
 #endif
 
+/* 32 five-bit values of a Q5 unit (repack.h: Q5_0, Q5_1, Q5_K), a 256-bit
+ * half: the low nibble of each byte of nib (the quant bytes, shifted right
+ * by 4 for the high nibbles) with bit `bit` (0..7) of the same byte of qh
+ * as the fifth bit. */
+static inline __attribute__((always_inline)) __m256i nib_q5_merge256(__m256i nib, __m256i qh, int bit) {
+    const __m256i h = bit < 4 ? _mm256_slli_epi16(qh, 4 - bit) : bit > 4 ? _mm256_srli_epi16(qh, bit - 4) : qh;
+    return _mm256_or_si256(_mm256_and_si256(nib, _mm256_set1_epi8(0x0F)), _mm256_and_si256(h, _mm256_set1_epi8(0x10)));
+}
+
+/* The four 32-value chunks' dword c of a Q6_K unit's half h (repack.h's
+ * nib_block_q6_Kx16, p = q[h][c][0], plus 32 for rows 8-15), unsigned 6-bit
+ * bytes: v_0..v_2 by one mask each, v_3 from the three top bit pairs. */
+static inline __attribute__((always_inline)) void nib_q6_K_quants256(const uint8_t *p, __m256i v[4]) {
+    const __m256i m3f = _mm256_set1_epi8(0x3F);
+    const __m256i a = _mm256_loadu_si256((const __m256i *)p), b = _mm256_loadu_si256((const __m256i *)(p + 64));
+    const __m256i c = _mm256_loadu_si256((const __m256i *)(p + 128));
+    v[0] = _mm256_and_si256(a, m3f);
+    v[1] = _mm256_and_si256(b, m3f);
+    v[2] = _mm256_and_si256(c, m3f);
+    v[3] = _mm256_or_si256(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 6), _mm256_set1_epi8(0x03)),
+                                           _mm256_and_si256(_mm256_srli_epi16(b, 4), _mm256_set1_epi8(0x0C))),
+                           _mm256_and_si256(_mm256_srli_epi16(c, 2), _mm256_set1_epi8(0x30)));
+}
+
 #ifdef __AVX512BW__
-/* 64 five-bit values of a Q5 unit (repack.h: Q5_0, Q5_1, Q5_K): the low
- * nibble of each byte of nib (the quant bytes, shifted right by 4 for the
- * high nibbles) with bit `bit` of the same byte of qh as the fifth bit. */
+/* nib_q5_merge256 for 64 values. */
 static inline __attribute__((always_inline)) __m512i nib_q5_merge512(__m512i nib, __m512i qh, int bit) {
     const __m512i h = bit < 4 ? _mm512_slli_epi16(qh, 4 - bit) : bit > 4 ? _mm512_srli_epi16(qh, bit - 4) : qh;
     /* 0x0F ? nib : h, bit by bit */
     return _mm512_and_si512(_mm512_ternarylogic_epi32(_mm512_set1_epi8(0x0F), nib, h, 0xCA), _mm512_set1_epi8(0x1F));
+}
+
+/* nib_q6_K_quants256 for all 16 rows. */
+static inline __attribute__((always_inline)) void nib_q6_K_quants512(const uint8_t *p, __m512i v[4]) {
+    const __m512i m3f = _mm512_set1_epi8(0x3F), m03 = _mm512_set1_epi8(3), m0f = _mm512_set1_epi8(0x0F);
+    const __m512i a = _mm512_loadu_si512((const void *)p), b = _mm512_loadu_si512((const void *)(p + 64));
+    const __m512i c = _mm512_loadu_si512((const void *)(p + 128));
+    v[0] = _mm512_and_si512(a, m3f);
+    v[1] = _mm512_and_si512(b, m3f);
+    v[2] = _mm512_and_si512(c, m3f);
+    /* bits 0-1 from a's top pair, 2-3 from b's, 4-5 from c's (c's top pair alone, so nothing above) */
+    const __m512i ab = _mm512_ternarylogic_epi32(_mm512_srli_epi16(a, 6), _mm512_srli_epi16(b, 4), m03, 0xE4);
+    const __m512i ct = _mm512_srli_epi16(_mm512_and_si512(c, _mm512_set1_epi8((char)0xC0)), 2);
+    v[3] = _mm512_ternarylogic_epi32(ab, ct, m0f, 0xEC); /* (ab & 0x0F) | ct */
 }
 #endif
 

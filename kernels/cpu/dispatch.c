@@ -33,8 +33,9 @@ static void fill_ref(struct nib_cpu_kernels *k) {
 
 #if defined(__x86_64__) || defined(_M_X64)
 /* The x86 kernel files' entries, for the build with suffix SFX (avx2 or
- * avx512: the same kernels, see x86_kernels.h). */
-#define X86_OVERRIDES(k, SFX) \
+ * avx512: the same kernels, see x86_kernels.h); MIN_UNITS: the fewest
+ * token rows of a Q4_1/Q5_0/Q5_1 batch that takes unit_gemm. */
+#define X86_OVERRIDES(k, SFX, MIN_UNITS) \
     k->vec_dot[NIB_TYPE_F32]  = nib_vec_dot_f32_f32_##SFX; \
     k->vec_dot[NIB_TYPE_F16]  = nib_vec_dot_f16_f16_##SFX; \
     k->vec_dot[NIB_TYPE_BF16] = nib_vec_dot_bf16_bf16_##SFX; \
@@ -93,17 +94,13 @@ static void fill_ref(struct nib_cpu_kernels *k) {
     k->rows16_gemm_min_tokens[NIB_TYPE_Q2_K] = k->rows16_gemm_min_tokens[NIB_TYPE_Q3_K] = NIB_X86_MIN_ROWS16_GEMM;
 
 static void override_avx2(struct nib_cpu_kernels *k) {
-#define MIN_UNITS NIB_AVX2_MIN_UNIT_GEMM
-    X86_OVERRIDES(k, avx2);
-#undef MIN_UNITS
+    X86_OVERRIDES(k, avx2, NIB_AVX2_MIN_UNIT_GEMM);
     k->gemm8[NIB_TYPE_Q8_0] = nib_gemm8_q8_0_q8_0_avx2; /* 4 token rows a tile (avx512: 8, and gemm16) */
     k->dot8[NIB_TYPE_Q8_0] = nib_dot8_q8_0_q8_0_avx2;   /* one-token calls: eight rows' chains */
     k->unit_gemm[NIB_TYPE_Q5_K] = nib_unit_gemm_q5_K_q8_K_avx2; /* avx512: gemv16 (units_gemm_avx2.c) */
 }
 static void override_avx512(struct nib_cpu_kernels *k) {
-#define MIN_UNITS NIB_AVX512_MIN_UNIT_GEMM
-    X86_OVERRIDES(k, avx512);
-#undef MIN_UNITS
+    X86_OVERRIDES(k, avx512, NIB_AVX512_MIN_UNIT_GEMM);
     k->dot4x4[NIB_TYPE_Q8_0] = nib_dot4x4_q8_0_q8_0_avx512;
     k->dot8[NIB_TYPE_Q8_0] = nib_dot8_q8_0_q8_0_avx512;
     k->gemm8[NIB_TYPE_Q8_0] = nib_gemm8_q8_0_q8_0_avx512;

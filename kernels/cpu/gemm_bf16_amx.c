@@ -187,7 +187,7 @@ static void panel_q6_K_units(const void *const u[2], int64_t c0, int64_t c1, uin
                 __m512i x;
                 if (j < 3) {
                     x = _mm512_and_si512(j == 0 ? a : j == 1 ? bb : cc, m3f);
-                } else { /* as vec_dot_avx2_kquants.c's q6_K_unit_quants */
+                } else { /* as avx2_util.h's nib_q6_K_quants512 */
                     const __m512i ab = _mm512_ternarylogic_epi32(_mm512_srli_epi16(a, 6), _mm512_srli_epi16(bb, 4), m03, 0xE4);
                     x = _mm512_ternarylogic_epi32(ab, _mm512_srli_epi16(_mm512_and_si512(cc, _mm512_set1_epi8((char)0xC0)), 2), m0f,
                                                   0xEC);

@@ -545,19 +545,6 @@ static inline __attribute__((always_inline)) void q5_K_unit_rows(int64_t nb, flo
  * prefetched at its start left a 300 MB matrix at 15.0-15.6 GMAC/s, spread
  * out 18.8-18.9 (94% of the bandwidth; the rows' vec_dot 16.2-17.0); Q5_K's
  * units the same way: 17.2-17.8 -> 20.1-21.7. */
-static inline __attribute__((always_inline)) void q6_K_unit_quants(const uint8_t *p, __m512i v[4]) {
-    const __m512i m3f = _mm512_set1_epi8(0x3F), m03 = _mm512_set1_epi8(3), m0f = _mm512_set1_epi8(0x0F);
-    const __m512i a = _mm512_loadu_si512((const void *)p), b = _mm512_loadu_si512((const void *)(p + 64));
-    const __m512i c = _mm512_loadu_si512((const void *)(p + 128));
-    v[0] = _mm512_and_si512(a, m3f);
-    v[1] = _mm512_and_si512(b, m3f);
-    v[2] = _mm512_and_si512(c, m3f);
-    /* bits 0-1 from a's top pair, 2-3 from b's, 4-5 from c's (c's top pair alone, so nothing above) */
-    const __m512i ab = _mm512_ternarylogic_epi32(_mm512_srli_epi16(a, 6), _mm512_srli_epi16(b, 4), m03, 0xE4);
-    const __m512i ct = _mm512_srli_epi16(_mm512_and_si512(c, _mm512_set1_epi8((char)0xC0)), 2);
-    v[3] = _mm512_ternarylogic_epi32(ab, ct, m0f, 0xEC); /* (ab & 0x0F) | ct */
-}
-
 /* NT activation rows (y_row_bytes apart) against one unit: each weight
  * dword unpacked once for all of them. */
 static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, float *out, size_t out_stride,
@@ -587,7 +574,7 @@ static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, flo
             for (int t = 0; t < NT; t++) sumi[t] = _mm512_setzero_si512();
             for (int h = 0; h < 2; h++) {
                 __m512i v[4];
-                q6_K_unit_quants(x[b].q[h][c][0], v);
+                nib_q6_K_quants512(x[b].q[h][c][0], v);
                 for (int j = 0; j < 4; j++)
                     for (int t = 0; t < NT; t++) {
                         int32_t a;
@@ -617,17 +604,6 @@ void NIB_X86_FN(nib_dot4x2_q6_K_q8_K)(int64_t n, float *out, const void *vx, siz
  * 256-bit vectors (the first and second 32 bytes of every 64-byte vector),
  * the same steps otherwise, maddubs + madd for vpdpwssd and the quants'
  * merges without ternary logic: the same int32 lanes, so vec_dot's bits. */
-static inline __attribute__((always_inline)) void q6_K_half_quants(const uint8_t *p, __m256i v[4]) {
-    const __m256i m3f = _mm256_set1_epi8(0x3F);
-    const __m256i a = load32(p), b = load32(p + 64), c = load32(p + 128);
-    v[0] = _mm256_and_si256(a, m3f);
-    v[1] = _mm256_and_si256(b, m3f);
-    v[2] = _mm256_and_si256(c, m3f);
-    v[3] = _mm256_or_si256(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 6), _mm256_set1_epi8(0x03)),
-                                           _mm256_and_si256(_mm256_srli_epi16(b, 4), _mm256_set1_epi8(0x0C))),
-                           _mm256_and_si256(_mm256_srli_epi16(c, 2), _mm256_set1_epi8(0x30)));
-}
-
 static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, float *out, size_t out_stride,
                                                                  const struct nib_block_q6_Kx16 *x, const void *vy,
                                                                  size_t y_row_bytes, const int NT) {
@@ -654,7 +630,7 @@ static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, flo
                 for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
                 for (int h = 0; h < 2; h++) {
                     __m256i v[4];
-                    q6_K_half_quants(x[b].q[h][c][0] + 32 * half, v);
+                    nib_q6_K_quants256(x[b].q[h][c][0] + 32 * half, v);
                     for (int j = 0; j < 4; j++)
                         for (int t = 0; t < NT; t++) {
                             int32_t a;
@@ -685,7 +661,6 @@ static inline __attribute__((always_inline)) void q6_K_unit_rows(int64_t nb, flo
 static inline __attribute__((always_inline)) void q5_K_unit_rows(int64_t nb, float *out, size_t out_stride,
                                                                  const struct nib_block_q5_Kx16 *x, const void *vy,
                                                                  size_t y_row_bytes, const int NT) {
-    const __m256i m0f = _mm256_set1_epi8(0x0F), m10 = _mm256_set1_epi8(0x10);
     const struct nib_block_q8_K *y[4];
     __m256 acc[2][4][8], summs[2][4]; /* [half][token][lane] */
     for (int t = 0; t < NT; t++) {
@@ -725,11 +700,7 @@ static inline __attribute__((always_inline)) void q5_K_unit_rows(int64_t nb, flo
                 for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
                 for (int j = 0; j < 4; j++) {
                     const __m256i q = load32(x[b].qs[j][c] + 32 * half);
-                    const int lb = 2 * j, hb = 2 * j + 1; /* qh bits of the low and high nibbles */
-                    const __m256i flo = lb < 4 ? _mm256_slli_epi16(qh, 4 - lb) : lb > 4 ? _mm256_srli_epi16(qh, lb - 4) : qh;
-                    const __m256i fhi = hb < 4 ? _mm256_slli_epi16(qh, 4 - hb) : _mm256_srli_epi16(qh, hb - 4);
-                    const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m0f), _mm256_and_si256(flo, m10));
-                    const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m0f), _mm256_and_si256(fhi, m10));
+                    const __m256i lo = nib_q5_merge256(q, qh, 2 * j), hi = nib_q5_merge256(_mm256_srli_epi16(q, 4), qh, 2 * j + 1);
                     for (int t = 0; t < NT; t++) {
                         sumi[t] = add_chunk_dot(sumi[t], lo, bcast4(y[t][b].qs + 64 * j + 4 * c), scv[2 * j]);
                         sumi[t] = add_chunk_dot(sumi[t], hi, bcast4(y[t][b].qs + 64 * j + 32 + 4 * c), scv[2 * j + 1]);
